@@ -1,0 +1,103 @@
+//! Helpers shared by the integration tests: paths to the shared real logs and reference
+//! figures, readers for the reference CSVs, and rank statistics.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared` beside the checkout, where the real logs and reference outputs live.
+pub fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// A file under `../shared/data`.
+pub fn data(rel: &str) -> PathBuf {
+    shared().join("data").join(rel)
+}
+
+/// A file under `../shared/reference`.
+pub fn reference(rel: &str) -> PathBuf {
+    shared().join("reference").join(rel)
+}
+
+/// Reads a numeric CSV with a header; returns the header and the rows. Columns listed in
+/// `skip` (by name) are left out.
+pub fn read_csv(path: &std::path::Path, skip: &[&str]) -> (Vec<String>, Vec<Vec<f64>>) {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| !skip.contains(&header[i]))
+        .collect();
+    let names = keep.iter().map(|&i| header[i].to_string()).collect();
+    let rows = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            keep.iter()
+                .map(|&i| f[i].parse::<f64>().expect("number"))
+                .collect()
+        })
+        .collect();
+    (names, rows)
+}
+
+/// The reference matrix of `../shared/reference/010-mixed/matrix.csv` (seven features,
+/// each divided by its max), as an ndarray.
+pub fn reference_matrix() -> ndarray::Array2<f64> {
+    let (names, rows) = read_csv(&reference("010-mixed/matrix.csv"), &["uid"]);
+    let n = rows.len();
+    let flat: Vec<f64> = rows.into_iter().flatten().collect();
+    ndarray::Array2::from_shape_vec((n, names.len()), flat).expect("rectangular matrix")
+}
+
+/// One detector's column of `pyod_scores.csv` (PyOD's training scores on the reference
+/// matrix, higher = more anomalous).
+pub fn pyod_scores(detector: &str) -> Vec<f64> {
+    let (names, rows) = read_csv(&reference("010-mixed/pyod_scores.csv"), &[]);
+    let col = names
+        .iter()
+        .position(|n| n == detector)
+        .unwrap_or_else(|| panic!("no column {detector} in pyod_scores.csv"));
+    rows.iter().map(|r| r[col]).collect()
+}
+
+/// Average ranks (ties share the mean of their positions), 1-based.
+pub fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Pearson correlation.
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let n = a.len() as f64;
+    let ma = a.iter().sum::<f64>() / n;
+    let mb = b.iter().sum::<f64>() / n;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    sab / (saa.sqrt() * sbb.sqrt())
+}
+
+/// Spearman rank correlation (Pearson on average ranks), as scipy computes it.
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    pearson(&ranks(a), &ranks(b))
+}
