@@ -1,7 +1,12 @@
 //! zsift: find anomalous network connections in Zeek logs.
 //!
 //! The pipeline runs one way: [`ingest`] → filter → features → [`detect`] → embed /
-//! cluster → export. The TUI and the CLI only call into it.
+//! cluster → export. The terminal UI and the command line ([`cli`]) only call into it.
 
 pub mod cancel;
+pub mod cli;
+pub mod demo;
 pub mod detect;
+pub mod ingest;
+pub mod sanitize;
+pub mod summary;

@@ -1,0 +1,111 @@
+//! The command line: argument parsing and the headless commands. Each command calls the
+//! library and prints; nothing here computes.
+
+mod summary;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ingest::{self, IngestError, Log};
+
+/// zsift finds anomalous network connections in Zeek logs.
+#[derive(Debug, Parser)]
+#[command(name = "zsift", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A headless command; without one, zsift opens the logs in the terminal UI.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// What to load.
+    #[command(flatten)]
+    pub input: Input,
+}
+
+/// The logs to load.
+#[derive(Debug, Clone, Args)]
+pub struct Input {
+    /// Zeek logs: TSV or JSON lines, gzipped or not, `-` for standard input. Several files
+    /// (a day of rotated logs) load as one.
+    #[arg(value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+    /// Use the demo log built into zsift instead of files.
+    #[arg(long, conflicts_with = "logs")]
+    pub demo: bool,
+}
+
+impl Input {
+    /// Loads the logs (or the demo log).
+    pub fn load(&self) -> Result<Log, IngestError> {
+        if self.demo {
+            crate::demo::load()
+        } else {
+            ingest::load(&self.logs)
+        }
+    }
+}
+
+/// Headless commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// What a log holds: rows, skipped lines, format, columns, time range, services, top
+    /// talkers.
+    Summary {
+        /// What to load.
+        #[command(flatten)]
+        input: Input,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many top addresses to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+}
+
+/// A failure of a command, with the exit status it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Unusable input or arguments: exit status 2.
+    #[error(transparent)]
+    Input(#[from] IngestError),
+    /// Unusable arguments found after parsing: exit status 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing the output failed: exit status 1 (a closed pipe is not an error).
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl CliError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Input(_) | CliError::Usage(_) => 2,
+            CliError::Output(_) => 1,
+        }
+    }
+}
+
+/// Runs a headless command, writing to `out`.
+pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
+    match command {
+        Command::Summary { input, json, top } => summary::run(input, *json, *top, out),
+    }
+}
+
+/// `zsift [LOG]...` without a command: loads the logs (the demo log when none is given
+/// on a terminal) and prints what they hold.
+pub fn open(input: &Input, out: &mut dyn Write) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    let mut input = input.clone();
+    if input.logs.is_empty() && !input.demo {
+        if !io::stdin().is_terminal() {
+            return Err(CliError::Usage(
+                "no log given (name a Zeek log, `-` for standard input, or --demo)".into(),
+            ));
+        }
+        input.demo = true;
+    }
+    summary::run(&input, false, 10, out)
+}

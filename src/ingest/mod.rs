@@ -1,0 +1,578 @@
+//! Loading Zeek logs into one polars DataFrame with Zeek's canonical field names.
+//!
+//! Formats: Zeek TSV (every header directive, several header blocks per file, `\xNN`
+//! escapes) and Zeek JSON lines, told apart by content, gzip read transparently, several
+//! files at once, `-` for standard input. Files are read in blocks of a few megabytes and
+//! each block is parsed on all cores, so memory stays close to the size of the frame.
+//!
+//! A malformed line (wrong field count, a value that does not parse, invalid JSON) is
+//! skipped and counted, with the first line numbers kept for display. A file that is not
+//! a Zeek log (binary, CSV, empty, header only, corrupt gzip) is refused with an error
+//! naming it. The input is only ever opened for reading.
+
+mod column;
+mod json;
+pub mod schema;
+mod tsv;
+pub mod values;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use column::{cast_or_null, common_dtype};
+
+/// How many skipped lines are kept with their line number and reason.
+pub const SKIPPED_KEPT: usize = 20;
+/// Bytes read and parsed at a time.
+const BLOCK: usize = 8 << 20;
+/// Longest line accepted; a longer one is skipped (and counted) without being held whole.
+pub const MAX_LINE: usize = 16 << 20;
+/// Name of the column that names each row's source file when several files are loaded.
+pub const FILE_COLUMN: &str = "_file";
+
+/// A file format zsift reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Zeek's tab-separated format with `#` headers.
+    Tsv,
+    /// One JSON object per line.
+    Json,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Tsv => "tsv",
+            Format::Json => "json",
+        })
+    }
+}
+
+/// Why a log could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The file could not be opened or read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file, as named by the user.
+        file: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The file is not something zsift can read as a Zeek log.
+    #[error("{file}: not a Zeek log: {reason}")]
+    NotZeek {
+        /// The file, as named by the user.
+        file: String,
+        /// Why, for the user.
+        reason: String,
+    },
+    /// No input was given.
+    #[error("no log file given")]
+    NoInput,
+}
+
+/// A line that was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedLine {
+    /// The file, as named by the user.
+    pub file: String,
+    /// 1-based line number (of the decompressed text).
+    pub line: u64,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// Malformed lines skipped while loading: how many, and the first few.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// Lines skipped in all.
+    pub count: u64,
+    /// The first [`SKIPPED_KEPT`] of them.
+    pub first: Vec<SkippedLine>,
+}
+
+impl Skipped {
+    fn add(&mut self, file: &str, line: u64, reason: String) {
+        self.count += 1;
+        if self.first.len() < SKIPPED_KEPT {
+            self.first.push(SkippedLine {
+                file: file.to_string(),
+                line,
+                reason,
+            });
+        }
+    }
+}
+
+/// What was loaded from one input file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileInfo {
+    /// The file as named by the user (`-` for standard input).
+    pub name: String,
+    /// Its format.
+    pub format: Format,
+    /// Whether it was gzip-compressed.
+    pub gzip: bool,
+    /// The Zeek log path(s) it declares (`conn`, `dns`...), from `#path` or `_path`.
+    pub paths: Vec<String>,
+    /// Rows loaded from it.
+    pub rows: usize,
+}
+
+/// A loaded log: every row of every input file, in order.
+#[derive(Debug, Clone)]
+pub struct Log {
+    /// The rows, with Zeek's canonical column names. Several files add a `_file` column.
+    pub frame: DataFrame,
+    /// One entry per input file.
+    pub files: Vec<FileInfo>,
+    /// Malformed lines skipped.
+    pub skipped: Skipped,
+}
+
+impl Log {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.frame.height()
+    }
+
+    /// The format of the inputs: `tsv`, `json`, or `mixed`.
+    pub fn format(&self) -> String {
+        let mut f: Vec<String> = self.files.iter().map(|f| f.format.to_string()).collect();
+        f.dedup();
+        if f.len() == 1 {
+            f.remove(0)
+        } else {
+            "mixed".into()
+        }
+    }
+}
+
+/// Rows parsed from one run of lines: finished columns plus the lines skipped.
+#[derive(Default)]
+pub(crate) struct Part {
+    columns: Vec<Series>,
+    rows: usize,
+    /// Skipped lines: 0-based line index within the run, and the reason.
+    skipped: Vec<(usize, String)>,
+    /// `_path` values seen (JSON).
+    paths: Vec<String>,
+}
+
+impl Part {
+    fn skip(&mut self, line: usize, reason: String) {
+        self.skipped.push((line, reason));
+    }
+}
+
+/// Loads one or more logs (`-` is standard input) into one frame.
+pub fn load(inputs: &[PathBuf]) -> Result<Log, IngestError> {
+    if inputs.is_empty() {
+        return Err(IngestError::NoInput);
+    }
+    let mut loads = Vec::new();
+    for p in inputs {
+        let name = p.display().to_string();
+        let reader: Box<dyn Read> = if p == Path::new("-") {
+            Box::new(io::stdin().lock())
+        } else {
+            open_file(p, &name)?
+        };
+        loads.push(read(&name, reader)?);
+    }
+    Ok(assemble(loads))
+}
+
+/// Loads a log held in memory (the embedded demo log, tests); `name` names it in
+/// messages.
+pub fn load_bytes(name: &str, data: &[u8]) -> Result<Log, IngestError> {
+    Ok(assemble(vec![read(name, Box::new(data))?]))
+}
+
+fn open_file(p: &Path, name: &str) -> Result<Box<dyn Read>, IngestError> {
+    let io_err = |source| IngestError::Io {
+        file: name.to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(p).map_err(io_err)?;
+    if meta.is_dir() {
+        return Err(IngestError::NotZeek {
+            file: name.to_string(),
+            reason: "is a directory".into(),
+        });
+    }
+    Ok(Box::new(File::open(p).map_err(io_err)?))
+}
+
+struct FileLoad {
+    info: FileInfo,
+    parts: Vec<Part>,
+    skipped: Skipped,
+}
+
+/// Reads blocks that end at a line end, so that every block holds whole lines.
+struct Blocks<'a> {
+    reader: Box<dyn Read + 'a>,
+    carry: Vec<u8>,
+    eof: bool,
+    /// Lines longer than [`MAX_LINE`] found while reading, by 1-based line number of the
+    /// block they would have started... recorded as (lines before them in the stream).
+    too_long: Vec<u64>,
+    lines_before: u64,
+}
+
+impl Blocks<'_> {
+    /// The next block of whole lines (the last may lack its newline), or `None` at the end.
+    fn next(&mut self) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            if self.eof {
+                if self.carry.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(Some(std::mem::take(&mut self.carry)));
+            }
+            let want = BLOCK.max(self.carry.len() + BLOCK / 2);
+            let start = self.carry.len();
+            self.carry.resize(want, 0);
+            let mut filled = start;
+            while filled < want {
+                match self.reader.read(&mut self.carry[filled..]) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.carry.truncate(filled);
+            if self.eof {
+                continue;
+            }
+            if let Some(nl) = memchr::memrchr(b'\n', &self.carry) {
+                let rest = self.carry.split_off(nl + 1);
+                let block = std::mem::replace(&mut self.carry, rest);
+                return Ok(Some(block));
+            }
+            if self.carry.len() > MAX_LINE {
+                // One line longer than any Zeek record: drop it up to its end.
+                self.carry.clear();
+                self.too_long.push(self.lines_before);
+                self.skip_to_line_end()?;
+                self.lines_before += 1;
+            }
+        }
+    }
+
+    fn skip_to_line_end(&mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match self.reader.read(&mut buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+                self.carry.extend_from_slice(&buf[i + 1..n]);
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn not_zeek(name: &str, reason: impl Into<String>) -> IngestError {
+    IngestError::NotZeek {
+        file: name.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn detect_format(name: &str, head: &[u8]) -> Result<Format, IngestError> {
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let sample = &head[..head.len().min(64 << 10)];
+    if sample.contains(&0) {
+        return Err(not_zeek(name, "binary data (NUL bytes)"));
+    }
+    match sample.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => Err(not_zeek(name, "empty file")),
+        Some(b'#') => Ok(Format::Tsv),
+        Some(b'{') => Ok(Format::Json),
+        Some(_) => Err(not_zeek(
+            name,
+            "neither Zeek TSV (no #fields header) nor JSON lines",
+        )),
+    }
+}
+
+/// Splits `data` into about `n` pieces at line ends.
+fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(n);
+    let target = (data.len() / n.max(1)).max(256 << 10);
+    let mut start = 0;
+    while start < data.len() {
+        let mut end = (start + target).min(data.len());
+        if end < data.len() {
+            end = match memchr::memchr(b'\n', &data[end..]) {
+                Some(i) => end + i + 1,
+                None => data.len(),
+            };
+        }
+        out.push(&data[start..end]);
+        start = end;
+    }
+    out
+}
+
+/// Parses pieces in parallel and records their skipped lines with absolute line numbers.
+fn parse_pieces(
+    name: &str,
+    data: &[u8],
+    first_line: u64,
+    parse: impl Fn(&[u8]) -> Part + Sync,
+    parts: &mut Vec<Part>,
+    skipped: &mut Skipped,
+) {
+    let pieces = split_lines(data, rayon::current_num_threads() * 2);
+    let done: Vec<(Part, u64)> = pieces
+        .par_iter()
+        .map(|p| (parse(p), memchr::memchr_iter(b'\n', p).count() as u64))
+        .collect();
+    let mut line = first_line;
+    for (part, lines) in done {
+        for (i, reason) in &part.skipped {
+            skipped.add(name, line + *i as u64 + 1, reason.clone());
+        }
+        line += lines;
+        if part.rows > 0 {
+            parts.push(part);
+        }
+    }
+}
+
+fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestError> {
+    let io_err = |source| IngestError::Io {
+        file: name.to_string(),
+        source,
+    };
+    let mut buffered = BufReader::with_capacity(64 << 10, reader);
+    let gzip = buffered
+        .fill_buf()
+        .map_err(io_err)?
+        .starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read + 'a> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    let mut blocks = Blocks {
+        reader,
+        carry: Vec::new(),
+        eof: false,
+        too_long: Vec::new(),
+        lines_before: 0,
+    };
+    let read_err = |e: io::Error| {
+        if gzip {
+            not_zeek(name, format!("corrupt or truncated gzip data ({e})"))
+        } else {
+            io_err(e)
+        }
+    };
+    let mut parts = Vec::new();
+    let mut skipped = Skipped::default();
+    let mut format = None;
+    let mut header = tsv::HeaderState::default();
+    let mut saw_fields = false;
+    let mut line: u64 = 0;
+    while let Some(block) = blocks.next().map_err(read_err)? {
+        for l in blocks.too_long.drain(..) {
+            skipped.add(
+                name,
+                line + l + 1,
+                format!("line longer than {MAX_LINE} bytes"),
+            );
+            line += 1;
+        }
+        let fmt = match format {
+            Some(f) => f,
+            None => *format.insert(detect_format(name, &block)?),
+        };
+        match fmt {
+            Format::Json => {
+                parse_pieces(
+                    name,
+                    &block,
+                    line,
+                    json::parse_chunk,
+                    &mut parts,
+                    &mut skipped,
+                );
+            }
+            Format::Tsv => {
+                let mut pos = 0;
+                let mut at = line;
+                while pos < block.len() {
+                    if block[pos] == b'#' {
+                        let end = memchr::memchr(b'\n', &block[pos..])
+                            .map_or(block.len(), |i| pos + i + 1);
+                        let l = block[pos..end]
+                            .strip_suffix(b"\n")
+                            .unwrap_or(&block[pos..end]);
+                        header.directive(l);
+                        saw_fields |= l.starts_with(b"#fields");
+                        pos = end;
+                        at += 1;
+                        continue;
+                    }
+                    let end = memchr::memmem::find(&block[pos..], b"\n#")
+                        .map_or(block.len(), |i| pos + i + 1);
+                    let seg = &block[pos..end];
+                    match header.header() {
+                        Some(h) => parse_pieces(
+                            name,
+                            seg,
+                            at,
+                            |d| tsv::parse_chunk(d, &h),
+                            &mut parts,
+                            &mut skipped,
+                        ),
+                        None => {
+                            if seg.iter().any(|b| !b.is_ascii_whitespace()) {
+                                return Err(not_zeek(
+                                    name,
+                                    format!("line {}: data before any #fields header", at + 1),
+                                ));
+                            }
+                        }
+                    }
+                    at += memchr::memchr_iter(b'\n', seg).count() as u64;
+                    pos = end;
+                }
+            }
+        }
+        line += memchr::memchr_iter(b'\n', &block).count() as u64;
+    }
+    let Some(format) = format else {
+        return Err(not_zeek(name, "empty file"));
+    };
+    let rows: usize = parts.iter().map(|p| p.rows).sum();
+    if rows == 0 {
+        let reason = if format == Format::Tsv && !saw_fields {
+            "no #fields header".to_string()
+        } else if skipped.count > 0 {
+            let first = skipped
+                .first
+                .first()
+                .map(|s| format!(" (line {}: {})", s.line, s.reason))
+                .unwrap_or_default();
+            format!(
+                "no valid records: all {} data lines are malformed{first}",
+                skipped.count
+            )
+        } else {
+            "no records (header only)".to_string()
+        };
+        return Err(not_zeek(name, reason));
+    }
+    let mut paths = header.paths;
+    for p in &parts {
+        for x in &p.paths {
+            if !paths.contains(x) {
+                paths.push(x.clone());
+            }
+        }
+    }
+    Ok(FileLoad {
+        info: FileInfo {
+            name: name.to_string(),
+            format,
+            gzip,
+            paths,
+            rows,
+        },
+        parts,
+        skipped,
+    })
+}
+
+/// Joins the parts of every file into one frame: columns in order of first appearance,
+/// each cast to the common type of its pieces, absent columns filled with nulls.
+fn assemble(loads: Vec<FileLoad>) -> Log {
+    let several = loads.len() > 1;
+    let mut files = Vec::new();
+    let mut skipped = Skipped::default();
+    let mut parts: Vec<(usize, Vec<Option<Series>>, usize)> = Vec::new(); // (file, columns, rows)
+    for (fi, load) in loads.into_iter().enumerate() {
+        skipped.count += load.skipped.count;
+        for s in load.skipped.first {
+            if skipped.first.len() < SKIPPED_KEPT {
+                skipped.first.push(s);
+            }
+        }
+        files.push(load.info);
+        for p in load.parts {
+            parts.push((fi, p.columns.into_iter().map(Some).collect(), p.rows));
+        }
+    }
+    let mut names: Vec<PlSmallStr> = Vec::new();
+    for (_, cols, _) in &parts {
+        for s in cols.iter().flatten() {
+            if !names.contains(s.name()) {
+                names.push(s.name().clone());
+            }
+        }
+    }
+    let height: usize = parts.iter().map(|p| p.2).sum();
+    let mut columns: Vec<polars::prelude::Column> = Vec::with_capacity(names.len() + 1);
+    for name in &names {
+        let dtype = common_dtype(
+            parts
+                .iter()
+                .flat_map(|(_, c, _)| c.iter().flatten())
+                .filter(|s| s.name() == name)
+                .map(|s| s.dtype()),
+        );
+        let mut out: Option<Series> = None;
+        for (_, cols, rows) in parts.iter_mut() {
+            let piece = cols
+                .iter_mut()
+                .find(|s| s.as_ref().is_some_and(|s| s.name() == name))
+                .and_then(Option::take)
+                .map(|s| cast_or_null(s, &dtype))
+                .unwrap_or_else(|| Series::full_null(name.clone(), *rows, &dtype));
+            match &mut out {
+                None => out = Some(piece),
+                Some(o) => {
+                    let _ = o.append(&piece);
+                }
+            }
+        }
+        let mut s = out.unwrap_or_else(|| Series::full_null(name.clone(), 0, &dtype));
+        s.rename(name.clone());
+        columns.push(s.rechunk().into());
+    }
+    if several {
+        let file_col: StringChunked = parts
+            .iter()
+            .flat_map(|(fi, _, rows)| std::iter::repeat_n(files[*fi].name.as_str(), *rows))
+            .collect();
+        columns.push(file_col.with_name(FILE_COLUMN.into()).into_series().into());
+    }
+    let frame = DataFrame::new(height, columns).unwrap_or_else(|_| DataFrame::empty());
+    Log {
+        frame,
+        files,
+        skipped,
+    }
+}
