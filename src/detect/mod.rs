@@ -7,6 +7,10 @@ use ndarray::ArrayView2;
 
 use crate::cancel::{Cancel, Cancelled};
 
+pub mod knn;
+pub mod lof;
+mod neighbors;
+
 /// Why a detector could not fit or score.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DetectError {
