@@ -1,4 +1,4 @@
-//! KNN and LOF training scores on the reference matrix against PyOD's
+//! KNN, LOF and CBLOF training scores on the reference matrix against PyOD's
 //! (`../shared/reference/010-mixed/pyod_scores.csv`), by Spearman rank correlation.
 
 mod common;
@@ -6,6 +6,7 @@ mod common;
 use std::time::Instant;
 
 use zsift::cancel::Cancel;
+use zsift::detect::cblof::Cblof;
 use zsift::detect::knn::Knn;
 use zsift::detect::lof::Lof;
 use zsift::detect::Detector;
@@ -73,4 +74,9 @@ fn lof_matches_pyod() {
         "lof: {close} of {} rows within 1e-6 of PyOD's value",
         ours.len()
     );
+}
+
+#[test]
+fn cblof_matches_pyod() {
+    check(&mut Cblof::new(8, 42), "cblof", 0.9);
 }

@@ -7,6 +7,7 @@ use ndarray::ArrayView2;
 
 use crate::cancel::{Cancel, Cancelled};
 
+pub mod cblof;
 pub mod knn;
 pub mod lof;
 mod neighbors;
