@@ -11,6 +11,7 @@ pub mod cblof;
 pub mod knn;
 pub mod lof;
 mod neighbors;
+pub mod vae;
 
 /// Why a detector could not fit or score.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
