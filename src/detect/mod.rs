@@ -7,6 +7,12 @@ use ndarray::ArrayView2;
 
 use crate::cancel::{Cancel, Cancelled};
 
+pub mod cblof;
+pub mod knn;
+pub mod lof;
+mod neighbors;
+pub mod vae;
+
 /// Why a detector could not fit or score.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DetectError {

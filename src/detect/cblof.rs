@@ -1,0 +1,371 @@
+//! Cluster-Based Local Outlier Factor (He, Xu, Deng 2003, "Discovering cluster-based
+//! local outliers"), following PyOD's `pyod.models.cblof.CBLOF` with `use_weights=False`:
+//!
+//! 1. k-means (linfa-clustering's `KMeans`, k-means++ initialisation, seeded);
+//! 2. clusters sorted by size, descending; the split index `b` is the first position
+//!    where the clusters before it hold at least `alpha` of the rows (condition A) and is
+//!    also a position where a cluster is at least `beta` times bigger than the next one
+//!    (condition B); if no position satisfies both, the first satisfying A, else the first
+//!    satisfying B (PyOD's `_set_small_large_clusters`);
+//! 3. score of a row in a large cluster: distance to its own centroid; in a small cluster:
+//!    distance to the nearest large-cluster centroid.
+
+use linfa::traits::Fit;
+use linfa::DatasetBase;
+use linfa_clustering::KMeans;
+use ndarray::{Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256Plus;
+use rayon::prelude::*;
+
+use super::neighbors::{check_matrix, check_score_input};
+use super::{DetectError, Detector};
+use crate::cancel::Cancel;
+
+const NAME: &str = "cblof";
+const CHUNK: usize = 4096;
+
+/// CBLOF detector, as PyOD's `CBLOF(n_clusters=8, alpha=0.9, beta=5, use_weights=False)`.
+///
+/// The clustering is linfa's k-means (scikit-learn's in PyOD), so clusters, and with them
+/// scores, can differ from PyOD's on data without a clear cluster structure. After k-means,
+/// rows are assigned to their nearest centroid and each non-empty cluster's centroid is set
+/// to the mean of its rows (scikit-learn's `cluster_centers_` are such means at
+/// convergence). `n_clusters` is clamped to the number of rows.
+#[derive(Debug, Clone)]
+pub struct Cblof {
+    /// Number of k-means clusters (PyOD default 8; the seed notebook used 5).
+    pub n_clusters: usize,
+    /// Share of rows the large clusters must hold (PyOD default 0.9).
+    pub alpha: f64,
+    /// Size ratio between consecutive clusters that marks the split (PyOD default 5).
+    pub beta: f64,
+    /// Number of k-means runs with different seeds; the one with the lowest inertia wins
+    /// (scikit-learn's `n_init`).
+    pub n_init: usize,
+    /// Maximum k-means iterations per run (scikit-learn default 300).
+    pub max_iter: u64,
+    /// Seed of the k-means initialisation.
+    pub seed: u64,
+    centroids: Option<Array2<f64>>,
+    /// Whether each cluster is large.
+    large: Vec<bool>,
+}
+
+impl Default for Cblof {
+    fn default() -> Self {
+        Self::new(8, 42)
+    }
+}
+
+impl Cblof {
+    /// A detector with `n_clusters` clusters and the k-means seed `seed`; other parameters
+    /// at PyOD's defaults.
+    pub fn new(n_clusters: usize, seed: u64) -> Self {
+        Self {
+            n_clusters,
+            alpha: 0.9,
+            beta: 5.0,
+            n_init: 10,
+            max_iter: 300,
+            seed,
+            centroids: None,
+            large: Vec::new(),
+        }
+    }
+
+    /// Cluster centroids of the fitted model (`clusters × features`).
+    pub fn centroids(&self) -> Option<&Array2<f64>> {
+        self.centroids.as_ref()
+    }
+
+    /// Whether each cluster of the fitted model is a large cluster.
+    pub fn large_clusters(&self) -> &[bool] {
+        &self.large
+    }
+
+    fn input_error(reason: impl Into<String>) -> DetectError {
+        DetectError::Input {
+            detector: NAME,
+            reason: reason.into(),
+        }
+    }
+
+    /// Scores rows given their cluster labels.
+    fn scores(
+        centroids: &Array2<f64>,
+        large: &[bool],
+        x: ArrayView2<f64>,
+        labels: &[usize],
+        cancel: &Cancel,
+    ) -> Result<Vec<f64>, DetectError> {
+        let large_ids: Vec<usize> = (0..large.len()).filter(|&c| large[c]).collect();
+        let mut out = vec![0.0; x.nrows()];
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .try_for_each(|(c, chunk)| {
+                cancel.check()?;
+                for (r, o) in chunk.iter_mut().enumerate() {
+                    let i = c * CHUNK + r;
+                    let row = x.row(i);
+                    let own = labels[i];
+                    *o = if large[own] {
+                        dist2(row, centroids.row(own)).sqrt()
+                    } else {
+                        large_ids
+                            .iter()
+                            .map(|&l| dist2(row, centroids.row(l)))
+                            .fold(f64::INFINITY, f64::min)
+                            .sqrt()
+                    };
+                }
+                Ok::<(), DetectError>(())
+            })?;
+        Ok(out)
+    }
+}
+
+fn dist2(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Nearest centroid of every row, with the squared distance.
+fn assign(
+    centroids: &Array2<f64>,
+    x: ArrayView2<f64>,
+    cancel: &Cancel,
+) -> Result<(Vec<usize>, f64), DetectError> {
+    let mut labels = vec![0usize; x.nrows()];
+    let inertia = labels
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            cancel.check()?;
+            let mut s = 0.0;
+            for (r, l) in chunk.iter_mut().enumerate() {
+                let row = x.row(c * CHUNK + r);
+                let mut best = (0, f64::INFINITY);
+                for (k, cen) in centroids.rows().into_iter().enumerate() {
+                    let d = dist2(row, cen);
+                    if d < best.1 {
+                        best = (k, d);
+                    }
+                }
+                *l = best.0;
+                s += best.1;
+            }
+            Ok::<f64, DetectError>(s)
+        })
+        .try_reduce(|| 0.0, |a, b| Ok(a + b))?;
+    Ok((labels, inertia))
+}
+
+/// PyOD's `_set_small_large_clusters`: the number of large clusters among clusters sorted
+/// by size (descending), or `None` when no split satisfies either condition.
+fn split_index(sorted_sizes: &[usize], n_rows: usize, alpha: f64, beta: f64) -> Option<usize> {
+    let mut alpha_list = Vec::new();
+    let mut beta_list = Vec::new();
+    for i in 1..sorted_sizes.len() {
+        let head: usize = sorted_sizes[..i].iter().sum();
+        if head as f64 >= n_rows as f64 * alpha {
+            alpha_list.push(i);
+        }
+        // As numpy: x / 0 is inf for x > 0, and 0 / 0 is NaN (never >= beta).
+        let ratio = sorted_sizes[i - 1] as f64 / sorted_sizes[i] as f64;
+        if ratio >= beta {
+            beta_list.push(i);
+        }
+    }
+    alpha_list
+        .iter()
+        .find(|i| beta_list.contains(i))
+        .or(alpha_list.first())
+        .or(beta_list.first())
+        .copied()
+}
+
+impl Detector for Cblof {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
+        check_matrix(NAME, x)?;
+        if self.n_clusters < 2 {
+            return Err(Self::input_error("n_clusters must be at least 2"));
+        }
+        if !(self.alpha > 0.0 && self.alpha <= 1.0) || self.beta.is_nan() || self.beta <= 1.0 {
+            return Err(Self::input_error(format!(
+                "alpha must be in (0, 1] and beta above 1 (got {}, {})",
+                self.alpha, self.beta
+            )));
+        }
+        let n = x.nrows();
+        let k = self.n_clusters.min(n);
+        let data = x.as_standard_layout().into_owned();
+        let dataset = DatasetBase::from(data.view());
+
+        let mut best: Option<(Array2<f64>, f64)> = None;
+        for run in 0..self.n_init.max(1) {
+            cancel.check()?;
+            let rng = Xoshiro256Plus::seed_from_u64(self.seed.wrapping_add(run as u64));
+            let model = KMeans::params_with_rng(k, rng)
+                .n_runs(1)
+                .max_n_iterations(self.max_iter.max(1))
+                .tolerance(1e-4)
+                .fit(&dataset)
+                .map_err(|e| Self::input_error(format!("k-means failed: {e}")))?;
+            let centroids = model.centroids().clone();
+            if centroids.iter().any(|v| !v.is_finite()) {
+                return Err(Self::input_error("k-means produced non-finite centroids"));
+            }
+            let (_, inertia) = assign(&centroids, data.view(), cancel)?;
+            if best.as_ref().is_none_or(|(_, b)| inertia < *b) {
+                best = Some((centroids, inertia));
+            }
+        }
+        let Some((mut centroids, _)) = best else {
+            return Err(Self::input_error("k-means produced no model"));
+        };
+
+        // Labels from the final centroids, then centroids as the means of their rows.
+        let (labels, _) = assign(&centroids, data.view(), cancel)?;
+        let mut sizes = vec![0usize; k];
+        let mut sums = Array2::<f64>::zeros((k, x.ncols()));
+        for (i, &l) in labels.iter().enumerate() {
+            sizes[l] += 1;
+            let mut s = sums.row_mut(l);
+            s += &data.row(i);
+        }
+        for (c, &size) in sizes.iter().enumerate() {
+            if size > 0 {
+                let mean = &sums.row(c) / size as f64;
+                centroids.row_mut(c).assign(&mean);
+            }
+        }
+        let (labels, _) = assign(&centroids, data.view(), cancel)?;
+        let mut sizes = vec![0usize; k];
+        for &l in &labels {
+            sizes[l] += 1;
+        }
+
+        // Sort clusters by size, descending (stable, so ties keep cluster order).
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]));
+        let sorted_sizes: Vec<usize> = order.iter().map(|&c| sizes[c]).collect();
+        let Some(b) = split_index(&sorted_sizes, n, self.alpha, self.beta) else {
+            return Err(Self::input_error(format!(
+                "could not split {} clusters into large and small ones (sizes {:?}); \
+                 change n_clusters",
+                k, sorted_sizes
+            )));
+        };
+        let mut large = vec![false; k];
+        for &c in &order[..b] {
+            large[c] = true;
+        }
+        let scores = Self::scores(&centroids, &large, data.view(), &labels, cancel)?;
+        self.centroids = Some(centroids);
+        self.large = large;
+        Ok(scores)
+    }
+
+    fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
+        let cols = self.centroids.as_ref().map(|c| c.ncols());
+        check_score_input(NAME, cols, x)?;
+        let Some(centroids) = &self.centroids else {
+            return Err(DetectError::State {
+                detector: NAME,
+                reason: "score called before fit".into(),
+            });
+        };
+        let (labels, _) = assign(centroids, x, cancel)?;
+        Self::scores(centroids, &self.large, x, &labels, cancel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// Three blobs of 400, 300 and 200 rows, and one far row (index 900).
+    fn blobs() -> Array2<f64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        let centres = [(0.0, 0.0), (10.0, 0.0), (0.0, 10.0)];
+        let sizes = [400, 300, 200];
+        let mut rows = Vec::new();
+        for (c, &m) in centres.iter().zip(&sizes) {
+            for _ in 0..m {
+                rows.push(c.0 + rng.gen::<f64>() - 0.5);
+                rows.push(c.1 + rng.gen::<f64>() - 0.5);
+            }
+        }
+        rows.extend([40.0, 40.0]);
+        Array2::from_shape_vec((901, 2), rows).unwrap()
+    }
+
+    #[test]
+    fn split_follows_pyod() {
+        // 90% reached after two clusters, and 45/5 >= 5 at position 2.
+        assert_eq!(split_index(&[50, 45, 5], 100, 0.9, 5.0), Some(2));
+        // Condition A only: first position where the head reaches alpha.
+        assert_eq!(split_index(&[40, 30, 22, 8], 100, 0.9, 5.0), Some(3));
+        // Condition B only.
+        assert_eq!(split_index(&[30, 30, 30, 5, 5], 100, 0.99, 5.0), Some(3));
+        // Both at several positions: the first common one.
+        assert_eq!(split_index(&[900, 90, 9, 1], 1000, 0.9, 5.0), Some(1));
+        // Empty trailing cluster: ratio x / 0 = inf counts for B.
+        assert_eq!(split_index(&[60, 40, 0], 100, 0.99, 5.0), Some(2));
+        // Nothing satisfies either condition.
+        assert_eq!(split_index(&[30, 30, 40], 100, 1.0, 5.0), None);
+        assert_eq!(split_index(&[100], 100, 0.9, 5.0), None);
+    }
+
+    #[test]
+    fn far_point_scores_highest() {
+        let x = blobs();
+        // Three blobs and the far row in a cluster of its own.
+        let mut cblof = Cblof::new(4, 1);
+        let s = cblof.fit(x.view(), &Cancel::new()).unwrap();
+        let top = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap();
+        assert_eq!(top, 900);
+        let q = Array2::from_shape_vec((2, 2), vec![10.0, 0.0, -30.0, 5.0]).unwrap();
+        let t = cblof.score(q.view(), &Cancel::new()).unwrap();
+        assert!(t[0] < 1.0 && t[1] > 25.0, "{t:?}");
+    }
+
+    #[test]
+    fn deterministic_and_checked() {
+        let x = blobs();
+        let c = Cancel::new();
+        let a = Cblof::new(5, 7).fit(x.view(), &c).unwrap();
+        let b = Cblof::new(5, 7).fit(x.view(), &c).unwrap();
+        assert_eq!(a, b);
+        let mut cblof = Cblof::default();
+        assert!(cblof.score(x.view(), &c).is_err());
+        cblof.fit(x.view(), &c).unwrap();
+        assert!(cblof.score(Array2::zeros((3, 3)).view(), &c).is_err());
+        assert!(cblof.fit(Array2::zeros((0, 2)).view(), &c).is_err());
+        let mut bad = x.clone();
+        bad[[5, 1]] = f64::NAN;
+        assert!(cblof.fit(bad.view(), &c).is_err());
+    }
+
+    #[test]
+    fn tiny_and_degenerate_inputs_do_not_panic() {
+        let c = Cancel::new();
+        // Fewer rows than clusters: k is clamped.
+        let x = Array2::from_shape_vec((3, 1), vec![0.0, 1.0, 50.0]).unwrap();
+        let r = Cblof::default().fit(x.view(), &c);
+        assert!(r.is_ok() || matches!(r, Err(DetectError::Input { .. })));
+        // All rows identical: either a valid split or an input error, never a panic.
+        let x = Array2::from_elem((100, 2), 3.0);
+        let r = Cblof::default().fit(x.view(), &c);
+        match r {
+            Ok(s) => assert!(s.iter().all(|v| v.is_finite())),
+            Err(e) => assert!(matches!(e, DetectError::Input { .. })),
+        }
+    }
+}
