@@ -73,3 +73,16 @@ fn ecod_copod_values_match_pyod() {
         assert!(diff < 1e-9);
     }
 }
+
+#[test]
+fn pca_matches_pyod() {
+    let (fitted, scored) = check(&mut zsift::detect::pca::Pca::new(), 0.99);
+    assert_eq!(fitted, scored);
+    let reference = common::pyod_scores("pca");
+    let rel = fitted
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| ((a - b) / b).abs())
+        .fold(0.0, f64::max);
+    eprintln!("pca: max relative |zsift - PyOD| = {rel:e}");
+}

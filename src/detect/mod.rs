@@ -54,4 +54,5 @@ pub mod copod;
 pub mod ecod;
 pub mod hbos;
 mod input;
+pub mod pca;
 mod tails;
