@@ -86,3 +86,11 @@ fn pca_matches_pyod() {
         .fold(0.0, f64::max);
     eprintln!("pca: max relative |zsift - PyOD| = {rel:e}");
 }
+
+#[test]
+fn gmm_matches_pyod() {
+    let (fitted, scored) = check(&mut zsift::detect::gmm::Gmm::default(), 0.99);
+    assert_eq!(fitted, scored);
+    let diff = max_abs_diff(&fitted, &common::pyod_scores("gmm"));
+    eprintln!("gmm: max |zsift - PyOD| = {diff:e}");
+}

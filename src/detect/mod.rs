@@ -52,6 +52,7 @@ pub trait Detector: Send + Sync {
 
 pub mod copod;
 pub mod ecod;
+pub mod gmm;
 pub mod hbos;
 mod input;
 pub mod pca;
