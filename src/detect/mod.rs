@@ -54,6 +54,7 @@ pub mod copod;
 pub mod ecod;
 pub mod gmm;
 pub mod hbos;
+pub mod iforest;
 mod input;
 pub mod pca;
 mod tails;
