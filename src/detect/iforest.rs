@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
-use super::input::{check_matrix, check_score_input, input, CHUNK_ROWS};
+use super::input::{check_matrix, check_score_input, input};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
 
@@ -59,6 +59,10 @@ struct Node {
 }
 
 const LEAF: u32 = u32::MAX;
+
+/// Rows scored together, tree by tree: small enough that the rows stay in cache while
+/// every tree walks them.
+const SCORE_CHUNK: usize = 256;
 
 #[derive(Debug, Clone)]
 struct Tree {
@@ -258,12 +262,12 @@ impl Detector for IForest {
         let d = x.ncols();
         let denom = self.trees.len() as f64 * self.norm;
         let mut out = vec![0.0; x.nrows()];
-        out.par_chunks_mut(CHUNK_ROWS).enumerate().try_for_each(
+        out.par_chunks_mut(SCORE_CHUNK).enumerate().try_for_each(
             |(c, chunk)| -> Result<(), DetectError> {
                 cancel.check()?;
                 // Copy the chunk's rows once, contiguous, then walk tree by tree so each
                 // tree's nodes stay in cache.
-                let start = c * CHUNK_ROWS;
+                let start = c * SCORE_CHUNK;
                 let mut rows = Vec::with_capacity(chunk.len() * d);
                 for r in 0..chunk.len() {
                     rows.extend(x.row(start + r).iter().copied());

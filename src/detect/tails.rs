@@ -10,12 +10,12 @@
 //!
 //! Each training column is sorted once; training tails come from the rank of a value in
 //! its sorted column (ties share the largest rank, as PyOD's `column_ecdf` and statsmodels'
-//! `ECDF`), and new values are placed by binary search.
+//! `ECDF`), and a batch of new values is sorted and merged with the training column.
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::input::{check_matrix, check_score_input, CHUNK_ROWS};
+use super::input::{check_matrix, check_score_input};
 use super::DetectError;
 use crate::cancel::Cancel;
 
@@ -152,18 +152,47 @@ impl Tails {
         Ok((Tails { sorted, skew }, scores))
     }
 
-    /// Tail scores of a new value in column `j`: the value is counted as if it were added
-    /// to the training column, `(#{t <= x} + 1) / (n + 1)`, so no probability is zero.
-    #[inline]
-    fn contribution(&self, j: usize, v: f64, combine: Combine) -> f64 {
-        let col = &self.sorted[j];
-        let n1 = (col.len() + 1) as f64;
-        let le = col.partition_point(|&t| t <= v);
-        let lt = col.partition_point(|&t| t < v);
-        let ge = col.len() - lt;
-        let ul = -((le + 1) as f64 / n1).ln();
-        let ur = -((ge + 1) as f64 / n1).ln();
-        combine.apply(ul, ur, self.skew[j])
+    /// Tail scores of the values of column `j` of a batch, passed to `emit(row, score)`.
+    /// A new value is counted as if it alone were added to the training column:
+    /// `(#{t <= x} + 1) / (n + 1)`, so no probability is zero. The batch column is sorted
+    /// and merged with the sorted training column, which is linear after the sort.
+    fn column_scores(
+        &self,
+        j: usize,
+        col: ndarray::ArrayView1<f64>,
+        combine: Combine,
+        pairs: &mut Vec<(f64, u32)>,
+        mut emit: impl FnMut(usize, f64),
+    ) {
+        let train = &self.sorted[j];
+        let n = train.len();
+        let n1 = (n + 1) as f64;
+        pairs.clear();
+        pairs.extend(col.iter().enumerate().map(|(i, &v)| (v, i as u32)));
+        pairs.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let (mut lt, mut le) = (0, 0);
+        let mut start = 0;
+        while start < pairs.len() {
+            let v = pairs[start].0;
+            let mut end = start + 1;
+            while end < pairs.len() && pairs[end].0 == v {
+                end += 1;
+            }
+            while lt < n && train[lt] < v {
+                lt += 1;
+            }
+            le = le.max(lt);
+            while le < n && train[le] <= v {
+                le += 1;
+            }
+            let ul = -((le + 1) as f64 / n1).ln();
+            let ur = -((n - lt + 1) as f64 / n1).ln();
+            let o = combine.apply(ul, ur, self.skew[j]);
+            for p in &pairs[start..end] {
+                emit(p.1 as usize, o);
+            }
+            start = end;
+        }
     }
 
     /// Per-feature contributions (rows × features) of new rows; their row sums are the
@@ -177,26 +206,16 @@ impl Tails {
     ) -> Result<Array2<f64>, DetectError> {
         check_score_input(detector, self.n_features(), &x)?;
         let (n, d) = x.dim();
-        let mut out = vec![0.0; n * d];
-        out.par_chunks_mut(CHUNK_ROWS * d)
-            .enumerate()
-            .try_for_each(|(c, chunk)| -> Result<(), DetectError> {
-                cancel.check()?;
-                for (r, dst) in chunk.chunks_mut(d).enumerate() {
-                    let row = x.row(c * CHUNK_ROWS + r);
-                    for (j, (o, &v)) in dst.iter_mut().zip(row.iter()).enumerate() {
-                        *o = self.contribution(j, v, combine);
-                    }
-                }
-                Ok(())
-            })?;
-        Array2::from_shape_vec((n, d), out).map_err(|e| DetectError::State {
-            detector,
-            reason: e.to_string(),
-        })
+        let mut out = Array2::<f64>::zeros((n, d));
+        let mut pairs = Vec::with_capacity(n);
+        for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+            cancel.check()?;
+            self.column_scores(j, col, combine, &mut pairs, |i, o| out[[i, j]] = o);
+        }
+        Ok(out)
     }
 
-    /// Scores new rows (see [`Tails::contribution`] for how a new value is placed).
+    /// Scores new rows (see [`Tails::column_scores`] for how a new value is placed).
     pub(crate) fn score(
         &self,
         detector: &'static str,
@@ -205,22 +224,12 @@ impl Tails {
         cancel: &Cancel,
     ) -> Result<Vec<f64>, DetectError> {
         check_score_input(detector, self.n_features(), &x)?;
-        let n = x.nrows();
-        let mut out = vec![0.0; n];
-        out.par_chunks_mut(CHUNK_ROWS).enumerate().try_for_each(
-            |(c, chunk)| -> Result<(), DetectError> {
-                cancel.check()?;
-                for (r, o) in chunk.iter_mut().enumerate() {
-                    let row = x.row(c * CHUNK_ROWS + r);
-                    *o = row
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &v)| self.contribution(j, v, combine))
-                        .sum();
-                }
-                Ok(())
-            },
-        )?;
+        let mut out = vec![0.0; x.nrows()];
+        let mut pairs = Vec::with_capacity(x.nrows());
+        for (j, col) in x.axis_iter(Axis(1)).enumerate() {
+            cancel.check()?;
+            self.column_scores(j, col, combine, &mut pairs, |i, o| out[i] += o);
+        }
         Ok(out)
     }
 }
