@@ -47,18 +47,18 @@ pub struct IForest {
     norm: f64,
 }
 
-/// A node of a fitted tree: a split (`feature < u32::MAX`) or a leaf carrying its path
+/// A node of a fitted tree. Rows with `x[feature] <= threshold` go to `left`, the others
+/// to `right`. A leaf has an infinite threshold and points to itself on both sides, so a
+/// walk can take a fixed number of steps without branching; `path` is the leaf's path
 /// length `depth + c(leaf size)`.
 #[derive(Debug, Clone, Copy)]
 struct Node {
     feature: u32,
-    /// Split threshold (rows with `x <= threshold` go left), or the leaf's path length.
-    value: f64,
     left: u32,
     right: u32,
+    threshold: f64,
+    path: f64,
 }
-
-const LEAF: u32 = u32::MAX;
 
 /// Rows scored together, tree by tree: small enough that the rows stay in cache while
 /// every tree walks them.
@@ -67,7 +67,12 @@ const SCORE_CHUNK: usize = 256;
 #[derive(Debug, Clone)]
 struct Tree {
     nodes: Vec<Node>,
+    /// Depth of the deepest leaf: the number of steps of a walk.
+    depth: usize,
 }
+
+/// Rows walked through a tree together, so that their independent node loads overlap.
+const LANES: usize = 8;
 
 /// Euler–Mascheroni constant.
 const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
@@ -107,6 +112,7 @@ impl Tree {
     fn grow(x: &ArrayView2<f64>, rows: &mut [usize], max_depth: usize, rng: &mut impl Rng) -> Tree {
         let mut tree = Tree {
             nodes: Vec::with_capacity(2 * rows.len()),
+            depth: 0,
         };
         let mut features: Vec<usize> = (0..x.ncols()).collect();
         tree.grow_node(x, rows, 0, max_depth, &mut features, rng);
@@ -125,11 +131,13 @@ impl Tree {
     ) -> u32 {
         let id = self.nodes.len() as u32;
         self.nodes.push(Node {
-            feature: LEAF,
-            value: depth as f64 + average_path_length(rows.len()),
-            left: 0,
-            right: 0,
+            feature: 0,
+            left: id,
+            right: id,
+            threshold: f64::INFINITY,
+            path: depth as f64 + average_path_length(rows.len()),
         });
+        self.depth = self.depth.max(depth);
         if depth >= max_depth || rows.len() < 2 {
             return id;
         }
@@ -173,26 +181,39 @@ impl Tree {
         let right = self.grow_node(x, right_rows, depth + 1, max_depth, features, rng);
         self.nodes[id as usize] = Node {
             feature: f as u32,
-            value: t,
             left,
             right,
+            threshold: t,
+            path: 0.0,
         };
         id
     }
 
-    /// Path length `h(x)` of a row.
-    #[inline]
-    fn path_length(&self, row: &[f64]) -> f64 {
-        let mut node = &self.nodes[0];
-        while node.feature != LEAF {
-            let next = if single(row[node.feature as usize]) <= node.value {
-                node.left
+    /// Adds the path length `h(x)` of every row of `rows` (row-major, `d` columns,
+    /// already in single precision) to `out`.
+    fn add_path_lengths(&self, rows: &[f64], d: usize, out: &mut [f64]) {
+        let nodes = &self.nodes[..];
+        let step = |i: u32, row: &[f64]| {
+            let n = &nodes[i as usize];
+            if row[n.feature as usize] <= n.threshold {
+                n.left
             } else {
-                node.right
-            };
-            node = &self.nodes[next as usize];
+                n.right
+            }
+        };
+        let mut groups = out.chunks_mut(LANES).zip(rows.chunks(LANES * d));
+        for (o, r) in &mut groups {
+            let lanes = o.len();
+            let mut at = [0u32; LANES];
+            for _ in 0..self.depth {
+                for l in 0..lanes {
+                    at[l] = step(at[l], &r[l * d..(l + 1) * d]);
+                }
+            }
+            for l in 0..lanes {
+                o[l] += nodes[at[l] as usize].path;
+            }
         }
-        node.value
     }
 }
 
@@ -270,13 +291,11 @@ impl Detector for IForest {
                 let start = c * SCORE_CHUNK;
                 let mut rows = Vec::with_capacity(chunk.len() * d);
                 for r in 0..chunk.len() {
-                    rows.extend(x.row(start + r).iter().copied());
+                    rows.extend(x.row(start + r).iter().map(|&v| single(v)));
                 }
                 chunk.iter_mut().for_each(|o| *o = 0.0);
                 for tree in &self.trees {
-                    for (o, row) in chunk.iter_mut().zip(rows.chunks_exact(d)) {
-                        *o += tree.path_length(row);
-                    }
+                    tree.add_path_lengths(&rows, d, chunk);
                 }
                 for o in chunk.iter_mut() {
                     *o = (-*o / denom).exp2();
