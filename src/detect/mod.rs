@@ -55,3 +55,12 @@ pub trait Detector: Send + Sync {
     /// Scores the rows of `x` against the fitted model.
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError>;
 }
+
+pub mod copod;
+pub mod ecod;
+pub mod gmm;
+pub mod hbos;
+pub mod iforest;
+mod input;
+pub mod pca;
+mod tails;

@@ -1,0 +1,391 @@
+//! Isolation Forest: Liu, Ting, Zhou, "Isolation Forest", IEEE ICDM 2008. Follows
+//! scikit-learn's `sklearn.ensemble.IsolationForest` (which PyOD's `IForest` wraps) with
+//! its defaults: 100 trees, each grown on `min(256, n)` rows drawn without replacement,
+//! to a depth of at most `ceil(log2(max_samples))`, splitting on a random non-constant
+//! feature at a threshold drawn uniformly between its minimum and maximum in the node.
+
+use ndarray::ArrayView2;
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+
+use super::input::{check_matrix, check_score_input, input};
+use super::{DetectError, Detector};
+use crate::cancel::Cancel;
+
+const NAME: &str = "iforest";
+
+/// scikit-learn's `FEATURE_THRESHOLD`: a feature whose range within a node is at most this
+/// is treated as constant there and not split on.
+const FEATURE_THRESHOLD: f64 = 1e-7;
+
+/// Isolation Forest detector (Liu, Ting & Zhou 2008), as scikit-learn's
+/// `IsolationForest(n_estimators=100, max_samples='auto', max_features=1.0,
+/// bootstrap=False)`.
+///
+/// A row scores `2^(−E[h(x)] / c(max_samples))`, where `h` is the depth of the leaf the
+/// row reaches in a tree plus `c(leaf size)`, and `c(m) = 2 H(m − 1) − 2 (m − 1) / m` is
+/// the average path length of an unsuccessful search in a binary search tree. Higher is
+/// more anomalous; PyOD's `decision_scores_` is this score shifted by a constant (the
+/// contamination offset), so the ranks are the same. As scikit-learn, values are compared
+/// in single precision.
+///
+/// Tree `i` draws from its own generator seeded from `(seed, i)`, so the forest and the
+/// scores do not depend on the number of threads that build and score it.
+#[derive(Debug, Clone)]
+pub struct IForest {
+    /// Number of trees (default 100).
+    pub n_estimators: usize,
+    /// Rows per tree, capped at the number of rows (default 256).
+    pub max_samples: usize,
+    /// Seed of the forest.
+    pub seed: u64,
+    trees: Vec<Tree>,
+    n_features: usize,
+    /// `c(max_samples)` of the fitted forest.
+    norm: f64,
+}
+
+/// A node of a fitted tree. Rows with `x[feature] <= threshold` go to `left`, the others
+/// to `right`. A leaf has an infinite threshold and points to itself on both sides, so a
+/// walk can take a fixed number of steps without branching; `path` is the leaf's path
+/// length `depth + c(leaf size)`.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    feature: u32,
+    left: u32,
+    right: u32,
+    threshold: f64,
+    path: f64,
+}
+
+/// Rows scored together, tree by tree: small enough that the rows stay in cache while
+/// every tree walks them.
+const SCORE_CHUNK: usize = 256;
+
+#[derive(Debug, Clone)]
+struct Tree {
+    nodes: Vec<Node>,
+    /// Depth of the deepest leaf: the number of steps of a walk.
+    depth: usize,
+}
+
+/// Rows walked through a tree together, so that their independent node loads overlap.
+const LANES: usize = 8;
+
+/// Euler–Mascheroni constant.
+const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+
+/// scikit-learn's `_average_path_length`: `c(m)` for a leaf of `m` rows.
+fn average_path_length(m: usize) -> f64 {
+    match m {
+        0 | 1 => 0.0,
+        2 => 1.0,
+        _ => {
+            let m = m as f64;
+            2.0 * ((m - 1.0).ln() + EULER_GAMMA) - 2.0 * (m - 1.0) / m
+        }
+    }
+}
+
+/// Value as the trees see it: scikit-learn converts the input to `float32`.
+#[inline]
+fn single(v: f64) -> f64 {
+    v as f32 as f64
+}
+
+/// A generator per tree, independent of the others and of the thread that uses it.
+fn tree_rng(seed: u64, tree: usize) -> Xoshiro256PlusPlus {
+    // SplitMix64 finaliser over (seed, tree) so nearby seeds give unrelated streams.
+    let mut z = seed
+        ^ (tree as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    Xoshiro256PlusPlus::seed_from_u64(z ^ (z >> 31))
+}
+
+impl Tree {
+    /// Grows a tree on the rows `rows` of `x`.
+    fn grow(x: &ArrayView2<f64>, rows: &mut [usize], max_depth: usize, rng: &mut impl Rng) -> Tree {
+        let mut tree = Tree {
+            nodes: Vec::with_capacity(2 * rows.len()),
+            depth: 0,
+        };
+        let mut features: Vec<usize> = (0..x.ncols()).collect();
+        tree.grow_node(x, rows, 0, max_depth, &mut features, rng);
+        tree
+    }
+
+    /// Grows the node holding `rows` at `depth`; returns its index.
+    fn grow_node(
+        &mut self,
+        x: &ArrayView2<f64>,
+        rows: &mut [usize],
+        depth: usize,
+        max_depth: usize,
+        features: &mut [usize],
+        rng: &mut impl Rng,
+    ) -> u32 {
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            feature: 0,
+            left: id,
+            right: id,
+            threshold: f64::INFINITY,
+            path: depth as f64 + average_path_length(rows.len()),
+        });
+        self.depth = self.depth.max(depth);
+        if depth >= max_depth || rows.len() < 2 {
+            return id;
+        }
+        // Draw features uniformly without replacement until one is not constant here.
+        let mut remaining = features.len();
+        let mut split = None;
+        while remaining > 0 {
+            let pick = rng.gen_range(0..remaining);
+            let f = features[pick];
+            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            for &r in rows.iter() {
+                let v = single(x[[r, f]]);
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+            if hi <= lo + FEATURE_THRESHOLD {
+                features.swap(pick, remaining - 1);
+                remaining -= 1;
+                continue;
+            }
+            let mut t = rng.gen_range(lo..hi);
+            if t >= hi {
+                t = lo;
+            }
+            split = Some((f, t));
+            break;
+        }
+        let Some((f, t)) = split else {
+            return id;
+        };
+        // Partition: rows with x <= t first.
+        let mut mid = 0;
+        for i in 0..rows.len() {
+            if single(x[[rows[i], f]]) <= t {
+                rows.swap(i, mid);
+                mid += 1;
+            }
+        }
+        let (left_rows, right_rows) = rows.split_at_mut(mid);
+        let left = self.grow_node(x, left_rows, depth + 1, max_depth, features, rng);
+        let right = self.grow_node(x, right_rows, depth + 1, max_depth, features, rng);
+        self.nodes[id as usize] = Node {
+            feature: f as u32,
+            left,
+            right,
+            threshold: t,
+            path: 0.0,
+        };
+        id
+    }
+
+    /// Adds the path length `h(x)` of every row of `rows` (row-major, `d` columns,
+    /// already in single precision) to `out`.
+    fn add_path_lengths(&self, rows: &[f64], d: usize, out: &mut [f64]) {
+        let nodes = &self.nodes[..];
+        let step = |i: u32, row: &[f64]| {
+            let n = &nodes[i as usize];
+            if row[n.feature as usize] <= n.threshold {
+                n.left
+            } else {
+                n.right
+            }
+        };
+        let mut groups = out.chunks_mut(LANES).zip(rows.chunks(LANES * d));
+        for (o, r) in &mut groups {
+            let lanes = o.len();
+            let mut at = [0u32; LANES];
+            for _ in 0..self.depth {
+                for l in 0..lanes {
+                    at[l] = step(at[l], &r[l * d..(l + 1) * d]);
+                }
+            }
+            for l in 0..lanes {
+                o[l] += nodes[at[l] as usize].path;
+            }
+        }
+    }
+}
+
+impl Default for IForest {
+    fn default() -> Self {
+        Self::new(100, 256, 42)
+    }
+}
+
+impl IForest {
+    /// An unfitted forest of `n_estimators` trees on `max_samples` rows each, seeded.
+    pub fn new(n_estimators: usize, max_samples: usize, seed: u64) -> Self {
+        IForest {
+            n_estimators,
+            max_samples,
+            seed,
+            trees: Vec::new(),
+            n_features: 0,
+            norm: 1.0,
+        }
+    }
+
+    fn fitted_columns(&self) -> Option<usize> {
+        if self.trees.is_empty() {
+            None
+        } else {
+            Some(self.n_features)
+        }
+    }
+}
+
+impl Detector for IForest {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// Grows the forest (trees in parallel) and returns the training scores, which are
+    /// the scores of `score` on the training matrix, as in scikit-learn.
+    fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
+        if self.n_estimators == 0 || self.max_samples < 2 {
+            return Err(input(
+                NAME,
+                "needs at least one tree and max_samples >= 2".to_string(),
+            ));
+        }
+        check_matrix(NAME, &x, 2)?;
+        let n = x.nrows();
+        let m = self.max_samples.min(n);
+        let max_depth = (m as f64).log2().ceil() as usize;
+        let trees: Result<Vec<Tree>, DetectError> = (0..self.n_estimators)
+            .into_par_iter()
+            .map(|i| {
+                cancel.check()?;
+                let mut rng = tree_rng(self.seed, i);
+                let mut rows = sample(&mut rng, n, m).into_vec();
+                Ok(Tree::grow(&x, &mut rows, max_depth, &mut rng))
+            })
+            .collect();
+        self.trees = trees?;
+        self.n_features = x.ncols();
+        self.norm = average_path_length(m);
+        self.score(x, cancel)
+    }
+
+    fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
+        check_score_input(NAME, self.fitted_columns(), &x)?;
+        let d = x.ncols();
+        let denom = self.trees.len() as f64 * self.norm;
+        let mut out = vec![0.0; x.nrows()];
+        out.par_chunks_mut(SCORE_CHUNK).enumerate().try_for_each(
+            |(c, chunk)| -> Result<(), DetectError> {
+                cancel.check()?;
+                // Copy the chunk's rows once, contiguous, then walk tree by tree so each
+                // tree's nodes stay in cache.
+                let start = c * SCORE_CHUNK;
+                let mut rows = Vec::with_capacity(chunk.len() * d);
+                for r in 0..chunk.len() {
+                    rows.extend(x.row(start + r).iter().map(|&v| single(v)));
+                }
+                chunk.iter_mut().for_each(|o| *o = 0.0);
+                for tree in &self.trees {
+                    tree.add_path_lengths(&rows, d, chunk);
+                }
+                for o in chunk.iter_mut() {
+                    *o = (-*o / denom).exp2();
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::input::testdata::{argmax, cloud_with_outlier};
+    use ndarray::{array, Array2};
+
+    #[test]
+    fn path_length_normaliser() {
+        assert_eq!(average_path_length(1), 0.0);
+        assert_eq!(average_path_length(2), 1.0);
+        // c(256) = 2 (ln 255 + γ) − 2 · 255 / 256
+        assert!((average_path_length(256) - 10.244_770_920_631_823).abs() < 1e-9);
+    }
+
+    #[test]
+    fn far_point_scores_highest() {
+        let x = cloud_with_outlier(1000, 3, 1);
+        let mut d = IForest::default();
+        let s = d.fit(x.view(), &Cancel::new()).unwrap();
+        assert_eq!(argmax(&s), 999);
+        assert!(s.iter().all(|&v| v > 0.0 && v < 1.0));
+    }
+
+    #[test]
+    fn constant_column_and_identical_rows() {
+        let mut x = cloud_with_outlier(300, 3, 2);
+        x.column_mut(1).fill(3.0);
+        let mut d = IForest::default();
+        let s = d.fit(x.view(), &Cancel::new()).unwrap();
+        assert!(s.iter().all(|v| v.is_finite()));
+        assert_eq!(argmax(&s), 299);
+        let same = Array2::from_elem((50, 3), 1.5);
+        let s = IForest::default().fit(same.view(), &Cancel::new()).unwrap();
+        // Nothing to split: every row sits in the root leaf of 50 rows.
+        assert!(s.iter().all(|&v| (v - 0.5).abs() < 1e-12));
+    }
+
+    #[test]
+    fn fit_and_score_agree() {
+        let x = cloud_with_outlier(600, 4, 3);
+        let mut d = IForest::default();
+        let s = d.fit(x.view(), &Cancel::new()).unwrap();
+        assert_eq!(s, d.score(x.view(), &Cancel::new()).unwrap());
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let mut d = IForest::default();
+        let c = Cancel::new();
+        assert!(d.score(Array2::zeros((2, 2)).view(), &c).is_err());
+        assert!(d.fit(Array2::zeros((1, 2)).view(), &c).is_err());
+        assert!(d.fit(Array2::zeros((3, 0)).view(), &c).is_err());
+        assert!(d.fit(array![[1.0], [f64::NAN]].view(), &c).is_err());
+        d.fit(Array2::zeros((5, 2)).view(), &c).unwrap();
+        assert!(d.score(Array2::zeros((2, 3)).view(), &c).is_err());
+        c.cancel();
+        assert_eq!(
+            d.fit(Array2::zeros((5, 2)).view(), &c),
+            Err(DetectError::Cancelled)
+        );
+    }
+
+    #[test]
+    fn deterministic_across_thread_counts() {
+        let x = cloud_with_outlier(3000, 3, 4);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| IForest::new(50, 256, 7).fit(x.view(), &Cancel::new()))
+                .unwrap()
+        };
+        let a = run(1);
+        assert_eq!(a, run(2));
+        assert_eq!(a, run(3));
+        let other = IForest::new(50, 256, 8)
+            .fit(x.view(), &Cancel::new())
+            .unwrap();
+        assert_ne!(a, other);
+    }
+}

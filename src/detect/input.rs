@@ -1,0 +1,99 @@
+//! Input checks shared by the detectors: every detector refuses empty matrices,
+//! non-finite values and, when scoring, a column count different from the fitted one.
+
+use ndarray::ArrayView2;
+
+use super::DetectError;
+
+/// Checks that `x` has at least `min_rows` rows, at least one column and only finite
+/// values.
+pub(crate) fn check_matrix(
+    detector: &'static str,
+    x: &ArrayView2<f64>,
+    min_rows: usize,
+) -> Result<(), DetectError> {
+    let (n, d) = x.dim();
+    if n > u32::MAX as usize {
+        return Err(input(detector, format!("too many rows ({n})")));
+    }
+    if d == 0 {
+        return Err(input(detector, "the matrix has no columns".to_string()));
+    }
+    if n < min_rows.max(1) {
+        return Err(input(
+            detector,
+            format!("needs at least {} rows, got {n}", min_rows.max(1)),
+        ));
+    }
+    for (i, row) in x.outer_iter().enumerate() {
+        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+            return Err(input(
+                detector,
+                format!("non-finite value at row {i}, column {j}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a matrix to score against a model fitted on `fitted` columns (`None` when the
+/// detector was not fitted yet). Scoring zero rows is allowed and gives no scores.
+pub(crate) fn check_score_input(
+    detector: &'static str,
+    fitted: Option<usize>,
+    x: &ArrayView2<f64>,
+) -> Result<(), DetectError> {
+    let d = fitted.ok_or_else(|| DetectError::State {
+        detector,
+        reason: "score called before fit".to_string(),
+    })?;
+    if x.ncols() != d {
+        return Err(DetectError::State {
+            detector,
+            reason: format!("fitted on {d} columns, asked to score {}", x.ncols()),
+        });
+    }
+    if x.nrows() == 0 {
+        return Ok(());
+    }
+    check_matrix(detector, x, 1)
+}
+
+/// An [`DetectError::Input`] for `detector`.
+pub(crate) fn input(detector: &'static str, reason: String) -> DetectError {
+    DetectError::Input { detector, reason }
+}
+
+/// Rows per parallel work item when scoring: large enough to amortise scheduling,
+/// small enough that a cancel is seen quickly.
+pub(crate) const CHUNK_ROWS: usize = 4096;
+
+/// Small synthetic matrices for the detectors' unit tests.
+#[cfg(test)]
+pub(crate) mod testdata {
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// `n` rows of a roughly Gaussian cloud (sum of uniforms) in `d` columns, with the
+    /// last row moved far away (every coordinate = 8).
+    pub(crate) fn cloud_with_outlier(n: usize, d: usize, seed: u64) -> Array2<f64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut x = Array2::from_shape_fn((n, d), |_| {
+            (0..6).map(|_| rng.gen::<f64>()).sum::<f64>() - 3.0
+        });
+        x.row_mut(n - 1).fill(8.0);
+        x
+    }
+
+    /// Index of the largest value.
+    pub(crate) fn argmax(v: &[f64]) -> usize {
+        let mut best = 0;
+        for (i, s) in v.iter().enumerate() {
+            if *s > v[best] {
+                best = i;
+            }
+        }
+        best
+    }
+}
