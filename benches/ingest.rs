@@ -8,9 +8,6 @@ mod support;
 
 use support::*;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn rows() -> usize {
     std::env::var("ZSIFT_BENCH_ROWS")
         .ok()

@@ -4,11 +4,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use zsift::cli::{self, Cli, CliError};
 
-// polars allocates and frees many medium-sized buffers from several threads; mimalloc
-// keeps that fast and returns freed memory instead of fragmenting the heap.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = Cli::parse();
     let stdout = io::stdout();

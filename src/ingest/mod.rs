@@ -349,14 +349,100 @@ fn parse_pieces(
         .map(|p| (parse(p), memchr::memchr_iter(b'\n', p).count() as u64))
         .collect();
     let mut line = first_line;
+    let mut kept = Vec::with_capacity(done.len());
     for (part, lines) in done {
         for (i, reason) in &part.skipped {
             skipped.add(name, line + *i as u64 + 1, reason.clone());
         }
         line += lines;
         if part.rows > 0 {
-            parts.push(part);
+            kept.push(part);
         }
+    }
+    // One compact part per run of lines: the builders' spare capacity is dropped now, so
+    // memory stays near the size of the rows loaded so far.
+    if !kept.is_empty() {
+        parts.push(merge(kept, true));
+    }
+    release_free_memory();
+}
+
+/// Hands memory freed by the parsers back to the operating system. glibc keeps freed
+/// blocks of its per-thread arenas otherwise, and a load would hold about twice the
+/// frame's size in resident memory.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Joins parts into one: columns in order of first appearance, each cast to the common
+/// type of its pieces, absent columns filled with nulls. `contiguous` copies each column
+/// into one chunk (dropping builders' spare capacity); otherwise the chunks are shared.
+fn merge(mut parts: Vec<Part>, contiguous: bool) -> Part {
+    if parts.len() == 1 && contiguous {
+        let mut p = parts.remove(0);
+        p.columns = p.columns.into_par_iter().map(|s| s.rechunk()).collect();
+        return p;
+    }
+    let mut names: Vec<PlSmallStr> = Vec::new();
+    for p in &parts {
+        for s in &p.columns {
+            if !names.contains(s.name()) {
+                names.push(s.name().clone());
+            }
+        }
+    }
+    let rows: Vec<usize> = parts.iter().map(|p| p.rows).collect();
+    let mut paths: Vec<String> = Vec::new();
+    // Column-major: pieces[c][p] is column c of part p.
+    let mut pieces: Vec<Vec<Option<Series>>> = vec![vec![None; parts.len()]; names.len()];
+    for (pi, p) in parts.iter_mut().enumerate() {
+        for x in p.paths.drain(..) {
+            if !paths.contains(&x) {
+                paths.push(x);
+            }
+        }
+        for s in p.columns.drain(..) {
+            if let Some(ci) = names.iter().position(|n| n == s.name()) {
+                pieces[ci][pi] = Some(s);
+            }
+        }
+    }
+    let columns = names
+        .into_par_iter()
+        .zip(pieces.into_par_iter())
+        .map(|(name, col)| {
+            let dtype = common_dtype(col.iter().flatten().map(|s| s.dtype()));
+            let mut out: Option<Series> = None;
+            for (piece, &n) in col.into_iter().zip(&rows) {
+                let piece = piece
+                    .map(|s| cast_or_null(s, &dtype))
+                    .unwrap_or_else(|| Series::full_null(name.clone(), n, &dtype));
+                match &mut out {
+                    None => out = Some(piece),
+                    // Same dtype after the cast, so appending cannot fail.
+                    Some(o) => {
+                        let _ = o.append(&piece);
+                    }
+                }
+            }
+            let mut s = out.unwrap_or_else(|| Series::full_null(name.clone(), 0, &dtype));
+            s.rename(name);
+            if contiguous {
+                s.rechunk()
+            } else {
+                s
+            }
+        })
+        .collect();
+    Part {
+        columns,
+        rows: rows.iter().sum(),
+        skipped: Vec::new(),
+        paths,
     }
 }
 
@@ -396,6 +482,7 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
     let mut saw_fields = false;
     let mut line: u64 = 0;
     while let Some(block) = blocks.next().map_err(read_err)? {
+        dbg_rss("block");
         for l in blocks.too_long.drain(..) {
             skipped.add(
                 name,
@@ -506,14 +593,38 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
     })
 }
 
-/// Joins the parts of every file into one frame: columns in order of first appearance,
-/// each cast to the common type of its pieces, absent columns filled with nulls.
+/// Joins the loads of every file into one frame, adding a `_file` column when there are
+/// several files.
+fn dbg_rss(tag: &str) {
+    if std::env::var_os("ZSIFT_DEBUG_RSS").is_some() {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let g = |k: &str| {
+            s.lines()
+                .find(|l| l.starts_with(k))
+                .unwrap_or("")
+                .to_string()
+        };
+        eprintln!("{tag}: {} {}", g("VmRSS:"), g("VmHWM:"));
+    }
+}
+
 fn assemble(loads: Vec<FileLoad>) -> Log {
+    dbg_rss("assemble start");
+    if std::env::var_os("ZSIFT_DEBUG_RSS").is_some() {
+        let total: usize = loads
+            .iter()
+            .flat_map(|l| l.parts.iter())
+            .flat_map(|p| p.columns.iter())
+            .map(|s| s.estimated_size())
+            .sum();
+        let n: usize = loads.iter().map(|l| l.parts.len()).sum();
+        eprintln!("parts {n} live {} MB", total / 1_000_000);
+    }
     let several = loads.len() > 1;
     let mut files = Vec::new();
     let mut skipped = Skipped::default();
-    let mut parts: Vec<(usize, Vec<Option<Series>>, usize)> = Vec::new(); // (file, columns, rows)
-    for (fi, load) in loads.into_iter().enumerate() {
+    let mut parts = Vec::new();
+    for load in loads {
         skipped.count += load.skipped.count;
         for s in load.skipped.first {
             if skipped.first.len() < SKIPPED_KEPT {
@@ -521,55 +632,27 @@ fn assemble(loads: Vec<FileLoad>) -> Log {
             }
         }
         files.push(load.info);
-        for p in load.parts {
-            parts.push((fi, p.columns.into_iter().map(Some).collect(), p.rows));
-        }
+        parts.extend(load.parts);
     }
-    let mut names: Vec<PlSmallStr> = Vec::new();
-    for (_, cols, _) in &parts {
-        for s in cols.iter().flatten() {
-            if !names.contains(s.name()) {
-                names.push(s.name().clone());
-            }
-        }
-    }
-    let height: usize = parts.iter().map(|p| p.2).sum();
-    let mut columns: Vec<polars::prelude::Column> = Vec::with_capacity(names.len() + 1);
-    for name in &names {
-        let dtype = common_dtype(
-            parts
-                .iter()
-                .flat_map(|(_, c, _)| c.iter().flatten())
-                .filter(|s| s.name() == name)
-                .map(|s| s.dtype()),
-        );
-        let mut out: Option<Series> = None;
-        for (_, cols, rows) in parts.iter_mut() {
-            let piece = cols
-                .iter_mut()
-                .find(|s| s.as_ref().is_some_and(|s| s.name() == name))
-                .and_then(Option::take)
-                .map(|s| cast_or_null(s, &dtype))
-                .unwrap_or_else(|| Series::full_null(name.clone(), *rows, &dtype));
-            match &mut out {
-                None => out = Some(piece),
-                Some(o) => {
-                    let _ = o.append(&piece);
-                }
-            }
-        }
-        let mut s = out.unwrap_or_else(|| Series::full_null(name.clone(), 0, &dtype));
-        s.rename(name.clone());
-        columns.push(s.rechunk().into());
-    }
+    let merged = if parts.is_empty() {
+        Part::default()
+    } else {
+        // Each part is one contiguous chunk of a few megabytes of input: the frame keeps
+        // them as chunks rather than copying everything once more.
+        merge(parts, false)
+    };
+    let height = merged.rows;
+    let mut columns: Vec<polars::prelude::Column> =
+        merged.columns.into_iter().map(Into::into).collect();
     if several {
-        let file_col: StringChunked = parts
+        let file_col: StringChunked = files
             .iter()
-            .flat_map(|(fi, _, rows)| std::iter::repeat_n(files[*fi].name.as_str(), *rows))
+            .flat_map(|f| std::iter::repeat_n(f.name.as_str(), f.rows))
             .collect();
         columns.push(file_col.with_name(FILE_COLUMN.into()).into_series().into());
     }
     let frame = DataFrame::new(height, columns).unwrap_or_else(|_| DataFrame::empty());
+    dbg_rss("assemble end");
     Log {
         frame,
         files,

@@ -204,7 +204,7 @@ fn value<'a>(raw: &'a [u8], t: ZeekType, h: &Header) -> Result<Value<'a>, String
             Some(x) => Value::Float(x),
             None => Value::Null,
         },
-        Kind::Int => match values::int(text()?) {
+        Kind::Int => match values::int(raw) {
             Some(x) if x < 0 && t.unsigned => return Err(bad("count (negative)")),
             Some(x) => Value::Int(x),
             None => return Err(bad("integer")),
@@ -234,12 +234,7 @@ fn value<'a>(raw: &'a [u8], t: ZeekType, h: &Header) -> Result<Value<'a>, String
                 _ => Value::IntList(
                     items
                         .iter()
-                        .map(|b| {
-                            std::str::from_utf8(b)
-                                .ok()
-                                .and_then(values::int)
-                                .ok_or_else(|| bad("integer"))
-                        })
+                        .map(|b| values::int(b).ok_or_else(|| bad("integer")))
                         .collect::<Result<_, String>>()?,
                 ),
             }

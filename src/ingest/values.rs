@@ -80,9 +80,26 @@ pub fn float(s: &str) -> Result<Option<f64>, std::num::ParseFloatError> {
     Ok(x.is_finite().then_some(x))
 }
 
-/// Parses a Zeek integer (`count`, `int`, `port`).
-pub fn int(s: &str) -> Option<i64> {
-    s.parse().ok()
+/// Parses a Zeek integer (`count`, `int`, `port`) straight from bytes: an optional sign
+/// and decimal digits, `None` on anything else or on overflow.
+pub fn int(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(i64::from(d))?;
+    }
+    Some(if neg { -v } else { v })
 }
 
 /// Parses a Zeek bool (`T`/`F`, also `true`/`false`).
@@ -99,7 +116,10 @@ pub fn boolean(s: &str) -> Option<bool> {
 /// them otherwise: control characters are neutralised only where text is displayed.
 pub fn unescape(b: &[u8]) -> Cow<'_, str> {
     if memchr::memchr(b'\\', b).is_none() {
-        return String::from_utf8_lossy(b);
+        return match std::str::from_utf8(b) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(b),
+        };
     }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -154,6 +174,19 @@ mod tests {
             Some(1_521_911_720_000_000)
         );
         assert_eq!(iso_micros("yesterday"), None);
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(int(b"0"), Some(0));
+        assert_eq!(int(b"65535"), Some(65535));
+        assert_eq!(int(b"-12"), Some(-12));
+        assert_eq!(int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(int(b"9223372036854775808"), None);
+        assert_eq!(int(b""), None);
+        assert_eq!(int(b"-"), None);
+        assert_eq!(int(b"1.5"), None);
+        assert_eq!(int(b"12a"), None);
     }
 
     #[test]
