@@ -110,3 +110,100 @@ fn control_characters_from_a_log_never_reach_the_terminal_output() {
     );
     assert!(s.contains("x\\x1b]52;c;ZXZpbA==\\x07\\x1b[2J"), "{s}");
 }
+
+#[test]
+fn score_outputs_parse_and_agree() {
+    let json = zsift()
+        .args(["score", "--demo", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["flagged"] == true));
+    let scores: Vec<f64> = rows.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "most anomalous first"
+    );
+    assert!(rows[0]["id.resp_p"].is_u64());
+    assert!(!rows[0]["reasons"].as_array().unwrap().is_empty());
+    let csv = zsift()
+        .args(["score", "--demo", "--format", "csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(csv.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next().unwrap(), "ts,uid,id.orig_h,id.orig_p,id.resp_h,id.resp_p,proto,service,score,votes,flagged,detectors,reasons");
+    assert_eq!(lines.count(), rows.len());
+    let all = zsift()
+        .args([
+            "score",
+            "--demo",
+            "--format",
+            "json",
+            "--all",
+            "--service",
+            "ntp",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    let n = v.as_array().unwrap().len();
+    assert!(
+        n > 100 && v.as_array().unwrap().iter().all(|r| r["service"] == "ntp"),
+        "{n}"
+    );
+}
+
+#[test]
+fn eval_json_has_the_documented_keys() {
+    let log = common::data("stratosphere/010-mixed.conn.log.labeled");
+    let out = zsift()
+        .arg("eval")
+        .arg(&log)
+        .args(["--train-label", "Benign", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rows"], 5347);
+    assert_eq!(v["positives"], 3373);
+    assert_eq!(v["negatives"], 1937);
+    for d in [
+        "iforest", "cblof", "gmm", "vae", "ecod", "copod", "hbos", "knn", "lof", "pca",
+    ] {
+        let x = &v["detectors"][d];
+        for k in ["roc_auc", "precision_at_k", "fit_s", "score_s"] {
+            assert!(x[k].is_f64(), "{d}.{k}: {x}");
+        }
+    }
+    assert!(v["ensemble"]["roc_auc"].as_f64().unwrap() >= 0.95);
+    assert!(v["ensemble"]["precision_at_k"].is_f64());
+}
+
+#[test]
+fn model_options_are_checked() {
+    for args in [
+        &["score", "--demo", "--detectors", "magic"][..],
+        &["score", "--demo", "--contamination", "0.9"],
+        &["score", "--demo", "--combine", "votes:0"],
+        &["score", "--demo", "--features", "nope"],
+        &["score", "--demo", "--ip", "10.0.0.0/99"],
+        &["score", "--demo", "--service", "gopher"],
+        &["eval", "--demo"],
+    ] {
+        let out = zsift().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}

@@ -1,6 +1,9 @@
 //! The command line: argument parsing and the headless commands. Each command calls the
 //! library and prints; nothing here computes.
 
+mod eval;
+pub mod model;
+pub mod score;
 mod summary;
 
 use std::io::{self, Write};
@@ -61,6 +64,35 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         top: usize,
     },
+    /// Run the detectors and print the flagged connections, most anomalous first: uid,
+    /// time, addresses, ports, service, combined score, votes, detectors, reasons.
+    Score {
+        /// What to load.
+        #[command(flatten)]
+        input: Input,
+        /// Filters and model.
+        #[command(flatten)]
+        model: model::ModelArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: score::OutputFormat,
+        /// Print every row, not only the flagged ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Measure each detector and the ensemble on a labelled log: ROC-AUC and precision at
+    /// k (positives: label starting with "Malicious"; "Background" rows left out).
+    Eval {
+        /// What to load.
+        #[command(flatten)]
+        input: Input,
+        /// Filters and model.
+        #[command(flatten)]
+        model: model::ModelArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A failure of a command, with the exit status it maps to.
@@ -72,6 +104,10 @@ pub enum CliError {
     /// Unusable arguments found after parsing: exit status 2.
     #[error("{0}")]
     Usage(String),
+    /// The analysis could not run on this input (no rows left, no training rows...):
+    /// exit status 2.
+    #[error(transparent)]
+    Analysis(#[from] crate::pipeline::PipelineError),
     /// Writing the output failed: exit status 1 (a closed pipe is not an error).
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
@@ -81,7 +117,7 @@ impl CliError {
     /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Input(_) | CliError::Usage(_) => 2,
+            CliError::Input(_) | CliError::Usage(_) | CliError::Analysis(_) => 2,
             CliError::Output(_) => 1,
         }
     }
@@ -91,6 +127,13 @@ impl CliError {
 pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
     match command {
         Command::Summary { input, json, top } => summary::run(input, *json, *top, out),
+        Command::Score {
+            input,
+            model,
+            format,
+            all,
+        } => score::run(input, model, *format, *all, out),
+        Command::Eval { input, model, json } => eval::run(input, model, *json, out),
     }
 }
 

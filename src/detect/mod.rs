@@ -8,6 +8,7 @@ use ndarray::ArrayView2;
 use crate::cancel::{Cancel, Cancelled};
 
 pub mod cblof;
+pub mod ensemble;
 pub mod knn;
 pub mod lof;
 mod neighbors;
@@ -64,3 +65,113 @@ pub mod iforest;
 mod input;
 pub mod pca;
 mod tails;
+
+/// The detectors zsift offers, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DetectorKind {
+    /// Isolation Forest.
+    IForest,
+    /// Cluster-based local outlier factor.
+    Cblof,
+    /// Gaussian mixture, negative log-likelihood.
+    Gmm,
+    /// Variational autoencoder, reconstruction error.
+    Vae,
+    /// Empirical-CDF outlier detection.
+    Ecod,
+    /// Copula-based outlier detection.
+    Copod,
+    /// Histogram-based outlier score.
+    Hbos,
+    /// Distance to the k-th nearest neighbour.
+    Knn,
+    /// Local outlier factor.
+    Lof,
+    /// PCA reconstruction (weighted minor components).
+    Pca,
+}
+
+impl DetectorKind {
+    /// Every detector, in display order.
+    pub const ALL: [DetectorKind; 10] = [
+        DetectorKind::IForest,
+        DetectorKind::Cblof,
+        DetectorKind::Gmm,
+        DetectorKind::Vae,
+        DetectorKind::Ecod,
+        DetectorKind::Copod,
+        DetectorKind::Hbos,
+        DetectorKind::Knn,
+        DetectorKind::Lof,
+        DetectorKind::Pca,
+    ];
+
+    /// The name used on the command line and in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            DetectorKind::IForest => "iforest",
+            DetectorKind::Cblof => "cblof",
+            DetectorKind::Gmm => "gmm",
+            DetectorKind::Vae => "vae",
+            DetectorKind::Ecod => "ecod",
+            DetectorKind::Copod => "copod",
+            DetectorKind::Hbos => "hbos",
+            DetectorKind::Knn => "knn",
+            DetectorKind::Lof => "lof",
+            DetectorKind::Pca => "pca",
+        }
+    }
+
+    /// Parses a name (case-insensitive).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown detector {s:?} (detectors: {})", names.join(", "))
+            })
+    }
+
+    /// Parses a comma-separated list; `all` means every detector.
+    pub fn parse_list(s: &str) -> Result<Vec<Self>, String> {
+        if s.trim().eq_ignore_ascii_case("all") {
+            return Ok(Self::ALL.to_vec());
+        }
+        let mut out = Vec::new();
+        for name in s.split(',').filter(|n| !n.trim().is_empty()) {
+            let k = Self::parse(name)?;
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        if out.is_empty() {
+            return Err("no detector given".into());
+        }
+        Ok(out)
+    }
+
+    /// A fresh detector with PyOD's defaults (CBLOF with 8 clusters, GMM with one
+    /// component), seeded where it is random.
+    pub fn build(self, seed: u64) -> Box<dyn Detector> {
+        match self {
+            DetectorKind::IForest => Box::new(iforest::IForest::new(100, 256, seed)),
+            DetectorKind::Cblof => Box::new(cblof::Cblof::new(8, seed)),
+            DetectorKind::Gmm => Box::new(gmm::Gmm::new(1, seed)),
+            DetectorKind::Vae => Box::new(vae::Vae::new(seed)),
+            DetectorKind::Ecod => Box::new(ecod::Ecod::new()),
+            DetectorKind::Copod => Box::new(copod::Copod::new()),
+            DetectorKind::Hbos => Box::new(hbos::Hbos::default()),
+            DetectorKind::Knn => Box::new(knn::Knn::default()),
+            DetectorKind::Lof => Box::new(lof::Lof::default()),
+            DetectorKind::Pca => Box::new(pca::Pca::new()),
+        }
+    }
+}
+
+impl std::fmt::Display for DetectorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,115 @@
+//! `zsift eval`: ROC-AUC and precision at k of each detector and of the ensemble on a
+//! labelled log.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::model::ModelArgs;
+use super::{CliError, Input};
+use crate::cancel::Cancel;
+use crate::eval::{precision_at_k, roc_auc, truth_from_label};
+use crate::filter::string_values;
+use crate::pipeline;
+
+pub fn run(
+    input: &Input,
+    model: &ModelArgs,
+    as_json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let log = input.load()?;
+    let m = model.model(&log)?;
+    if log.frame.column(&m.label_column).is_err() {
+        return Err(CliError::Usage(format!(
+            "the log has no label column {:?} (choose one with --label-col)",
+            m.label_column
+        )));
+    }
+    let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
+    let labels = string_values(&log.frame, &m.label_column);
+    let truth: Vec<Option<bool>> = a
+        .matrix
+        .rows
+        .iter()
+        .map(|&r| truth_from_label(labels[r as usize]))
+        .collect();
+    let positives = truth.iter().filter(|t| **t == Some(true)).count();
+    let negatives = truth.iter().filter(|t| **t == Some(false)).count();
+    let mut detectors = serde_json::Map::new();
+    for r in &a.verdicts.runs {
+        let v = if r.ok() {
+            json!({
+                "roc_auc": roc_auc(&r.scores, &truth),
+                "precision_at_k": precision_at_k(&r.scores, &truth),
+                "fit_s": r.fit_s,
+                "score_s": r.score_s,
+                "flagged": r.flags.iter().filter(|&&f| f).count(),
+            })
+        } else {
+            json!({"error": r.error})
+        };
+        detectors.insert(r.kind.name().into(), v);
+    }
+    let ensemble = json!({
+        "roc_auc": roc_auc(&a.verdicts.combined, &truth),
+        "precision_at_k": precision_at_k(&a.verdicts.combined, &truth),
+        "flagged": a.verdicts.n_flagged(),
+        "combine": a.verdicts.combine.to_string(),
+    });
+    if as_json {
+        let v = json!({
+            "rows": a.matrix.rows.len(),
+            "positives": positives,
+            "negatives": negatives,
+            "fit_rows": a.matrix.n_train,
+            "dropped": a.matrix.dropped,
+            "detectors": detectors,
+            "ensemble": ensemble,
+        });
+        serde_json::to_writer_pretty(&mut *out, &v).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "rows {}  positives {}  negatives {}  fit rows {}  left out {}",
+        a.matrix.rows.len(),
+        positives,
+        negatives,
+        a.matrix.n_train,
+        a.matrix.dropped
+    )?;
+    writeln!(
+        out,
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "detector", "roc_auc", "p@k", "flagged", "fit_s", "score_s"
+    )?;
+    let f = |v: &serde_json::Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.4}"));
+    for (name, v) in &detectors {
+        if let Some(e) = v.get("error") {
+            writeln!(out, "{name:<10} failed: {}", e.as_str().unwrap_or(""))?;
+            continue;
+        }
+        writeln!(
+            out,
+            "{:<10} {:>8} {:>8} {:>8} {:>8.3} {:>8.3}",
+            name,
+            f(&v["roc_auc"]),
+            f(&v["precision_at_k"]),
+            v["flagged"],
+            v["fit_s"].as_f64().unwrap_or(0.0),
+            v["score_s"].as_f64().unwrap_or(0.0)
+        )?;
+    }
+    writeln!(
+        out,
+        "{:<10} {:>8} {:>8} {:>8}   rule {}",
+        "ensemble",
+        f(&ensemble["roc_auc"]),
+        f(&ensemble["precision_at_k"]),
+        ensemble["flagged"],
+        a.verdicts.combine
+    )?;
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Options shared by the commands that run the detectors.
+
+use clap::{Args, ValueEnum};
+
+use crate::detect::ensemble::{Combine, EnsembleOptions};
+use crate::detect::DetectorKind;
+use crate::features::{FeatureOptions, Nulls, Scaling};
+use crate::filter::{Filter, IpMatch, LABEL_COLUMN};
+use crate::ingest::Log;
+use crate::pipeline::Model;
+
+use super::CliError;
+
+/// Feature scaling on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScalingArg {
+    /// Divide each column by its max (the seed notebook's).
+    Max,
+    /// log1p of numeric columns, then median / IQR of the training rows.
+    Robust,
+}
+
+/// Unset numeric values on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NullsArg {
+    /// Leave such rows out (the seed notebook's).
+    Drop,
+    /// Count unset as 0.
+    Zero,
+}
+
+/// Filters and model settings.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Keep rows of this service (repeat for several; `-` for unset).
+    #[arg(long = "service", value_name = "S")]
+    pub services: Vec<String>,
+    /// Keep rows whose source or destination is this address or network (repeatable).
+    #[arg(long = "ip", value_name = "IP")]
+    pub ips: Vec<String>,
+    /// Fit on rows with this label only and score all rows.
+    #[arg(long, value_name = "L")]
+    pub train_label: Option<String>,
+    /// The label column.
+    #[arg(long, value_name = "COL", default_value = LABEL_COLUMN)]
+    pub label_col: String,
+    /// Detectors, comma-separated, or `all`.
+    #[arg(long, value_name = "LIST", default_value = "all")]
+    pub detectors: String,
+    /// Expected share of anomalies; each detector flags this share of its training rows.
+    #[arg(long, value_name = "C", default_value_t = 0.02)]
+    pub contamination: f64,
+    /// Verdict rule: `any` detector, at least `votes:M`, or the `mean` rank score.
+    #[arg(long, value_name = "RULE", default_value = "mean")]
+    pub combine: String,
+    /// Features, comma-separated column names (`name:num` / `name:cat` to choose the
+    /// encoding). Default: the conn.log byte, packet and duration counts plus proto,
+    /// service, conn_state, history and id.resp_p.
+    #[arg(long, value_name = "LIST")]
+    pub features: Option<String>,
+    /// Scaling of the features.
+    #[arg(long, value_enum, default_value = "robust")]
+    pub scaling: ScalingArg,
+    /// Rows with an unset numeric feature.
+    #[arg(long, value_enum, default_value = "zero")]
+    pub nulls: NullsArg,
+    /// Seed of the randomised detectors.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl ModelArgs {
+    /// The model these options describe, for `log`.
+    pub fn model(&self, log: &Log) -> Result<Model, CliError> {
+        let ips = self
+            .ips
+            .iter()
+            .map(|s| IpMatch::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::Usage)?;
+        let features = match &self.features {
+            None => None,
+            Some(list) => {
+                Some(FeatureOptions::parse_features(list, &log.frame).map_err(CliError::Usage)?)
+            }
+        };
+        let mut fo = FeatureOptions::default_for(&log.frame);
+        if let Some(f) = features {
+            fo.features = f;
+        }
+        fo.scaling = match self.scaling {
+            ScalingArg::Max => Scaling::Max,
+            ScalingArg::Robust => Scaling::Robust,
+        };
+        fo.nulls = match self.nulls {
+            NullsArg::Drop => Nulls::Drop,
+            NullsArg::Zero => Nulls::Zero,
+        };
+        if !(self.contamination > 0.0 && self.contamination <= 0.5) {
+            return Err(CliError::Usage(format!(
+                "--contamination must be in (0, 0.5], got {}",
+                self.contamination
+            )));
+        }
+        Ok(Model {
+            filter: Filter {
+                services: self.services.clone(),
+                ips,
+            },
+            train_label: self.train_label.clone(),
+            label_column: self.label_col.clone(),
+            features: Some(fo),
+            ensemble: EnsembleOptions {
+                detectors: DetectorKind::parse_list(&self.detectors).map_err(CliError::Usage)?,
+                contamination: self.contamination,
+                combine: Combine::parse(&self.combine).map_err(CliError::Usage)?,
+                seed: self.seed,
+            },
+        })
+    }
+}

@@ -1,0 +1,195 @@
+//! `zsift score`: the verdicts, as a table, CSV or JSON.
+
+use std::io::Write;
+
+use clap::ValueEnum;
+use polars::prelude::*;
+use serde_json::json;
+
+use super::model::ModelArgs;
+use super::{CliError, Input};
+use crate::cancel::Cancel;
+use crate::pipeline::{self, Analysis};
+use crate::sanitize::sanitize;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text for a terminal (log text neutralised).
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+}
+
+/// A frame cell as text: unset as `-`, times as ISO 8601, lists joined with commas.
+pub fn cell(frame: &DataFrame, column: &str, row: usize) -> String {
+    let Ok(col) = frame.column(column) else {
+        return "-".into();
+    };
+    match col.get(row) {
+        Ok(AnyValue::Null) | Err(_) => "-".into(),
+        Ok(AnyValue::String(s)) => s.to_string(),
+        Ok(AnyValue::StringOwned(s)) => s.to_string(),
+        Ok(AnyValue::Datetime(us, _, _)) => crate::summary::iso(us),
+        Ok(AnyValue::List(s)) => {
+            let items: Vec<String> = (0..s.len())
+                .map(|i| match s.get(i) {
+                    Ok(AnyValue::String(x)) => x.to_string(),
+                    Ok(v) => v.to_string(),
+                    Err(_) => String::new(),
+                })
+                .collect();
+            items.join(",")
+        }
+        Ok(v) => v.to_string(),
+    }
+}
+
+/// The columns printed for each connection.
+const FIELDS: [&str; 8] = [
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "service",
+];
+
+struct Row {
+    fields: Vec<String>,
+    score: f64,
+    votes: u8,
+    flagged: bool,
+    detectors: Vec<&'static str>,
+    reasons: Vec<String>,
+}
+
+fn rows(log: &crate::ingest::Log, a: &Analysis, all: bool) -> Vec<Row> {
+    a.ranking()
+        .into_iter()
+        .filter(|&i| all || a.verdicts.flagged[i])
+        .map(|i| {
+            let r = a.matrix.rows[i] as usize;
+            Row {
+                fields: FIELDS.iter().map(|c| cell(&log.frame, c, r)).collect(),
+                score: a.verdicts.combined[i],
+                votes: a.verdicts.votes[i],
+                flagged: a.verdicts.flagged[i],
+                detectors: a.verdicts.flagged_by(i),
+                reasons: a.reasons(i, 3).into_iter().map(|r| r.text).collect(),
+            }
+        })
+        .collect()
+}
+
+pub fn run(
+    input: &Input,
+    model: &ModelArgs,
+    format: OutputFormat,
+    all: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let log = input.load()?;
+    let m = model.model(&log)?;
+    let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
+    let rows = rows(&log, &a, all);
+    match format {
+        OutputFormat::Json => {
+            let v: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut o = serde_json::Map::new();
+                    for (k, v) in FIELDS.iter().zip(&r.fields) {
+                        let value = match (v.as_str(), v.parse::<i64>()) {
+                            ("-", _) => serde_json::Value::Null,
+                            (_, Ok(n)) if k.ends_with("_p") => json!(n),
+                            _ => json!(v),
+                        };
+                        o.insert(k.to_string(), value);
+                    }
+                    o.insert("score".into(), json!(r.score));
+                    o.insert("votes".into(), json!(r.votes));
+                    o.insert("flagged".into(), json!(r.flagged));
+                    o.insert("detectors".into(), json!(r.detectors));
+                    o.insert("reasons".into(), json!(r.reasons));
+                    serde_json::Value::Object(o)
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &v).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            let mut header: Vec<&str> = FIELDS.to_vec();
+            header.extend(["score", "votes", "flagged", "detectors", "reasons"]);
+            w.write_record(&header).map_err(csv_err)?;
+            for r in &rows {
+                let mut rec = r.fields.clone();
+                rec.push(format!("{:.6}", r.score));
+                rec.push(r.votes.to_string());
+                rec.push(r.flagged.to_string());
+                rec.push(r.detectors.join(" "));
+                rec.push(r.reasons.join("; "));
+                w.write_record(&rec).map_err(csv_err)?;
+            }
+            w.flush()?;
+        }
+        OutputFormat::Table => {
+            let n = a.verdicts.n_flagged();
+            writeln!(
+                out,
+                "{} of {} rows flagged ({}, rule {}, contamination {})",
+                n,
+                a.matrix.rows.len(),
+                m.filter.describe(),
+                a.verdicts.combine,
+                m.ensemble.contamination
+            )?;
+            for r in a.verdicts.runs.iter().filter(|r| !r.ok()) {
+                writeln!(
+                    out,
+                    "detector {} failed: {}",
+                    r.kind,
+                    r.error.as_deref().unwrap_or("")
+                )?;
+            }
+            if a.matrix.dropped > 0 {
+                writeln!(
+                    out,
+                    "{} rows left out for an unset feature",
+                    a.matrix.dropped
+                )?;
+            }
+            writeln!(
+                out,
+                "{:>5} {:>2}  {:<26} {:<18} {:<40} {:<10} {:<22} reasons",
+                "score", "v", "ts", "uid", "orig -> resp", "service", "detectors"
+            )?;
+            for r in &rows {
+                let f: Vec<String> = r.fields.iter().map(|s| sanitize(s).into_owned()).collect();
+                let conn = format!("{}:{} -> {}:{}/{}", f[2], f[3], f[4], f[5], f[6]);
+                writeln!(
+                    out,
+                    "{:>5.3} {:>2}  {:<26} {:<18} {:<40} {:<10} {:<22} {}",
+                    r.score,
+                    r.votes,
+                    f[0],
+                    f[1],
+                    conn,
+                    f[7],
+                    r.detectors.join(","),
+                    sanitize(&r.reasons.join("; "))
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn csv_err(e: csv::Error) -> CliError {
+    CliError::Output(std::io::Error::other(e))
+}

@@ -1,0 +1,394 @@
+//! Running several detectors and combining them into one verdict per row.
+//!
+//! Each detector is fitted on the training rows; its threshold is the (1 − contamination)
+//! quantile of its training scores (PyOD's `threshold_`), and it flags the rows scoring
+//! above it. Scores of different detectors live on unrelated scales, so they are combined
+//! through ranks: each score becomes the fraction of training scores below it (ties count
+//! half), and the combined score is the mean of these over the detectors. Three verdict
+//! rules: `Any` (flag if any detector flags: the seed notebook's union), `Votes(m)` (at
+//! least m detectors), and `Mean` (the combined score above its own (1 − contamination)
+//! quantile over the training rows).
+
+use std::time::Instant;
+
+use ndarray::{Array2, Axis};
+use rayon::prelude::*;
+
+use super::{DetectError, DetectorKind};
+use crate::cancel::Cancel;
+use crate::features::quantile_sorted;
+
+/// How detector flags become a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// Flag a row if any detector flags it (the seed notebook's rule).
+    Any,
+    /// Flag a row if at least this many detectors flag it.
+    Votes(usize),
+    /// Flag a row if the combined (mean rank) score is above its threshold.
+    Mean,
+}
+
+impl Combine {
+    /// Parses `any`, `votes:M` or `mean`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "any" => Ok(Combine::Any),
+            "mean" => Ok(Combine::Mean),
+            _ => s
+                .strip_prefix("votes:")
+                .and_then(|m| m.parse().ok())
+                .filter(|&m| m >= 1)
+                .map(Combine::Votes)
+                .ok_or_else(|| format!("bad combine rule {s:?} (any, votes:M with M >= 1, mean)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Combine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Combine::Any => f.write_str("any"),
+            Combine::Votes(m) => write!(f, "votes:{m}"),
+            Combine::Mean => f.write_str("mean"),
+        }
+    }
+}
+
+/// The ensemble's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnsembleOptions {
+    /// Detectors to run.
+    pub detectors: Vec<DetectorKind>,
+    /// Expected share of anomalies in the training rows, in (0, 0.5].
+    pub contamination: f64,
+    /// Verdict rule.
+    pub combine: Combine,
+    /// Seed for the randomised detectors.
+    pub seed: u64,
+}
+
+impl Default for EnsembleOptions {
+    fn default() -> Self {
+        Self {
+            detectors: DetectorKind::ALL.to_vec(),
+            contamination: 0.02,
+            combine: Combine::Mean,
+            seed: 42,
+        }
+    }
+}
+
+/// One detector's outcome.
+#[derive(Debug, Clone)]
+pub struct DetectorRun {
+    /// Which detector.
+    pub kind: DetectorKind,
+    /// Score per matrix row (higher = more anomalous); empty if it failed.
+    pub scores: Vec<f64>,
+    /// Its threshold.
+    pub threshold: f64,
+    /// Rows it flags.
+    pub flags: Vec<bool>,
+    /// Rank-normalised score per row, in [0, 1].
+    pub ranks: Vec<f64>,
+    /// Seconds to fit.
+    pub fit_s: f64,
+    /// Seconds to score the rows it was not fitted on (0 when it trained on all).
+    pub score_s: f64,
+    /// Why it failed, if it did (it then takes no part in the verdict).
+    pub error: Option<String>,
+}
+
+impl DetectorRun {
+    /// Whether it produced scores.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Verdicts for every matrix row.
+#[derive(Debug, Clone)]
+pub struct Verdicts {
+    /// Per detector, in the order asked.
+    pub runs: Vec<DetectorRun>,
+    /// Combined score per row (mean rank over the detectors that ran).
+    pub combined: Vec<f64>,
+    /// Threshold of the combined score.
+    pub combined_threshold: f64,
+    /// Number of detectors flagging each row.
+    pub votes: Vec<u8>,
+    /// The verdict per row.
+    pub flagged: Vec<bool>,
+    /// The rule used.
+    pub combine: Combine,
+}
+
+impl Verdicts {
+    /// Names of the detectors flagging row `i`.
+    pub fn flagged_by(&self, i: usize) -> Vec<&'static str> {
+        self.runs
+            .iter()
+            .filter(|r| r.ok() && r.flags[i])
+            .map(|r| r.kind.name())
+            .collect()
+    }
+
+    /// Number of rows flagged.
+    pub fn n_flagged(&self) -> usize {
+        self.flagged.iter().filter(|&&f| f).count()
+    }
+}
+
+/// Fraction of `sorted` below `v`, ties counting half.
+fn rank_in(sorted: &[f64], v: f64) -> f64 {
+    let lo = sorted.partition_point(|&s| s < v);
+    let hi = sorted.partition_point(|&s| s <= v);
+    (lo as f64 + (hi - lo) as f64 / 2.0) / sorted.len() as f64
+}
+
+fn run_one(
+    kind: DetectorKind,
+    x: &Array2<f64>,
+    xt: Option<&Array2<f64>>,
+    train_idx: &[usize],
+    opts: &EnsembleOptions,
+    cancel: &Cancel,
+) -> Result<DetectorRun, DetectError> {
+    let mut det = kind.build(opts.seed);
+    let t = Instant::now();
+    let (train_scores, scores, fit_s, score_s) = match xt {
+        // Trained on every row: the training scores are the scores.
+        None => {
+            let s = det.fit(x.view(), cancel)?;
+            let f = t.elapsed().as_secs_f64();
+            (s.clone(), s, f, 0.0)
+        }
+        Some(xt) => {
+            let ts = det.fit(xt.view(), cancel)?;
+            let f = t.elapsed().as_secs_f64();
+            let t2 = Instant::now();
+            let mut s = det.score(x.view(), cancel)?;
+            // Training rows keep their training scores (a neighbour method must not
+            // count a row as its own neighbour).
+            for (j, &i) in train_idx.iter().enumerate() {
+                s[i] = ts[j];
+            }
+            (ts, s, f, t2.elapsed().as_secs_f64())
+        }
+    };
+    if scores.iter().any(|v| !v.is_finite()) {
+        return Err(DetectError::Input {
+            detector: kind.name(),
+            reason: "produced non-finite scores".into(),
+        });
+    }
+    let mut sorted = train_scores;
+    sorted.sort_by(f64::total_cmp);
+    let threshold = quantile_sorted(&sorted, 1.0 - opts.contamination);
+    let flags = scores.iter().map(|&s| s > threshold).collect();
+    let ranks = scores.iter().map(|&s| rank_in(&sorted, s)).collect();
+    Ok(DetectorRun {
+        kind,
+        scores,
+        threshold,
+        flags,
+        ranks,
+        fit_s,
+        score_s,
+        error: None,
+    })
+}
+
+/// Runs the ensemble on `x` (rows × features), fitting on the rows marked in `train`.
+/// Detectors run in parallel; a detector that fails is reported in its run and left out
+/// of the verdict. `done` is called with each finished detector (for progress).
+pub fn run(
+    x: &Array2<f64>,
+    train: &[bool],
+    opts: &EnsembleOptions,
+    cancel: &Cancel,
+    done: &(dyn Fn(&DetectorRun) + Sync),
+) -> Result<Verdicts, DetectError> {
+    if !(opts.contamination > 0.0 && opts.contamination <= 0.5) {
+        return Err(DetectError::Input {
+            detector: "ensemble",
+            reason: format!(
+                "contamination must be in (0, 0.5], got {}",
+                opts.contamination
+            ),
+        });
+    }
+    if opts.detectors.is_empty() {
+        return Err(DetectError::Input {
+            detector: "ensemble",
+            reason: "no detector chosen".into(),
+        });
+    }
+    let n = x.nrows();
+    let train_idx: Vec<usize> = (0..n).filter(|&i| train[i]).collect();
+    let xt = (train_idx.len() < n).then(|| x.select(Axis(0), &train_idx));
+    let runs: Vec<DetectorRun> = opts
+        .detectors
+        .par_iter()
+        .map(|&kind| {
+            let r = match run_one(kind, x, xt.as_ref(), &train_idx, opts, cancel) {
+                Ok(r) => Ok(r),
+                Err(DetectError::Cancelled) => Err(DetectError::Cancelled),
+                Err(e) => Ok(DetectorRun {
+                    kind,
+                    scores: Vec::new(),
+                    threshold: f64::NAN,
+                    flags: Vec::new(),
+                    ranks: Vec::new(),
+                    fit_s: 0.0,
+                    score_s: 0.0,
+                    error: Some(e.to_string()),
+                }),
+            };
+            if let Ok(r) = &r {
+                done(r);
+            }
+            r
+        })
+        .collect::<Result<_, _>>()?;
+    cancel.check()?;
+    let ok: Vec<&DetectorRun> = runs.iter().filter(|r| r.ok()).collect();
+    if ok.is_empty() {
+        let why: Vec<String> = runs.iter().filter_map(|r| r.error.clone()).collect();
+        return Err(DetectError::Input {
+            detector: "ensemble",
+            reason: format!("every detector failed: {}", why.join("; ")),
+        });
+    }
+    let combined: Vec<f64> = (0..n)
+        .map(|i| ok.iter().map(|r| r.ranks[i]).sum::<f64>() / ok.len() as f64)
+        .collect();
+    let mut train_combined: Vec<f64> = train_idx.iter().map(|&i| combined[i]).collect();
+    train_combined.sort_by(f64::total_cmp);
+    let combined_threshold = quantile_sorted(&train_combined, 1.0 - opts.contamination);
+    let votes: Vec<u8> = (0..n)
+        .map(|i| ok.iter().filter(|r| r.flags[i]).count() as u8)
+        .collect();
+    let flagged = (0..n)
+        .map(|i| match opts.combine {
+            Combine::Any => votes[i] >= 1,
+            Combine::Votes(m) => usize::from(votes[i]) >= m,
+            Combine::Mean => combined[i] > combined_threshold,
+        })
+        .collect();
+    Ok(Verdicts {
+        runs,
+        combined,
+        combined_threshold,
+        votes,
+        flagged,
+        combine: opts.combine,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cloud_with_outlier() -> Array2<f64> {
+        // A deterministic 2-D cloud of 200 points and one far point at the end.
+        let mut x = Array2::zeros((201, 2));
+        for i in 0..200 {
+            let a = i as f64 * 0.61803398875 * std::f64::consts::TAU;
+            let r = ((i * 7919) % 100) as f64 / 100.0;
+            x[[i, 0]] = r * a.cos();
+            x[[i, 1]] = r * a.sin();
+        }
+        x[[200, 0]] = 25.0;
+        x[[200, 1]] = -25.0;
+        x
+    }
+
+    #[test]
+    fn far_point_is_flagged_by_every_rule() {
+        let x = cloud_with_outlier();
+        let train = vec![true; x.nrows()];
+        for combine in [Combine::Any, Combine::Votes(5), Combine::Mean] {
+            let opts = EnsembleOptions {
+                combine,
+                ..Default::default()
+            };
+            let v = run(&x, &train, &opts, &Cancel::new(), &|_| {}).unwrap();
+            assert!(v.flagged[200], "{combine}");
+            let max = v.combined.iter().cloned().fold(f64::MIN, f64::max);
+            assert_eq!(v.combined[200], max, "{combine}");
+            assert!(
+                v.runs.iter().all(|r| r.ok()),
+                "{:?}",
+                v.runs.iter().map(|r| &r.error).collect::<Vec<_>>()
+            );
+            assert!(usize::from(v.votes[200]) >= 8, "votes {}", v.votes[200]);
+        }
+    }
+
+    #[test]
+    fn mean_rule_flags_about_the_contamination() {
+        let x = cloud_with_outlier();
+        let train = vec![true; x.nrows()];
+        let v = run(
+            &x,
+            &train,
+            &EnsembleOptions::default(),
+            &Cancel::new(),
+            &|_| {},
+        )
+        .unwrap();
+        let n = v.n_flagged();
+        assert!((1..=8).contains(&n), "flagged {n} of 201 at 2%");
+    }
+
+    #[test]
+    fn fitting_on_a_subset_scores_every_row() {
+        let x = cloud_with_outlier();
+        let mut train = vec![true; x.nrows()];
+        train[200] = false;
+        let v = run(
+            &x,
+            &train,
+            &EnsembleOptions::default(),
+            &Cancel::new(),
+            &|_| {},
+        )
+        .unwrap();
+        assert!(v.flagged[200]);
+        for r in &v.runs {
+            assert!(
+                r.ok() && r.ranks[200] >= 0.99,
+                "{}: unseen far point ranks {}",
+                r.kind,
+                r.ranks[200]
+            );
+        }
+    }
+
+    #[test]
+    fn rules_parse() {
+        assert_eq!(Combine::parse("ANY"), Ok(Combine::Any));
+        assert_eq!(Combine::parse("votes:3"), Ok(Combine::Votes(3)));
+        assert!(Combine::parse("votes:0").is_err());
+        assert!(Combine::parse("most").is_err());
+        assert_eq!(rank_in(&[1.0, 2.0, 2.0, 3.0], 2.0), 0.5);
+    }
+
+    #[test]
+    fn cancelled_job_stops() {
+        let x = cloud_with_outlier();
+        let c = Cancel::new();
+        c.cancel();
+        let r = run(
+            &x,
+            &vec![true; x.nrows()],
+            &EnsembleOptions::default(),
+            &c,
+            &|_| {},
+        );
+        assert!(matches!(r, Err(DetectError::Cancelled)));
+    }
+}

@@ -1,0 +1,549 @@
+//! From rows of the log to the numeric matrix the detectors see.
+//!
+//! Two kinds of feature:
+//! - **numeric** columns (bytes, packets, duration...) are taken as they are; Zeek leaves
+//!   them unset on connections that never got an answer, which is exactly the traffic a
+//!   scan makes, so unset counts as 0 by default (`Nulls::Zero`) rather than dropping the
+//!   row as the seed notebook did (`Nulls::Drop`).
+//! - **categorical** columns (`proto`, `service`, `conn_state`, `history`, the responder
+//!   port) are encoded by *rarity*: −ln of the value's smoothed frequency among the
+//!   training rows. A value the reference traffic never shows scores high on one axis,
+//!   whatever the number of distinct values, which keeps the matrix small for the
+//!   neighbour-based detectors.
+//!
+//! Scaling: `Max` divides each column by its largest absolute value over the selected rows
+//! (the seed's). `Robust`, the default, takes sign(x)·ln(1 + |x|) of numeric columns
+//! (bytes and packets are heavy-tailed over many orders of magnitude) and then centres each
+//! column on the training rows' median and divides by their interquartile range (falling
+//! back to the MAD, the standard deviation, then 1 when a column is nearly constant).
+
+use std::collections::HashMap;
+
+use ndarray::Array2;
+use polars::prelude::*;
+
+/// How a column enters the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// The value itself.
+    Numeric,
+    /// −ln of the value's frequency among the training rows.
+    Rarity,
+}
+
+/// One chosen feature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feature {
+    /// Column name in the log.
+    pub column: String,
+    /// How it is encoded.
+    pub encoding: Encoding,
+}
+
+/// How columns are scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaling {
+    /// Divide by the column's largest absolute value (the seed notebook's).
+    Max,
+    /// Log for numeric columns, then median / interquartile range of the training rows.
+    Robust,
+}
+
+/// What to do with a row whose numeric feature is unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nulls {
+    /// Leave the row out (the seed notebook's).
+    Drop,
+    /// Count it as 0.
+    Zero,
+}
+
+/// The seed notebook's seven numeric conn.log features.
+pub const CONN_NUMERIC: [&str; 7] = [
+    "duration",
+    "orig_bytes",
+    "resp_bytes",
+    "orig_pkts",
+    "resp_pkts",
+    "orig_ip_bytes",
+    "resp_ip_bytes",
+];
+
+/// Categorical conn.log fields that describe how a connection went.
+pub const CONN_CATEGORICAL: [&str; 5] = ["proto", "service", "conn_state", "history", "id.resp_p"];
+
+/// Columns that are identifiers or addresses, never magnitudes.
+const NOT_NUMERIC: [&str; 4] = ["id.orig_p", "id.resp_p", "trans_id", "missed_bytes"];
+
+/// What goes into the matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureOptions {
+    /// Chosen features, in matrix column order.
+    pub features: Vec<Feature>,
+    /// Scaling.
+    pub scaling: Scaling,
+    /// Unset numeric values.
+    pub nulls: Nulls,
+}
+
+impl FeatureOptions {
+    /// zsift's default for a frame: the seed's seven numeric features and the five
+    /// categorical connection fields, those the log has; for other logs (no conn.log
+    /// numerics), every numeric column but identifiers. Robust scaling, unset as 0.
+    pub fn default_for(frame: &DataFrame) -> Self {
+        let has = |c: &str| frame.column(c).is_ok();
+        let mut features: Vec<Feature> = CONN_NUMERIC
+            .iter()
+            .filter(|c| has(c))
+            .map(|c| Feature {
+                column: c.to_string(),
+                encoding: Encoding::Numeric,
+            })
+            .collect();
+        if features.is_empty() {
+            features = frame
+                .columns()
+                .iter()
+                .filter(|c| matches!(c.dtype(), DataType::Int64 | DataType::Float64))
+                .filter(|c| !NOT_NUMERIC.contains(&c.name().as_str()))
+                .map(|c| Feature {
+                    column: c.name().to_string(),
+                    encoding: Encoding::Numeric,
+                })
+                .collect();
+        }
+        features.extend(CONN_CATEGORICAL.iter().filter(|c| has(c)).map(|c| Feature {
+            column: c.to_string(),
+            encoding: Encoding::Rarity,
+        }));
+        Self {
+            features,
+            scaling: Scaling::Robust,
+            nulls: Nulls::Zero,
+        }
+    }
+
+    /// The seed notebook's model: seven numeric features divided by their max, rows with
+    /// an unset value dropped.
+    pub fn seed() -> Self {
+        Self {
+            features: CONN_NUMERIC
+                .iter()
+                .map(|c| Feature {
+                    column: c.to_string(),
+                    encoding: Encoding::Numeric,
+                })
+                .collect(),
+            scaling: Scaling::Max,
+            nulls: Nulls::Drop,
+        }
+    }
+
+    /// Parses a comma-separated list of columns (`duration,orig_bytes,conn_state`). Each
+    /// name may end in `:num` or `:cat` to choose its encoding; otherwise text, bool and
+    /// port columns and the known categorical fields are categorical, other numbers
+    /// numeric. Names must exist in `frame`.
+    pub fn parse_features(list: &str, frame: &DataFrame) -> Result<Vec<Feature>, String> {
+        let mut out = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, enc) = match item.rsplit_once(':') {
+                Some((n, "num")) => (n, Some(Encoding::Numeric)),
+                Some((n, "cat")) => (n, Some(Encoding::Rarity)),
+                _ => (item, None),
+            };
+            let col = frame.column(name).map_err(|_| {
+                format!(
+                    "no column {name:?} in the log (columns: {})",
+                    frame
+                        .get_column_names()
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let numeric = matches!(
+                col.dtype(),
+                DataType::Int64 | DataType::Float64 | DataType::Datetime(_, _)
+            );
+            let encoding = enc.unwrap_or(
+                if numeric && !CONN_CATEGORICAL.contains(&name) && !NOT_NUMERIC[..2].contains(&name)
+                {
+                    Encoding::Numeric
+                } else {
+                    Encoding::Rarity
+                },
+            );
+            if encoding == Encoding::Numeric && !numeric && col.dtype() != &DataType::Boolean {
+                return Err(format!("column {name:?} is not numeric (use {name}:cat)"));
+            }
+            out.push(Feature {
+                column: name.to_string(),
+                encoding,
+            });
+        }
+        if out.is_empty() {
+            return Err("no features given".into());
+        }
+        Ok(out)
+    }
+}
+
+/// A feature's values before encoding, one per matrix row, kept to explain verdicts.
+#[derive(Debug, Clone)]
+pub enum Raw {
+    /// Numeric values (unset as 0 under `Nulls::Zero`).
+    Num(Vec<f64>),
+    /// Category codes into `vocab`; `counts[code]` is the value's count among training rows.
+    Cat {
+        /// Per-row codes.
+        codes: Vec<u32>,
+        /// Distinct values (`-` for unset).
+        vocab: Vec<String>,
+        /// Training-row count of each value.
+        counts: Vec<usize>,
+    },
+}
+
+/// The matrix the detectors see, and where its rows come from.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    /// Rows × features, scaled.
+    pub x: Array2<f64>,
+    /// Frame row index of each matrix row.
+    pub rows: Vec<u32>,
+    /// Whether each matrix row is a training row.
+    pub train: Vec<bool>,
+    /// Feature per matrix column.
+    pub features: Vec<Feature>,
+    /// Raw values per feature (same order as `features`).
+    pub raw: Vec<Raw>,
+    /// Rows left out because a numeric feature was unset (`Nulls::Drop`).
+    pub dropped: usize,
+    /// Number of training rows.
+    pub n_train: usize,
+}
+
+/// Why a matrix could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeatureError {
+    /// A chosen column is missing.
+    #[error("no column {0:?} in the log")]
+    Missing(String),
+    /// A column declared numeric is not.
+    #[error("column {0:?} is not numeric")]
+    NotNumeric(String),
+    /// Nothing left to analyse.
+    #[error("no rows to analyse{0}")]
+    NoRows(String),
+    /// No training rows.
+    #[error("no training rows (the training label matches none of the selected rows)")]
+    NoTrainingRows,
+    /// No features chosen.
+    #[error("no features chosen")]
+    NoFeatures,
+}
+
+fn numeric_values(frame: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, FeatureError> {
+    let col = frame
+        .column(name)
+        .map_err(|_| FeatureError::Missing(name.into()))?;
+    let s = col.as_materialized_series();
+    let s = match s.dtype() {
+        DataType::Datetime(_, _) => s
+            .to_physical_repr()
+            .cast(&DataType::Float64)
+            .map(|s| &s / 1e6),
+        DataType::Int64 | DataType::Float64 | DataType::Boolean => s.cast(&DataType::Float64),
+        _ => return Err(FeatureError::NotNumeric(name.into())),
+    }
+    .map_err(|_| FeatureError::NotNumeric(name.into()))?;
+    let ca = s.f64().map_err(|_| FeatureError::NotNumeric(name.into()))?;
+    Ok(ca.iter().map(|v| v.filter(|x| x.is_finite())).collect())
+}
+
+/// Category codes for every frame row, and the vocabulary.
+fn category_codes(frame: &DataFrame, name: &str) -> Result<(Vec<u32>, Vec<String>), FeatureError> {
+    let col = frame
+        .column(name)
+        .map_err(|_| FeatureError::Missing(name.into()))?;
+    let s = col.as_materialized_series();
+    let mut vocab: Vec<String> = Vec::new();
+    let codes = if let Ok(ca) = s.str() {
+        let mut map: HashMap<Option<&str>, u32> = HashMap::new();
+        ca.iter()
+            .map(|v| {
+                *map.entry(v).or_insert_with(|| {
+                    vocab.push(v.unwrap_or("-").to_string());
+                    (vocab.len() - 1) as u32
+                })
+            })
+            .collect()
+    } else {
+        let mut map: HashMap<String, u32> = HashMap::new();
+        (0..s.len())
+            .map(|i| {
+                let v = match s.get(i) {
+                    Ok(AnyValue::Null) | Err(_) => "-".to_string(),
+                    Ok(AnyValue::String(v)) => v.to_string(),
+                    Ok(v) => v.to_string(),
+                };
+                *map.entry(v.clone()).or_insert_with(|| {
+                    vocab.push(v);
+                    (vocab.len() - 1) as u32
+                })
+            })
+            .collect()
+    };
+    Ok((codes, vocab))
+}
+
+/// The q-quantile of sorted values, interpolated linearly (numpy's default).
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Centre and scale of a column from its training values (robust scaling).
+fn robust_centre_scale(train: &mut [f64]) -> (f64, f64) {
+    train.sort_by(f64::total_cmp);
+    let median = quantile_sorted(train, 0.5);
+    let iqr = quantile_sorted(train, 0.75) - quantile_sorted(train, 0.25);
+    if iqr > 1e-12 {
+        return (median, iqr);
+    }
+    let mut dev: Vec<f64> = train.iter().map(|v| (v - median).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    let mad = quantile_sorted(&dev, 0.5) * 1.4826;
+    if mad > 1e-12 {
+        return (median, mad);
+    }
+    let n = train.len() as f64;
+    let mean = train.iter().sum::<f64>() / n;
+    let std = (train.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    (median, if std > 1e-12 { std } else { 1.0 })
+}
+
+/// Smoothed −ln frequency of a value seen `count` times among `n` training rows.
+pub fn rarity(count: usize, n: usize) -> f64 {
+    -((count as f64 + 1.0) / (n as f64 + 2.0)).ln()
+}
+
+/// Builds the matrix for the selected frame rows. `train` marks training rows (per
+/// selected row); `None` trains on all of them.
+pub fn build(
+    frame: &DataFrame,
+    selection: &[u32],
+    train: Option<&[bool]>,
+    opts: &FeatureOptions,
+) -> Result<Matrix, FeatureError> {
+    if opts.features.is_empty() {
+        return Err(FeatureError::NoFeatures);
+    }
+    if selection.is_empty() {
+        return Err(FeatureError::NoRows(" after the filter".into()));
+    }
+    // Numeric columns first, to know which rows survive `Nulls::Drop`.
+    let mut num: Vec<Option<Vec<Option<f64>>>> = Vec::new();
+    for f in &opts.features {
+        num.push(match f.encoding {
+            Encoding::Numeric => Some(numeric_values(frame, &f.column)?),
+            Encoding::Rarity => None,
+        });
+    }
+    let mut keep: Vec<usize> = (0..selection.len()).collect();
+    if opts.nulls == Nulls::Drop {
+        keep.retain(|&i| {
+            let r = selection[i] as usize;
+            num.iter().flatten().all(|c| c[r].is_some())
+        });
+    }
+    let dropped = selection.len() - keep.len();
+    if keep.is_empty() {
+        return Err(FeatureError::NoRows(format!(
+            " ({dropped} rows have an unset feature)"
+        )));
+    }
+    let rows: Vec<u32> = keep.iter().map(|&i| selection[i]).collect();
+    let train: Vec<bool> = match train {
+        Some(t) => keep.iter().map(|&i| t[i]).collect(),
+        None => vec![true; keep.len()],
+    };
+    let n_train = train.iter().filter(|&&t| t).count();
+    if n_train == 0 {
+        return Err(FeatureError::NoTrainingRows);
+    }
+    let n = rows.len();
+    let d = opts.features.len();
+    let mut x = Array2::<f64>::zeros((n, d));
+    let mut raw = Vec::with_capacity(d);
+    for (j, f) in opts.features.iter().enumerate() {
+        let (values, r): (Vec<f64>, Raw) = match f.encoding {
+            Encoding::Numeric => {
+                let col = num[j].as_deref().unwrap_or(&[]);
+                let v: Vec<f64> = rows
+                    .iter()
+                    .map(|&r| col.get(r as usize).copied().flatten().unwrap_or(0.0))
+                    .collect();
+                let scaled = match opts.scaling {
+                    Scaling::Max => v.clone(),
+                    Scaling::Robust => v.iter().map(|&x| x.signum() * x.abs().ln_1p()).collect(),
+                };
+                (scaled, Raw::Num(v))
+            }
+            Encoding::Rarity => {
+                let (all, vocab) = category_codes(frame, &f.column)?;
+                let codes: Vec<u32> = rows.iter().map(|&r| all[r as usize]).collect();
+                let mut counts = vec![0usize; vocab.len()];
+                for (c, _) in codes.iter().zip(&train).filter(|(_, &t)| t) {
+                    counts[*c as usize] += 1;
+                }
+                let table: Vec<f64> = counts.iter().map(|&c| rarity(c, n_train)).collect();
+                let v = codes.iter().map(|&c| table[c as usize]).collect();
+                (
+                    v,
+                    Raw::Cat {
+                        codes,
+                        vocab,
+                        counts,
+                    },
+                )
+            }
+        };
+        let (centre, scale) = match opts.scaling {
+            Scaling::Max => {
+                let m = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                (0.0, if m > 0.0 { m } else { 1.0 })
+            }
+            Scaling::Robust => {
+                let mut t: Vec<f64> = values
+                    .iter()
+                    .zip(&train)
+                    .filter(|(_, &t)| t)
+                    .map(|(v, _)| *v)
+                    .collect();
+                robust_centre_scale(&mut t)
+            }
+        };
+        for (i, v) in values.iter().enumerate() {
+            x[[i, j]] = (v - centre) / scale;
+        }
+        raw.push(r);
+    }
+    Ok(Matrix {
+        x,
+        rows,
+        train,
+        features: opts.features.clone(),
+        raw,
+        dropped,
+        n_train,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> DataFrame {
+        df!(
+            "duration" => [Some(1.0), None, Some(3.0), Some(100.0)],
+            "orig_bytes" => [Some(10i64), Some(20), None, Some(40)],
+            "conn_state" => [Some("SF"), Some("SF"), Some("S0"), None],
+            "id.resp_p" => [443i64, 443, 22, 443]
+        )
+        .unwrap()
+    }
+
+    fn feats(list: &str) -> Vec<Feature> {
+        FeatureOptions::parse_features(list, &frame()).unwrap()
+    }
+
+    #[test]
+    fn parse_chooses_encodings() {
+        let f = feats("duration,conn_state,id.resp_p,orig_bytes:cat");
+        let enc: Vec<Encoding> = f.iter().map(|f| f.encoding).collect();
+        assert_eq!(
+            enc,
+            vec![
+                Encoding::Numeric,
+                Encoding::Rarity,
+                Encoding::Rarity,
+                Encoding::Rarity
+            ]
+        );
+        assert!(FeatureOptions::parse_features("nope", &frame()).is_err());
+        assert!(FeatureOptions::parse_features("conn_state:num", &frame()).is_err());
+    }
+
+    #[test]
+    fn seed_scaling_drops_unset_rows_and_divides_by_max() {
+        let opts = FeatureOptions {
+            features: feats("duration,orig_bytes"),
+            scaling: Scaling::Max,
+            nulls: Nulls::Drop,
+        };
+        let m = build(&frame(), &[0, 1, 2, 3], None, &opts).unwrap();
+        assert_eq!(m.rows, vec![0, 3]);
+        assert_eq!(m.dropped, 2);
+        assert_eq!(m.x[[0, 0]], 0.01);
+        assert_eq!(m.x[[1, 1]], 1.0);
+    }
+
+    #[test]
+    fn rarity_comes_from_training_rows() {
+        let opts = FeatureOptions {
+            features: feats("conn_state"),
+            scaling: Scaling::Max,
+            nulls: Nulls::Zero,
+        };
+        let train = [true, true, false, false];
+        let m = build(&frame(), &[0, 1, 2, 3], Some(&train), &opts).unwrap();
+        // SF seen twice in 2 training rows, S0 and unset never.
+        let r_sf = rarity(2, 2);
+        let r_new = rarity(0, 2);
+        assert!((m.x[[0, 0]] - r_sf / r_new).abs() < 1e-12);
+        assert_eq!(m.x[[2, 0]], 1.0);
+        assert_eq!(m.x[[3, 0]], 1.0);
+        match &m.raw[0] {
+            Raw::Cat { vocab, counts, .. } => {
+                assert_eq!(vocab, &["SF", "S0", "-"]);
+                assert_eq!(counts, &[2, 0, 0]);
+            }
+            _ => panic!("categorical"),
+        }
+    }
+
+    #[test]
+    fn robust_scaling_is_finite_on_constant_columns() {
+        let f = df!("a" => [5.0, 5.0, 5.0], "b" => [1.0, 2.0, 3.0]).unwrap();
+        let opts = FeatureOptions {
+            features: FeatureOptions::parse_features("a,b", &f).unwrap(),
+            scaling: Scaling::Robust,
+            nulls: Nulls::Zero,
+        };
+        let m = build(&f, &[0, 1, 2], None, &opts).unwrap();
+        assert!(m.x.iter().all(|v| v.is_finite()));
+        assert_eq!(m.x[[0, 0]], 0.0);
+        assert!(m.x[[0, 1]] < 0.0 && m.x[[2, 1]] > 0.0);
+    }
+
+    #[test]
+    fn empty_selection_and_no_training_rows_are_errors() {
+        let opts = FeatureOptions::default_for(&frame());
+        assert!(matches!(
+            build(&frame(), &[], None, &opts),
+            Err(FeatureError::NoRows(_))
+        ));
+        let t = [false; 4];
+        assert_eq!(
+            build(&frame(), &[0, 1, 2, 3], Some(&t), &opts).unwrap_err(),
+            FeatureError::NoTrainingRows
+        );
+    }
+}

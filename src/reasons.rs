@@ -1,0 +1,193 @@
+//! Why a row was flagged, in words an operator reads at a glance.
+//!
+//! Each feature of the row is compared with the training rows: a numeric value by how far
+//! into a tail of their distribution it lies (the share of training rows at least as
+//! extreme, on its side), a categorical value by how rare it is among them. The features
+//! with the smallest such share are the reasons, worded as `resp_bytes 41x median`,
+//! `duration 0 (median 1.2)` or `conn_state S0 rare 0.3%`.
+
+use crate::features::{Matrix, Raw};
+
+/// A feature that makes a row unusual.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    /// The feature's column.
+    pub feature: String,
+    /// The explanation.
+    pub text: String,
+    /// Share of training rows at least as extreme (smaller = more unusual).
+    pub share: f64,
+}
+
+enum Reference {
+    Num { sorted: Vec<f64>, median: f64 },
+    Cat { n: usize },
+}
+
+/// Per-feature reference distributions from the training rows of a matrix.
+pub struct Explainer {
+    refs: Vec<Reference>,
+}
+
+/// Shares above this are ordinary and never given as a reason.
+const ORDINARY: f64 = 0.2;
+
+impl Explainer {
+    /// Builds the reference distributions of `m`'s training rows.
+    pub fn new(m: &Matrix) -> Self {
+        let refs = m
+            .raw
+            .iter()
+            .map(|r| match r {
+                Raw::Num(v) => {
+                    let mut sorted: Vec<f64> = v
+                        .iter()
+                        .zip(&m.train)
+                        .filter(|(_, &t)| t)
+                        .map(|(x, _)| *x)
+                        .collect();
+                    sorted.sort_by(f64::total_cmp);
+                    let median = crate::features::quantile_sorted(&sorted, 0.5);
+                    Reference::Num { sorted, median }
+                }
+                Raw::Cat { .. } => Reference::Cat { n: m.n_train },
+            })
+            .collect();
+        Self { refs }
+    }
+
+    /// Up to `top` reasons for matrix row `i`, most unusual first.
+    pub fn explain(&self, m: &Matrix, i: usize, top: usize) -> Vec<Reason> {
+        let mut out: Vec<Reason> = Vec::new();
+        for ((f, raw), r) in m.features.iter().zip(&m.raw).zip(&self.refs) {
+            let reason = match (raw, r) {
+                (Raw::Num(v), Reference::Num { sorted, median }) => {
+                    let x = v[i];
+                    let n = sorted.len() as f64;
+                    let below = sorted.partition_point(|&s| s < x) as f64;
+                    let above = (sorted.len() - sorted.partition_point(|&s| s <= x)) as f64;
+                    let high = x > *median;
+                    // Share of training rows at least as far out on x's side.
+                    let share = if high {
+                        (above + 1.0) / (n + 1.0)
+                    } else {
+                        (below + 1.0) / (n + 1.0)
+                    };
+                    if x == *median {
+                        continue;
+                    }
+                    let text = if high && *median > 0.0 && x / median >= 2.0 {
+                        format!("{} {}x median", f.column, ratio(x / median))
+                    } else {
+                        format!("{} {} (median {})", f.column, number(x), number(*median))
+                    };
+                    Reason {
+                        feature: f.column.clone(),
+                        text,
+                        share,
+                    }
+                }
+                (
+                    Raw::Cat {
+                        codes,
+                        vocab,
+                        counts,
+                    },
+                    Reference::Cat { n },
+                ) => {
+                    let c = codes[i] as usize;
+                    let share = (counts[c] as f64 + 1.0) / (*n as f64 + 1.0);
+                    let text = if counts[c] == 0 {
+                        format!("{} {} unseen", f.column, vocab[c])
+                    } else {
+                        format!(
+                            "{} {} rare {}",
+                            f.column,
+                            vocab[c],
+                            percent(counts[c] as f64 / *n as f64)
+                        )
+                    };
+                    Reason {
+                        feature: f.column.clone(),
+                        text,
+                        share,
+                    }
+                }
+                _ => continue,
+            };
+            if reason.share <= ORDINARY {
+                out.push(reason);
+            }
+        }
+        out.sort_by(|a, b| a.share.total_cmp(&b.share));
+        out.truncate(top);
+        out
+    }
+}
+
+/// A ratio for text: `2.5`, `41`, `2041172`.
+fn ratio(r: f64) -> String {
+    if r >= 10.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+/// A number for text: integers as they are, others with three significant digits.
+pub fn number(x: f64) -> String {
+    if (x.fract() == 0.0 && x.abs() < 1e15) || x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// A share as a percentage for text: `0.3%`, `12%`, `<0.01%`.
+fn percent(p: f64) -> String {
+    let v = p * 100.0;
+    if v < 0.01 {
+        "<0.01%".into()
+    } else if v < 1.0 {
+        format!("{v:.2}%")
+    } else {
+        format!("{v:.0}%")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{build, FeatureOptions, Nulls, Scaling};
+    use polars::prelude::*;
+
+    #[test]
+    fn big_transfer_and_rare_state_are_named() {
+        let n = 200;
+        let bytes: Vec<i64> = (0..n)
+            .map(|i| 1000 + (i % 10) * 10)
+            .chain([41_000_000])
+            .collect();
+        let state: Vec<&str> = (0..n)
+            .map(|i| if i == 0 { "REJ" } else { "SF" })
+            .chain(["REJ"])
+            .collect();
+        let f = df!("resp_bytes" => bytes, "conn_state" => state).unwrap();
+        let opts = FeatureOptions {
+            features: FeatureOptions::parse_features("resp_bytes,conn_state", &f).unwrap(),
+            scaling: Scaling::Robust,
+            nulls: Nulls::Zero,
+        };
+        let rows: Vec<u32> = (0..=n as u32).collect();
+        let m = build(&f, &rows, None, &opts).unwrap();
+        let e = Explainer::new(&m);
+        let r = e.explain(&m, n as usize, 3);
+        let texts: Vec<&str> = r.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts[0], "resp_bytes 39048x median", "{texts:?}");
+        assert_eq!(texts[1], "conn_state REJ rare 1.00%", "{texts:?}");
+        // An ordinary row has no reasons.
+        assert!(e.explain(&m, 5, 3).is_empty());
+    }
+}
