@@ -15,3 +15,4 @@ pub mod pipeline;
 pub mod reasons;
 pub mod sanitize;
 pub mod summary;
+pub mod tui;

@@ -6,8 +6,9 @@ use zsift::cli::{self, Cli, CliError};
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    // Not locked for the whole run: the terminal UI writes to stdout from its own code,
+    // and a panic hook on another thread must be able to restore the terminal.
+    let mut out = io::BufWriter::new(io::stdout());
     let result = match &args.command {
         Some(command) => cli::run(command, &mut out),
         None => cli::open(&args.input, &mut out),

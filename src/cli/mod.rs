@@ -138,7 +138,8 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
 }
 
 /// `zsift [LOG]...` without a command: loads the logs (the demo log when none is given
-/// on a terminal) and prints what they hold.
+/// on a terminal) and opens them in the terminal UI; with standard output not a
+/// terminal, prints what they hold instead.
 pub fn open(input: &Input, out: &mut dyn Write) -> Result<(), CliError> {
     use std::io::IsTerminal;
     let mut input = input.clone();
@@ -149,6 +150,9 @@ pub fn open(input: &Input, out: &mut dyn Write) -> Result<(), CliError> {
             ));
         }
         input.demo = true;
+    }
+    if io::stdout().is_terminal() {
+        return crate::tui::run(&input);
     }
     summary::run(&input, false, 10, out)
 }

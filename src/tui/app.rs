@@ -1,0 +1,1146 @@
+//! The UI's state and the one place it changes: [`App::update`] for keys (as
+//! [`Action`]s) and [`App::on_event`] for what the worker reports. Neither blocks; both
+//! return the job to start, if the change calls for one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::detect::ensemble::Combine;
+use crate::detect::DetectorKind;
+use crate::features::{Feature, FeatureOptions, Nulls, Scaling};
+use crate::filter::IpMatch;
+use crate::ingest::Log;
+use crate::pipeline::Model;
+
+use super::data::{clean, LogInfo, Results};
+use super::keys::{self, Action, Context};
+use super::worker::{detector_fraction, Event, Job, Stage};
+
+/// The tabs, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Flagged rows.
+    Anomalies,
+    /// The 2-D embedding.
+    Scatter,
+    /// Clusters and their statistics.
+    Clusters,
+    /// Per-feature distributions.
+    Histograms,
+    /// Services, talkers, timings, evaluation.
+    Overview,
+}
+
+impl Tab {
+    /// Every tab, in order.
+    pub const ALL: [Tab; 5] = [
+        Tab::Anomalies,
+        Tab::Scatter,
+        Tab::Clusters,
+        Tab::Histograms,
+        Tab::Overview,
+    ];
+
+    /// The tab's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Anomalies => "Anomalies",
+            Tab::Scatter => "Scatter",
+            Tab::Clusters => "Clusters",
+            Tab::Histograms => "Histograms",
+            Tab::Overview => "Overview",
+        }
+    }
+
+    fn index(self) -> usize {
+        Tab::ALL.iter().position(|&t| t == self).unwrap_or(0)
+    }
+
+    fn context(self) -> Context {
+        match self {
+            Tab::Anomalies => Context::Anomalies,
+            Tab::Scatter => Context::Scatter,
+            Tab::Clusters => Context::Clusters,
+            Tab::Histograms => Context::Histograms,
+            Tab::Overview => Context::Move,
+        }
+    }
+}
+
+/// Columns the Anomalies table sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Combined score, highest first.
+    Score,
+    /// Time.
+    Time,
+    /// Votes, most first.
+    Votes,
+    /// Source address.
+    Source,
+    /// Destination address.
+    Destination,
+    /// Service.
+    Service,
+}
+
+impl SortKey {
+    const ALL: [SortKey; 6] = [
+        SortKey::Score,
+        SortKey::Time,
+        SortKey::Votes,
+        SortKey::Source,
+        SortKey::Destination,
+        SortKey::Service,
+    ];
+
+    /// The column's name in the table header.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Score => "score",
+            SortKey::Time => "time",
+            SortKey::Votes => "votes",
+            SortKey::Source => "orig",
+            SortKey::Destination => "resp",
+            SortKey::Service => "service",
+        }
+    }
+}
+
+/// Which rows the Clusters tab clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subset {
+    /// Every analysed row.
+    All,
+    /// Flagged rows.
+    Anomalous,
+    /// Rows not flagged.
+    Normal,
+}
+
+impl Subset {
+    /// The subset's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subset::All => "all",
+            Subset::Anomalous => "anomalous",
+            Subset::Normal => "normal",
+        }
+    }
+}
+
+/// The Anomalies table's state.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Position of the highlighted row in `order`.
+    pub selected: usize,
+    /// Sort column.
+    pub sort: SortKey,
+    /// Reversed order.
+    pub reverse: bool,
+    /// Narrowing text (UID or address), empty for none.
+    pub search: String,
+    /// Indices into the results' flagged rows, as shown.
+    pub order: Vec<usize>,
+}
+
+/// The Histograms tab's state.
+#[derive(Debug, Clone, Default)]
+pub struct Histograms {
+    /// Index of the feature shown.
+    pub feature: usize,
+    /// Side by side instead of overlaid.
+    pub side_by_side: bool,
+    /// Log bins.
+    pub log: bool,
+}
+
+/// The Scatter tab's state.
+#[derive(Debug, Clone, Default)]
+pub struct Scatter {
+    /// UMAP instead of PCA.
+    pub umap: bool,
+    /// Colouring: 0 verdict, 1 cluster, 2.. one detector each.
+    pub colour: usize,
+}
+
+/// The Clusters tab's state.
+#[derive(Debug, Clone)]
+pub struct Clusters {
+    /// Rows clustered.
+    pub subset: Subset,
+    /// Highlighted cluster.
+    pub selected: usize,
+}
+
+/// What a picker chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerKind {
+    /// Services.
+    Services,
+    /// Addresses.
+    Addresses,
+    /// Features, scaling, unset values.
+    Features,
+    /// Detectors, contamination, verdict rule.
+    Detectors,
+    /// The label to train on.
+    Labels,
+}
+
+/// What an item of a picker stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// No restriction ("all" services or addresses, training on every row).
+    All,
+    /// A value (service, address, label).
+    Value(String),
+    /// A feature.
+    Feature(Feature),
+    /// A detector.
+    Detector(DetectorKind),
+    /// Flip the scaling.
+    Scaling,
+    /// Flip the handling of unset values.
+    Nulls,
+}
+
+/// One line of a picker.
+#[derive(Debug, Clone)]
+pub struct PickerItem {
+    /// What it stands for.
+    pub item: Item,
+    /// Its text (sanitized).
+    pub shown: String,
+    /// Counts or state, right of the text.
+    pub detail: String,
+    /// Marked.
+    pub marked: bool,
+}
+
+/// An open picker.
+#[derive(Debug, Clone)]
+pub struct Picker {
+    /// What it chooses.
+    pub kind: PickerKind,
+    /// Every item.
+    pub items: Vec<PickerItem>,
+    /// Typed narrowing text.
+    pub text: String,
+    /// Position of the highlight among the visible items.
+    pub cursor: usize,
+    /// Contamination being set (detectors picker).
+    pub contamination: f64,
+    /// Verdict rule being set (detectors picker).
+    pub combine: Combine,
+    /// Scaling being set (features picker).
+    pub scaling: Scaling,
+    /// Unset values being set (features picker).
+    pub nulls: Nulls,
+}
+
+impl Picker {
+    /// The picker's title.
+    pub fn title(&self) -> &'static str {
+        match self.kind {
+            PickerKind::Services => "Services",
+            PickerKind::Addresses => "Addresses (source or destination)",
+            PickerKind::Features => "Features",
+            PickerKind::Detectors => "Detectors",
+            PickerKind::Labels => "Train on the rows of a label",
+        }
+    }
+
+    /// Whether typing narrows the list.
+    pub fn narrows(&self) -> bool {
+        matches!(
+            self.kind,
+            PickerKind::Services | PickerKind::Addresses | PickerKind::Labels
+        )
+    }
+
+    /// Indices of the items matching the typed text.
+    pub fn visible(&self) -> Vec<usize> {
+        let t = self.text.to_lowercase();
+        (0..self.items.len())
+            .filter(|&i| {
+                t.is_empty()
+                    || self.items[i].item == Item::All
+                    || self.items[i].shown.to_lowercase().contains(&t)
+            })
+            .collect()
+    }
+
+    fn highlighted(&self) -> Option<usize> {
+        self.visible().get(self.cursor).copied()
+    }
+}
+
+/// What a text prompt is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// Narrow the Anomalies table.
+    Search,
+    /// The export directory.
+    Export,
+}
+
+/// The overlay on top of the tabs, if any.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    /// None.
+    None,
+    /// The key help.
+    Help {
+        /// First line shown.
+        scroll: usize,
+    },
+    /// A picker.
+    Picker(Picker),
+    /// A row's full record: (column, value) pairs, sanitized.
+    Detail {
+        /// Title.
+        title: String,
+        /// Lines.
+        fields: Vec<(String, String)>,
+        /// First line shown.
+        scroll: usize,
+    },
+    /// A text prompt.
+    Prompt {
+        /// What for.
+        kind: PromptKind,
+        /// The text typed.
+        text: String,
+    },
+}
+
+/// The running (or last) job.
+#[derive(Debug, Clone)]
+pub struct JobState {
+    /// Its stage.
+    pub stage: Stage,
+    /// Share done.
+    pub fraction: f64,
+    /// Finished detectors and their seconds.
+    pub detectors: Vec<(&'static str, f64)>,
+    /// Detectors in the job.
+    pub total: usize,
+    /// When it started.
+    pub started: Instant,
+    /// Still running.
+    pub running: bool,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The whole UI state.
+pub struct App {
+    /// The log, once loaded.
+    pub log: Option<Arc<Log>>,
+    /// What the views know of it.
+    pub info: Option<Arc<LogInfo>>,
+    /// The input's name, shown while loading (sanitized).
+    pub loading_name: String,
+    /// Bytes to load (0 when unknown).
+    pub loading_bytes: u64,
+    /// When loading started.
+    pub started: Instant,
+    /// Why loading failed.
+    pub load_error: Option<String>,
+    /// Filters and model settings of the current job.
+    pub model: Model,
+    /// The current job's generation; events of other generations are dropped.
+    pub generation: u64,
+    /// The current job's progress.
+    pub job: Option<JobState>,
+    /// The current job's results.
+    pub results: Option<Arc<Results>>,
+    /// The tab shown.
+    pub tab: Tab,
+    /// Anomalies tab.
+    pub table: Table,
+    /// Scatter tab.
+    pub scatter: Scatter,
+    /// Clusters tab.
+    pub clusters: Clusters,
+    /// Histograms tab.
+    pub hist: Histograms,
+    /// Overview tab's first line.
+    pub overview_scroll: usize,
+    /// The overlay.
+    pub overlay: Overlay,
+    /// A message for the footer.
+    pub status: Option<String>,
+    /// Set when the user quits.
+    pub quit: bool,
+    /// Colours on (off under `NO_COLOR`).
+    pub color: bool,
+    /// Rows in a page of the current list (set from the terminal size).
+    pub page: usize,
+    /// The time of the current frame (set by the event loop, so views stay pure).
+    pub now: Instant,
+}
+
+impl App {
+    /// A fresh UI waiting for the log `name` (`bytes` long, 0 if unknown).
+    pub fn new(name: &str, bytes: u64, color: bool) -> Self {
+        let now = Instant::now();
+        Self {
+            log: None,
+            info: None,
+            loading_name: clean(name),
+            loading_bytes: bytes,
+            started: now,
+            load_error: None,
+            model: Model::default(),
+            generation: 0,
+            job: None,
+            results: None,
+            tab: Tab::Anomalies,
+            table: Table {
+                selected: 0,
+                sort: SortKey::Score,
+                reverse: false,
+                search: String::new(),
+                order: Vec::new(),
+            },
+            scatter: Scatter::default(),
+            clusters: Clusters {
+                subset: Subset::All,
+                selected: 0,
+            },
+            // Bytes and packets span orders of magnitude: linear bins put nearly every
+            // row in the first bin.
+            hist: Histograms {
+                log: true,
+                ..Histograms::default()
+            },
+            overview_scroll: 0,
+            overlay: Overlay::None,
+            status: None,
+            quit: false,
+            color,
+            page: 10,
+            now,
+        }
+    }
+
+    /// The contexts keys are looked up in, and whether unclaimed characters are text.
+    pub fn contexts(&self) -> (Vec<Context>, bool) {
+        match &self.overlay {
+            Overlay::None => (
+                vec![self.tab.context(), Context::Move, Context::Global],
+                false,
+            ),
+            Overlay::Help { .. } => (vec![Context::Help], false),
+            Overlay::Detail { .. } => (vec![Context::Detail], false),
+            Overlay::Prompt { .. } => (vec![Context::Prompt], true),
+            Overlay::Picker(p) if p.kind == PickerKind::Detectors => {
+                (vec![Context::Detectors, Context::Picker], false)
+            }
+            Overlay::Picker(p) => (vec![Context::Picker], p.narrows()),
+        }
+    }
+
+    /// The action a key stands for here.
+    pub fn action_for(&self, key: crossterm::event::KeyEvent) -> Option<Action> {
+        let (contexts, text) = self.contexts();
+        keys::lookup(&contexts, text, key)
+    }
+
+    /// Whether a job or the loading is under way (the UI then redraws on a timer).
+    pub fn busy(&self) -> bool {
+        (self.log.is_none() && self.load_error.is_none())
+            || self.job.as_ref().is_some_and(|j| j.running)
+    }
+
+    /// Starts a job for the current model (none before the log is loaded).
+    fn start_job(&mut self) -> Option<Job> {
+        let log = self.log.clone()?;
+        self.generation += 1;
+        self.results = None;
+        self.table.order.clear();
+        self.table.selected = 0;
+        self.job = Some(JobState {
+            stage: Stage::Queued,
+            fraction: 0.0,
+            detectors: Vec::new(),
+            total: self.model.ensemble.detectors.len(),
+            started: self.now,
+            running: true,
+            error: None,
+        });
+        Some(Job {
+            generation: self.generation,
+            model: self.model.clone(),
+            log,
+        })
+    }
+
+    /// Applies what the worker reports; returns a job to start (after loading).
+    pub fn on_event(&mut self, event: Event) -> Option<Job> {
+        if let Some(g) = event.generation() {
+            if g != self.generation {
+                return None;
+            }
+        }
+        match event {
+            Event::Loaded(Ok((log, info))) => {
+                self.model.features = Some(info.default_features.clone());
+                if let Some(c) = &info.label_column {
+                    self.model.label_column = c.clone();
+                }
+                self.log = Some(log);
+                self.info = Some(info);
+                return self.start_job();
+            }
+            Event::Loaded(Err(e)) => self.load_error = Some(clean(&e)),
+            Event::Stage {
+                stage, fraction, ..
+            } => {
+                if let Some(j) = &mut self.job {
+                    j.stage = stage;
+                    j.fraction = fraction;
+                }
+            }
+            Event::Detector {
+                name,
+                seconds,
+                done,
+                total,
+                ..
+            } => {
+                if let Some(j) = &mut self.job {
+                    j.stage = Stage::Detectors;
+                    j.fraction = detector_fraction(done, total);
+                    j.detectors.push((name, seconds));
+                    j.total = total;
+                }
+            }
+            Event::Done { results, .. } => {
+                if let Some(j) = &mut self.job {
+                    j.running = false;
+                    j.fraction = 1.0;
+                }
+                self.results = Some(results);
+                self.hist.feature = self.hist.feature.min(self.n_features().saturating_sub(1));
+                self.reorder();
+            }
+            Event::Failed { error, .. } => {
+                if let Some(j) = &mut self.job {
+                    j.running = false;
+                    j.error = Some(clean(&error));
+                }
+            }
+            Event::Cancelled { .. } => {
+                if let Some(j) = &mut self.job {
+                    j.running = false;
+                }
+            }
+        }
+        None
+    }
+
+    fn n_features(&self) -> usize {
+        self.results.as_ref().map_or(0, |r| r.dists.len())
+    }
+
+    /// Sorts and narrows the flagged rows into `table.order`.
+    fn reorder(&mut self) {
+        let Some(r) = &self.results else {
+            self.table.order.clear();
+            return;
+        };
+        let needle = self.table.search.to_lowercase();
+        let mut order: Vec<usize> = (0..r.flagged.len())
+            .filter(|&k| {
+                let f = &r.flagged[k];
+                needle.is_empty()
+                    || f.uid.to_lowercase().contains(&needle)
+                    || f.orig.to_lowercase().contains(&needle)
+                    || f.resp.to_lowercase().contains(&needle)
+            })
+            .collect();
+        let fl = &r.flagged;
+        match self.table.sort {
+            // Flagged rows come most anomalous first already.
+            SortKey::Score => {}
+            SortKey::Time => order.sort_by(|&a, &b| fl[a].ts.cmp(&fl[b].ts)),
+            SortKey::Votes => order.sort_by(|&a, &b| fl[b].votes.cmp(&fl[a].votes)),
+            SortKey::Source => order
+                .sort_by(|&a, &b| (fl[a].orig_ip, &fl[a].orig).cmp(&(fl[b].orig_ip, &fl[b].orig))),
+            SortKey::Destination => order
+                .sort_by(|&a, &b| (fl[a].resp_ip, &fl[a].resp).cmp(&(fl[b].resp_ip, &fl[b].resp))),
+            SortKey::Service => order.sort_by(|&a, &b| fl[a].service.cmp(&fl[b].service)),
+        }
+        if self.table.reverse {
+            order.reverse();
+        }
+        self.table.order = order;
+        self.table.selected = self
+            .table
+            .selected
+            .min(self.table.order.len().saturating_sub(1));
+    }
+
+    /// The flagged row highlighted in the Anomalies table.
+    pub fn selected_flagged(&self) -> Option<&super::data::Flagged> {
+        let r = self.results.as_ref()?;
+        let k = *self.table.order.get(self.table.selected)?;
+        r.flagged.get(k)
+    }
+
+    /// Applies a key's action; returns a job to start when the model changed.
+    pub fn update(&mut self, action: Action) -> Option<Job> {
+        self.status = None;
+        match std::mem::replace(&mut self.overlay, Overlay::None) {
+            Overlay::None => self.on_main(action),
+            Overlay::Help { scroll } => {
+                self.overlay = match action {
+                    Action::Close | Action::Help => Overlay::None,
+                    a => Overlay::Help {
+                        scroll: scrolled(scroll, a, self.page, usize::MAX / 2),
+                    },
+                };
+                None
+            }
+            Overlay::Detail {
+                title,
+                fields,
+                scroll,
+            } => {
+                if action != Action::Close {
+                    let max = fields.len().saturating_sub(1);
+                    self.overlay = Overlay::Detail {
+                        title,
+                        scroll: scrolled(scroll, action, self.page, max),
+                        fields,
+                    };
+                }
+                None
+            }
+            Overlay::Prompt { kind, text } => self.on_prompt(kind, text, action),
+            Overlay::Picker(p) => self.on_picker(p, action),
+        }
+    }
+
+    fn on_main(&mut self, action: Action) -> Option<Job> {
+        let page = self.page.max(1);
+        match action {
+            Action::Close => {
+                if self.table.search.is_empty() {
+                    self.quit = true;
+                } else {
+                    self.table.search.clear();
+                    self.reorder();
+                }
+            }
+            Action::Help => self.overlay = Overlay::Help { scroll: 0 },
+            Action::NextTab => self.tab = Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()],
+            Action::PrevTab => {
+                self.tab = Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()]
+            }
+            Action::Tab(n) => {
+                if let Some(&t) = Tab::ALL.get(usize::from(n)) {
+                    self.tab = t;
+                }
+            }
+            Action::Services => self.open_picker(PickerKind::Services),
+            Action::Addresses => self.open_picker(PickerKind::Addresses),
+            Action::Features => self.open_picker(PickerKind::Features),
+            Action::Detectors => self.open_picker(PickerKind::Detectors),
+            Action::TrainLabel => self.open_picker(PickerKind::Labels),
+            Action::Search => {
+                self.tab = Tab::Anomalies;
+                self.overlay = Overlay::Prompt {
+                    kind: PromptKind::Search,
+                    text: self.table.search.clone(),
+                };
+            }
+            Action::Export => {
+                if self.results.is_some() {
+                    self.overlay = Overlay::Prompt {
+                        kind: PromptKind::Export,
+                        text: "zsift-export".into(),
+                    };
+                } else {
+                    self.status = Some("nothing to export until the detectors finish".into());
+                }
+            }
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+            | Action::Left
+            | Action::Right => self.on_move(action, page),
+            Action::Open => self.open_detail(),
+            Action::PivotHost | Action::PivotPair => return self.pivot(action),
+            Action::Sort => {
+                let i = SortKey::ALL
+                    .iter()
+                    .position(|&k| k == self.table.sort)
+                    .unwrap_or(0);
+                self.table.sort = SortKey::ALL[(i + 1) % SortKey::ALL.len()];
+                self.table.reverse = false;
+                self.table.selected = 0;
+                self.reorder();
+            }
+            Action::Reverse => {
+                self.table.reverse = !self.table.reverse;
+                self.table.selected = 0;
+                self.reorder();
+            }
+            Action::Projection => self.scatter.umap = !self.scatter.umap,
+            Action::Colour => {
+                let n = 2 + self.model.ensemble.detectors.len();
+                self.scatter.colour = (self.scatter.colour + 1) % n;
+            }
+            Action::Subset => {
+                self.clusters.subset = match self.clusters.subset {
+                    Subset::All => Subset::Anomalous,
+                    Subset::Anomalous => Subset::Normal,
+                    Subset::Normal => Subset::All,
+                };
+                self.clusters.selected = 0;
+            }
+            Action::Layout => self.hist.side_by_side = !self.hist.side_by_side,
+            Action::LogBins => self.hist.log = !self.hist.log,
+            _ => {}
+        }
+        None
+    }
+
+    fn on_move(&mut self, action: Action, page: usize) {
+        match self.tab {
+            Tab::Anomalies => {
+                let max = self.table.order.len().saturating_sub(1);
+                self.table.selected = scrolled(self.table.selected, action, page, max);
+            }
+            Tab::Histograms => {
+                let n = self.n_features();
+                if n > 0 {
+                    self.hist.feature = match action {
+                        Action::Left | Action::Up => (self.hist.feature + n - 1) % n,
+                        Action::Right | Action::Down => (self.hist.feature + 1) % n,
+                        Action::Top => 0,
+                        Action::Bottom => n - 1,
+                        _ => self.hist.feature,
+                    };
+                }
+            }
+            Tab::Overview => {
+                self.overview_scroll = scrolled(self.overview_scroll, action, page, 200);
+            }
+            Tab::Clusters => {
+                self.clusters.selected = scrolled(self.clusters.selected, action, page, 1000);
+            }
+            Tab::Scatter => {}
+        }
+    }
+
+    fn open_detail(&mut self) {
+        let (Some(log), Some(f)) = (self.log.clone(), self.selected_flagged().cloned()) else {
+            return;
+        };
+        let frame = &log.frame;
+        let mut fields: Vec<(String, String)> = frame
+            .get_column_names()
+            .iter()
+            .map(|c| {
+                (
+                    clean(c.as_str()),
+                    clean(&crate::cli::score::cell(frame, c.as_str(), f.row)),
+                )
+            })
+            .collect();
+        fields.push(("score".into(), format!("{:.4}", f.score)));
+        fields.push(("votes".into(), f.votes.to_string()));
+        fields.push(("detectors".into(), f.detectors.clone()));
+        fields.push(("reasons".into(), f.reasons.clone()));
+        self.overlay = Overlay::Detail {
+            title: format!("{} (row {})", f.uid, f.row + 1),
+            fields,
+            scroll: 0,
+        };
+    }
+
+    fn pivot(&mut self, action: Action) -> Option<Job> {
+        let f = self.selected_flagged()?.clone();
+        let mut ips = Vec::new();
+        if let Some(a) = f.orig_ip {
+            ips.push(IpMatch::Addr(a));
+        }
+        if action == Action::PivotPair {
+            if let Some(b) = f.resp_ip {
+                if !ips.contains(&IpMatch::Addr(b)) {
+                    ips.push(IpMatch::Addr(b));
+                }
+            }
+        }
+        if ips.is_empty() {
+            self.status = Some("the row's addresses do not parse".into());
+            return None;
+        }
+        self.model.filter.ips = ips;
+        self.table.search.clear();
+        self.start_job()
+    }
+
+    fn on_prompt(&mut self, kind: PromptKind, mut text: String, action: Action) -> Option<Job> {
+        match action {
+            Action::Close => {
+                if kind == PromptKind::Search {
+                    self.table.search.clear();
+                    self.reorder();
+                }
+                return None;
+            }
+            Action::Confirm => {
+                match kind {
+                    PromptKind::Search => {
+                        self.status = Some(format!("{} rows match", self.table.order.len()));
+                    }
+                    PromptKind::Export => self.export(&text),
+                }
+                return None;
+            }
+            Action::Erase => {
+                text.pop();
+            }
+            Action::Clear => text.clear(),
+            Action::Char(c) => text.push(c),
+            _ => {}
+        }
+        if kind == PromptKind::Search {
+            self.table.search = text.clone();
+            self.table.selected = 0;
+            self.reorder();
+        }
+        self.overlay = Overlay::Prompt { kind, text };
+        None
+    }
+
+    fn export(&mut self, dir: &str) {
+        let (Some(log), Some(r)) = (&self.log, &self.results) else {
+            return;
+        };
+        let dir = PathBuf::from(dir.trim());
+        self.status = Some(match super::export::write(&dir, log, r) {
+            Ok(w) => w.to_string(),
+            Err(e) => clean(&format!("export failed: {e}")),
+        });
+    }
+
+    fn open_picker(&mut self, kind: PickerKind) {
+        let Some(info) = self.info.clone() else {
+            self.status = Some("the log is still loading".into());
+            return;
+        };
+        let item = |item: Item, shown: &str, detail: String, marked: bool| PickerItem {
+            item,
+            shown: shown.to_string(),
+            detail,
+            marked,
+        };
+        let m = &self.model;
+        let features = m
+            .features
+            .clone()
+            .unwrap_or_else(|| info.default_features.clone());
+        let mut items = Vec::new();
+        match kind {
+            PickerKind::Services => {
+                items.push(item(Item::All, "all", info.rows.to_string(), false));
+                for c in &info.services {
+                    let marked = m.filter.services.contains(&c.value);
+                    items.push(item(
+                        Item::Value(c.value.clone()),
+                        &c.shown,
+                        c.count.to_string(),
+                        marked,
+                    ));
+                }
+            }
+            PickerKind::Addresses => {
+                items.push(item(Item::All, "all", String::new(), false));
+                for a in &info.addresses {
+                    let marked = a
+                        .value
+                        .parse()
+                        .is_ok_and(|ip| m.filter.ips.contains(&IpMatch::Addr(ip)));
+                    items.push(item(
+                        Item::Value(a.value.clone()),
+                        &a.shown,
+                        format!("src {:>6}  dst {:>6}", a.src, a.dst),
+                        marked,
+                    ));
+                }
+            }
+            PickerKind::Labels => {
+                if info.label_column.is_none() {
+                    self.status = Some("the log has no label column".into());
+                    return;
+                }
+                items.push(item(
+                    Item::All,
+                    "none: fit on every row",
+                    String::new(),
+                    m.train_label.is_none(),
+                ));
+                for c in &info.labels {
+                    let marked = m.train_label.as_deref() == Some(c.value.as_str());
+                    items.push(item(
+                        Item::Value(c.value.clone()),
+                        &c.shown,
+                        c.count.to_string(),
+                        marked,
+                    ));
+                }
+            }
+            PickerKind::Features => {
+                items.push(item(Item::Scaling, "scaling", String::new(), false));
+                items.push(item(Item::Nulls, "unset values", String::new(), false));
+                for f in &info.features {
+                    let on = features.features.iter().any(|g| g == f);
+                    let enc = match f.encoding {
+                        crate::features::Encoding::Numeric => "numeric",
+                        crate::features::Encoding::Rarity => "categorical (rarity)",
+                    };
+                    items.push(item(
+                        Item::Feature(f.clone()),
+                        &clean(&f.column),
+                        enc.into(),
+                        on,
+                    ));
+                }
+            }
+            PickerKind::Detectors => {
+                for d in DetectorKind::ALL {
+                    let on = m.ensemble.detectors.contains(&d);
+                    items.push(item(Item::Detector(d), d.name(), String::new(), on));
+                }
+            }
+        }
+        self.overlay = Overlay::Picker(Picker {
+            kind,
+            items,
+            text: String::new(),
+            cursor: 0,
+            contamination: m.ensemble.contamination,
+            combine: m.ensemble.combine,
+            scaling: features.scaling,
+            nulls: features.nulls,
+        });
+    }
+
+    fn on_picker(&mut self, mut p: Picker, action: Action) -> Option<Job> {
+        let n = p.visible().len();
+        match action {
+            Action::Close => return None,
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+                p.cursor = scrolled(p.cursor, action, self.page, n.saturating_sub(1));
+            }
+            Action::Toggle => {
+                if let Some(i) = p.highlighted() {
+                    match p.items[i].item.clone() {
+                        Item::All => p.items.iter_mut().for_each(|it| it.marked = false),
+                        Item::Scaling => {
+                            p.scaling = match p.scaling {
+                                Scaling::Robust => Scaling::Max,
+                                Scaling::Max => Scaling::Robust,
+                            }
+                        }
+                        Item::Nulls => {
+                            p.nulls = match p.nulls {
+                                Nulls::Zero => Nulls::Drop,
+                                Nulls::Drop => Nulls::Zero,
+                            }
+                        }
+                        _ if p.kind == PickerKind::Labels => {
+                            for (k, it) in p.items.iter_mut().enumerate() {
+                                it.marked = k == i;
+                            }
+                        }
+                        _ => p.items[i].marked = !p.items[i].marked,
+                    }
+                    p.cursor = (p.cursor + 1).min(n.saturating_sub(1));
+                }
+            }
+            Action::Clear => {
+                p.text.clear();
+                p.cursor = 0;
+                if p.narrows() {
+                    p.items.iter_mut().for_each(|it| it.marked = false);
+                }
+            }
+            Action::Erase => {
+                p.text.pop();
+                p.cursor = 0;
+            }
+            Action::Char(c) => {
+                p.text.push(c);
+                p.cursor = 0;
+            }
+            Action::More | Action::Less => p.contamination = step(p.contamination, action),
+            Action::Rule => {
+                let ok = p.items.iter().filter(|i| i.marked).count().max(1);
+                p.combine = match p.combine {
+                    Combine::Mean => Combine::Any,
+                    Combine::Any => Combine::Votes(2.min(ok)),
+                    Combine::Votes(m) if m < ok && m < 5 => Combine::Votes(m + 1),
+                    Combine::Votes(_) => Combine::Mean,
+                };
+            }
+            Action::AllOn => p.items.iter_mut().for_each(|it| it.marked = true),
+            Action::Apply => return self.apply(p),
+            _ => {}
+        }
+        self.overlay = Overlay::Picker(p);
+        None
+    }
+
+    fn apply(&mut self, p: Picker) -> Option<Job> {
+        let marked: Vec<&Item> = p
+            .items
+            .iter()
+            .filter(|i| i.marked)
+            .map(|i| &i.item)
+            .collect();
+        // With nothing marked, Enter takes the highlighted item alone.
+        let chosen: Vec<Item> = if marked.is_empty() || p.kind == PickerKind::Labels {
+            p.highlighted()
+                .map(|i| vec![p.items[i].item.clone()])
+                .unwrap_or_default()
+        } else {
+            marked.into_iter().cloned().collect()
+        };
+        let values = || -> Vec<String> {
+            chosen
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Value(v) => Some(v.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        match p.kind {
+            PickerKind::Services => self.model.filter.services = values(),
+            PickerKind::Addresses => {
+                self.model.filter.ips = values()
+                    .iter()
+                    .filter_map(|v| IpMatch::parse(v).ok())
+                    .collect()
+            }
+            PickerKind::Labels => self.model.train_label = values().into_iter().next(),
+            PickerKind::Features => {
+                let features: Vec<Feature> = p
+                    .items
+                    .iter()
+                    .filter(|i| i.marked)
+                    .filter_map(|i| match &i.item {
+                        Item::Feature(f) => Some(f.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if features.is_empty() {
+                    self.status = Some("choose at least one feature".into());
+                    self.overlay = Overlay::Picker(p);
+                    return None;
+                }
+                self.model.features = Some(FeatureOptions {
+                    features,
+                    scaling: p.scaling,
+                    nulls: p.nulls,
+                });
+            }
+            PickerKind::Detectors => {
+                let detectors: Vec<DetectorKind> = p
+                    .items
+                    .iter()
+                    .filter(|i| i.marked)
+                    .filter_map(|i| match i.item {
+                        Item::Detector(d) => Some(d),
+                        _ => None,
+                    })
+                    .collect();
+                if detectors.is_empty() {
+                    self.status = Some("choose at least one detector".into());
+                    self.overlay = Overlay::Picker(p);
+                    return None;
+                }
+                self.model.ensemble.combine = match p.combine {
+                    Combine::Votes(m) => Combine::Votes(m.min(detectors.len())),
+                    c => c,
+                };
+                self.model.ensemble.detectors = detectors;
+                self.model.ensemble.contamination = p.contamination;
+                self.scatter.colour = 0;
+            }
+        }
+        self.table.search.clear();
+        self.start_job()
+    }
+
+    /// Seconds since `t`, by the frame clock.
+    pub fn since(&self, t: Instant) -> Duration {
+        self.now.saturating_duration_since(t)
+    }
+}
+
+/// Contamination steps offered by `+` and `-`.
+const CONTAMINATION: [f64; 11] = [
+    0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.2, 0.3, 0.5,
+];
+
+fn step(c: f64, action: Action) -> f64 {
+    let i = CONTAMINATION
+        .iter()
+        .position(|&s| s >= c - 1e-12)
+        .unwrap_or(CONTAMINATION.len() - 1);
+    match action {
+        Action::More if CONTAMINATION[i] > c + 1e-12 => CONTAMINATION[i],
+        Action::More => CONTAMINATION[(i + 1).min(CONTAMINATION.len() - 1)],
+        _ => CONTAMINATION[i.saturating_sub(1)],
+    }
+}
+
+/// A position moved by a key within 0..=max.
+fn scrolled(pos: usize, action: Action, page: usize, max: usize) -> usize {
+    let page = page.max(1);
+    match action {
+        Action::Up => pos.saturating_sub(1),
+        Action::Down => pos + 1,
+        Action::PageUp => pos.saturating_sub(page),
+        Action::PageDown => pos + page,
+        Action::Top => 0,
+        Action::Bottom => max,
+        _ => pos,
+    }
+    .min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contamination_steps() {
+        assert_eq!(step(0.02, Action::More), 0.03);
+        assert_eq!(step(0.02, Action::Less), 0.01);
+        assert_eq!(step(0.025, Action::More), 0.03);
+        assert_eq!(step(0.5, Action::More), 0.5);
+        assert_eq!(step(0.001, Action::Less), 0.001);
+    }
+
+    #[test]
+    fn scrolling_stays_in_range() {
+        assert_eq!(scrolled(0, Action::Up, 10, 5), 0);
+        assert_eq!(scrolled(4, Action::PageDown, 10, 5), 5);
+        assert_eq!(scrolled(4, Action::Bottom, 10, 5), 5);
+        assert_eq!(scrolled(0, Action::Down, 10, 0), 0);
+    }
+}

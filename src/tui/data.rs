@@ -1,0 +1,563 @@
+//! What the views draw, prepared once per log and once per job on the worker thread, so
+//! that a frame only reads. Every string taken from the log is sanitized here, before
+//! any widget sees it.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use polars::prelude::DataType;
+
+use crate::cancel::Cancel;
+use crate::cli::score::cell;
+use crate::eval;
+use crate::features::{Encoding, Feature, FeatureOptions, Raw, CONN_CATEGORICAL};
+use crate::filter::{self, LABEL_COLUMN};
+use crate::ingest::Log;
+use crate::pipeline::{Analysis, Model};
+use crate::sanitize::sanitize;
+use crate::summary::{self, value_counts};
+
+/// Sanitized text of a log value.
+pub fn clean(s: &str) -> String {
+    sanitize(s).into_owned()
+}
+
+/// A value to choose in a picker: the raw value (for the filter) and how it is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The value as in the log.
+    pub value: String,
+    /// The value as shown (sanitized).
+    pub shown: String,
+    /// Rows with it.
+    pub count: usize,
+}
+
+/// An address seen in the log, with its row counts as source and destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// The address as in the log.
+    pub value: String,
+    /// As shown (sanitized).
+    pub shown: String,
+    /// Rows where it is `id.orig_h`.
+    pub src: usize,
+    /// Rows where it is `id.resp_h`.
+    pub dst: usize,
+}
+
+/// What the views need to know about the loaded log, computed once after loading.
+#[derive(Debug, Clone)]
+pub struct LogInfo {
+    /// The input's name (sanitized).
+    pub name: String,
+    /// Rows loaded.
+    pub rows: usize,
+    /// `tsv`, `json` or `mixed`.
+    pub format: String,
+    /// One line per input file (sanitized).
+    pub files: Vec<String>,
+    /// Malformed lines skipped.
+    pub skipped: u64,
+    /// The first skipped lines, `file:line: reason` (sanitized).
+    pub skipped_first: Vec<String>,
+    /// First and last `ts`.
+    pub time_range: Option<(String, String)>,
+    /// Rows per service, most first.
+    pub services: Vec<Choice>,
+    /// Addresses by rows involved, most first.
+    pub addresses: Vec<Address>,
+    /// The label column, when the log has one.
+    pub label_column: Option<String>,
+    /// Rows per label value, most first.
+    pub labels: Vec<Choice>,
+    /// Features the user can choose from.
+    pub features: Vec<Feature>,
+    /// The default features, scaling and unset handling for this log.
+    pub default_features: FeatureOptions,
+}
+
+impl LogInfo {
+    /// Summarises `log` (named `name`) for the views.
+    pub fn new(log: &Log, name: &str) -> Self {
+        let frame = &log.frame;
+        let choices = |column: &str| -> Vec<Choice> {
+            value_counts(frame, column)
+                .into_iter()
+                .map(|c| Choice {
+                    shown: clean(&c.value),
+                    value: c.value,
+                    count: c.count,
+                })
+                .collect()
+        };
+        let mut addresses: std::collections::HashMap<String, (usize, usize)> =
+            std::collections::HashMap::new();
+        for c in value_counts(frame, "id.orig_h") {
+            addresses.entry(c.value).or_default().0 += c.count;
+        }
+        for c in value_counts(frame, "id.resp_h") {
+            addresses.entry(c.value).or_default().1 += c.count;
+        }
+        let mut addresses: Vec<Address> = addresses
+            .into_iter()
+            .map(|(value, (src, dst))| Address {
+                shown: clean(&value),
+                value,
+                src,
+                dst,
+            })
+            .collect();
+        addresses.sort_by(|a, b| {
+            (b.src + b.dst)
+                .cmp(&(a.src + a.dst))
+                .then_with(|| a.value.cmp(&b.value))
+        });
+        let label_column = [LABEL_COLUMN, "detailed-label"]
+            .into_iter()
+            .find(|c| {
+                frame
+                    .column(c)
+                    .is_ok_and(|col| col.dtype() == &DataType::String)
+            })
+            .map(str::to_string);
+        let labels = label_column.as_deref().map(choices).unwrap_or_default();
+        let default_features = FeatureOptions::default_for(frame);
+        let mut features = default_features.features.clone();
+        for c in frame.columns() {
+            let name = c.name().as_str();
+            let numeric = matches!(c.dtype(), DataType::Int64 | DataType::Float64);
+            let known = features.iter().any(|f| f.column == name)
+                || ["id.orig_p", "id.resp_p", "trans_id"].contains(&name);
+            if numeric && !known {
+                features.push(Feature {
+                    column: name.to_string(),
+                    encoding: Encoding::Numeric,
+                });
+            }
+        }
+        for name in CONN_CATEGORICAL {
+            if frame.column(name).is_ok() && !features.iter().any(|f| f.column == name) {
+                features.push(Feature {
+                    column: name.to_string(),
+                    encoding: Encoding::Rarity,
+                });
+            }
+        }
+        Self {
+            name: clean(name),
+            rows: log.rows(),
+            format: log.format(),
+            files: log
+                .files
+                .iter()
+                .map(|f| {
+                    clean(&format!(
+                        "{} ({}{}, {} rows)",
+                        f.name,
+                        f.format,
+                        if f.gzip { ", gzip" } else { "" },
+                        f.rows
+                    ))
+                })
+                .collect(),
+            skipped: log.skipped.count,
+            skipped_first: log
+                .skipped
+                .first
+                .iter()
+                .map(|l| clean(&format!("{}:{}: {}", l.file, l.line, l.reason)))
+                .collect(),
+            time_range: summary::time_range(frame).map(|(a, b)| (summary::iso(a), summary::iso(b))),
+            services: choices("service"),
+            addresses,
+            label_column,
+            labels,
+            features,
+            default_features,
+        }
+    }
+}
+
+/// A flagged connection as the Anomalies table shows it.
+#[derive(Debug, Clone)]
+pub struct Flagged {
+    /// Matrix row.
+    pub i: usize,
+    /// Frame row.
+    pub row: usize,
+    /// `ts`, ISO 8601.
+    pub ts: String,
+    /// `uid`.
+    pub uid: String,
+    /// `id.orig_h`.
+    pub orig: String,
+    /// `id.orig_p`.
+    pub orig_p: String,
+    /// `id.resp_h`.
+    pub resp: String,
+    /// `id.resp_p`.
+    pub resp_p: String,
+    /// `proto`.
+    pub proto: String,
+    /// `service`.
+    pub service: String,
+    /// Combined score.
+    pub score: f64,
+    /// Detectors flagging it.
+    pub votes: u8,
+    /// Their names, comma-separated.
+    pub detectors: String,
+    /// Why, most unusual first.
+    pub reasons: String,
+    /// The source address, when it parses (for pivoting).
+    pub orig_ip: Option<IpAddr>,
+    /// The destination address, when it parses.
+    pub resp_ip: Option<IpAddr>,
+}
+
+/// One detector's run, for the Overview.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Detector name.
+    pub name: &'static str,
+    /// Seconds to fit and score.
+    pub seconds: f64,
+    /// Rows it flags.
+    pub flagged: usize,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// ROC-AUC and precision at k of one scorer.
+#[derive(Debug, Clone)]
+pub struct EvalRow {
+    /// Detector name, or `ensemble`.
+    pub name: String,
+    /// Area under the ROC curve.
+    pub auc: Option<f64>,
+    /// Precision at k (k = number of positives).
+    pub precision: Option<f64>,
+}
+
+/// The evaluation against the log's labels.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Rows labelled malicious.
+    pub positives: usize,
+    /// Rows labelled otherwise (background left out).
+    pub negatives: usize,
+    /// Per detector, then the ensemble.
+    pub rows: Vec<EvalRow>,
+}
+
+/// Counts per bin of one feature, normal and anomalous rows apart, as shares of each.
+#[derive(Debug, Clone)]
+pub struct Bins {
+    /// Left edge of the first bin (in the binned scale).
+    pub lo: f64,
+    /// Right edge of the last bin.
+    pub hi: f64,
+    /// Share of normal rows per bin.
+    pub normal: Vec<f64>,
+    /// Share of anomalous rows per bin.
+    pub anomalous: Vec<f64>,
+}
+
+/// The distribution of one feature over normal and anomalous rows.
+#[derive(Debug, Clone)]
+pub enum Dist {
+    /// A numeric feature.
+    Num {
+        /// Bins on the values.
+        linear: Bins,
+        /// Bins on sign(x)·log10(1 + |x|).
+        log: Bins,
+        /// Sorted normal values at evenly spaced quantiles: (quantile, value).
+        normal_curve: Vec<(f64, f64)>,
+        /// The same for anomalous rows.
+        anomalous_curve: Vec<(f64, f64)>,
+        /// Normal rows.
+        n_normal: usize,
+        /// Anomalous rows.
+        n_anomalous: usize,
+    },
+    /// A categorical feature: the most common values, (value, normal rows, anomalous
+    /// rows).
+    Cat {
+        /// Values by total rows, most first.
+        top: Vec<(String, usize, usize)>,
+        /// Normal rows.
+        n_normal: usize,
+        /// Anomalous rows.
+        n_anomalous: usize,
+    },
+}
+
+/// One feature's distribution.
+#[derive(Debug, Clone)]
+pub struct FeatureDist {
+    /// The feature's column (sanitized).
+    pub name: String,
+    /// Its distribution.
+    pub dist: Dist,
+}
+
+/// The bins of the histograms.
+pub const BINS: usize = 40;
+/// Points on the sorted-value curves.
+const CURVE: usize = 200;
+/// Reasons shown per row.
+const REASONS: usize = 3;
+
+/// Everything a finished job gives the views.
+pub struct Results {
+    /// The analysis itself.
+    pub analysis: Analysis,
+    /// The model it ran.
+    pub model: Model,
+    /// Flagged rows, most anomalous first.
+    pub flagged: Vec<Flagged>,
+    /// Per detector.
+    pub timings: Vec<Timing>,
+    /// Against the labels, when the log has them.
+    pub evaluation: Option<Evaluation>,
+    /// Per feature.
+    pub dists: Vec<FeatureDist>,
+    /// Seconds the job took.
+    pub seconds: f64,
+}
+
+impl Results {
+    /// Prepares the views' data from a finished analysis; `None` if cancelled meanwhile.
+    pub fn new(
+        log: &Log,
+        model: &Model,
+        analysis: Analysis,
+        cancel: &Cancel,
+        started: Instant,
+    ) -> Option<Self> {
+        let frame = &log.frame;
+        let v = &analysis.verdicts;
+        let mut flagged = Vec::new();
+        for i in analysis.ranking() {
+            if !v.flagged[i] {
+                continue;
+            }
+            if cancel.is_cancelled() {
+                return None;
+            }
+            let row = analysis.matrix.rows[i] as usize;
+            let raw = |c: &str| cell(frame, c, row);
+            let (orig, resp) = (raw("id.orig_h"), raw("id.resp_h"));
+            let reasons: Vec<String> = analysis
+                .reasons(i, REASONS)
+                .into_iter()
+                .map(|r| r.text)
+                .collect();
+            flagged.push(Flagged {
+                i,
+                row,
+                ts: clean(&raw("ts")),
+                uid: clean(&raw("uid")),
+                orig_ip: orig.parse().ok(),
+                resp_ip: resp.parse().ok(),
+                orig: clean(&orig),
+                orig_p: clean(&raw("id.orig_p")),
+                resp: clean(&resp),
+                resp_p: clean(&raw("id.resp_p")),
+                proto: clean(&raw("proto")),
+                service: clean(&raw("service")),
+                score: v.combined[i],
+                votes: v.votes[i],
+                detectors: v.flagged_by(i).join(","),
+                reasons: clean(&reasons.join("; ")),
+            });
+        }
+        let timings = v
+            .runs
+            .iter()
+            .map(|r| Timing {
+                name: r.kind.name(),
+                seconds: r.fit_s + r.score_s,
+                flagged: r.flags.iter().filter(|&&f| f).count(),
+                error: r.error.as_deref().map(clean),
+            })
+            .collect();
+        let evaluation = evaluate(log, model, &analysis);
+        let mut dists = Vec::new();
+        for (f, raw) in analysis.matrix.features.iter().zip(&analysis.matrix.raw) {
+            if cancel.is_cancelled() {
+                return None;
+            }
+            dists.push(FeatureDist {
+                name: clean(&f.column),
+                dist: distribution(raw, &v.flagged),
+            });
+        }
+        Some(Self {
+            model: model.clone(),
+            flagged,
+            timings,
+            evaluation,
+            dists,
+            seconds: started.elapsed().as_secs_f64(),
+            analysis,
+        })
+    }
+
+    /// Rows analysed.
+    pub fn rows(&self) -> usize {
+        self.analysis.matrix.rows.len()
+    }
+}
+
+fn evaluate(log: &Log, model: &Model, a: &Analysis) -> Option<Evaluation> {
+    let labels = filter::string_values(&log.frame, &model.label_column);
+    let truth: Vec<Option<bool>> = a
+        .matrix
+        .rows
+        .iter()
+        .map(|&r| eval::truth_from_label(labels.get(r as usize).copied().flatten()))
+        .collect();
+    let positives = truth.iter().filter(|t| **t == Some(true)).count();
+    let negatives = truth.iter().filter(|t| **t == Some(false)).count();
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    let mut rows: Vec<EvalRow> = a
+        .verdicts
+        .runs
+        .iter()
+        .filter(|r| r.ok())
+        .map(|r| EvalRow {
+            name: r.kind.name().to_string(),
+            auc: eval::roc_auc(&r.scores, &truth),
+            precision: eval::precision_at_k(&r.scores, &truth),
+        })
+        .collect();
+    rows.push(EvalRow {
+        name: "ensemble".into(),
+        auc: eval::roc_auc(&a.verdicts.combined, &truth),
+        precision: eval::precision_at_k(&a.verdicts.combined, &truth),
+    });
+    Some(Evaluation {
+        positives,
+        negatives,
+        rows,
+    })
+}
+
+/// sign(x)·log10(1 + |x|): a log scale that keeps 0 and negatives.
+pub fn log_scale(x: f64) -> f64 {
+    x.signum() * x.abs().ln_1p() / std::f64::consts::LN_10
+}
+
+/// The inverse of [`log_scale`], for axis labels.
+pub fn unlog_scale(y: f64) -> f64 {
+    y.signum() * (y.abs() * std::f64::consts::LN_10).exp_m1()
+}
+
+fn bins(normal: &[f64], anomalous: &[f64], map: impl Fn(f64) -> f64) -> Bins {
+    let lo = normal
+        .iter()
+        .chain(anomalous)
+        .map(|&x| map(x))
+        .fold(f64::INFINITY, f64::min);
+    let hi = normal
+        .iter()
+        .chain(anomalous)
+        .map(|&x| map(x))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else if lo.is_finite() {
+        (lo - 0.5, lo + 0.5)
+    } else {
+        (0.0, 1.0)
+    };
+    let count = |v: &[f64]| {
+        let mut c = vec![0.0; BINS];
+        for &x in v {
+            let b = ((map(x) - lo) / (hi - lo) * BINS as f64) as usize;
+            c[b.min(BINS - 1)] += 1.0;
+        }
+        let n = v.len().max(1) as f64;
+        c.iter_mut().for_each(|x| *x /= n);
+        c
+    };
+    Bins {
+        lo,
+        hi,
+        normal: count(normal),
+        anomalous: count(anomalous),
+    }
+}
+
+fn curve(sorted: &[f64]) -> Vec<(f64, f64)> {
+    if sorted.is_empty() {
+        return Vec::new();
+    }
+    let n = CURVE.min(sorted.len());
+    (0..n)
+        .map(|k| {
+            let q = if n == 1 {
+                0.0
+            } else {
+                k as f64 / (n - 1) as f64
+            };
+            (q, crate::features::quantile_sorted(sorted, q))
+        })
+        .collect()
+}
+
+fn distribution(raw: &Raw, flagged: &[bool]) -> Dist {
+    match raw {
+        Raw::Num(v) => {
+            let (mut normal, mut anomalous) = (Vec::new(), Vec::new());
+            for (&x, &f) in v.iter().zip(flagged) {
+                if f {
+                    anomalous.push(x)
+                } else {
+                    normal.push(x)
+                }
+            }
+            normal.sort_by(f64::total_cmp);
+            anomalous.sort_by(f64::total_cmp);
+            Dist::Num {
+                linear: bins(&normal, &anomalous, |x| x),
+                log: bins(&normal, &anomalous, log_scale),
+                normal_curve: curve(&normal),
+                anomalous_curve: curve(&anomalous),
+                n_normal: normal.len(),
+                n_anomalous: anomalous.len(),
+            }
+        }
+        Raw::Cat { codes, vocab, .. } => {
+            let mut counts = vec![(0usize, 0usize); vocab.len()];
+            for (&c, &f) in codes.iter().zip(flagged) {
+                if let Some(e) = counts.get_mut(c as usize) {
+                    if f {
+                        e.1 += 1
+                    } else {
+                        e.0 += 1
+                    }
+                }
+            }
+            let n_anomalous = counts.iter().map(|c| c.1).sum();
+            let n_normal = counts.iter().map(|c| c.0).sum();
+            let mut top: Vec<(String, usize, usize)> = vocab
+                .iter()
+                .zip(counts)
+                .map(|(v, (n, a))| (clean(v), n, a))
+                .collect();
+            top.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then(a.0.cmp(&b.0)));
+            top.truncate(12);
+            Dist::Cat {
+                top,
+                n_normal,
+                n_anomalous,
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The Anomalies tab: flagged rows, most anomalous first (or as sorted), with the
+//! highlighted row's detectors and reasons in full below the table.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::Frame;
+
+use super::{count, cut, pending, Theme};
+use crate::tui::app::App;
+use crate::tui::data::Flagged;
+
+/// Rows of detail under the table, when there is room.
+const PREVIEW: u16 = 2;
+
+/// Which optional columns fit in `width`.
+struct Columns {
+    votes: bool,
+    uid: bool,
+    service: bool,
+    detectors: bool,
+    reasons: bool,
+    full_time: bool,
+}
+
+impl Columns {
+    fn for_width(w: u16) -> Self {
+        Self {
+            votes: w >= 50,
+            service: w >= 64,
+            reasons: w >= 76,
+            uid: w >= 110,
+            detectors: w >= 150,
+            full_time: w >= 180,
+        }
+    }
+}
+
+/// Draws the tab.
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
+    let th = Theme::of(app);
+    let Some(r) = &app.results else {
+        pending(app, f, area);
+        return;
+    };
+    let preview = if area.height >= 10 { PREVIEW } else { 0 };
+    let [caption, table, below] = Layout::vertical([
+        Constraint::Length(u16::from(area.height >= 4)),
+        Constraint::Min(0),
+        Constraint::Length(preview),
+    ])
+    .areas(area);
+    let t = &app.table;
+    let mut cap = vec![
+        Span::styled(
+            format!(
+                "{} flagged of {} rows",
+                count(r.flagged.len()),
+                count(r.rows())
+            ),
+            th.title(),
+        ),
+        Span::styled(
+            format!(
+                " · sort {}{}",
+                t.sort.name(),
+                if t.reverse { " (reversed)" } else { "" }
+            ),
+            th.dim(),
+        ),
+    ];
+    if !t.search.is_empty() {
+        cap.push(Span::styled(
+            format!(
+                " · search {:?}: {} rows",
+                super::super::data::clean(&t.search),
+                t.order.len()
+            ),
+            th.warn(),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(cap)), caption);
+    if r.flagged.is_empty() {
+        f.render_widget(
+            Paragraph::new("No row is flagged with these settings (d: raise the contamination)."),
+            table,
+        );
+        return;
+    }
+    let cols = Columns::for_width(table.width);
+    let mut header = vec!["score"];
+    let mut widths = vec![Constraint::Length(5)];
+    if cols.votes {
+        header.push("v");
+        widths.push(Constraint::Length(2));
+    }
+    header.push("time");
+    widths.push(Constraint::Length(if cols.full_time { 27 } else { 8 }));
+    if cols.uid {
+        header.push("uid");
+        widths.push(Constraint::Length(18));
+    }
+    let visible = usize::from(table.height.saturating_sub(1)).max(1);
+    let offset = t.selected.saturating_sub(visible - 1);
+    let shown: Vec<(usize, &Flagged)> = t
+        .order
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(visible)
+        .filter_map(|(pos, &k)| r.flagged.get(k).map(|fl| (pos, fl)))
+        .collect();
+    // As wide as the widest connection on screen: addresses vary from 7 to 45 columns.
+    let conn_w = shown
+        .iter()
+        .map(|(_, fl)| conn(fl).chars().count())
+        .max()
+        .unwrap_or(20)
+        .clamp(20, 94);
+    header.push("orig → resp");
+    widths.push(Constraint::Length(conn_w as u16));
+    if cols.service {
+        header.push("service");
+        widths.push(Constraint::Length(8));
+    }
+    if cols.detectors {
+        header.push("detectors");
+        widths.push(Constraint::Length(24));
+    }
+    if cols.reasons {
+        header.push("reasons");
+        widths.push(Constraint::Fill(1));
+    }
+    let rows: Vec<Row> = shown
+        .into_iter()
+        .map(|(pos, fl)| {
+            let row = Row::new(cells(fl, &cols));
+            if pos == t.selected {
+                row.style(th.selected())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let widget = Table::new(rows, widths)
+        .header(Row::new(header).style(th.title()))
+        .column_spacing(1);
+    f.render_widget(widget, table);
+    if preview > 0 {
+        if let Some(fl) = app.selected_flagged() {
+            let lines = vec![
+                Line::from(vec![
+                    Span::styled("uid ", th.dim()),
+                    Span::raw(fl.uid.clone()),
+                    Span::styled("  detectors ", th.dim()),
+                    Span::raw(fl.detectors.clone()),
+                ]),
+                Line::from(vec![
+                    Span::styled("why ", th.dim()),
+                    Span::styled(fl.reasons.clone(), th.anomalous()),
+                ]),
+            ];
+            f.render_widget(Paragraph::new(lines), below);
+        }
+    }
+}
+
+fn cells(fl: &Flagged, cols: &Columns) -> Vec<String> {
+    let mut c = vec![format!("{:.3}", fl.score)];
+    if cols.votes {
+        c.push(fl.votes.to_string());
+    }
+    c.push(if cols.full_time {
+        fl.ts.clone()
+    } else {
+        // ISO 8601: the time of day is what tells rows of one log apart.
+        fl.ts.get(11..19).unwrap_or(&fl.ts).to_string()
+    });
+    if cols.uid {
+        c.push(fl.uid.clone());
+    }
+    c.push(conn(fl));
+    if cols.service {
+        let s = if fl.service == "-" {
+            &fl.proto
+        } else {
+            &fl.service
+        };
+        c.push(cut(s, 8));
+    }
+    if cols.detectors {
+        c.push(fl.detectors.clone());
+    }
+    if cols.reasons {
+        c.push(fl.reasons.clone());
+    }
+    c
+}
+
+fn conn(fl: &Flagged) -> String {
+    format!("{}:{} → {}:{}", fl.orig, fl.orig_p, fl.resp, fl.resp_p)
+}

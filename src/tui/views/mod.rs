@@ -1,0 +1,401 @@
+//! Drawing. Every function here reads the [`App`] and draws into a [`Rect`]; none changes
+//! state, so each can be tested on a `TestBackend`. Text from the log arrives sanitized
+//! (see [`super::data`]).
+
+mod anomalies;
+mod clusters;
+mod histograms;
+mod overlays;
+mod overview;
+mod scatter;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Overlay, Tab};
+use super::keys;
+use crate::detect::DetectorKind;
+
+/// Styles, with colour or (under `NO_COLOR`) with attributes only. Sixteen colours
+/// suffice.
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    /// The theme for `app`.
+    pub fn of(app: &App) -> Self {
+        Self { color: app.color }
+    }
+
+    fn fg(self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    /// Headings and titles.
+    pub fn title(self) -> Style {
+        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    }
+    /// Secondary text.
+    pub fn dim(self) -> Style {
+        if self.color {
+            Style::default().fg(Color::DarkGray)
+        } else {
+            Style::default()
+        }
+    }
+    /// The highlighted row.
+    pub fn selected(self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+    /// Anomalous rows and values.
+    pub fn anomalous(self) -> Style {
+        self.fg(Color::Red)
+    }
+    /// Normal rows and values.
+    pub fn normal(self) -> Style {
+        self.fg(Color::Blue)
+    }
+    /// Errors and warnings.
+    pub fn warn(self) -> Style {
+        self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    }
+    /// Keys in hints.
+    pub fn key(self) -> Style {
+        self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    }
+    /// The active tab.
+    pub fn active(self) -> Style {
+        self.fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD | Modifier::REVERSED)
+    }
+    /// One of several series (clusters, detectors) by index.
+    pub fn series(self, i: usize) -> Style {
+        const C: [Color; 6] = [
+            Color::Green,
+            Color::Magenta,
+            Color::Cyan,
+            Color::Yellow,
+            Color::LightBlue,
+            Color::LightRed,
+        ];
+        self.fg(C[i % C.len()])
+    }
+}
+
+/// Draws the whole screen.
+pub fn render(app: &App, f: &mut Frame) {
+    let area = f.area();
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let th = Theme::of(app);
+    let roomy = area.height >= 12;
+    let header_h = if roomy { 2 } else { 1 };
+    let tabs_h = u16::from(area.height >= 5);
+    let footer_h = u16::from(area.height >= 6);
+    let [header, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(header_h),
+        Constraint::Length(tabs_h),
+        Constraint::Min(0),
+        Constraint::Length(footer_h),
+    ])
+    .areas(area);
+    render_header(app, f, header, roomy);
+    render_tabs(app, f, tabs);
+    render_body(app, f, body, th);
+    render_footer(app, f, footer);
+    overlays::render(app, f, area);
+}
+
+/// The header: input and counts, job state; the active filters and model.
+fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
+    let th = Theme::of(app);
+    let Some(info) = &app.info else {
+        let secs = app.since(app.started).as_secs_f64();
+        let size = if app.loading_bytes > 0 {
+            format!(" ({:.1} MB)", app.loading_bytes as f64 / 1e6)
+        } else {
+            String::new()
+        };
+        let line = Line::from(vec![
+            Span::styled("zsift ", th.title()),
+            Span::raw(format!(
+                "loading {}{size} {} {secs:.1} s",
+                app.loading_name,
+                spinner(secs)
+            )),
+        ]);
+        f.render_widget(Paragraph::new(line), area);
+        return;
+    };
+    let mut first = vec![
+        Span::styled("zsift ", th.title()),
+        Span::raw(format!("{} · {} rows", info.name, info.rows)),
+    ];
+    if info.skipped > 0 {
+        first.push(Span::styled(
+            format!(" · {} skipped", info.skipped),
+            th.warn(),
+        ));
+    }
+    first.push(Span::raw(" · "));
+    first.extend(job_spans(app));
+    let filter = app.model.filter.describe();
+    let counts = match &app.results {
+        Some(r) => format!("{} of {} rows flagged", r.flagged.len(), r.rows()),
+        None => "…".into(),
+    };
+    let e = &app.model.ensemble;
+    let dets = if e.detectors.len() == DetectorKind::ALL.len() {
+        "all detectors".to_string()
+    } else {
+        let names: Vec<&str> = e.detectors.iter().map(|d| d.name()).collect();
+        names.join(",")
+    };
+    let train = match &app.model.train_label {
+        Some(l) => format!(" · train {}", super::data::clean(l)),
+        None => String::new(),
+    };
+    let second = vec![
+        Span::styled("filter ", th.dim()),
+        Span::styled(super::data::clean(&filter), th.title()),
+        Span::raw(format!(" · {counts} · ")),
+        Span::styled(
+            format!("{dets} c={} {}{train}", e.contamination, e.combine),
+            th.dim(),
+        ),
+    ];
+    if roomy {
+        let [a, b] = Layout::vertical([Constraint::Length(1); 2]).areas(area);
+        f.render_widget(Paragraph::new(Line::from(first)), a);
+        f.render_widget(Paragraph::new(Line::from(second)), b);
+    } else {
+        // One line: what matters most on a tiny screen is the state and the filter.
+        let mut one = job_spans(app);
+        one.push(Span::raw(" "));
+        one.extend(second.into_iter().skip(1));
+        f.render_widget(Paragraph::new(Line::from(one)), area);
+    }
+}
+
+fn spinner(secs: f64) -> char {
+    const S: [char; 4] = ['|', '/', '-', '\\'];
+    S[(secs * 10.0) as usize % S.len()]
+}
+
+/// The job's state: stage and progress while it runs, its time when done.
+fn job_spans(app: &App) -> Vec<Span<'static>> {
+    let th = Theme::of(app);
+    let Some(j) = &app.job else {
+        return vec![Span::styled("waiting", th.dim())];
+    };
+    if let Some(e) = &j.error {
+        return vec![Span::styled(format!("failed: {e}"), th.warn())];
+    }
+    let secs = app.since(j.started).as_secs_f64();
+    if !j.running {
+        return match &app.results {
+            Some(r) => vec![Span::styled(format!("done {:.2} s", r.seconds), th.dim())],
+            None => vec![Span::styled("stopped", th.dim())],
+        };
+    }
+    let stage = match j.stage {
+        super::worker::Stage::Detectors => {
+            format!("detectors {}/{}", j.detectors.len(), j.total)
+        }
+        s => s.name().to_string(),
+    };
+    vec![Span::styled(
+        format!(
+            "{} {stage} {:>3.0}% {secs:.1} s",
+            spinner(secs),
+            j.fraction * 100.0
+        ),
+        th.warn(),
+    )]
+}
+
+fn render_tabs(app: &App, f: &mut Frame, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let th = Theme::of(app);
+    let narrow = area.width < 60;
+    let mut spans = Vec::new();
+    for (i, t) in Tab::ALL.iter().enumerate() {
+        let title = if narrow {
+            format!(" {} {} ", i + 1, &t.title()[..3])
+        } else {
+            format!(" {} {} ", i + 1, t.title())
+        };
+        let style = if *t == app.tab {
+            th.active()
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(title, style));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn render_body(app: &App, f: &mut Frame, area: Rect, th: Theme) {
+    if area.height == 0 {
+        return;
+    }
+    if app.info.is_none() {
+        let msg = match &app.load_error {
+            Some(e) => Line::styled(e.clone(), th.warn()),
+            None => Line::raw("Loading the log; the first screen follows as soon as it is read."),
+        };
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    match app.tab {
+        Tab::Anomalies => anomalies::render(app, f, area),
+        Tab::Scatter => scatter::render(app, f, area),
+        Tab::Clusters => clusters::render(app, f, area),
+        Tab::Histograms => histograms::render(app, f, area),
+        Tab::Overview => overview::render(app, f, area),
+    }
+}
+
+/// The footer: the status message, or the key hints of where the user is.
+fn render_footer(app: &App, f: &mut Frame, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let th = Theme::of(app);
+    if let Some(s) = &app.status {
+        f.render_widget(Paragraph::new(Line::styled(s.clone(), th.warn())), area);
+        return;
+    }
+    if !matches!(app.overlay, Overlay::None) {
+        // Overlays carry their own hints.
+        return;
+    }
+    let (contexts, _) = app.contexts();
+    f.render_widget(Paragraph::new(hint_line(&contexts, th)), area);
+}
+
+/// Key hints for the given contexts, as one line.
+fn hint_line(contexts: &[keys::Context], th: Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (k, h) in keys::hints(contexts) {
+        spans.push(Span::styled(k, th.key()));
+        spans.push(Span::raw(format!(" {h}  ")));
+    }
+    Line::from(spans)
+}
+
+/// Waits-for-results message for a tab, with the job's progress.
+fn pending(app: &App, f: &mut Frame, area: Rect) {
+    let th = Theme::of(app);
+    let mut lines = Vec::new();
+    match &app.job {
+        Some(j) if j.error.is_some() => {
+            lines.push(Line::styled(
+                format!("The analysis failed: {}", j.error.as_deref().unwrap_or("")),
+                th.warn(),
+            ));
+            lines.push(Line::raw(
+                "Change the filters (s, i), features (f) or detectors (d) to run it again.",
+            ));
+        }
+        Some(j) => {
+            let stage = match j.stage {
+                super::worker::Stage::Detectors => {
+                    format!("detectors ({} of {} done)", j.detectors.len(), j.total)
+                }
+                s => s.name().to_string(),
+            };
+            lines.push(Line::from(vec![
+                Span::raw("Running: "),
+                Span::styled(stage, th.warn()),
+                Span::raw(format!(
+                    "  {:.0}%  {:.1} s",
+                    j.fraction * 100.0,
+                    app.since(j.started).as_secs_f64()
+                )),
+            ]));
+            let width = usize::from(area.width.saturating_sub(2)).min(60);
+            let filled = ((j.fraction * width as f64) as usize).min(width);
+            lines.push(Line::styled(
+                format!("{}{}", "█".repeat(filled), "░".repeat(width - filled)),
+                th.title(),
+            ));
+            for (name, secs) in &j.detectors {
+                lines.push(Line::raw(format!("  {name:<8} {secs:>7.2} s")));
+            }
+        }
+        None => lines.push(Line::raw("Waiting for the log.")),
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+/// A centred rectangle of at most `w`×`h` inside `area`.
+fn centred(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// Clears `area` and draws a bordered box titled `title`; returns the inside.
+fn popup(f: &mut Frame, area: Rect, title: &str, th: Theme) -> Rect {
+    f.render_widget(Clear, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(format!(" {title} "), th.title()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    inner
+}
+
+/// `s` cut to `width` columns with an ellipsis.
+fn cut(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let mut out = String::new();
+    let mut w = 0;
+    let total: usize = s.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return s.to_string();
+    }
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// A count with thousands separators.
+fn count(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,161 @@
+//! The Overview tab: the log (files, time range, skipped lines), services and top
+//! talkers; the last job (detector timings); the evaluation when the log has labels.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::{count, cut, Theme};
+use crate::tui::app::App;
+
+/// Rows listed per top list.
+const TOP: usize = 8;
+
+/// Draws the tab.
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
+    let Some(info) = &app.info else {
+        return;
+    };
+    let th = Theme::of(app);
+    let mut left: Vec<Line> = Vec::new();
+    let heading = |s: &str| Line::styled(s.to_string(), th.title());
+    left.push(heading("Log"));
+    left.push(Line::raw(format!(
+        "{} rows · {} · {} file(s)",
+        count(info.rows),
+        info.format,
+        info.files.len()
+    )));
+    for file in &info.files {
+        left.push(Line::styled(format!("  {file}"), th.dim()));
+    }
+    if let Some((a, b)) = &info.time_range {
+        left.push(Line::raw(a.clone()));
+        left.push(Line::raw(format!("  .. {b}")));
+    }
+    if info.skipped > 0 {
+        left.push(Line::styled(
+            format!("{} malformed lines skipped", count(info.skipped as usize)),
+            th.warn(),
+        ));
+        for s in info.skipped_first.iter().take(5) {
+            left.push(Line::styled(format!("  {s}"), th.dim()));
+        }
+    } else {
+        left.push(Line::styled("no line skipped", th.dim()));
+    }
+    left.push(Line::raw(""));
+    left.push(heading("Services"));
+    for c in info.services.iter().take(TOP) {
+        left.push(Line::raw(format!("{:>9}  {}", count(c.count), c.shown)));
+    }
+    left.push(Line::raw(""));
+    left.push(heading("Top talkers (rows as source / destination)"));
+    for a in info.addresses.iter().take(TOP) {
+        left.push(Line::raw(format!(
+            "{:>9} {:>9}  {}",
+            count(a.src),
+            count(a.dst),
+            a.shown
+        )));
+    }
+
+    let mut right: Vec<Line> = Vec::new();
+    right.push(heading("Detectors"));
+    match &app.results {
+        Some(r) => {
+            right.push(Line::raw(format!(
+                "{} rows analysed, {} flagged, {:.2} s",
+                count(r.rows()),
+                count(r.flagged.len()),
+                r.seconds
+            )));
+            if r.analysis.matrix.dropped > 0 {
+                right.push(Line::styled(
+                    format!(
+                        "{} rows left out for an unset feature",
+                        count(r.analysis.matrix.dropped)
+                    ),
+                    th.warn(),
+                ));
+            }
+            right.push(Line::styled(
+                format!("{:<9} {:>8} {:>8}", "detector", "seconds", "flags"),
+                th.dim(),
+            ));
+            for t in &r.timings {
+                match &t.error {
+                    None => right.push(Line::raw(format!(
+                        "{:<9} {:>8.3} {:>8}",
+                        t.name,
+                        t.seconds,
+                        count(t.flagged)
+                    ))),
+                    Some(e) => right.push(Line::styled(
+                        format!("{:<9} failed: {}", t.name, cut(e, 60)),
+                        th.warn(),
+                    )),
+                }
+            }
+            right.push(Line::raw(""));
+            match &r.evaluation {
+                Some(ev) => {
+                    right.push(heading("Evaluation against the labels"));
+                    right.push(Line::styled(
+                        format!(
+                            "{} malicious, {} other rows",
+                            count(ev.positives),
+                            count(ev.negatives)
+                        ),
+                        th.dim(),
+                    ));
+                    right.push(Line::styled(
+                        format!("{:<9} {:>8} {:>8}", "scorer", "ROC-AUC", "P@k"),
+                        th.dim(),
+                    ));
+                    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+                    for e in &ev.rows {
+                        right.push(Line::raw(format!(
+                            "{:<9} {:>8} {:>8}",
+                            e.name,
+                            opt(e.auc),
+                            opt(e.precision)
+                        )));
+                    }
+                }
+                None if info.label_column.is_some() => right.push(Line::styled(
+                    "The labels have no malicious and benign rows to evaluate on.",
+                    th.dim(),
+                )),
+                None => right.push(Line::styled("No label column: no evaluation.", th.dim())),
+            }
+        }
+        None => match &app.job {
+            Some(j) => {
+                right.push(Line::styled(
+                    match &j.error {
+                        Some(e) => format!("failed: {e}"),
+                        None => format!("running: {}", j.stage.name()),
+                    },
+                    th.warn(),
+                ));
+                for (name, secs) in &j.detectors {
+                    right.push(Line::raw(format!("{name:<9} {secs:>8.3}")));
+                }
+            }
+            None => right.push(Line::raw("waiting")),
+        },
+    }
+    let scroll = u16::try_from(app.overview_scroll).unwrap_or(u16::MAX);
+    if area.width >= 72 {
+        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(area);
+        f.render_widget(Paragraph::new(left).scroll((scroll, 0)), l);
+        f.render_widget(Paragraph::new(right).scroll((scroll, 0)), r);
+    } else {
+        let mut all = right;
+        all.push(Line::raw(""));
+        all.extend(left);
+        f.render_widget(Paragraph::new(all).scroll((scroll, 0)), area);
+    }
+}
