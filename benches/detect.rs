@@ -54,48 +54,99 @@ fn main() {
         let log = zsift::ingest::load(&[scaled(n, false)]).expect("load");
         let base = rss();
         let sel = Filter::default().select(&log.frame);
-        let m = features::build(&log.frame, &sel, None, &FeatureOptions::default_for(&log.frame)).expect("matrix");
+        let m = features::build(
+            &log.frame,
+            &sel,
+            None,
+            &FeatureOptions::default_for(&log.frame),
+        )
+        .expect("matrix");
         // Widen to 20 columns with log-scaled copies of the first ones.
-        let extra = m.x.slice(ndarray::s![.., ..20 - m.x.ncols()]).mapv(|v| v.abs().ln_1p());
+        let extra =
+            m.x.slice(ndarray::s![.., ..20 - m.x.ncols()])
+                .mapv(|v| v.abs().ln_1p());
         let x: Array2<f64> = concatenate(Axis(1), &[m.x.view(), extra.view()]).expect("widen");
         drop(m);
         let t = Instant::now();
-        let v = ensemble::run(&x, &vec![true; x.nrows()], &EnsembleOptions::default(), &Cancel::new(), &|_| {})
-            .expect("ensemble");
-        println!("{} {} {} {:.2} {}", x.nrows(), x.ncols(), peak_rss() - base, t.elapsed().as_secs_f64(), v.n_flagged());
+        let v = ensemble::run(
+            &x,
+            &vec![true; x.nrows()],
+            &EnsembleOptions::default(),
+            &Cancel::new(),
+            &|_| {},
+        )
+        .expect("ensemble");
+        println!(
+            "{} {} {} {:.2} {}",
+            x.nrows(),
+            x.ncols(),
+            peak_rss() - base,
+            t.elapsed().as_secs_f64(),
+            v.n_flagged()
+        );
         return;
     }
     if std::env::args().any(|a| a == "--list") {
         println!("detect: bench");
         return;
     }
-    println!("detectors on the seed's 7 features / max, fit on Benign rows, score all; {} threads", rayon::current_num_threads());
+    println!(
+        "detectors on the seed's 7 features / max, fit on Benign rows, score all; {} threads",
+        rayon::current_num_threads()
+    );
     for n in sizes() {
         let log = zsift::ingest::load(&[scaled(n, false)]).expect("load");
         let m = seed_matrix(&log);
         let runs = if n <= 200_000 { 3 } else { 1 };
-        println!("\n{n} rows: matrix {} × {}, {} training rows; median of {runs}", m.x.nrows(), m.x.ncols(), m.n_train);
-        println!("{:<8} {:>9} {:>9} {:>10} {:>8}", "detector", "fit+score", "min", "PyOD 100k", "ratio");
+        println!(
+            "\n{n} rows: matrix {} × {}, {} training rows; median of {runs}",
+            m.x.nrows(),
+            m.x.ncols(),
+            m.n_train
+        );
+        println!(
+            "{:<8} {:>9} {:>9} {:>10} {:>8}",
+            "detector", "fit+score", "min", "PyOD 100k", "ratio"
+        );
         for kind in DetectorKind::ALL {
             let opts = EnsembleOptions {
                 detectors: vec![kind],
                 ..Default::default()
             };
-            let t = times(runs, || ensemble::run(&m.x, &m.train, &opts, &Cancel::new(), &|_| {}).expect("run"));
+            let t = times(runs, || {
+                ensemble::run(&m.x, &m.train, &opts, &Cancel::new(), &|_| {}).expect("run")
+            });
             let med = median(&t);
-            let pyod = PYOD_100K.iter().find(|(k, _)| *k == kind.name()).map(|(_, s)| *s);
+            let pyod = PYOD_100K
+                .iter()
+                .find(|(k, _)| *k == kind.name())
+                .map(|(_, s)| *s);
             let (p, r) = match (pyod, n == 100_000) {
                 (Some(p), true) => (format!("{p:.3}"), format!("{:.0}x", p / med)),
                 _ => ("-".into(), "-".into()),
             };
-            println!("{:<8} {:>9.3} {:>9.3} {:>10} {:>8}", kind.name(), med, t[0], p, r);
+            println!(
+                "{:<8} {:>9.3} {:>9.3} {:>10} {:>8}",
+                kind.name(),
+                med,
+                t[0],
+                p,
+                r
+            );
         }
         let model = Model {
             train_label: Some("Benign".into()),
             ..Model::default()
         };
-        let t = times(runs, || analyze(&log, &model, &Cancel::new(), &|_| {}).expect("analyze"));
-        println!("{:<8} {:>9.3} {:>9.3}   (default model: features + 10 detectors + verdicts)", "default", median(&t), t[0]);
+        let t = times(runs, || {
+            analyze(&log, &model, &Cancel::new(), &|_| {}).expect("analyze")
+        });
+        println!(
+            "{:<8} {:>9.3} {:>9.3}   (default model: features + 10 detectors + verdicts)",
+            "default",
+            median(&t),
+            t[0]
+        );
     }
     let n = *sizes().last().unwrap_or(&1_000_000);
     let out = in_child(&n.to_string());

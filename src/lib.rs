@@ -14,4 +14,5 @@ pub mod ingest;
 pub mod pipeline;
 pub mod reasons;
 pub mod sanitize;
+pub mod stats;
 pub mod summary;
