@@ -8,6 +8,7 @@ pub mod cli;
 pub mod demo;
 pub mod detect;
 pub mod eval;
+pub mod export;
 pub mod features;
 pub mod filter;
 pub mod ingest;
