@@ -1,0 +1,308 @@
+//! Writing what an analysis found to files another tool opens with no options: the flagged
+//! rows (`anomalous.csv`), every row with its verdict, cluster and 2-D positions
+//! (`rows.csv`), and per-cluster statistics (`clusters.json`, and `clusters.txt` to read).
+//!
+//! Every file is written to a temporary file in the target folder and renamed into place,
+//! so a reader never sees half a file and an interrupted export leaves the old file whole.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use polars::prelude::*;
+
+use crate::ingest::Log;
+use crate::pipeline::Analysis;
+use crate::stats::ClusterStats;
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The table could not be formed or serialised.
+    #[error("{path}: {reason}")]
+    Data {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Results of the later stages, when they ran.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Extras<'a> {
+    /// HDBSCAN label per matrix row (clustering of all rows; −1 noise).
+    pub cluster: Option<&'a [i32]>,
+    /// PCA 2-D position per matrix row.
+    pub pca: Option<&'a Array2<f64>>,
+    /// UMAP 2-D position per matrix row.
+    pub umap: Option<&'a Array2<f64>>,
+    /// Per-cluster statistics, by subset (`all`, `anomalous`, `normal`).
+    pub clusters: &'a [(String, Vec<ClusterStats>)],
+}
+
+/// Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
+pub fn write_atomic(
+    path: &Path,
+    contents: impl FnOnce(&mut dyn Write) -> Result<(), String>,
+) -> Result<(), ExportError> {
+    let name = path.display().to_string();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let io = |source| ExportError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".zsift-export-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        contents(&mut w).map_err(|reason| ExportError::Data {
+            path: name.clone(),
+            reason,
+        })?;
+        w.flush().map_err(io)?;
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// List columns (Zeek sets and vectors) as comma-joined text, for CSV.
+fn flatten_lists(df: &mut DataFrame) -> PolarsResult<()> {
+    let names: Vec<PlSmallStr> = df
+        .columns()
+        .iter()
+        .filter(|c| matches!(c.dtype(), DataType::List(_)))
+        .map(|c| c.name().clone())
+        .collect();
+    for name in names {
+        let s = df.column(&name)?.as_materialized_series().clone();
+        let ca = s.list()?;
+        let joined: StringChunked = (0..ca.len())
+            .map(|i| ca.get_as_series(i))
+            .map(|v| {
+                v.map(|inner| {
+                    (0..inner.len())
+                        .map(|i| match inner.get(i) {
+                            Ok(AnyValue::String(x)) => x.to_string(),
+                            Ok(AnyValue::Null) | Err(_) => "-".to_string(),
+                            Ok(x) => x.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+            })
+            .collect();
+        df.replace(&name, joined.with_name(name.clone()).into_series().into())?;
+    }
+    Ok(())
+}
+
+fn write_csv(path: &Path, mut df: DataFrame) -> Result<(), ExportError> {
+    let data = |e: PolarsError| ExportError::Data {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    flatten_lists(&mut df).map_err(data)?;
+    write_atomic(path, |w| {
+        CsvWriter::new(w).finish(&mut df).map_err(|e| e.to_string())
+    })
+}
+
+/// The frame rows of `matrix_rows`, with all their log columns.
+fn log_rows(log: &Log, a: &Analysis, matrix_rows: &[usize]) -> PolarsResult<DataFrame> {
+    let idx: Vec<IdxSize> = matrix_rows
+        .iter()
+        .map(|&i| a.matrix.rows[i] as IdxSize)
+        .collect();
+    log.frame.take(&IdxCa::from_vec("idx".into(), idx))
+}
+
+fn add<T: Into<polars::prelude::Column>>(df: &mut DataFrame, col: T) -> PolarsResult<()> {
+    df.with_column(col.into()).map(|_| ())
+}
+
+/// Writes `anomalous.csv`, `rows.csv`, `clusters.json` and `clusters.txt` to `dir`
+/// (created if missing) and returns their paths.
+pub fn export(
+    dir: &Path,
+    log: &Log,
+    a: &Analysis,
+    extras: Extras<'_>,
+) -> Result<Vec<PathBuf>, ExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let v = &a.verdicts;
+    let n = a.matrix.rows.len();
+    let mut written = Vec::new();
+
+    // anomalous.csv: flagged rows, most anomalous first.
+    let path = dir.join("anomalous.csv");
+    let data = |e: PolarsError| ExportError::Data {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let flagged: Vec<usize> = a.ranking().into_iter().filter(|&i| v.flagged[i]).collect();
+    let mut df = log_rows(log, a, &flagged).map_err(data)?;
+    let score: Float64Chunked = flagged.iter().map(|&i| Some(v.combined[i])).collect();
+    let votes: UInt32Chunked = flagged
+        .iter()
+        .map(|&i| Some(u32::from(v.votes[i])))
+        .collect();
+    let dets: StringChunked = flagged
+        .iter()
+        .map(|&i| Some(v.flagged_by(i).join(" ")))
+        .collect();
+    let reasons: StringChunked = flagged
+        .iter()
+        .map(|&i| {
+            Some(
+                a.reasons(i, 3)
+                    .into_iter()
+                    .map(|r| r.text)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })
+        .collect();
+    add(&mut df, score.with_name("score".into()).into_series()).map_err(data)?;
+    add(&mut df, votes.with_name("votes".into()).into_series()).map_err(data)?;
+    add(&mut df, dets.with_name("detectors".into()).into_series()).map_err(data)?;
+    add(&mut df, reasons.with_name("reasons".into()).into_series()).map_err(data)?;
+    for r in v.runs.iter().filter(|r| r.ok()) {
+        let s: Float64Chunked = flagged.iter().map(|&i| Some(r.scores[i])).collect();
+        add(
+            &mut df,
+            s.with_name(format!("score_{}", r.kind.name()).into())
+                .into_series(),
+        )
+        .map_err(data)?;
+    }
+    if let Some(c) = extras.cluster {
+        let s: Int32Chunked = flagged.iter().map(|&i| Some(c[i])).collect();
+        add(&mut df, s.with_name("cluster".into()).into_series()).map_err(data)?;
+    }
+    write_csv(&path, df)?;
+    written.push(path);
+
+    // rows.csv: every analysed row in log order.
+    let path = dir.join("rows.csv");
+    let data = |e: PolarsError| ExportError::Data {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let all: Vec<usize> = (0..n).collect();
+    let mut df = log_rows(log, a, &all).map_err(data)?;
+    add(&mut df, Series::new("flagged".into(), &v.flagged)).map_err(data)?;
+    add(&mut df, Series::new("score".into(), &v.combined)).map_err(data)?;
+    let votes: Vec<u32> = v.votes.iter().map(|&x| u32::from(x)).collect();
+    add(&mut df, Series::new("votes".into(), votes)).map_err(data)?;
+    if let Some(c) = extras.cluster {
+        add(&mut df, Series::new("cluster".into(), c)).map_err(data)?;
+    }
+    for (name, e) in [("pca", extras.pca), ("umap", extras.umap)] {
+        if let Some(e) = e {
+            add(
+                &mut df,
+                Series::new(format!("{name}_x").into(), e.column(0).to_vec()),
+            )
+            .map_err(data)?;
+            add(
+                &mut df,
+                Series::new(format!("{name}_y").into(), e.column(1).to_vec()),
+            )
+            .map_err(data)?;
+        }
+    }
+    write_csv(&path, df)?;
+    written.push(path);
+
+    // clusters.json and clusters.txt.
+    let path = dir.join("clusters.json");
+    let map: serde_json::Map<String, serde_json::Value> = extras
+        .clusters
+        .iter()
+        .map(|(k, c)| (k.clone(), serde_json::to_value(c).unwrap_or_default()))
+        .collect();
+    write_atomic(&path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &map).map_err(|e| e.to_string())?;
+        writeln!(w).map_err(|e| e.to_string())
+    })?;
+    written.push(path);
+    let path = dir.join("clusters.txt");
+    write_atomic(&path, |w| {
+        write_clusters_text(w, extras.clusters).map_err(|e| e.to_string())
+    })?;
+    written.push(path);
+    Ok(written)
+}
+
+/// Per-cluster statistics as readable text (the seed notebook's printout). Log values are
+/// neutralised, since this file is meant to be read in a terminal.
+pub fn write_clusters_text(
+    w: &mut dyn Write,
+    clusters: &[(String, Vec<ClusterStats>)],
+) -> std::io::Result<()> {
+    use crate::sanitize::sanitize;
+    for (subset, list) in clusters {
+        let noise = list.iter().find(|c| c.cluster == -1).map_or(0, |c| c.count);
+        writeln!(
+            w,
+            "== {subset} rows: {} clusters, {} noise rows",
+            list.iter().filter(|c| c.cluster >= 0).count(),
+            noise
+        )?;
+        for c in list {
+            let name = if c.cluster < 0 {
+                "noise".to_string()
+            } else {
+                format!("cluster {}", c.cluster)
+            };
+            writeln!(w, "\n{name}: {} rows", c.count)?;
+            writeln!(
+                w,
+                "  {:<16} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}",
+                "feature", "mean", "std", "min", "q1", "median", "q3", "max"
+            )?;
+            for s in &c.numeric {
+                writeln!(
+                    w,
+                    "  {:<16} {:>12.4} {:>12.4} {:>12.4} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
+                    sanitize(&s.feature),
+                    s.mean,
+                    s.std,
+                    s.min,
+                    s.q1,
+                    s.median,
+                    s.q3,
+                    s.max
+                )?;
+            }
+            for t in &c.categorical {
+                let top: Vec<String> = t
+                    .top
+                    .iter()
+                    .map(|x| format!("{} ({})", sanitize(&x.value), x.count))
+                    .collect();
+                writeln!(w, "  {:<16} {}", t.column, top.join(", "))?;
+            }
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! Per-cluster statistics and per-feature distributions, as the seed notebook printed and
+//! plotted them: for each cluster its size, the mean, standard deviation, variance, range
+//! and quartiles of each numeric feature, and the five most common values of the
+//! categorical fields; for each feature its sorted values and histograms (linear and
+//! logarithmic bins) of anomalous against normal rows.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::features::quantile_sorted;
+use crate::summary::Count;
+
+/// Categorical fields summarised per cluster (those the log has).
+pub const CATEGORICAL: [&str; 6] = [
+    "service",
+    "conn_state",
+    "id.resp_p",
+    "id.resp_h",
+    "id.orig_h",
+    "proto",
+];
+
+/// Summary of one numeric feature over a set of rows (unset values left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NumericStats {
+    /// Column name.
+    pub feature: String,
+    /// Rows with a value.
+    pub count: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1, as pandas).
+    pub std: f64,
+    /// Sample variance.
+    pub var: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// max − min.
+    pub range: f64,
+    /// First quartile.
+    pub q1: f64,
+    /// Median.
+    pub median: f64,
+    /// Third quartile.
+    pub q3: f64,
+}
+
+impl NumericStats {
+    /// Statistics of `values` (finite values only); `None` if there are none.
+    pub fn of(feature: &str, values: &[f64]) -> Option<Self> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = if v.len() > 1 {
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Some(Self {
+            feature: feature.to_string(),
+            count: v.len(),
+            mean,
+            std: var.sqrt(),
+            var,
+            min: v[0],
+            max: v[v.len() - 1],
+            range: v[v.len() - 1] - v[0],
+            q1: quantile_sorted(&v, 0.25),
+            median: quantile_sorted(&v, 0.5),
+            q3: quantile_sorted(&v, 0.75),
+        })
+    }
+}
+
+/// The most common values of a categorical field in a set of rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopValues {
+    /// Column name.
+    pub column: String,
+    /// Up to five values with their counts, most common first.
+    pub top: Vec<Count>,
+}
+
+/// Statistics of one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterStats {
+    /// Cluster label (−1: noise).
+    pub cluster: i32,
+    /// Rows in it.
+    pub count: usize,
+    /// Numeric features.
+    pub numeric: Vec<NumericStats>,
+    /// Categorical fields.
+    pub categorical: Vec<TopValues>,
+}
+
+/// A feature's values per frame row as f64 (`None` when unset or not numeric).
+pub fn numeric_column(frame: &DataFrame, name: &str) -> Option<Vec<Option<f64>>> {
+    let s = frame.column(name).ok()?.as_materialized_series();
+    let s = match s.dtype() {
+        DataType::Int64 | DataType::Float64 | DataType::Boolean => {
+            s.cast(&DataType::Float64).ok()?
+        }
+        _ => return None,
+    };
+    Some(s.f64().ok()?.iter().collect())
+}
+
+/// A column's values per frame row as text, for counting (`-` when unset).
+fn text_column(frame: &DataFrame, name: &str) -> Option<Vec<String>> {
+    let s = frame.column(name).ok()?.as_materialized_series();
+    if let Ok(ca) = s.str() {
+        return Some(ca.iter().map(|v| v.unwrap_or("-").to_string()).collect());
+    }
+    if let Ok(ca) = s.i64() {
+        return Some(
+            ca.iter()
+                .map(|v| v.map_or("-".into(), |x| x.to_string()))
+                .collect(),
+        );
+    }
+    None
+}
+
+/// Statistics per cluster of the frame rows `rows` (one label per row), over the numeric
+/// columns `numeric` and the categorical fields in [`CATEGORICAL`] the frame has. Clusters
+/// come in label order, noise (−1) first.
+pub fn cluster_stats(
+    frame: &DataFrame,
+    rows: &[u32],
+    labels: &[i32],
+    numeric: &[String],
+) -> Vec<ClusterStats> {
+    let mut members: HashMap<i32, Vec<u32>> = HashMap::new();
+    for (&r, &l) in rows.iter().zip(labels) {
+        members.entry(l).or_default().push(r);
+    }
+    let num_cols: Vec<(String, Vec<Option<f64>>)> = numeric
+        .iter()
+        .filter_map(|c| numeric_column(frame, c).map(|v| (c.clone(), v)))
+        .collect();
+    let cat_cols: Vec<(&str, Vec<String>)> = CATEGORICAL
+        .iter()
+        .filter_map(|c| text_column(frame, c).map(|v| (*c, v)))
+        .collect();
+    let mut keys: Vec<i32> = members.keys().copied().collect();
+    keys.sort_unstable();
+    keys.into_iter()
+        .map(|k| {
+            let m = &members[&k];
+            ClusterStats {
+                cluster: k,
+                count: m.len(),
+                numeric: num_cols
+                    .iter()
+                    .filter_map(|(name, v)| {
+                        let vals: Vec<f64> = m.iter().filter_map(|&r| v[r as usize]).collect();
+                        NumericStats::of(name, &vals)
+                    })
+                    .collect(),
+                categorical: cat_cols
+                    .iter()
+                    .map(|(name, v)| TopValues {
+                        column: name.to_string(),
+                        top: top_values(m.iter().map(|&r| v[r as usize].as_str()), 5),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The `n` most common values, ties by value.
+pub fn top_values<'a>(values: impl Iterator<Item = &'a str>, n: usize) -> Vec<Count> {
+    let mut c: HashMap<&str, usize> = HashMap::new();
+    for v in values {
+        *c.entry(v).or_default() += 1;
+    }
+    let mut out: Vec<Count> = c
+        .into_iter()
+        .map(|(value, count)| Count {
+            value: value.to_string(),
+            count,
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    out.truncate(n);
+    out
+}
+
+/// Counts of anomalous and normal values per bin.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Histogram {
+    /// Bin edges (bins + 1 of them), in the feature's units.
+    pub edges: Vec<f64>,
+    /// Anomalous rows per bin.
+    pub anomalous: Vec<usize>,
+    /// Normal rows per bin.
+    pub normal: Vec<usize>,
+}
+
+/// A feature's distribution, for plots.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Distribution {
+    /// Column name.
+    pub feature: String,
+    /// All values, ascending (the seed's "distribution" curve).
+    pub sorted: Vec<f64>,
+    /// Equal-width bins over [min, max].
+    pub linear: Histogram,
+    /// Bins equal in log10(1 + x) (for heavy-tailed counts), over the same range.
+    pub log: Histogram,
+}
+
+fn histogram(
+    values: &[f64],
+    flagged: &[bool],
+    bins: usize,
+    to: impl Fn(f64) -> f64,
+    from: impl Fn(f64) -> f64,
+) -> Histogram {
+    let t: Vec<f64> = values.iter().map(|&v| to(v)).collect();
+    let lo = t.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let bins = bins.max(1);
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else if lo.is_finite() {
+        (lo - 0.5, lo + 0.5)
+    } else {
+        (0.0, 1.0)
+    };
+    let width = (hi - lo) / bins as f64;
+    let mut anomalous = vec![0; bins];
+    let mut normal = vec![0; bins];
+    for (&x, &f) in t.iter().zip(flagged) {
+        if !x.is_finite() {
+            continue;
+        }
+        let b = (((x - lo) / width) as usize).min(bins - 1);
+        if f {
+            anomalous[b] += 1;
+        } else {
+            normal[b] += 1;
+        }
+    }
+    Histogram {
+        edges: (0..=bins).map(|i| from(lo + width * i as f64)).collect(),
+        anomalous,
+        normal,
+    }
+}
+
+/// The distribution of `values` (one per row; `flagged` marks the anomalous rows) with
+/// `bins` bins.
+pub fn distribution(feature: &str, values: &[f64], flagged: &[bool], bins: usize) -> Distribution {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let log_to = |v: f64| v.signum() * v.abs().ln_1p() / std::f64::consts::LN_10;
+    let log_from = |t: f64| t.signum() * ((t.abs() * std::f64::consts::LN_10).exp() - 1.0);
+    Distribution {
+        feature: feature.to_string(),
+        sorted,
+        linear: histogram(values, flagged, bins, |v| v, |v| v),
+        log: histogram(values, flagged, bins, log_to, log_from),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_stats_match_pandas() {
+        // pandas: Series([1, 2, 3, 4, 10]).describe() -> mean 4, std 3.5355, 25% 2, 50% 3, 75% 4
+        let s = NumericStats::of("x", &[1.0, 2.0, 3.0, 4.0, 10.0, f64::NAN]).unwrap();
+        assert_eq!(s.count, 5);
+        assert_eq!(s.mean, 4.0);
+        assert!((s.std - 3.5355339059327378).abs() < 1e-12);
+        assert_eq!((s.q1, s.median, s.q3), (2.0, 3.0, 4.0));
+        assert_eq!((s.min, s.max, s.range), (1.0, 10.0, 9.0));
+        assert!(NumericStats::of("x", &[]).is_none());
+        assert_eq!(NumericStats::of("x", &[7.0]).unwrap().std, 0.0);
+    }
+
+    #[test]
+    fn clusters_are_summarised() {
+        let f = df!(
+            "orig_bytes" => [Some(1i64), Some(3), None, Some(100), Some(200)],
+            "service" => [Some("dns"), Some("dns"), Some("ssl"), None, Some("ssl")],
+            "id.resp_p" => [53i64, 53, 443, 443, 443]
+        )
+        .unwrap();
+        let st = cluster_stats(
+            &f,
+            &[0, 1, 2, 3, 4],
+            &[0, 0, 1, -1, 1],
+            &["orig_bytes".to_string()],
+        );
+        assert_eq!(
+            st.iter().map(|c| (c.cluster, c.count)).collect::<Vec<_>>(),
+            vec![(-1, 1), (0, 2), (1, 2)]
+        );
+        assert_eq!(st[1].numeric[0].mean, 2.0);
+        assert_eq!(st[2].numeric[0].count, 1, "unset value left out");
+        let svc = st[1]
+            .categorical
+            .iter()
+            .find(|t| t.column == "service")
+            .unwrap();
+        assert_eq!(
+            svc.top,
+            vec![Count {
+                value: "dns".into(),
+                count: 2
+            }]
+        );
+        let port = st[2]
+            .categorical
+            .iter()
+            .find(|t| t.column == "id.resp_p")
+            .unwrap();
+        assert_eq!(port.top[0].value, "443");
+        assert_eq!(
+            st[0]
+                .categorical
+                .iter()
+                .find(|t| t.column == "service")
+                .unwrap()
+                .top[0]
+                .value,
+            "-"
+        );
+    }
+
+    #[test]
+    fn histograms_split_anomalous_and_normal() {
+        let v = [0.0, 1.0, 2.0, 3.0, 1000.0];
+        let f = [false, false, false, false, true];
+        let d = distribution("x", &v, &f, 4);
+        assert_eq!(d.sorted, v.to_vec());
+        assert_eq!(d.linear.normal, vec![4, 0, 0, 0]);
+        assert_eq!(d.linear.anomalous, vec![0, 0, 0, 1]);
+        assert_eq!(d.linear.edges.len(), 5);
+        // Log bins spread the small values out: log10(1 + x) is 0, 0.30, 0.48, 0.60, 3.
+        let d = distribution("x", &v, &f, 10);
+        assert_eq!(&d.log.normal[..3], &[1, 2, 1]);
+        assert_eq!(d.log.anomalous[9], 1);
+        assert!((d.log.edges[10] - 1000.0).abs() < 1e-6);
+        // A constant feature gets one usable bin, no NaN.
+        let c = distribution("c", &[5.0; 3], &[false; 3], 3);
+        assert!(c.linear.edges.iter().all(|e| e.is_finite()));
+        assert_eq!(c.linear.normal.iter().sum::<usize>(), 3);
+    }
+}
