@@ -829,10 +829,25 @@ impl App {
             return;
         };
         let dir = PathBuf::from(dir.trim());
-        self.status = Some(match super::export::write(&dir, log, r) {
-            Ok(w) => w.to_string(),
-            Err(e) => clean(&format!("export failed: {e}")),
-        });
+        let extras = crate::export::Extras::default();
+        self.status = Some(clean(
+            &match crate::export::export(&dir, log, &r.analysis, extras) {
+                Ok(files) => {
+                    let names: Vec<String> = files
+                        .iter()
+                        .filter_map(|p| p.file_name())
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .collect();
+                    format!(
+                        "wrote {} flagged rows to {}: {}",
+                        r.flagged.len(),
+                        dir.display(),
+                        names.join(" ")
+                    )
+                }
+                Err(e) => format!("export failed: {e}"),
+            },
+        ));
     }
 
     fn open_picker(&mut self, kind: PickerKind) {
@@ -1010,8 +1025,11 @@ impl App {
             .filter(|i| i.marked)
             .map(|i| &i.item)
             .collect();
-        // With nothing marked, Enter takes the highlighted item alone.
-        let chosen: Vec<Item> = if marked.is_empty() || p.kind == PickerKind::Labels {
+        // Enter on "all" clears; with nothing marked, Enter takes the highlighted item.
+        let on_all = p
+            .highlighted()
+            .is_some_and(|i| p.items[i].item == Item::All);
+        let chosen: Vec<Item> = if on_all || marked.is_empty() || p.kind == PickerKind::Labels {
             p.highlighted()
                 .map(|i| vec![p.items[i].item.clone()])
                 .unwrap_or_default()

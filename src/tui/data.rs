@@ -15,6 +15,7 @@ use crate::filter::{self, LABEL_COLUMN};
 use crate::ingest::Log;
 use crate::pipeline::{Analysis, Model};
 use crate::sanitize::sanitize;
+use crate::stats::Distribution;
 use crate::summary::{self, value_counts};
 
 /// Sanitized text of a log value.
@@ -251,32 +252,15 @@ pub struct Evaluation {
     pub rows: Vec<EvalRow>,
 }
 
-/// Counts per bin of one feature, normal and anomalous rows apart, as shares of each.
-#[derive(Debug, Clone)]
-pub struct Bins {
-    /// Left edge of the first bin (in the binned scale).
-    pub lo: f64,
-    /// Right edge of the last bin.
-    pub hi: f64,
-    /// Share of normal rows per bin.
-    pub normal: Vec<f64>,
-    /// Share of anomalous rows per bin.
-    pub anomalous: Vec<f64>,
-}
-
 /// The distribution of one feature over normal and anomalous rows.
 #[derive(Debug, Clone)]
 pub enum Dist {
-    /// A numeric feature.
+    /// A numeric feature: histograms (linear and log bins) and the sorted values.
     Num {
-        /// Bins on the values.
-        linear: Bins,
-        /// Bins on sign(x)·log10(1 + |x|).
-        log: Bins,
-        /// Sorted normal values at evenly spaced quantiles: (quantile, value).
-        normal_curve: Vec<(f64, f64)>,
-        /// The same for anomalous rows.
-        anomalous_curve: Vec<(f64, f64)>,
+        /// Bins and counts, from [`crate::stats::distribution`].
+        hist: Box<Distribution>,
+        /// The sorted values at evenly spaced quantiles: (quantile, value).
+        curve: Vec<(f64, f64)>,
         /// Normal rows.
         n_normal: usize,
         /// Anomalous rows.
@@ -304,7 +288,7 @@ pub struct FeatureDist {
 }
 
 /// The bins of the histograms.
-pub const BINS: usize = 40;
+const BINS: usize = 40;
 /// Points on the sorted-value curves.
 const CURVE: usize = 200;
 /// Reasons shown per row.
@@ -392,7 +376,7 @@ impl Results {
             }
             dists.push(FeatureDist {
                 name: clean(&f.column),
-                dist: distribution(raw, &v.flagged),
+                dist: distribution(&f.column, raw, &v.flagged),
             });
         }
         Some(Self {
@@ -453,47 +437,6 @@ pub fn log_scale(x: f64) -> f64 {
     x.signum() * x.abs().ln_1p() / std::f64::consts::LN_10
 }
 
-/// The inverse of [`log_scale`], for axis labels.
-pub fn unlog_scale(y: f64) -> f64 {
-    y.signum() * (y.abs() * std::f64::consts::LN_10).exp_m1()
-}
-
-fn bins(normal: &[f64], anomalous: &[f64], map: impl Fn(f64) -> f64) -> Bins {
-    let lo = normal
-        .iter()
-        .chain(anomalous)
-        .map(|&x| map(x))
-        .fold(f64::INFINITY, f64::min);
-    let hi = normal
-        .iter()
-        .chain(anomalous)
-        .map(|&x| map(x))
-        .fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() && hi > lo {
-        (lo, hi)
-    } else if lo.is_finite() {
-        (lo - 0.5, lo + 0.5)
-    } else {
-        (0.0, 1.0)
-    };
-    let count = |v: &[f64]| {
-        let mut c = vec![0.0; BINS];
-        for &x in v {
-            let b = ((map(x) - lo) / (hi - lo) * BINS as f64) as usize;
-            c[b.min(BINS - 1)] += 1.0;
-        }
-        let n = v.len().max(1) as f64;
-        c.iter_mut().for_each(|x| *x /= n);
-        c
-    };
-    Bins {
-        lo,
-        hi,
-        normal: count(normal),
-        anomalous: count(anomalous),
-    }
-}
-
 fn curve(sorted: &[f64]) -> Vec<(f64, f64)> {
     if sorted.is_empty() {
         return Vec::new();
@@ -511,26 +454,16 @@ fn curve(sorted: &[f64]) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn distribution(raw: &Raw, flagged: &[bool]) -> Dist {
+fn distribution(name: &str, raw: &Raw, flagged: &[bool]) -> Dist {
     match raw {
         Raw::Num(v) => {
-            let (mut normal, mut anomalous) = (Vec::new(), Vec::new());
-            for (&x, &f) in v.iter().zip(flagged) {
-                if f {
-                    anomalous.push(x)
-                } else {
-                    normal.push(x)
-                }
-            }
-            normal.sort_by(f64::total_cmp);
-            anomalous.sort_by(f64::total_cmp);
+            let hist = crate::stats::distribution(name, v, flagged, BINS);
+            let n_anomalous = flagged.iter().filter(|&&f| f).count();
             Dist::Num {
-                linear: bins(&normal, &anomalous, |x| x),
-                log: bins(&normal, &anomalous, log_scale),
-                normal_curve: curve(&normal),
-                anomalous_curve: curve(&anomalous),
-                n_normal: normal.len(),
-                n_anomalous: anomalous.len(),
+                curve: curve(&hist.sorted),
+                hist: Box::new(hist),
+                n_normal: flagged.len() - n_anomalous,
+                n_anomalous,
             }
         }
         Raw::Cat { codes, vocab, .. } => {

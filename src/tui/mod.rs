@@ -7,7 +7,6 @@
 
 pub mod app;
 pub mod data;
-pub mod export;
 pub mod keys;
 pub mod terminal;
 pub mod views;

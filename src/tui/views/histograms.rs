@@ -10,8 +10,9 @@ use ratatui::Frame;
 
 use super::{count, cut, pending, Theme};
 use crate::reasons::number;
+use crate::stats::Histogram;
 use crate::tui::app::App;
-use crate::tui::data::{log_scale, unlog_scale, Bins, Dist, BINS};
+use crate::tui::data::{log_scale, Dist};
 
 /// Draws the tab.
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
@@ -64,24 +65,22 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     }
     f.render_widget(Paragraph::new(Line::from(cap)), caption);
     match &fd.dist {
-        Dist::Num {
-            linear,
-            log,
-            normal_curve,
-            anomalous_curve,
-            ..
-        } => {
-            let bins = if app.hist.log { log } else { linear };
+        Dist::Num { hist, curve, .. } => {
+            let bins = if app.hist.log {
+                &hist.log
+            } else {
+                &hist.linear
+            };
             let curve_h = if rest.height >= 14 {
                 rest.height * 2 / 5
             } else {
                 0
             };
-            let [hist, curve] =
+            let [top, bottom] =
                 Layout::vertical([Constraint::Min(0), Constraint::Length(curve_h)]).areas(rest);
-            histogram(app, f, hist, bins);
+            histogram(app, f, top, bins, (n_normal, n_anomalous));
             if curve_h > 0 {
-                sorted_curves(app, f, curve, normal_curve, anomalous_curve);
+                sorted_curve(app, f, bottom, curve);
             }
         }
         Dist::Cat { top, .. } => {
@@ -115,27 +114,39 @@ fn share_bar(share: f64, width: usize) -> String {
     )
 }
 
-/// The x value shown for a position on the binned scale.
-fn x_label(app: &App, x: f64) -> String {
-    number(if app.hist.log { unlog_scale(x) } else { x })
+/// The binned scale: the values themselves, or log10(1 + x) with log bins.
+fn scale(app: &App, x: f64) -> f64 {
+    if app.hist.log {
+        log_scale(x)
+    } else {
+        x
+    }
 }
 
-/// A histogram as a step outline: each bin a flat segment at its share.
-fn steps(bins: &Bins, shares: &[f64]) -> Vec<(f64, f64)> {
-    let width = (bins.hi - bins.lo) / BINS as f64;
-    let mut out = Vec::with_capacity(2 * shares.len() + 2);
-    out.push((bins.lo, 0.0));
-    for (i, &s) in shares.iter().enumerate() {
-        out.push((bins.lo + i as f64 * width, s));
-        out.push((bins.lo + (i + 1) as f64 * width, s));
+/// A histogram as a step outline: each bin a flat segment at its share of the rows.
+fn steps(app: &App, edges: &[f64], counts: &[usize], n: usize) -> Vec<(f64, f64)> {
+    let n = n.max(1) as f64;
+    let mut out = Vec::with_capacity(2 * counts.len() + 2);
+    if let Some(&first) = edges.first() {
+        out.push((scale(app, first), 0.0));
     }
-    out.push((bins.hi, 0.0));
+    for (i, &c) in counts.iter().enumerate() {
+        let (Some(&a), Some(&b)) = (edges.get(i), edges.get(i + 1)) else {
+            break;
+        };
+        let share = c as f64 / n;
+        out.push((scale(app, a), share));
+        out.push((scale(app, b), share));
+    }
+    if let Some(&last) = edges.last() {
+        out.push((scale(app, last), 0.0));
+    }
     out
 }
 
 fn hist_chart<'d>(
     data: Vec<Dataset<'d>>,
-    bins: &Bins,
+    (lo, hi): (f64, f64),
     ymax: f64,
     x_labels: Vec<String>,
     th: Theme,
@@ -143,7 +154,7 @@ fn hist_chart<'d>(
     Chart::new(data)
         .x_axis(
             Axis::default()
-                .bounds([bins.lo, bins.hi])
+                .bounds([lo, hi])
                 .labels(x_labels)
                 .style(th.dim()),
         )
@@ -155,126 +166,91 @@ fn hist_chart<'d>(
         )
 }
 
-fn histogram(app: &App, f: &mut Frame, area: Rect, bins: &Bins) {
+fn set<'d>(
+    name: &'static str,
+    data: &'d [(f64, f64)],
+    style: Style,
+    marker: Marker,
+) -> Dataset<'d> {
+    Dataset::default()
+        .name(name)
+        .data(data)
+        .graph_type(GraphType::Line)
+        .marker(marker)
+        .style(style)
+}
+
+fn histogram(app: &App, f: &mut Frame, area: Rect, h: &Histogram, (nn, na): (usize, usize)) {
     let th = Theme::of(app);
-    let normal = steps(bins, &bins.normal);
-    let anomalous = steps(bins, &bins.anomalous);
-    let top = |v: &[f64]| v.iter().cloned().fold(0.0f64, f64::max).max(1e-9);
-    let ymax = top(&bins.normal).max(top(&bins.anomalous));
-    let x_labels = [bins.lo, (bins.lo + bins.hi) / 2.0, bins.hi].map(|x| x_label(app, x));
+    let normal = steps(app, &h.edges, &h.normal, nn);
+    let anomalous = steps(app, &h.edges, &h.anomalous, na);
+    let (first, last) = (
+        h.edges.first().copied().unwrap_or(0.0),
+        h.edges.last().copied().unwrap_or(1.0),
+    );
+    let (lo, hi) = (scale(app, first), scale(app, last));
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    };
+    let mid = h.edges.get(h.edges.len() / 2).copied().unwrap_or(first);
+    let x_labels: Vec<String> = [first, mid, last].iter().map(|&x| number(x)).collect();
+    let ymax = normal
+        .iter()
+        .chain(&anomalous)
+        .map(|p| p.1)
+        .fold(1e-9, f64::max);
     // Without colour the two series differ by their marks.
     let anomalous_mark = if app.color {
         Marker::Braille
     } else {
         Marker::Dot
     };
-    fn set<'d>(
-        name: &'static str,
-        data: &'d [(f64, f64)],
-        style: Style,
-        marker: Marker,
-    ) -> Dataset<'d> {
-        Dataset::default()
-            .name(name)
-            .data(data)
-            .graph_type(GraphType::Line)
-            .marker(marker)
-            .style(style)
-    }
     if app.hist.side_by_side {
         let [l, r] = Layout::horizontal([Constraint::Fill(1); 2]).areas(area);
-        let n = hist_chart(
-            vec![set("normal", &normal, th.normal(), Marker::Braille)],
-            bins,
-            ymax,
-            x_labels.to_vec(),
-            th,
-        );
-        f.render_widget(n, l);
-        let a = hist_chart(
-            vec![set("anomalous", &anomalous, th.anomalous(), anomalous_mark)],
-            bins,
-            ymax,
-            x_labels.to_vec(),
-            th,
-        );
-        f.render_widget(a, r);
+        let data = vec![set("normal", &normal, th.normal(), Marker::Braille)];
+        f.render_widget(hist_chart(data, (lo, hi), ymax, x_labels.clone(), th), l);
+        let data = vec![set("anomalous", &anomalous, th.anomalous(), anomalous_mark)];
+        f.render_widget(hist_chart(data, (lo, hi), ymax, x_labels, th), r);
     } else {
-        let both = hist_chart(
-            vec![
-                set("normal", &normal, th.normal(), Marker::Braille),
-                set("anomalous", &anomalous, th.anomalous(), anomalous_mark),
-            ],
-            bins,
-            ymax,
-            x_labels.to_vec(),
-            th,
-        );
-        f.render_widget(both, area);
+        let data = vec![
+            set("normal", &normal, th.normal(), Marker::Braille),
+            set("anomalous", &anomalous, th.anomalous(), anomalous_mark),
+        ];
+        f.render_widget(hist_chart(data, (lo, hi), ymax, x_labels, th), area);
     }
 }
 
-fn sorted_curves(
-    app: &App,
-    f: &mut Frame,
-    area: Rect,
-    normal: &[(f64, f64)],
-    anomalous: &[(f64, f64)],
-) {
+/// Every row's value in ascending order (the seed notebook's distribution curve).
+fn sorted_curve(app: &App, f: &mut Frame, area: Rect, curve: &[(f64, f64)]) {
     let th = Theme::of(app);
-    let y = |v: f64| if app.hist.log { log_scale(v) } else { v };
-    let map = |c: &[(f64, f64)]| -> Vec<(f64, f64)> { c.iter().map(|&(q, v)| (q, y(v))).collect() };
-    let (normal, anomalous) = (map(normal), map(anomalous));
-    let lo = normal
-        .iter()
-        .chain(&anomalous)
-        .map(|p| p.1)
-        .fold(f64::INFINITY, f64::min);
-    let hi = normal
-        .iter()
-        .chain(&anomalous)
-        .map(|p| p.1)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() && hi > lo {
-        (lo, hi)
-    } else if lo.is_finite() {
-        (lo - 0.5, lo + 0.5)
+    let points: Vec<(f64, f64)> = curve.iter().map(|&(q, v)| (q, scale(app, v))).collect();
+    let lo = curve.first().map_or(0.0, |p| p.1);
+    let hi = curve.last().map_or(1.0, |p| p.1);
+    let (slo, shi) = (scale(app, lo), scale(app, hi));
+    let (slo, shi) = if shi > slo {
+        (slo, shi)
     } else {
-        (0.0, 1.0)
+        (slo - 0.5, slo + 0.5)
     };
-    let anomalous_mark = if app.color {
-        Marker::Braille
-    } else {
-        Marker::Dot
-    };
-    let chart = Chart::new(vec![
-        Dataset::default()
-            .name("normal")
-            .data(&normal)
-            .graph_type(GraphType::Line)
-            .marker(Marker::Braille)
-            .style(th.normal()),
-        Dataset::default()
-            .name("anomalous")
-            .data(&anomalous)
-            .graph_type(GraphType::Line)
-            .marker(anomalous_mark)
-            .style(th.anomalous()),
-    ])
+    let chart = Chart::new(vec![Dataset::default()
+        .name("all rows")
+        .data(&points)
+        .graph_type(GraphType::Line)
+        .marker(Marker::Braille)
+        .style(th.title())])
     .x_axis(
         Axis::default()
             .title("sorted values (quantile)")
             .bounds([0.0, 1.0])
-            .labels(vec![Span::raw("0"), Span::raw("0.5"), Span::raw("1")])
+            .labels(vec!["0", "0.5", "1"])
             .style(th.dim()),
     )
     .y_axis(
         Axis::default()
-            .bounds([lo, hi])
-            .labels(vec![
-                Span::raw(x_label(app, lo)),
-                Span::raw(x_label(app, hi)),
-            ])
+            .bounds([slo, shi])
+            .labels(vec![number(lo), number(hi)])
             .style(th.dim()),
     );
     f.render_widget(chart, area);

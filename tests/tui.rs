@@ -1,0 +1,640 @@
+//! The terminal UI: views drawn into a `TestBackend`, key sequences against the state,
+//! job generations and cancelling, and the real binary in a tmux pseudo-terminal.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use zsift::cli::Input;
+use zsift::tui::app::{App, Overlay, Tab};
+use zsift::tui::data::LogInfo;
+use zsift::tui::views;
+use zsift::tui::worker::{self, Event, Worker};
+
+/// Waits for the worker's events until the current job ends, applying them to `app`.
+fn finish(app: &mut App, w: &mut Worker) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while app.busy() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the job did not finish");
+        if let Ok(e) = w.events.recv_timeout(left) {
+            if let Some(job) = app.on_event(e) {
+                w.submit(job);
+            }
+        }
+    }
+}
+
+/// An app with `log` loaded and its first job finished.
+fn ready(log: zsift::ingest::Log, name: &str) -> (App, Worker) {
+    let info = LogInfo::new(&log, name);
+    let mut app = App::new(name, 0, true);
+    let mut w = Worker::start();
+    let job = app
+        .on_event(Event::Loaded(Ok((Arc::new(log), Arc::new(info)))))
+        .expect("a job starts once the log is loaded");
+    w.submit(job);
+    finish(&mut app, &mut w);
+    assert!(app.results.is_some(), "{:?}", app.job);
+    (app, w)
+}
+
+fn demo() -> (App, Worker) {
+    ready(zsift::demo::load().unwrap(), "demo/conn.log")
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+/// Presses keys; returns the last job the keys started, if any.
+fn press(app: &mut App, w: &mut Worker, keys: &[KeyEvent]) -> bool {
+    let mut started = false;
+    for &k in keys {
+        if let Some(a) = app.action_for(k) {
+            if let Some(job) = app.update(a) {
+                w.submit(job);
+                started = true;
+            }
+        }
+    }
+    started
+}
+
+fn typed(s: &str) -> Vec<KeyEvent> {
+    s.chars().map(key).collect()
+}
+
+/// The screen as text, one line per row.
+fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| views::render(app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn every_tab_draws_the_demo_at_80x24_and_tiny_sizes() {
+    let (mut app, _w) = demo();
+    let expect = [
+        (Tab::Anomalies, "flagged of 3,361 rows"),
+        (Tab::Scatter, "Scatter"),
+        (Tab::Clusters, "Clusters"),
+        (Tab::Histograms, "duration"),
+        (Tab::Overview, "Services"),
+    ];
+    for (tab, text) in expect {
+        app.tab = tab;
+        let screen = draw(&app, 80, 24);
+        assert!(screen.contains(text), "{tab:?} lacks {text:?}:\n{screen}");
+        assert!(screen.contains("68 of 3361 rows flagged"), "{screen}");
+        assert!(screen.contains("Anomalies") && screen.contains("Overview"));
+        for (w, h) in [(20, 5), (40, 10), (10, 2), (1, 1), (200, 60)] {
+            let s = draw(&app, w, h);
+            assert_eq!(s.lines().count(), usize::from(h));
+        }
+    }
+    app.tab = Tab::Anomalies;
+    let screen = draw(&app, 80, 24);
+    // The port scanner and the SSH brute force are among the flagged rows.
+    assert!(screen.contains("10.0.1.20"), "{screen}");
+    assert!(screen.contains("why "), "{screen}");
+    let tiny = draw(&app, 20, 5);
+    assert!(tiny.contains("1 An"), "{tiny}");
+    let overview = {
+        app.tab = Tab::Overview;
+        draw(&app, 80, 24)
+    };
+    for d in ["iforest", "lof", "vae", "No label column"] {
+        assert!(overview.contains(d), "{overview}");
+    }
+}
+
+#[test]
+fn overlays_draw_at_80x24_and_tiny_sizes() {
+    let (mut app, mut w) = demo();
+    for keys in [
+        vec![key('?')],
+        vec![key('s')],
+        vec![key('i')],
+        vec![key('f')],
+        vec![key('d')],
+        vec![code(KeyCode::Enter)],
+        vec![key('/')],
+        vec![key('e')],
+    ] {
+        app.overlay = Overlay::None;
+        press(&mut app, &mut w, &keys);
+        assert!(!matches!(app.overlay, Overlay::None), "{keys:?}");
+        let s = draw(&app, 80, 24);
+        assert!(s.lines().count() == 24);
+        for (cw, ch) in [(20, 5), (3, 2)] {
+            draw(&app, cw, ch);
+        }
+    }
+    app.overlay = Overlay::None;
+    press(&mut app, &mut w, &[key('?')]);
+    let help = draw(&app, 80, 24);
+    assert!(
+        help.contains("quit") && help.contains("Everywhere"),
+        "{help}"
+    );
+}
+
+#[test]
+fn the_loading_screen_shows_before_the_log_is_read() {
+    let mut app = App::new("big.log", 123_000_000, true);
+    let s = draw(&app, 80, 24);
+    assert!(s.contains("loading big.log (123.0 MB)"), "{s}");
+    app.tab = Tab::Overview;
+    draw(&app, 20, 5);
+}
+
+/// A Zeek TSV conn log whose uid, service and history carry terminal escapes (OSC 52
+/// clipboard write, BEL, clear screen), as Zeek writes them: `\x1b` escapes.
+fn hostile_log() -> zsift::ingest::Log {
+    let mut t = String::from(
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
+         #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\t\
+         orig_bytes\tresp_bytes\tconn_state\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\n\
+         #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\t\
+         string\tcount\tcount\tcount\tcount\n",
+    );
+    for i in 0..120u64 {
+        t.push_str(&format!(
+            "{}.5\tC{i:017}\t10.0.0.{}\t{}\t10.0.1.{}\t53\tudp\tdns\t0.0{}\t{}\t{}\tSF\tDd\t1\t{}\t1\t{}\n",
+            1_700_000_000 + i,
+            i % 7 + 1,
+            40000 + i,
+            i % 3 + 1,
+            i % 9 + 1,
+            40 + i % 11,
+            80 + i % 13,
+            68 + i % 11,
+            108 + i % 13
+        ));
+    }
+    t.push_str(
+        "1700000200.5\tC\\x1b]52;c;ZXZpbA==\\x07evil\t10.6.6.6\t4444\t10.0.1.1\t8443\ttcp\t\
+         \\x1b[2Jsvc\\x9b31m\t9999.0\t987654321\t123456789\tOTH\t\\x1b[31mShADad\t90000\t99999999\t80000\t88888888\n",
+    );
+    zsift::ingest::load_bytes("hostile.log", t.as_bytes()).unwrap()
+}
+
+fn assert_clean(screen: &str) {
+    for c in screen.chars().filter(|&c| c != '\n') {
+        assert!(
+            !zsift::sanitize::is_unsafe(c),
+            "raw control {c:?} reached the screen:\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn log_escapes_never_reach_the_screen() {
+    let log = hostile_log();
+    let uid = zsift::cli::score::cell(&log.frame, "uid", 120);
+    assert!(
+        uid.contains('\u{1b}'),
+        "the loader decodes escapes: {uid:?}"
+    );
+    let (mut app, mut w) = ready(log, "hostile.log");
+    let first = app.selected_flagged().map(|f| f.uid.clone()).unwrap();
+    assert!(first.contains("\\x1b]52"), "{first}");
+    let mut screens = Vec::new();
+    for tab in Tab::ALL {
+        app.tab = tab;
+        screens.push(draw(&app, 120, 30));
+        screens.push(draw(&app, 80, 24));
+    }
+    app.tab = Tab::Anomalies;
+    for keys in [
+        vec![code(KeyCode::Enter)],
+        vec![key('s')],
+        vec![key('i')],
+        vec![key('f')],
+    ] {
+        app.overlay = Overlay::None;
+        press(&mut app, &mut w, &keys);
+        screens.push(draw(&app, 120, 40));
+    }
+    for s in &screens {
+        assert_clean(s);
+    }
+    let all = screens.join("");
+    assert!(all.contains("\\x1b]52;c;ZXZpbA==\\x07evil"), "{all}");
+    // A lone \x9b byte is not UTF-8: the loader replaces it, which is as harmless.
+    assert!(all.contains("\\x1b[2Jsvc"), "{all}");
+}
+
+#[test]
+fn keys_switch_tabs_and_filters_and_start_jobs() {
+    let (mut app, mut w) = demo();
+    press(&mut app, &mut w, &[code(KeyCode::Tab)]);
+    assert_eq!(app.tab, Tab::Scatter);
+    press(
+        &mut app,
+        &mut w,
+        &[KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)],
+    );
+    assert_eq!(app.tab, Tab::Anomalies);
+    press(&mut app, &mut w, &[key('4')]);
+    assert_eq!(app.tab, Tab::Histograms);
+    press(&mut app, &mut w, &[key('l'), key('l')]);
+    assert_eq!(app.hist.feature, 2);
+    press(&mut app, &mut w, &[key('1')]);
+
+    // Services: "all", then ssl (the most common), dns... Enter takes the highlighted one.
+    let g = app.generation;
+    let started = press(
+        &mut app,
+        &mut w,
+        &[
+            key('s'),
+            code(KeyCode::Down),
+            code(KeyCode::Down),
+            code(KeyCode::Enter),
+        ],
+    );
+    assert!(started);
+    assert_eq!(app.model.filter.services, vec!["dns".to_string()]);
+    assert_eq!(app.generation, g + 1);
+    assert!(app.results.is_none() && app.busy());
+    finish(&mut app, &mut w);
+    let r = app.results.clone().unwrap();
+    assert!(r.flagged.iter().all(|f| f.service.contains("dns")));
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("filter service dns"), "{screen}");
+
+    // Addresses: type to narrow, mark two with Space, apply.
+    press(&mut app, &mut w, &[key('i')]);
+    press(&mut app, &mut w, &typed("10.0.1.6"));
+    match &app.overlay {
+        Overlay::Picker(p) => {
+            let v = p.visible();
+            assert!(v.len() >= 2, "{}", v.len());
+            assert!(v[1..]
+                .iter()
+                .all(|&i| p.items[i].shown.contains("10.0.1.6")));
+        }
+        o => panic!("{o:?}"),
+    }
+    press(
+        &mut app,
+        &mut w,
+        &[
+            code(KeyCode::Down),
+            key(' '),
+            key(' '),
+            code(KeyCode::Enter),
+        ],
+    );
+    assert_eq!(app.model.filter.ips.len(), 2, "{:?}", app.model.filter.ips);
+    finish(&mut app, &mut w);
+    // Clearing: Del in the picker, then "all".
+    press(
+        &mut app,
+        &mut w,
+        &[key('i'), code(KeyCode::Delete), code(KeyCode::Enter)],
+    );
+    assert!(app.model.filter.ips.is_empty());
+    press(&mut app, &mut w, &[key('s'), code(KeyCode::Enter)]);
+    assert!(app.model.filter.services.is_empty());
+    finish(&mut app, &mut w);
+
+    // Detectors: two off, contamination up, rule cycled.
+    press(
+        &mut app,
+        &mut w,
+        &[
+            key('d'),
+            key(' '),
+            key(' '),
+            key('+'),
+            key('m'),
+            code(KeyCode::Enter),
+        ],
+    );
+    assert_eq!(app.model.ensemble.detectors.len(), 8);
+    assert_eq!(app.model.ensemble.contamination, 0.03);
+    assert_eq!(app.model.ensemble.combine.to_string(), "any");
+    finish(&mut app, &mut w);
+    assert_eq!(app.results.as_ref().unwrap().timings.len(), 8);
+
+    // Pivot on the highlighted row's source host.
+    let orig = app.selected_flagged().and_then(|f| f.orig_ip).unwrap();
+    press(&mut app, &mut w, &[key('H')]);
+    assert_eq!(
+        app.model.filter.ips,
+        vec![zsift::filter::IpMatch::Addr(orig)]
+    );
+    finish(&mut app, &mut w);
+
+    // No label column: the training picker says so.
+    press(&mut app, &mut w, &[key('t')]);
+    assert!(matches!(app.overlay, Overlay::None));
+    assert!(app.status.as_deref().unwrap_or("").contains("no label"));
+}
+
+#[test]
+fn search_sort_record_and_quit() {
+    let (mut app, mut w) = demo();
+    press(&mut app, &mut w, &[key('/')]);
+    press(&mut app, &mut w, &typed("10.0.1.66"));
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    let r = app.results.clone().unwrap();
+    assert!(!app.table.order.is_empty());
+    assert!(app.table.order.len() < r.flagged.len());
+    for &k in &app.table.order {
+        let f = &r.flagged[k];
+        assert!(f.orig.contains("10.0.1.66") || f.resp.contains("10.0.1.66"));
+    }
+    // Esc clears the search before it quits.
+    press(&mut app, &mut w, &[code(KeyCode::Esc)]);
+    assert!(app.table.search.is_empty() && !app.quit);
+    assert_eq!(app.table.order.len(), r.flagged.len());
+    press(&mut app, &mut w, &[key('o')]);
+    let times: Vec<&str> = app
+        .table
+        .order
+        .iter()
+        .map(|&k| r.flagged[k].ts.as_str())
+        .collect();
+    assert!(times.windows(2).all(|p| p[0] <= p[1]));
+    press(&mut app, &mut w, &[key('G')]);
+    assert_eq!(app.table.selected, r.flagged.len() - 1);
+    press(
+        &mut app,
+        &mut w,
+        &[key('g'), key('j'), code(KeyCode::Enter)],
+    );
+    match &app.overlay {
+        Overlay::Detail { fields, .. } => {
+            let names: Vec<&str> = fields.iter().map(|f| f.0.as_str()).collect();
+            for c in ["ts", "uid", "id.orig_h", "conn_state", "history", "reasons"] {
+                assert!(names.contains(&c), "{names:?}");
+            }
+        }
+        o => panic!("{o:?}"),
+    }
+    press(&mut app, &mut w, &[code(KeyCode::Esc)]);
+    assert!(matches!(app.overlay, Overlay::None));
+    press(&mut app, &mut w, &[key('q')]);
+    assert!(app.quit);
+}
+
+#[test]
+fn export_writes_the_library_files() {
+    let (mut app, mut w) = demo();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    press(&mut app, &mut w, &[key('e'), code(KeyCode::Delete)]);
+    press(&mut app, &mut w, &typed(&out.display().to_string()));
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    let status = app.status.clone().unwrap_or_default();
+    assert!(status.contains("wrote 68 flagged rows"), "{status}");
+    let text = std::fs::read_to_string(out.join("anomalous.csv")).unwrap();
+    assert_eq!(text.lines().count(), 69);
+    assert!(out.join("rows.csv").exists());
+}
+
+#[test]
+fn a_newer_job_supersedes_the_running_one() {
+    let (mut app, mut w) = demo();
+    let first = app.results.clone().unwrap();
+    // Two changes in a row: the first job is cancelled, its results never shown.
+    assert!(press(
+        &mut app,
+        &mut w,
+        &[key('s'), code(KeyCode::Down), code(KeyCode::Enter)]
+    ));
+    let old = app.generation;
+    assert!(press(&mut app, &mut w, &[key('s'), code(KeyCode::Enter)]));
+    let new = app.generation;
+    assert_eq!(new, old + 1);
+    // A late result of the old generation is dropped.
+    app.on_event(Event::Done {
+        generation: old,
+        results: first.clone(),
+    });
+    assert!(app.results.is_none());
+    app.on_event(Event::Failed {
+        generation: old,
+        error: "stale".into(),
+    });
+    assert!(app.job.as_ref().unwrap().error.is_none());
+    // What the worker sends: the old job ends cancelled (or is skipped), the new one done.
+    let mut old_events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let e = w
+            .events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the new job finishes");
+        match (&e, e.generation()) {
+            (Event::Done { .. }, Some(g)) if g == new => {
+                app.on_event(e);
+                break;
+            }
+            (_, Some(g)) if g == old => old_events.push(e),
+            _ => {
+                app.on_event(e);
+            }
+        }
+    }
+    assert!(
+        !old_events.iter().any(|e| matches!(e, Event::Done { .. })),
+        "the superseded job must not finish"
+    );
+    assert!(
+        old_events
+            .iter()
+            .any(|e| matches!(e, Event::Cancelled { .. })),
+        "the superseded job reports its cancel"
+    );
+    let r = app.results.clone().unwrap();
+    assert!(r.model.filter.services.is_empty());
+    assert!(!Arc::ptr_eq(&r, &first));
+}
+
+#[test]
+fn no_color_draws_without_colours() {
+    let (mut app, _w) = demo();
+    app.color = false;
+    for tab in Tab::ALL {
+        app.tab = tab;
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| views::render(&app, f)).unwrap();
+        let buf = t.backend().buffer();
+        for cell in buf.content() {
+            assert_eq!(cell.fg, ratatui::style::Color::Reset, "{tab:?}");
+            assert_eq!(cell.bg, ratatui::style::Color::Reset, "{tab:?}");
+        }
+    }
+}
+
+#[test]
+fn loading_reports_unreadable_input() {
+    let input = Input {
+        logs: vec!["/nonexistent/conn.log".into()],
+        demo: false,
+    };
+    let e = worker::load(&input).err().unwrap();
+    assert!(e.contains("/nonexistent/conn.log"), "{e}");
+    let mut app = App::new("x", 0, true);
+    app.on_event(Event::Loaded(Err(e)));
+    assert!(app.load_error.is_some() && !app.busy());
+}
+
+// ---------------------------------------------------------------------------------------
+// The real binary in a pseudo-terminal (tmux).
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str, w: u16, h: u16) -> Option<Self> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("SKIPPED: tmux is not installed; the end-to-end UI test needs it");
+            return None;
+        }
+        let socket = format!("zsift-test-{}-{}", std::process::id(), w);
+        let ok = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", &w.to_string(), "-y", &h.to_string()])
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm-256color")
+            .arg(cmd)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Some(Self { socket })
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", k]);
+            // A bare Esc followed at once by a key reads as Alt+key.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {text:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alternate_on(&self) -> bool {
+        self.tmux(&["display", "-p", "#{alternate_on}"]).trim() == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn the_binary_runs_in_a_terminal_and_restores_it() {
+    let bin = env!("CARGO_BIN_EXE_zsift");
+    let Some(t) = Tmux::start(
+        &format!("{bin} --demo; echo ZSIFT-EXITED $?; sleep 30"),
+        100,
+        30,
+    ) else {
+        return;
+    };
+    let s = t.wait_for("flagged of 3,361 rows");
+    assert!(s.contains("1 Anomalies"), "{s}");
+    assert!(t.alternate_on());
+    t.keys(&["s"]);
+    let s = t.wait_for("type to narrow");
+    assert!(s.contains("ssl") && s.contains("1230"), "{s}");
+    t.keys(&["Down", "Down", "Enter"]);
+    t.wait_for("filter service dns");
+    t.wait_for("done");
+    t.keys(&["5"]);
+    t.wait_for("Top talkers");
+    t.keys(&["4"]);
+    t.wait_for("sorted values");
+    t.keys(&["?"]);
+    t.wait_for("Everywhere");
+    t.keys(&["Escape", "q"]);
+    let s = t.wait_for("ZSIFT-EXITED 0");
+    assert!(
+        !s.contains("Anomalies"),
+        "the UI is gone after quitting:\n{s}"
+    );
+    assert!(!t.alternate_on(), "the alternate screen was left");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let bin = env!("CARGO_BIN_EXE_zsift");
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let Some(t) = Tmux::start(
+        &format!(
+            "sh -c 'echo $$ > {}; exec {bin} --demo'; echo ZSIFT-EXITED $?; sleep 30",
+            pid_file.display()
+        ),
+        80,
+        24,
+    ) else {
+        return;
+    };
+    t.wait_for("flagged of");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let ok = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    // Ended as the signal ends a process (128 + 15), after restoring the screen.
+    t.wait_for("ZSIFT-EXITED 143");
+    assert!(!t.alternate_on());
+}
