@@ -1,0 +1,139 @@
+//! The terminal UI's speed on a 100k-row conn log: time from start to the first screen
+//! (log loaded and summarised, one frame drawn), to the default ensemble finished on the
+//! worker thread, one frame's drawing at 200x60 per tab, and peak memory.
+//!
+//! `cargo bench --bench tui` prints medians (targets: first screen < 1 s, ensemble < 5 s,
+//! frame < 5 ms). Set `ZSIFT_BENCH_ROWS` for another size.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use support::*;
+use zsift::cli::Input;
+use zsift::tui::app::{App, Tab};
+use zsift::tui::views;
+use zsift::tui::worker::{Event, Worker};
+
+fn rows() -> usize {
+    std::env::var("ZSIFT_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+fn draw(app: &App, term: &mut Terminal<TestBackend>) {
+    term.draw(|f| views::render(app, f)).expect("draw");
+}
+
+/// Start to first screen, and to the finished ensemble, as the UI goes through them.
+fn session(input: &Input) -> (f64, f64, App) {
+    let t = Instant::now();
+    let mut term = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    let mut app = App::new("bench", 0, true);
+    let mut w = Worker::start();
+    w.load(input.clone());
+    let mut first = None;
+    loop {
+        let e = w
+            .events
+            .recv_timeout(Duration::from_secs(600))
+            .expect("worker event");
+        let done = matches!(e, Event::Done { .. } | Event::Failed { .. });
+        let loaded = matches!(e, Event::Loaded(_));
+        if let Some(job) = app.on_event(e) {
+            w.submit(job);
+        }
+        if loaded {
+            draw(&app, &mut term);
+            first = Some(t.elapsed().as_secs_f64());
+        }
+        if done {
+            break;
+        }
+    }
+    draw(&app, &mut term);
+    assert!(app.results.is_some(), "the job failed: {:?}", app.job);
+    (first.unwrap_or(f64::NAN), t.elapsed().as_secs_f64(), app)
+}
+
+fn main() {
+    let path = scaled(rows(), false);
+    let input = Input {
+        logs: vec![path.clone()],
+        demo: false,
+    };
+    if child_task().is_some() {
+        let (_, _, app) = session(&input);
+        println!("{} {}", peak_rss(), app.results.map_or(0, |r| r.rows()));
+        return;
+    }
+    if std::env::args().any(|a| a == "--list") {
+        println!("tui: bench");
+        return;
+    }
+    let n = rows();
+    println!(
+        "tui, {n} rows ({:.1} MB TSV), {} threads",
+        mb(size(&path)),
+        rayon::current_num_threads()
+    );
+    let mut firsts = Vec::new();
+    let mut finished = Vec::new();
+    let mut last = None;
+    for _ in 0..3 {
+        let (a, b, app) = session(&input);
+        firsts.push(a);
+        finished.push(b);
+        last = Some(app);
+    }
+    firsts.sort_by(f64::total_cmp);
+    finished.sort_by(f64::total_cmp);
+    let Some(mut app) = last else { return };
+    let mut term = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    let mut frames = Vec::new();
+    for tab in Tab::ALL {
+        app.tab = tab;
+        let t = times(50, || draw(&app, &mut term));
+        frames.push((tab, median(&t)));
+    }
+    let peak: u64 = in_child("session")
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let flagged = app.results.as_ref().map_or(0, |r| r.flagged.len());
+    println!("{:<34} {:>10} {:>8}", "measure", "median", "target");
+    println!(
+        "{:<34} {:>8.3} s {:>8}",
+        "start to first screen",
+        median(&firsts),
+        "< 1 s"
+    );
+    println!(
+        "{:<34} {:>8.3} s {:>8}",
+        "start to finished ensemble",
+        median(&finished),
+        "< 5 s"
+    );
+    for (tab, m) in &frames {
+        println!(
+            "{:<34} {:>7.3} ms {:>8}",
+            format!("frame 200x60, {}", tab.title()),
+            m * 1e3,
+            "< 5 ms"
+        );
+    }
+    println!("{:<34} {:>7.1} MB", "peak RSS (one session)", mb(peak));
+    println!("({flagged} rows flagged by the default ensemble)");
+    if let Some(r) = &app.results {
+        let t: Vec<String> = r
+            .timings
+            .iter()
+            .map(|t| format!("{} {:.2}", t.name, t.seconds))
+            .collect();
+        println!("detector seconds (fit + score): {}", t.join(", "));
+    }
+}
