@@ -181,12 +181,13 @@ fn cells(fl: &Flagged, cols: &Columns) -> Vec<String> {
     }
     c.push(conn(fl));
     if cols.service {
+        // No service (Zeek's `-`): the protocol, in parentheses, says more.
         let s = if fl.service == "-" {
-            &fl.proto
+            format!("({})", fl.proto)
         } else {
-            &fl.service
+            fl.service.clone()
         };
-        c.push(cut(s, 8));
+        c.push(cut(&s, 8));
     }
     if cols.detectors {
         c.push(fl.detectors.clone());
