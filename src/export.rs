@@ -76,6 +76,12 @@ pub fn write_atomic(
         w.flush().map_err(io)?;
     }
     tmp.as_file().sync_all().map_err(io)?;
+    // Temporary files are private; an export is meant to be handed on.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(io)?;
+    }
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
 }

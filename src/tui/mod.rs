@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
+use std::io::IsTerminal;
+
 use crate::cli::{CliError, Input};
 use app::App;
 use terminal::Tui;
@@ -72,6 +74,11 @@ fn event_loop(tui: &mut Tui, app: &mut App, worker: &mut Worker) -> Result<(), C
     loop {
         app.now = Instant::now();
         if tui.signal.load(Ordering::SeqCst) != 0 {
+            return Ok(());
+        }
+        // A terminal that went away without a SIGHUP reaching us (a killed tmux server, a
+        // dropped SSH session) reads as endless end-of-file: leave instead of spinning.
+        if !std::io::stdout().is_terminal() {
             return Ok(());
         }
         while let Ok(e) = worker.events.try_recv() {
