@@ -10,7 +10,6 @@ use crate::cancel::{Cancel, Cancelled};
 pub mod cblof;
 pub mod knn;
 pub mod lof;
-mod neighbors;
 pub mod vae;
 
 /// Why a detector could not fit or score.
