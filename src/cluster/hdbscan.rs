@@ -24,6 +24,8 @@ use crate::neighbors::{sq_dist, to_row_major, KdTree};
 
 /// Rows per parallel work item between two cancellation checks.
 const CHUNK: usize = 1024;
+/// Every this many rows of a component, one is searched before the others to bound them.
+const PROBE: usize = 32;
 /// Marks a k-d tree node whose points lie in more than one component.
 const MIXED: usize = usize::MAX;
 
@@ -323,8 +325,7 @@ fn spanning_tree(
             };
         }
 
-        // First candidates from the neighbour lists, and per component the best of them:
-        // a row whose core distance is not below that cannot improve on it.
+        // First candidates from the neighbour lists.
         let shortcut: Vec<(f64, usize)> = (0..n)
             .into_par_iter()
             .with_min_len(CHUNK)
@@ -341,12 +342,6 @@ fn spanning_tree(
                 best
             })
             .collect();
-        let mut comp_bound = vec![f64::INFINITY; n];
-        for p in 0..n {
-            let c = comp[p];
-            comp_bound[c] = comp_bound[c].min(shortcut[p].0);
-        }
-
         let round = Round {
             tree,
             core2: &core2,
@@ -354,32 +349,72 @@ fn spanning_tree(
             node_comp: &node_comp,
             node_core2: &node_core2,
         };
-        let found: Vec<(f64, usize)> = (0..n)
-            .into_par_iter()
-            .chunks(CHUNK)
-            .map(|chunk| {
-                cancel.check()?;
-                Ok(chunk
-                    .into_iter()
-                    .map(|p| {
-                        let mut best = shortcut[p];
-                        let c = comp[p];
-                        let bound = comp_bound[c];
-                        if core2[p] >= bound || best.0 <= core2[p] {
-                            return best;
-                        }
-                        if bound < best.0 {
-                            // Only a strictly cheaper edge than the component's best matters.
-                            best = (bound, usize::MAX);
-                        }
-                        round.search(0, row(p), core2[p], c, &mut best);
-                        best
-                    })
-                    .collect::<Vec<_>>())
+        // The best edge of row `p` strictly cheaper than `bound` (or its first candidate).
+        let best_edge = |p: usize, bound: f64| -> (f64, usize) {
+            let mut best = shortcut[p];
+            if core2[p] >= bound || best.0 <= core2[p] {
+                return best;
+            }
+            if bound < best.0 {
+                best = (bound, usize::MAX);
+            }
+            round.search(0, row(p), core2[p], comp[p], &mut best);
+            best
+        };
+
+        // Every PROBE-th row of each component is searched first; the best edge found,
+        // or the best first candidate, bounds the searches of the other rows: a row whose
+        // core distance is not below it cannot improve on it, and the others only look
+        // for strictly cheaper edges.
+        let mut seen = vec![0usize; n];
+        let probe: Vec<bool> = comp
+            .iter()
+            .map(|&c| {
+                seen[c] += 1;
+                seen[c] % PROBE == 1
             })
-            .collect::<Result<Vec<_>, ClusterError>>()?
+            .collect();
+        drop(seen);
+        let search_all = |pick: &(dyn Fn(usize) -> bool + Sync),
+                          bound: &(dyn Fn(usize) -> f64 + Sync)|
+         -> Result<Vec<(f64, usize)>, ClusterError> {
+            Ok((0..n)
+                .into_par_iter()
+                .chunks(CHUNK)
+                .map(|chunk| {
+                    cancel.check()?;
+                    Ok(chunk
+                        .into_iter()
+                        .map(|p| {
+                            if pick(p) {
+                                best_edge(p, bound(p))
+                            } else {
+                                (f64::INFINITY, usize::MAX)
+                            }
+                        })
+                        .collect::<Vec<_>>())
+                })
+                .collect::<Result<Vec<_>, ClusterError>>()?
+                .into_iter()
+                .flatten()
+                .collect())
+        };
+        let mut comp_bound = vec![f64::INFINITY; n];
+        for p in 0..n {
+            let c = comp[p];
+            comp_bound[c] = comp_bound[c].min(shortcut[p].0);
+        }
+        let probed = search_all(&|p| probe[p], &|p| comp_bound[comp[p]])?;
+        for p in 0..n {
+            let c = comp[p];
+            comp_bound[c] = comp_bound[c].min(probed[p].0);
+        }
+        let rest = search_all(&|p| !probe[p], &|p| comp_bound[comp[p]])?;
+        let found: Vec<(f64, usize)> = probed
             .into_iter()
-            .flatten()
+            .zip(rest)
+            .enumerate()
+            .map(|(p, (a, b))| if probe[p] { a } else { b })
             .collect();
 
         // The cheapest edge out of each component; ties go to the lowest row.
