@@ -8,6 +8,10 @@
 //! clipped to ±4.
 //!
 //! Where it differs from umap-learn, and why:
+//! - Identical rows are embedded once and share one position (umap-learn's
+//!   `unique=True`). Conn logs repeat rows by the thousand; umap-learn's default keeps
+//!   them apart, which scatters copies of one row over several places once there are more
+//!   copies than neighbours and spends most of the optimisation on them.
 //! - The neighbour graph is exact (the shared k-d tree), not nearest-neighbour descent.
 //!   Each row's neighbour list is the row itself followed by its 14 nearest other rows,
 //!   also when it has many identical copies.
@@ -68,8 +72,8 @@ pub struct UmapParams {
     pub repulsion_strength: f64,
     /// Seed of every random choice.
     pub seed: u64,
-    /// Above this many rows, fit on a sample of this size and place the others by the
-    /// transform step (default 100,000).
+    /// Above this many distinct rows, fit on a sample of this size and place the others
+    /// by the transform step (default 100,000).
     pub sample_limit: usize,
     /// Optimisation epochs of the transform step; `None` means umap-learn's (100 up to
     /// 10,000 placed rows, 30 above).
@@ -98,8 +102,8 @@ impl Default for UmapParams {
 pub struct Embedding {
     /// `rows × 2` coordinates.
     pub points: Array2<f64>,
-    /// `Some(rows fitted)` when the layout was fitted on a sample and the other rows were
-    /// placed by the transform step; the user should be told.
+    /// `Some(distinct rows fitted)` when the layout was fitted on a sample and the other
+    /// rows were placed by the transform step; the user should be told.
     pub sampled: Option<usize>,
 }
 
@@ -123,6 +127,64 @@ pub fn umap(
     if params.sample_limit < 2 {
         return Err(input("sample_limit must be at least 2".into()));
     }
+    // Identical rows are embedded once and share their position.
+    let (groups, reps) = unique_rows(x);
+    let distinct = x.select(Axis(0), &reps);
+    let embedded = umap_distinct(distinct.view(), params, cancel)?;
+    let mut points = Array2::zeros((x.nrows(), 2));
+    for (i, &g) in groups.iter().enumerate() {
+        points.row_mut(i).assign(&embedded.points.row(g));
+    }
+    Ok(Embedding {
+        points,
+        sampled: embedded.sampled,
+    })
+}
+
+/// For every row, the index of its group of identical rows; and the first row of each
+/// group, groups numbered in order of first appearance.
+fn unique_rows(x: ArrayView2<f64>) -> (Vec<usize>, Vec<usize>) {
+    let n = x.nrows();
+    let mut order: Vec<usize> = (0..n).collect();
+    let cmp_rows = |a: usize, b: usize| {
+        x.row(a)
+            .iter()
+            .zip(x.row(b))
+            .map(|(p, q)| p.total_cmp(q))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    order.par_sort_unstable_by(|&a, &b| cmp_rows(a, b).then(a.cmp(&b)));
+    // First row of the run of identical rows each row belongs to.
+    let mut first = vec![0usize; n];
+    let mut start = 0;
+    for i in 0..n {
+        if cmp_rows(order[start], order[i]).is_ne() {
+            start = i;
+        }
+        first[order[i]] = order[start];
+    }
+    let mut group_of_first = vec![usize::MAX; n];
+    let mut reps = Vec::new();
+    let groups = (0..n)
+        .map(|i| {
+            let f = first[i];
+            if group_of_first[f] == usize::MAX {
+                group_of_first[f] = reps.len();
+                reps.push(f);
+            }
+            group_of_first[f]
+        })
+        .collect();
+    (groups, reps)
+}
+
+/// UMAP of rows that are all distinct.
+fn umap_distinct(
+    x: ArrayView2<f64>,
+    params: &UmapParams,
+    cancel: &Cancel,
+) -> Result<Embedding, EmbedError> {
     let n = x.nrows();
     if n == 1 {
         return Ok(Embedding {
