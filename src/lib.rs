@@ -1,17 +1,20 @@
 //! zsift: find anomalous network connections in Zeek logs.
 //!
-//! The pipeline runs one way: [`ingest`] → filter → features → [`detect`] → embed /
-//! cluster → export. The terminal UI and the command line ([`cli`]) only call into it.
+//! The pipeline runs one way: [`ingest`] → filter → features → [`detect`] → [`embed`] /
+//! [`cluster`] → export. The terminal UI and the command line ([`cli`]) only call into it.
 
 pub mod cancel;
 pub mod cli;
+pub mod cluster;
 pub mod demo;
 pub mod detect;
+pub mod embed;
 pub mod eval;
 pub mod export;
 pub mod features;
 pub mod filter;
 pub mod ingest;
+mod neighbors;
 pub mod pipeline;
 pub mod reasons;
 pub mod sanitize;

@@ -18,9 +18,9 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 use rayon::prelude::*;
 
-use super::neighbors::{check_matrix, check_score_input};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
+use crate::neighbors::{check_matrix, check_score_input};
 
 const NAME: &str = "cblof";
 const CHUNK: usize = 4096;

@@ -5,9 +5,9 @@
 
 use ndarray::ArrayView2;
 
-use super::neighbors::{check_matrix, check_score_input, to_row_major, KdTree, Neighbourhoods};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
+use crate::neighbors::{check_matrix, check_score_input, to_row_major, KdTree, Neighbourhoods};
 
 const NAME: &str = "knn";
 

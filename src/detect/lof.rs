@@ -12,9 +12,9 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::neighbors::{check_matrix, check_score_input, to_row_major, KdTree, Neighbourhoods};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
+use crate::neighbors::{check_matrix, check_score_input, to_row_major, KdTree, Neighbourhoods};
 
 const NAME: &str = "lof";
 /// scikit-learn's guard against a zero mean reachability distance.

@@ -11,7 +11,6 @@ pub mod cblof;
 pub mod ensemble;
 pub mod knn;
 pub mod lof;
-mod neighbors;
 pub mod vae;
 
 /// Why a detector could not fit or score.

@@ -16,9 +16,9 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
-use super::neighbors::{check_matrix, check_score_input};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
+use crate::neighbors::{check_matrix, check_score_input};
 
 const NAME: &str = "vae";
 /// Rows per forward pass when scoring.

@@ -1,5 +1,5 @@
 //! Exact Euclidean k-nearest-neighbour search for the neighbour-based detectors (KNN,
-//! LOF): a k-d tree (Bentley 1975) with a bounding box per node, split at the median of the
+//! LOF), the UMAP neighbour graph and HDBSCAN's core distances and spanning tree: a k-d tree (Bentley 1975) with a bounding box per node, split at the median of the
 //! widest dimension, queried in parallel with rayon.
 //!
 //! The tree owns a copy of the points, so a fitted detector can keep it for scoring new
@@ -11,8 +11,8 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::DetectError;
 use crate::cancel::{Cancel, Cancelled};
+use crate::detect::DetectError;
 
 /// Points per leaf.
 const LEAF_SIZE: usize = 24;
@@ -163,7 +163,7 @@ impl Best {
     }
 }
 
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
@@ -240,8 +240,35 @@ impl KdTree {
         self.index.len()
     }
 
+    /// Number of nodes. Node 0 is the root, and a node's children have larger ids than the
+    /// node itself, so walking the ids backwards visits children before parents.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The two children of `node`, or `None` for a leaf.
+    pub fn children(&self, node: usize) -> Option<(usize, usize)> {
+        let n = &self.nodes[node];
+        (n.left != NO_CHILD).then_some((n.left, n.right))
+    }
+
+    /// The tree positions covered by `node`.
+    pub fn positions(&self, node: usize) -> std::ops::Range<usize> {
+        self.nodes[node].start..self.nodes[node].end
+    }
+
+    /// The point stored at tree position `pos`.
+    pub fn point_at(&self, pos: usize) -> &[f64] {
+        &self.points[pos * self.dim..(pos + 1) * self.dim]
+    }
+
+    /// The original row of tree position `pos`.
+    pub fn row_at(&self, pos: usize) -> usize {
+        self.index[pos]
+    }
+
     /// Squared distance from `q` to the bounding box of `node`.
-    fn box_dist2(&self, node: usize, q: &[f64]) -> f64 {
+    pub fn box_dist2(&self, node: usize, q: &[f64]) -> f64 {
         let d = self.dim;
         let lo = &self.bounds[2 * d * node..2 * d * node + d];
         let hi = &self.bounds[2 * d * node + d..2 * d * (node + 1)];

@@ -1,0 +1,158 @@
+//! UMAP and HDBSCAN speed and memory at 100k and 1M rows of a scaled conn log.
+//!
+//! The matrix is the seven default conn.log features (duration, orig_bytes, resp_bytes,
+//! orig_pkts, resp_pkts, orig_ip_bytes, resp_ip_bytes) read straight from the loaded
+//! frame: nulls become 0, every value becomes `ln(1 + v)`, and each column is divided by
+//! its standard deviation (a simple stand-in for the features stage, which is not part of
+//! what is measured). Every measurement runs in a fresh process, which loads the log,
+//! builds the matrix, resets its peak-memory mark and runs one UMAP or HDBSCAN: the peak
+//! resident memory reported is that of the stage plus the matrix. `cargo bench --bench
+//! embed` prints the median of 3 runs at 100k rows and one run at 1M rows (UMAP fits a
+//! 100k-row sample there and places the rest). Set `ZSIFT_BENCH_ROWS` (comma-separated)
+//! for other sizes.
+
+mod support;
+
+use std::time::Instant;
+
+use ndarray::Array2;
+use polars::prelude::DataType;
+use support::*;
+use zsift::cancel::Cancel;
+use zsift::cluster::{hdbscan, HdbscanParams};
+use zsift::embed::{umap, UmapParams};
+
+const FEATURES: [&str; 7] = [
+    "duration",
+    "orig_bytes",
+    "resp_bytes",
+    "orig_pkts",
+    "resp_pkts",
+    "orig_ip_bytes",
+    "resp_ip_bytes",
+];
+
+fn sizes() -> Vec<usize> {
+    std::env::var("ZSIFT_BENCH_ROWS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100_000, 1_000_000])
+}
+
+/// The seven features of a scaled conn log, log1p-transformed and divided by their
+/// standard deviations.
+fn matrix(rows: usize) -> Array2<f64> {
+    let log = zsift::ingest::load(&[scaled(rows, false)]).expect("load");
+    let n = log.frame.height();
+    let mut x = Array2::<f64>::zeros((n, FEATURES.len()));
+    for (j, name) in FEATURES.iter().enumerate() {
+        let s = log
+            .frame
+            .column(name)
+            .unwrap_or_else(|_| panic!("no column {name}"))
+            .as_materialized_series();
+        let values: Vec<f64> = match s.dtype() {
+            DataType::Int64 => s
+                .i64()
+                .expect("i64")
+                .iter()
+                .map(|v| v.unwrap_or(0) as f64)
+                .collect(),
+            DataType::Float64 => s
+                .f64()
+                .expect("f64")
+                .iter()
+                .map(|v| v.unwrap_or(0.0))
+                .collect(),
+            t => panic!("column {name} has type {t}"),
+        };
+        for (i, v) in values.into_iter().enumerate() {
+            x[[i, j]] = v.max(0.0).ln_1p();
+        }
+        let mean = x.column(j).sum() / n as f64;
+        let var = x
+            .column(j)
+            .iter()
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f64>()
+            / n as f64;
+        if var > 0.0 {
+            let sd = var.sqrt();
+            x.column_mut(j).mapv_inplace(|v| v / sd);
+        }
+    }
+    x
+}
+
+/// In a measuring child: runs `task` (`umap` or `hdbscan`) once on `rows` rows and prints
+/// the seconds, the peak resident bytes and a short description of the result.
+fn child(task: &str, rows: usize) {
+    let x = matrix(rows);
+    // Start the peak-memory mark here, so the log's loading is not counted.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let cancel = Cancel::new();
+    let t = Instant::now();
+    let what = match task {
+        "umap" => {
+            let e = umap(x.view(), &UmapParams::default(), &cancel).expect("umap");
+            assert!(e.points.iter().all(|v| v.is_finite()));
+            match e.sampled {
+                Some(s) => format!("fit on {s}"),
+                None => "all rows".into(),
+            }
+        }
+        "hdbscan" => {
+            let c = hdbscan(x.view(), &HdbscanParams::default(), &cancel).expect("hdbscan");
+            format!("{}_clusters,{}_noise", c.count, c.noise())
+        }
+        t => panic!("unknown task {t}"),
+    };
+    let secs = t.elapsed().as_secs_f64();
+    println!("{secs} {} {}", peak_rss(), what.replace(' ', "_"));
+}
+
+fn main() {
+    if let Some(task) = child_task() {
+        let (name, rows) = task.split_once(':').expect("task:rows");
+        child(name, rows.parse().expect("rows"));
+        return;
+    }
+    if std::env::args().any(|a| a == "--list") {
+        println!("embed: bench");
+        return;
+    }
+    println!(
+        "embed/cluster, {} threads; 7 features, log1p / std",
+        rayon::current_num_threads()
+    );
+    println!("stage      rows  runs  median s   min s   max s  peak RSS MB  result");
+    for n in sizes() {
+        let runs = if n <= 200_000 { 3 } else { 1 };
+        for task in ["umap", "hdbscan"] {
+            let mut secs = Vec::new();
+            let mut peak = 0u64;
+            let mut what = String::new();
+            for _ in 0..runs {
+                let out = in_child(&format!("{task}:{n}"));
+                let f: Vec<&str> = out.split_whitespace().collect();
+                secs.push(f[0].parse::<f64>().expect("seconds"));
+                peak = peak.max(f[1].parse().expect("bytes"));
+                what = f[2].replace('_', " ");
+            }
+            secs.sort_by(f64::total_cmp);
+            println!(
+                "{task:<8} {n:>7} {runs:>5} {:>9.2} {:>7.2} {:>7.2} {:>12.1}  {what}",
+                median(&secs),
+                secs[0],
+                secs[secs.len() - 1],
+                mb(peak)
+            );
+        }
+    }
+    println!(
+        "load average: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+}

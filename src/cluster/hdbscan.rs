@@ -1,0 +1,788 @@
+//! HDBSCAN: Campello, Moulavi, Sander, "Density-Based Clustering Based on Hierarchical
+//! Density Estimates", PAKDD 2013, with the accelerated pipeline of McInnes, Healy,
+//! "Accelerated Hierarchical Density Clustering", ICDMW 2017. Follows the `hdbscan`
+//! Python package (scikit-learn-contrib, 0.8.x: `hdbscan_.py`, `_hdbscan_tree.pyx`) with
+//! its defaults: Euclidean metric, `min_samples = min_cluster_size`, excess-of-mass
+//! selection, `allow_single_cluster=False`.
+//!
+//! Steps: core distances from an exact k-d tree; the minimum spanning tree of the mutual
+//! reachability graph by Borůvka's algorithm (each round asks the tree, for every point,
+//! for its cheapest edge leaving its component, pruning subtrees that lie inside the
+//! component or cannot beat the best edge so far); the single-linkage hierarchy; the
+//! condensed tree; cluster stabilities; excess-of-mass selection; labels, membership
+//! strengths and GLOSH outlier scores.
+//!
+//! Everything is deterministic: the parallel queries are independent and their results
+//! are reduced in row order.
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+use super::ClusterError;
+use crate::cancel::Cancel;
+use crate::neighbors::{sq_dist, to_row_major, KdTree};
+
+/// Rows per parallel work item between two cancellation checks.
+const CHUNK: usize = 1024;
+/// Every this many rows of a component, one is searched before the others to bound them.
+const PROBE: usize = 32;
+/// Marks a k-d tree node whose points lie in more than one component.
+const MIXED: usize = usize::MAX;
+
+/// HDBSCAN parameters (the `hdbscan` package's names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HdbscanParams {
+    /// Smallest group of rows that counts as a cluster (default 10).
+    pub min_cluster_size: usize,
+    /// Neighbours that make a row a core point; `None` means `min_cluster_size`. As in
+    /// the `hdbscan` package, the row itself is not counted: the core distance is the
+    /// distance to the `min_samples`-th other row.
+    pub min_samples: Option<usize>,
+}
+
+impl Default for HdbscanParams {
+    fn default() -> Self {
+        Self {
+            min_cluster_size: 10,
+            min_samples: None,
+        }
+    }
+}
+
+/// The flat clustering of every row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clusters {
+    /// Cluster of each row, `0..count`, or `-1` for noise.
+    pub labels: Vec<i32>,
+    /// Number of clusters.
+    pub count: usize,
+    /// Membership strength of each row in its cluster, in `[0, 1]` (0 for noise), as the
+    /// `hdbscan` package's `probabilities_`.
+    pub probabilities: Vec<f64>,
+    /// GLOSH outlier score of each row, in `[0, 1]`, higher = more outlying (Campello,
+    /// Moulavi, Zimek, Sander 2015), as the `hdbscan` package's `outlier_scores_`.
+    pub outlier_scores: Vec<f64>,
+}
+
+impl Clusters {
+    /// Number of noise rows.
+    pub fn noise(&self) -> usize {
+        self.labels.iter().filter(|&&l| l < 0).count()
+    }
+
+    /// Every row noise: too few rows to form a cluster.
+    fn all_noise(n: usize) -> Self {
+        Self {
+            labels: vec![-1; n],
+            count: 0,
+            probabilities: vec![0.0; n],
+            outlier_scores: vec![0.0; n],
+        }
+    }
+}
+
+/// Clusters the rows of `x` (rows × features, finite values).
+///
+/// Fewer rows than `min_cluster_size` cannot form a cluster and give all noise; an empty
+/// matrix, a matrix without columns, non-finite values or `min_cluster_size < 2` are
+/// errors.
+pub fn hdbscan(
+    x: ArrayView2<f64>,
+    params: &HdbscanParams,
+    cancel: &Cancel,
+) -> Result<Clusters, ClusterError> {
+    let (n, d) = x.dim();
+    if n == 0 {
+        return Err(ClusterError::Input("no rows to cluster".into()));
+    }
+    if d == 0 {
+        return Err(ClusterError::Input("the matrix has no columns".into()));
+    }
+    if params.min_cluster_size < 2 {
+        return Err(ClusterError::Input(format!(
+            "min_cluster_size must be at least 2, got {}",
+            params.min_cluster_size
+        )));
+    }
+    if params.min_samples == Some(0) {
+        return Err(ClusterError::Input("min_samples must be at least 1".into()));
+    }
+    if let Some(((r, c), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(ClusterError::Input(format!(
+            "value {v} at row {r}, column {c} is not a finite number"
+        )));
+    }
+    if n < params.min_cluster_size {
+        return Ok(Clusters::all_noise(n));
+    }
+    // As the `hdbscan` package: at most every other row.
+    let min_samples = params
+        .min_samples
+        .unwrap_or(params.min_cluster_size)
+        .min(n - 1);
+
+    let rows = to_row_major(x);
+    let tree = KdTree::build(x);
+    let nb = tree.kneighbors(&rows, min_samples + 1, false, cancel)?;
+    let core: Vec<f64> = (0..n).map(|i| nb.dist_of(i)[min_samples]).collect();
+
+    let mst = spanning_tree(&tree, &rows, d, &core, &nb.idx, min_samples + 1, cancel)?;
+    cancel.check()?;
+    let hierarchy = single_linkage(n, mst);
+    let condensed = condense(&hierarchy, n, params.min_cluster_size);
+    Ok(extract(&condensed, n))
+}
+
+/// Union-find with path halving and union by size.
+struct UnionFind {
+    parent: Vec<usize>,
+    size: Vec<usize>,
+}
+
+impl UnionFind {
+    fn new(n: usize) -> Self {
+        Self {
+            parent: (0..n).collect(),
+            size: vec![1; n],
+        }
+    }
+
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+
+    /// Joins the sets of `a` and `b`; returns the new root, or `None` if already joined.
+    fn union(&mut self, a: usize, b: usize) -> Option<usize> {
+        let (mut ra, mut rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return None;
+        }
+        if self.size[ra] < self.size[rb] {
+            std::mem::swap(&mut ra, &mut rb);
+        }
+        self.parent[rb] = ra;
+        self.size[ra] += self.size[rb];
+        Some(ra)
+    }
+}
+
+/// An edge of the spanning tree.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    a: usize,
+    b: usize,
+    w: f64,
+}
+
+/// Mutual reachability distance of rows `p` and `q`.
+fn mutual_reachability(rows: &[f64], d: usize, core: &[f64], p: usize, q: usize) -> f64 {
+    let dist = sq_dist(&rows[p * d..(p + 1) * d], &rows[q * d..(q + 1) * d]).sqrt();
+    core[p].max(core[q]).max(dist)
+}
+
+/// State shared by the per-point searches of one Borůvka round.
+struct Round<'a> {
+    tree: &'a KdTree,
+    /// Squared core distances.
+    core2: &'a [f64],
+    /// Component of each row.
+    comp: &'a [usize],
+    /// Component of every point under each node, or [`MIXED`].
+    node_comp: &'a [usize],
+    /// Smallest squared core distance under each node.
+    node_core2: &'a [f64],
+}
+
+impl Round<'_> {
+    /// Lowers `best` (squared mutual reachability, row) to the cheapest edge from the row
+    /// at `q` (core² `c2`, component `cq`) to another component, if one is cheaper.
+    fn search(&self, node: usize, q: &[f64], c2: f64, cq: usize, best: &mut (f64, usize)) {
+        if self.node_comp[node] == cq {
+            return;
+        }
+        match self.tree.children(node) {
+            None => {
+                for pos in self.tree.positions(node) {
+                    let r = self.tree.row_at(pos);
+                    if self.comp[r] == cq {
+                        continue;
+                    }
+                    let w2 = c2
+                        .max(self.core2[r])
+                        .max(sq_dist(q, self.tree.point_at(pos)));
+                    if w2 < best.0 {
+                        *best = (w2, r);
+                    }
+                }
+            }
+            Some((l, r)) => {
+                let bound = |c: usize| c2.max(self.node_core2[c]).max(self.tree.box_dist2(c, q));
+                let (bl, br) = (bound(l), bound(r));
+                let ((first, b1), (second, b2)) = if bl <= br {
+                    ((l, bl), (r, br))
+                } else {
+                    ((r, br), (l, bl))
+                };
+                if b1 < best.0 {
+                    self.search(first, q, c2, cq, best);
+                }
+                // A row's own core distance is a floor for all its edges.
+                if b2 < best.0 && best.0 > c2 {
+                    self.search(second, q, c2, cq, best);
+                }
+            }
+        }
+    }
+}
+
+/// The minimum spanning tree of the mutual reachability graph, by Borůvka's algorithm.
+///
+/// Identical rows are joined first (an edge between two copies weighs their common core
+/// distance, a floor for every edge of either, so such edges belong to a minimum spanning
+/// tree); that makes the hierarchy inside a group of copies a chain, independent of the
+/// order of the search. Each round, a row's `knn` neighbours (`k` per row, nearest
+/// first, all within its core distance) give a cheap first candidate, which is already
+/// optimal when its weight equals the row's core distance.
+fn spanning_tree(
+    tree: &KdTree,
+    rows: &[f64],
+    d: usize,
+    core: &[f64],
+    knn: &[usize],
+    k: usize,
+    cancel: &Cancel,
+) -> Result<Vec<Edge>, ClusterError> {
+    let n = core.len();
+    let mut uf = UnionFind::new(n);
+    let mut edges = Vec::with_capacity(n.saturating_sub(1));
+
+    let mut order: Vec<usize> = (0..n).collect();
+    let row = |i: usize| &rows[i * d..(i + 1) * d];
+    order.sort_by(|&a, &b| {
+        row(a)
+            .iter()
+            .zip(row(b))
+            .map(|(x, y)| x.total_cmp(y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    let mut first = 0;
+    for i in 1..=n {
+        if i == n || row(order[i]) != row(order[first]) {
+            for &o in &order[first + 1..i] {
+                let (a, b) = (order[first], o);
+                if uf.union(a, b).is_some() {
+                    edges.push(Edge {
+                        a,
+                        b,
+                        w: core[a].max(core[b]),
+                    });
+                }
+            }
+            first = i;
+        }
+    }
+    drop(order);
+
+    let core2: Vec<f64> = core.iter().map(|c| c * c).collect();
+    let nodes = tree.node_count();
+    let mut node_core2 = vec![f64::INFINITY; nodes];
+    for node in (0..nodes).rev() {
+        node_core2[node] = match tree.children(node) {
+            Some((l, r)) => node_core2[l].min(node_core2[r]),
+            None => tree
+                .positions(node)
+                .map(|p| core2[tree.row_at(p)])
+                .fold(f64::INFINITY, f64::min),
+        };
+    }
+
+    let mut comp = vec![0usize; n];
+    let mut node_comp = vec![0usize; nodes];
+    while edges.len() + 1 < n {
+        cancel.check()?;
+        for (i, c) in comp.iter_mut().enumerate() {
+            *c = uf.find(i);
+        }
+        for node in (0..nodes).rev() {
+            node_comp[node] = match tree.children(node) {
+                Some((l, r)) if node_comp[l] == node_comp[r] => node_comp[l],
+                Some(_) => MIXED,
+                None => {
+                    let mut ps = tree.positions(node);
+                    let c0 = ps.next().map_or(MIXED, |p| comp[tree.row_at(p)]);
+                    if ps.all(|p| comp[tree.row_at(p)] == c0) {
+                        c0
+                    } else {
+                        MIXED
+                    }
+                }
+            };
+        }
+
+        // First candidates from the neighbour lists.
+        let shortcut: Vec<(f64, usize)> = (0..n)
+            .into_par_iter()
+            .with_min_len(CHUNK)
+            .map(|p| {
+                let mut best = (f64::INFINITY, usize::MAX);
+                for &q in &knn[p * k..(p + 1) * k] {
+                    if comp[q] != comp[p] {
+                        let w2 = core2[p].max(core2[q]);
+                        if w2 < best.0 {
+                            best = (w2, q);
+                        }
+                    }
+                }
+                best
+            })
+            .collect();
+        let round = Round {
+            tree,
+            core2: &core2,
+            comp: &comp,
+            node_comp: &node_comp,
+            node_core2: &node_core2,
+        };
+        // The best edge of row `p` strictly cheaper than `bound` (or its first candidate).
+        let best_edge = |p: usize, bound: f64| -> (f64, usize) {
+            let mut best = shortcut[p];
+            if core2[p] >= bound || best.0 <= core2[p] {
+                return best;
+            }
+            if bound < best.0 {
+                best = (bound, usize::MAX);
+            }
+            round.search(0, row(p), core2[p], comp[p], &mut best);
+            best
+        };
+
+        // Every PROBE-th row of each component is searched first; the best edge found,
+        // or the best first candidate, bounds the searches of the other rows: a row whose
+        // core distance is not below it cannot improve on it, and the others only look
+        // for strictly cheaper edges.
+        let mut seen = vec![0usize; n];
+        let probe: Vec<bool> = comp
+            .iter()
+            .map(|&c| {
+                seen[c] += 1;
+                seen[c] % PROBE == 1
+            })
+            .collect();
+        drop(seen);
+        let search_all = |pick: &(dyn Fn(usize) -> bool + Sync),
+                          bound: &(dyn Fn(usize) -> f64 + Sync)|
+         -> Result<Vec<(f64, usize)>, ClusterError> {
+            Ok((0..n)
+                .into_par_iter()
+                .chunks(CHUNK)
+                .map(|chunk| {
+                    cancel.check()?;
+                    Ok(chunk
+                        .into_iter()
+                        .map(|p| {
+                            if pick(p) {
+                                best_edge(p, bound(p))
+                            } else {
+                                (f64::INFINITY, usize::MAX)
+                            }
+                        })
+                        .collect::<Vec<_>>())
+                })
+                .collect::<Result<Vec<_>, ClusterError>>()?
+                .into_iter()
+                .flatten()
+                .collect())
+        };
+        let mut comp_bound = vec![f64::INFINITY; n];
+        for p in 0..n {
+            let c = comp[p];
+            comp_bound[c] = comp_bound[c].min(shortcut[p].0);
+        }
+        let probed = search_all(&|p| probe[p], &|p| comp_bound[comp[p]])?;
+        for p in 0..n {
+            let c = comp[p];
+            comp_bound[c] = comp_bound[c].min(probed[p].0);
+        }
+        let rest = search_all(&|p| !probe[p], &|p| comp_bound[comp[p]])?;
+        let found: Vec<(f64, usize)> = probed
+            .into_iter()
+            .zip(rest)
+            .enumerate()
+            .map(|(p, (a, b))| if probe[p] { a } else { b })
+            .collect();
+
+        // The cheapest edge out of each component; ties go to the lowest row.
+        let mut choice: Vec<(f64, usize, usize)> = vec![(f64::INFINITY, usize::MAX, 0); n];
+        for (p, &(w2, q)) in found.iter().enumerate() {
+            let c = comp[p];
+            if q != usize::MAX && w2 < choice[c].0 {
+                choice[c] = (w2, p, q);
+            }
+        }
+        let before = edges.len();
+        for &(_, p, q) in &choice {
+            if p != usize::MAX && uf.union(p, q).is_some() {
+                edges.push(Edge {
+                    a: p,
+                    b: q,
+                    w: mutual_reachability(rows, d, core, p, q),
+                });
+            }
+        }
+        if edges.len() == before {
+            // Unreachable on a complete graph; stops a silent endless loop on a bug.
+            return Err(ClusterError::Input(
+                "spanning tree search made no progress".into(),
+            ));
+        }
+    }
+    Ok(edges)
+}
+
+/// One merge of the single-linkage hierarchy (scipy's linkage format): nodes below `n`
+/// are rows, node `n + i` is the result of merge `i`.
+#[derive(Debug, Clone, Copy)]
+struct Merge {
+    left: usize,
+    right: usize,
+    dist: f64,
+    size: usize,
+}
+
+/// The single-linkage hierarchy of a spanning tree (edges merged by increasing weight,
+/// ties in a fixed order).
+fn single_linkage(n: usize, mut mst: Vec<Edge>) -> Vec<Merge> {
+    mst.sort_by(|x, y| {
+        x.w.total_cmp(&y.w)
+            .then(x.a.min(x.b).cmp(&y.a.min(y.b)))
+            .then(x.a.max(x.b).cmp(&y.a.max(y.b)))
+    });
+    let mut uf = UnionFind::new(n);
+    // Hierarchy node currently standing for each union-find root.
+    let mut node_of: Vec<usize> = (0..n).collect();
+    let mut merges = Vec::with_capacity(mst.len());
+    for e in mst {
+        let (ra, rb) = (uf.find(e.a), uf.find(e.b));
+        let (left, right) = (node_of[ra], node_of[rb]);
+        let size = uf.size[ra] + uf.size[rb];
+        if let Some(root) = uf.union(ra, rb) {
+            node_of[root] = n + merges.len();
+            merges.push(Merge {
+                left,
+                right,
+                dist: e.w,
+                size,
+            });
+        }
+    }
+    merges
+}
+
+/// One row of the condensed tree: `child` (a row if below `n`, else a cluster) leaves
+/// cluster `parent` at density `lambda` (1 / distance).
+#[derive(Debug, Clone, Copy)]
+struct Condensed {
+    parent: usize,
+    child: usize,
+    lambda: f64,
+    size: usize,
+}
+
+/// The condensed tree (the `hdbscan` package's `condense_tree`): walking the hierarchy
+/// from the top, a split into two parts of at least `min_cluster_size` rows makes two new
+/// clusters; otherwise the rows of the small part fall out of the current cluster.
+/// Clusters are numbered from `n` (the root) so that a child's number is larger than its
+/// parent's.
+fn condense(merges: &[Merge], n: usize, min_cluster_size: usize) -> Vec<Condensed> {
+    let mut out = Vec::with_capacity(2 * n);
+    if merges.is_empty() {
+        return out;
+    }
+    let size_of = |node: usize| if node < n { 1 } else { merges[node - n].size };
+    let mut next_label = n + 1;
+    let mut stack = vec![(n + merges.len() - 1, n)];
+    let mut points = Vec::new();
+    let mut fall_out = |node: usize, label: usize, lambda: f64, out: &mut Vec<Condensed>| {
+        points.clear();
+        points.push(node);
+        while let Some(x) = points.pop() {
+            if x < n {
+                out.push(Condensed {
+                    parent: label,
+                    child: x,
+                    lambda,
+                    size: 1,
+                });
+            } else {
+                points.push(merges[x - n].left);
+                points.push(merges[x - n].right);
+            }
+        }
+    };
+    while let Some((node, label)) = stack.pop() {
+        if node < n {
+            continue;
+        }
+        let m = merges[node - n];
+        let lambda = if m.dist > 0.0 {
+            1.0 / m.dist
+        } else {
+            f64::INFINITY
+        };
+        let (lc, rc) = (size_of(m.left), size_of(m.right));
+        let (l_big, r_big) = (lc >= min_cluster_size, rc >= min_cluster_size);
+        if l_big && r_big {
+            for (child, size) in [(m.left, lc), (m.right, rc)] {
+                out.push(Condensed {
+                    parent: label,
+                    child: next_label,
+                    lambda,
+                    size,
+                });
+                stack.push((child, next_label));
+                next_label += 1;
+            }
+        } else {
+            if !l_big {
+                fall_out(m.left, label, lambda, &mut out);
+            } else {
+                stack.push((m.left, label));
+            }
+            if !r_big {
+                fall_out(m.right, label, lambda, &mut out);
+            } else {
+                stack.push((m.right, label));
+            }
+        }
+    }
+    out
+}
+
+/// Stabilities, excess-of-mass selection (root excluded) and the per-row results.
+fn extract(tree: &[Condensed], n: usize) -> Clusters {
+    let clusters = tree
+        .iter()
+        .map(|e| e.parent.max(e.child))
+        .max()
+        .map_or(1, |m| m.max(n) - n + 1);
+    let mut parent_of = vec![usize::MAX; clusters];
+    let mut birth = vec![0.0; clusters];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); clusters];
+    let mut point_parent = vec![usize::MAX; n];
+    let mut point_lambda = vec![0.0; n];
+    for e in tree {
+        if e.child >= n {
+            let c = e.child - n;
+            parent_of[c] = e.parent - n;
+            birth[c] = e.lambda;
+            children[e.parent - n].push(c);
+        } else {
+            point_parent[e.child] = e.parent - n;
+            point_lambda[e.child] = e.lambda;
+        }
+    }
+    // Infinite densities (distance 0, from identical rows) give infinite or NaN (∞ − ∞)
+    // stabilities, exactly as in the `hdbscan` package; the comparisons below treat them
+    // the same way it does.
+    let mut stability = vec![0.0f64; clusters];
+    let mut death = vec![0.0f64; clusters];
+    for e in tree {
+        let p = e.parent - n;
+        stability[p] += (e.lambda - birth[p]) * e.size as f64;
+        death[p] = death[p].max(e.lambda);
+    }
+
+    let mut kept = vec![false; clusters];
+    for c in (1..clusters).rev() {
+        // The `hdbscan` package sums child stabilities into a single-precision variable;
+        // rounding the same way keeps its choices on near ties.
+        let subtree = children[c].iter().map(|&k| stability[k]).sum::<f64>() as f32 as f64;
+        if subtree > stability[c] {
+            stability[c] = subtree;
+        } else {
+            kept[c] = true;
+        }
+    }
+    // A kept cluster hides every cluster below it; parents come before children.
+    let mut chosen = vec![usize::MAX; clusters];
+    let mut ids = vec![-1i32; clusters];
+    let mut count = 0;
+    for c in 1..clusters {
+        let up = chosen[parent_of[c]];
+        chosen[c] = if up != usize::MAX {
+            up
+        } else if kept[c] {
+            ids[c] = count;
+            count += 1;
+            c
+        } else {
+            usize::MAX
+        };
+    }
+
+    // GLOSH: the densest point under a cluster, and each row's departure density.
+    let mut deepest = death.clone();
+    for c in (1..clusters).rev() {
+        let p = parent_of[c];
+        deepest[p] = deepest[p].max(deepest[c]);
+    }
+
+    let mut labels = vec![-1i32; n];
+    let mut probabilities = vec![0.0; n];
+    let mut outlier_scores = vec![0.0; n];
+    for i in 0..n {
+        let p = point_parent[i];
+        if p == usize::MAX {
+            continue;
+        }
+        let lambda = point_lambda[i];
+        let top = deepest[p];
+        outlier_scores[i] = if top == 0.0 || !lambda.is_finite() {
+            0.0
+        } else if top.is_infinite() {
+            // The `hdbscan` package divides ∞ by ∞ here (NaN); the limit is 1.
+            1.0
+        } else {
+            (top - lambda) / top
+        };
+        let c = chosen[p];
+        if c == usize::MAX {
+            continue;
+        }
+        labels[i] = ids[c];
+        let max_lambda = death[c];
+        probabilities[i] = if max_lambda == 0.0 || !lambda.is_finite() {
+            1.0
+        } else {
+            lambda.min(max_lambda) / max_lambda
+        };
+    }
+    Clusters {
+        labels,
+        count: count as usize,
+        probabilities,
+        outlier_scores,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// Prim's algorithm on the dense mutual reachability graph, for checking.
+    fn prim_weight(rows: &[f64], d: usize, core: &[f64]) -> f64 {
+        let n = core.len();
+        let mut in_tree = vec![false; n];
+        let mut best = vec![f64::INFINITY; n];
+        best[0] = 0.0;
+        let mut total = 0.0;
+        for _ in 0..n {
+            let u = (0..n)
+                .filter(|&i| !in_tree[i])
+                .min_by(|&a, &b| best[a].total_cmp(&best[b]))
+                .unwrap();
+            in_tree[u] = true;
+            total += best[u];
+            for v in 0..n {
+                if !in_tree[v] {
+                    best[v] = best[v].min(mutual_reachability(rows, d, core, u, v));
+                }
+            }
+        }
+        total
+    }
+
+    fn blobs(per: usize, centres: &[[f64; 2]], spread: f64, seed: u64) -> Array2<f64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let n = per * centres.len();
+        Array2::from_shape_fn((n, 2), |(i, j)| {
+            centres[i / per][j] + spread * ((0..6).map(|_| rng.gen::<f64>()).sum::<f64>() - 3.0)
+        })
+    }
+
+    #[test]
+    fn boruvka_matches_prim() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let x = Array2::from_shape_fn((400, 3), |(i, _)| {
+            if i % 9 == 0 {
+                0.25
+            } else {
+                (rng.gen::<f64>() * 20.0).round() / 20.0
+            }
+        });
+        let rows = to_row_major(x.view());
+        let tree = KdTree::build(x.view());
+        let k = 6;
+        let nb = tree.kneighbors(&rows, k, false, &Cancel::new()).unwrap();
+        let core: Vec<f64> = (0..400).map(|i| nb.dist_of(i)[k - 1]).collect();
+        let mst = spanning_tree(&tree, &rows, 3, &core, &nb.idx, k, &Cancel::new()).unwrap();
+        assert_eq!(mst.len(), 399);
+        let total: f64 = mst.iter().map(|e| e.w).sum();
+        let want = prim_weight(&rows, 3, &core);
+        assert!(
+            (total - want).abs() < 1e-9 * want.max(1.0),
+            "{total} vs {want}"
+        );
+    }
+
+    #[test]
+    fn separated_blobs_are_clusters() {
+        let x = blobs(60, &[[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]], 0.5, 1);
+        let c = hdbscan(x.view(), &HdbscanParams::default(), &Cancel::new()).unwrap();
+        assert_eq!(c.count, 3);
+        for b in 0..3 {
+            let l = c.labels[b * 60];
+            assert!(l >= 0);
+            let same = c.labels[b * 60..(b + 1) * 60]
+                .iter()
+                .filter(|&&v| v == l)
+                .count();
+            assert!(same >= 55, "blob {b}: {same} of 60");
+        }
+        assert!(c.probabilities.iter().all(|p| (0.0..=1.0).contains(p)));
+        assert!(c.outlier_scores.iter().all(|p| (0.0..=1.0).contains(p)));
+    }
+
+    #[test]
+    fn tiny_and_degenerate_inputs() {
+        let p = HdbscanParams::default();
+        let cancel = Cancel::new();
+        assert!(hdbscan(Array2::<f64>::zeros((0, 3)).view(), &p, &cancel).is_err());
+        assert!(hdbscan(Array2::<f64>::zeros((5, 0)).view(), &p, &cancel).is_err());
+        let one = hdbscan(Array2::<f64>::zeros((1, 2)).view(), &p, &cancel).unwrap();
+        assert_eq!(one.labels, vec![-1]);
+        let few = hdbscan(Array2::<f64>::ones((9, 2)).view(), &p, &cancel).unwrap();
+        assert_eq!((few.count, few.noise()), (0, 9));
+        let mut nan = Array2::<f64>::zeros((20, 2));
+        nan[[3, 1]] = f64::NAN;
+        assert!(hdbscan(nan.view(), &p, &cancel).is_err());
+        // Identical rows: no split into several clusters, no NaN.
+        let same = hdbscan(Array2::<f64>::ones((50, 2)).view(), &p, &cancel).unwrap();
+        assert!(same.count <= 1);
+        assert!(same
+            .probabilities
+            .iter()
+            .chain(&same.outlier_scores)
+            .all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn cancelled() {
+        let x = blobs(50, &[[0.0, 0.0], [5.0, 5.0]], 0.5, 2);
+        let cancel = Cancel::new();
+        cancel.cancel();
+        assert_eq!(
+            hdbscan(x.view(), &HdbscanParams::default(), &cancel),
+            Err(ClusterError::Cancelled)
+        );
+    }
+}

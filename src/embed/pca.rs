@@ -1,0 +1,154 @@
+//! Principal component analysis to two dimensions (Pearson 1901; Hotelling 1933), as
+//! scikit-learn's `PCA(n_components=2)`: the rows are centred, projected on the two
+//! leading eigenvectors of the covariance matrix, and each axis's sign is fixed so that
+//! its largest-magnitude loading is positive (scikit-learn's `svd_flip`).
+//!
+//! The covariance matrix is only features × features, so its eigen-decomposition is done
+//! directly (cyclic Jacobi rotations) instead of an SVD of the data.
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use super::{check_input, EmbedError};
+use crate::cancel::Cancel;
+use crate::detect::pca::symmetric_eigen;
+
+/// Rows per parallel work item between two cancellation checks.
+const CHUNK: usize = 8192;
+
+/// A linear projection of every row to two dimensions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    /// `rows × 2` coordinates.
+    pub points: Array2<f64>,
+    /// Share of the total variance along each axis (0 when the data do not vary).
+    pub explained_variance_ratio: [f64; 2],
+    /// The two axes, one per entry, in feature space (a zero axis when there are fewer
+    /// than two features).
+    pub axes: [Vec<f64>; 2],
+}
+
+/// Projects the rows of `x` (rows × features, finite values) on their first two
+/// principal axes.
+pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError> {
+    check_input("pca", x)?;
+    let (n, d) = x.dim();
+    let mean: Vec<f64> = (0..d).map(|j| x.column(j).sum() / n as f64).collect();
+
+    let chunks: Vec<_> = (0..n).step_by(CHUNK).collect();
+    let partial = chunks
+        .par_iter()
+        .map(|&start| {
+            cancel.check()?;
+            let mut c = Array2::<f64>::zeros((d, d));
+            let mut z = vec![0.0; d];
+            for i in start..(start + CHUNK).min(n) {
+                for (j, zj) in z.iter_mut().enumerate() {
+                    *zj = x[[i, j]] - mean[j];
+                }
+                for a in 0..d {
+                    for b in a..d {
+                        c[[a, b]] += z[a] * z[b];
+                    }
+                }
+            }
+            Ok(c)
+        })
+        .collect::<Result<Vec<_>, EmbedError>>()?;
+    let mut cov = Array2::<f64>::zeros((d, d));
+    for c in partial {
+        cov += &c;
+    }
+    let denom = (n.max(2) - 1) as f64;
+    for a in 0..d {
+        for b in a..d {
+            let v = cov[[a, b]] / denom;
+            cov[[a, b]] = v;
+            cov[[b, a]] = v;
+        }
+    }
+
+    let (values, vectors) = symmetric_eigen(&cov);
+    let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
+    let mut axes = [vec![0.0; d], vec![0.0; d]];
+    let mut ratios = [0.0; 2];
+    for k in 0..2.min(d) {
+        let mut v = vectors[k].clone();
+        let big = v
+            .iter()
+            .copied()
+            .fold(0.0f64, |m, a| if a.abs() > m.abs() { a } else { m });
+        if big < 0.0 {
+            v.iter_mut().for_each(|a| *a = -*a);
+        }
+        ratios[k] = if total > 0.0 {
+            values[k].max(0.0) / total
+        } else {
+            0.0
+        };
+        axes[k] = v;
+    }
+
+    let mut points = Array2::<f64>::zeros((n, 2));
+    points
+        .axis_chunks_iter_mut(ndarray::Axis(0), CHUNK)
+        .into_par_iter()
+        .enumerate()
+        .try_for_each(|(c, mut block)| {
+            cancel.check()?;
+            for (r, mut out) in block.outer_iter_mut().enumerate() {
+                let i = c * CHUNK + r;
+                for k in 0..2 {
+                    out[k] = (0..d).map(|j| (x[[i, j]] - mean[j]) * axes[k][j]).sum();
+                }
+            }
+            Ok::<(), EmbedError>(())
+        })?;
+    Ok(Projection {
+        points,
+        explained_variance_ratio: ratios,
+        axes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_in_the_plane() {
+        // Points on y = 2x plus a small orthogonal wiggle: the first axis is (1, 2)/√5.
+        let n = 101;
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| {
+            let t = i as f64 / 10.0 - 5.0;
+            let w = if i % 2 == 0 { 0.01 } else { -0.01 };
+            if j == 0 {
+                t - 2.0 * w
+            } else {
+                2.0 * t + w
+            }
+        });
+        let p = pca(x.view(), &Cancel::new()).unwrap();
+        let s5 = 5f64.sqrt();
+        assert!((p.axes[0][0] - 1.0 / s5).abs() < 1e-9);
+        assert!((p.axes[0][1] - 2.0 / s5).abs() < 1e-9);
+        assert!(p.explained_variance_ratio[0] > 0.999);
+        let sum: f64 = p.explained_variance_ratio.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-9);
+        // Centred: the projections average to zero.
+        assert!(p.points.column(0).sum().abs() < 1e-9);
+    }
+
+    #[test]
+    fn degenerate_inputs() {
+        let c = Cancel::new();
+        assert!(pca(Array2::<f64>::zeros((0, 3)).view(), &c).is_err());
+        let one = pca(Array2::<f64>::ones((1, 3)).view(), &c).unwrap();
+        assert_eq!(one.points, Array2::<f64>::zeros((1, 2)));
+        let same = pca(Array2::<f64>::ones((20, 3)).view(), &c).unwrap();
+        assert_eq!(same.explained_variance_ratio, [0.0, 0.0]);
+        assert!(same.points.iter().all(|v| *v == 0.0));
+        let col = pca(Array2::from_shape_fn((10, 1), |(i, _)| i as f64).view(), &c).unwrap();
+        assert!(col.points.column(1).iter().all(|v| *v == 0.0));
+    }
+}

@@ -1,0 +1,792 @@
+//! UMAP to two dimensions: McInnes, Healy, Melville, "UMAP: Uniform Manifold
+//! Approximation and Projection for Dimension Reduction", arXiv:1802.03426 (2018).
+//! Follows umap-learn 0.5 (`umap_.py`: `smooth_knn_dist`, `compute_membership_strengths`,
+//! `fuzzy_simplicial_set`, `find_ab_params`, `make_epochs_per_sample`,
+//! `simplicial_set_embedding`, `transform`; `layouts.py`: `optimize_layout_euclidean`)
+//! with its defaults: 15 neighbours, `min_dist` 0.1, `spread` 1, 500 epochs up to 10,000
+//! rows and 200 above, 5 negative samples per positive one, learning rate 1, gradients
+//! clipped to ±4.
+//!
+//! Where it differs from umap-learn, and why:
+//! - Identical rows are embedded once and share one position (umap-learn's
+//!   `unique=True`). Conn logs repeat rows by the thousand; umap-learn's default keeps
+//!   them apart, which scatters copies of one row over several places once there are more
+//!   copies than neighbours and spends most of the optimisation on them.
+//! - The neighbour graph is exact (the shared k-d tree), not nearest-neighbour descent.
+//!   Each row's neighbour list is the row itself followed by its 14 nearest other rows,
+//!   also when it has many identical copies.
+//! - The initial layout is random (umap-learn's `init="random"`), not the spectral
+//!   layout: the graphs of these logs (many identical rows) have hundreds of connected
+//!   components, for which umap-learn itself falls back to a per-component layout, and
+//!   the PCA layout (`init="pca"`) crowds most rows of these heavy-tailed matrices into a
+//!   tiny region that the optimisation does not fully untangle (trustworthiness 0.95
+//!   against 0.988 from a random start on the reference matrix).
+//! - `a` and `b` are fitted to umap-learn's target curve by Levenberg–Marquardt, as
+//!   `scipy.optimize.curve_fit` does.
+//! - The stochastic gradient descent runs in parallel and stays deterministic: vertices
+//!   are processed in fixed blocks; within a block every vertex computes its moves from
+//!   the positions at the start of the block and the moves are applied together (as
+//!   umap-learn's own parallel CSR optimiser does); each vertex draws its negative samples
+//!   from its own generator, seeded by (seed, epoch, vertex). A sampled edge moves its
+//!   head twice, once for each direction of the symmetric graph, which is what the
+//!   sequential umap-learn loop does with `move_other=True`.
+//! - Above `sample_limit` rows, the layout is fitted on a seeded random sample and the
+//!   other rows are placed by umap-learn's `transform` (weighted mean of the embedded
+//!   neighbours, then a short optimisation with the fitted points fixed), which runs in
+//!   parallel row by row. [`Embedding::sampled`] says so.
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+
+use super::{check_input, EmbedError};
+use crate::cancel::Cancel;
+use crate::neighbors::{to_row_major, KdTree};
+
+/// Vertices whose moves are computed from the same positions.
+const BLOCK: usize = 4096;
+/// Vertices per parallel work item.
+const CHUNK: usize = 256;
+/// umap-learn's `SMOOTH_K_TOLERANCE`.
+const SMOOTH_K_TOLERANCE: f64 = 1e-5;
+/// umap-learn's `MIN_K_DIST_SCALE`.
+const MIN_K_DIST_SCALE: f64 = 1e-3;
+
+/// UMAP parameters (umap-learn's names and defaults, plus the sampling limit).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UmapParams {
+    /// Neighbours per row, the row itself included (default 15).
+    pub n_neighbors: usize,
+    /// Smallest distance between embedded points (default 0.1).
+    pub min_dist: f64,
+    /// Scale of the embedded neighbourhoods (default 1).
+    pub spread: f64,
+    /// Optimisation epochs; `None` means 500 up to 10,000 rows and 200 above.
+    pub n_epochs: Option<usize>,
+    /// Negative samples per positive sample (default 5).
+    pub negative_sample_rate: usize,
+    /// Initial learning rate (default 1).
+    pub learning_rate: f64,
+    /// Weight of the negative samples (default 1).
+    pub repulsion_strength: f64,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Above this many distinct rows, fit on a sample of this size and place the others
+    /// by the transform step (default 100,000).
+    pub sample_limit: usize,
+    /// Optimisation epochs of the transform step; `None` means umap-learn's (100 up to
+    /// 10,000 placed rows, 30 above).
+    pub transform_epochs: Option<usize>,
+}
+
+impl Default for UmapParams {
+    fn default() -> Self {
+        Self {
+            n_neighbors: 15,
+            min_dist: 0.1,
+            spread: 1.0,
+            n_epochs: None,
+            negative_sample_rate: 5,
+            learning_rate: 1.0,
+            repulsion_strength: 1.0,
+            seed: 42,
+            sample_limit: 100_000,
+            transform_epochs: None,
+        }
+    }
+}
+
+/// A two-dimensional layout of every row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// `rows × 2` coordinates.
+    pub points: Array2<f64>,
+    /// `Some(distinct rows fitted)` when the layout was fitted on a sample and the other
+    /// rows were placed by the transform step; the user should be told.
+    pub sampled: Option<usize>,
+}
+
+/// Embeds the rows of `x` (rows × features, finite values) in two dimensions.
+pub fn umap(
+    x: ArrayView2<f64>,
+    params: &UmapParams,
+    cancel: &Cancel,
+) -> Result<Embedding, EmbedError> {
+    check_input("umap", x)?;
+    let input = |reason: String| EmbedError::Input {
+        method: "umap",
+        reason,
+    };
+    if params.n_neighbors < 2 {
+        return Err(input("n_neighbors must be at least 2".into()));
+    }
+    if !(params.min_dist >= 0.0 && params.spread > 0.0 && params.min_dist <= params.spread) {
+        return Err(input("need 0 <= min_dist <= spread and spread > 0".into()));
+    }
+    if params.sample_limit < 2 {
+        return Err(input("sample_limit must be at least 2".into()));
+    }
+    // Identical rows are embedded once and share their position.
+    let (groups, reps) = unique_rows(x);
+    let distinct = x.select(Axis(0), &reps);
+    let embedded = umap_distinct(distinct.view(), params, cancel)?;
+    let mut points = Array2::zeros((x.nrows(), 2));
+    for (i, &g) in groups.iter().enumerate() {
+        points.row_mut(i).assign(&embedded.points.row(g));
+    }
+    Ok(Embedding {
+        points,
+        sampled: embedded.sampled,
+    })
+}
+
+/// For every row, the index of its group of identical rows; and the first row of each
+/// group, groups numbered in order of first appearance.
+fn unique_rows(x: ArrayView2<f64>) -> (Vec<usize>, Vec<usize>) {
+    let n = x.nrows();
+    let mut order: Vec<usize> = (0..n).collect();
+    let cmp_rows = |a: usize, b: usize| {
+        x.row(a)
+            .iter()
+            .zip(x.row(b))
+            .map(|(p, q)| p.total_cmp(q))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    order.par_sort_unstable_by(|&a, &b| cmp_rows(a, b).then(a.cmp(&b)));
+    // First row of the run of identical rows each row belongs to.
+    let mut first = vec![0usize; n];
+    let mut start = 0;
+    for i in 0..n {
+        if cmp_rows(order[start], order[i]).is_ne() {
+            start = i;
+        }
+        first[order[i]] = order[start];
+    }
+    let mut group_of_first = vec![usize::MAX; n];
+    let mut reps = Vec::new();
+    let groups = (0..n)
+        .map(|i| {
+            let f = first[i];
+            if group_of_first[f] == usize::MAX {
+                group_of_first[f] = reps.len();
+                reps.push(f);
+            }
+            group_of_first[f]
+        })
+        .collect();
+    (groups, reps)
+}
+
+/// UMAP of rows that are all distinct.
+fn umap_distinct(
+    x: ArrayView2<f64>,
+    params: &UmapParams,
+    cancel: &Cancel,
+) -> Result<Embedding, EmbedError> {
+    let n = x.nrows();
+    if n == 1 {
+        return Ok(Embedding {
+            points: Array2::zeros((1, 2)),
+            sampled: None,
+        });
+    }
+    let (a, b) = find_ab_params(params.spread, params.min_dist);
+
+    if n <= params.sample_limit {
+        let fitted = fit(x, params, a, b, cancel)?;
+        return Ok(Embedding {
+            points: to_array(&fitted.points),
+            sampled: None,
+        });
+    }
+
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed ^ 0x5a4d_504c_4544);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in 0..params.sample_limit {
+        let j = rng.gen_range(i..n);
+        order.swap(i, j);
+    }
+    let (fit_rows, rest_rows) = order.split_at_mut(params.sample_limit);
+    fit_rows.sort_unstable();
+    rest_rows.sort_unstable();
+    let sample = x.select(Axis(0), fit_rows);
+    let fitted = fit(sample.view(), params, a, b, cancel)?;
+    let rest = x.select(Axis(0), rest_rows);
+    let placed = transform(&fitted, rest.view(), params, a, b, cancel)?;
+
+    let mut points = Array2::zeros((n, 2));
+    for (&r, p) in fit_rows.iter().zip(&fitted.points) {
+        points[[r, 0]] = p[0] as f64;
+        points[[r, 1]] = p[1] as f64;
+    }
+    for (&r, p) in rest_rows.iter().zip(&placed) {
+        points[[r, 0]] = p[0] as f64;
+        points[[r, 1]] = p[1] as f64;
+    }
+    Ok(Embedding {
+        points,
+        sampled: Some(params.sample_limit),
+    })
+}
+
+fn to_array(points: &[[f32; 2]]) -> Array2<f64> {
+    Array2::from_shape_fn((points.len(), 2), |(i, j)| points[i][j] as f64)
+}
+
+/// A layout fitted on some rows, kept to place others.
+struct Fitted {
+    tree: KdTree,
+    points: Vec<[f32; 2]>,
+}
+
+/// The `a`, `b` of the embedding kernel `1 / (1 + a d^(2b))` that best fit (least
+/// squares on 300 points of `[0, 3 spread]`) the curve that is 1 up to `min_dist` and
+/// `exp(-(d - min_dist) / spread)` after it, as umap-learn's `find_ab_params`; solved by
+/// Levenberg–Marquardt from `(1, 1)`, as scipy's `curve_fit`.
+pub(crate) fn find_ab_params(spread: f64, min_dist: f64) -> (f64, f64) {
+    let xs: Vec<f64> = (0..300).map(|i| 3.0 * spread * i as f64 / 299.0).collect();
+    let ys: Vec<f64> = xs
+        .iter()
+        .map(|&x| {
+            if x < min_dist {
+                1.0
+            } else {
+                (-(x - min_dist) / spread).exp()
+            }
+        })
+        .collect();
+    let residuals = |a: f64, b: f64| -> f64 {
+        xs.iter()
+            .zip(&ys)
+            .map(|(&x, &y)| {
+                let r = 1.0 / (1.0 + a * x.powf(2.0 * b)) - y;
+                r * r
+            })
+            .sum()
+    };
+    let (mut a, mut b) = (1.0f64, 1.0f64);
+    let mut lambda = 1e-3;
+    let mut cost = residuals(a, b);
+    for _ in 0..500 {
+        // Normal equations of the linearised problem: J^T J and J^T r.
+        let (mut jaa, mut jab, mut jbb, mut ga, mut gb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (&x, &y) in xs.iter().zip(&ys) {
+            if x <= 0.0 {
+                continue;
+            }
+            let u = x.powf(2.0 * b);
+            let f = 1.0 / (1.0 + a * u);
+            let da = -u * f * f;
+            let db = -a * u * 2.0 * x.ln() * f * f;
+            let r = f - y;
+            jaa += da * da;
+            jab += da * db;
+            jbb += db * db;
+            ga += da * r;
+            gb += db * r;
+        }
+        let mut improved = false;
+        while lambda < 1e12 {
+            let (maa, mbb) = (jaa * (1.0 + lambda), jbb * (1.0 + lambda));
+            let det = maa * mbb - jab * jab;
+            if det.abs() < f64::MIN_POSITIVE {
+                break;
+            }
+            let sa = -(mbb * ga - jab * gb) / det;
+            let sb = -(maa * gb - jab * ga) / det;
+            let c = residuals(a + sa, b + sb);
+            if c.is_finite() && c < cost {
+                let small =
+                    sa.abs() < 1e-12 * (1.0 + a.abs()) && sb.abs() < 1e-12 * (1.0 + b.abs());
+                a += sa;
+                b += sb;
+                cost = c;
+                lambda = (lambda / 10.0).max(1e-12);
+                improved = !small;
+                break;
+            }
+            lambda *= 10.0;
+        }
+        if !improved {
+            break;
+        }
+    }
+    (a, b)
+}
+
+/// umap-learn's `smooth_knn_dist` for one row: the distance to the nearest neighbour
+/// `rho` (the `local_connectivity`-th non-zero distance, interpolated) and the bandwidth
+/// `sigma` such that `sum_j exp(-(d_j - rho) / sigma) = log2(k)` over the neighbours after
+/// the first, by bisection.
+fn smooth_knn(dists: &[f64], local_connectivity: f64, mean_all: f64) -> (f64, f64) {
+    let target = (dists.len() as f64).log2();
+    let nonzero: Vec<f64> = dists.iter().copied().filter(|&d| d > 0.0).collect();
+    let mut rho = 0.0;
+    if nonzero.len() as f64 >= local_connectivity {
+        let index = local_connectivity.floor() as usize;
+        let interpolation = local_connectivity - index as f64;
+        if index > 0 {
+            rho = nonzero[index - 1];
+            if interpolation > SMOOTH_K_TOLERANCE && index < nonzero.len() {
+                rho += interpolation * (nonzero[index] - nonzero[index - 1]);
+            }
+        } else if let Some(&first) = nonzero.first() {
+            rho = interpolation * first;
+        }
+    } else if let Some(&m) = nonzero.last() {
+        rho = m;
+    }
+    let (mut lo, mut hi, mut mid) = (0.0f64, f64::INFINITY, 1.0f64);
+    for _ in 0..64 {
+        let psum: f64 = dists[1..]
+            .iter()
+            .map(|&d| {
+                let e = d - rho;
+                if e > 0.0 {
+                    (-(e / mid)).exp()
+                } else {
+                    1.0
+                }
+            })
+            .sum();
+        if (psum - target).abs() < SMOOTH_K_TOLERANCE {
+            break;
+        }
+        if psum > target {
+            hi = mid;
+            mid = (lo + hi) / 2.0;
+        } else {
+            lo = mid;
+            mid = if hi.is_infinite() {
+                mid * 2.0
+            } else {
+                (lo + hi) / 2.0
+            };
+        }
+    }
+    let floor = if rho > 0.0 {
+        MIN_K_DIST_SCALE * dists.iter().sum::<f64>() / dists.len() as f64
+    } else {
+        MIN_K_DIST_SCALE * mean_all
+    };
+    (mid.max(floor), rho)
+}
+
+/// Membership strength of a neighbour at distance `d` (umap-learn's
+/// `compute_membership_strengths`).
+fn membership(d: f64, rho: f64, sigma: f64) -> f64 {
+    if d - rho <= 0.0 || sigma == 0.0 {
+        1.0
+    } else {
+        (-(d - rho) / sigma).exp()
+    }
+}
+
+/// The symmetric fuzzy graph with each edge's sampling period, in CSR form.
+struct Graph {
+    indptr: Vec<usize>,
+    cols: Vec<u32>,
+    /// umap-learn's `epochs_per_sample`: an edge is sampled every this many epochs.
+    period: Vec<f64>,
+}
+
+/// Rows × `k` neighbour lists, the row itself first.
+fn neighbour_lists(
+    tree: &KdTree,
+    rows: &[f64],
+    k: usize,
+    cancel: &Cancel,
+) -> Result<(Vec<f64>, Vec<usize>), EmbedError> {
+    let nb = tree.kneighbors(rows, k - 1, true, cancel)?;
+    let n = tree.len();
+    let mut dist = vec![0.0; n * k];
+    let mut idx = vec![0usize; n * k];
+    for i in 0..n {
+        idx[i * k] = i;
+        dist[i * k + 1..(i + 1) * k].copy_from_slice(nb.dist_of(i));
+        idx[i * k + 1..(i + 1) * k].copy_from_slice(nb.idx_of(i));
+    }
+    Ok((dist, idx))
+}
+
+/// umap-learn's `fuzzy_simplicial_set` (union of the directed memberships,
+/// `p + q - p q`), pruned of edges below `max / n_epochs` and turned into sampling
+/// periods, as `simplicial_set_embedding` and `make_epochs_per_sample`.
+fn fuzzy_graph(dist: &[f64], idx: &[usize], k: usize, n_epochs: usize) -> Graph {
+    let n = dist.len() / k;
+    let mean_all = dist.iter().sum::<f64>() / dist.len() as f64;
+    // Directed memberships, row by row, sorted by column.
+    let directed: Vec<Vec<(u32, f64)>> = (0..n)
+        .into_par_iter()
+        .with_min_len(CHUNK)
+        .map(|i| {
+            let d = &dist[i * k..(i + 1) * k];
+            let (sigma, rho) = smooth_knn(d, 1.0, mean_all);
+            let mut row: Vec<(u32, f64)> = (1..k)
+                .map(|j| (idx[i * k + j] as u32, membership(d[j], rho, sigma)))
+                .filter(|&(_, v)| v > 0.0)
+                .collect();
+            row.sort_unstable_by_key(|e| e.0);
+            row
+        })
+        .collect();
+    let lookup = |i: usize, j: u32| -> Option<f64> {
+        let r = &directed[i];
+        r.binary_search_by_key(&j, |e| e.0).ok().map(|p| r[p].1)
+    };
+    let mut edges: Vec<(u32, u32, f64)> = Vec::with_capacity(2 * n * (k - 1));
+    for (i, row) in directed.iter().enumerate() {
+        for &(j, v) in row {
+            match lookup(j as usize, i as u32) {
+                Some(t) => edges.push((i as u32, j, v + t - v * t)),
+                None => {
+                    edges.push((i as u32, j, v));
+                    edges.push((j, i as u32, v));
+                }
+            }
+        }
+    }
+    drop(directed);
+    edges.par_sort_unstable_by_key(|e| (e.0, e.1));
+    let max = edges.iter().map(|e| e.2).fold(0.0, f64::max);
+    let cut = max / n_epochs as f64;
+    edges.retain(|e| e.2 >= cut);
+    let mut indptr = vec![0usize; n + 1];
+    for e in &edges {
+        indptr[e.0 as usize + 1] += 1;
+    }
+    for i in 0..n {
+        indptr[i + 1] += indptr[i];
+    }
+    Graph {
+        indptr,
+        cols: edges.iter().map(|e| e.1).collect(),
+        period: edges.iter().map(|e| max / e.2).collect(),
+    }
+}
+
+/// A small counter-based generator (SplitMix64) for the negative samples, seeded per
+/// (seed, epoch, vertex) so the parallel schedule does not change the result.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn new(seed: u64, epoch: usize, vertex: usize) -> Self {
+        let mut s = SplitMix(
+            seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (vertex as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+        );
+        s.next();
+        s
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (((self.next() >> 32) * n as u64) >> 32) as usize
+    }
+}
+
+/// The kernel's constants, in the precision of the layout.
+#[derive(Clone, Copy)]
+struct Kernel {
+    a: f32,
+    b: f32,
+    gamma: f32,
+}
+
+fn clip(v: f32) -> f32 {
+    v.clamp(-4.0, 4.0)
+}
+
+impl Kernel {
+    /// Attractive move of `cur` towards `other` (umap-learn's positive-sample gradient,
+    /// clipped).
+    #[inline]
+    fn attract(&self, cur: [f32; 2], other: [f32; 2]) -> [f32; 2] {
+        let dx = cur[0] - other[0];
+        let dy = cur[1] - other[1];
+        let d2 = dx * dx + dy * dy;
+        if d2 <= 0.0 {
+            return [0.0, 0.0];
+        }
+        let p = d2.powf(self.b);
+        let g = -2.0 * self.a * self.b * (p / d2) / (self.a * p + 1.0);
+        [clip(g * dx), clip(g * dy)]
+    }
+
+    /// Repulsive move of `cur` away from `other` (negative-sample gradient, clipped).
+    #[inline]
+    fn repel(&self, cur: [f32; 2], other: [f32; 2]) -> [f32; 2] {
+        let dx = cur[0] - other[0];
+        let dy = cur[1] - other[1];
+        let d2 = dx * dx + dy * dy;
+        if d2 <= 0.0 {
+            return [0.0, 0.0];
+        }
+        let g = 2.0 * self.gamma * self.b / ((0.001 + d2) * (self.a * d2.powf(self.b) + 1.0));
+        if g > 0.0 {
+            [clip(g * dx), clip(g * dy)]
+        } else {
+            [0.0, 0.0]
+        }
+    }
+}
+
+/// Fits the layout of the rows of `x` (at least two).
+fn fit(
+    x: ArrayView2<f64>,
+    params: &UmapParams,
+    a: f64,
+    b: f64,
+    cancel: &Cancel,
+) -> Result<Fitted, EmbedError> {
+    let n = x.nrows();
+    let k = params.n_neighbors.min(n);
+    let n_epochs = params
+        .n_epochs
+        .unwrap_or(if n <= 10_000 { 500 } else { 200 })
+        .max(1);
+    let rows = to_row_major(x);
+    let tree = KdTree::build(x);
+    let (dist, idx) = neighbour_lists(&tree, &rows, k, cancel)?;
+    drop(rows);
+    let graph = fuzzy_graph(&dist, &idx, k, n_epochs);
+    drop((dist, idx));
+    cancel.check()?;
+
+    let mut points = initial_layout(n, params.seed);
+    let kernel = Kernel {
+        a: a as f32,
+        b: b as f32,
+        gamma: params.repulsion_strength as f32,
+    };
+    optimize(&mut points, &graph, n_epochs, kernel, params, cancel)?;
+    Ok(Fitted { tree, points })
+}
+
+/// umap-learn's `init="random"`: uniform in `[0, 10]²` (umap-learn draws in
+/// `[-10, 10]²` and rescales every initial layout to `[0, 10]`).
+fn initial_layout(n: usize, seed: u64) -> Vec<[f32; 2]> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    (0..n)
+        .map(|_| [rng.gen::<f32>() * 10.0, rng.gen::<f32>() * 10.0])
+        .collect()
+}
+
+/// Per-edge schedule of umap-learn's optimiser.
+struct Schedule {
+    next: f64,
+    next_negative: f64,
+}
+
+/// The stochastic gradient descent of umap-learn's `optimize_layout_euclidean`, with the
+/// deterministic block-parallel schedule described in the module documentation.
+fn optimize(
+    points: &mut [[f32; 2]],
+    graph: &Graph,
+    n_epochs: usize,
+    kernel: Kernel,
+    params: &UmapParams,
+    cancel: &Cancel,
+) -> Result<(), EmbedError> {
+    let n = points.len();
+    let neg_rate = params.negative_sample_rate as f64;
+    let mut schedule: Vec<Schedule> = graph
+        .period
+        .iter()
+        .map(|&p| Schedule {
+            next: p,
+            next_negative: p / neg_rate,
+        })
+        .collect();
+    let mut moves = vec![[0.0f32; 2]; BLOCK];
+    for epoch in 0..n_epochs {
+        cancel.check()?;
+        let alpha = (params.learning_rate * (1.0 - epoch as f64 / n_epochs as f64)) as f32;
+        let e = epoch as f64;
+        for start in (0..n).step_by(BLOCK) {
+            let end = (start + BLOCK).min(n);
+            // Split the block's edge schedules into one slice per work item.
+            let mut work = Vec::with_capacity((end - start).div_ceil(CHUNK));
+            let mut rest = &mut schedule[graph.indptr[start]..graph.indptr[end]];
+            let mut offset = graph.indptr[start];
+            for (c, mv) in (start..end).step_by(CHUNK).zip(moves.chunks_mut(CHUNK)) {
+                let c_end = (c + CHUNK).min(end);
+                let (mine, tail) = rest.split_at_mut(graph.indptr[c_end] - offset);
+                offset = graph.indptr[c_end];
+                rest = tail;
+                work.push((c, c_end, mine, mv));
+            }
+            let pts: &[[f32; 2]] = points;
+            work.into_par_iter().for_each(|(c, c_end, sched, mv)| {
+                let base = graph.indptr[c];
+                for v in c..c_end {
+                    let cur = pts[v];
+                    let mut step = [0.0f32; 2];
+                    let mut rng = SplitMix::new(params.seed, epoch, v);
+                    for edge in graph.indptr[v]..graph.indptr[v + 1] {
+                        let s = &mut sched[edge - base];
+                        if s.next > e {
+                            continue;
+                        }
+                        let g = kernel.attract(cur, pts[graph.cols[edge] as usize]);
+                        step[0] += 2.0 * g[0] * alpha;
+                        step[1] += 2.0 * g[1] * alpha;
+                        let period = graph.period[edge];
+                        s.next += period;
+                        let neg_period = period / neg_rate;
+                        let negatives = ((e - s.next_negative) / neg_period).max(0.0) as usize;
+                        for _ in 0..negatives {
+                            let o = rng.below(n);
+                            if o == v {
+                                continue;
+                            }
+                            let g = kernel.repel(cur, pts[o]);
+                            step[0] += g[0] * alpha;
+                            step[1] += g[1] * alpha;
+                        }
+                        s.next_negative += negatives as f64 * neg_period;
+                    }
+                    mv[v - c] = step;
+                }
+            });
+            for (p, m) in points[start..end].iter_mut().zip(&moves) {
+                p[0] += m[0];
+                p[1] += m[1];
+            }
+        }
+    }
+    Ok(())
+}
+
+/// umap-learn's `transform`: places each row of `x` among the fitted points, from its
+/// neighbours among the fitted rows.
+fn transform(
+    fitted: &Fitted,
+    x: ArrayView2<f64>,
+    params: &UmapParams,
+    a: f64,
+    b: f64,
+    cancel: &Cancel,
+) -> Result<Vec<[f32; 2]>, EmbedError> {
+    let m = x.nrows();
+    let n_fit = fitted.points.len();
+    let k = params.n_neighbors.min(n_fit);
+    let n_epochs = params
+        .transform_epochs
+        .unwrap_or(if m <= 10_000 { 100 } else { 30 });
+    let nb = fitted.tree.kneighbors(&to_row_major(x), k, false, cancel)?;
+    let mean_all = nb.dist.iter().sum::<f64>() / nb.dist.len().max(1) as f64;
+    // Memberships with `local_connectivity - 1 = 0`, as umap-learn's transform.
+    let weights: Vec<f64> = (0..m)
+        .into_par_iter()
+        .with_min_len(CHUNK)
+        .flat_map_iter(|i| {
+            let d = nb.dist_of(i);
+            let (sigma, rho) = smooth_knn(d, 0.0, mean_all);
+            d.iter()
+                .map(move |&dj| membership(dj, rho, sigma))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let max = weights.iter().copied().fold(0.0, f64::max);
+    let kernel = Kernel {
+        a: a as f32,
+        b: b as f32,
+        gamma: params.repulsion_strength as f32,
+    };
+    let neg_rate = params.negative_sample_rate as f64;
+    let initial_alpha = params.learning_rate / 4.0;
+    let tail = &fitted.points;
+
+    let mut out = vec![[0.0f32; 2]; m];
+    out.par_chunks_mut(CHUNK)
+        .enumerate()
+        .try_for_each(|(c, chunk)| {
+            cancel.check()?;
+            let mut sched: Vec<Schedule> = Vec::with_capacity(k);
+            for (r, slot) in chunk.iter_mut().enumerate() {
+                let i = c * CHUNK + r;
+                let w = &weights[i * k..(i + 1) * k];
+                let idx = nb.idx_of(i);
+                let total: f64 = w.iter().sum();
+                let mut p = [0.0f64; 2];
+                if total > 0.0 {
+                    for (wj, &j) in w.iter().zip(idx) {
+                        p[0] += wj / total * tail[j][0] as f64;
+                        p[1] += wj / total * tail[j][1] as f64;
+                    }
+                } else {
+                    p = [tail[idx[0]][0] as f64, tail[idx[0]][1] as f64];
+                }
+                let mut cur = [p[0] as f32, p[1] as f32];
+                if n_epochs > 0 && max > 0.0 {
+                    let cut = max / n_epochs as f64;
+                    sched.clear();
+                    sched.extend(w.iter().map(|&wj| {
+                        let period = if wj >= cut { max / wj } else { f64::INFINITY };
+                        Schedule {
+                            next: period,
+                            next_negative: period / neg_rate,
+                        }
+                    }));
+                    for epoch in 0..n_epochs {
+                        let e = epoch as f64;
+                        let alpha = (initial_alpha * (1.0 - e / n_epochs as f64)) as f32;
+                        let mut rng = SplitMix::new(params.seed ^ 0x7472_616e, epoch, i);
+                        for (s, (&j, &wj)) in sched.iter_mut().zip(idx.iter().zip(w)) {
+                            if s.next > e {
+                                continue;
+                            }
+                            let g = kernel.attract(cur, tail[j]);
+                            cur[0] += g[0] * alpha;
+                            cur[1] += g[1] * alpha;
+                            let period = max / wj;
+                            s.next += period;
+                            let neg_period = period / neg_rate;
+                            let negatives = ((e - s.next_negative) / neg_period).max(0.0) as usize;
+                            for _ in 0..negatives {
+                                let g = kernel.repel(cur, tail[rng.below(n_fit)]);
+                                cur[0] += g[0] * alpha;
+                                cur[1] += g[1] * alpha;
+                            }
+                            s.next_negative += negatives as f64 * neg_period;
+                        }
+                    }
+                }
+                *slot = cur;
+            }
+            Ok::<(), EmbedError>(())
+        })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ab_params_as_umap_learn() {
+        // umap-learn's find_ab_params(1.0, 0.1) = (1.5769..., 0.8950...).
+        let (a, b) = find_ab_params(1.0, 0.1);
+        assert!((a - 1.5769).abs() < 2e-3, "a = {a}");
+        assert!((b - 0.8951).abs() < 2e-3, "b = {b}");
+    }
+
+    #[test]
+    fn smooth_knn_hits_the_target() {
+        let d = [0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0];
+        let (sigma, rho) = smooth_knn(&d, 1.0, 1.0);
+        assert_eq!(rho, 1.0);
+        let psum: f64 = d[1..].iter().map(|&x| membership(x, rho, sigma)).sum();
+        assert!((psum - (d.len() as f64).log2()).abs() < 1e-4);
+    }
+}
