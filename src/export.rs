@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use polars::prelude::*;
 
+use crate::cluster::stats::ClusterStats;
 use crate::ingest::Log;
 use crate::pipeline::Analysis;
-use crate::stats::ClusterStats;
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]

@@ -18,6 +18,6 @@ mod neighbors;
 pub mod pipeline;
 pub mod reasons;
 pub mod sanitize;
-pub mod stats;
+
 pub mod summary;
 pub mod tui;

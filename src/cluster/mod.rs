@@ -2,6 +2,7 @@
 //! membership strength and outlier score.
 
 pub mod hdbscan;
+pub mod stats;
 
 pub use hdbscan::{hdbscan, Clusters, HdbscanParams};
 

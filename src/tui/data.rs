@@ -9,13 +9,13 @@ use polars::prelude::DataType;
 
 use crate::cancel::Cancel;
 use crate::cli::score::cell;
+use crate::cluster::stats::{ClusterStats, Distribution};
 use crate::eval;
 use crate::features::{Encoding, Feature, FeatureOptions, Raw, CONN_CATEGORICAL};
 use crate::filter::{self, LABEL_COLUMN};
 use crate::ingest::Log;
 use crate::pipeline::{Analysis, Model};
 use crate::sanitize::sanitize;
-use crate::stats::{ClusterStats, Distribution};
 use crate::summary::{self, value_counts};
 
 /// Sanitized text of a log value.
@@ -257,7 +257,7 @@ pub struct Evaluation {
 pub enum Dist {
     /// A numeric feature: histograms (linear and log bins) and the sorted values.
     Num {
-        /// Bins and counts, from [`crate::stats::distribution`].
+        /// Bins and counts, from [`crate::cluster::stats::distribution`].
         hist: Box<Distribution>,
         /// The sorted values at evenly spaced quantiles: (quantile, value).
         curve: Vec<(f64, f64)>,
@@ -401,7 +401,7 @@ impl Results {
                 .map(|(&r, _)| r)
                 .collect();
             let one_group = vec![0; sel.len()];
-            let stats = crate::stats::cluster_stats(frame, &sel, &one_group, &numeric);
+            let stats = crate::cluster::stats::cluster_stats(frame, &sel, &one_group, &numeric);
             subsets.push(stats.into_iter().next().unwrap_or(ClusterStats {
                 cluster: 0,
                 count: 0,
@@ -488,7 +488,7 @@ fn curve(sorted: &[f64]) -> Vec<(f64, f64)> {
 fn distribution(name: &str, raw: &Raw, flagged: &[bool]) -> Dist {
     match raw {
         Raw::Num(v) => {
-            let hist = crate::stats::distribution(name, v, flagged, BINS);
+            let hist = crate::cluster::stats::distribution(name, v, flagged, BINS);
             let n_anomalous = flagged.iter().filter(|&&f| f).count();
             Dist::Num {
                 curve: curve(&hist.sorted),

@@ -9,8 +9,8 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 use super::{count, cut, pending, Theme};
+use crate::cluster::stats::Histogram;
 use crate::reasons::number;
-use crate::stats::Histogram;
 use crate::tui::app::App;
 use crate::tui::data::{log_scale, Dist};
 
