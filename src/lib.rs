@@ -18,6 +18,5 @@ mod neighbors;
 pub mod pipeline;
 pub mod reasons;
 pub mod sanitize;
-
 pub mod summary;
 pub mod tui;
