@@ -67,6 +67,9 @@ pub enum PipelineError {
     /// The training label cannot be used.
     #[error("{0}")]
     Label(String),
+    /// The embedding or clustering could not run.
+    #[error("{0}")]
+    Stage(String),
 }
 
 impl PipelineError {
@@ -149,4 +152,207 @@ pub fn analyze(
         verdicts,
         explainer,
     })
+}
+
+/// Settings of the embedding and clustering stages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LandscapeOptions {
+    /// Run UMAP (PCA always runs: it is cheap).
+    pub umap: bool,
+    /// UMAP's parameters (its sample limit included).
+    pub umap_params: crate::embed::UmapParams,
+    /// HDBSCAN's parameters.
+    pub hdbscan: crate::cluster::HdbscanParams,
+    /// Above this many rows in a subset, HDBSCAN clusters a seeded sample of this size and
+    /// every other row takes the label of its nearest sampled row.
+    pub cluster_limit: usize,
+}
+
+impl Default for LandscapeOptions {
+    fn default() -> Self {
+        Self {
+            umap: true,
+            umap_params: crate::embed::UmapParams::default(),
+            hdbscan: crate::cluster::HdbscanParams::default(),
+            cluster_limit: 100_000,
+        }
+    }
+}
+
+/// Which rows a clustering covers, as the seed notebook clustered them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subset {
+    /// Every analysed row.
+    All,
+    /// The flagged rows.
+    Anomalous,
+    /// The rows not flagged.
+    Normal,
+}
+
+impl Subset {
+    /// All three, in display order.
+    pub const ALL: [Subset; 3] = [Subset::All, Subset::Anomalous, Subset::Normal];
+
+    /// Lowercase name (`all`, `anomalous`, `normal`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Subset::All => "all",
+            Subset::Anomalous => "anomalous",
+            Subset::Normal => "normal",
+        }
+    }
+}
+
+/// HDBSCAN on one subset of the rows, and its statistics.
+#[derive(Debug, Clone)]
+pub struct SubsetClusters {
+    /// Which subset.
+    pub subset: Subset,
+    /// Matrix rows in it.
+    pub rows: Vec<usize>,
+    /// Cluster label per row of `rows` (−1 noise).
+    pub labels: Vec<i32>,
+    /// Number of clusters.
+    pub count: usize,
+    /// `Some(n)` when HDBSCAN ran on a sample of n rows and the others took their nearest
+    /// sampled row's label.
+    pub sampled: Option<usize>,
+    /// Per-cluster statistics.
+    pub stats: Vec<crate::cluster::stats::ClusterStats>,
+}
+
+/// The 2-D views and the clusters of an analysis.
+#[derive(Debug, Clone)]
+pub struct Landscape {
+    /// PCA to 2-D, one point per matrix row.
+    pub pca: crate::embed::Projection,
+    /// UMAP to 2-D, when it ran.
+    pub umap: Option<crate::embed::Embedding>,
+    /// Clusters of all, anomalous and normal rows (a subset with no rows is left out).
+    pub subsets: Vec<SubsetClusters>,
+}
+
+impl Landscape {
+    /// The clustering of a subset.
+    pub fn subset(&self, s: Subset) -> Option<&SubsetClusters> {
+        self.subsets.iter().find(|c| c.subset == s)
+    }
+
+    /// Cluster label per matrix row from the clustering of all rows.
+    pub fn labels_all(&self) -> Option<&[i32]> {
+        self.subset(Subset::All).map(|c| c.labels.as_slice())
+    }
+
+    /// Per-cluster statistics by subset name, for exports.
+    pub fn stats_by_subset(&self) -> Vec<(String, Vec<crate::cluster::stats::ClusterStats>)> {
+        self.subsets
+            .iter()
+            .map(|c| (c.subset.name().to_string(), c.stats.clone()))
+            .collect()
+    }
+}
+
+/// Stages of [`landscape`], for progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LandscapeStage {
+    /// PCA.
+    Pca,
+    /// UMAP.
+    Umap,
+    /// HDBSCAN on a subset.
+    Hdbscan(Subset),
+}
+
+/// HDBSCAN on the matrix rows `rows`, sampled above `limit`.
+fn cluster_rows(
+    x: &ndarray::Array2<f64>,
+    rows: &[usize],
+    opts: &LandscapeOptions,
+    cancel: &Cancel,
+) -> Result<(Vec<i32>, usize, Option<usize>), PipelineError> {
+    use rand::seq::index::sample;
+    use rand::SeedableRng;
+    let to_err = |e: crate::cluster::ClusterError| match e {
+        crate::cluster::ClusterError::Cancelled => PipelineError::Detect(DetectError::Cancelled),
+        crate::cluster::ClusterError::Input(m) => PipelineError::Stage(format!("hdbscan: {m}")),
+    };
+    if rows.len() <= opts.cluster_limit {
+        let sub = x.select(ndarray::Axis(0), rows);
+        let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
+        return Ok((c.labels, c.count, None));
+    }
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(opts.umap_params.seed);
+    let mut pick: Vec<usize> = sample(&mut rng, rows.len(), opts.cluster_limit).into_vec();
+    pick.sort_unstable();
+    let sample_rows: Vec<usize> = pick.iter().map(|&i| rows[i]).collect();
+    let sub = x.select(ndarray::Axis(0), &sample_rows);
+    let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
+    let tree = crate::neighbors::KdTree::build(sub.view());
+    let all = x.select(ndarray::Axis(0), rows);
+    let q = crate::neighbors::to_row_major(all.view());
+    let nn = tree
+        .kneighbors(&q, 1, false, cancel)
+        .map_err(|_| PipelineError::Detect(DetectError::Cancelled))?;
+    let labels = (0..rows.len()).map(|i| c.labels[nn.idx_of(i)[0]]).collect();
+    Ok((labels, c.count, Some(opts.cluster_limit)))
+}
+
+/// Embeds and clusters the rows of an analysis: PCA and UMAP to 2-D, HDBSCAN on all,
+/// anomalous and normal rows, and per-cluster statistics over the raw numeric features
+/// and the categorical fields.
+pub fn landscape(
+    log: &Log,
+    a: &Analysis,
+    opts: &LandscapeOptions,
+    cancel: &Cancel,
+    progress: &(dyn Fn(LandscapeStage) + Sync),
+) -> Result<Landscape, PipelineError> {
+    let embed_err = |e: crate::embed::EmbedError| match e {
+        crate::embed::EmbedError::Cancelled => PipelineError::Detect(DetectError::Cancelled),
+        other => PipelineError::Stage(other.to_string()),
+    };
+    let x = &a.matrix.x;
+    progress(LandscapeStage::Pca);
+    let pca = crate::embed::pca(x.view(), cancel).map_err(embed_err)?;
+    let umap = if opts.umap {
+        progress(LandscapeStage::Umap);
+        Some(crate::embed::umap(x.view(), &opts.umap_params, cancel).map_err(embed_err)?)
+    } else {
+        None
+    };
+    let numeric: Vec<String> = a
+        .matrix
+        .features
+        .iter()
+        .filter(|f| f.encoding == crate::features::Encoding::Numeric)
+        .map(|f| f.column.clone())
+        .collect();
+    let mut subsets = Vec::new();
+    for s in Subset::ALL {
+        let rows: Vec<usize> = (0..a.matrix.rows.len())
+            .filter(|&i| match s {
+                Subset::All => true,
+                Subset::Anomalous => a.verdicts.flagged[i],
+                Subset::Normal => !a.verdicts.flagged[i],
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        progress(LandscapeStage::Hdbscan(s));
+        let (labels, count, sampled) = cluster_rows(x, &rows, opts, cancel)?;
+        let frame_rows: Vec<u32> = rows.iter().map(|&i| a.matrix.rows[i]).collect();
+        let stats =
+            crate::cluster::stats::cluster_stats(&log.frame, &frame_rows, &labels, &numeric);
+        subsets.push(SubsetClusters {
+            subset: s,
+            rows,
+            labels,
+            count,
+            sampled,
+            stats,
+        });
+    }
+    Ok(Landscape { pca, umap, subsets })
 }

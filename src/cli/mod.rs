@@ -4,6 +4,7 @@
 mod eval;
 pub mod model;
 pub mod score;
+mod stats;
 mod summary;
 
 use std::io::{self, Write};
@@ -80,6 +81,42 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Cluster the rows (HDBSCAN) and print each cluster's size and statistics: numeric
+    /// features (mean, std, variance, range, quartiles) and the top five values of the
+    /// categorical fields.
+    Stats {
+        /// What to load.
+        #[command(flatten)]
+        input: Input,
+        /// Filters and model.
+        #[command(flatten)]
+        model: model::ModelArgs,
+        /// Which rows to cluster.
+        #[arg(long, value_enum, default_value = "all")]
+        subset: stats::SubsetArg,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Also draw each feature's histogram (anomalous vs normal) and sorted values.
+        #[arg(long)]
+        plot: bool,
+    },
+    /// Write anomalous.csv, rows.csv, clusters.json and clusters.txt to a folder
+    /// (each file written whole or not at all).
+    Export {
+        /// What to load.
+        #[command(flatten)]
+        input: Input,
+        /// Filters and model.
+        #[command(flatten)]
+        model: model::ModelArgs,
+        /// The folder (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Leave out the UMAP positions (faster on large logs).
+        #[arg(long)]
+        no_umap: bool,
+    },
     /// Measure each detector and the ensemble on a labelled log: ROC-AUC and precision at
     /// k (positives: label starting with "Malicious"; "Background" rows left out).
     Eval {
@@ -134,6 +171,19 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             all,
         } => score::run(input, model, *format, *all, out),
         Command::Eval { input, model, json } => eval::run(input, model, *json, out),
+        Command::Stats {
+            input,
+            model,
+            subset,
+            json,
+            plot,
+        } => stats::run_stats(input, model, *subset, *json, *plot, out),
+        Command::Export {
+            input,
+            model,
+            out: dir,
+            no_umap,
+        } => stats::run_export(input, model, dir, !*no_umap, out),
     }
 }
 
