@@ -93,8 +93,8 @@ fn every_tab_draws_the_demo_at_80x24_and_tiny_sizes() {
     let (mut app, _w) = demo();
     let expect = [
         (Tab::Anomalies, "flagged of 3,361 rows"),
-        (Tab::Scatter, "not available in this build"),
-        (Tab::Clusters, "median"),
+        (Tab::Scatter, "UMAP of 3361 rows"),
+        (Tab::Clusters, "HDBSCAN (min cluster size 10)"),
         (Tab::Histograms, "duration"),
         (Tab::Overview, "Services"),
     ];
@@ -102,6 +102,19 @@ fn every_tab_draws_the_demo_at_80x24_and_tiny_sizes() {
         app.tab = tab;
         let screen = draw(&app, 80, 24);
         assert!(screen.contains(text), "{tab:?} lacks {text:?}:\n{screen}");
+        if tab == Tab::Scatter {
+            let dots = screen
+                .chars()
+                .filter(|c| ('\u{2801}'..='\u{28ff}').contains(c))
+                .count();
+            assert!(dots > 50, "the scatter plots points:\n{screen}");
+        }
+        if tab == Tab::Clusters {
+            assert!(
+                screen.contains("median") && screen.contains("noise"),
+                "{screen}"
+            );
+        }
         assert!(screen.contains("68 of 3361 rows flagged"), "{screen}");
         assert!(screen.contains("Anomalies") && screen.contains("Overview"));
         for (w, h) in [(20, 5), (40, 10), (10, 2), (1, 1), (200, 60)] {

@@ -357,6 +357,12 @@ pub struct App {
     pub job: Option<JobState>,
     /// The current job's results.
     pub results: Option<Arc<Results>>,
+    /// The current job's 2-D views and clusters, once computed.
+    pub landscape: Option<Arc<crate::pipeline::Landscape>>,
+    /// The embedding/clustering step running for the current job, if any.
+    pub landscape_step: Option<String>,
+    /// Why the embedding/clustering stage failed, if it did.
+    pub landscape_error: Option<String>,
     /// The tab shown.
     pub tab: Tab,
     /// Anomalies tab.
@@ -398,6 +404,9 @@ impl App {
             generation: 0,
             job: None,
             results: None,
+            landscape: None,
+            landscape_step: None,
+            landscape_error: None,
             tab: Tab::Anomalies,
             table: Table {
                 selected: 0,
@@ -406,7 +415,11 @@ impl App {
                 search: String::new(),
                 order: Vec::new(),
             },
-            scatter: Scatter::default(),
+            // UMAP keeps local structure that a few extreme rows squash flat in PCA.
+            scatter: Scatter {
+                umap: true,
+                colour: 0,
+            },
             clusters: Clusters {
                 subset: Subset::All,
                 selected: 0,
@@ -454,6 +467,7 @@ impl App {
     pub fn busy(&self) -> bool {
         (self.log.is_none() && self.load_error.is_none())
             || self.job.as_ref().is_some_and(|j| j.running)
+            || self.landscape_step.is_some()
     }
 
     /// Starts a job for the current model (none before the log is loaded).
@@ -461,6 +475,9 @@ impl App {
         let log = self.log.clone()?;
         self.generation += 1;
         self.results = None;
+        self.landscape = None;
+        self.landscape_step = None;
+        self.landscape_error = None;
         self.table.order.clear();
         self.table.selected = 0;
         self.job = Some(JobState {
@@ -519,11 +536,20 @@ impl App {
                     j.total = total;
                 }
             }
+            Event::LandscapeStage { step, .. } => self.landscape_step = Some(step),
+            Event::Landscape { result, .. } => {
+                self.landscape_step = None;
+                match result {
+                    Ok(l) => self.landscape = Some(l),
+                    Err(e) => self.landscape_error = Some(clean(&e)),
+                }
+            }
             Event::Done { results, .. } => {
                 if let Some(j) = &mut self.job {
                     j.running = false;
                     j.fraction = 1.0;
                 }
+                self.landscape_step = Some("PCA".into());
                 self.results = Some(results);
                 self.hist.feature = self.hist.feature.min(self.n_features().saturating_sub(1));
                 self.reorder();

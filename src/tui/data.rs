@@ -9,7 +9,7 @@ use polars::prelude::DataType;
 
 use crate::cancel::Cancel;
 use crate::cli::score::cell;
-use crate::cluster::stats::{ClusterStats, Distribution};
+use crate::cluster::stats::Distribution;
 use crate::eval;
 use crate::features::{Encoding, Feature, FeatureOptions, Raw, CONN_CATEGORICAL};
 use crate::filter::{self, LABEL_COLUMN};
@@ -308,8 +308,6 @@ pub struct Results {
     pub evaluation: Option<Evaluation>,
     /// Per feature.
     pub dists: Vec<FeatureDist>,
-    /// Statistics of all, anomalous and normal rows (in that order), each as one group.
-    pub subsets: Vec<ClusterStats>,
     /// Seconds the job took.
     pub seconds: f64,
 }
@@ -381,36 +379,10 @@ impl Results {
                 dist: distribution(&f.column, raw, &v.flagged),
             });
         }
-        let numeric: Vec<String> = analysis
-            .matrix
-            .features
-            .iter()
-            .filter(|f| f.encoding == Encoding::Numeric)
-            .map(|f| f.column.clone())
-            .collect();
-        let rows = &analysis.matrix.rows;
-        let mut subsets = Vec::new();
-        for keep in [None, Some(true), Some(false)] {
-            if cancel.is_cancelled() {
-                return None;
-            }
-            let sel: Vec<u32> = rows
-                .iter()
-                .zip(&v.flagged)
-                .filter(|(_, &f)| keep.is_none_or(|k| k == f))
-                .map(|(&r, _)| r)
-                .collect();
-            let one_group = vec![0; sel.len()];
-            let stats = crate::cluster::stats::cluster_stats(frame, &sel, &one_group, &numeric);
-            subsets.push(stats.into_iter().next().unwrap_or(ClusterStats {
-                cluster: 0,
-                count: 0,
-                numeric: Vec::new(),
-                categorical: Vec::new(),
-            }));
+        if cancel.is_cancelled() {
+            return None;
         }
         Some(Self {
-            subsets,
             model: model.clone(),
             flagged,
             timings,

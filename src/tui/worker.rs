@@ -15,6 +15,7 @@ use crate::cancel::Cancel;
 use crate::cli::Input;
 use crate::ingest::Log;
 use crate::pipeline::{self, Model, Progress};
+use crate::pipeline::{Landscape, LandscapeOptions, LandscapeStage};
 
 use super::data::{LogInfo, Results};
 
@@ -86,6 +87,20 @@ pub enum Event {
         /// What it found.
         results: Arc<Results>,
     },
+    /// The embedding and clustering stage of a finished job entered a step.
+    LandscapeStage {
+        /// The job.
+        generation: u64,
+        /// The step (`PCA`, `UMAP`, `HDBSCAN (all rows)`...).
+        step: String,
+    },
+    /// The embedding and clustering stage of a finished job ended.
+    Landscape {
+        /// The job.
+        generation: u64,
+        /// The 2-D views and clusters, or why they could not be computed.
+        result: Result<Arc<Landscape>, String>,
+    },
     /// The job could not run.
     Failed {
         /// The job.
@@ -108,6 +123,8 @@ impl Event {
             Event::Stage { generation, .. }
             | Event::Detector { generation, .. }
             | Event::Done { generation, .. }
+            | Event::LandscapeStage { generation, .. }
+            | Event::Landscape { generation, .. }
             | Event::Failed { generation, .. }
             | Event::Cancelled { generation } => Some(*generation),
         }
@@ -216,11 +233,16 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
         }
         let generation = job.generation;
         let outcome = catch_unwind(AssertUnwindSafe(|| run(&job, &cancel, &events)));
+        let mut finished = None;
         let event = match outcome {
-            Ok(Ok(results)) => Event::Done {
-                generation,
-                results: Arc::new(results),
-            },
+            Ok(Ok(results)) => {
+                let results = Arc::new(results);
+                finished = Some(Arc::clone(&results));
+                Event::Done {
+                    generation,
+                    results,
+                }
+            }
             Ok(Err(Stop::Cancelled)) => Event::Cancelled { generation },
             Ok(Err(Stop::Failed(error))) => Event::Failed { generation, error },
             Err(p) => Event::Failed {
@@ -231,7 +253,61 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
         if events.send(event).is_err() {
             return;
         }
+        // The anomalies are on screen; the 2-D views and clusters follow, unless a newer
+        // job is already waiting.
+        if let Some(results) = finished {
+            if cancel.is_cancelled() {
+                continue;
+            }
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                run_landscape(&job, &results, &cancel, &events)
+            }));
+            let result = match outcome {
+                Ok(Ok(l)) => Ok(Arc::new(l)),
+                Ok(Err(Stop::Cancelled)) => continue,
+                Ok(Err(Stop::Failed(e))) => Err(e),
+                Err(p) => Err(format!("internal error: {}", panic_text(&p))),
+            };
+            if events
+                .send(Event::Landscape { generation, result })
+                .is_err()
+            {
+                return;
+            }
+        }
     }
+}
+
+/// PCA, UMAP and HDBSCAN on a finished job's matrix, streaming the step names.
+fn run_landscape(
+    job: &Job,
+    results: &Results,
+    cancel: &Cancel,
+    events: &Sender<Event>,
+) -> Result<Landscape, Stop> {
+    let generation = job.generation;
+    let progress = |s: LandscapeStage| {
+        let step = match s {
+            LandscapeStage::Pca => "PCA".to_string(),
+            LandscapeStage::Umap => "UMAP".to_string(),
+            LandscapeStage::Hdbscan(sub) => format!("HDBSCAN ({} rows)", sub.name()),
+        };
+        let _ = events.send(Event::LandscapeStage { generation, step });
+    };
+    pipeline::landscape(
+        &job.log,
+        &results.analysis,
+        &LandscapeOptions::default(),
+        cancel,
+        &progress,
+    )
+    .map_err(|e| {
+        if e.is_cancelled() {
+            Stop::Cancelled
+        } else {
+            Stop::Failed(e.to_string())
+        }
+    })
 }
 
 enum Stop {

@@ -1,13 +1,17 @@
-//! The Clusters tab: statistics of all, anomalous or normal rows (`a` cycles). The
-//! clustering stage itself (HDBSCAN) is not in this build, so each subset is summarised
-//! as one group, and the tab says so.
+//! The Clusters tab: HDBSCAN clusters of all, anomalous or normal rows (`a` cycles), their
+//! sizes, and the selected cluster's statistics — numeric features (count, mean, std,
+//! quartiles, range) and the top five values of the categorical fields — as the seed
+//! notebook printed them.
 
-use ratatui::layout::Rect;
+use std::collections::HashMap;
+
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{count, pending, Theme};
+use crate::cluster::stats::ClusterStats;
 use crate::reasons::number;
 use crate::tui::app::{App, Subset};
 use crate::tui::data::clean;
@@ -19,61 +23,122 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         pending(app, f, area);
         return;
     };
-    let k = match app.clusters.subset {
-        Subset::All => 0,
-        Subset::Anomalous => 1,
-        Subset::Normal => 2,
+    let subset = match app.clusters.subset {
+        Subset::All => crate::pipeline::Subset::All,
+        Subset::Anomalous => crate::pipeline::Subset::Anomalous,
+        Subset::Normal => crate::pipeline::Subset::Normal,
+    };
+    let mut head = vec![Line::from(vec![
+        Span::styled(format!("{} rows", app.clusters.subset.name()), th.title()),
+        Span::styled(" (a: all / anomalous / normal, ↑↓ cluster)", th.dim()),
+    ])];
+    let Some(l) = &app.landscape else {
+        head.push(match (&app.landscape_error, &app.landscape_step) {
+            (Some(e), _) => Line::styled(format!("Clustering failed: {e}"), th.warn()),
+            (None, Some(step)) => Line::styled(format!("clustering: {step}…"), th.dim()),
+            (None, None) => Line::styled("no clustering for this job", th.dim()),
+        });
+        f.render_widget(Paragraph::new(head), area);
+        return;
+    };
+    let Some(c) = l.subset(subset) else {
+        head.push(Line::styled("no rows in this subset", th.dim()));
+        f.render_widget(Paragraph::new(head), area);
+        return;
+    };
+    let noise = c.labels.iter().filter(|&&x| x < 0).count();
+    let mut info = format!(
+        "HDBSCAN (min cluster size 10): {} clusters, {} noise rows of {}",
+        c.count,
+        count(noise),
+        count(c.rows.len())
+    );
+    if let Some(s) = c.sampled {
+        info.push_str(&format!(
+            " · clustered on a sample of {s}, other rows joined their nearest"
+        ));
+    }
+    head.push(Line::styled(info, th.dim()));
+    // Anomalous share per cluster.
+    let mut flagged: HashMap<i32, usize> = HashMap::new();
+    for (&i, &lab) in c.rows.iter().zip(&c.labels) {
+        if r.analysis.verdicts.flagged[i] {
+            *flagged.entry(lab).or_default() += 1;
+        }
+    }
+    let [top, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    f.render_widget(Paragraph::new(head), top);
+    let list_w = if body.width >= 60 { 26 } else { body.width / 2 };
+    let [list, detail] =
+        Layout::horizontal([Constraint::Length(list_w), Constraint::Min(1)]).areas(body);
+    let sel = app.clusters.selected.min(c.stats.len().saturating_sub(1));
+    let visible = usize::from(list.height.saturating_sub(1)).max(1);
+    let first = sel.saturating_sub(visible.saturating_sub(1));
+    let mut rows = vec![Line::styled(
+        format!("{:<9}{:>8}{:>8}", "cluster", "rows", "anom%"),
+        th.dim(),
+    )];
+    for (k, s) in c.stats.iter().enumerate().skip(first).take(visible) {
+        let name = if s.cluster < 0 {
+            "noise".to_string()
+        } else {
+            format!("#{}", s.cluster)
+        };
+        let share = 100.0 * *flagged.get(&s.cluster).unwrap_or(&0) as f64 / s.count.max(1) as f64;
+        let line = format!("{:<9}{:>8}{:>7.0}%", name, count(s.count), share);
+        rows.push(if k == sel {
+            Line::styled(line, th.selected())
+        } else {
+            Line::raw(line)
+        });
+    }
+    f.render_widget(Paragraph::new(rows), list);
+    if let Some(s) = c.stats.get(sel) {
+        f.render_widget(Paragraph::new(stats_lines(&th, s)), detail);
+    }
+}
+
+fn stats_lines(th: &Theme, s: &ClusterStats) -> Vec<Line<'static>> {
+    let name = if s.cluster < 0 {
+        "noise".to_string()
+    } else {
+        format!("cluster #{}", s.cluster)
     };
     let mut lines = vec![
-        Line::from(vec![
-            Span::styled(format!("{} rows", app.clusters.subset.name()), th.title()),
-            Span::styled(" (a: all / anomalous / normal)", th.dim()),
-        ]),
+        Line::styled(format!("{name}: {} rows", count(s.count)), th.title()),
         Line::styled(
-            "No clustering stage (HDBSCAN) in this build: one group per subset.",
-            th.warn(),
+            format!(
+                "{:<13}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
+                "feature", "mean", "std", "min", "q1", "median", "q3", "max"
+            ),
+            th.dim(),
         ),
     ];
-    match r.subsets.get(k) {
-        Some(s) if s.count > 0 => {
-            lines.push(Line::raw(format!("{} rows", count(s.count))));
-            lines.push(Line::styled(
-                format!(
-                    "{:<13}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
-                    "feature", "count", "mean", "std", "min", "q1", "median", "q3", "max"
-                ),
-                th.dim(),
-            ));
-            for n in &s.numeric {
-                lines.push(Line::raw(format!(
-                    "{:<13}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
-                    clean(&n.feature),
-                    count(n.count),
-                    short(n.mean),
-                    short(n.std),
-                    short(n.min),
-                    short(n.q1),
-                    short(n.median),
-                    short(n.q3),
-                    short(n.max)
-                )));
-            }
-            lines.push(Line::raw(""));
-            for c in &s.categorical {
-                let mut spans = vec![Span::styled(format!("{:<10} ", c.column), th.dim())];
-                let top: Vec<String> = c
-                    .top
-                    .iter()
-                    .map(|v| format!("{} {}", clean(&v.value), count(v.count)))
-                    .collect();
-                spans.push(Span::raw(top.join(" · ")));
-                lines.push(Line::from(spans));
-            }
-        }
-        _ => lines.push(Line::styled("no rows in this subset", th.dim())),
+    for n in &s.numeric {
+        lines.push(Line::raw(format!(
+            "{:<13}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
+            clean(&n.feature),
+            short(n.mean),
+            short(n.std),
+            short(n.min),
+            short(n.q1),
+            short(n.median),
+            short(n.q3),
+            short(n.max)
+        )));
     }
-    let scroll = u16::try_from(app.clusters.selected).unwrap_or(u16::MAX);
-    f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), area);
+    lines.push(Line::raw(""));
+    for c in &s.categorical {
+        let mut spans = vec![Span::styled(format!("{:<10} ", c.column), th.dim())];
+        let top: Vec<String> = c
+            .top
+            .iter()
+            .map(|v| format!("{} {}", clean(&v.value), count(v.count)))
+            .collect();
+        spans.push(Span::raw(top.join(" · ")));
+        lines.push(Line::from(spans));
+    }
+    lines
 }
 
 /// A number in at most 7 columns: large values with a k, M or G suffix.

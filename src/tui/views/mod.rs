@@ -40,6 +40,20 @@ impl Theme {
         }
     }
 
+    /// A colour for plotted points (the terminal's default under `NO_COLOR`).
+    pub fn paint(self, c: Color) -> Color {
+        if self.color {
+            c
+        } else {
+            Color::Reset
+        }
+    }
+
+    /// Whether colours are on.
+    pub fn colored(self) -> bool {
+        self.color
+    }
+
     /// Headings and titles.
     pub fn title(self) -> Style {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)

@@ -1,25 +1,222 @@
-//! The Scatter tab: the 2-D embedding of the analysed rows.
+//! The Scatter tab: the analysed rows in two dimensions (UMAP or PCA, `p` toggles), as a
+//! braille scatter coloured by verdict, by cluster or by one detector's flags (`c`
+//! cycles), with the row selected in the Anomalies tab marked.
 
-use ratatui::layout::Rect;
-use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Color;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::canvas::{Canvas, Line as CanvasLine, Points};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::Theme;
+use super::{pending, Theme};
 use crate::tui::app::App;
+
+/// Cluster colours: the 16-colour palette without black, grey and the verdict red.
+const PALETTE: [Color; 10] = [
+    Color::Cyan,
+    Color::Green,
+    Color::Yellow,
+    Color::Magenta,
+    Color::Blue,
+    Color::LightCyan,
+    Color::LightGreen,
+    Color::LightYellow,
+    Color::LightMagenta,
+    Color::LightBlue,
+];
+
+/// At most this many points are drawn per frame (an even stride over the rows); a braille
+/// cell holds 8 dots, so more cannot show more at terminal sizes.
+const MAX_POINTS: usize = 60_000;
 
 /// Draws the tab.
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let th = Theme::of(app);
-    let which = if app.scatter.umap { "UMAP" } else { "PCA" };
-    let lines = vec![
-        Line::styled(format!("Scatter ({which})"), th.title()),
-        Line::raw(""),
-        Line::styled(
-            "The embedding stage (PCA and UMAP to 2-D) is not available in this build, \
-             so there is nothing to plot yet.",
-            th.warn(),
+    let Some(r) = &app.results else {
+        pending(app, f, area);
+        return;
+    };
+    let Some(l) = &app.landscape else {
+        let text = match (&app.landscape_error, &app.landscape_step) {
+            (Some(e), _) => Line::styled(
+                format!("The 2-D views could not be computed: {e}"),
+                th.warn(),
+            ),
+            (None, Some(step)) => {
+                Line::styled(format!("computing the 2-D views: {step}…"), th.dim())
+            }
+            (None, None) => Line::styled("no 2-D view for this job", th.dim()),
+        };
+        f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    };
+    let (points, name) = match (&l.umap, app.scatter.umap) {
+        (Some(u), true) => (&u.points, "UMAP"),
+        _ => (&l.pca.points, "PCA"),
+    };
+    let v = &r.analysis.verdicts;
+    let n = points.nrows();
+    let detectors: Vec<_> = v.runs.iter().filter(|d| d.ok()).collect();
+    // Colour class per row and the legend, for the chosen colouring.
+    let labels = l.labels_all();
+    let (mode, classes, legend): (String, Vec<usize>, Vec<(String, Color)>) =
+        match app.scatter.colour {
+            0 => (
+                "verdict".into(),
+                v.flagged.iter().map(|&f| usize::from(f)).collect(),
+                vec![
+                    ("normal".into(), Color::DarkGray),
+                    ("anomalous".into(), Color::Red),
+                ],
+            ),
+            1 if labels.is_some() => {
+                let labels = labels.unwrap_or_default();
+                let k = l
+                    .subset(crate::pipeline::Subset::All)
+                    .map_or(0, |c| c.count);
+                (
+                    format!("cluster ({k} clusters)"),
+                    labels
+                        .iter()
+                        .map(|&c| {
+                            if c < 0 {
+                                0
+                            } else {
+                                1 + c as usize % PALETTE.len()
+                            }
+                        })
+                        .collect(),
+                    std::iter::once(("noise".to_string(), Color::DarkGray))
+                        .chain(
+                            PALETTE
+                                .iter()
+                                .enumerate()
+                                .map(|(i, &c)| (format!("#{i}"), c)),
+                        )
+                        .collect(),
+                )
+            }
+            c => match detectors.get(c.saturating_sub(2)) {
+                Some(d) => (
+                    format!("detector {}", d.kind.name()),
+                    d.flags.iter().map(|&f| usize::from(f)).collect(),
+                    vec![
+                        ("not flagged".into(), Color::DarkGray),
+                        (format!("flagged by {}", d.kind.name()), Color::Red),
+                    ],
+                ),
+                None => (
+                    "verdict".into(),
+                    v.flagged.iter().map(|&f| usize::from(f)).collect(),
+                    vec![
+                        ("normal".into(), Color::DarkGray),
+                        ("anomalous".into(), Color::Red),
+                    ],
+                ),
+            },
+        };
+    let [head, plot] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    let sampled = l
+        .umap
+        .as_ref()
+        .and_then(|u| u.sampled)
+        .filter(|_| name == "UMAP");
+    let mut title = vec![
+        Span::styled(format!("{name} of {n} rows"), th.title()),
+        Span::styled(
+            format!(" · colour: {mode} (p: PCA/UMAP, c: colour)"),
+            th.dim(),
         ),
     ];
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+    if let Some(s) = sampled {
+        title.push(Span::styled(
+            format!(" · fitted on a sample of {s} distinct rows"),
+            th.warn(),
+        ));
+    }
+    let legend_spans: Vec<Span> = legend
+        .iter()
+        .flat_map(|(t, c)| {
+            [
+                Span::styled("■ ", ratatui::style::Style::default().fg(th.paint(*c))),
+                Span::raw(format!("{t}  ")),
+            ]
+        })
+        .take(2 * 6)
+        .collect();
+    f.render_widget(
+        Paragraph::new(vec![Line::from(title), Line::from(legend_spans)]),
+        head,
+    );
+    if plot.width < 4 || plot.height < 2 || n == 0 {
+        return;
+    }
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for p in points.outer_iter() {
+        x0 = x0.min(p[0]);
+        x1 = x1.max(p[0]);
+        y0 = y0.min(p[1]);
+        y1 = y1.max(p[1]);
+    }
+    let pad = |a: f64, b: f64| if b > a { (b - a) * 0.02 } else { 1.0 };
+    let (px, py) = (pad(x0, x1), pad(y0, y1));
+    let stride = n.div_ceil(MAX_POINTS).max(1);
+    let n_classes = legend.len().max(1);
+    let mut layers: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n_classes];
+    for i in (0..n).step_by(stride) {
+        let c = classes.get(i).copied().unwrap_or(0).min(n_classes - 1);
+        layers[c].push((points[[i, 0]], points[[i, 1]]));
+    }
+    // Anomalous rows are always drawn, whatever the stride.
+    if stride > 1 && app.scatter.colour == 0 {
+        for i in (0..n).filter(|&i| v.flagged[i] && i % stride != 0) {
+            layers[1].push((points[[i, 0]], points[[i, 1]]));
+        }
+    }
+    let selected = app
+        .selected_flagged()
+        .map(|s| (points[[s.i, 0]], points[[s.i, 1]]));
+    let colored = th.colored();
+    let canvas = Canvas::default()
+        .block(Block::default())
+        .marker(Marker::Braille)
+        .x_bounds([x0 - px, x1 + px])
+        .y_bounds([y0 - py, y1 + py])
+        .paint(|ctx| {
+            for (k, pts) in layers.iter().enumerate() {
+                ctx.draw(&Points {
+                    coords: pts,
+                    color: th.paint(legend[k].1),
+                });
+                ctx.layer();
+            }
+            if !colored {
+                // Without colours the verdict shows as marks on the anomalous points.
+                if app.scatter.colour != 1 && layers.len() > 1 && layers[1].len() <= 400 {
+                    for &(x, y) in &layers[1] {
+                        ctx.print(x, y, "x");
+                    }
+                }
+            }
+            if let Some((x, y)) = selected {
+                let (dx, dy) = ((x1 - x0 + 2.0 * px) / 40.0, (y1 - y0 + 2.0 * py) / 20.0);
+                ctx.draw(&CanvasLine::new(
+                    x - dx,
+                    y,
+                    x + dx,
+                    y,
+                    th.paint(Color::White),
+                ));
+                ctx.draw(&CanvasLine::new(
+                    x,
+                    y - dy,
+                    x,
+                    y + dy,
+                    th.paint(Color::White),
+                ));
+            }
+        });
+    f.render_widget(canvas, plot);
 }
