@@ -1,7 +1,7 @@
 //! Exact Euclidean k-nearest-neighbour search for the neighbour-based detectors (KNN,
 //! LOF), the UMAP neighbour graph and HDBSCAN's core distances and spanning tree: a k-d
-//! tree (Bentley 1975) with a bounding box per node, split at the median of the widest
-//! dimension, queried in parallel with rayon.
+//! tree (Bentley 1975) with a bounding box per node, split at the median of the dimension
+//! with the widest interquartile range, queried in parallel with rayon.
 //!
 //! The tree owns a copy of the points, so a fitted detector can keep it for scoring new
 //! rows. Ties are cheap: a subtree is skipped unless its box is *strictly* closer than the
@@ -193,7 +193,7 @@ impl KdTree {
             bounds: Vec::new(),
         };
         if n > 0 && dim > 0 {
-            tree.build_node(&src, 0, n);
+            tree.build_node(&src, 0, n, &mut Vec::with_capacity(n));
         }
         let mut points = Vec::with_capacity(n * dim);
         for &i in &tree.index {
@@ -203,7 +203,7 @@ impl KdTree {
         tree
     }
 
-    fn build_node(&mut self, src: &[f64], start: usize, end: usize) -> usize {
+    fn build_node(&mut self, src: &[f64], start: usize, end: usize, col: &mut Vec<f64>) -> usize {
         let d = self.dim;
         let id = self.nodes.len();
         let mut lo = vec![f64::INFINITY; d];
@@ -213,14 +213,6 @@ impl KdTree {
             for j in 0..d {
                 lo[j] = lo[j].min(row[j]);
                 hi[j] = hi[j].max(row[j]);
-            }
-        }
-        let mut split_dim = 0;
-        let mut widest = f64::NEG_INFINITY;
-        for j in 0..d {
-            if hi[j] - lo[j] > widest {
-                widest = hi[j] - lo[j];
-                split_dim = j;
             }
         }
         self.bounds.extend_from_slice(&lo);
@@ -234,16 +226,58 @@ impl KdTree {
         // Identical points are split too (by position), so that a query can stop at the
         // first k of them instead of scanning all.
         if end - start > LEAF_SIZE {
+            let split_dim = self.split_dim(src, start, end, &lo, &hi, col);
             let mid = start + (end - start) / 2;
             self.index[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
                 src[a * d + split_dim].total_cmp(&src[b * d + split_dim])
             });
-            let left = self.build_node(src, start, mid);
-            let right = self.build_node(src, mid, end);
+            let left = self.build_node(src, start, mid, col);
+            let right = self.build_node(src, mid, end, col);
             self.nodes[id].left = left;
             self.nodes[id].right = right;
         }
         id
+    }
+
+    /// The dimension to split a node on: the one with the widest interquartile range, or
+    /// the widest range if every interquartile range is 0.
+    ///
+    /// The classic rule (widest range, as scikit-learn's `KDTree`) is led astray by
+    /// conn-log features: a column that is one value on almost every row and far off on a
+    /// few has the widest range, and splitting it at the median separates nothing, so
+    /// queries scan many times more points. The interquartile range is the spread where
+    /// the median split cuts.
+    fn split_dim(
+        &self,
+        src: &[f64],
+        start: usize,
+        end: usize,
+        lo: &[f64],
+        hi: &[f64],
+        col: &mut Vec<f64>,
+    ) -> usize {
+        let d = self.dim;
+        let m = end - start;
+        let mut best = (0, 0.0);
+        for j in 0..d {
+            col.clear();
+            col.extend(self.index[start..end].iter().map(|&i| src[i * d + j]));
+            let q1 = *col.select_nth_unstable_by(m / 4, f64::total_cmp).1;
+            let q3 = *col.select_nth_unstable_by(3 * m / 4, f64::total_cmp).1;
+            if q3 - q1 > best.1 {
+                best = (j, q3 - q1);
+            }
+        }
+        if best.1 > 0.0 {
+            return best.0;
+        }
+        let mut widest = (0, f64::NEG_INFINITY);
+        for j in 0..d {
+            if hi[j] - lo[j] > widest.1 {
+                widest = (j, hi[j] - lo[j]);
+            }
+        }
+        widest.0
     }
 
     /// Number of points in the tree.
