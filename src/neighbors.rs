@@ -1,12 +1,20 @@
 //! Exact Euclidean k-nearest-neighbour search for the neighbour-based detectors (KNN,
-//! LOF), the UMAP neighbour graph and HDBSCAN's core distances and spanning tree: a k-d tree (Bentley 1975) with a bounding box per node, split at the median of the
-//! widest dimension, queried in parallel with rayon.
+//! LOF), the UMAP neighbour graph and HDBSCAN's core distances and spanning tree: a k-d
+//! tree (Bentley 1975) with a bounding box per node, split at the median of the dimension
+//! with the widest interquartile range, queried in parallel with rayon.
 //!
 //! The tree owns a copy of the points, so a fitted detector can keep it for scoring new
 //! rows. Ties are cheap: a subtree is skipped unless its box is *strictly* closer than the
 //! current k-th neighbour, so thousands of identical rows do not turn a query into a scan.
 //! Among neighbours at equal distance, which ones are returned is unspecified (as in
 //! scikit-learn); the distances are exact.
+//!
+//! The detectors, which need distances and per-row statistics but not row identities,
+//! use a [`CountedTree`]: the tree over the distinct rows, each weighted by its number of
+//! copies, with [`DistinctRows`] to answer each distinct query once.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -171,9 +179,12 @@ impl KdTree {
     /// Builds the tree over the rows of `x` (checked: at least one row and one column,
     /// finite values).
     pub fn build(x: ArrayView2<f64>) -> Self {
-        let dim = x.ncols();
-        let n = x.nrows();
-        let src = to_row_major(x);
+        Self::from_rows(to_row_major(x), x.ncols())
+    }
+
+    /// Builds the tree over `src` (`rows × dim`, row-major).
+    fn from_rows(src: Vec<f64>, dim: usize) -> Self {
+        let n = src.len().checked_div(dim).unwrap_or(0);
         let mut tree = KdTree {
             dim,
             points: Vec::new(),
@@ -182,7 +193,7 @@ impl KdTree {
             bounds: Vec::new(),
         };
         if n > 0 && dim > 0 {
-            tree.build_node(&src, 0, n);
+            tree.build_node(&src, 0, n, &mut Vec::with_capacity(n));
         }
         let mut points = Vec::with_capacity(n * dim);
         for &i in &tree.index {
@@ -192,7 +203,7 @@ impl KdTree {
         tree
     }
 
-    fn build_node(&mut self, src: &[f64], start: usize, end: usize) -> usize {
+    fn build_node(&mut self, src: &[f64], start: usize, end: usize, col: &mut Vec<f64>) -> usize {
         let d = self.dim;
         let id = self.nodes.len();
         let mut lo = vec![f64::INFINITY; d];
@@ -202,14 +213,6 @@ impl KdTree {
             for j in 0..d {
                 lo[j] = lo[j].min(row[j]);
                 hi[j] = hi[j].max(row[j]);
-            }
-        }
-        let mut split_dim = 0;
-        let mut widest = f64::NEG_INFINITY;
-        for j in 0..d {
-            if hi[j] - lo[j] > widest {
-                widest = hi[j] - lo[j];
-                split_dim = j;
             }
         }
         self.bounds.extend_from_slice(&lo);
@@ -223,16 +226,58 @@ impl KdTree {
         // Identical points are split too (by position), so that a query can stop at the
         // first k of them instead of scanning all.
         if end - start > LEAF_SIZE {
+            let split_dim = self.split_dim(src, start, end, &lo, &hi, col);
             let mid = start + (end - start) / 2;
             self.index[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
                 src[a * d + split_dim].total_cmp(&src[b * d + split_dim])
             });
-            let left = self.build_node(src, start, mid);
-            let right = self.build_node(src, mid, end);
+            let left = self.build_node(src, start, mid, col);
+            let right = self.build_node(src, mid, end, col);
             self.nodes[id].left = left;
             self.nodes[id].right = right;
         }
         id
+    }
+
+    /// The dimension to split a node on: the one with the widest interquartile range, or
+    /// the widest range if every interquartile range is 0.
+    ///
+    /// The classic rule (widest range, as scikit-learn's `KDTree`) is led astray by
+    /// conn-log features: a column that is one value on almost every row and far off on a
+    /// few has the widest range, and splitting it at the median separates nothing, so
+    /// queries scan many times more points. The interquartile range is the spread where
+    /// the median split cuts.
+    fn split_dim(
+        &self,
+        src: &[f64],
+        start: usize,
+        end: usize,
+        lo: &[f64],
+        hi: &[f64],
+        col: &mut Vec<f64>,
+    ) -> usize {
+        let d = self.dim;
+        let m = end - start;
+        let mut best = (0, 0.0);
+        for j in 0..d {
+            col.clear();
+            col.extend(self.index[start..end].iter().map(|&i| src[i * d + j]));
+            let q1 = *col.select_nth_unstable_by(m / 4, f64::total_cmp).1;
+            let q3 = *col.select_nth_unstable_by(3 * m / 4, f64::total_cmp).1;
+            if q3 - q1 > best.1 {
+                best = (j, q3 - q1);
+            }
+        }
+        if best.1 > 0.0 {
+            return best.0;
+        }
+        let mut widest = (0, f64::NEG_INFINITY);
+        for j in 0..d {
+            if hi[j] - lo[j] > widest.1 {
+                widest = (j, hi[j] - lo[j]);
+            }
+        }
+        widest.0
     }
 
     /// Number of points in the tree.
@@ -379,6 +424,322 @@ impl KdTree {
     }
 }
 
+/// Hashes rows by the bit patterns of their values: each 64-bit word goes through
+/// SplitMix64's finaliser (Steele, Lea, Flood 2014), so that rows differing only in low
+/// mantissa bits, or only in high ones, still spread over the table.
+#[derive(Default)]
+struct RowHasher(u64);
+
+impl Hasher for RowHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        let mut z = (self.0 ^ word).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.0 = z ^ (z >> 31);
+    }
+}
+
+/// A row compared by the bit patterns of its values (so `0.0` and `-0.0` differ, which
+/// only costs a missed merge: they are still at distance 0 from each other).
+struct RowKey<'a>(&'a [f64]);
+
+impl Hash for RowKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for v in self.0 {
+            state.write_u64(v.to_bits());
+        }
+    }
+}
+
+impl PartialEq for RowKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0
+            .iter()
+            .zip(other.0)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+}
+
+impl Eq for RowKey<'_> {}
+
+/// The distinct rows of a matrix, in order of first occurrence, with multiplicities.
+/// Conn-log matrices repeat rows a lot (scans, retries: about half the rows of a real
+/// log are copies), and every neighbour query answered once per distinct row is one
+/// saved.
+#[derive(Debug, Clone)]
+pub(crate) struct DistinctRows {
+    /// Values per row.
+    pub dim: usize,
+    /// The distinct rows, row-major.
+    pub points: Vec<f64>,
+    /// How many input rows equal each distinct row.
+    pub count: Vec<usize>,
+    /// The distinct row of each input row.
+    pub of_row: Vec<usize>,
+}
+
+impl DistinctRows {
+    /// Collapses identical rows of `x` (`rows × dim`, row-major).
+    pub fn new(x: &[f64], dim: usize) -> Self {
+        let n = x.len().checked_div(dim).unwrap_or(0);
+        let mut ids: HashMap<RowKey, usize, BuildHasherDefault<RowHasher>> =
+            HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default());
+        let mut points = Vec::new();
+        let mut count = Vec::new();
+        let mut of_row = Vec::with_capacity(n);
+        for i in 0..n {
+            let row = &x[i * dim..(i + 1) * dim];
+            let id = *ids.entry(RowKey(row)).or_insert_with(|| {
+                points.extend_from_slice(row);
+                count.push(0);
+                count.len() - 1
+            });
+            count[id] += 1;
+            of_row.push(id);
+        }
+        Self {
+            dim,
+            points,
+            count,
+            of_row,
+        }
+    }
+
+    /// Collapses identical rows of `x`.
+    pub fn of(x: ArrayView2<f64>) -> Self {
+        Self::new(&to_row_major(x), x.ncols())
+    }
+
+    /// Number of distinct rows.
+    pub fn len(&self) -> usize {
+        self.count.len()
+    }
+
+    /// Copies one value per distinct row back to every input row.
+    pub fn expand<T: Copy>(&self, per_distinct: &[T]) -> Vec<T> {
+        self.of_row.iter().map(|&d| per_distinct[d]).collect()
+    }
+}
+
+/// The best candidates of a query on a [`CountedTree`]: squared distances ascending, each
+/// with its distinct point and multiplicity. Only as many entries are kept as it takes
+/// for the multiplicities to reach `k`.
+struct CountedBest {
+    k: usize,
+    d2: Vec<f64>,
+    id: Vec<usize>,
+    count: Vec<usize>,
+    total: usize,
+}
+
+impl CountedBest {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            d2: Vec::with_capacity(k + 1),
+            id: Vec::with_capacity(k + 1),
+            count: Vec::with_capacity(k + 1),
+            total: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.d2.clear();
+        self.id.clear();
+        self.count.clear();
+        self.total = 0;
+    }
+
+    /// Squared distance a candidate must beat (strictly) to enter.
+    fn bound(&self) -> f64 {
+        if self.total < self.k {
+            f64::INFINITY
+        } else {
+            self.d2.last().copied().unwrap_or(f64::INFINITY)
+        }
+    }
+
+    fn push(&mut self, d2: f64, id: usize, count: usize) {
+        if count == 0 || d2 >= self.bound() {
+            return;
+        }
+        let pos = self.d2.partition_point(|&v| v <= d2);
+        self.d2.insert(pos, d2);
+        self.id.insert(pos, id);
+        self.count.insert(pos, count);
+        self.total += count;
+        while let Some(&last) = self.count.last() {
+            if self.total - last < self.k {
+                break;
+            }
+            self.total -= last;
+            self.d2.pop();
+            self.id.pop();
+            self.count.pop();
+        }
+    }
+}
+
+/// A k-d tree over the distinct rows of a training matrix, each counting as many
+/// neighbours as it has copies. Answers the same k-nearest-neighbour distances as a
+/// [`KdTree`] over all rows, with a tree and a leaf scan over the distinct rows only.
+#[derive(Debug, Clone)]
+pub(crate) struct CountedTree {
+    tree: KdTree,
+    /// Multiplicity of each distinct row (the tree's row numbers are distinct-row ids).
+    count: Vec<usize>,
+    /// Training rows in all.
+    rows: usize,
+}
+
+impl CountedTree {
+    /// Builds the tree over the distinct rows of `x`; returns it with the map from
+    /// training rows to distinct rows.
+    pub fn build(x: ArrayView2<f64>) -> (Self, Vec<usize>) {
+        let distinct = DistinctRows::of(x);
+        let tree = Self {
+            tree: KdTree::from_rows(distinct.points, distinct.dim),
+            count: distinct.count,
+            rows: x.nrows(),
+        };
+        (tree, distinct.of_row)
+    }
+
+    /// Number of training rows (copies counted).
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of distinct training rows; their ids are `0..distinct_len()`.
+    pub fn distinct_len(&self) -> usize {
+        self.count.len()
+    }
+
+    fn search(&self, node: usize, q: &[f64], own: usize, best: &mut CountedBest) {
+        let t = &self.tree;
+        let n = &t.nodes[node];
+        if n.left == NO_CHILD {
+            let d = t.dim;
+            for pos in n.start..n.end {
+                let p = &t.points[pos * d..(pos + 1) * d];
+                let id = t.index[pos];
+                best.push(sq_dist(q, p), id, self.count[id] - usize::from(id == own));
+            }
+            return;
+        }
+        let dl = t.box_dist2(n.left, q);
+        let dr = t.box_dist2(n.right, q);
+        let (first, d_first, second, d_second) = if dl <= dr {
+            (n.left, dl, n.right, dr)
+        } else {
+            (n.right, dr, n.left, dl)
+        };
+        if d_first < best.bound() {
+            self.search(first, q, own, best);
+        }
+        if d_second < best.bound() {
+            self.search(second, q, own, best);
+        }
+    }
+
+    /// The `k` nearest training rows of each query (`rows × dim`, row-major), in
+    /// parallel: distances, and the distinct training rows they are copies of (a distinct
+    /// row appears once per copy used). `k` must be at most `len()`.
+    pub fn kneighbors(
+        &self,
+        queries: &[f64],
+        k: usize,
+        cancel: &Cancel,
+    ) -> Result<Neighbourhoods, Cancelled> {
+        let d = self.tree.dim;
+        let rows = queries.len().checked_div(d).unwrap_or(0);
+        self.neighbourhoods(rows, k, cancel, |r| {
+            (&queries[r * d..(r + 1) * d], NO_CHILD)
+        })
+    }
+
+    /// The `k` nearest neighbours of each distinct training row among the other training
+    /// rows, by distinct-row id: a row is not its own neighbour, but its copies are (as
+    /// scikit-learn's `kneighbors()` without `X`), so its own distinct row counts one copy
+    /// less. `k` must be at most `len() - 1`.
+    ///
+    /// The queries run in tree order, so that consecutive queries walk the same branches.
+    pub fn kneighbors_self(&self, k: usize, cancel: &Cancel) -> Result<Neighbourhoods, Cancelled> {
+        let t = &self.tree;
+        let by_pos =
+            self.neighbourhoods(t.len(), k, cancel, |pos| (t.point_at(pos), t.index[pos]))?;
+        let mut dist = vec![0.0; by_pos.dist.len()];
+        let mut idx = vec![0usize; by_pos.idx.len()];
+        for pos in 0..t.len() {
+            let id = t.index[pos];
+            dist[id * k..(id + 1) * k].copy_from_slice(by_pos.dist_of(pos));
+            idx[id * k..(id + 1) * k].copy_from_slice(by_pos.idx_of(pos));
+        }
+        Ok(Neighbourhoods { k, dist, idx })
+    }
+
+    /// Runs `rows` queries; `query(r)` gives the point of query `r` and the distinct row
+    /// it must not count itself in ([`NO_CHILD`] for none).
+    fn neighbourhoods<'q>(
+        &self,
+        rows: usize,
+        k: usize,
+        cancel: &Cancel,
+        query: impl Fn(usize) -> (&'q [f64], usize) + Sync,
+    ) -> Result<Neighbourhoods, Cancelled> {
+        let mut dist = vec![0.0; rows * k];
+        let mut idx = vec![0usize; rows * k];
+        if k == 0 || rows == 0 || self.tree.nodes.is_empty() {
+            return Ok(Neighbourhoods { k, dist, idx });
+        }
+        dist.par_chunks_mut(CHUNK * k)
+            .zip(idx.par_chunks_mut(CHUNK * k))
+            .enumerate()
+            .try_for_each(|(c, (dchunk, ichunk))| {
+                cancel.check()?;
+                let mut best = CountedBest::new(k);
+                for (r, (drow, irow)) in dchunk
+                    .chunks_exact_mut(k)
+                    .zip(ichunk.chunks_exact_mut(k))
+                    .enumerate()
+                {
+                    let (q, own) = query(c * CHUNK + r);
+                    best.clear();
+                    self.search(0, q, own, &mut best);
+                    let mut j = 0;
+                    for ((&d2, &id), &m) in best.d2.iter().zip(&best.id).zip(&best.count) {
+                        let dist = d2.sqrt();
+                        for _ in 0..m.min(k - j) {
+                            drow[j] = dist;
+                            irow[j] = id;
+                            j += 1;
+                        }
+                    }
+                    // Fewer points than asked (not reachable with a valid `k`): repeat the
+                    // farthest so the row stays well formed.
+                    let (fill_d, fill_i) = match j {
+                        0 => (0.0, 0),
+                        _ => (drow[j - 1], irow[j - 1]),
+                    };
+                    drow[j..].fill(fill_d);
+                    irow[j..].fill(fill_i);
+                }
+                Ok(())
+            })?;
+        Ok(Neighbourhoods { k, dist, idx })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +756,57 @@ mod tests {
         d.sort_by(f64::total_cmp);
         d.truncate(k);
         d
+    }
+
+    #[test]
+    fn counted_tree_matches_all_rows() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        // Values from a small set: most rows have copies, some many.
+        let x = Array2::<f64>::from_shape_fn((900, 3), |(i, _)| {
+            if i % 5 == 0 {
+                0.25
+            } else {
+                f64::from(rng.gen_range(0..4u8)) / 3.0
+            }
+        });
+        let rows = to_row_major(x.view());
+        let full = KdTree::build(x.view());
+        let (tree, of_row) = CountedTree::build(x.view());
+        let distinct = DistinctRows::of(x.view());
+        assert_eq!(tree.len(), 900);
+        assert!(tree.distinct_len() <= 65);
+        assert_eq!(of_row, distinct.of_row);
+        for k in [1, 5, 20] {
+            let want = full.kneighbors(&rows, k, true, &Cancel::new()).unwrap();
+            let got = tree.kneighbors_self(k, &Cancel::new()).unwrap();
+            for i in 0..900 {
+                let own = of_row[i];
+                assert_eq!(got.dist_of(own), want.dist_of(i), "row {i}, k {k}");
+                for (&d, &j) in got.dist_of(own).iter().zip(got.idx_of(own)) {
+                    let p = &distinct.points[j * 3..j * 3 + 3];
+                    assert_eq!(sq_dist(&rows[i * 3..i * 3 + 3], p).sqrt(), d);
+                }
+                // No distinct row is used more often than it has copies (one fewer for
+                // the row's own).
+                for &j in got.idx_of(own) {
+                    let used = got.idx_of(own).iter().filter(|&&v| v == j).count();
+                    assert!(used + usize::from(j == own) <= distinct.count[j]);
+                }
+            }
+            let q: Vec<f64> = (0..40 * 3).map(|_| rng.gen::<f64>()).collect();
+            let want = full.kneighbors(&q, k, false, &Cancel::new()).unwrap();
+            let got = tree.kneighbors(&q, k, &Cancel::new()).unwrap();
+            assert_eq!(got.dist, want.dist);
+            let got = tree
+                .kneighbors(&distinct.points, k, &Cancel::new())
+                .unwrap();
+            assert!((0..distinct.len()).all(|i| got.dist_of(i)[0] == 0.0));
+        }
+        // Every row identical: k neighbours at distance 0, from the one distinct row.
+        let same = Array2::from_elem((30, 2), 1.5);
+        let (tree, _) = CountedTree::build(same.view());
+        let nb = tree.kneighbors_self(29, &Cancel::new()).unwrap();
+        assert!(nb.dist.iter().all(|&d| d == 0.0) && nb.idx.iter().all(|&i| i == 0));
     }
 
     #[test]

@@ -7,7 +7,9 @@ use ndarray::ArrayView2;
 
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
-use crate::neighbors::{check_matrix, check_score_input, to_row_major, KdTree, Neighbourhoods};
+use crate::neighbors::{
+    check_matrix, check_score_input, CountedTree, DistinctRows, Neighbourhoods,
+};
 
 const NAME: &str = "knn";
 
@@ -34,13 +36,18 @@ pub enum KnnMethod {
 ///
 /// When the training set has `n <= n_neighbors` rows, k is clamped to `n - 1` (PyOD would
 /// refuse); [`Knn::effective_k`] reports the value used.
+///
+/// Identical rows are searched once: the tree holds the distinct training rows, each
+/// counting as many neighbours as it has copies, and each distinct query row is answered
+/// once for all its copies. The distances, and so the scores, are those of a search over
+/// every row.
 #[derive(Debug, Clone)]
 pub struct Knn {
     /// Number of neighbours (PyOD default 5).
     pub n_neighbors: usize,
     /// How neighbour distances are combined (PyOD default `Largest`).
     pub method: KnnMethod,
-    tree: Option<KdTree>,
+    tree: Option<CountedTree>,
     cols: Option<usize>,
     k: usize,
 }
@@ -123,13 +130,14 @@ impl Detector for Knn {
         }
         cancel.check()?;
         let k = self.n_neighbors.min(n - 1);
-        let tree = KdTree::build(x);
+        let (tree, of_row) = CountedTree::build(x);
         cancel.check()?;
-        let nb = tree.kneighbors(&to_row_major(x), k, true, cancel)?;
+        let nb = tree.kneighbors_self(k, cancel)?;
+        let scores = self.combine(&nb, tree.distinct_len());
         self.k = k;
         self.tree = Some(tree);
         self.cols = Some(x.ncols());
-        Ok(self.combine(&nb, n))
+        Ok(of_row.iter().map(|&d| scores[d]).collect())
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
@@ -141,8 +149,9 @@ impl Detector for Knn {
             });
         };
         let k = self.k.min(tree.len());
-        let nb = tree.kneighbors(&to_row_major(x), k, false, cancel)?;
-        Ok(self.combine(&nb, x.nrows()))
+        let queries = DistinctRows::of(x);
+        let nb = tree.kneighbors(&queries.points, k, cancel)?;
+        Ok(queries.expand(&self.combine(&nb, queries.len())))
     }
 }
 

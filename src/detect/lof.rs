@@ -14,7 +14,9 @@ use rayon::prelude::*;
 
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
-use crate::neighbors::{check_matrix, check_score_input, to_row_major, KdTree, Neighbourhoods};
+use crate::neighbors::{
+    check_matrix, check_score_input, CountedTree, DistinctRows, Neighbourhoods,
+};
 
 const NAME: &str = "lof";
 /// scikit-learn's guard against a zero mean reachability distance.
@@ -26,16 +28,21 @@ const CHUNK: usize = 4096;
 ///
 /// `k = max(1, min(n_neighbors, rows - 1))` as scikit-learn; [`Lof::effective_k`] reports
 /// it.
+///
+/// Identical rows are searched once: the tree holds the distinct training rows, each
+/// counting as many neighbours as it has copies, and k-distances and densities are kept
+/// per distinct row (copies share them: they have the same neighbours). Among neighbours
+/// at equal distance, which are used is unspecified, as in scikit-learn.
 #[derive(Debug, Clone)]
 pub struct Lof {
     /// Number of neighbours (PyOD default 20).
     pub n_neighbors: usize,
-    tree: Option<KdTree>,
+    tree: Option<CountedTree>,
     cols: Option<usize>,
     k: usize,
-    /// k-distance of each training row.
+    /// k-distance of each distinct training row.
     k_distance: Vec<f64>,
-    /// Local reachability density of each training row.
+    /// Local reachability density of each distinct training row.
     lrd: Vec<f64>,
 }
 
@@ -135,18 +142,19 @@ impl Detector for Lof {
         }
         cancel.check()?;
         let k = self.n_neighbors.min(n - 1).max(1);
-        let tree = KdTree::build(x);
+        let (tree, of_row) = CountedTree::build(x);
         cancel.check()?;
-        let nb = tree.kneighbors(&to_row_major(x), k, true, cancel)?;
+        let nb = tree.kneighbors_self(k, cancel)?;
+        let distinct = tree.distinct_len();
         self.k = k;
-        self.k_distance = (0..n).map(|i| nb.dist_of(i)[k - 1]).collect();
+        self.k_distance = (0..distinct).map(|i| nb.dist_of(i)[k - 1]).collect();
         self.lrd = Vec::new();
-        let lrd = self.lrd_of(&nb, n, cancel)?;
+        let lrd = self.lrd_of(&nb, distinct, cancel)?;
         self.lrd = lrd;
         let scores = self.ratios(&nb, &self.lrd, cancel)?;
         self.tree = Some(tree);
         self.cols = Some(x.ncols());
-        Ok(scores)
+        Ok(of_row.iter().map(|&d| scores[d]).collect())
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
@@ -157,9 +165,10 @@ impl Detector for Lof {
                 reason: "score called before fit".into(),
             });
         };
-        let nb = tree.kneighbors(&to_row_major(x), self.k, false, cancel)?;
-        let own = self.lrd_of(&nb, x.nrows(), cancel)?;
-        self.ratios(&nb, &own, cancel)
+        let queries = DistinctRows::of(x);
+        let nb = tree.kneighbors(&queries.points, self.k, cancel)?;
+        let own = self.lrd_of(&nb, queries.len(), cancel)?;
+        Ok(queries.expand(&self.ratios(&nb, &own, cancel)?))
     }
 }
 
