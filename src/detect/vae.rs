@@ -7,10 +7,10 @@
 //! Euclidean distance between the standardised row and its reconstruction (PyOD's
 //! `pairwise_distances_no_broadcast`).
 //!
-//! Written by hand on ndarray (forward and backward passes, Adam), so no deep-learning
-//! framework is needed.
+//! Written by hand (forward and backward passes over plain slices, Adam), so no
+//! deep-learning framework is needed.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+use ndarray::{Array1, ArrayView2, Axis};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -37,41 +37,207 @@ pub enum OutputActivation {
     Sigmoid,
 }
 
-/// A dense layer `y = x W + b`.
+/// A dense layer `y = x W + b`, with `W` stored row-major (`inputs × outputs`).
+///
+/// The layers are a few to a few dozen units wide, so the products are written as plain
+/// loops over slices: for matrices this small, a general matrix product's set-up and the
+/// arrays allocated per call cost more than the arithmetic.
 #[derive(Debug, Clone)]
 struct Dense {
-    w: Array2<f64>,
-    b: Array1<f64>,
+    inputs: usize,
+    outputs: usize,
+    w: Vec<f64>,
+    b: Vec<f64>,
 }
 
 impl Dense {
     /// PyTorch's `nn.Linear` initialisation: uniform in `±1/sqrt(fan_in)`.
     fn new(inputs: usize, outputs: usize, rng: &mut Xoshiro256PlusPlus) -> Self {
         let bound = 1.0 / (inputs.max(1) as f64).sqrt();
+        let w = (0..inputs * outputs)
+            .map(|_| rng.gen_range(-bound..=bound))
+            .collect();
+        let b = (0..outputs)
+            .map(|_| rng.gen_range(-bound..=bound))
+            .collect();
         Self {
-            w: Array2::from_shape_fn((inputs, outputs), |_| rng.gen_range(-bound..=bound)),
-            b: Array1::from_shape_fn(outputs, |_| rng.gen_range(-bound..=bound)),
+            inputs,
+            outputs,
+            w,
+            b,
         }
     }
 
     fn zeros_like(&self) -> Self {
         Self {
-            w: Array2::zeros(self.w.raw_dim()),
-            b: Array1::zeros(self.b.raw_dim()),
+            inputs: self.inputs,
+            outputs: self.outputs,
+            w: vec![0.0; self.w.len()],
+            b: vec![0.0; self.b.len()],
         }
     }
 
-    fn forward(&self, x: &Array2<f64>) -> Array2<f64> {
-        x.dot(&self.w) + &self.b
+    /// `y = x W + b` for the `rows` rows of `x` (row-major); `y` is resized.
+    fn forward(&self, x: &[f64], rows: usize, y: &mut Vec<f64>) {
+        y.clear();
+        y.resize(rows * self.outputs, 0.0);
+        match self.outputs {
+            2 => forward_n::<2>(self, x, y),
+            4 => forward_n::<4>(self, x, y),
+            8 => forward_n::<8>(self, x, y),
+            12 => forward_n::<12>(self, x, y),
+            16 => forward_n::<16>(self, x, y),
+            _ => {
+                let (ni, no) = (self.inputs, self.outputs);
+                for (xr, yr) in x.chunks_exact(ni).zip(y.chunks_exact_mut(no)) {
+                    yr.copy_from_slice(&self.b);
+                    for (&xi, wr) in xr.iter().zip(self.w.chunks_exact(no)) {
+                        for (y, &w) in yr.iter_mut().zip(wr) {
+                            *y += xi * w;
+                        }
+                    }
+                }
+            }
+        }
     }
 
-    /// Accumulates the gradients of `dy` (gradient of the output) into `grad` and returns
-    /// the gradient of the input `x`.
-    fn backward(&self, x: &Array2<f64>, dy: &Array2<f64>, grad: &mut Dense) -> Array2<f64> {
-        grad.w += &x.t().dot(dy);
-        grad.b += &dy.sum_axis(Axis(0));
-        dy.dot(&self.w.t())
+    /// Accumulates the gradients of `dy` (gradient of the output, `rows × outputs`) into
+    /// `grad`, and, if asked, writes the gradient of the input `x` into `dx` (resized).
+    ///
+    /// `wt` is scratch space for `Wᵀ`: with it, the input gradient is a sum of rows of
+    /// `Wᵀ` scaled by `dy`, which vectorises, rather than a dot product per input, whose
+    /// one accumulator makes every addition wait for the previous one.
+    fn backward(
+        &self,
+        x: &[f64],
+        dy: &[f64],
+        grad: &mut Dense,
+        dx: Option<&mut Vec<f64>>,
+        wt: &mut Vec<f64>,
+    ) {
+        let (ni, no) = (self.inputs, self.outputs);
+        for dyr in dy.chunks_exact(no) {
+            for (g, &d) in grad.b.iter_mut().zip(dyr) {
+                *g += d;
+            }
+        }
+        match no {
+            2 => weight_grad_n::<2>(ni, x, dy, &mut grad.w),
+            4 => weight_grad_n::<4>(ni, x, dy, &mut grad.w),
+            8 => weight_grad_n::<8>(ni, x, dy, &mut grad.w),
+            12 => weight_grad_n::<12>(ni, x, dy, &mut grad.w),
+            16 => weight_grad_n::<16>(ni, x, dy, &mut grad.w),
+            _ => {
+                for (xr, dyr) in x.chunks_exact(ni).zip(dy.chunks_exact(no)) {
+                    for (&xi, gr) in xr.iter().zip(grad.w.chunks_exact_mut(no)) {
+                        for (g, &d) in gr.iter_mut().zip(dyr) {
+                            *g += xi * d;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(dx) = dx {
+            wt.clear();
+            wt.resize(ni * no, 0.0);
+            for (i, wr) in self.w.chunks_exact(no).enumerate() {
+                for (o, &w) in wr.iter().enumerate() {
+                    wt[o * ni + i] = w;
+                }
+            }
+            dx.clear();
+            dx.resize(dy.len() / no.max(1) * ni, 0.0);
+            match ni {
+                2 => input_grad_n::<2>(no, dy, wt, dx),
+                4 => input_grad_n::<4>(no, dy, wt, dx),
+                8 => input_grad_n::<8>(no, dy, wt, dx),
+                12 => input_grad_n::<12>(no, dy, wt, dx),
+                16 => input_grad_n::<16>(no, dy, wt, dx),
+                _ => {
+                    for (dxr, dyr) in dx.chunks_exact_mut(ni).zip(dy.chunks_exact(no)) {
+                        for (&d, wtr) in dyr.iter().zip(wt.chunks_exact(ni)) {
+                            for (g, &w) in dxr.iter_mut().zip(wtr) {
+                                *g += d * w;
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
+}
+
+// The layer products for the common widths, with the width a constant: the `N` running
+// sums of a row then live in registers instead of being stored and reloaded for every
+// term. Each sum adds its terms in the same order as the general loops.
+
+/// [`Dense::forward`] for `N` outputs.
+fn forward_n<const N: usize>(layer: &Dense, x: &[f64], y: &mut [f64]) {
+    let ni = layer.inputs;
+    for (xr, yr) in x.chunks_exact(ni).zip(y.chunks_exact_mut(N)) {
+        let mut acc = [0.0; N];
+        acc.copy_from_slice(&layer.b[..N]);
+        for (&xi, wr) in xr.iter().zip(layer.w.chunks_exact(N)) {
+            for (a, &w) in acc.iter_mut().zip(&wr[..N]) {
+                *a += xi * w;
+            }
+        }
+        yr.copy_from_slice(&acc);
+    }
+}
+
+/// `gw += xᵀ dy` for `N` outputs: each weight's sum runs over the rows in order.
+fn weight_grad_n<const N: usize>(ni: usize, x: &[f64], dy: &[f64], gw: &mut [f64]) {
+    for (i, gr) in gw.chunks_exact_mut(N).enumerate() {
+        let mut acc = [0.0; N];
+        acc.copy_from_slice(gr);
+        for (xr, dyr) in x.chunks_exact(ni).zip(dy.chunks_exact(N)) {
+            let xi = xr[i];
+            for (a, &d) in acc.iter_mut().zip(&dyr[..N]) {
+                *a += xi * d;
+            }
+        }
+        gr.copy_from_slice(&acc);
+    }
+}
+
+/// `dx = dy Wᵀ` for `N` inputs, from `wt` (`Wᵀ`, row-major) and `dx` zeroed.
+fn input_grad_n<const N: usize>(no: usize, dy: &[f64], wt: &[f64], dx: &mut [f64]) {
+    for (dxr, dyr) in dx.chunks_exact_mut(N).zip(dy.chunks_exact(no)) {
+        let mut acc = [0.0; N];
+        for (&d, wtr) in dyr.iter().zip(wt.chunks_exact(N)) {
+            for (a, &w) in acc.iter_mut().zip(&wtr[..N]) {
+                *a += d * w;
+            }
+        }
+        dxr.copy_from_slice(&acc);
+    }
+}
+
+/// Activations and gradients of one forward and backward pass, kept from batch to batch
+/// so that training allocates nothing per step.
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    /// Output of each encoder layer (after the ReLU).
+    enc: Vec<Vec<f64>>,
+    mu: Vec<f64>,
+    /// Clamped log-variance.
+    logvar: Vec<f64>,
+    /// `exp(logvar / 2)`.
+    std: Vec<f64>,
+    /// The latent code fed to the decoder.
+    z: Vec<f64>,
+    /// Output of each decoder layer (after the ReLU).
+    dec: Vec<Vec<f64>>,
+    /// Reconstruction.
+    out: Vec<f64>,
+    /// Gradient buffers.
+    d: Vec<f64>,
+    d_other: Vec<f64>,
+    d_mu: Vec<f64>,
+    d_logvar: Vec<f64>,
+    /// A layer's transposed weights.
+    wt: Vec<f64>,
 }
 
 /// All parameters of the network, in a fixed order; also used for gradients and Adam
@@ -117,6 +283,11 @@ impl Net {
         }
     }
 
+    /// Width of the input rows (and of the reconstruction).
+    fn width(&self) -> usize {
+        self.output.outputs
+    }
+
     fn layers(&self) -> Vec<&Dense> {
         let mut v: Vec<&Dense> = self.encoder.iter().collect();
         v.push(&self.mu);
@@ -152,111 +323,157 @@ impl Net {
         }
     }
 
-    /// Runs the encoder; returns the activations of every encoder layer (input first),
-    /// then `mu` and the clamped `logvar`.
-    fn encode(&self, x: &Array2<f64>) -> (Vec<Array2<f64>>, Array2<f64>, Array2<f64>) {
-        let mut acts = vec![x.clone()];
-        for layer in &self.encoder {
-            let mut h = layer.forward(&acts[acts.len() - 1]);
-            h.mapv_inplace(relu);
-            acts.push(h);
+    /// Runs the encoder on the `rows` rows of `x`: every encoder layer's output, `mu` and
+    /// the clamped `logvar` land in `ws`.
+    fn encode(&self, x: &[f64], rows: usize, ws: &mut Workspace) {
+        ws.enc.resize_with(self.encoder.len(), Vec::new);
+        for (i, layer) in self.encoder.iter().enumerate() {
+            let (done, rest) = ws.enc.split_at_mut(i);
+            let input = done.last().map_or(x, |v| v.as_slice());
+            layer.forward(input, rows, &mut rest[0]);
+            rest[0].iter_mut().for_each(|v| *v = relu(*v));
         }
-        let top = &acts[acts.len() - 1];
-        let mu = self.mu.forward(top);
-        let mut logvar = self.logvar.forward(top);
-        logvar.mapv_inplace(|v| v.clamp(LOGVAR_RANGE.0, LOGVAR_RANGE.1));
-        (acts, mu, logvar)
+        let top = ws.enc.last().map_or(x, |v| v.as_slice());
+        self.mu.forward(top, rows, &mut ws.mu);
+        self.logvar.forward(top, rows, &mut ws.logvar);
+        ws.logvar
+            .iter_mut()
+            .for_each(|v| *v = v.clamp(LOGVAR_RANGE.0, LOGVAR_RANGE.1));
     }
 
-    /// Runs the decoder; returns the activations of every decoder layer (`z` first) and
-    /// the reconstruction.
-    fn decode(&self, z: Array2<f64>, out_act: OutputActivation) -> (Vec<Array2<f64>>, Array2<f64>) {
-        let mut acts = vec![z];
-        for layer in &self.decoder {
-            let mut h = layer.forward(&acts[acts.len() - 1]);
-            h.mapv_inplace(relu);
-            acts.push(h);
+    /// Runs the decoder on `ws.z`: every decoder layer's output and the reconstruction
+    /// land in `ws`.
+    fn decode(&self, rows: usize, out_act: OutputActivation, ws: &mut Workspace) {
+        ws.dec.resize_with(self.decoder.len(), Vec::new);
+        for (i, layer) in self.decoder.iter().enumerate() {
+            let (done, rest) = ws.dec.split_at_mut(i);
+            let input = done.last().map_or(ws.z.as_slice(), |v| v.as_slice());
+            layer.forward(input, rows, &mut rest[0]);
+            rest[0].iter_mut().for_each(|v| *v = relu(*v));
         }
-        let mut out = self.output.forward(&acts[acts.len() - 1]);
+        let last = ws.dec.last().map_or(ws.z.as_slice(), |v| v.as_slice());
+        self.output.forward(last, rows, &mut ws.out);
         if out_act == OutputActivation::Sigmoid {
-            out.mapv_inplace(sigmoid);
+            ws.out.iter_mut().for_each(|v| *v = sigmoid(*v));
         }
-        (acts, out)
     }
 
-    /// Loss of a batch for the given noise `eps` (`rows × latent`), and its gradient
-    /// written into `grad` (overwritten).
+    /// Loss of a batch (`x`, row-major, `inputs` columns) for the given noise `eps`
+    /// (`rows × latent`), and its gradient written into `grad` (overwritten).
     ///
     /// Loss = mean over rows of [ sum over features of (x̂ - x)² ] + beta × mean over rows
     /// of [ -½ Σ (1 + logvar - mu² - exp(logvar)) ].
     fn loss_and_grad(
         &self,
-        x: &Array2<f64>,
-        eps: &Array2<f64>,
+        x: &[f64],
+        eps: &[f64],
         beta: f64,
         out_act: OutputActivation,
         grad: &mut Net,
+        ws: &mut Workspace,
     ) -> f64 {
-        let n = x.nrows() as f64;
-        let (enc_acts, mu, logvar) = self.encode(x);
-        let std = logvar.mapv(|v| (0.5 * v).exp());
-        let z = &mu + &(&std * eps);
-        let (dec_acts, recon) = self.decode(z, out_act);
+        let rows = x.len() / self.width().max(1);
+        let n = rows as f64;
+        self.encode(x, rows, ws);
+        ws.std.clear();
+        ws.std.extend(ws.logvar.iter().map(|&v| (0.5 * v).exp()));
+        ws.z.clear();
+        ws.z.extend(
+            ws.mu
+                .iter()
+                .zip(&ws.std)
+                .zip(eps)
+                .map(|((&m, &s), &e)| m + s * e),
+        );
+        self.decode(rows, out_act, ws);
 
-        let diff = &recon - x;
-        let recon_loss = diff.iter().map(|d| d * d).sum::<f64>() / n;
-        let kl = Zip::from(&mu).and(&logvar).fold(0.0, |acc, &m, &lv| {
+        // `d` holds the reconstruction error first, then becomes its gradient.
+        ws.d.clear();
+        ws.d.extend(ws.out.iter().zip(x).map(|(&y, &t)| y - t));
+        let recon_loss = ws.d.iter().map(|d| d * d).sum::<f64>() / n;
+        let kl = ws.mu.iter().zip(&ws.logvar).fold(0.0, |acc, (&m, &lv)| {
             acc - 0.5 * (1.0 + lv - m * m - lv.exp())
         }) / n;
         let loss = recon_loss + beta * kl;
 
         grad.fill_zero();
         // Output layer.
-        let mut d_out = diff.mapv(|d| 2.0 * d / n);
+        ws.d.iter_mut().for_each(|g| *g = 2.0 * *g / n);
         if out_act == OutputActivation::Sigmoid {
-            Zip::from(&mut d_out)
-                .and(&recon)
-                .for_each(|g, &y| *g *= y * (1.0 - y));
+            for (g, &y) in ws.d.iter_mut().zip(&ws.out) {
+                *g *= y * (1.0 - y);
+            }
         }
-        let mut d = self
-            .output
-            .backward(&dec_acts[dec_acts.len() - 1], &d_out, &mut grad.output);
-        // Decoder, last layer first; `dec_acts[i + 1]` is the output of layer `i`.
-        for i in (0..self.decoder.len()).rev() {
-            relu_backward(&mut d, &dec_acts[i + 1]);
-            d = self.decoder[i].backward(&dec_acts[i], &d, &mut grad.decoder[i]);
+        // Decoder, last layer first; the input of layer `i` is `dec[i - 1]` (`z` for 0).
+        for i in (0..=self.decoder.len()).rev() {
+            let (layer, g) = if i == self.decoder.len() {
+                (&self.output, &mut grad.output)
+            } else {
+                relu_backward(&mut ws.d, &ws.dec[i]);
+                (&self.decoder[i], &mut grad.decoder[i])
+            };
+            let input = if i == 0 { &ws.z } else { &ws.dec[i - 1] };
+            layer.backward(input, &ws.d, g, Some(&mut ws.d_other), &mut ws.wt);
+            std::mem::swap(&mut ws.d, &mut ws.d_other);
         }
         // `d` is now dL/dz. Through the reparameterisation and the KL term.
-        let mut d_mu = d.clone();
-        Zip::from(&mut d_mu)
-            .and(&mu)
-            .for_each(|g, &m| *g += beta * m / n);
-        let mut d_logvar = &d * eps * &std * 0.5;
-        Zip::from(&mut d_logvar).and(&logvar).for_each(|g, &lv| {
-            if lv <= LOGVAR_RANGE.0 || lv >= LOGVAR_RANGE.1 {
-                *g = 0.0;
-            } else {
-                *g += beta * 0.5 * (lv.exp() - 1.0) / n;
-            }
-        });
-        let top = &enc_acts[enc_acts.len() - 1];
-        let mut d = self.mu.backward(top, &d_mu, &mut grad.mu);
-        d += &self.logvar.backward(top, &d_logvar, &mut grad.logvar);
+        ws.d_mu.clear();
+        ws.d_mu
+            .extend(ws.d.iter().zip(&ws.mu).map(|(&g, &m)| g + beta * m / n));
+        ws.d_logvar.clear();
+        ws.d_logvar
+            .extend(ws.d.iter().zip(eps).zip(&ws.std).zip(&ws.logvar).map(
+                |(((&g, &e), &s), &lv)| {
+                    if lv <= LOGVAR_RANGE.0 || lv >= LOGVAR_RANGE.1 {
+                        0.0
+                    } else {
+                        g * e * s * 0.5 + beta * 0.5 * (lv.exp() - 1.0) / n
+                    }
+                },
+            ));
+        let top = ws.enc.last().map_or(x, |v| v.as_slice());
+        self.mu
+            .backward(top, &ws.d_mu, &mut grad.mu, Some(&mut ws.d), &mut ws.wt);
+        self.logvar.backward(
+            top,
+            &ws.d_logvar,
+            &mut grad.logvar,
+            Some(&mut ws.d_other),
+            &mut ws.wt,
+        );
+        for (a, &b) in ws.d.iter_mut().zip(&ws.d_other) {
+            *a += b;
+        }
         for i in (0..self.encoder.len()).rev() {
-            relu_backward(&mut d, &enc_acts[i + 1]);
-            d = self.encoder[i].backward(&enc_acts[i], &d, &mut grad.encoder[i]);
+            relu_backward(&mut ws.d, &ws.enc[i]);
+            let input = if i == 0 { x } else { &ws.enc[i - 1] };
+            // The gradient of the input rows is not needed.
+            let dx = (i > 0).then_some(&mut ws.d_other);
+            self.encoder[i].backward(input, &ws.d, &mut grad.encoder[i], dx, &mut ws.wt);
+            std::mem::swap(&mut ws.d, &mut ws.d_other);
         }
         loss
     }
 
-    /// Deterministic reconstruction (`z = mu`) and the distance to it, per row.
-    fn reconstruction_distance(&self, x: &Array2<f64>, out_act: OutputActivation) -> Vec<f64> {
-        let (_, mu, _) = self.encode(x);
-        let (_, recon) = self.decode(mu, out_act);
-        (&recon - x)
-            .rows()
-            .into_iter()
-            .map(|r| r.iter().map(|d| d * d).sum::<f64>().sqrt())
+    /// Deterministic reconstruction (`z = mu`) and the distance to it, per row of `x`
+    /// (row-major).
+    fn reconstruction_distance(&self, x: &[f64], out_act: OutputActivation) -> Vec<f64> {
+        let inputs = self.width().max(1);
+        let rows = x.len() / inputs;
+        let mut ws = Workspace::default();
+        self.encode(x, rows, &mut ws);
+        ws.z = std::mem::take(&mut ws.mu);
+        self.decode(rows, out_act, &mut ws);
+        ws.out
+            .chunks_exact(inputs)
+            .zip(x.chunks_exact(inputs))
+            .map(|(y, t)| {
+                y.iter()
+                    .zip(t)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    .sqrt()
+            })
             .collect()
     }
 }
@@ -278,12 +495,12 @@ fn sigmoid(v: f64) -> f64 {
 }
 
 /// Zeroes the gradient where the ReLU output was zero.
-fn relu_backward(d: &mut Array2<f64>, out: &Array2<f64>) {
-    Zip::from(d).and(out).for_each(|g, &y| {
+fn relu_backward(d: &mut [f64], out: &[f64]) {
+    for (g, &y) in d.iter_mut().zip(out) {
         if y <= 0.0 {
             *g = 0.0;
         }
-    });
+    }
 }
 
 /// Adam (Kingma, Ba 2014) with PyTorch's L2 `weight_decay` (added to the gradient).
@@ -318,27 +535,21 @@ impl Adam {
         let c1 = 1.0 - self.beta1.powi(self.t);
         let c2 = 1.0 - self.beta2.powi(self.t);
         let (b1, b2, lr, eps, wd) = (self.beta1, self.beta2, self.lr, self.eps, self.weight_decay);
+        let update = |p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]| {
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                let g = g + wd * *p;
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+            }
+        };
         let params = net.layers_mut();
         let grads = grad.layers();
         let ms = self.m.layers_mut();
         let vs = self.v.layers_mut();
         for (((p, g), m), v) in params.into_iter().zip(grads).zip(ms).zip(vs) {
-            let update = |p: &mut f64, &g: &f64, m: &mut f64, v: &mut f64| {
-                let g = g + wd * *p;
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
-            };
-            Zip::from(&mut p.w)
-                .and(&g.w)
-                .and(&mut m.w)
-                .and(&mut v.w)
-                .for_each(update);
-            Zip::from(&mut p.b)
-                .and(&g.b)
-                .and(&mut m.b)
-                .and(&mut v.b)
-                .for_each(update);
+            update(&mut p.w, &g.w, &mut m.w, &mut v.w);
+            update(&mut p.b, &g.b, &mut m.b, &mut v.b);
         }
     }
 }
@@ -422,26 +633,31 @@ impl Vae {
         }
     }
 
-    /// Standardises `x` with the fitted mean and scale.
-    fn standardise(x: ArrayView2<f64>, mean: &Array1<f64>, scale: &Array1<f64>) -> Array2<f64> {
-        let mut z = x.to_owned();
-        z -= mean;
-        z /= scale;
-        z
+    /// Standardises `x` with the fitted mean and scale, row-major.
+    fn standardise(x: ArrayView2<f64>, mean: &Array1<f64>, scale: &Array1<f64>) -> Vec<f64> {
+        x.rows()
+            .into_iter()
+            .flat_map(|r| {
+                r.into_iter()
+                    .zip(mean)
+                    .zip(scale)
+                    .map(|((v, m), s)| (v - m) / s)
+            })
+            .collect()
     }
 
     fn score_standardised(
         fitted: &Fitted,
-        z: &Array2<f64>,
+        z: &[f64],
         out_act: OutputActivation,
         cancel: &Cancel,
     ) -> Result<Vec<f64>, DetectError> {
-        let chunks: Vec<ArrayView2<f64>> = z.axis_chunks_iter(Axis(0), SCORE_CHUNK).collect();
-        let parts = chunks
-            .into_par_iter()
+        let cols = fitted.mean.len().max(1);
+        let parts = z
+            .par_chunks(SCORE_CHUNK * cols)
             .map(|c| {
                 cancel.check()?;
-                Ok(fitted.net.reconstruction_distance(&c.to_owned(), out_act))
+                Ok(fitted.net.reconstruction_distance(c, out_act))
             })
             .collect::<Result<Vec<Vec<f64>>, DetectError>>()?;
         let scores: Vec<f64> = parts.into_iter().flatten().collect();
@@ -492,17 +708,29 @@ impl Detector for Vae {
         );
         let mut adam = Adam::new(&net, self.learning_rate, self.weight_decay);
         let mut grad = net.zeros_like();
+        let mut ws = Workspace::default();
+        let (mut xb, mut eps) = (Vec::new(), Vec::new());
+        let d = x.ncols();
         let mut order: Vec<usize> = (0..n).collect();
         let per_epoch = self.epoch_rows.min(n);
         for _ in 0..self.epochs {
             cancel.check()?;
             order.shuffle(&mut rng);
             for batch in order[..per_epoch].chunks(self.batch_size) {
-                let xb = z.select(Axis(0), batch);
-                let eps =
-                    Array2::from_shape_fn((batch.len(), self.latent_dim), |_| gaussian(&mut rng));
-                let loss =
-                    net.loss_and_grad(&xb, &eps, self.beta, self.output_activation, &mut grad);
+                xb.clear();
+                for &i in batch {
+                    xb.extend_from_slice(&z[i * d..(i + 1) * d]);
+                }
+                eps.clear();
+                eps.extend((0..batch.len() * self.latent_dim).map(|_| gaussian(&mut rng)));
+                let loss = net.loss_and_grad(
+                    &xb,
+                    &eps,
+                    self.beta,
+                    self.output_activation,
+                    &mut grad,
+                    &mut ws,
+                );
                 if !loss.is_finite() {
                     return Err(Self::input_error(
                         "training diverged (non-finite loss); try a lower learning rate",
@@ -534,6 +762,7 @@ impl Detector for Vae {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array2;
 
     fn flat_params(net: &Net) -> Vec<f64> {
         net.layers()
@@ -545,7 +774,7 @@ mod tests {
     fn set_param(net: &mut Net, mut k: usize, value: f64) {
         for l in net.layers_mut() {
             if k < l.w.len() {
-                if let Some(p) = l.w.iter_mut().nth(k) {
+                if let Some(p) = l.w.get_mut(k) {
                     *p = value;
                 }
                 return;
@@ -564,8 +793,10 @@ mod tests {
         let net = Net::new(3, &[5, 4], 2, &[4, 5], &mut rng);
         let x = Array2::from_shape_fn((6, 3), |_| rng.gen_range(-1.5..1.5));
         let eps = Array2::from_shape_fn((6, 2), |_| gaussian(&mut rng));
+        let (x, eps) = (x.as_slice().unwrap(), eps.as_slice().unwrap());
+        let mut ws = Workspace::default();
         let mut grad = net.zeros_like();
-        net.loss_and_grad(&x, &eps, beta, out_act, &mut grad);
+        net.loss_and_grad(x, eps, beta, out_act, &mut grad, &mut ws);
         let analytic = flat_params(&grad);
         assert!(analytic.iter().filter(|g| g.abs() > 1e-3).count() > analytic.len() / 2);
         let params = flat_params(&net);
@@ -577,8 +808,8 @@ mod tests {
             set_param(&mut plus, k, params[k] + h);
             let mut minus = net.clone();
             set_param(&mut minus, k, params[k] - h);
-            let lp = plus.loss_and_grad(&x, &eps, beta, out_act, &mut scratch);
-            let lm = minus.loss_and_grad(&x, &eps, beta, out_act, &mut scratch);
+            let lp = plus.loss_and_grad(x, eps, beta, out_act, &mut scratch, &mut ws);
+            let lm = minus.loss_and_grad(x, eps, beta, out_act, &mut scratch, &mut ws);
             let numeric = (lp - lm) / (2.0 * h);
             let a = analytic[k];
             // Relative error; gradients below 1e-3 are compared on that scale, where
@@ -633,14 +864,21 @@ mod tests {
             l.w.fill(0.0);
             l.b.fill(0.0);
         }
-        net.output.b.assign(&ndarray::arr1(&[1.0, -2.0]));
-        let x = ndarray::arr2(&[[1.0, -2.0], [4.0, 2.0]]);
+        net.output.b.copy_from_slice(&[1.0, -2.0]);
+        let x = [1.0, -2.0, 4.0, 2.0];
         let d = net.reconstruction_distance(&x, OutputActivation::Identity);
         assert!(d[0].abs() < 1e-12 && (d[1] - 5.0).abs() < 1e-12);
         // With zero mu and logvar the KL term is 0 and the loss is the squared error.
         let mut grad = net.zeros_like();
-        let eps = Array2::zeros((2, 1));
-        let loss = net.loss_and_grad(&x, &eps, 1.0, OutputActivation::Identity, &mut grad);
+        let mut ws = Workspace::default();
+        let loss = net.loss_and_grad(
+            &x,
+            &[0.0, 0.0],
+            1.0,
+            OutputActivation::Identity,
+            &mut grad,
+            &mut ws,
+        );
         assert!((loss - 25.0 / 2.0).abs() < 1e-12);
     }
 
