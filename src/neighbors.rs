@@ -20,7 +20,6 @@ use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 use crate::cancel::{Cancel, Cancelled};
-use crate::detect::DetectError;
 
 /// Points per leaf.
 const LEAF_SIZE: usize = 24;
@@ -28,53 +27,6 @@ const LEAF_SIZE: usize = 24;
 const CHUNK: usize = 512;
 /// Marks a leaf in [`Node::left`].
 const NO_CHILD: usize = usize::MAX;
-
-/// Checks that `x` has rows and columns and holds only finite numbers.
-pub(crate) fn check_matrix(detector: &'static str, x: ArrayView2<f64>) -> Result<(), DetectError> {
-    if x.nrows() == 0 {
-        return Err(DetectError::Input {
-            detector,
-            reason: "no rows to work on".into(),
-        });
-    }
-    if x.ncols() == 0 {
-        return Err(DetectError::Input {
-            detector,
-            reason: "no feature columns".into(),
-        });
-    }
-    if let Some(((r, c), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(DetectError::Input {
-            detector,
-            reason: format!("value {v} at row {r}, column {c} is not a finite number"),
-        });
-    }
-    Ok(())
-}
-
-/// Checks that `x` can be scored by a model fitted on `fitted_cols` columns.
-pub(crate) fn check_score_input(
-    detector: &'static str,
-    fitted_cols: Option<usize>,
-    x: ArrayView2<f64>,
-) -> Result<(), DetectError> {
-    let Some(cols) = fitted_cols else {
-        return Err(DetectError::State {
-            detector,
-            reason: "score called before fit".into(),
-        });
-    };
-    if x.ncols() != cols {
-        return Err(DetectError::State {
-            detector,
-            reason: format!("fitted on {cols} columns, asked to score {}", x.ncols()),
-        });
-    }
-    if x.nrows() == 0 {
-        return Ok(());
-    }
-    check_matrix(detector, x)
-}
 
 /// Copies `x` into a row-major vector.
 pub(crate) fn to_row_major(x: ArrayView2<f64>) -> Vec<f64> {

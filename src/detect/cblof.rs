@@ -20,9 +20,9 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 use rayon::prelude::*;
 
+use super::input::{check_matrix, check_score_input};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
-use crate::neighbors::{check_matrix, check_score_input};
 
 const NAME: &str = "cblof";
 const CHUNK: usize = 4096;
@@ -247,7 +247,7 @@ impl Detector for Cblof {
     }
 
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_matrix(NAME, x)?;
+        check_matrix(NAME, &x, 1)?;
         if self.n_clusters < 2 {
             return Err(Self::input_error("n_clusters must be at least 2"));
         }
@@ -341,7 +341,7 @@ impl Detector for Cblof {
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         let cols = self.centroids.as_ref().map(|c| c.ncols());
-        check_score_input(NAME, cols, x)?;
+        check_score_input(NAME, cols, &x)?;
         let Some(centroids) = &self.centroids else {
             return Err(DetectError::State {
                 detector: NAME,

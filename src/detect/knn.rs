@@ -5,11 +5,10 @@
 
 use ndarray::ArrayView2;
 
+use super::input::{check_matrix, check_score_input};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
-use crate::neighbors::{
-    check_matrix, check_score_input, CountedTree, DistinctRows, Neighbourhoods,
-};
+use crate::neighbors::{CountedTree, DistinctRows, Neighbourhoods};
 
 const NAME: &str = "knn";
 
@@ -114,7 +113,7 @@ impl Detector for Knn {
     }
 
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_matrix(NAME, x)?;
+        check_matrix(NAME, &x, 1)?;
         if self.n_neighbors == 0 {
             return Err(DetectError::Input {
                 detector: NAME,
@@ -141,7 +140,7 @@ impl Detector for Knn {
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_score_input(NAME, self.cols, x)?;
+        check_score_input(NAME, self.cols, &x)?;
         let Some(tree) = &self.tree else {
             return Err(DetectError::State {
                 detector: NAME,

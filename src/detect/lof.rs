@@ -12,11 +12,10 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
+use super::input::{check_matrix, check_score_input};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
-use crate::neighbors::{
-    check_matrix, check_score_input, CountedTree, DistinctRows, Neighbourhoods,
-};
+use crate::neighbors::{CountedTree, DistinctRows, Neighbourhoods};
 
 const NAME: &str = "lof";
 /// scikit-learn's guard against a zero mean reachability distance.
@@ -126,7 +125,7 @@ impl Detector for Lof {
     }
 
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_matrix(NAME, x)?;
+        check_matrix(NAME, &x, 1)?;
         if self.n_neighbors == 0 {
             return Err(DetectError::Input {
                 detector: NAME,
@@ -158,7 +157,7 @@ impl Detector for Lof {
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_score_input(NAME, self.cols, x)?;
+        check_score_input(NAME, self.cols, &x)?;
         let Some(tree) = &self.tree else {
             return Err(DetectError::State {
                 detector: NAME,

@@ -16,9 +16,9 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
+use super::input::{check_matrix, check_score_input};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
-use crate::neighbors::{check_matrix, check_score_input};
 
 const NAME: &str = "vae";
 /// Rows per forward pass when scoring.
@@ -676,7 +676,7 @@ impl Detector for Vae {
     }
 
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_matrix(NAME, x)?;
+        check_matrix(NAME, &x, 1)?;
         if self.latent_dim == 0 || self.encoder.contains(&0) || self.decoder.contains(&0) {
             return Err(Self::input_error("layer widths must be at least 1"));
         }
@@ -747,7 +747,7 @@ impl Detector for Vae {
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         let cols = self.model.as_ref().map(|m| m.mean.len());
-        check_score_input(NAME, cols, x)?;
+        check_score_input(NAME, cols, &x)?;
         let Some(fitted) = &self.model else {
             return Err(DetectError::State {
                 detector: NAME,
