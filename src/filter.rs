@@ -75,12 +75,15 @@ pub struct Filter {
     pub services: Vec<String>,
     /// Keep rows whose source or destination matches one of these (empty: all).
     pub ips: Vec<IpMatch>,
+    /// Keep rows between the two hosts of one of these pairs, in either direction
+    /// (empty: all).
+    pub pairs: Vec<(IpAddr, IpAddr)>,
 }
 
 impl Filter {
     /// Whether the filter keeps every row.
     pub fn is_empty(&self) -> bool {
-        self.services.is_empty() && self.ips.is_empty()
+        self.services.is_empty() && self.ips.is_empty() && self.pairs.is_empty()
     }
 
     /// Indices (into the frame) of the rows kept, in order.
@@ -123,6 +126,31 @@ impl Filter {
                 }
             }
         }
+        if !self.pairs.is_empty() {
+            let orig = string_values(frame, "id.orig_h");
+            let resp = string_values(frame, "id.resp_h");
+            let mut memo: HashMap<&str, Option<IpAddr>> = HashMap::new();
+            fn addr<'a>(
+                v: Option<&'a str>,
+                memo: &mut HashMap<&'a str, Option<IpAddr>>,
+            ) -> Option<IpAddr> {
+                let v = v?;
+                *memo.entry(v).or_insert_with(|| v.parse().ok())
+            }
+            for (i, k) in keep.iter_mut().enumerate() {
+                if *k {
+                    let o = addr(orig.get(i).copied().flatten(), &mut memo);
+                    let r = addr(resp.get(i).copied().flatten(), &mut memo);
+                    *k = match (o, r) {
+                        (Some(o), Some(r)) => self
+                            .pairs
+                            .iter()
+                            .any(|&(a, b)| (o == a && r == b) || (o == b && r == a)),
+                        _ => false,
+                    };
+                }
+            }
+        }
         keep.iter()
             .enumerate()
             .filter(|(_, &k)| k)
@@ -139,6 +167,14 @@ impl Filter {
         if !self.ips.is_empty() {
             let ips: Vec<String> = self.ips.iter().map(ToString::to_string).collect();
             parts.push(format!("ip {}", ips.join("|")));
+        }
+        if !self.pairs.is_empty() {
+            let pairs: Vec<String> = self
+                .pairs
+                .iter()
+                .map(|(a, b)| format!("{a}<->{b}"))
+                .collect();
+            parts.push(format!("pair {}", pairs.join("|")));
         }
         if parts.is_empty() {
             "all rows".into()
@@ -201,6 +237,7 @@ mod tests {
             Filter {
                 services: services.iter().map(|s| s.to_string()).collect(),
                 ips: ips.iter().map(|s| IpMatch::parse(s).unwrap()).collect(),
+                pairs: Vec::new(),
             }
             .select(&f)
         };
@@ -217,6 +254,28 @@ mod tests {
         assert!(IpMatch::parse("0.0.0.0/0")
             .unwrap()
             .matches("1.2.3.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn host_pairs_match_either_direction_only_between_the_two() {
+        let f = frame();
+        let pair = |a: &str, b: &str| Filter {
+            pairs: vec![(a.parse().unwrap(), b.parse().unwrap())],
+            ..Filter::default()
+        };
+        // 10.0.0.1 talks to 8.8.8.8 (row 0) and is contacted by 10.0.0.2 (row 1).
+        assert_eq!(pair("10.0.0.1", "8.8.8.8").select(&f), vec![0]);
+        assert_eq!(pair("8.8.8.8", "10.0.0.1").select(&f), vec![0]);
+        assert_eq!(pair("10.0.0.1", "10.0.0.2").select(&f), vec![1]);
+        assert_eq!(pair("10.0.0.1", "1.1.1.1").select(&f), Vec::<u32>::new());
+        let mut both = pair("10.0.0.1", "8.8.8.8");
+        both.pairs
+            .push(("fd00::53".parse().unwrap(), "fd00::1".parse().unwrap()));
+        assert_eq!(both.select(&f), vec![0, 4]);
+        assert_eq!(
+            both.describe(),
+            "pair 10.0.0.1<->8.8.8.8|fd00::53<->fd00::1"
+        );
     }
 
     #[test]

@@ -159,6 +159,26 @@ fn score_outputs_parse_and_agree() {
         n > 100 && v.as_array().unwrap().iter().all(|r| r["service"] == "ntp"),
         "{n}"
     );
+    // A host pair keeps only the rows between those two hosts, both directions.
+    let (a, b) = (
+        rows[0]["id.orig_h"].as_str().unwrap(),
+        rows[0]["id.resp_h"].as_str().unwrap(),
+    );
+    let pair = zsift()
+        .args(["score", "--demo", "--format", "json", "--all", "--pair"])
+        .arg(format!("{b},{a}"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&pair.stdout).unwrap();
+    let v = v.as_array().unwrap();
+    assert!(!v.is_empty());
+    for r in v {
+        let (o, d) = (
+            r["id.orig_h"].as_str().unwrap(),
+            r["id.resp_h"].as_str().unwrap(),
+        );
+        assert!((o, d) == (a, b) || (o, d) == (b, a), "{o} -> {d}");
+    }
 }
 
 #[test]
@@ -199,6 +219,8 @@ fn model_options_are_checked() {
         &["score", "--demo", "--combine", "votes:0"],
         &["score", "--demo", "--features", "nope"],
         &["score", "--demo", "--ip", "10.0.0.0/99"],
+        &["score", "--demo", "--pair", "10.0.0.1"],
+        &["score", "--demo", "--pair", "10.0.0.1,nope"],
         &["score", "--demo", "--service", "gopher"],
         &["eval", "--demo"],
     ] {

@@ -83,7 +83,7 @@ fn demo_anomalies_are_found() {
     let dns = Model {
         filter: Filter {
             services: vec!["dns".into()],
-            ips: vec![],
+            ..Filter::default()
         },
         ..Model::default()
     };
@@ -102,7 +102,7 @@ fn empty_filter_is_a_clear_error() {
     let model = Model {
         filter: Filter {
             services: vec!["gopher".into()],
-            ips: vec![],
+            ..Filter::default()
         },
         ..Model::default()
     };

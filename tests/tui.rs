@@ -367,6 +367,25 @@ fn keys_switch_tabs_and_filters_and_start_jobs() {
     );
     finish(&mut app, &mut w);
 
+    // Pivot on the highlighted row's host pair: only rows between those two hosts, in
+    // either direction, remain.
+    let f = app.selected_flagged().unwrap().clone();
+    let (a, b) = (f.orig_ip.unwrap(), f.resp_ip.unwrap());
+    press(&mut app, &mut w, &[key('P')]);
+    assert!(app.model.filter.ips.is_empty());
+    assert_eq!(app.model.filter.pairs, vec![(a, b)]);
+    finish(&mut app, &mut w);
+    let log = app.log.clone().unwrap();
+    let hosts = |col: &str| zsift::filter::string_values(&log.frame, col);
+    let (orig, resp) = (hosts("id.orig_h"), hosts("id.resp_h"));
+    let rows = &app.results.as_ref().unwrap().analysis.selection;
+    assert!(!rows.is_empty());
+    for &r in rows.iter() {
+        let (o, d) = (orig[r as usize].unwrap(), resp[r as usize].unwrap());
+        let (o, d): (std::net::IpAddr, std::net::IpAddr) = (o.parse().unwrap(), d.parse().unwrap());
+        assert!((o, d) == (a, b) || (o, d) == (b, a), "{o} -> {d}");
+    }
+
     // No label column: the training picker says so.
     press(&mut app, &mut w, &[key('t')]);
     assert!(matches!(app.overlay, Overlay::None));

@@ -1,5 +1,7 @@
 //! Options shared by the commands that run the detectors.
 
+use std::net::IpAddr;
+
 use clap::{Args, ValueEnum};
 
 use crate::detect::ensemble::{Combine, EnsembleOptions};
@@ -38,6 +40,9 @@ pub struct ModelArgs {
     /// Keep rows whose source or destination is this address or network (repeatable).
     #[arg(long = "ip", value_name = "IP")]
     pub ips: Vec<String>,
+    /// Keep rows between these two hosts, in either direction: `A,B` (repeatable).
+    #[arg(long = "pair", value_name = "A,B")]
+    pub pairs: Vec<String>,
     /// Fit on rows with this label only and score all rows.
     #[arg(long, value_name = "L")]
     pub train_label: Option<String>,
@@ -78,6 +83,12 @@ impl ModelArgs {
             .map(|s| IpMatch::parse(s))
             .collect::<Result<Vec<_>, _>>()
             .map_err(CliError::Usage)?;
+        let pairs = self
+            .pairs
+            .iter()
+            .map(|s| parse_pair(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::Usage)?;
         let features = match &self.features {
             None => None,
             Some(list) => {
@@ -106,6 +117,7 @@ impl ModelArgs {
             filter: Filter {
                 services: self.services.clone(),
                 ips,
+                pairs,
             },
             train_label: self.train_label.clone(),
             label_column: self.label_col.clone(),
@@ -118,4 +130,14 @@ impl ModelArgs {
             },
         })
     }
+}
+
+/// `A,B`: two addresses.
+fn parse_pair(s: &str) -> Result<(IpAddr, IpAddr), String> {
+    let bad = || format!("--pair wants two addresses as A,B, got {s:?}");
+    let (a, b) = s.split_once(',').ok_or_else(bad)?;
+    Ok((
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    ))
 }

@@ -796,22 +796,21 @@ impl App {
 
     fn pivot(&mut self, action: Action) -> Option<Job> {
         let f = self.selected_flagged()?.clone();
-        let mut ips = Vec::new();
-        if let Some(a) = f.orig_ip {
-            ips.push(IpMatch::Addr(a));
-        }
-        if action == Action::PivotPair {
-            if let Some(b) = f.resp_ip {
-                if !ips.contains(&IpMatch::Addr(b)) {
-                    ips.push(IpMatch::Addr(b));
-                }
+        let filter = &mut self.model.filter;
+        match (action, f.orig_ip, f.resp_ip) {
+            (Action::PivotPair, Some(a), Some(b)) => {
+                filter.ips.clear();
+                filter.pairs = vec![(a, b)];
+            }
+            (Action::PivotHost, Some(a), _) => {
+                filter.pairs.clear();
+                filter.ips = vec![IpMatch::Addr(a)];
+            }
+            _ => {
+                self.status = Some("the row's addresses do not parse".into());
+                return None;
             }
         }
-        if ips.is_empty() {
-            self.status = Some("the row's addresses do not parse".into());
-            return None;
-        }
-        self.model.filter.ips = ips;
         self.table.search.clear();
         self.start_job()
     }
@@ -1074,6 +1073,7 @@ impl App {
         match p.kind {
             PickerKind::Services => self.model.filter.services = values(),
             PickerKind::Addresses => {
+                self.model.filter.pairs.clear();
                 self.model.filter.ips = values()
                     .iter()
                     .filter_map(|v| IpMatch::parse(v).ok())

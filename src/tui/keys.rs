@@ -221,7 +221,7 @@ pub const BINDINGS: &[Binding] = &[
     // Tabs.
     b(&[code(KeyCode::Enter)], "Enter", A::Open, C::Anomalies, "full record of the row", Some("record")),
     b(&[k('H')], "H", A::PivotHost, C::Anomalies, "all rows of the row's source host", Some("host")),
-    b(&[k('P')], "P", A::PivotPair, C::Anomalies, "all rows of either host of the pair", None),
+    b(&[k('P')], "P", A::PivotPair, C::Anomalies, "the rows between the row's two hosts", Some("pair")),
     b(&[k('o')], "o", A::Sort, C::Anomalies, "sort by the next column", Some("sort")),
     b(&[k('r')], "r", A::Reverse, C::Anomalies, "reverse the order", None),
     b(&[k('p')], "p", A::Projection, C::Scatter, "PCA or UMAP", Some("pca/umap")),
