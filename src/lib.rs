@@ -14,6 +14,7 @@ pub mod export;
 pub mod features;
 pub mod filter;
 pub mod ingest;
+pub mod memory;
 mod neighbors;
 pub mod pipeline;
 pub mod reasons;

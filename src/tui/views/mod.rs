@@ -140,6 +140,9 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
         } else {
             String::new()
         };
+        let memory = crate::memory::now()
+            .map(|m| format!(" · memory {}", crate::memory::human(m.resident)))
+            .unwrap_or_default();
         let line = Line::from(vec![
             Span::styled("zsift ", th.title()),
             Span::raw(format!(
@@ -147,6 +150,7 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
                 app.loading_name,
                 spinner(secs)
             )),
+            Span::styled(memory, th.dim()),
         ]);
         f.render_widget(Paragraph::new(line), area);
         return;
@@ -163,6 +167,16 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
     }
     first.push(Span::raw(" · "));
     first.extend(job_spans(app));
+    if let Some(m) = crate::memory::now() {
+        first.push(Span::styled(
+            format!(
+                " · memory {} (peak {})",
+                crate::memory::human(m.resident),
+                crate::memory::human(m.peak)
+            ),
+            th.dim(),
+        ));
+    }
     let filter = app.model.filter.describe();
     let counts = match &app.results {
         Some(r) => format!("{} of {} rows flagged", r.flagged.len(), r.rows()),

@@ -1,0 +1,85 @@
+//! This process's memory, as the kernel counts it (Linux `/proc/self/status`), for the
+//! UI's header: an operator on a shared sensor box needs to see what zsift holds.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Resident memory now and at its peak, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// Resident set size (`VmRSS`).
+    pub resident: u64,
+    /// Peak resident set size (`VmHWM`).
+    pub peak: u64,
+}
+
+/// How long a reading is reused (the header is drawn up to ten times a second).
+const FRESH: Duration = Duration::from_millis(500);
+
+static LAST: Mutex<Option<(Instant, Memory)>> = Mutex::new(None);
+
+/// The process's memory; `None` where `/proc` is not available. Readings are cached for
+/// half a second.
+pub fn now() -> Option<Memory> {
+    let mut last = LAST.lock().ok()?;
+    if let Some((t, m)) = *last {
+        if t.elapsed() < FRESH {
+            return Some(m);
+        }
+    }
+    let m = read()?;
+    *last = Some((Instant::now(), m));
+    Some(m)
+}
+
+fn read() -> Option<Memory> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = |key: &str| -> Option<u64> {
+        s.lines()
+            .find(|l| l.starts_with(key))?
+            .split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+            .map(|v| v * 1024)
+    };
+    Some(Memory {
+        resident: kb("VmRSS:")?,
+        peak: kb("VmHWM:")?,
+    })
+}
+
+/// Bytes as a short human figure: `812 MB`, `1.4 GB`.
+pub fn human(bytes: u64) -> String {
+    let mb = bytes as f64 / 1e6;
+    if mb < 1000.0 {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{:.1} GB", mb / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process_and_sees_an_allocation() {
+        let before = read().expect("/proc/self/status");
+        assert!(before.resident > 0 && before.peak >= before.resident);
+        // Touch 64 MB so that it is resident.
+        let v = std::hint::black_box(vec![1u8; 64 << 20]);
+        let after = read().unwrap();
+        assert!(
+            after.peak >= before.peak + (60 << 20),
+            "{before:?} {after:?}"
+        );
+        drop(v);
+    }
+
+    #[test]
+    fn human_figures() {
+        assert_eq!(human(812_000_000), "812 MB");
+        assert_eq!(human(1_400_000_000), "1.4 GB");
+    }
+}
