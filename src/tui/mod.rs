@@ -107,6 +107,10 @@ fn event_loop(tui: &mut Tui, app: &mut App, worker: &mut Worker) -> Result<(), C
                 terminal::scrub(f.buffer_mut());
             })?;
             dirty = false;
+            #[cfg(feature = "fault-injection")]
+            if last_draw.is_none() && crate::fault::wanted("panic") {
+                panic!("injected fault: the UI thread panics after the first frame");
+            }
             last_draw = Some(Instant::now());
         }
         let timeout = if app.busy() {
