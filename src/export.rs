@@ -305,7 +305,7 @@ pub fn write_clusters_text(
                     .iter()
                     .map(|x| format!("{} ({})", sanitize(&x.value), x.count))
                     .collect();
-                writeln!(w, "  {:<16} {}", t.column, top.join(", "))?;
+                writeln!(w, "  {:<16} {}", sanitize(&t.column), top.join(", "))?;
             }
         }
         writeln!(w)?;

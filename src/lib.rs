@@ -11,6 +11,8 @@ pub mod detect;
 pub mod embed;
 pub mod eval;
 pub mod export;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod features;
 pub mod filter;
 pub mod ingest;

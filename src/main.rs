@@ -18,7 +18,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("zsift: {e}");
+            // The message may quote a file name or a line of the log: neutralised.
+            eprintln!("zsift: {}", zsift::sanitize::sanitize(&e.to_string()));
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -229,3 +229,186 @@ fn model_options_are_checked() {
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
 }
+
+/// Runs zsift with `args`; returns (status, stdout, stderr) with the output checked to be
+/// UTF-8.
+fn run_text(args: &[std::ffi::OsString]) -> (std::process::ExitStatus, String, String) {
+    let out = zsift().args(args).output().unwrap();
+    let text = |b: Vec<u8>, what: &str| {
+        String::from_utf8(b).unwrap_or_else(|e| panic!("{what} of {args:?} is not UTF-8: {e}"))
+    };
+    (
+        out.status,
+        text(out.stdout, "stdout"),
+        text(out.stderr, "stderr"),
+    )
+}
+
+fn os(args: &[&str]) -> Vec<std::ffi::OsString> {
+    args.iter().map(Into::into).collect()
+}
+
+/// Every string inside a JSON value, recursively (object keys too).
+fn json_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| json_strings(x, out)),
+        serde_json::Value::Object(o) => {
+            for (k, x) in o {
+                out.push(k.clone());
+                json_strings(x, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn hostile_logs_print_neutralised_tables_and_exact_machine_formats() {
+    use common::hostile::{self, first_forbidden, EVIL, SHOWN};
+    let dir = tempfile::tempdir().unwrap();
+    let (tsv, json) = hostile::write(dir.path());
+    let column = hostile::evil_column();
+    let service = format!("svc{EVIL}");
+    for log in [&tsv, &json] {
+        let with = |args: &[&str]| {
+            let mut v = os(args);
+            v.insert(1, log.into());
+            v
+        };
+        // Table output: every command a person reads.
+        let features = format!("duration,orig_bytes,{column}:num");
+        let tables = [
+            with(&["summary"]),
+            with(&["summary", "--top", "50"]),
+            with(&["score"]),
+            with(&["score", "--all", "--contamination", "0.1"]),
+            with(&["score", "--format", "table", "--service", &service]),
+            with(&["stats"]),
+            with(&["stats", "--subset", "anomalous", "--plot"]),
+            with(&["stats", "--plot", "--features", &features]),
+            with(&["eval"]),
+            with(&["eval", "--train-label", "Benign"]),
+        ];
+        let mut seen = String::new();
+        for args in &tables {
+            let (status, out, err) = run_text(args);
+            assert!(status.success(), "{args:?}: {err}");
+            for (what, text) in [("stdout", &out), ("stderr", &err)] {
+                if let Some((at, c)) = first_forbidden(text, &['\n']) {
+                    panic!("{args:?}: {c:?} at byte {at} of {what}:\n{text}");
+                }
+            }
+            seen.push_str(&out);
+        }
+        for shown in [
+            SHOWN,
+            "\\u{202e}",
+            "\\x9b31m",
+            "\\u{200d}",
+            "\\x7f",
+            "svc\\x1b<",
+        ] {
+            assert!(
+                seen.contains(shown),
+                "{log:?}: {shown} is never shown:\n{seen}"
+            );
+        }
+        assert!(
+            seen.contains("conn\\x1b<"),
+            "the file name is shown: {seen}"
+        );
+
+        // JSON: exact data, and still nothing raw on the byte level.
+        let (status, out, err) = run_text(&with(&["score", "--format", "json", "--all"]));
+        assert!(status.success(), "{err}");
+        assert_eq!(first_forbidden(&out, &['\n']), None, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let rows = v.as_array().unwrap();
+        let hostile_rows: Vec<&serde_json::Value> = rows
+            .iter()
+            .filter(|r| r["uid"].as_str().unwrap().len() > 18)
+            .collect();
+        assert_eq!(hostile_rows.len(), hostile::HOSTILE);
+        for r in &hostile_rows {
+            let uid = r["uid"].as_str().unwrap();
+            let i = &uid[1..2];
+            assert_eq!(uid, format!("C{i}{EVIL}"));
+            assert_eq!(r["id.orig_h"], format!("10.6.6.{i}{EVIL}"));
+            assert_eq!(r["id.resp_h"], format!("{EVIL}{i}"));
+            assert_eq!(r["service"], service);
+        }
+        for cmd in [&["summary", "--json"][..], &["stats", "--json"]] {
+            let (status, out, err) = run_text(&with(cmd));
+            assert!(status.success(), "{cmd:?}: {err}");
+            assert_eq!(first_forbidden(&out, &['\n']), None, "{cmd:?}: {out}");
+            let mut strings = Vec::new();
+            json_strings(&serde_json::from_str(&out).unwrap(), &mut strings);
+            assert!(strings.contains(&service), "{cmd:?}: {strings:?}");
+            if cmd[0] == "summary" {
+                assert!(strings.contains(&column), "{strings:?}");
+                assert!(strings.contains(&log.display().to_string()), "{strings:?}");
+            }
+        }
+        let (status, out, _) = run_text(&with(&["eval", "--json"]));
+        assert!(status.success());
+        let e: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(e["positives"], hostile::HOSTILE);
+
+        // CSV to a pipe: RFC 4180 quoting, the text exact.
+        let (status, out, err) = run_text(&with(&["score", "--format", "csv", "--all"]));
+        assert!(status.success(), "{err}");
+        assert!(out.contains('\u{1b}'), "CSV keeps the data as it is");
+        let mut r = csv::Reader::from_reader(out.as_bytes());
+        let header = r.headers().unwrap().clone();
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let records: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), hostile::NORMAL + hostile::HOSTILE);
+        let uids: Vec<&str> = records.iter().map(|x| &x[col("uid")]).collect();
+        for i in 0..hostile::HOSTILE {
+            let k = uids
+                .iter()
+                .position(|u| *u == format!("C{i}{EVIL}"))
+                .unwrap_or_else(|| panic!("hostile row {i} is not in the CSV exactly"));
+            assert_eq!(&records[k][col("service")], service);
+            assert_eq!(&records[k][col("id.resp_h")], format!("{EVIL}{i}"));
+        }
+    }
+
+    // Error messages on stderr quote the file name and the line.
+    let name = hostile::file_name();
+    let missing = dir.path().join(format!("missing-{name}"));
+    let not_zeek = dir.path().join(format!("bad-{name}"));
+    std::fs::write(&not_zeek, format!("{EVIL}\n{EVIL}\n")).unwrap();
+    let log = tsv.as_os_str().to_owned();
+    for args in [
+        vec!["summary".into(), missing.into_os_string()],
+        vec!["summary".into(), not_zeek.clone().into_os_string()],
+        vec!["score".into(), not_zeek.into_os_string()],
+        vec![
+            "eval".into(),
+            log.clone(),
+            "--label-col".into(),
+            EVIL.into(),
+        ],
+        vec![
+            "score".into(),
+            log.clone(),
+            "--features".into(),
+            EVIL.into(),
+        ],
+        vec!["score".into(), log, "--ip".into(), EVIL.into()],
+    ] {
+        let (status, out, err) = run_text(&args);
+        assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert!(err.starts_with("zsift: "), "{err}");
+        if let Some((at, c)) = first_forbidden(&err, &['\n']) {
+            panic!("{args:?}: {c:?} at byte {at} of stderr:\n{err}");
+        }
+        assert!(
+            err.contains("\\x1b") || err.contains("\\u{1b}"),
+            "{args:?}: the message quotes the text, neutralised: {err}"
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! The terminal UI: views drawn into a `TestBackend`, key sequences against the state,
 //! job generations and cancelling, and the real binary in a tmux pseudo-terminal.
 
+mod common;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -262,6 +264,173 @@ fn log_escapes_never_reach_the_screen() {
     assert!(all.contains("\\x1b]52;c;ZXZpbA==\\x07evil"), "{all}");
     // A lone \x9b byte is not UTF-8: the loader replaces it, which is as harmless.
     assert!(all.contains("\\x1b[2Jsvc"), "{all}");
+}
+
+/// Asserts that no cell of `screen` holds a character that must not reach a terminal, by
+/// the test's own list and by the sanitizer's.
+fn assert_screen_safe(what: &str, screen: &str) {
+    if let Some((at, c)) = common::hostile::first_forbidden(screen, &['\n']) {
+        panic!("{what}: {c:?} at byte {at} reached the screen:\n{screen}");
+    }
+    assert_clean(screen);
+}
+
+#[test]
+fn hostile_text_is_neutralised_on_every_tab_and_overlay() {
+    use common::hostile::{self, EVIL, SHOWN};
+    let name = hostile::file_name();
+    for (format, bytes) in [("tsv", hostile::tsv()), ("json", hostile::json())] {
+        let log = zsift::ingest::load_bytes(&name, &bytes).unwrap();
+        // The loader keeps the data as it is: only display neutralises it.
+        let uid = zsift::cli::score::cell(&log.frame, "uid", hostile::NORMAL);
+        assert_eq!(uid, format!("C0{EVIL}"), "{format}");
+        assert!(log
+            .frame
+            .get_column_names()
+            .iter()
+            .any(|c| c.as_str() == hostile::evil_column()));
+        let (mut app, mut w) = ready(log, &name);
+        assert!(
+            app.selected_flagged().unwrap().uid.starts_with("C"),
+            "{format}: a hostile row is the most anomalous"
+        );
+        let mut screens: Vec<(String, String)> = Vec::new();
+        let mut shot = |app: &App, what: &str| {
+            for (cw, ch) in [(200, 50), (80, 24)] {
+                screens.push((format!("{format} {what} {cw}x{ch}"), draw(app, cw, ch)));
+            }
+        };
+        for tab in Tab::ALL {
+            app.tab = tab;
+            shot(&app, &format!("{tab:?}"));
+        }
+        app.tab = Tab::Scatter;
+        for c in 0..2 + app.model.ensemble.detectors.len() {
+            app.scatter.colour = c;
+            shot(&app, &format!("scatter colour {c}"));
+        }
+        app.tab = Tab::Clusters;
+        for subset in [
+            zsift::tui::app::Subset::All,
+            zsift::tui::app::Subset::Anomalous,
+            zsift::tui::app::Subset::Normal,
+        ] {
+            app.clusters.subset = subset;
+            for k in 0..12 {
+                app.clusters.selected = k;
+                shot(&app, &format!("clusters {subset:?} #{k}"));
+            }
+        }
+        app.tab = Tab::Histograms;
+        let n = app.results.as_ref().unwrap().dists.len();
+        for k in 0..n {
+            app.hist.feature = k;
+            shot(&app, &format!("histogram {k}"));
+        }
+        app.tab = Tab::Anomalies;
+        let flagged = app.table.order.len();
+        for k in 0..flagged.min(12) {
+            app.table.selected = k;
+            shot(&app, &format!("anomalies row {k}"));
+            press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+            assert!(matches!(app.overlay, Overlay::Detail { .. }));
+            shot(&app, &format!("record of row {k}"));
+            app.overlay = Overlay::None;
+        }
+        app.table.selected = 0;
+        for keys in [
+            vec![key('?')],
+            vec![key('s')],
+            vec![key('i')],
+            vec![key('f')],
+            vec![key('d')],
+            vec![key('t')],
+            vec![key('e')],
+        ] {
+            app.overlay = Overlay::None;
+            press(&mut app, &mut w, &keys);
+            assert!(!matches!(app.overlay, Overlay::None), "{keys:?}");
+            shot(&app, &format!("overlay {keys:?}"));
+        }
+        // Typed text: the pickers' narrowing text and the prompts (a terminal can deliver
+        // any character as a key).
+        let evil_keys: Vec<KeyEvent> = EVIL.chars().filter(|c| *c != '\u{1b}').map(key).collect();
+        for open in ['s', 'i', 't', '/'] {
+            app.overlay = Overlay::None;
+            app.tab = Tab::Anomalies;
+            press(&mut app, &mut w, &[key(open)]);
+            press(&mut app, &mut w, &evil_keys);
+            shot(&app, &format!("typed into {open}"));
+        }
+        app.overlay = Overlay::None;
+        app.table.search = EVIL.into();
+        shot(&app, "search caption");
+        app.table.search.clear();
+        // A failed export names the directory in the status line.
+        press(&mut app, &mut w, &[key('e'), code(KeyCode::Delete)]);
+        press(&mut app, &mut w, &typed(&format!("/proc/zsift{EVIL}")));
+        press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+        let status = app.status.clone().unwrap_or_default();
+        assert!(status.contains("export failed"), "{status}");
+        shot(&app, "export status");
+        // Errors: the job's, the 2-D views', the landscape's.
+        let g = app.generation;
+        app.on_event(Event::Landscape {
+            generation: g,
+            result: Err(format!("umap: {EVIL}")),
+        });
+        for tab in [Tab::Scatter, Tab::Clusters] {
+            app.tab = tab;
+            shot(&app, &format!("landscape error {tab:?}"));
+        }
+        app.on_event(Event::Failed {
+            generation: g,
+            error: format!("no rows: {EVIL}"),
+        });
+        app.results = None;
+        for tab in Tab::ALL {
+            app.tab = tab;
+            shot(&app, &format!("job error {tab:?}"));
+        }
+        // The loading screen and a load error, under the hostile file name.
+        let mut loading = App::new(&name, 12_345, true);
+        shot(&loading, "loading");
+        loading.on_event(Event::Loaded(Err(format!(
+            "{name}: not a Zeek log: {EVIL}"
+        ))));
+        shot(&loading, "load error");
+        for (what, s) in &screens {
+            assert_screen_safe(what, s);
+        }
+        let all: String = screens.iter().map(|(_, s)| s.as_str()).collect();
+        for shown in [
+            SHOWN,
+            "\\u{202e}",
+            "\\x9b31m",
+            "\\u{200d}",
+            "\\x7f",
+            "svc\\x1b<",
+        ] {
+            assert!(all.contains(shown), "{format}: {shown} is never shown");
+        }
+        assert!(
+            all.contains("Malicious\\x1b<"),
+            "{format}: the labels picker"
+        );
+        assert!(all.contains("conn\\x1b<"), "{format}: the file name");
+    }
+}
+
+#[test]
+fn the_last_line_of_defence_scrubs_a_frame() {
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 8, 1));
+    buf.set_string(0, 0, "ok", ratatui::style::Style::default());
+    buf[(2, 0)].set_symbol("a\u{200d}");
+    buf[(3, 0)].set_symbol("\u{1b}");
+    buf[(4, 0)].set_symbol("\u{9b}");
+    assert_eq!(zsift::tui::terminal::scrub(&mut buf), 3);
+    let text: String = buf.content.iter().map(|c| c.symbol()).collect();
+    assert_eq!(text, "ok\u{fffd}\u{fffd}\u{fffd}   ");
 }
 
 #[test]

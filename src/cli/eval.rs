@@ -67,7 +67,7 @@ pub fn run(
             "detectors": detectors,
             "ensemble": ensemble,
         });
-        serde_json::to_writer_pretty(&mut *out, &v).map_err(std::io::Error::from)?;
+        crate::sanitize::write_json(&mut *out, &v)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -88,7 +88,8 @@ pub fn run(
     let f = |v: &serde_json::Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.4}"));
     for (name, v) in &detectors {
         if let Some(e) = v.get("error") {
-            writeln!(out, "{name:<10} failed: {}", e.as_str().unwrap_or(""))?;
+            let e = crate::sanitize::sanitize(e.as_str().unwrap_or(""));
+            writeln!(out, "{name:<10} failed: {e}")?;
             continue;
         }
         writeln!(

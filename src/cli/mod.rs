@@ -160,8 +160,10 @@ impl CliError {
     }
 }
 
-/// Runs a headless command, writing to `out`.
+/// Runs a headless command, writing to `out` (standard output: whether that is a terminal
+/// decides how CSV is written, see [`score::run`]).
 pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
+    use std::io::IsTerminal;
     match command {
         Command::Summary { input, json, top } => summary::run(input, *json, *top, out),
         Command::Score {
@@ -169,7 +171,10 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             model,
             format,
             all,
-        } => score::run(input, model, *format, *all, out),
+        } => {
+            let terminal = io::stdout().is_terminal();
+            score::run(input, model, *format, *all, terminal, out)
+        }
         Command::Eval { input, model, json } => eval::run(input, model, *json, out),
         Command::Stats {
             input,

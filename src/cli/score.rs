@@ -86,11 +86,15 @@ fn rows(log: &crate::ingest::Log, a: &Analysis, all: bool) -> Vec<Row> {
         .collect()
 }
 
+/// Prints the verdicts in `format`. CSV has no escapes, so its fields are the log's text
+/// exactly, unless `terminal` says `out` is a terminal: a person reads it there, and the
+/// fields are neutralised as in the table.
 pub fn run(
     input: &Input,
     model: &ModelArgs,
     format: OutputFormat,
     all: bool,
+    terminal: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let log = input.load()?;
@@ -119,7 +123,7 @@ pub fn run(
                     serde_json::Value::Object(o)
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut *out, &v).map_err(std::io::Error::from)?;
+            crate::sanitize::write_json(&mut *out, &v)?;
             writeln!(out)?;
         }
         OutputFormat::Csv => {
@@ -127,13 +131,20 @@ pub fn run(
             let mut header: Vec<&str> = FIELDS.to_vec();
             header.extend(["score", "votes", "flagged", "detectors", "reasons"]);
             w.write_record(&header).map_err(csv_err)?;
+            let field = |s: &str| -> String {
+                if terminal {
+                    sanitize(s).into_owned()
+                } else {
+                    s.to_string()
+                }
+            };
             for r in &rows {
-                let mut rec = r.fields.clone();
+                let mut rec: Vec<String> = r.fields.iter().map(|s| field(s)).collect();
                 rec.push(format!("{:.6}", r.score));
                 rec.push(r.votes.to_string());
                 rec.push(r.flagged.to_string());
                 rec.push(r.detectors.join(" "));
-                rec.push(r.reasons.join("; "));
+                rec.push(field(&r.reasons.join("; ")));
                 w.write_record(&rec).map_err(csv_err)?;
             }
             w.flush()?;
@@ -145,7 +156,7 @@ pub fn run(
                 "{} of {} rows flagged ({}, rule {}, contamination {})",
                 n,
                 a.matrix.rows.len(),
-                m.filter.describe(),
+                sanitize(&m.filter.describe()),
                 a.verdicts.combine,
                 m.ensemble.contamination
             )?;
@@ -154,7 +165,7 @@ pub fn run(
                     out,
                     "detector {} failed: {}",
                     r.kind,
-                    r.error.as_deref().unwrap_or("")
+                    sanitize(r.error.as_deref().unwrap_or(""))
                 )?;
             }
             if a.matrix.dropped > 0 {

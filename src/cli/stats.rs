@@ -79,7 +79,7 @@ pub fn run_stats(
             "sampled": c.and_then(|c| c.sampled),
             "stats": chosen.first().map(|(_, s)| s.clone()).unwrap_or_default(),
         });
-        serde_json::to_writer_pretty(&mut *out, &v).map_err(std::io::Error::from)?;
+        crate::sanitize::write_json(&mut *out, &v)?;
         writeln!(out)?;
     } else {
         if chosen.is_empty() {
@@ -105,6 +105,7 @@ fn plot_features(log: &Log, a: &Analysis, out: &mut dyn Write) -> std::io::Resul
         .iter()
         .filter(|f| f.encoding == crate::features::Encoding::Numeric);
     for f in numeric {
+        let name = crate::sanitize::sanitize(&f.column);
         let Some(col) = numeric_column(&log.frame, &f.column) else {
             continue;
         };
@@ -129,7 +130,7 @@ fn plot_features(log: &Log, a: &Analysis, out: &mut dyn Write) -> std::io::Resul
         writeln!(
             out,
             "\n{}: share of rows per log bin, normal (first) and anomalous (second); bins from {} to {}",
-            f.column,
+            name,
             crate::reasons::number(d.log.edges[0]),
             crate::reasons::number(d.log.edges[d.log.edges.len() - 1])
         )?;
@@ -156,7 +157,7 @@ fn plot_features(log: &Log, a: &Analysis, out: &mut dyn Write) -> std::io::Resul
         writeln!(
             out,
             "{}: sorted values (log10(1 + x)) over {} rows",
-            f.column, n
+            name, n
         )?;
         let shape = Shape::Lines(&curve);
         let mut chart = Chart::new(120, 30, 0.0, n as f32);

@@ -10,7 +10,7 @@ pub fn run(input: &Input, json: bool, top: usize, out: &mut dyn Write) -> Result
     let log = input.load()?;
     let s = summarize(&log, top);
     if json {
-        serde_json::to_writer_pretty(&mut *out, &s).map_err(std::io::Error::from)?;
+        crate::sanitize::write_json(&mut *out, &s)?;
         writeln!(out)?;
         return Ok(());
     }

@@ -48,7 +48,8 @@ fn input_bytes(input: &Input) -> u64 {
 }
 
 /// Runs the UI on the logs until the user quits. The terminal is restored on every way
-/// out; a SIGTERM or SIGHUP ends zsift as the signal would have, after restoring it.
+/// out; a SIGTERM, SIGHUP or SIGINT ends zsift as the signal would have, after restoring
+/// it.
 pub fn run(input: &Input) -> Result<(), CliError> {
     let mut app = App::new(
         &worker::input_name(input),
@@ -101,8 +102,15 @@ fn event_loop(tui: &mut Tui, app: &mut App, worker: &mut Worker) -> Result<(), C
         if dirty || due {
             let size = tui.terminal.size()?;
             app.page = usize::from(size.height.saturating_sub(9)).max(1);
-            tui.terminal.draw(|f| views::render(app, f))?;
+            tui.terminal.draw(|f| {
+                views::render(app, f);
+                terminal::scrub(f.buffer_mut());
+            })?;
             dirty = false;
+            #[cfg(feature = "fault-injection")]
+            if last_draw.is_none() && crate::fault::wanted("panic") {
+                panic!("injected fault: the UI thread panics after the first frame");
+            }
             last_draw = Some(Instant::now());
         }
         let timeout = if app.busy() {

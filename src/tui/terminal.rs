@@ -1,9 +1,12 @@
 //! The terminal while the UI runs: raw mode and the alternate screen, restored however
 //! zsift ends — normal quit, an error (the [`Tui`] guard's `Drop`), a panic on the UI
-//! thread (the panic hook restores before the message prints), or SIGTERM/SIGHUP (the
-//! event loop sees the flag and returns through the guard).
+//! thread (the panic hook restores before the message prints), or SIGTERM, SIGHUP or
+//! SIGINT (the event loop sees the flag and returns through the guard). In raw mode
+//! Ctrl-C arrives as a key, so SIGINT only comes from `kill -INT`.
 
 use std::io::{self, BufWriter, Stdout, Write};
+
+use ratatui::buffer::Buffer;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::thread::ThreadId;
@@ -17,7 +20,33 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
 /// The backend: a buffered stdout, so a frame leaves in few writes over a slow link.
-pub type Backend = CrosstermBackend<BufWriter<Stdout>>;
+pub type Backend = CrosstermBackend<BufWriter<Screen>>;
+
+/// Standard output while the terminal is in the UI's modes. Once [`restore`] has run,
+/// writes are dropped: a frame half-written when the UI thread panicked must not be
+/// flushed onto the restored screen as the buffer is dropped.
+pub struct Screen(Stdout);
+
+impl Write for Screen {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if ACTIVE.load(Ordering::SeqCst) {
+            self.0.write(buf)
+        } else {
+            Ok(buf.len())
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The signals that end the UI (restoring the terminal first).
+pub const SIGNALS: [i32; 3] = [
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+    signal_hook::consts::SIGINT,
+];
 
 /// Whether the terminal is in the UI's modes (so restoring twice is harmless).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -66,7 +95,7 @@ fn install_panic_hook() {
 pub struct Tui {
     /// The ratatui terminal.
     pub terminal: Terminal<Backend>,
-    /// The number of the SIGTERM or SIGHUP received, 0 while none.
+    /// The number of the signal received (one of [`SIGNALS`]), 0 while none.
     pub signal: Arc<AtomicUsize>,
 }
 
@@ -78,7 +107,7 @@ impl Tui {
         install_panic_hook();
         let signal = Arc::new(AtomicUsize::new(0));
         let signalled = Arc::new(AtomicBool::new(false));
-        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        for sig in SIGNALS {
             // A second signal while the first is being handled ends the process at
             // once (a stuck UI must still die on `kill`).
             signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&signalled))?;
@@ -87,7 +116,7 @@ impl Tui {
         }
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
-        let mut out = BufWriter::with_capacity(1 << 16, io::stdout());
+        let mut out = BufWriter::with_capacity(1 << 16, Screen(io::stdout()));
         if let Err(e) = execute!(out, EnterAlternateScreen, Hide) {
             restore();
             return Err(e);
@@ -101,6 +130,23 @@ impl Tui {
         };
         Ok(Self { terminal, signal })
     }
+}
+
+/// Replaces every cell whose symbol holds an unsafe character (see
+/// [`crate::sanitize::is_unsafe`]) by U+FFFD. Log text is sanitized before any widget sees
+/// it; this is the last line of defence, run on each frame before it is written, so no
+/// path that missed the sanitizer can emit a control sequence. (Zero-width joiners, for
+/// one, join the character before them into one cell that ratatui would write as is.)
+/// Returns the number of cells replaced.
+pub fn scrub(buf: &mut Buffer) -> usize {
+    let mut n = 0;
+    for cell in buf.content.iter_mut() {
+        if cell.symbol().chars().any(crate::sanitize::is_unsafe) {
+            cell.set_symbol("\u{FFFD}");
+            n += 1;
+        }
+    }
+    n
 }
 
 impl Drop for Tui {

@@ -318,6 +318,10 @@ enum Stop {
 /// Runs one job, streaming its progress.
 fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Results, Stop> {
     let generation = job.generation;
+    #[cfg(feature = "fault-injection")]
+    if crate::fault::wanted("panic-worker") {
+        panic!("injected fault: the worker thread panics");
+    }
     let started = Instant::now();
     let total = job.model.ensemble.detectors.len().max(1);
     let _ = events.send(Event::Stage {

@@ -2,6 +2,8 @@
 //! figures, readers for the reference CSVs, and rank statistics.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::path::PathBuf;
 
 /// `../shared` beside the checkout, where the real logs and reference outputs live.

@@ -129,7 +129,7 @@ fn stats_lines(th: &Theme, s: &ClusterStats) -> Vec<Line<'static>> {
     }
     lines.push(Line::raw(""));
     for c in &s.categorical {
-        let mut spans = vec![Span::styled(format!("{:<10} ", c.column), th.dim())];
+        let mut spans = vec![Span::styled(format!("{:<10} ", clean(&c.column)), th.dim())];
         let top: Vec<String> = c
             .top
             .iter()

@@ -1,0 +1,12 @@
+//! Faults on demand, for the tests that check the terminal is restored however the UI
+//! ends. Compiled only with the `fault-injection` feature, which is for tests and never
+//! part of a shipped build.
+//!
+//! `ZSIFT_FAULT=panic` makes the UI thread panic after it drew its first frame;
+//! `ZSIFT_FAULT=panic-worker` makes the worker thread panic as it starts a job (the UI
+//! shows it as the job's error and stays up).
+
+/// Whether the fault `name` is asked for in `ZSIFT_FAULT`.
+pub fn wanted(name: &str) -> bool {
+    std::env::var("ZSIFT_FAULT").is_ok_and(|v| v == name)
+}
