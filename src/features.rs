@@ -164,7 +164,7 @@ impl FeatureOptions {
             })?;
             let numeric = matches!(
                 col.dtype(),
-                DataType::Int64 | DataType::Float64 | DataType::Datetime(_, _)
+                DataType::Int64 | DataType::Float64 | DataType::Datetime(_, _) | DataType::Null
             );
             let encoding = enc.unwrap_or(
                 if numeric && !CONN_CATEGORICAL.contains(&name) && !NOT_NUMERIC[..2].contains(&name)
@@ -254,7 +254,10 @@ fn numeric_values(frame: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, Fea
             .to_physical_repr()
             .cast(&DataType::Float64)
             .map(|s| &s / 1e6),
-        DataType::Int64 | DataType::Float64 | DataType::Boolean => s.cast(&DataType::Float64),
+        // An all-unset column (JSON with no value for it) is numeric: every value unset.
+        DataType::Int64 | DataType::Float64 | DataType::Boolean | DataType::Null => {
+            s.cast(&DataType::Float64)
+        }
         _ => return Err(FeatureError::NotNumeric(name.into())),
     }
     .map_err(|_| FeatureError::NotNumeric(name.into()))?;

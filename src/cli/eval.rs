@@ -36,6 +36,15 @@ pub fn run(
         .collect();
     let positives = truth.iter().filter(|t| **t == Some(true)).count();
     let negatives = truth.iter().filter(|t| **t == Some(false)).count();
+    if positives == 0 || negatives == 0 {
+        // ROC-AUC and precision at k are undefined without both classes.
+        return Err(CliError::Usage(format!(
+            "nothing to evaluate: the {} analysed rows hold {positives} positive (label \
+             starting with Malicious) and {negatives} negative rows; both are needed \
+             (Background rows are left out)",
+            a.matrix.rows.len()
+        )));
+    }
     let mut detectors = serde_json::Map::new();
     for r in &a.verdicts.runs {
         let v = if r.ok() {
@@ -98,7 +107,7 @@ pub fn run(
             name,
             f(&v["roc_auc"]),
             f(&v["precision_at_k"]),
-            v["flagged"],
+            v["flagged"].as_u64().unwrap_or(0),
             v["fit_s"].as_f64().unwrap_or(0.0),
             v["score_s"].as_f64().unwrap_or(0.0)
         )?;
@@ -109,7 +118,7 @@ pub fn run(
         "ensemble",
         f(&ensemble["roc_auc"]),
         f(&ensemble["precision_at_k"]),
-        ensemble["flagged"],
+        ensemble["flagged"].as_u64().unwrap_or(0),
         a.verdicts.combine
     )?;
     Ok(())

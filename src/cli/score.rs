@@ -28,11 +28,15 @@ pub fn cell(frame: &DataFrame, column: &str, row: usize) -> String {
     let Ok(col) = frame.column(column) else {
         return "-".into();
     };
-    match col.get(row) {
+    // Through the materialised series: a one-row frame holds its columns as scalars,
+    // whose values come back owned (`DatetimeOwned`) and would print in polars' format.
+    match col.as_materialized_series().get(row) {
         Ok(AnyValue::Null) | Err(_) => "-".into(),
         Ok(AnyValue::String(s)) => s.to_string(),
         Ok(AnyValue::StringOwned(s)) => s.to_string(),
-        Ok(AnyValue::Datetime(us, _, _)) => crate::summary::iso(us),
+        Ok(AnyValue::Datetime(us, _, _) | AnyValue::DatetimeOwned(us, _, _)) => {
+            crate::summary::iso(us)
+        }
         Ok(AnyValue::List(s)) => {
             let items: Vec<String> = (0..s.len())
                 .map(|i| match s.get(i) {
@@ -101,6 +105,22 @@ pub fn run(
     let m = model.model(&log)?;
     let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
     let rows = rows(&log, &a, all);
+    if format != OutputFormat::Table {
+        // The table says so on standard output; CSV and JSON keep it for data.
+        for r in a.verdicts.runs.iter().filter(|r| !r.ok()) {
+            eprintln!(
+                "zsift: detector {} failed: {}",
+                r.kind,
+                r.error.as_deref().unwrap_or("")
+            );
+        }
+        if a.matrix.dropped > 0 {
+            eprintln!(
+                "zsift: {} rows left out for an unset feature",
+                a.matrix.dropped
+            );
+        }
+    }
     match format {
         OutputFormat::Json => {
             let v: Vec<serde_json::Value> = rows

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
+use polars::prelude::{DataType, Series, TimeUnit};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::column::{Column, Value};
@@ -156,10 +157,30 @@ fn convert<'a>(name: &str, known: Option<ZeekType>, v: JVal<'a>) -> Result<Value
             .map(Value::Time)
             .ok_or_else(|| format!("bad time in {name}: {}", json_text(&v)));
     }
-    if let (Some(t), JVal::Int(i)) = (known, &v) {
-        if t.unsigned && *i < 0 {
-            return Err(format!("bad count (negative) in {name}: {i}"));
+    // A well-known numeric field takes numbers only (a number written as a string is
+    // read as that number); anything else makes the line malformed, as in TSV.
+    let v = match (known.map(|t| t.kind), v) {
+        (Some(Kind::Int | Kind::Float), JVal::Str(s)) => {
+            let n = s.trim();
+            match (values::int(n.as_bytes()), values::float(n)) {
+                (Some(i), _) => JVal::Int(i),
+                (None, Ok(Some(x))) => JVal::Float(x),
+                (None, Ok(None)) => JVal::Null,
+                (None, Err(_)) => return Err(format!("bad number in {name}: {:?}", s.as_ref())),
+            }
         }
+        (Some(Kind::Int | Kind::Float), v @ (JVal::Bool(_) | JVal::Arr(_) | JVal::Obj(_))) => {
+            return Err(format!("bad number in {name}: {}", json_text(&v)));
+        }
+        // A well-known text field (uid, service, addresses) keeps text even when a writer
+        // gave a number.
+        (Some(Kind::Str), v @ (JVal::Bool(_) | JVal::Int(_) | JVal::Uint(_) | JVal::Float(_))) => {
+            JVal::Str(Cow::Owned(json_text(&v)))
+        }
+        (_, v) => v,
+    };
+    if known.is_some_and(|t| t.unsigned) && as_f64(&v).is_some_and(|x| x < 0.0) {
+        return Err(format!("bad count (negative) in {name}: {}", json_text(&v)));
     }
     Ok(match v {
         JVal::Null => Value::Null,
@@ -282,6 +303,10 @@ pub fn parse_chunk(data: &[u8]) -> Part {
         if l.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        if l.len() > super::MAX_LINE {
+            part.skip(i, format!("line longer than {} bytes", super::MAX_LINE));
+            continue;
+        }
         let obj = match serde_json::from_slice::<JVal>(l) {
             Ok(JVal::Obj(o)) => o,
             Ok(_) => {
@@ -338,6 +363,33 @@ pub fn parse_chunk(data: &[u8]) -> Part {
         }
         part.rows += 1;
     }
-    part.columns = c.cols.into_iter().map(Column::finish).collect();
+    part.columns = c
+        .cols
+        .into_iter()
+        .zip(&c.known)
+        .map(|(col, known)| {
+            let s = col.finish();
+            // A well-known field with no value in this chunk still has its type, so an
+            // all-unset `orig_bytes` stays a numeric column.
+            match known.and_then(|t| scalar_dtype(t.kind)) {
+                Some(d) if s.dtype() == &DataType::Null => {
+                    Series::full_null(s.name().clone(), s.len(), &d)
+                }
+                _ => s,
+            }
+        })
+        .collect();
     part
+}
+
+/// The frame type of a scalar kind.
+fn scalar_dtype(kind: Kind) -> Option<DataType> {
+    Some(match kind {
+        Kind::Time => DataType::Datetime(TimeUnit::Microseconds, None),
+        Kind::Float => DataType::Float64,
+        Kind::Int => DataType::Int64,
+        Kind::Bool => DataType::Boolean,
+        Kind::Str => DataType::String,
+        Kind::StrList | Kind::FloatList | Kind::IntList => return None,
+    })
 }

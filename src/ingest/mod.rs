@@ -207,7 +207,14 @@ fn open_file(p: &Path, name: &str) -> Result<Box<dyn Read>, IngestError> {
             reason: "is a directory".into(),
         });
     }
-    Ok(Box::new(File::open(p).map_err(io_err)?))
+    let file = File::open(p).map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    if meta.is_file() {
+        // A log that grows while it is read (Zeek still writing it) is read up to its
+        // size when opened: a consistent snapshot, and a load that ends.
+        return Ok(Box::new(file.take(meta.len())));
+    }
+    Ok(Box::new(file))
 }
 
 struct FileLoad {
@@ -301,7 +308,10 @@ fn not_zeek(name: &str, reason: impl Into<String>) -> IngestError {
 fn detect_format(name: &str, head: &[u8]) -> Result<Format, IngestError> {
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let sample = &head[..head.len().min(64 << 10)];
-    if sample.contains(&0) {
+    // Binary data is told by a NUL byte in the first line; a NUL further on only spoils
+    // its own line, which is skipped like any malformed line.
+    let first_line = &sample[..memchr::memchr(b'\n', sample).unwrap_or(sample.len())];
+    if first_line.contains(&0) {
         return Err(not_zeek(name, "binary data (NUL bytes)"));
     }
     match sample.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -491,15 +501,21 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
             );
             line += 1;
         }
+        let first_block = format.is_none();
         let fmt = match format {
             Some(f) => f,
             None => *format.insert(detect_format(name, &block)?),
+        };
+        let block: &[u8] = if first_block {
+            block.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&block)
+        } else {
+            &block
         };
         match fmt {
             Format::Json => {
                 parse_pieces(
                     name,
-                    &block,
+                    block,
                     line,
                     json::parse_chunk,
                     &mut parts,
@@ -548,7 +564,7 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
                 }
             }
         }
-        line += memchr::memchr_iter(b'\n', &block).count() as u64;
+        line += memchr::memchr_iter(b'\n', block).count() as u64;
     }
     let Some(format) = format else {
         return Err(not_zeek(name, "empty file"));

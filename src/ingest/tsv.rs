@@ -310,6 +310,16 @@ pub fn parse_chunk(data: &[u8], h: &Header) -> Part {
         if l.is_empty() {
             continue;
         }
+        if l.len() > super::MAX_LINE {
+            part.skip(i, format!("line longer than {} bytes", super::MAX_LINE));
+            continue;
+        }
+        if memchr::memchr(0, l).is_some() {
+            // Zeek escapes every control byte, so a raw NUL is corruption (a crash can
+            // leave a run of them where a write was lost).
+            part.skip(i, "NUL byte in the line".into());
+            continue;
+        }
         match line(l, h, &mut raw, &mut vals) {
             Ok(()) => {
                 for (c, v) in cols.iter_mut().zip(vals.drain(..)) {

@@ -2,9 +2,16 @@
 
 use std::borrow::Cow;
 
-/// Latest timestamp accepted, in microseconds: the end of year 9999. Later (or earlier
-/// than its negation) is taken as corrupt input.
+/// Latest timestamp accepted, in microseconds: the end of year 9999. Later is taken as
+/// corrupt input.
 const MAX_MICROS: i64 = 253_402_300_800_000_000;
+/// Earliest timestamp accepted, in microseconds: the start of year 0. Earlier is taken as
+/// corrupt input.
+const MIN_MICROS: i64 = -62_167_219_200_000_000;
+
+fn in_range(v: i64) -> bool {
+    (MIN_MICROS..MAX_MICROS).contains(&v)
+}
 
 /// Parses an epoch timestamp written as decimal seconds (`1521911720.865716`) into
 /// microseconds, exactly for up to six decimals (no float rounding); other forms
@@ -38,7 +45,7 @@ pub fn epoch_micros(s: &str) -> Option<i64> {
         }
         let v = secs.checked_mul(1_000_000)?.checked_add(micros)?;
         let v = if neg { -v } else { v };
-        return (v.abs() <= MAX_MICROS).then_some(v);
+        return in_range(v).then_some(v);
     }
     seconds_to_micros(s.parse::<f64>().ok()?)
 }
@@ -46,7 +53,7 @@ pub fn epoch_micros(s: &str) -> Option<i64> {
 /// Seconds as f64 to whole microseconds; `None` if not finite or out of range.
 pub fn seconds_to_micros(x: f64) -> Option<i64> {
     let m = (x * 1e6).round();
-    (m.is_finite() && m.abs() <= MAX_MICROS as f64).then_some(m as i64)
+    (m.is_finite() && m >= MIN_MICROS as f64 && m < MAX_MICROS as f64).then_some(m as i64)
 }
 
 /// Parses an ISO 8601 / RFC 3339 timestamp (`2018-03-24T17:15:20.865716Z`, with an offset
@@ -60,7 +67,7 @@ pub fn iso_micros(s: &str) -> Option<i64> {
             .ok()?;
         t.and_utc().timestamp_micros()
     };
-    (v.abs() <= MAX_MICROS).then_some(v)
+    in_range(v).then_some(v)
 }
 
 /// Rounds seconds to Zeek's microsecond resolution.
@@ -155,6 +162,11 @@ mod tests {
         assert_eq!(epoch_micros("-1.5"), Some(-1_500_000));
         assert_eq!(epoch_micros("abc"), None);
         assert_eq!(epoch_micros("1e300"), None);
+        assert_eq!(epoch_micros("-62167219200"), Some(MIN_MICROS));
+        assert_eq!(epoch_micros("-62167219201"), None);
+        assert_eq!(epoch_micros("253402300799.999999"), Some(MAX_MICROS - 1));
+        assert_eq!(epoch_micros("253402300800"), None);
+        assert_eq!(seconds_to_micros(-1e11), None);
         assert_eq!(epoch_micros("nan"), None);
         assert_eq!(epoch_micros(""), None);
     }
