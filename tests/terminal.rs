@@ -17,10 +17,16 @@ const ENTER: &[u8] = b"\x1b[?1049h";
 const LEAVE: &[u8] = b"\x1b[?1049l";
 const SHOW_CURSOR: &[u8] = b"\x1b[?25h";
 
+/// Held while the binary is copied and while a child is spawned: a child forked while
+/// another thread still has the copy open for writing would keep that descriptor until
+/// its exec, and exec'ing the copy meanwhile fails with "text file busy".
+static SPAWN: Mutex<()> = Mutex::new(());
+
 /// A private copy of the binary: the build directory may be shared with other checkouts'
 /// builds, which replace `zsift` there while a test runs.
 fn private_binary(dir: &std::path::Path) -> std::path::PathBuf {
     let to = dir.join("zsift");
+    let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
     std::fs::copy(env!("CARGO_BIN_EXE_zsift"), &to).unwrap();
     to
 }
@@ -98,7 +104,11 @@ impl Pty {
                 Ok(())
             });
         }
-        let child = cmd.spawn().unwrap();
+        let child = {
+            // `spawn` returns once the child has exec'd, closing what it inherited.
+            let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+            cmd.spawn().unwrap()
+        };
         let master = Arc::new(master);
         let output = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
