@@ -8,7 +8,9 @@
 //! builds the matrix, resets its peak-memory mark and runs one UMAP or HDBSCAN: the peak
 //! resident memory reported is that of the stage plus the matrix. `cargo bench --bench
 //! embed` prints the median of 3 runs at 100k rows and one run at 1M rows (UMAP fits a
-//! 100k-row sample there and places the rest). Set `ZSIFT_BENCH_ROWS` (comma-separated)
+//! 100k-row sample there and places the rest; HDBSCAN runs both on every row and, as
+//! `hdbscan-s`, the way the UI and `export` run it above 100k rows: on a 100k-row sample,
+//! every other row taking its nearest sampled row's label). Set `ZSIFT_BENCH_ROWS` (comma-separated)
 //! for other sizes.
 
 mod support;
@@ -21,6 +23,7 @@ use support::*;
 use zsift::cancel::Cancel;
 use zsift::cluster::{hdbscan, HdbscanParams};
 use zsift::embed::{umap, UmapParams};
+use zsift::pipeline::{cluster_rows, LandscapeOptions};
 
 const FEATURES: [&str; 7] = [
     "duration",
@@ -105,6 +108,17 @@ fn child(task: &str, rows: usize) {
             let c = hdbscan(x.view(), &HdbscanParams::default(), &cancel).expect("hdbscan");
             format!("{}_clusters,{}_noise", c.count, c.noise())
         }
+        "hdbscan-s" => {
+            let rows: Vec<usize> = (0..x.nrows()).collect();
+            let opts = LandscapeOptions::default();
+            let (labels, count, sampled) =
+                cluster_rows(&x, &rows, &opts, &cancel).expect("hdbscan");
+            let noise = labels.iter().filter(|&&l| l < 0).count();
+            match sampled {
+                Some(s) => format!("{count}_clusters,{noise}_noise,fit_on_{s}"),
+                None => format!("{count}_clusters,{noise}_noise"),
+            }
+        }
         t => panic!("unknown task {t}"),
     };
     let secs = t.elapsed().as_secs_f64();
@@ -125,10 +139,17 @@ fn main() {
         "embed/cluster, {} threads; 7 features, log1p / std",
         rayon::current_num_threads()
     );
-    println!("stage      rows  runs  median s   min s   max s  peak RSS MB  result");
+    println!("stage       rows  runs  median s   min s   max s  peak RSS MB  result");
     for n in sizes() {
         let runs = if n <= 200_000 { 3 } else { 1 };
-        for task in ["umap", "hdbscan"] {
+        // Above the landscape's cluster limit, HDBSCAN is timed both on every row and as
+        // the UI and `export` run it (`hdbscan-s`: on a sample, the rest by nearest row).
+        let tasks: &[&str] = if n > LandscapeOptions::default().cluster_limit {
+            &["umap", "hdbscan-s", "hdbscan"]
+        } else {
+            &["umap", "hdbscan"]
+        };
+        for &task in tasks {
             let mut secs = Vec::new();
             let mut peak = 0u64;
             let mut what = String::new();
@@ -141,7 +162,7 @@ fn main() {
             }
             secs.sort_by(f64::total_cmp);
             println!(
-                "{task:<8} {n:>7} {runs:>5} {:>9.2} {:>7.2} {:>7.2} {:>12.1}  {what}",
+                "{task:<9} {n:>7} {runs:>5} {:>9.2} {:>7.2} {:>7.2} {:>12.1}  {what}",
                 median(&secs),
                 secs[0],
                 secs[secs.len() - 1],

@@ -264,8 +264,11 @@ pub enum LandscapeStage {
     Hdbscan(Subset),
 }
 
-/// HDBSCAN on the matrix rows `rows`, sampled above `limit`.
-fn cluster_rows(
+/// HDBSCAN on the matrix rows `rows`, as the landscape runs it: above
+/// `opts.cluster_limit` rows, on a seeded sample of that many, every other row taking the
+/// label of its nearest sampled row. Gives the labels (one per row of `rows`), the number
+/// of clusters, and the sample size if sampled.
+pub fn cluster_rows(
     x: &ndarray::Array2<f64>,
     rows: &[usize],
     opts: &LandscapeOptions,

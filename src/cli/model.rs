@@ -72,6 +72,10 @@ pub struct ModelArgs {
     /// Seed of the randomised detectors.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Fit the detectors on a seeded sample of at most N training rows and score every
+    /// row (0: fit on all of them).
+    #[arg(long, value_name = "N", default_value_t = crate::detect::ensemble::FIT_LIMIT)]
+    pub fit_limit: usize,
 }
 
 impl ModelArgs {
@@ -127,6 +131,7 @@ impl ModelArgs {
                 contamination: self.contamination,
                 combine: Combine::parse(&self.combine).map_err(CliError::Usage)?,
                 seed: self.seed,
+                fit_limit: (self.fit_limit > 0).then_some(self.fit_limit),
             },
         })
     }

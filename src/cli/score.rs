@@ -111,7 +111,13 @@ pub fn run(
             eprintln!(
                 "zsift: detector {} failed: {}",
                 r.kind,
-                r.error.as_deref().unwrap_or("")
+                sanitize(r.error.as_deref().unwrap_or(""))
+            );
+        }
+        if let Some(of) = a.verdicts.fit_sampled_from {
+            eprintln!(
+                "zsift: detectors fitted on a sample of {} of the {of} training rows (--fit-limit)",
+                a.verdicts.fit_rows
             );
         }
         if a.matrix.dropped > 0 {
@@ -180,6 +186,13 @@ pub fn run(
                 a.verdicts.combine,
                 m.ensemble.contamination
             )?;
+            if let Some(of) = a.verdicts.fit_sampled_from {
+                writeln!(
+                    out,
+                    "detectors fitted on a sample of {} of the {of} training rows (--fit-limit)",
+                    a.verdicts.fit_rows
+                )?;
+            }
             for r in a.verdicts.runs.iter().filter(|r| !r.ok()) {
                 writeln!(
                     out,

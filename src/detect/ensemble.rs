@@ -8,6 +8,12 @@
 //! rules: `Any` (flag if any detector flags: the seed notebook's union), `Votes(m)` (at
 //! least m detectors), and `Mean` (the combined score above its own (1 − contamination)
 //! quantile over the training rows).
+//!
+//! Above [`EnsembleOptions::fit_limit`] training rows, the detectors are fitted on a
+//! seeded uniform sample of that many training rows and score every row: the neighbour
+//! methods' fits grow faster than linearly with the rows and hold per-row neighbourhoods,
+//! while a few hundred thousand rows already pin down the densities and quantiles that a
+//! 2% threshold needs. Isolation Forest samples 256 rows per tree anyway.
 
 use std::time::Instant;
 
@@ -65,9 +71,17 @@ pub struct EnsembleOptions {
     pub contamination: f64,
     /// Verdict rule.
     pub combine: Combine,
-    /// Seed for the randomised detectors.
+    /// Seed for the randomised detectors (and the fit sample).
     pub seed: u64,
+    /// Fit on a sample of at most this many training rows (`None`: on all of them).
+    pub fit_limit: Option<usize>,
 }
+
+/// Rows scored per call of a fitted detector (bounds the copies made for scoring).
+const SCORE_BLOCK: usize = 1 << 16;
+
+/// The default [`EnsembleOptions::fit_limit`].
+pub const FIT_LIMIT: usize = 250_000;
 
 impl Default for EnsembleOptions {
     fn default() -> Self {
@@ -76,6 +90,7 @@ impl Default for EnsembleOptions {
             contamination: 0.02,
             combine: Combine::Mean,
             seed: 42,
+            fit_limit: Some(FIT_LIMIT),
         }
     }
 }
@@ -123,6 +138,10 @@ pub struct Verdicts {
     pub flagged: Vec<bool>,
     /// The rule used.
     pub combine: Combine,
+    /// Rows the detectors were fitted on.
+    pub fit_rows: usize,
+    /// `Some(n)` when the fit used a sample of the n training rows.
+    pub fit_sampled_from: Option<usize>,
 }
 
 impl Verdicts {
@@ -169,11 +188,21 @@ fn run_one(
             let ts = det.fit(xt.view(), cancel)?;
             let f = t.elapsed().as_secs_f64();
             let t2 = Instant::now();
-            let mut s = det.score(x.view(), cancel)?;
             // Training rows keep their training scores (a neighbour method must not
-            // count a row as its own neighbour).
+            // count a row as its own neighbour); the others are scored in blocks, so
+            // that no copy of the whole matrix is made.
+            let mut s = vec![0.0; x.nrows()];
+            let mut is_train = vec![false; x.nrows()];
             for (j, &i) in train_idx.iter().enumerate() {
                 s[i] = ts[j];
+                is_train[i] = true;
+            }
+            let rest: Vec<usize> = (0..x.nrows()).filter(|&i| !is_train[i]).collect();
+            for block in rest.chunks(SCORE_BLOCK) {
+                let scores = det.score(x.select(Axis(0), block).view(), cancel)?;
+                for (&i, v) in block.iter().zip(scores) {
+                    s[i] = v;
+                }
             }
             (ts, s, f, t2.elapsed().as_secs_f64())
         }
@@ -227,7 +256,16 @@ pub fn run(
         });
     }
     let n = x.nrows();
-    let train_idx: Vec<usize> = (0..n).filter(|&i| train[i]).collect();
+    let mut train_idx: Vec<usize> = (0..n).filter(|&i| train[i]).collect();
+    let mut fit_sampled_from = None;
+    if let Some(limit) = opts.fit_limit.filter(|&l| l > 0 && train_idx.len() > l) {
+        use rand::SeedableRng;
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(opts.seed);
+        let mut pick = rand::seq::index::sample(&mut rng, train_idx.len(), limit).into_vec();
+        pick.sort_unstable();
+        fit_sampled_from = Some(train_idx.len());
+        train_idx = pick.into_iter().map(|j| train_idx[j]).collect();
+    }
     let xt = (train_idx.len() < n).then(|| x.select(Axis(0), &train_idx));
     let runs: Vec<DetectorRun> = opts
         .detectors
@@ -285,6 +323,8 @@ pub fn run(
         votes,
         flagged,
         combine: opts.combine,
+        fit_rows: train_idx.len(),
+        fit_sampled_from,
     })
 }
 
@@ -304,6 +344,40 @@ mod tests {
         x[[200, 0]] = 25.0;
         x[[200, 1]] = -25.0;
         x
+    }
+
+    #[test]
+    fn above_the_fit_limit_a_seeded_sample_is_fitted_and_every_row_scored() {
+        let x = cloud_with_outlier();
+        let train = vec![true; x.nrows()];
+        let opts = EnsembleOptions {
+            detectors: vec![DetectorKind::Knn, DetectorKind::Ecod],
+            fit_limit: Some(120),
+            ..Default::default()
+        };
+        let v = run(&x, &train, &opts, &Cancel::new(), &|_| {}).unwrap();
+        assert_eq!((v.fit_rows, v.fit_sampled_from), (120, Some(201)));
+        assert_eq!(v.combined.len(), 201);
+        assert!(
+            v.flagged[200],
+            "the far point is scored even when not fitted on"
+        );
+        // The same seed draws the same sample; another seed another one.
+        let again = run(&x, &train, &opts, &Cancel::new(), &|_| {}).unwrap();
+        assert_eq!(v.combined, again.combined);
+        let other = EnsembleOptions {
+            seed: 7,
+            ..opts.clone()
+        };
+        let other = run(&x, &train, &other, &Cancel::new(), &|_| {}).unwrap();
+        assert_ne!(v.combined, other.combined);
+        // Without a limit, every training row is fitted on.
+        let all = EnsembleOptions {
+            fit_limit: None,
+            ..opts
+        };
+        let all = run(&x, &train, &all, &Cancel::new(), &|_| {}).unwrap();
+        assert_eq!((all.fit_rows, all.fit_sampled_from), (201, None));
     }
 
     #[test]

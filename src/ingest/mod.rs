@@ -492,7 +492,6 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
     let mut saw_fields = false;
     let mut line: u64 = 0;
     while let Some(block) = blocks.next().map_err(read_err)? {
-        dbg_rss("block");
         for l in blocks.too_long.drain(..) {
             skipped.add(
                 name,
@@ -611,31 +610,7 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
 
 /// Joins the loads of every file into one frame, adding a `_file` column when there are
 /// several files.
-fn dbg_rss(tag: &str) {
-    if std::env::var_os("ZSIFT_DEBUG_RSS").is_some() {
-        let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let g = |k: &str| {
-            s.lines()
-                .find(|l| l.starts_with(k))
-                .unwrap_or("")
-                .to_string()
-        };
-        eprintln!("{tag}: {} {}", g("VmRSS:"), g("VmHWM:"));
-    }
-}
-
 fn assemble(loads: Vec<FileLoad>) -> Log {
-    dbg_rss("assemble start");
-    if std::env::var_os("ZSIFT_DEBUG_RSS").is_some() {
-        let total: usize = loads
-            .iter()
-            .flat_map(|l| l.parts.iter())
-            .flat_map(|p| p.columns.iter())
-            .map(|s| s.estimated_size())
-            .sum();
-        let n: usize = loads.iter().map(|l| l.parts.len()).sum();
-        eprintln!("parts {n} live {} MB", total / 1_000_000);
-    }
     let several = loads.len() > 1;
     let mut files = Vec::new();
     let mut skipped = Skipped::default();
@@ -668,7 +643,6 @@ fn assemble(loads: Vec<FileLoad>) -> Log {
         columns.push(file_col.with_name(FILE_COLUMN.into()).into_series().into());
     }
     let frame = DataFrame::new(height, columns).unwrap_or_else(|_| DataFrame::empty());
-    dbg_rss("assemble end");
     Log {
         frame,
         files,

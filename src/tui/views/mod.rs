@@ -231,9 +231,13 @@ fn job_spans(app: &App) -> Vec<Span<'static>> {
     }
     let secs = app.since(j.started).as_secs_f64();
     if !j.running {
-        return match &app.results {
-            Some(r) => vec![Span::styled(format!("done {:.2} s", r.seconds), th.dim())],
-            None => vec![Span::styled("stopped", th.dim())],
+        return match (&app.results, &app.landscape_step) {
+            (Some(r), Some(step)) => vec![
+                Span::styled(format!("done {:.2} s", r.seconds), th.dim()),
+                Span::styled(format!(" · {} 2-D views: {step}", spinner(secs)), th.warn()),
+            ],
+            (Some(r), None) => vec![Span::styled(format!("done {:.2} s", r.seconds), th.dim())],
+            (None, _) => vec![Span::styled("stopped", th.dim())],
         };
     }
     let stage = match j.stage {

@@ -71,6 +71,17 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                 count(r.flagged.len()),
                 r.seconds
             )));
+            let v = &r.analysis.verdicts;
+            if let Some(of) = v.fit_sampled_from {
+                right.push(Line::styled(
+                    format!(
+                        "fitted on a sample of {} of the {} training rows",
+                        count(v.fit_rows),
+                        count(of)
+                    ),
+                    th.warn(),
+                ));
+            }
             if r.analysis.matrix.dropped > 0 {
                 right.push(Line::styled(
                     format!(
