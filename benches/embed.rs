@@ -11,7 +11,7 @@
 //! 100k-row sample there and places the rest; HDBSCAN runs both on every row and, as
 //! `hdbscan-s`, the way the UI and `export` run it above 100k rows: on a 100k-row sample,
 //! every other row taking its nearest sampled row's label). Set `ZSIFT_BENCH_ROWS` (comma-separated)
-//! for other sizes.
+//! for other sizes, `ZSIFT_BENCH_TASKS` (e.g. `umap,hdbscan-s`) to run only some stages.
 
 mod support;
 
@@ -149,7 +149,14 @@ fn main() {
         } else {
             &["umap", "hdbscan"]
         };
+        let only = std::env::var("ZSIFT_BENCH_TASKS").ok();
         for &task in tasks {
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|t| t.trim() == task))
+            {
+                continue;
+            }
             let mut secs = Vec::new();
             let mut peak = 0u64;
             let mut what = String::new();
