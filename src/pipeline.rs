@@ -292,12 +292,15 @@ pub fn cluster_rows(
     let sub = x.select(ndarray::Axis(0), &sample_rows);
     let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
     let tree = crate::neighbors::KdTree::build(sub.view());
-    let all = x.select(ndarray::Axis(0), rows);
-    let q = crate::neighbors::to_row_major(all.view());
-    let nn = tree
-        .kneighbors(&q, 1, false, cancel)
-        .map_err(|_| PipelineError::Detect(DetectError::Cancelled))?;
-    let labels = (0..rows.len()).map(|i| c.labels[nn.idx_of(i)[0]]).collect();
+    // The other rows a block at a time, so that no copy of the whole matrix is made.
+    let mut labels = Vec::with_capacity(rows.len());
+    for block in rows.chunks(1 << 17) {
+        let q = crate::neighbors::to_row_major(x.select(ndarray::Axis(0), block).view());
+        let nn = tree
+            .kneighbors(&q, 1, false, cancel)
+            .map_err(|_| PipelineError::Detect(DetectError::Cancelled))?;
+        labels.extend((0..block.len()).map(|i| c.labels[nn.idx_of(i)[0]]));
+    }
     Ok((labels, c.count, Some(opts.cluster_limit)))
 }
 

@@ -213,8 +213,7 @@ fn umap_distinct(
     rest_rows.sort_unstable();
     let sample = x.select(Axis(0), fit_rows);
     let fitted = fit(sample.view(), params, a, b, cancel)?;
-    let rest = x.select(Axis(0), rest_rows);
-    let placed = transform(&fitted, rest.view(), params, a, b, cancel)?;
+    let placed = transform(&fitted, x, rest_rows, params, a, b, cancel)?;
 
     let mut points = Array2::zeros((n, 2));
     for (&r, p) in fit_rows.iter().zip(&fitted.points) {
@@ -667,11 +666,75 @@ fn optimize(
     Ok(())
 }
 
-/// umap-learn's `transform`: places each row of `x` among the fitted points, from its
-/// neighbours among the fitted rows.
+/// Rows placed by one call of [`transform_block`]: bounds the memory of the placement
+/// (the neighbour lists and memberships of a block) whatever the number of rows.
+const TRANSFORM_BLOCK: usize = 1 << 17;
+
+/// umap-learn's `transform`: places the rows `rows` of `x` among the fitted points, from
+/// their neighbours among the fitted rows, a block of rows at a time — as umap-learn
+/// transforms a large input called in batches: each block's memberships use that block's
+/// mean neighbour distance and largest membership.
 fn transform(
     fitted: &Fitted,
     x: ArrayView2<f64>,
+    rows: &[usize],
+    params: &UmapParams,
+    a: f64,
+    b: f64,
+    cancel: &Cancel,
+) -> Result<Vec<[f32; 2]>, EmbedError> {
+    let n_epochs = params
+        .transform_epochs
+        .unwrap_or(if rows.len() <= 10_000 { 100 } else { 30 });
+    transform_blocks(
+        fitted,
+        x,
+        rows,
+        TRANSFORM_BLOCK,
+        n_epochs,
+        params,
+        (a, b),
+        cancel,
+    )
+}
+
+/// [`transform`] with the block size and epochs given.
+#[allow(clippy::too_many_arguments)]
+fn transform_blocks(
+    fitted: &Fitted,
+    x: ArrayView2<f64>,
+    rows: &[usize],
+    block_rows: usize,
+    n_epochs: usize,
+    params: &UmapParams,
+    (a, b): (f64, f64),
+    cancel: &Cancel,
+) -> Result<Vec<[f32; 2]>, EmbedError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (b_i, block) in rows.chunks(block_rows).enumerate() {
+        let sub = x.select(Axis(0), block);
+        let first = b_i * block_rows;
+        out.extend(transform_block(
+            fitted,
+            sub.view(),
+            first,
+            n_epochs,
+            params,
+            a,
+            b,
+            cancel,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Places the rows of `x`, the placed rows `first..` of the whole transform.
+#[allow(clippy::too_many_arguments)]
+fn transform_block(
+    fitted: &Fitted,
+    x: ArrayView2<f64>,
+    first: usize,
+    n_epochs: usize,
     params: &UmapParams,
     a: f64,
     b: f64,
@@ -680,9 +743,6 @@ fn transform(
     let m = x.nrows();
     let n_fit = fitted.points.len();
     let k = params.n_neighbors.min(n_fit);
-    let n_epochs = params
-        .transform_epochs
-        .unwrap_or(if m <= 10_000 { 100 } else { 30 });
     let nb = fitted.tree.kneighbors(&to_row_major(x), k, false, cancel)?;
     let mean_all = nb.dist.iter().sum::<f64>() / nb.dist.len().max(1) as f64;
     // Memberships with `local_connectivity - 1 = 0`, as umap-learn's transform.
@@ -741,7 +801,7 @@ fn transform(
                     for epoch in 0..n_epochs {
                         let e = epoch as f64;
                         let alpha = (initial_alpha * (1.0 - e / n_epochs as f64)) as f32;
-                        let mut rng = SplitMix::new(params.seed ^ 0x7472_616e, epoch, i);
+                        let mut rng = SplitMix::new(params.seed ^ 0x7472_616e, epoch, first + i);
                         for (s, (&j, &wj)) in sched.iter_mut().zip(idx.iter().zip(w)) {
                             if s.next > e {
                                 continue;
@@ -779,6 +839,58 @@ mod tests {
         let (a, b) = find_ab_params(1.0, 0.1);
         assert!((a - 1.5769).abs() < 2e-3, "a = {a}");
         assert!((b - 0.8951).abs() < 2e-3, "b = {b}");
+    }
+
+    #[test]
+    fn placing_in_blocks_puts_rows_by_their_own_group_as_at_once() {
+        // Two far groups of a grid; fit on every other row, place the rest.
+        let x = Array2::from_shape_fn((600, 2), |(i, j)| {
+            let g = if i < 300 { 0.0 } else { 50.0 };
+            g + ((i % 300) / if j == 0 { 20 } else { 1 } % 20) as f64 * 0.1
+        });
+        let p = UmapParams::default();
+        let (a, b) = find_ab_params(p.spread, p.min_dist);
+        let fit_rows: Vec<usize> = (0..600).step_by(2).collect();
+        let rest: Vec<usize> = (1..600).step_by(2).collect();
+        let sample = x.select(Axis(0), &fit_rows);
+        let cancel = Cancel::new();
+        let fitted = fit(sample.view(), &p, a, b, &cancel).unwrap();
+        let once = transform_blocks(
+            &fitted,
+            x.view(),
+            &rest,
+            usize::MAX,
+            100,
+            &p,
+            (a, b),
+            &cancel,
+        )
+        .unwrap();
+        let blocks =
+            transform_blocks(&fitted, x.view(), &rest, 64, 100, &p, (a, b), &cancel).unwrap();
+        assert_eq!(once.len(), 300);
+        assert_eq!(blocks.len(), 300);
+        // Each placed row lands by its own group's fitted points, either way.
+        let centre = |rows: &[usize], pts: &[[f32; 2]]| {
+            let n = rows.len() as f32;
+            let sx: f32 = pts.iter().map(|q| q[0]).sum();
+            let sy: f32 = pts.iter().map(|q| q[1]).sum();
+            [sx / n, sy / n]
+        };
+        let (lo, hi) = (&fitted.points[..150], &fitted.points[150..]);
+        let (c0, c1) = (centre(&fit_rows[..150], lo), centre(&fit_rows[150..], hi));
+        let d2 = |p: [f32; 2], c: [f32; 2]| (p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2);
+        for placed in [&once, &blocks] {
+            for (i, &q) in placed.iter().enumerate() {
+                assert!(q.iter().all(|v| v.is_finite()));
+                let near_own = if i < 150 {
+                    d2(q, c0) < d2(q, c1)
+                } else {
+                    d2(q, c1) < d2(q, c0)
+                };
+                assert!(near_own, "row {} placed at {q:?}", rest[i]);
+            }
+        }
     }
 
     #[test]
