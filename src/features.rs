@@ -351,20 +351,18 @@ pub fn build(
     if selection.is_empty() {
         return Err(FeatureError::NoRows(" after the filter".into()));
     }
-    // Numeric columns first, to know which rows survive `Nulls::Drop`.
-    let mut num: Vec<Option<Vec<Option<f64>>>> = Vec::new();
-    for f in &opts.features {
-        num.push(match f.encoding {
-            Encoding::Numeric => Some(numeric_values(frame, &f.column)?),
-            Encoding::Rarity => None,
-        });
-    }
+    // Which rows survive `Nulls::Drop`: the numeric columns are read one at a time (here
+    // and again below), so that only one is held as a whole-log copy at any moment.
     let mut keep: Vec<usize> = (0..selection.len()).collect();
     if opts.nulls == Nulls::Drop {
-        keep.retain(|&i| {
-            let r = selection[i] as usize;
-            num.iter().flatten().all(|c| c[r].is_some())
-        });
+        let mut set = vec![true; selection.len()];
+        for f in opts.features.iter().filter(|f| f.encoding == Encoding::Numeric) {
+            let col = numeric_values(frame, &f.column)?;
+            for (s, &r) in set.iter_mut().zip(selection) {
+                *s &= col[r as usize].is_some();
+            }
+        }
+        keep.retain(|&i| set[i]);
     }
     let dropped = selection.len() - keep.len();
     if keep.is_empty() {
@@ -388,7 +386,7 @@ pub fn build(
     for (j, f) in opts.features.iter().enumerate() {
         let (values, r): (Vec<f64>, Raw) = match f.encoding {
             Encoding::Numeric => {
-                let col = num[j].as_deref().unwrap_or(&[]);
+                let col = numeric_values(frame, &f.column)?;
                 let v: Vec<f64> = rows
                     .iter()
                     .map(|&r| col.get(r as usize).copied().flatten().unwrap_or(0.0))
