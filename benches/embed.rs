@@ -87,10 +87,27 @@ fn matrix(rows: usize) -> Array2<f64> {
     x
 }
 
-/// In a measuring child: runs `task` (`umap` or `hdbscan`) once on `rows` rows and prints
-/// the seconds, the peak resident bytes and a short description of the result.
+/// The matrix the pipeline itself builds: the default features (the seven counts and
+/// the rarity-encoded proto, service, conn_state, history and id.resp_p) with the
+/// default scaling, every row a training row.
+fn model_matrix(rows: usize) -> Array2<f64> {
+    let log = zsift::ingest::load(&[scaled(rows, false)]).expect("load");
+    let frame = &log.frame;
+    let selection: Vec<u32> = (0..frame.height() as u32).collect();
+    let opts = zsift::features::FeatureOptions::default_for(frame);
+    zsift::features::build(frame, &selection, None, &opts)
+        .expect("features")
+        .x
+}
+
+/// In a measuring child: runs `task` (`umap`, `hdbscan`, `hdbscan-s`, or any of them
+/// with `-model` on the pipeline's own matrix) once on `rows` rows and prints the
+/// seconds, the peak resident bytes and a short description of the result.
 fn child(task: &str, rows: usize) {
-    let x = matrix(rows);
+    let (task, x) = match task.strip_suffix("-model") {
+        Some(t) => (t, model_matrix(rows)),
+        None => (task, matrix(rows)),
+    };
     // Start the peak-memory mark here, so the log's loading is not counted.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let cancel = Cancel::new();
@@ -136,18 +153,24 @@ fn main() {
         return;
     }
     println!(
-        "embed/cluster, {} threads; 7 features, log1p / std",
+        "embed/cluster, {} threads; 7 features, log1p / std (-model: the pipeline's default matrix)",
         rayon::current_num_threads()
     );
-    println!("stage       rows  runs  median s   min s   max s  peak RSS MB  result");
+    println!("stage             rows  runs  median s   min s   max s  peak RSS MB  result");
     for n in sizes() {
         let runs = if n <= 200_000 { 3 } else { 1 };
         // Above the landscape's cluster limit, HDBSCAN is timed both on every row and as
         // the UI and `export` run it (`hdbscan-s`: on a sample, the rest by nearest row).
         let tasks: &[&str] = if n > LandscapeOptions::default().cluster_limit {
-            &["umap", "hdbscan-s", "hdbscan"]
+            &[
+                "umap",
+                "hdbscan-s",
+                "hdbscan",
+                "umap-model",
+                "hdbscan-s-model",
+            ]
         } else {
-            &["umap", "hdbscan"]
+            &["umap", "hdbscan", "umap-model", "hdbscan-model"]
         };
         let only = std::env::var("ZSIFT_BENCH_TASKS").ok();
         for &task in tasks {
@@ -169,7 +192,7 @@ fn main() {
             }
             secs.sort_by(f64::total_cmp);
             println!(
-                "{task:<9} {n:>7} {runs:>5} {:>9.2} {:>7.2} {:>7.2} {:>12.1}  {what}",
+                "{task:<15} {n:>7} {runs:>5} {:>9.2} {:>7.2} {:>7.2} {:>12.1}  {what}",
                 median(&secs),
                 secs[0],
                 secs[secs.len() - 1],

@@ -356,7 +356,11 @@ pub fn build(
     let mut keep: Vec<usize> = (0..selection.len()).collect();
     if opts.nulls == Nulls::Drop {
         let mut set = vec![true; selection.len()];
-        for f in opts.features.iter().filter(|f| f.encoding == Encoding::Numeric) {
+        for f in opts
+            .features
+            .iter()
+            .filter(|f| f.encoding == Encoding::Numeric)
+        {
             let col = numeric_values(frame, &f.column)?;
             for (s, &r) in set.iter_mut().zip(selection) {
                 *s &= col[r as usize].is_some();

@@ -404,12 +404,36 @@ fn spanning_tree(
             let c = comp[p];
             comp_bound[c] = comp_bound[c].min(shortcut[p].0);
         }
-        let probed = search_all(&|p| probe[p], &|p| comp_bound[comp[p]])?;
+        // Only the smallest components search, up to half of the rows (at least one
+        // component): every edge found is the cheapest out of its component, so an edge
+        // of the minimum spanning tree, whichever components search; every searching
+        // component merges, so the rounds stay logarithmic. A row deep inside a large
+        // component searches far for anything outside it: when a few large components
+        // remain, those searches were most of the time, and the small components' edges
+        // are found cheaply.
+        let mut size = vec![0usize; n];
+        for &c in &comp {
+            size[c] += 1;
+        }
+        let mut comps: Vec<usize> = (0..n).filter(|&c| size[c] > 0).collect();
+        comps.sort_unstable_by_key(|&c| (size[c], c));
+        let mut active = vec![false; n];
+        let mut rows_in = 0;
+        for &c in &comps {
+            if rows_in > 0 && rows_in + size[c] > n / 2 {
+                break;
+            }
+            active[c] = true;
+            rows_in += size[c];
+        }
+        drop((size, comps));
+        let searches = |p: usize| active[comp[p]];
+        let probed = search_all(&|p| probe[p] && searches(p), &|p| comp_bound[comp[p]])?;
         for p in 0..n {
             let c = comp[p];
             comp_bound[c] = comp_bound[c].min(probed[p].0);
         }
-        let rest = search_all(&|p| !probe[p], &|p| comp_bound[comp[p]])?;
+        let rest = search_all(&|p| !probe[p] && searches(p), &|p| comp_bound[comp[p]])?;
         let found: Vec<(f64, usize)> = probed
             .into_iter()
             .zip(rest)
@@ -421,7 +445,7 @@ fn spanning_tree(
         let mut choice: Vec<(f64, usize, usize)> = vec![(f64::INFINITY, usize::MAX, 0); n];
         for (p, &(w2, q)) in found.iter().enumerate() {
             let c = comp[p];
-            if q != usize::MAX && w2 < choice[c].0 {
+            if active[c] && q != usize::MAX && w2 < choice[c].0 {
                 choice[c] = (w2, p, q);
             }
         }
