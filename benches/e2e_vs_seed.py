@@ -275,14 +275,15 @@ def span(values):
 def table(results, fit, timeout_min):
     lines = [
         "| rows | zsift wall s (median) | zsift peak MB | seed wall s | seed peak MB "
-        "| speed ratio | memory ratio | load avg (1 min) zsift / seed |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| speed ratio | memory ratio | CPU s zsift / seed | load avg (1 min) zsift / seed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in results:
         z = row["zsift"]
         zw = statistics.median(r["wall_s"] for r in z)
         zm = max(r["peak_mb"] for r in z)
         zl = span(r["load_before"][0] for r in z)
+        zc = statistics.median(r["user_s"] + r["sys_s"] for r in z)
         for label, seed in [("", row.get("seed")), (" (seed without UMAP/HDBSCAN)", row.get("seed_lite"))]:
             if not seed:
                 continue
@@ -300,14 +301,17 @@ def table(results, fit, timeout_min):
                 speed, memr = f"> {t / zw:.1f}x", "n/a"
             n = len(seed)
             sl = span(r["load_before"][0] for r in seed)
+            sc = statistics.median(r["user_s"] + r["sys_s"] for r in seed)
+            sc_s = f"> {sc:.0f}" if not done else f"{sc:.0f}"
             lines.append(
                 f"| {row['rows']:,}{label} | {zw:.2f} (of {len(z)}) | {zm:.0f} | {sw_s} (of {n}) "
-                f"| {sm_s} | {speed} | {memr} | {zl} / {sl} |")
+                f"| {sm_s} | {speed} | {memr} | {zc:.0f} / {sc_s} | {zl} / {sl} |")
     proto = ("detectors fitted on the rows labelled Benign, every row scored"
              if fit == "benign" else "detectors fitted on all rows")
     lines.append("")
     lines.append(f"Protocol: {proto}. Speed ratio = seed wall / zsift wall, memory ratio = "
-                 f"seed peak RSS / zsift peak RSS (the maximum over runs). Seed timeout "
+                 f"seed peak RSS / zsift peak RSS (the maximum over runs); CPU s = user + "
+                 f"system seconds of the process (median). Seed timeout "
                  f"{timeout_min:g} min; '≥' and '>' mark lower bounds.")
     return "\n".join(lines)
 
@@ -331,7 +335,12 @@ def main():
                     help="sizes at which the seed does not run with all steps")
     ap.add_argument("--stages", default="", help="sizes at which to time zsift's stages")
     ap.add_argument("--json", type=Path, help="write every measurement here")
+    ap.add_argument("--from-json", type=Path, help="print the report of an earlier --json, run nothing")
     a = ap.parse_args()
+    if a.from_json:
+        d = json.loads(a.from_json.read_text())
+        report(d["info"], d["results"], a.seed_timeout)
+        return
 
     def sizes(s):
         return [int(x.replace("_", "")) for x in s.split(",") if x.strip()]
@@ -361,18 +370,23 @@ def main():
             row["seed_lite"] = run_seed(py, logs[n], a.fit, 1, a.seed_timeout * 60, lite=True)
         results.append(row)
     info["load_avg_end"] = loadavg()
+    info["seed_timeout_min"] = a.seed_timeout
+    report(info, results, a.seed_timeout)
+    if a.json:
+        a.json.write_text(json.dumps({"info": info, "results": results}, indent=1))
+
+
+def report(info, results, timeout_min):
     m = info["machine"]
     print(f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem']}, Linux {m['kernel']}; "
-          f"{info['date']}; zsift {git_rev()}; load average (1/5/15 min) "
+          f"{info['date']}; zsift {info['zsift']}; load average (1/5/15 min) "
           f"{info['load_avg_start']} at start, {info['load_avg_end']} at end")
     print()
-    print(table(results, a.fit, a.seed_timeout))
+    print(table(results, info["fit"], info.get("seed_timeout_min", timeout_min)))
     for row in results:
         if "zsift_stages" in row:
             print()
             print(f"zsift stages at {row['rows']:,} rows: {json.dumps(row['zsift_stages'])}")
-    if a.json:
-        a.json.write_text(json.dumps({"info": info, "results": results}, indent=1))
 
 
 if __name__ == "__main__":
