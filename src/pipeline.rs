@@ -145,6 +145,7 @@ pub fn analyze(
         });
     };
     let verdicts = ensemble::run(&matrix.x, &matrix.train, &model.ensemble, cancel, &on_done)?;
+    crate::memory::release();
     let explainer = Explainer::new(&matrix);
     Ok(Analysis {
         selection,
@@ -327,6 +328,7 @@ pub fn landscape(
     } else {
         None
     };
+    crate::memory::release();
     let numeric: Vec<String> = a
         .matrix
         .features
@@ -351,6 +353,7 @@ pub fn landscape(
         let frame_rows: Vec<u32> = rows.iter().map(|&i| a.matrix.rows[i]).collect();
         let stats =
             crate::cluster::stats::cluster_stats(&log.frame, &frame_rows, &labels, &numeric);
+        crate::memory::release();
         subsets.push(SubsetClusters {
             subset: s,
             rows,

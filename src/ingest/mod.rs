@@ -381,11 +381,7 @@ fn parse_pieces(
 /// blocks of its per-thread arenas otherwise, and a load would hold about twice the
 /// frame's size in resident memory.
 fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    crate::memory::release();
 }
 
 /// Joins parts into one: columns in order of first appearance, each cast to the common

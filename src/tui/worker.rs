@@ -367,6 +367,7 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Results, St
         fraction: detector_fraction(total, total),
     });
     let results = Results::new(&job.log, &job.model, analysis, cancel, started);
+    crate::memory::release();
     results.ok_or(Stop::Cancelled)
 }
 
