@@ -4,18 +4,18 @@
 //! infinity or null where a number belongs) or exits 2 with a clear message; the terminal
 //! UI shows a readable message instead of an empty view. Never a panic.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
 
+use common::draw;
 use zsift::tui::app::{App, Tab};
 use zsift::tui::data::LogInfo;
-use zsift::tui::views;
 use zsift::tui::worker::{Event, Worker};
 
 const HEADER: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlabel\n#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tstring\n";
@@ -405,20 +405,6 @@ fn open(text: &str) -> (App, Worker) {
     w.submit(job);
     finish(&mut app, &mut w);
     (app, w)
-}
-
-fn draw(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| views::render(app, f)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 fn key(c: char) -> KeyEvent {

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use common::draw;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-
 use zsift::cli::Input;
 use zsift::tui::app::{App, Overlay, Tab};
 use zsift::tui::data::LogInfo;
@@ -73,21 +74,6 @@ fn press(app: &mut App, w: &mut Worker, keys: &[KeyEvent]) -> bool {
 
 fn typed(s: &str) -> Vec<KeyEvent> {
     s.chars().map(key).collect()
-}
-
-/// The screen as text, one line per row.
-fn draw(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| views::render(app, f)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[test]
@@ -277,7 +263,7 @@ fn assert_screen_safe(what: &str, screen: &str) {
 
 #[test]
 fn hostile_text_is_neutralised_on_every_tab_and_overlay() {
-    use common::hostile::{self, EVIL, SHOWN};
+    use common::hostile::{self, EVIL};
     let name = hostile::file_name();
     for (format, bytes) in [("tsv", hostile::tsv()), ("json", hostile::json())] {
         let log = zsift::ingest::load_bytes(&name, &bytes).unwrap();
@@ -403,14 +389,7 @@ fn hostile_text_is_neutralised_on_every_tab_and_overlay() {
             assert_screen_safe(what, s);
         }
         let all: String = screens.iter().map(|(_, s)| s.as_str()).collect();
-        for shown in [
-            SHOWN,
-            "\\u{202e}",
-            "\\x9b31m",
-            "\\u{200d}",
-            "\\x7f",
-            "svc\\x1b<",
-        ] {
+        for shown in common::hostile::SHOWN_ALL {
             assert!(all.contains(shown), "{format}: {shown} is never shown");
         }
         assert!(

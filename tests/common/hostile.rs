@@ -18,6 +18,16 @@ a\u{200b}b\u{200c}c\u{200d}d\u{2060}e\u{feff}f\u{e0041}>";
 /// text is displayed escaped, not dropped).
 pub const SHOWN: &str = "\\x1b]52;c;ZXZpbA==\\x07";
 
+/// Escaped forms that a neutralised display of the hostile text must show.
+pub const SHOWN_ALL: [&str; 6] = [
+    SHOWN,
+    "\\u{202e}",
+    "\\x9b31m",
+    "\\u{200d}",
+    "\\x7f",
+    "svc\\x1b<",
+];
+
 /// A file name with every class but `/` and NUL (which a name cannot hold).
 pub fn file_name() -> String {
     format!("conn{}.log", EVIL.replace('\n', "\u{b}"))

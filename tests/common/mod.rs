@@ -103,3 +103,20 @@ pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
 pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
     pearson(&ranks(a), &ranks(b))
 }
+
+/// The UI drawn at `w` × `h` on a test backend, as text: one line per screen row.
+pub fn draw(app: &zsift::tui::app::App, w: u16, h: u16) -> String {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| zsift::tui::views::render(app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
