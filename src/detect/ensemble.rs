@@ -163,7 +163,11 @@ impl Verdicts {
 /// Fraction of `sorted` below `v`, ties counting half.
 fn rank_in(sorted: &[f64], v: f64) -> f64 {
     let lo = sorted.partition_point(|&s| s < v);
-    let hi = sorted.partition_point(|&s| s <= v);
+    // Ties are rare among continuous scores: only look further when `v` itself is there.
+    let hi = match sorted.get(lo) {
+        Some(&s) if s <= v => lo + sorted[lo..].partition_point(|&s| s <= v),
+        _ => lo,
+    };
     (lo as f64 + (hi - lo) as f64 / 2.0) / sorted.len() as f64
 }
 
@@ -214,10 +218,14 @@ fn run_one(
         });
     }
     let mut sorted = train_scores;
-    sorted.sort_by(f64::total_cmp);
+    sorted.par_sort_unstable_by(f64::total_cmp);
     let threshold = quantile_sorted(&sorted, 1.0 - opts.contamination);
-    let flags = scores.iter().map(|&s| s > threshold).collect();
-    let ranks = scores.iter().map(|&s| rank_in(&sorted, s)).collect();
+    let flags = scores.par_iter().map(|&s| s > threshold).collect();
+    let ranks = scores
+        .par_iter()
+        .with_min_len(1 << 12)
+        .map(|&s| rank_in(&sorted, s))
+        .collect();
     Ok(DetectorRun {
         kind,
         scores,
@@ -301,6 +309,8 @@ pub fn run(
         });
     }
     let combined: Vec<f64> = (0..n)
+        .into_par_iter()
+        .with_min_len(1 << 12)
         .map(|i| ok.iter().map(|r| r.ranks[i]).sum::<f64>() / ok.len() as f64)
         .collect();
     let mut train_combined: Vec<f64> = train_idx.iter().map(|&i| combined[i]).collect();
