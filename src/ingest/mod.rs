@@ -11,9 +11,9 @@
 //! naming it. The input is only ever opened for reading.
 
 mod column;
-mod json;
+pub mod json;
 pub mod schema;
-mod tsv;
+pub mod tsv;
 pub mod values;
 
 use std::fs::File;
@@ -154,9 +154,10 @@ impl Log {
     }
 }
 
-/// Rows parsed from one run of lines: finished columns plus the lines skipped.
+/// Rows parsed from one run of lines: finished columns plus the lines skipped. Made by
+/// [`tsv::parse_chunk`] and [`json::parse_chunk`]; [`load`] joins them into a frame.
 #[derive(Default)]
-pub(crate) struct Part {
+pub struct Part {
     columns: Vec<Series>,
     rows: usize,
     /// Skipped lines: 0-based line index within the run, and the reason.
@@ -166,6 +167,21 @@ pub(crate) struct Part {
 }
 
 impl Part {
+    /// The columns, each [`Part::rows`] long.
+    pub fn columns(&self) -> &[Series] {
+        &self.columns
+    }
+
+    /// Rows parsed.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Lines skipped: 0-based line index within the run, and why.
+    pub fn skipped(&self) -> &[(usize, String)] {
+        &self.skipped
+    }
+
     fn skip(&mut self, line: usize, reason: String) {
         self.skipped.push((line, reason));
     }
@@ -298,7 +314,10 @@ fn not_zeek(name: &str, reason: impl Into<String>) -> IngestError {
     }
 }
 
-fn detect_format(name: &str, head: &[u8]) -> Result<Format, IngestError> {
+/// Tells a log's format from its first bytes (decompressed): Zeek TSV if the first
+/// non-blank byte is `#`, JSON lines if it is `{`. Binary data (a NUL in the first
+/// 64 KB), blank input and anything else are refused with an error naming `name`.
+pub fn detect_format(name: &str, head: &[u8]) -> Result<Format, IngestError> {
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let sample = &head[..head.len().min(64 << 10)];
     if sample.contains(&0) {
