@@ -510,9 +510,17 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
             );
             line += 1;
         }
+        let mut block = block;
         let fmt = match format {
             Some(f) => f,
-            None => *format.insert(detect_format(name, &block)?),
+            None => {
+                let f = *format.insert(detect_format(name, &block)?);
+                // A UTF-8 byte-order mark at the start is not part of the first line.
+                if line == 0 && block.starts_with(b"\xef\xbb\xbf") {
+                    block.drain(..3);
+                }
+                f
+            }
         };
         match fmt {
             Format::Json => {
