@@ -237,10 +237,9 @@ struct Blocks<'a> {
     reader: Box<dyn Read + 'a>,
     carry: Vec<u8>,
     eof: bool,
-    /// Lines longer than [`MAX_LINE`] found while reading, by 1-based line number of the
-    /// block they would have started... recorded as (lines before them in the stream).
-    too_long: Vec<u64>,
-    lines_before: u64,
+    /// Lines longer than [`MAX_LINE`] dropped since the last block was returned; they
+    /// come right before that block's first line.
+    too_long: u64,
 }
 
 impl Blocks<'_> {
@@ -280,9 +279,8 @@ impl Blocks<'_> {
             if self.carry.len() > MAX_LINE {
                 // One line longer than any Zeek record: drop it up to its end.
                 self.carry.clear();
-                self.too_long.push(self.lines_before);
+                self.too_long += 1;
                 self.skip_to_line_end()?;
-                self.lines_before += 1;
             }
         }
     }
@@ -484,8 +482,7 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
         reader,
         carry: Vec::new(),
         eof: false,
-        too_long: Vec::new(),
-        lines_before: 0,
+        too_long: 0,
     };
     let read_err = |e: io::Error| {
         if gzip {
@@ -502,14 +499,7 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
     let mut line: u64 = 0;
     while let Some(block) = blocks.next().map_err(read_err)? {
         dbg_rss("block");
-        for l in blocks.too_long.drain(..) {
-            skipped.add(
-                name,
-                line + l + 1,
-                format!("line longer than {MAX_LINE} bytes"),
-            );
-            line += 1;
-        }
+        count_too_long(name, &mut blocks, &mut line, &mut skipped);
         let mut block = block;
         let fmt = match format {
             Some(f) => f,
@@ -577,7 +567,18 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
         }
         line += memchr::memchr_iter(b'\n', &block).count() as u64;
     }
+    // Over-long lines at the very end come with no block after them.
+    count_too_long(name, &mut blocks, &mut line, &mut skipped);
     let Some(format) = format else {
+        if skipped.count > 0 {
+            return Err(not_zeek(
+                name,
+                format!(
+                    "no valid records: all {} lines are longer than {MAX_LINE} bytes",
+                    skipped.count
+                ),
+            ));
+        }
         return Err(not_zeek(name, "empty file"));
     };
     let rows: usize = parts.iter().map(|p| p.rows).sum();
@@ -620,8 +621,14 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
     })
 }
 
-/// Joins the loads of every file into one frame, adding a `_file` column when there are
-/// several files.
+/// Records the over-long lines dropped before the next block as skipped.
+fn count_too_long(name: &str, blocks: &mut Blocks, line: &mut u64, skipped: &mut Skipped) {
+    for _ in 0..std::mem::take(&mut blocks.too_long) {
+        *line += 1;
+        skipped.add(name, *line, format!("line longer than {MAX_LINE} bytes"));
+    }
+}
+
 fn dbg_rss(tag: &str) {
     if std::env::var_os("ZSIFT_DEBUG_RSS").is_some() {
         let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -635,6 +642,8 @@ fn dbg_rss(tag: &str) {
     }
 }
 
+/// Joins the loads of every file into one frame, adding a `_file` column when there are
+/// several files.
 fn assemble(loads: Vec<FileLoad>) -> Log {
     dbg_rss("assemble start");
     if std::env::var_os("ZSIFT_DEBUG_RSS").is_some() {
