@@ -470,3 +470,28 @@ fn gzip_input_reads_like_plain_and_the_input_is_not_written() {
     let e = ingest::load_bytes("cut.gz", cut).unwrap_err();
     assert!(e.to_string().contains("gzip"), "{e}");
 }
+
+#[test]
+fn over_long_lines_are_skipped_with_their_own_line_numbers() {
+    // Twice the limit: a line is dropped unread once the reader holds more than the
+    // limit of it without its end.
+    let long = "x".repeat(2 * ingest::MAX_LINE);
+    // Header lines 1-7, rows on lines 8, 10 and 12, over-long lines 9 and 11.
+    let text = format!("{HEADER}{}{long}\n{}{long}\n{}", row(1), row(2), row(3));
+    let log = from_bytes(text.as_bytes()).unwrap();
+    assert_eq!(log.rows(), 3);
+    let lines: Vec<u64> = log.skipped.first.iter().map(|s| s.line).collect();
+    assert_eq!(lines, [9, 11]);
+    assert!(log.skipped.first[0].reason.contains("longer than"));
+
+    // One at the very end, with no newline after it, is counted too.
+    let text = format!("{HEADER}{}{long}", row(1));
+    let log = from_bytes(text.as_bytes()).unwrap();
+    assert_eq!(log.rows(), 1);
+    assert_eq!(log.skipped.count, 1);
+    assert_eq!(log.skipped.first[0].line, 9);
+
+    // A file of nothing else is refused as having no valid records, not as empty.
+    let e = from_bytes(format!("{long}\n").as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("no valid records"), "{e}");
+}

@@ -11,9 +11,9 @@
 //! naming it. The input is only ever opened for reading.
 
 mod column;
-mod json;
+pub mod json;
 pub mod schema;
-mod tsv;
+pub mod tsv;
 pub mod values;
 
 use std::fs::File;
@@ -154,9 +154,10 @@ impl Log {
     }
 }
 
-/// Rows parsed from one run of lines: finished columns plus the lines skipped.
+/// Rows parsed from one run of lines: finished columns plus the lines skipped. Made by
+/// [`tsv::parse_chunk`] and [`json::parse_chunk`]; [`load`] joins them into a frame.
 #[derive(Default)]
-pub(crate) struct Part {
+pub struct Part {
     columns: Vec<Series>,
     rows: usize,
     /// Skipped lines: 0-based line index within the run, and the reason.
@@ -166,6 +167,21 @@ pub(crate) struct Part {
 }
 
 impl Part {
+    /// The columns, each [`Part::rows`] long.
+    pub fn columns(&self) -> &[Series] {
+        &self.columns
+    }
+
+    /// Rows parsed.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Lines skipped: 0-based line index within the run, and why.
+    pub fn skipped(&self) -> &[(usize, String)] {
+        &self.skipped
+    }
+
     fn skip(&mut self, line: usize, reason: String) {
         self.skipped.push((line, reason));
     }
@@ -228,10 +244,9 @@ struct Blocks<'a> {
     reader: Box<dyn Read + 'a>,
     carry: Vec<u8>,
     eof: bool,
-    /// Lines longer than [`MAX_LINE`] found while reading, by 1-based line number of the
-    /// block they would have started... recorded as (lines before them in the stream).
-    too_long: Vec<u64>,
-    lines_before: u64,
+    /// Lines longer than [`MAX_LINE`] dropped since the last block was returned; they
+    /// come right before that block's first line.
+    too_long: u64,
 }
 
 impl Blocks<'_> {
@@ -271,9 +286,8 @@ impl Blocks<'_> {
             if self.carry.len() > MAX_LINE {
                 // One line longer than any Zeek record: drop it up to its end.
                 self.carry.clear();
-                self.too_long.push(self.lines_before);
+                self.too_long += 1;
                 self.skip_to_line_end()?;
-                self.lines_before += 1;
             }
         }
     }
@@ -305,7 +319,10 @@ fn not_zeek(name: &str, reason: impl Into<String>) -> IngestError {
     }
 }
 
-fn detect_format(name: &str, head: &[u8]) -> Result<Format, IngestError> {
+/// Tells a log's format from its first bytes (decompressed): Zeek TSV if the first
+/// non-blank byte is `#`, JSON lines if it is `{`. Binary data (a NUL in the first
+/// 64 KB), blank input and anything else are refused with an error naming `name`.
+pub fn detect_format(name: &str, head: &[u8]) -> Result<Format, IngestError> {
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let sample = &head[..head.len().min(64 << 10)];
     // Binary data is told by a NUL byte in the first line; a NUL further on only spoils
@@ -471,8 +488,7 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
         reader,
         carry: Vec::new(),
         eof: false,
-        too_long: Vec::new(),
-        lines_before: 0,
+        too_long: 0,
     };
     let read_err = |e: io::Error| {
         if gzip {
@@ -488,14 +504,7 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
     let mut saw_fields = false;
     let mut line: u64 = 0;
     while let Some(block) = blocks.next().map_err(read_err)? {
-        for l in blocks.too_long.drain(..) {
-            skipped.add(
-                name,
-                line + l + 1,
-                format!("line longer than {MAX_LINE} bytes"),
-            );
-            line += 1;
-        }
+        count_too_long(name, &mut blocks, &mut line, &mut skipped);
         let first_block = format.is_none();
         let fmt = match format {
             Some(f) => f,
@@ -561,7 +570,18 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
         }
         line += memchr::memchr_iter(b'\n', block).count() as u64;
     }
+    // Over-long lines at the very end come with no block after them.
+    count_too_long(name, &mut blocks, &mut line, &mut skipped);
     let Some(format) = format else {
+        if skipped.count > 0 {
+            return Err(not_zeek(
+                name,
+                format!(
+                    "no valid records: all {} lines are longer than {MAX_LINE} bytes",
+                    skipped.count
+                ),
+            ));
+        }
         return Err(not_zeek(name, "empty file"));
     };
     let rows: usize = parts.iter().map(|p| p.rows).sum();
@@ -602,6 +622,14 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
         parts,
         skipped,
     })
+}
+
+/// Records the over-long lines dropped before the next block as skipped.
+fn count_too_long(name: &str, blocks: &mut Blocks, line: &mut u64, skipped: &mut Skipped) {
+    for _ in 0..std::mem::take(&mut blocks.too_long) {
+        *line += 1;
+        skipped.add(name, *line, format!("line longer than {MAX_LINE} bytes"));
+    }
 }
 
 /// Joins the loads of every file into one frame, adding a `_file` column when there are
