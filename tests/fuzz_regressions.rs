@@ -26,3 +26,22 @@ fn byte_order_mark_before_a_json_line() {
     assert_eq!(log.rows(), 1, "skipped: {:?}", log.skipped.first);
     assert_eq!(log.skipped.count, 0);
 }
+
+/// An empty JSON object is no record: it is skipped like a line that is not an object,
+/// rather than loaded as a row with no columns.
+#[test]
+fn empty_json_object_is_skipped() {
+    let e = ingest::load_bytes(NAME, b"{}\nt").unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("input: not a Zeek log: no valid records"),
+        "{msg}"
+    );
+    assert!(msg.contains("line 1: JSON object with no fields"), "{msg}");
+
+    let log = ingest::load_bytes(NAME, b"{\"_path\":\"conn\"}\n{\"a\":{}}\n{\"a\":1}\n").unwrap();
+    assert_eq!(log.rows(), 1);
+    assert_eq!(log.frame.width(), 1);
+    let lines: Vec<u64> = log.skipped.first.iter().map(|s| s.line).collect();
+    assert_eq!(lines, [1, 2]);
+}

@@ -348,6 +348,11 @@ pub fn parse_chunk(data: &[u8]) -> Part {
             part.skip(i, reason);
             continue;
         }
+        if vals.is_empty() {
+            // `{}` (or only Zeek's metadata keys): no field to make a row of.
+            part.skip(i, "JSON object with no fields".into());
+            continue;
+        }
         let row = part.rows;
         for (idx, v) in vals.drain(..) {
             if c.filled[idx] != row {
