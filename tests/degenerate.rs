@@ -9,11 +9,10 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use common::draw;
+use common::{draw, finish};
 use zsift::tui::app::{App, Tab};
 use zsift::tui::data::LogInfo;
 use zsift::tui::worker::{Event, Worker};
@@ -380,19 +379,6 @@ fn eval_needs_both_classes() {
 
 // ---------------------------------------------------------------------------------------
 // The terminal UI on the same data.
-
-fn finish(app: &mut App, w: &mut Worker) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while app.busy() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "the job did not finish");
-        if let Ok(e) = w.events.recv_timeout(left) {
-            if let Some(job) = app.on_event(e) {
-                w.submit(job);
-            }
-        }
-    }
-}
 
 fn open(text: &str) -> (App, Worker) {
     let log = zsift::ingest::load_bytes("conn.log", text.as_bytes()).unwrap();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use common::draw;
+use common::{draw, finish};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use zsift::cli::Input;
@@ -17,20 +17,6 @@ use zsift::tui::app::{App, Overlay, Tab};
 use zsift::tui::data::LogInfo;
 use zsift::tui::views;
 use zsift::tui::worker::{self, Event, Worker};
-
-/// Waits for the worker's events until the current job ends, applying them to `app`.
-fn finish(app: &mut App, w: &mut Worker) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while app.busy() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "the job did not finish");
-        if let Ok(e) = w.events.recv_timeout(left) {
-            if let Some(job) = app.on_event(e) {
-                w.submit(job);
-            }
-        }
-    }
-}
 
 /// An app with `log` loaded and its first job finished.
 fn ready(log: zsift::ingest::Log, name: &str) -> (App, Worker) {

@@ -120,3 +120,18 @@ pub fn draw(app: &zsift::tui::app::App, w: u16, h: u16) -> String {
     }
     out
 }
+
+/// Waits for the worker's events until the app's current job ends, applying them.
+pub fn finish(app: &mut zsift::tui::app::App, w: &mut zsift::tui::worker::Worker) {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while app.busy() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the job did not finish");
+        if let Ok(e) = w.events.recv_timeout(left) {
+            if let Some(job) = app.on_event(e) {
+                w.submit(job);
+            }
+        }
+    }
+}
