@@ -108,27 +108,8 @@ impl SortKey {
     }
 }
 
-/// Which rows the Clusters tab clusters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subset {
-    /// Every analysed row.
-    All,
-    /// Flagged rows.
-    Anomalous,
-    /// Rows not flagged.
-    Normal,
-}
-
-impl Subset {
-    /// The subset's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Subset::All => "all",
-            Subset::Anomalous => "anomalous",
-            Subset::Normal => "normal",
-        }
-    }
-}
+/// Which rows the Clusters tab clusters: the landscape's subsets.
+pub use crate::pipeline::Subset;
 
 /// The Anomalies table's state.
 #[derive(Debug, Clone)]

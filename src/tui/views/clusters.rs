@@ -13,7 +13,7 @@ use ratatui::Frame;
 use super::{count, pending, Theme};
 use crate::cluster::stats::ClusterStats;
 use crate::reasons::number;
-use crate::tui::app::{App, Subset};
+use crate::tui::app::App;
 use crate::tui::data::clean;
 
 /// Draws the tab.
@@ -23,11 +23,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         pending(app, f, area);
         return;
     };
-    let subset = match app.clusters.subset {
-        Subset::All => crate::pipeline::Subset::All,
-        Subset::Anomalous => crate::pipeline::Subset::Anomalous,
-        Subset::Normal => crate::pipeline::Subset::Normal,
-    };
+    let subset = app.clusters.subset;
     let mut head = vec![Line::from(vec![
         Span::styled(format!("{} rows", app.clusters.subset.name()), th.title()),
         Span::styled(" (a: all / anomalous / normal, ↑↓ cluster)", th.dim()),
