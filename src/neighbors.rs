@@ -123,6 +123,22 @@ impl Best {
     }
 }
 
+/// What a tree walk fills: the squared distance a candidate must beat (strictly), and
+/// each point reached (squared distance, row).
+trait Candidates {
+    fn bound(&self) -> f64;
+    fn offer(&mut self, d2: f64, row: usize);
+}
+
+impl Candidates for Best {
+    fn bound(&self) -> f64 {
+        Best::bound(self)
+    }
+    fn offer(&mut self, d2: f64, row: usize) {
+        self.push(d2, row);
+    }
+}
+
 pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
@@ -281,13 +297,15 @@ impl KdTree {
         s
     }
 
-    fn search(&self, node: usize, q: &[f64], best: &mut Best) {
+    /// Walks the tree for query `q`, nearer child first, handing every point of a leaf
+    /// to `found` and skipping subtrees whose box is not strictly nearer than its bound.
+    fn search(&self, node: usize, q: &[f64], found: &mut impl Candidates) {
         let n = &self.nodes[node];
         if n.left == NO_CHILD {
             let d = self.dim;
             for pos in n.start..n.end {
                 let p = &self.points[pos * d..(pos + 1) * d];
-                best.push(sq_dist(q, p), self.index[pos]);
+                found.offer(sq_dist(q, p), self.index[pos]);
             }
             return;
         }
@@ -298,11 +316,11 @@ impl KdTree {
         } else {
             (n.right, dr, n.left, dl)
         };
-        if d_first < best.bound() {
-            self.search(first, q, best);
+        if d_first < found.bound() {
+            self.search(first, q, found);
         }
-        if d_second < best.bound() {
-            self.search(second, q, best);
+        if d_second < found.bound() {
+            self.search(second, q, found);
         }
     }
 
@@ -542,6 +560,24 @@ impl CountedBest {
     }
 }
 
+/// A walk of a [`CountedTree`]'s tree for one query: each distinct row reached counts
+/// its copies, one fewer for the query's own distinct row `own`.
+struct Counted<'a> {
+    best: &'a mut CountedBest,
+    count: &'a [usize],
+    own: usize,
+}
+
+impl Candidates for Counted<'_> {
+    fn bound(&self) -> f64 {
+        self.best.bound()
+    }
+    fn offer(&mut self, d2: f64, id: usize) {
+        let copies = self.count[id] - usize::from(id == self.own);
+        self.best.push(d2, id, copies);
+    }
+}
+
 /// A k-d tree over the distinct rows of a training matrix, each counting as many
 /// neighbours as it has copies. Answers the same k-nearest-neighbour distances as a
 /// [`KdTree`] over all rows, with a tree and a leaf scan over the distinct rows only.
@@ -575,33 +611,6 @@ impl CountedTree {
     /// Number of distinct training rows; their ids are `0..distinct_len()`.
     pub fn distinct_len(&self) -> usize {
         self.count.len()
-    }
-
-    fn search(&self, node: usize, q: &[f64], own: usize, best: &mut CountedBest) {
-        let t = &self.tree;
-        let n = &t.nodes[node];
-        if n.left == NO_CHILD {
-            let d = t.dim;
-            for pos in n.start..n.end {
-                let p = &t.points[pos * d..(pos + 1) * d];
-                let id = t.index[pos];
-                best.push(sq_dist(q, p), id, self.count[id] - usize::from(id == own));
-            }
-            return;
-        }
-        let dl = t.box_dist2(n.left, q);
-        let dr = t.box_dist2(n.right, q);
-        let (first, d_first, second, d_second) = if dl <= dr {
-            (n.left, dl, n.right, dr)
-        } else {
-            (n.right, dr, n.left, dl)
-        };
-        if d_first < best.bound() {
-            self.search(first, q, own, best);
-        }
-        if d_second < best.bound() {
-            self.search(second, q, own, best);
-        }
     }
 
     /// The `k` nearest training rows of each query (`rows × dim`, row-major), in
@@ -667,7 +676,12 @@ impl CountedTree {
                 {
                     let (q, own) = query(c * CHUNK + r);
                     best.clear();
-                    self.search(0, q, own, &mut best);
+                    let mut found = Counted {
+                        best: &mut best,
+                        count: &self.count,
+                        own,
+                    };
+                    self.tree.search(0, q, &mut found);
                     let mut j = 0;
                     for ((&d2, &id), &m) in best.d2.iter().zip(&best.id).zip(&best.count) {
                         let dist = d2.sqrt();
