@@ -17,11 +17,7 @@ fn summary_json_has_the_documented_keys() {
         .arg(&log)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["rows"], 5347);
     assert_eq!(v["skipped"]["count"], 0);
@@ -117,11 +113,7 @@ fn score_outputs_parse_and_agree() {
         .args(["score", "--demo", "--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        json.status.success(),
-        "{}",
-        String::from_utf8_lossy(&json.stderr)
-    );
+    common::assert_success(&json);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let rows = v.as_array().unwrap();
     assert!(!rows.is_empty());
@@ -190,11 +182,7 @@ fn eval_json_has_the_documented_keys() {
         .args(["--train-label", "Benign", "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["rows"], 5347);
     assert_eq!(v["positives"], 3373);

@@ -30,11 +30,7 @@ fn export_writes_four_whole_files() {
         .arg(&out_dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let mut names: Vec<String> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -112,11 +108,7 @@ fn stats_json_lists_clusters_of_the_chosen_subset() {
         .args(["stats", "--demo", "--json", "--subset", "anomalous"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["subset"], "anomalous");
     let stats = v["stats"].as_array().unwrap();

@@ -135,3 +135,13 @@ pub fn finish(app: &mut zsift::tui::app::App, w: &mut zsift::tui::worker::Worker
         }
     }
 }
+
+/// Asserts that a command succeeded, showing its standard error if not.
+#[track_caller]
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
