@@ -171,38 +171,42 @@ fn rank_in(sorted: &[f64], v: f64) -> f64 {
     (lo as f64 + (hi - lo) as f64 / 2.0) / sorted.len() as f64
 }
 
+/// When the detectors fit on some rows only: those rows' matrix, and the other rows, which
+/// are scored.
+struct Split {
+    train: Array2<f64>,
+    rest: Vec<usize>,
+}
+
 fn run_one(
     kind: DetectorKind,
     x: &Array2<f64>,
-    xt: Option<&Array2<f64>>,
+    split: Option<&Split>,
     train_idx: &[usize],
     opts: &EnsembleOptions,
     cancel: &Cancel,
 ) -> Result<DetectorRun, DetectError> {
     let mut det = kind.build(opts.seed);
     let t = Instant::now();
-    let (train_scores, scores, fit_s, score_s) = match xt {
+    let (train_scores, scores, fit_s, score_s) = match split {
         // Trained on every row: the training scores are the scores.
         None => {
             let s = det.fit(x.view(), cancel)?;
             let f = t.elapsed().as_secs_f64();
             (s.clone(), s, f, 0.0)
         }
-        Some(xt) => {
-            let ts = det.fit(xt.view(), cancel)?;
+        Some(split) => {
+            let ts = det.fit(split.train.view(), cancel)?;
             let f = t.elapsed().as_secs_f64();
             let t2 = Instant::now();
             // Training rows keep their training scores (a neighbour method must not
             // count a row as its own neighbour); the others are scored in blocks, so
             // that no copy of the whole matrix is made.
             let mut s = vec![0.0; x.nrows()];
-            let mut is_train = vec![false; x.nrows()];
             for (j, &i) in train_idx.iter().enumerate() {
                 s[i] = ts[j];
-                is_train[i] = true;
             }
-            let rest: Vec<usize> = (0..x.nrows()).filter(|&i| !is_train[i]).collect();
-            for block in rest.chunks(SCORE_BLOCK) {
+            for block in split.rest.chunks(SCORE_BLOCK) {
                 let scores = det.score(x.select(Axis(0), block).view(), cancel)?;
                 for (&i, v) in block.iter().zip(scores) {
                     s[i] = v;
@@ -274,12 +278,21 @@ pub fn run(
         fit_sampled_from = Some(train_idx.len());
         train_idx = pick.into_iter().map(|j| train_idx[j]).collect();
     }
-    let xt = (train_idx.len() < n).then(|| x.select(Axis(0), &train_idx));
+    let split = (train_idx.len() < n).then(|| {
+        let mut is_train = vec![false; n];
+        for &i in &train_idx {
+            is_train[i] = true;
+        }
+        Split {
+            train: x.select(Axis(0), &train_idx),
+            rest: (0..n).filter(|&i| !is_train[i]).collect(),
+        }
+    });
     let runs: Vec<DetectorRun> = opts
         .detectors
         .par_iter()
         .map(|&kind| {
-            let r = match run_one(kind, x, xt.as_ref(), &train_idx, opts, cancel) {
+            let r = match run_one(kind, x, split.as_ref(), &train_idx, opts, cancel) {
                 Ok(r) => Ok(r),
                 Err(DetectError::Cancelled) => Err(DetectError::Cancelled),
                 Err(e) => Ok(DetectorRun {
