@@ -102,53 +102,35 @@ impl Filter {
                 });
             }
         }
-        if !self.ips.is_empty() {
+        if !self.ips.is_empty() || !self.pairs.is_empty() {
             let orig = string_values(frame, "id.orig_h");
             let resp = string_values(frame, "id.resp_h");
-            let mut memo: HashMap<&str, bool> = HashMap::new();
-            fn hit<'a>(
-                v: Option<&'a str>,
-                ips: &[IpMatch],
-                memo: &mut HashMap<&'a str, bool>,
-            ) -> bool {
-                let Some(v) = v else { return false };
-                *memo.entry(v).or_insert_with(|| {
-                    v.parse::<IpAddr>()
-                        .map(|a| ips.iter().any(|m| m.matches(a)))
-                        .unwrap_or(false)
-                })
-            }
-            for (i, k) in keep.iter_mut().enumerate() {
-                if *k {
-                    let o = orig.get(i).copied().flatten();
-                    let r = resp.get(i).copied().flatten();
-                    *k = hit(o, &self.ips, &mut memo) || hit(r, &self.ips, &mut memo);
-                }
-            }
-        }
-        if !self.pairs.is_empty() {
-            let orig = string_values(frame, "id.orig_h");
-            let resp = string_values(frame, "id.resp_h");
-            let mut memo: HashMap<&str, Option<IpAddr>> = HashMap::new();
+            // Each distinct address text is parsed once.
+            let mut parsed: HashMap<&str, Option<IpAddr>> = HashMap::new();
             fn addr<'a>(
                 v: Option<&'a str>,
-                memo: &mut HashMap<&'a str, Option<IpAddr>>,
+                parsed: &mut HashMap<&'a str, Option<IpAddr>>,
             ) -> Option<IpAddr> {
                 let v = v?;
-                *memo.entry(v).or_insert_with(|| v.parse().ok())
+                *parsed.entry(v).or_insert_with(|| v.parse().ok())
             }
             for (i, k) in keep.iter_mut().enumerate() {
-                if *k {
-                    let o = addr(orig.get(i).copied().flatten(), &mut memo);
-                    let r = addr(resp.get(i).copied().flatten(), &mut memo);
-                    *k = match (o, r) {
-                        (Some(o), Some(r)) => self
-                            .pairs
-                            .iter()
-                            .any(|&(a, b)| (o == a && r == b) || (o == b && r == a)),
-                        _ => false,
-                    };
+                if !*k {
+                    continue;
                 }
+                let o = addr(orig.get(i).copied().flatten(), &mut parsed);
+                let r = addr(resp.get(i).copied().flatten(), &mut parsed);
+                let by_ip = self.ips.is_empty()
+                    || [o, r]
+                        .into_iter()
+                        .flatten()
+                        .any(|a| self.ips.iter().any(|m| m.matches(a)));
+                let by_pair = self.pairs.is_empty()
+                    || matches!((o, r), (Some(o), Some(r)) if self
+                        .pairs
+                        .iter()
+                        .any(|&(a, b)| (o == a && r == b) || (o == b && r == a)));
+                *k = by_ip && by_pair;
             }
         }
         keep.iter()
