@@ -445,7 +445,7 @@ fn spanning_tree(
         let mut choice: Vec<(f64, usize, usize)> = vec![(f64::INFINITY, usize::MAX, 0); n];
         for (p, &(w2, q)) in found.iter().enumerate() {
             let c = comp[p];
-            if active[c] && q != usize::MAX && w2 < choice[c].0 {
+            if q != usize::MAX && w2 < choice[c].0 {
                 choice[c] = (w2, p, q);
             }
         }

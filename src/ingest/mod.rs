@@ -391,13 +391,8 @@ fn parse_pieces(
     if !kept.is_empty() {
         parts.push(merge(kept, true));
     }
-    release_free_memory();
-}
-
-/// Hands memory freed by the parsers back to the operating system. glibc keeps freed
-/// blocks of its per-thread arenas otherwise, and a load would hold about twice the
-/// frame's size in resident memory.
-fn release_free_memory() {
+    // The parsers' freed builders back to the system: glibc would otherwise keep them in
+    // its per-thread arenas, and a load would hold about twice the frame's size.
     crate::memory::release();
 }
 
