@@ -239,14 +239,37 @@ impl Round<'_> {
     }
 }
 
+/// What a Borůvka round knows of a row's cheapest edge out of its component (squared
+/// weights): every such edge weighs at least `floor`; `best` is the cheapest found
+/// (`usize::MAX` for none), the cheapest of all when `exact`.
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    floor: f64,
+    best: (f64, usize),
+    exact: bool,
+}
+
+impl Known {
+    fn exact(w2: f64, q: usize) -> Self {
+        Known {
+            floor: w2,
+            best: (w2, q),
+            exact: true,
+        }
+    }
+}
+
 /// The minimum spanning tree of the mutual reachability graph, by Borůvka's algorithm.
 ///
 /// Identical rows are joined first (an edge between two copies weighs their common core
 /// distance, a floor for every edge of either, so such edges belong to a minimum spanning
 /// tree); that makes the hierarchy inside a group of copies a chain, independent of the
-/// order of the search. Each round, a row's `knn` neighbours (`k` per row, nearest
-/// first, all within its core distance) give a cheap first candidate, which is already
-/// optimal when its weight equals the row's core distance.
+/// order of the search; one row of each group then searches for the group. Each round,
+/// a row's `knn` neighbours (`k` per row, nearest first, all within its core distance)
+/// give a cheap first candidate, which is already optimal when its weight equals the
+/// row's core distance; a row's cheapest edge from an earlier round is still its
+/// cheapest while the other end is outside its component (components only grow), and
+/// otherwise its weight is a floor that spares searches which cannot beat it.
 fn spanning_tree(
     tree: &KdTree,
     rows: &[f64],
@@ -271,9 +294,13 @@ fn spanning_tree(
             .unwrap_or(std::cmp::Ordering::Equal)
             .then(a.cmp(&b))
     });
+    // One row of each group of copies searches for all of them: the copies share their
+    // place, core distance and (once joined) component, so their searches would agree.
+    let mut searcher = vec![false; n];
     let mut first = 0;
     for i in 1..=n {
         if i == n || row(order[i]) != row(order[first]) {
+            searcher[order[first]] = true;
             for &o in &order[first + 1..i] {
                 let (a, b) = (order[first], o);
                 if uf.union(a, b).is_some() {
@@ -304,6 +331,10 @@ fn spanning_tree(
 
     let mut comp = vec![0usize; n];
     let mut node_comp = vec![0usize; nodes];
+    // Per row, its cheapest edge out of its component when found (a later round may
+    // reuse it while the other end is still outside), or `(floor, usize::MAX)`: every
+    // such edge weighs at least `floor` (squared).
+    let mut cand: Vec<(f64, usize)> = core2.iter().map(|&c2| (c2, usize::MAX)).collect();
     while edges.len() + 1 < n {
         cancel.check()?;
         for (i, c) in comp.iter_mut().enumerate() {
@@ -325,11 +356,16 @@ fn spanning_tree(
             };
         }
 
-        // First candidates from the neighbour lists.
-        let shortcut: Vec<(f64, usize)> = (0..n)
+        // What each row knows: its cheapest edge out of its component if still valid, or
+        // a floor under it, improved by the neighbour lists' first candidate.
+        let known: Vec<Known> = (0..n)
             .into_par_iter()
             .with_min_len(CHUNK)
             .map(|p| {
+                let (w2, q) = cand[p];
+                if q != usize::MAX && comp[q] != comp[p] {
+                    return Known::exact(w2, q);
+                }
                 let mut best = (f64::INFINITY, usize::MAX);
                 for &q in &knn[p * k..(p + 1) * k] {
                     if comp[q] != comp[p] {
@@ -339,7 +375,12 @@ fn spanning_tree(
                         }
                     }
                 }
-                best
+                // The floor `w2` holds: the rows outside the component only get fewer.
+                Known {
+                    floor: w2,
+                    best,
+                    exact: best.0 <= w2,
+                }
             })
             .collect();
         let round = Round {
@@ -349,17 +390,27 @@ fn spanning_tree(
             node_comp: &node_comp,
             node_core2: &node_core2,
         };
-        // The best edge of row `p` strictly cheaper than `bound` (or its first candidate).
-        let best_edge = |p: usize, bound: f64| -> (f64, usize) {
-            let mut best = shortcut[p];
-            if core2[p] >= bound || best.0 <= core2[p] {
-                return best;
+        // What row `p` knows after looking for an edge strictly cheaper than `bound`.
+        let best_edge = |p: usize, bound: f64| -> Known {
+            let kn = known[p];
+            if kn.exact || kn.floor >= bound {
+                return kn;
             }
+            let mut best = kn.best;
             if bound < best.0 {
                 best = (bound, usize::MAX);
             }
             round.search(0, row(p), core2[p], comp[p], &mut best);
-            best
+            if best.1 == usize::MAX {
+                // Nothing cheaper than `bound`: a new floor.
+                Known {
+                    floor: bound,
+                    best,
+                    exact: false,
+                }
+            } else {
+                Known::exact(best.0, best.1)
+            }
         };
 
         // Every PROBE-th row of each component is searched first; the best edge found,
@@ -369,15 +420,16 @@ fn spanning_tree(
         let mut seen = vec![0usize; n];
         let probe: Vec<bool> = comp
             .iter()
-            .map(|&c| {
-                seen[c] += 1;
-                seen[c] % PROBE == 1
+            .zip(&searcher)
+            .map(|(&c, &s)| {
+                seen[c] += usize::from(s);
+                s && seen[c] % PROBE == 1
             })
             .collect();
         drop(seen);
         let search_all = |pick: &(dyn Fn(usize) -> bool + Sync),
                           bound: &(dyn Fn(usize) -> f64 + Sync)|
-         -> Result<Vec<(f64, usize)>, ClusterError> {
+         -> Result<Vec<Known>, ClusterError> {
             Ok((0..n)
                 .into_par_iter()
                 .chunks(CHUNK)
@@ -389,7 +441,7 @@ fn spanning_tree(
                             if pick(p) {
                                 best_edge(p, bound(p))
                             } else {
-                                (f64::INFINITY, usize::MAX)
+                                known[p]
                             }
                         })
                         .collect::<Vec<_>>())
@@ -402,7 +454,7 @@ fn spanning_tree(
         let mut comp_bound = vec![f64::INFINITY; n];
         for p in 0..n {
             let c = comp[p];
-            comp_bound[c] = comp_bound[c].min(shortcut[p].0);
+            comp_bound[c] = comp_bound[c].min(known[p].best.0);
         }
         // Only the smallest components search, up to half of the rows (at least one
         // component): every edge found is the cheapest out of its component, so an edge
@@ -427,14 +479,14 @@ fn spanning_tree(
             rows_in += size[c];
         }
         drop((size, comps));
-        let searches = |p: usize| active[comp[p]];
+        let searches = |p: usize| searcher[p] && active[comp[p]];
         let probed = search_all(&|p| probe[p] && searches(p), &|p| comp_bound[comp[p]])?;
         for p in 0..n {
             let c = comp[p];
-            comp_bound[c] = comp_bound[c].min(probed[p].0);
+            comp_bound[c] = comp_bound[c].min(probed[p].best.0);
         }
         let rest = search_all(&|p| !probe[p] && searches(p), &|p| comp_bound[comp[p]])?;
-        let found: Vec<(f64, usize)> = probed
+        let found: Vec<Known> = probed
             .into_iter()
             .zip(rest)
             .enumerate()
@@ -443,11 +495,19 @@ fn spanning_tree(
 
         // The cheapest edge out of each component; ties go to the lowest row.
         let mut choice: Vec<(f64, usize, usize)> = vec![(f64::INFINITY, usize::MAX, 0); n];
-        for (p, &(w2, q)) in found.iter().enumerate() {
+        for (p, kn) in found.iter().enumerate() {
+            let (w2, q) = kn.best;
             let c = comp[p];
-            if q != usize::MAX && w2 < choice[c].0 {
+            if active[c] && q != usize::MAX && w2 < choice[c].0 {
                 choice[c] = (w2, p, q);
             }
+        }
+        for (p, kn) in found.into_iter().enumerate() {
+            cand[p] = if kn.exact {
+                kn.best
+            } else {
+                (kn.floor, usize::MAX)
+            };
         }
         let before = edges.len();
         for &(_, p, q) in &choice {
