@@ -461,6 +461,35 @@ impl PartialEq for RowKey<'_> {
 
 impl Eq for RowKey<'_> {}
 
+/// The distinct rows among the rows `rows` of `x` (compared bit for bit), in order of
+/// first occurrence: the first row of each, and for each entry of `rows` the index of its
+/// distinct row.
+pub(crate) fn distinct_among(x: ArrayView2<f64>, rows: &[usize]) -> (Vec<usize>, Vec<u32>) {
+    let owned;
+    let flat: &[f64] = match x.as_slice() {
+        Some(s) => s,
+        None => {
+            owned = to_row_major(x);
+            &owned
+        }
+    };
+    let d = x.ncols();
+    let mut ids: HashMap<RowKey, u32, BuildHasherDefault<RowHasher>> =
+        HashMap::with_capacity_and_hasher(rows.len(), BuildHasherDefault::default());
+    let mut first = Vec::new();
+    let of = rows
+        .iter()
+        .map(|&i| {
+            let row = &flat[i * d..(i + 1) * d];
+            *ids.entry(RowKey(row)).or_insert_with(|| {
+                first.push(i);
+                (first.len() - 1) as u32
+            })
+        })
+        .collect();
+    (first, of)
+}
+
 /// The distinct rows of a matrix, in order of first occurrence, with multiplicities.
 /// Conn-log matrices repeat rows a lot (scans, retries: about half the rows of a real
 /// log are copies), and every neighbour query answered once per distinct row is one

@@ -20,9 +20,10 @@ use std::time::Instant;
 use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 
-use super::{DetectError, DetectorKind};
+use super::{DetectError, Detector, DetectorKind};
 use crate::cancel::Cancel;
 use crate::features::quantile_sorted;
+use crate::neighbors::distinct_among;
 
 /// How detector flags become a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,40 +179,76 @@ struct Split {
     rest: Vec<usize>,
 }
 
+/// The rows a run scores (every row, or the rows outside the training split), by distinct
+/// row: a score depends only on the row's values, and conn logs repeat rows by the
+/// thousand (scans, retries, failed connections), so each distinct row is scored once.
+struct Distinct {
+    /// The first of the scored rows with each distinct value.
+    first: Vec<usize>,
+    /// For each scored row (in order), its distinct row.
+    of: Vec<u32>,
+}
+
+impl Distinct {
+    /// Scores each distinct row once, in blocks (no copy of the whole matrix is made), and
+    /// writes every scored row's score to `out[rows[j]]`.
+    fn score(
+        &self,
+        det: &dyn Detector,
+        x: &Array2<f64>,
+        rows: impl Iterator<Item = usize>,
+        out: &mut [f64],
+        cancel: &Cancel,
+    ) -> Result<(), DetectError> {
+        let mut per = Vec::with_capacity(self.first.len());
+        for block in self.first.chunks(SCORE_BLOCK) {
+            per.extend(det.score(x.select(Axis(0), block).view(), cancel)?);
+        }
+        for (i, &d) in rows.zip(&self.of) {
+            out[i] = per[d as usize];
+        }
+        Ok(())
+    }
+}
+
 fn run_one(
     kind: DetectorKind,
     x: &Array2<f64>,
     split: Option<&Split>,
+    distinct: &Distinct,
     train_idx: &[usize],
     opts: &EnsembleOptions,
     cancel: &Cancel,
 ) -> Result<DetectorRun, DetectError> {
     let mut det = kind.build(opts.seed);
     let t = Instant::now();
+    let n = x.nrows();
     let (train_scores, scores, fit_s, score_s) = match split {
         // Trained on every row: the training scores are the scores.
         None => {
-            let s = det.fit(x.view(), cancel)?;
-            let f = t.elapsed().as_secs_f64();
-            (s.clone(), s, f, 0.0)
+            if det.fit_model(x.view(), cancel)? {
+                let f = t.elapsed().as_secs_f64();
+                let t2 = Instant::now();
+                let mut s = vec![0.0; n];
+                distinct.score(det.as_ref(), x, 0..n, &mut s, cancel)?;
+                (s.clone(), s, f, t2.elapsed().as_secs_f64())
+            } else {
+                let s = det.fit(x.view(), cancel)?;
+                let f = t.elapsed().as_secs_f64();
+                (s.clone(), s, f, 0.0)
+            }
         }
         Some(split) => {
             let ts = det.fit(split.train.view(), cancel)?;
             let f = t.elapsed().as_secs_f64();
             let t2 = Instant::now();
             // Training rows keep their training scores (a neighbour method must not
-            // count a row as its own neighbour); the others are scored in blocks, so
-            // that no copy of the whole matrix is made.
-            let mut s = vec![0.0; x.nrows()];
+            // count a row as its own neighbour); the others are scored.
+            let mut s = vec![0.0; n];
             for (j, &i) in train_idx.iter().enumerate() {
                 s[i] = ts[j];
             }
-            for block in split.rest.chunks(SCORE_BLOCK) {
-                let scores = det.score(x.select(Axis(0), block).view(), cancel)?;
-                for (&i, v) in block.iter().zip(scores) {
-                    s[i] = v;
-                }
-            }
+            distinct.score(det.as_ref(), x, split.rest.iter().copied(), &mut s, cancel)?;
             (ts, s, f, t2.elapsed().as_secs_f64())
         }
     };
@@ -288,11 +325,16 @@ pub fn run(
             rest: (0..n).filter(|&i| !is_train[i]).collect(),
         }
     });
+    let (first, of) = match &split {
+        Some(s) => distinct_among(x.view(), &s.rest),
+        None => distinct_among(x.view(), &(0..n).collect::<Vec<_>>()),
+    };
+    let distinct = Distinct { first, of };
     let runs: Vec<DetectorRun> = opts
         .detectors
         .par_iter()
         .map(|&kind| {
-            let r = match run_one(kind, x, split.as_ref(), &train_idx, opts, cancel) {
+            let r = match run_one(kind, x, split.as_ref(), &distinct, &train_idx, opts, cancel) {
                 Ok(r) => Ok(r),
                 Err(DetectError::Cancelled) => Err(DetectError::Cancelled),
                 Err(e) => Ok(DetectorRun {
@@ -462,6 +504,62 @@ mod tests {
                 r.kind,
                 r.ranks[200]
             );
+        }
+    }
+
+    #[test]
+    fn copies_get_the_scores_the_detector_gives_each_row() {
+        // 201 distinct rows, then copies of every third one (copies among the training
+        // rows and among the rows only scored).
+        let base = cloud_with_outlier();
+        let copies: Vec<usize> = (0..201).step_by(3).collect();
+        let x = ndarray::concatenate(
+            Axis(0),
+            &[base.view(), base.select(Axis(0), &copies).view()],
+        )
+        .unwrap();
+        let n = x.nrows();
+        let cancel = Cancel::new();
+        for subset in [false, true] {
+            let train: Vec<bool> = (0..n).map(|i| !subset || i % 2 == 0).collect();
+            let train_idx: Vec<usize> = (0..n).filter(|&i| train[i]).collect();
+            for kind in DetectorKind::ALL {
+                let opts = EnsembleOptions {
+                    detectors: vec![kind],
+                    ..Default::default()
+                };
+                let v = run(&x, &train, &opts, &cancel, &|_| {}).unwrap();
+                let got = &v.runs[0].scores;
+                // The detector on its own: fitted on the training rows, its training
+                // scores for those rows and `score` for the others.
+                let mut det = kind.build(opts.seed);
+                let fit = det
+                    .fit(x.select(Axis(0), &train_idx).view(), &cancel)
+                    .unwrap();
+                for (j, &i) in train_idx.iter().enumerate() {
+                    let want = fit[j];
+                    assert!(
+                        (got[i] - want).abs() <= 1e-9 * want.abs().max(1.0),
+                        "{kind} subset={subset} training row {i}: {} vs {want}",
+                        got[i]
+                    );
+                }
+                for i in (0..n).filter(|&i| !train[i]) {
+                    let want = det.score(x.select(Axis(0), &[i]).view(), &cancel).unwrap()[0];
+                    assert!(
+                        (got[i] - want).abs() <= 1e-9 * want.abs().max(1.0),
+                        "{kind} subset={subset} row {i}: {} vs {want}",
+                        got[i]
+                    );
+                }
+                for (c, &i) in copies.iter().enumerate() {
+                    if train[i] == train[201 + c]
+                        && !matches!(kind, DetectorKind::Knn | DetectorKind::Lof)
+                    {
+                        assert_eq!(got[i], got[201 + c], "{kind}: copy of row {i}");
+                    }
+                }
+            }
         }
     }
 

@@ -339,6 +339,11 @@ impl Detector for Gmm {
     /// Fits the mixture and returns the training scores (`score` on the training matrix
     /// gives the same values, as in PyOD).
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
+        self.fit_model(x, cancel)?;
+        self.score(x, cancel)
+    }
+
+    fn fit_model(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<bool, DetectError> {
         let k = self.n_components;
         if k == 0 {
             return Err(input(NAME, "n_components must be at least 1".to_string()));
@@ -360,7 +365,10 @@ impl Detector for Gmm {
         let mut resp = self.initial_resp(&x)?;
         let mut components = self.m_step(&x, &resp, cancel)?;
         let mut lower_bound = f64::NEG_INFINITY;
-        for _ in 0..self.max_iter {
+        // One component takes every row whole at every step: the first M-step is already
+        // the fixed point EM would reach (the maximum-likelihood mean and covariance).
+        let iterations = if k == 1 { 0 } else { self.max_iter };
+        for _ in 0..iterations {
             cancel.check()?;
             let prev = lower_bound;
             lower_bound = Self::e_step(&components, &x, &mut resp, cancel)?;
@@ -370,7 +378,7 @@ impl Detector for Gmm {
             }
         }
         self.components = components;
-        self.score(x, cancel)
+        Ok(true)
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {

@@ -150,6 +150,11 @@ impl Detector for Hbos {
     /// Builds the histograms and returns the training scores (PyOD scores the training
     /// matrix with the same rule as new rows, so `fit` and `score` agree on it).
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
+        self.fit_model(x, cancel)?;
+        self.score(x, cancel)
+    }
+
+    fn fit_model(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<bool, DetectError> {
         if self.n_bins == 0 {
             return Err(input(NAME, "n_bins must be at least 1".to_string()));
         }
@@ -169,7 +174,7 @@ impl Detector for Hbos {
             })
             .collect();
         self.columns = columns?;
-        self.score(x, cancel)
+        Ok(true)
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {

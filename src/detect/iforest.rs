@@ -253,6 +253,11 @@ impl Detector for IForest {
     /// Grows the forest (trees in parallel) and returns the training scores, which are
     /// the scores of `score` on the training matrix, as in scikit-learn.
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
+        self.fit_model(x, cancel)?;
+        self.score(x, cancel)
+    }
+
+    fn fit_model(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<bool, DetectError> {
         if self.n_estimators == 0 || self.max_samples < 2 {
             return Err(input(
                 NAME,
@@ -275,7 +280,7 @@ impl Detector for IForest {
         self.trees = trees?;
         self.n_features = x.ncols();
         self.norm = average_path_length(m);
-        self.score(x, cancel)
+        Ok(true)
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {

@@ -52,6 +52,14 @@ pub trait Detector: Send + Sync {
     /// (PyOD's `decision_scores_`: for neighbour methods a row is not its own neighbour).
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError>;
 
+    /// Fits on `x` without scoring its rows, when this detector's training scores are its
+    /// scores of the same rows: the caller then scores them (each distinct row once).
+    /// Otherwise (a neighbour method, where a row is not its own neighbour) returns
+    /// `Ok(false)` without fitting, and the caller uses [`Detector::fit`].
+    fn fit_model(&mut self, _x: ArrayView2<f64>, _cancel: &Cancel) -> Result<bool, DetectError> {
+        Ok(false)
+    }
+
     /// Scores the rows of `x` against the fitted model.
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError>;
 }

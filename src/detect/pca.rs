@@ -144,6 +144,11 @@ impl Detector for Pca {
     /// Fits the axes and returns the training scores (`score` on the training matrix
     /// gives the same values, as in PyOD).
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
+        self.fit_model(x, cancel)?;
+        self.score(x, cancel)
+    }
+
+    fn fit_model(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<bool, DetectError> {
         check_matrix(NAME, &x, 2)?;
         let (n, d) = x.dim();
         let nf = n as f64;
@@ -245,7 +250,7 @@ impl Detector for Pca {
         self.scale = scale;
         self.axes = axes;
         self.ratios = ratios;
-        self.score(x, cancel)
+        Ok(true)
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {

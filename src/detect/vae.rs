@@ -676,6 +676,11 @@ impl Detector for Vae {
     }
 
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
+        self.fit_model(x, cancel)?;
+        self.score(x, cancel)
+    }
+
+    fn fit_model(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<bool, DetectError> {
         check_matrix(NAME, &x, 1)?;
         if self.latent_dim == 0 || self.encoder.contains(&0) || self.decoder.contains(&0) {
             return Err(Self::input_error("layer widths must be at least 1"));
@@ -740,9 +745,9 @@ impl Detector for Vae {
             }
         }
         let fitted = Fitted { net, mean, scale };
-        let scores = Self::score_standardised(&fitted, &z, self.output_activation, cancel)?;
+        drop(z);
         self.model = Some(fitted);
-        Ok(scores)
+        Ok(true)
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
