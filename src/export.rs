@@ -117,14 +117,34 @@ fn flatten_lists(df: &mut DataFrame) -> PolarsResult<()> {
     Ok(())
 }
 
-fn write_csv(path: &Path, mut df: DataFrame) -> Result<(), ExportError> {
-    let data = |e: PolarsError| ExportError::Data {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    flatten_lists(&mut df).map_err(data)?;
+/// Rows written per piece of a CSV file: each piece is formed as a small table, written
+/// and dropped, so the export holds no copy of the whole log.
+const CSV_PIECE: usize = 1 << 14;
+
+/// Writes the table of `rows` (matrix rows) to `path` as CSV, a piece of rows at a time:
+/// `table` forms the piece's table (the same columns for every piece).
+fn write_csv(
+    path: &Path,
+    rows: &[usize],
+    table: impl Fn(&[usize]) -> PolarsResult<DataFrame>,
+) -> Result<(), ExportError> {
     write_atomic(path, |w| {
-        CsvWriter::new(w).finish(&mut df).map_err(|e| e.to_string())
+        // No rows: one empty piece, for the header.
+        let empty: [&[usize]; 1] = [&[]];
+        let pieces: Vec<&[usize]> = if rows.is_empty() {
+            empty.to_vec()
+        } else {
+            rows.chunks(CSV_PIECE).collect()
+        };
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let mut df = table(piece).map_err(|e| e.to_string())?;
+            flatten_lists(&mut df).map_err(|e| e.to_string())?;
+            CsvWriter::new(&mut *w)
+                .include_header(i == 0)
+                .finish(&mut df)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     })
 }
 
@@ -159,91 +179,82 @@ pub fn export(
 
     // anomalous.csv: flagged rows, most anomalous first.
     let path = dir.join("anomalous.csv");
-    let data = |e: PolarsError| ExportError::Data {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
     let flagged: Vec<usize> = a.ranking().into_iter().filter(|&i| v.flagged[i]).collect();
-    let mut df = log_rows(log, a, &flagged).map_err(data)?;
-    let score: Float64Chunked = flagged.iter().map(|&i| Some(v.combined[i])).collect();
-    let votes: UInt32Chunked = flagged
-        .iter()
-        .map(|&i| Some(u32::from(v.votes[i])))
-        .collect();
-    let dets: StringChunked = flagged
-        .iter()
-        .map(|&i| Some(v.flagged_by(i).join(" ")))
-        .collect();
-    let reasons: StringChunked = flagged
-        .iter()
-        .map(|&i| {
-            Some(
-                a.reasons(i, 3)
-                    .into_iter()
-                    .map(|r| r.text)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })
-        .collect();
-    add(&mut df, score.with_name("score".into()).into_series()).map_err(data)?;
-    add(&mut df, votes.with_name("votes".into()).into_series()).map_err(data)?;
-    add(&mut df, dets.with_name("detectors".into()).into_series()).map_err(data)?;
-    add(&mut df, reasons.with_name("reasons".into()).into_series()).map_err(data)?;
-    for r in v.runs.iter().filter(|r| r.ok()) {
-        let s: Float64Chunked = flagged.iter().map(|&i| Some(r.scores[i])).collect();
-        add(
-            &mut df,
-            s.with_name(format!("score_{}", r.kind.name()).into())
-                .into_series(),
-        )
-        .map_err(data)?;
-    }
-    if let Some(c) = extras.cluster {
-        let s: Int32Chunked = flagged.iter().map(|&i| Some(c[i])).collect();
-        add(&mut df, s.with_name("cluster".into()).into_series()).map_err(data)?;
-    }
-    write_csv(&path, df)?;
+    write_csv(&path, &flagged, |rows| {
+        let mut df = log_rows(log, a, rows)?;
+        let score: Float64Chunked = rows.iter().map(|&i| Some(v.combined[i])).collect();
+        let votes: UInt32Chunked = rows.iter().map(|&i| Some(u32::from(v.votes[i]))).collect();
+        let dets: StringChunked = rows
+            .iter()
+            .map(|&i| Some(v.flagged_by(i).join(" ")))
+            .collect();
+        let reasons: StringChunked = rows
+            .iter()
+            .map(|&i| {
+                Some(
+                    a.reasons(i, 3)
+                        .into_iter()
+                        .map(|r| r.text)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })
+            .collect();
+        add(&mut df, score.with_name("score".into()).into_series())?;
+        add(&mut df, votes.with_name("votes".into()).into_series())?;
+        add(&mut df, dets.with_name("detectors".into()).into_series())?;
+        add(&mut df, reasons.with_name("reasons".into()).into_series())?;
+        for r in v.runs.iter().filter(|r| r.ok()) {
+            let s: Float64Chunked = rows.iter().map(|&i| Some(r.scores[i])).collect();
+            add(
+                &mut df,
+                s.with_name(format!("score_{}", r.kind.name()).into())
+                    .into_series(),
+            )?;
+        }
+        if let Some(c) = extras.cluster {
+            let s: Int32Chunked = rows.iter().map(|&i| Some(c[i])).collect();
+            add(&mut df, s.with_name("cluster".into()).into_series())?;
+        }
+        Ok(df)
+    })?;
     written.push(path);
 
     // rows.csv: every analysed row in log order.
     let path = dir.join("rows.csv");
-    let data = |e: PolarsError| ExportError::Data {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
     let all: Vec<usize> = (0..n).collect();
-    let mut df = log_rows(log, a, &all).map_err(data)?;
-    add(&mut df, Series::new("flagged".into(), &v.flagged)).map_err(data)?;
-    add(&mut df, Series::new("score".into(), &v.combined)).map_err(data)?;
-    let votes: Vec<u32> = v.votes.iter().map(|&x| u32::from(x)).collect();
-    add(&mut df, Series::new("votes".into(), votes)).map_err(data)?;
-    if let Some(c) = extras.cluster {
-        add(&mut df, Series::new("cluster".into(), c)).map_err(data)?;
-    }
-    for (name, e) in [("pca", extras.pca), ("umap", extras.umap)] {
-        if let Some(e) = e {
-            add(
-                &mut df,
-                Series::new(format!("{name}_x").into(), e.column(0).to_vec()),
-            )
-            .map_err(data)?;
-            add(
-                &mut df,
-                Series::new(format!("{name}_y").into(), e.column(1).to_vec()),
-            )
-            .map_err(data)?;
+    write_csv(&path, &all, |rows| {
+        let mut df = log_rows(log, a, rows)?;
+        let pick_f = |col: &[f64]| -> Vec<f64> { rows.iter().map(|&i| col[i]).collect() };
+        let flags: Vec<bool> = rows.iter().map(|&i| v.flagged[i]).collect();
+        add(&mut df, Series::new("flagged".into(), flags))?;
+        add(&mut df, Series::new("score".into(), pick_f(&v.combined)))?;
+        let votes: Vec<u32> = rows.iter().map(|&i| u32::from(v.votes[i])).collect();
+        add(&mut df, Series::new("votes".into(), votes))?;
+        if let Some(c) = extras.cluster {
+            let s: Vec<i32> = rows.iter().map(|&i| c[i]).collect();
+            add(&mut df, Series::new("cluster".into(), s))?;
         }
-    }
-    write_csv(&path, df)?;
+        for (name, e) in [("pca", extras.pca), ("umap", extras.umap)] {
+            if let Some(e) = e {
+                for (axis, suffix) in [(0, "x"), (1, "y")] {
+                    let col: Vec<f64> = rows.iter().map(|&i| e[[i, axis]]).collect();
+                    add(&mut df, Series::new(format!("{name}_{suffix}").into(), col))?;
+                }
+            }
+        }
+        Ok(df)
+    })?;
     written.push(path);
 
     // clusters.json and clusters.txt.
     let path = dir.join("clusters.json");
-    let map: serde_json::Map<String, serde_json::Value> = extras
+    // Serialised straight from the statistics (keys in order), not through a tree of
+    // JSON values, which for thousands of clusters is larger than the log.
+    let map: std::collections::BTreeMap<&str, &Vec<ClusterStats>> = extras
         .clusters
         .iter()
-        .map(|(k, c)| (k.clone(), serde_json::to_value(c).unwrap_or_default()))
+        .map(|(k, c)| (k.as_str(), c))
         .collect();
     write_atomic(&path, |w| {
         serde_json::to_writer_pretty(&mut *w, &map).map_err(|e| e.to_string())?;
