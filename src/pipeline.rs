@@ -282,7 +282,7 @@ pub fn cluster_rows(
         crate::cluster::ClusterError::Input(m) => PipelineError::Stage(format!("hdbscan: {m}")),
     };
     if rows.len() <= opts.cluster_limit {
-        let sub = x.select(ndarray::Axis(0), rows);
+        let sub = crate::neighbors::select_rows(x.view(), rows);
         let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
         return Ok((c.labels, c.count, None));
     }
@@ -290,13 +290,14 @@ pub fn cluster_rows(
     let mut pick: Vec<usize> = sample(&mut rng, rows.len(), opts.cluster_limit).into_vec();
     pick.sort_unstable();
     let sample_rows: Vec<usize> = pick.iter().map(|&i| rows[i]).collect();
-    let sub = x.select(ndarray::Axis(0), &sample_rows);
+    let sub = crate::neighbors::select_rows(x.view(), &sample_rows);
     let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
     let tree = crate::neighbors::KdTree::build(sub.view());
     // The other rows a block at a time, so that no copy of the whole matrix is made.
     let mut labels = Vec::with_capacity(rows.len());
     for block in rows.chunks(1 << 17) {
-        let q = crate::neighbors::to_row_major(x.select(ndarray::Axis(0), block).view());
+        let q =
+            crate::neighbors::to_row_major(crate::neighbors::select_rows(x.view(), block).view());
         let nn = tree
             .kneighbors(&q, 1, false, cancel)
             .map_err(|_| PipelineError::Detect(DetectError::Cancelled))?;

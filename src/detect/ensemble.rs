@@ -17,13 +17,13 @@
 
 use std::time::Instant;
 
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 use rayon::prelude::*;
 
 use super::{DetectError, Detector, DetectorKind};
 use crate::cancel::Cancel;
 use crate::features::quantile_sorted;
-use crate::neighbors::distinct_among;
+use crate::neighbors::{distinct_among, select_rows};
 
 /// How detector flags become a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +202,7 @@ impl Distinct {
     ) -> Result<(), DetectError> {
         let mut per = Vec::with_capacity(self.first.len());
         for block in self.first.chunks(SCORE_BLOCK) {
-            per.extend(det.score(x.select(Axis(0), block).view(), cancel)?);
+            per.extend(det.score(select_rows(x.view(), block).view(), cancel)?);
         }
         for (i, &d) in rows.zip(&self.of) {
             out[i] = per[d as usize];
@@ -321,7 +321,7 @@ pub fn run(
             is_train[i] = true;
         }
         Split {
-            train: x.select(Axis(0), &train_idx),
+            train: select_rows(x.view(), &train_idx),
             rest: (0..n).filter(|&i| !is_train[i]).collect(),
         }
     });
@@ -396,6 +396,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Axis;
 
     fn cloud_with_outlier() -> Array2<f64> {
         // A deterministic 2-D cloud of 200 points and one far point at the end.

@@ -35,14 +35,14 @@
 //!   neighbours, then a short optimisation with the fitted points fixed), which runs in
 //!   parallel row by row. [`Embedding::sampled`] says so.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use super::{check_input, EmbedError};
 use crate::cancel::Cancel;
-use crate::neighbors::{to_row_major, KdTree};
+use crate::neighbors::{select_rows, to_row_major, KdTree};
 
 /// Vertices whose moves are computed from the same positions.
 const BLOCK: usize = 4096;
@@ -129,7 +129,7 @@ pub fn umap(
     }
     // Identical rows are embedded once and share their position.
     let (groups, reps) = unique_rows(x);
-    let distinct = x.select(Axis(0), &reps);
+    let distinct = select_rows(x, &reps);
     let embedded = umap_distinct(distinct.view(), params, cancel)?;
     let mut points = Array2::zeros((x.nrows(), 2));
     for (i, &g) in groups.iter().enumerate() {
@@ -211,7 +211,7 @@ fn umap_distinct(
     let (fit_rows, rest_rows) = order.split_at_mut(params.sample_limit);
     fit_rows.sort_unstable();
     rest_rows.sort_unstable();
-    let sample = x.select(Axis(0), fit_rows);
+    let sample = select_rows(x, fit_rows);
     let fitted = fit(sample.view(), params, a, b, cancel)?;
     let placed = transform(&fitted, x, rest_rows, params, a, b, cancel)?;
 
@@ -712,7 +712,7 @@ fn transform_blocks(
 ) -> Result<Vec<[f32; 2]>, EmbedError> {
     let mut out = Vec::with_capacity(rows.len());
     for (b_i, block) in rows.chunks(block_rows).enumerate() {
-        let sub = x.select(Axis(0), block);
+        let sub = select_rows(x, block);
         let first = b_i * block_rows;
         out.extend(transform_block(
             fitted,
@@ -852,7 +852,7 @@ mod tests {
         let (a, b) = find_ab_params(p.spread, p.min_dist);
         let fit_rows: Vec<usize> = (0..600).step_by(2).collect();
         let rest: Vec<usize> = (1..600).step_by(2).collect();
-        let sample = x.select(Axis(0), &fit_rows);
+        let sample = select_rows(x.view(), &fit_rows);
         let cancel = Cancel::new();
         let fitted = fit(sample.view(), &p, a, b, &cancel).unwrap();
         let once = transform_blocks(
