@@ -177,6 +177,8 @@ fn rank_in(sorted: &[f64], v: f64) -> f64 {
 struct Split {
     train: Array2<f64>,
     rest: Vec<usize>,
+    /// The training rows by distinct row.
+    train_distinct: Distinct,
 }
 
 /// The rows a run scores (every row, or the rows outside the training split), by distinct
@@ -191,12 +193,12 @@ struct Distinct {
 
 impl Distinct {
     /// Scores each distinct row once, in blocks (no copy of the whole matrix is made), and
-    /// writes every scored row's score to `out[rows[j]]`.
+    /// writes the score of the j-th scored row to `out[p]`, `p` the j-th item of `at`.
     fn score(
         &self,
         det: &dyn Detector,
         x: &Array2<f64>,
-        rows: impl Iterator<Item = usize>,
+        at: impl Iterator<Item = usize>,
         out: &mut [f64],
         cancel: &Cancel,
     ) -> Result<(), DetectError> {
@@ -204,8 +206,8 @@ impl Distinct {
         for block in self.first.chunks(SCORE_BLOCK) {
             per.extend(det.score(select_rows(x.view(), block).view(), cancel)?);
         }
-        for (i, &d) in rows.zip(&self.of) {
-            out[i] = per[d as usize];
+        for (p, &d) in at.zip(&self.of) {
+            out[p] = per[d as usize];
         }
         Ok(())
     }
@@ -239,7 +241,15 @@ fn run_one(
             }
         }
         Some(split) => {
-            let ts = det.fit(split.train.view(), cancel)?;
+            let ts = if det.fit_model(split.train.view(), cancel)? {
+                let mut ts = vec![0.0; train_idx.len()];
+                split
+                    .train_distinct
+                    .score(det.as_ref(), x, 0..train_idx.len(), &mut ts, cancel)?;
+                ts
+            } else {
+                det.fit(split.train.view(), cancel)?
+            };
             let f = t.elapsed().as_secs_f64();
             let t2 = Instant::now();
             // Training rows keep their training scores (a neighbour method must not
@@ -320,9 +330,11 @@ pub fn run(
         for &i in &train_idx {
             is_train[i] = true;
         }
+        let (first, of) = distinct_among(x.view(), &train_idx);
         Split {
             train: select_rows(x.view(), &train_idx),
             rest: (0..n).filter(|&i| !is_train[i]).collect(),
+            train_distinct: Distinct { first, of },
         }
     });
     let (first, of) = match &split {
