@@ -167,6 +167,8 @@ pub struct LandscapeOptions {
     /// Above this many rows in a subset, HDBSCAN clusters a seeded sample of this size and
     /// every other row takes the label of its nearest sampled row.
     pub cluster_limit: usize,
+    /// Which subsets to cluster (default all three).
+    pub subsets: Vec<Subset>,
 }
 
 impl Default for LandscapeOptions {
@@ -176,6 +178,7 @@ impl Default for LandscapeOptions {
             umap_params: crate::embed::UmapParams::default(),
             hdbscan: crate::cluster::HdbscanParams::default(),
             cluster_limit: 100_000,
+            subsets: Subset::ALL.to_vec(),
         }
     }
 }
@@ -307,7 +310,7 @@ pub fn cluster_rows(
 }
 
 /// Embeds and clusters the rows of an analysis: PCA and UMAP to 2-D, HDBSCAN on all,
-/// anomalous and normal rows, and per-cluster statistics over the raw numeric features
+/// anomalous and normal rows (those of `opts.subsets`), and per-cluster statistics over the raw numeric features
 /// and the categorical fields.
 pub fn landscape(
     log: &Log,
@@ -338,7 +341,7 @@ pub fn landscape(
         .map(|f| f.column.clone())
         .collect();
     let mut subsets = Vec::new();
-    for s in Subset::ALL {
+    for s in Subset::ALL.into_iter().filter(|s| opts.subsets.contains(s)) {
         let rows: Vec<usize> = (0..a.matrix.rows.len())
             .filter(|&i| match s {
                 Subset::All => true,

@@ -178,6 +178,15 @@ fn landscape_clusters_every_subset_and_samples_above_the_limit() {
     assert_eq!(an.sampled, None);
     let no = l.subset(Subset::Normal).unwrap();
     assert_eq!(an.rows.len() + no.rows.len(), a.matrix.rows.len());
+    // Asked for one subset, only that one is clustered, the same way.
+    let one = LandscapeOptions {
+        subsets: vec![Subset::Anomalous],
+        ..opts.clone()
+    };
+    let only = landscape(&log, &a, &one, &Cancel::new(), &|_| {}).unwrap();
+    assert_eq!(only.subsets.len(), 1);
+    let an1 = only.subset(Subset::Anomalous).unwrap();
+    assert_eq!((&an1.rows, &an1.labels), (&an.rows, &an.labels));
     // A cancelled job stops.
     let c = Cancel::new();
     c.cancel();

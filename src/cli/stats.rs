@@ -40,6 +40,7 @@ fn analyse(
     input: &Input,
     model: &ModelArgs,
     umap: bool,
+    subsets: &[Subset],
 ) -> Result<(Log, Analysis, Landscape), CliError> {
     let log = input.load()?;
     let m = model.model(&log)?;
@@ -47,6 +48,7 @@ fn analyse(
     let a = pipeline::analyze(&log, &m, &cancel, &|_| {})?;
     let opts = LandscapeOptions {
         umap,
+        subsets: subsets.to_vec(),
         ..LandscapeOptions::default()
     };
     let l = pipeline::landscape(&log, &a, &opts, &cancel, &|_| {})?;
@@ -62,7 +64,8 @@ pub fn run_stats(
     plot: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let (log, a, l) = analyse(input, model, false)?;
+    // Only the subset asked for is clustered.
+    let (log, a, l) = analyse(input, model, false, &[subset.subset()])?;
     let chosen: Vec<(String, Vec<crate::cluster::stats::ClusterStats>)> = l
         .subsets
         .iter()
@@ -177,7 +180,7 @@ pub fn run_export(
     umap: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let (log, a, l) = analyse(input, model, umap)?;
+    let (log, a, l) = analyse(input, model, umap, &Subset::ALL)?;
     let stats = l.stats_by_subset();
     let extras = Extras {
         cluster: l.labels_all(),
