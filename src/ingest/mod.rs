@@ -259,22 +259,16 @@ impl Blocks<'_> {
                 }
                 return Ok(Some(std::mem::take(&mut self.carry)));
             }
-            let want = BLOCK.max(self.carry.len() + BLOCK / 2);
-            let start = self.carry.len();
-            self.carry.resize(want, 0);
-            let mut filled = start;
-            while filled < want {
-                match self.reader.read(&mut self.carry[filled..]) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
-                    }
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
+            let want = BLOCK.max(self.carry.len() + BLOCK / 2) - self.carry.len();
+            // Read into reserved, unfilled capacity: a small input touches only the pages
+            // it fills, not a zeroed buffer sized for a large one.
+            self.carry.reserve_exact(want);
+            let got = (&mut self.reader)
+                .take(want as u64)
+                .read_to_end(&mut self.carry)?;
+            if got < want {
+                self.eof = true;
             }
-            self.carry.truncate(filled);
             if self.eof {
                 continue;
             }
