@@ -338,6 +338,26 @@ impl KdTree {
         (acc[0] + acc[1]) + (acc[2] + acc[3])
     }
 
+    /// Squared distance between the bounding boxes of nodes `a` and `b` (a floor for the
+    /// distance from any point under one to any point under the other).
+    pub fn box_box_dist2(&self, a: usize, b: usize) -> f64 {
+        let d = self.dim;
+        let (alo, ahi) = (
+            &self.bounds[2 * d * a..2 * d * a + d],
+            &self.bounds[2 * d * a + d..2 * d * (a + 1)],
+        );
+        let (blo, bhi) = (
+            &self.bounds[2 * d * b..2 * d * b + d],
+            &self.bounds[2 * d * b + d..2 * d * (b + 1)],
+        );
+        let mut s = 0.0;
+        for j in 0..d {
+            let g = (blo[j] - ahi[j]).max(0.0) + (alo[j] - bhi[j]).max(0.0);
+            s += g * g;
+        }
+        s
+    }
+
     /// Walks the tree for query `q`, nearer child first, handing every point of a leaf
     /// to `found` and skipping subtrees whose box is not strictly nearer than its bound.
     fn search(&self, node: usize, q: &[f64], found: &mut impl Candidates) {

@@ -24,6 +24,8 @@ use crate::neighbors::{sq_dist, to_row_major, KdTree};
 
 /// Rows per parallel work item between two cancellation checks.
 const CHUNK: usize = 1024;
+/// Tree leaves per parallel work item of a search.
+const LEAVES_PER_ITEM: usize = 8;
 /// Every this many rows of a component, one is searched before the others to bound them.
 const PROBE: usize = 32;
 /// Marks a k-d tree node whose points lie in more than one component.
@@ -239,6 +241,78 @@ impl Round<'_> {
     }
 }
 
+/// The rows of one leaf of the tree, all in one component, searching together: one walk
+/// of the tree serves them all.
+struct LeafQuery<'a> {
+    /// The leaf.
+    leaf: usize,
+    /// Their component.
+    comp: usize,
+    /// Row, squared core distance and tree position of each.
+    rows: &'a [(usize, f64, usize)],
+    /// Smallest squared core distance among them.
+    min_c2: f64,
+}
+
+impl Round<'_> {
+    /// [`Round::search`] for every row of `lq` at once: `best[i]` is lowered to the
+    /// cheapest edge from row `lq.rows[i]` to another component, if one is cheaper. A
+    /// subtree is skipped when it lies in their component, or when no edge into it can
+    /// beat the dearest of their current bests (its box's distance to the leaf's box, its
+    /// smallest core distance and theirs are floors for every such edge).
+    fn search_leaf(&self, node: usize, lq: &LeafQuery, best: &mut [(f64, usize)], worst: &mut f64) {
+        if self.node_comp[node] == lq.comp {
+            return;
+        }
+        match self.tree.children(node) {
+            None => {
+                let floor = lq.min_c2.max(self.node_core2[node]);
+                for (i, &(_, c2, qpos)) in lq.rows.iter().enumerate() {
+                    if c2.max(self.node_core2[node]) >= best[i].0 {
+                        continue;
+                    }
+                    let q = self.tree.point_at(qpos);
+                    if floor.max(self.tree.box_dist2(node, q)) >= best[i].0 {
+                        continue;
+                    }
+                    for pos in self.tree.positions(node) {
+                        let r = self.tree.row_at(pos);
+                        if self.comp[r] == lq.comp {
+                            continue;
+                        }
+                        let w2 = c2
+                            .max(self.core2[r])
+                            .max(sq_dist(q, self.tree.point_at(pos)));
+                        if w2 < best[i].0 {
+                            best[i] = (w2, r);
+                        }
+                    }
+                }
+                *worst = best.iter().map(|b| b.0).fold(f64::NEG_INFINITY, f64::max);
+            }
+            Some((l, r)) => {
+                let bound = |c: usize| {
+                    lq.min_c2
+                        .max(self.node_core2[c])
+                        .max(self.tree.box_box_dist2(lq.leaf, c))
+                };
+                let (bl, br) = (bound(l), bound(r));
+                let ((first, b1), (second, b2)) = if bl <= br {
+                    ((l, bl), (r, br))
+                } else {
+                    ((r, br), (l, bl))
+                };
+                if b1 < *worst {
+                    self.search_leaf(first, lq, best, worst);
+                }
+                if b2 < *worst {
+                    self.search_leaf(second, lq, best, worst);
+                }
+            }
+        }
+    }
+}
+
 /// What a Borůvka round knows of a row's cheapest edge out of its component (squared
 /// weights): every such edge weighs at least `floor`; `best` is the cheapest found
 /// (`usize::MAX` for none), the cheapest of all when `exact`.
@@ -329,6 +403,7 @@ fn spanning_tree(
         };
     }
 
+    let leaves: Vec<usize> = (0..nodes).filter(|&v| tree.children(v).is_none()).collect();
     let mut comp = vec![0usize; n];
     let mut node_comp = vec![0usize; nodes];
     // Per row, its cheapest edge out of its component when found (a later round may
@@ -390,29 +465,6 @@ fn spanning_tree(
             node_comp: &node_comp,
             node_core2: &node_core2,
         };
-        // What row `p` knows after looking for an edge strictly cheaper than `bound`.
-        let best_edge = |p: usize, bound: f64| -> Known {
-            let kn = known[p];
-            if kn.exact || kn.floor >= bound {
-                return kn;
-            }
-            let mut best = kn.best;
-            if bound < best.0 {
-                best = (bound, usize::MAX);
-            }
-            round.search(0, row(p), core2[p], comp[p], &mut best);
-            if best.1 == usize::MAX {
-                // Nothing cheaper than `bound`: a new floor.
-                Known {
-                    floor: bound,
-                    best,
-                    exact: false,
-                }
-            } else {
-                Known::exact(best.0, best.1)
-            }
-        };
-
         // Every PROBE-th row of each component is searched first; the best edge found,
         // or the best first candidate, bounds the searches of the other rows: a row whose
         // core distance is not below it cannot improve on it, and the others only look
@@ -427,29 +479,76 @@ fn spanning_tree(
             })
             .collect();
         drop(seen);
+        // The picked rows search a leaf at a time: the rows of a leaf that lies in one
+        // component walk the tree together; the rows of a mixed leaf each walk alone.
         let search_all = |pick: &(dyn Fn(usize) -> bool + Sync),
                           bound: &(dyn Fn(usize) -> f64 + Sync)|
          -> Result<Vec<Known>, ClusterError> {
-            Ok((0..n)
-                .into_par_iter()
-                .chunks(CHUNK)
-                .map(|chunk| {
+            let per_leaf = leaves
+                .par_iter()
+                .with_min_len(LEAVES_PER_ITEM)
+                .map(|&leaf| {
                     cancel.check()?;
-                    Ok(chunk
-                        .into_iter()
-                        .map(|p| {
-                            if pick(p) {
-                                best_edge(p, bound(p))
+                    let mut done = Vec::new();
+                    let mut rows = Vec::new();
+                    let mut best = Vec::new();
+                    for pos in tree.positions(leaf) {
+                        let p = tree.row_at(pos);
+                        if !pick(p) {
+                            continue;
+                        }
+                        let (kn, b) = (known[p], bound(p));
+                        if kn.exact || kn.floor >= b {
+                            done.push((p, kn));
+                            continue;
+                        }
+                        rows.push((p, core2[p], pos));
+                        best.push(if b < kn.best.0 {
+                            (b, usize::MAX)
+                        } else {
+                            kn.best
+                        });
+                    }
+                    if rows.is_empty() {
+                        return Ok(done);
+                    }
+                    if node_comp[leaf] == MIXED {
+                        for (&(p, c2, pos), b) in rows.iter().zip(best.iter_mut()) {
+                            round.search(0, tree.point_at(pos), c2, comp[p], b);
+                        }
+                    } else {
+                        let lq = LeafQuery {
+                            leaf,
+                            comp: node_comp[leaf],
+                            rows: &rows,
+                            min_c2: rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min),
+                        };
+                        let mut worst = best.iter().map(|b| b.0).fold(f64::NEG_INFINITY, f64::max);
+                        round.search_leaf(0, &lq, &mut best, &mut worst);
+                    }
+                    for (&(p, _, _), &(w2, q)) in rows.iter().zip(&best) {
+                        done.push((
+                            p,
+                            if q == usize::MAX {
+                                // Nothing cheaper than the bound: a new floor.
+                                Known {
+                                    floor: w2,
+                                    best: (w2, q),
+                                    exact: false,
+                                }
                             } else {
-                                known[p]
-                            }
-                        })
-                        .collect::<Vec<_>>())
+                                Known::exact(w2, q)
+                            },
+                        ));
+                    }
+                    Ok(done)
                 })
-                .collect::<Result<Vec<_>, ClusterError>>()?
-                .into_iter()
-                .flatten()
-                .collect())
+                .collect::<Result<Vec<_>, ClusterError>>()?;
+            let mut out = known.clone();
+            for (p, kn) in per_leaf.into_iter().flatten() {
+                out[p] = kn;
+            }
+            Ok(out)
         };
         let mut comp_bound = vec![f64::INFINITY; n];
         for p in 0..n {
