@@ -503,9 +503,12 @@ impl PartialEq for RowKey<'_> {
 
 impl Eq for RowKey<'_> {}
 
-/// The distinct rows among the rows `rows` of `x` (compared bit for bit), in order of
-/// first occurrence: the first row of each, and for each entry of `rows` the index of its
-/// distinct row.
+/// Hash shards of [`distinct_among`], built in parallel (a power of two).
+const SHARDS: usize = 64;
+
+/// The distinct rows among the rows `rows` of `x` (compared bit for bit): the first row of
+/// each (the distinct rows are numbered shard by shard, an order fixed by the values), and
+/// for each entry of `rows` the number of its distinct row.
 pub(crate) fn distinct_among(x: ArrayView2<f64>, rows: &[usize]) -> (Vec<usize>, Vec<u32>) {
     let owned;
     let flat: &[f64] = match x.as_slice() {
@@ -516,34 +519,65 @@ pub(crate) fn distinct_among(x: ArrayView2<f64>, rows: &[usize]) -> (Vec<usize>,
         }
     };
     let d = x.ncols();
-    // The rows' hashes in parallel; the table then only compares them.
+    let row = |i: usize| &flat[i * d..(i + 1) * d];
     let hashes: Vec<u64> = rows
         .par_iter()
         .with_min_len(1 << 12)
         .map(|&i| {
             let mut h = RowHasher::default();
-            RowKey(&flat[i * d..(i + 1) * d]).hash(&mut h);
+            RowKey(row(i)).hash(&mut h);
             h.finish()
         })
         .collect();
-    let mut ids: HashMap<Hashed, u32, BuildHasherDefault<RowHasher>> =
-        HashMap::with_capacity_and_hasher(rows.len(), BuildHasherDefault::default());
-    let mut first = Vec::new();
-    let of = rows
-        .iter()
-        .zip(hashes)
-        .map(|(&i, hash)| {
-            let row = &flat[i * d..(i + 1) * d];
-            *ids.entry(Hashed {
-                hash,
-                row: RowKey(row),
-            })
-            .or_insert_with(|| {
-                first.push(i);
-                (first.len() - 1) as u32
-            })
+    // The entries of each shard (top bits of the hash), in order; each shard's table is
+    // built on its own thread.
+    let shard = |h: u64| (h >> (64 - SHARDS.trailing_zeros())) as usize;
+    let mut start = vec![0usize; SHARDS + 1];
+    for &h in &hashes {
+        start[shard(h) + 1] += 1;
+    }
+    for s in 0..SHARDS {
+        start[s + 1] += start[s];
+    }
+    let mut next = start.clone();
+    let mut by_shard = vec![0u32; rows.len()];
+    for (j, &h) in hashes.iter().enumerate() {
+        let s = shard(h);
+        by_shard[next[s]] = j as u32;
+        next[s] += 1;
+    }
+    let tables: Vec<(Vec<usize>, Vec<u32>)> = (0..SHARDS)
+        .into_par_iter()
+        .map(|s| {
+            let entries = &by_shard[start[s]..start[s + 1]];
+            let mut ids: HashMap<Hashed, u32, BuildHasherDefault<RowHasher>> =
+                HashMap::with_capacity_and_hasher(entries.len(), BuildHasherDefault::default());
+            let mut first = Vec::new();
+            let local = entries
+                .iter()
+                .map(|&j| {
+                    let key = Hashed {
+                        hash: hashes[j as usize],
+                        row: RowKey(row(rows[j as usize])),
+                    };
+                    *ids.entry(key).or_insert_with(|| {
+                        first.push(rows[j as usize]);
+                        (first.len() - 1) as u32
+                    })
+                })
+                .collect();
+            (first, local)
         })
         .collect();
+    let mut first = Vec::new();
+    let mut of = vec![0u32; rows.len()];
+    for (s, (f, local)) in tables.into_iter().enumerate() {
+        let base = first.len() as u32;
+        for (&j, l) in by_shard[start[s]..start[s + 1]].iter().zip(local) {
+            of[j as usize] = base + l;
+        }
+        first.extend(f);
+    }
     (first, of)
 }
 
@@ -891,6 +925,27 @@ mod tests {
         let (tree, _) = CountedTree::build(same.view());
         let nb = tree.kneighbors_self(29, &Cancel::new()).unwrap();
         assert!(nb.dist.iter().all(|&d| d == 0.0) && nb.idx.iter().all(|&i| i == 0));
+    }
+
+    #[test]
+    fn distinct_among_groups_exactly_the_equal_rows() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let x = Array2::<f64>::from_shape_fn((5000, 2), |_| f64::from(rng.gen_range(0..40u8)));
+        let rows: Vec<usize> = (0..5000).filter(|i| i % 3 != 0).collect();
+        let (first, of) = distinct_among(x.view(), &rows);
+        assert_eq!(of.len(), rows.len());
+        let mut seen = std::collections::HashSet::new();
+        for (j, &i) in rows.iter().enumerate() {
+            let f = first[of[j] as usize];
+            assert_eq!(x.row(f), x.row(i), "entry {j}");
+            seen.insert((x[[i, 0]] as u8, x[[i, 1]] as u8));
+        }
+        assert_eq!(first.len(), seen.len(), "one entry per distinct row");
+        assert_eq!(
+            distinct_among(x.view(), &rows),
+            (first, of),
+            "deterministic"
+        );
     }
 
     #[test]
