@@ -794,31 +794,3 @@ fn the_binary_runs_in_a_terminal_and_restores_it() {
     );
     assert!(!t.alternate_on(), "the alternate screen was left");
 }
-
-#[test]
-fn sigterm_restores_the_terminal() {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = private_binary(dir.path());
-    let pid_file = dir.path().join("pid");
-    let Some(t) = Tmux::start(
-        &format!(
-            "sh -c 'echo $$ > {}; exec {bin} --demo'; echo ZSIFT-EXITED $?; sleep 30",
-            pid_file.display()
-        ),
-        80,
-        24,
-    ) else {
-        return;
-    };
-    t.wait_for("flagged of");
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let ok = Command::new("kill")
-        .args(["-TERM", pid.trim()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    // Ended as the signal ends a process (128 + 15), after restoring the screen.
-    t.wait_for("ZSIFT-EXITED 143");
-    assert!(!t.alternate_on());
-}
