@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::features::quantile_sorted;
@@ -114,25 +115,66 @@ pub fn numeric_column(frame: &DataFrame, name: &str) -> Option<Vec<Option<f64>>>
     Some(s.f64().ok()?.iter().collect())
 }
 
-/// A column's values per frame row as text, for counting (`-` when unset).
-fn text_column(frame: &DataFrame, name: &str) -> Option<Vec<String>> {
-    let s = frame.column(name).ok()?.as_materialized_series();
-    if let Ok(ca) = s.str() {
-        return Some(ca.iter().map(|v| v.unwrap_or("-").to_string()).collect());
-    }
-    if let Ok(ca) = s.i64() {
-        return Some(
+/// A column's values per frame row as codes into its distinct texts (`-` when unset), for
+/// counting.
+struct Coded {
+    codes: Vec<u32>,
+    texts: Vec<String>,
+}
+
+impl Coded {
+    fn of(frame: &DataFrame, name: &str) -> Option<Coded> {
+        let s = frame.column(name).ok()?.as_materialized_series();
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut texts = Vec::new();
+        let mut code = |v: &str| -> u32 {
+            if let Some(&id) = ids.get(v) {
+                return id;
+            }
+            texts.push(v.to_string());
+            ids.insert(v.to_string(), (texts.len() - 1) as u32);
+            (texts.len() - 1) as u32
+        };
+        let codes = if let Ok(ca) = s.str() {
+            ca.iter().map(|v| code(v.unwrap_or("-"))).collect()
+        } else if let Ok(ca) = s.i64() {
             ca.iter()
-                .map(|v| v.map_or("-".into(), |x| x.to_string()))
-                .collect(),
-        );
+                .map(|v| code(&v.map_or("-".into(), |x| x.to_string())))
+                .collect()
+        } else {
+            return None;
+        };
+        Some(Coded { codes, texts })
     }
-    None
+
+    /// The `n` most common values among the frame rows `rows`, ties by value.
+    fn top(&self, rows: &[u32], n: usize) -> Vec<Count> {
+        let mut codes: Vec<u32> = rows.iter().map(|&r| self.codes[r as usize]).collect();
+        codes.sort_unstable();
+        let mut runs: Vec<(usize, u32)> = Vec::new();
+        for c in codes {
+            match runs.last_mut() {
+                Some((count, last)) if *last == c => *count += 1,
+                _ => runs.push((1, c)),
+            }
+        }
+        runs.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then_with(|| self.texts[a.1 as usize].cmp(&self.texts[b.1 as usize]))
+        });
+        runs.truncate(n);
+        runs.into_iter()
+            .map(|(count, c)| Count {
+                value: self.texts[c as usize].clone(),
+                count,
+            })
+            .collect()
+    }
 }
 
 /// Statistics per cluster of the frame rows `rows` (one label per row), over the numeric
 /// columns `numeric` and the categorical fields in [`CATEGORICAL`] the frame has. Clusters
-/// come in label order, noise (−1) first.
+/// come in label order, noise (−1) first; they are summarised in parallel.
 pub fn cluster_stats(
     frame: &DataFrame,
     rows: &[u32],
@@ -147,53 +189,33 @@ pub fn cluster_stats(
         .iter()
         .filter_map(|c| numeric_column(frame, c).map(|v| (c.clone(), v)))
         .collect();
-    let cat_cols: Vec<(&str, Vec<String>)> = CATEGORICAL
+    let cat_cols: Vec<(&str, Coded)> = CATEGORICAL
         .iter()
-        .filter_map(|c| text_column(frame, c).map(|v| (*c, v)))
+        .filter_map(|c| Coded::of(frame, c).map(|v| (*c, v)))
         .collect();
-    let mut keys: Vec<i32> = members.keys().copied().collect();
-    keys.sort_unstable();
-    keys.into_iter()
-        .map(|k| {
-            let m = &members[&k];
-            ClusterStats {
-                cluster: k,
-                count: m.len(),
-                numeric: num_cols
-                    .iter()
-                    .filter_map(|(name, v)| {
-                        let vals: Vec<f64> = m.iter().filter_map(|&r| v[r as usize]).collect();
-                        NumericStats::of(name, &vals)
-                    })
-                    .collect(),
-                categorical: cat_cols
-                    .iter()
-                    .map(|(name, v)| TopValues {
-                        column: name.to_string(),
-                        top: top_values(m.iter().map(|&r| v[r as usize].as_str()), 5),
-                    })
-                    .collect(),
-            }
+    let mut clusters: Vec<(i32, Vec<u32>)> = members.into_iter().collect();
+    clusters.sort_unstable_by_key(|c| c.0);
+    clusters
+        .into_par_iter()
+        .map(|(k, m)| ClusterStats {
+            cluster: k,
+            count: m.len(),
+            numeric: num_cols
+                .iter()
+                .filter_map(|(name, v)| {
+                    let vals: Vec<f64> = m.iter().filter_map(|&r| v[r as usize]).collect();
+                    NumericStats::of(name, &vals)
+                })
+                .collect(),
+            categorical: cat_cols
+                .iter()
+                .map(|(name, v)| TopValues {
+                    column: name.to_string(),
+                    top: v.top(&m, 5),
+                })
+                .collect(),
         })
         .collect()
-}
-
-/// The `n` most common values, ties by value.
-pub fn top_values<'a>(values: impl Iterator<Item = &'a str>, n: usize) -> Vec<Count> {
-    let mut c: HashMap<&str, usize> = HashMap::new();
-    for v in values {
-        *c.entry(v).or_default() += 1;
-    }
-    let mut out: Vec<Count> = c
-        .into_iter()
-        .map(|(value, count)| Count {
-            value: value.to_string(),
-            count,
-        })
-        .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-    out.truncate(n);
-    out
 }
 
 /// Counts of anomalous and normal values per bin.
@@ -339,6 +361,20 @@ mod tests {
                 .value,
             "-"
         );
+    }
+
+    #[test]
+    fn top_values_count_and_break_ties_by_value() {
+        let f = df!("service" => [Some("b"), Some("a"), None, Some("b"), Some("a"), Some("c"), Some("d")]).unwrap();
+        let st = cluster_stats(&f, &[0, 1, 2, 3, 4, 5, 6], &[0, 0, 0, 0, 0, 0, 1], &[]);
+        let top: Vec<(String, usize)> = st[0].categorical[0]
+            .top
+            .iter()
+            .map(|c| (c.value.clone(), c.count))
+            .collect();
+        let want = [("a", 2), ("b", 2), ("-", 1), ("c", 1)];
+        assert_eq!(top, want.map(|(v, c)| (v.to_string(), c)));
+        assert_eq!(st[1].categorical[0].top[0].value, "d");
     }
 
     #[test]
