@@ -267,7 +267,14 @@ impl Detector for Cblof {
             rows.sort_unstable();
             data.select(Axis(0), &rows)
         });
-        let dataset = DatasetBase::from(sample.as_ref().unwrap_or(&data).view());
+        let km_rows = sample.as_ref().unwrap_or(&data);
+        let dataset = DatasetBase::from(km_rows.view());
+        // scikit-learn's convergence test: the squared shift of the centroids at most
+        // `tol` (1e-4) times the mean variance of the columns. linfa compares the shift
+        // itself, strictly: the same test is a shift below the square root, and a
+        // positive floor where the data are constant (where scikit-learn stops at once).
+        let mean_var = km_rows.var_axis(Axis(0), 0.0).mean().unwrap_or(0.0);
+        let tolerance = (1e-4 * mean_var).sqrt().max(f64::MIN_POSITIVE);
 
         // The restarts are independent (each seeded from `seed` and its number), so they
         // run in parallel; the first of the lowest inertia wins, as in a sequential loop.
@@ -279,7 +286,7 @@ impl Detector for Cblof {
                 let model = KMeans::params_with(k, rng, SliceL2)
                     .n_runs(1)
                     .max_n_iterations(self.max_iter.max(1))
-                    .tolerance(1e-4)
+                    .tolerance(tolerance)
                     .fit(&dataset)
                     .map_err(|e| Self::input_error(format!("k-means failed: {e}")))?;
                 let centroids = model.centroids().clone();
