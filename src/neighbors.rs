@@ -181,11 +181,19 @@ impl KdTree {
     /// Builds the tree over the rows of `x` (checked: at least one row and one column,
     /// finite values).
     pub fn build(x: ArrayView2<f64>) -> Self {
-        Self::from_rows(to_row_major(x), x.ncols())
+        match x.as_slice() {
+            Some(s) => Self::from_slice(s, x.ncols()),
+            None => Self::from_rows(to_row_major(x), x.ncols()),
+        }
     }
 
     /// Builds the tree over `src` (`rows × dim`, row-major).
     fn from_rows(src: Vec<f64>, dim: usize) -> Self {
+        Self::from_slice(&src, dim)
+    }
+
+    /// Builds the tree over `src` (`rows × dim`, row-major), copying the points once.
+    fn from_slice(src: &[f64], dim: usize) -> Self {
         let n = src.len().checked_div(dim).unwrap_or(0);
         let mut tree = KdTree {
             dim,
@@ -195,7 +203,7 @@ impl KdTree {
             bounds: Vec::new(),
         };
         if n > 0 && dim > 0 {
-            tree.build_node(&src, 0, n, &mut Vec::with_capacity(n));
+            tree.build_node(src, 0, n, &mut Vec::with_capacity(n));
         }
         let mut points = Vec::with_capacity(n * dim);
         for &i in &tree.index {

@@ -285,8 +285,15 @@ pub fn cluster_rows(
         crate::cluster::ClusterError::Input(m) => PipelineError::Stage(format!("hdbscan: {m}")),
     };
     if rows.len() <= opts.cluster_limit {
-        let sub = crate::neighbors::select_rows(x.view(), rows);
-        let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
+        // Every row in order: the matrix itself, not a copy.
+        let every = rows.len() == x.nrows() && rows.iter().enumerate().all(|(i, &r)| i == r);
+        let c = if every {
+            crate::cluster::hdbscan(x.view(), &opts.hdbscan, cancel)
+        } else {
+            let sub = crate::neighbors::select_rows(x.view(), rows);
+            crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel)
+        }
+        .map_err(to_err)?;
         return Ok((c.labels, c.count, None));
     }
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(opts.umap_params.seed);
@@ -340,8 +347,7 @@ pub fn landscape(
         .filter(|f| f.encoding == crate::features::Encoding::Numeric)
         .map(|f| f.column.clone())
         .collect();
-    let mut subsets = Vec::new();
-    for s in Subset::ALL.into_iter().filter(|s| opts.subsets.contains(s)) {
+    let one = |s: Subset| -> Result<Option<SubsetClusters>, PipelineError> {
         let rows: Vec<usize> = (0..a.matrix.rows.len())
             .filter(|&i| match s {
                 Subset::All => true,
@@ -350,22 +356,37 @@ pub fn landscape(
             })
             .collect();
         if rows.is_empty() {
-            continue;
+            return Ok(None);
         }
         progress(LandscapeStage::Hdbscan(s));
         let (labels, count, sampled) = cluster_rows(x, &rows, opts, cancel)?;
         let frame_rows: Vec<u32> = rows.iter().map(|&i| a.matrix.rows[i]).collect();
         let stats =
             crate::cluster::stats::cluster_stats(&log.frame, &frame_rows, &labels, &numeric);
-        crate::memory::release();
-        subsets.push(SubsetClusters {
+        Ok(Some(SubsetClusters {
             subset: s,
             rows,
             labels,
             count,
             sampled,
             stats,
-        });
+        }))
+    };
+    let wanted = |s: Subset| opts.subsets.contains(&s);
+    let mut subsets = Vec::new();
+    if wanted(Subset::All) {
+        subsets.extend(one(Subset::All)?);
+        crate::memory::release();
     }
+    // The anomalous and normal rows split the rows between them: clustered side by side,
+    // each fills the other's sequential steps, in about the memory of clustering all rows.
+    let (anomalous, normal) = rayon::join(
+        || wanted(Subset::Anomalous).then(|| one(Subset::Anomalous)),
+        || wanted(Subset::Normal).then(|| one(Subset::Normal)),
+    );
+    for r in [anomalous, normal].into_iter().flatten() {
+        subsets.extend(r?);
+    }
+    crate::memory::release();
     Ok(Landscape { pca, umap, subsets })
 }

@@ -123,12 +123,20 @@ pub fn hdbscan(
         .unwrap_or(params.min_cluster_size)
         .min(n - 1);
 
-    let rows = to_row_major(x);
+    // The rows as they are when row-major already (no copy).
+    let owned;
+    let rows: &[f64] = match x.as_slice() {
+        Some(s) => s,
+        None => {
+            owned = to_row_major(x);
+            &owned
+        }
+    };
     let tree = KdTree::build(x);
-    let nb = tree.kneighbors(&rows, min_samples + 1, false, cancel)?;
+    let nb = tree.kneighbors(rows, min_samples + 1, false, cancel)?;
     let core: Vec<f64> = (0..n).map(|i| nb.dist_of(i)[min_samples]).collect();
 
-    let mst = spanning_tree(&tree, &rows, d, &core, &nb.idx, min_samples + 1, cancel)?;
+    let mst = spanning_tree(&tree, rows, d, &core, &nb.idx, min_samples + 1, cancel)?;
     cancel.check()?;
     let hierarchy = single_linkage(n, mst);
     let condensed = condense(&hierarchy, n, params.min_cluster_size);
