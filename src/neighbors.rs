@@ -63,6 +63,14 @@ pub fn select_rows(x: ArrayView2<f64>, rows: &[usize]) -> ndarray::Array2<f64> {
         .unwrap_or_else(|_| ndarray::Array2::zeros((0, d)))
 }
 
+/// `x` as a row-major slice: itself when it is one already, else a copy.
+pub(crate) fn row_major(x: ArrayView2<'_, f64>) -> std::borrow::Cow<'_, [f64]> {
+    match x.to_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(to_row_major(x)),
+    }
+}
+
 /// Copies `x` into a row-major vector.
 pub(crate) fn to_row_major(x: ArrayView2<f64>) -> Vec<f64> {
     x.as_standard_layout().iter().copied().collect()
@@ -194,10 +202,7 @@ impl KdTree {
     /// Builds the tree over the rows of `x` (checked: at least one row and one column,
     /// finite values).
     pub fn build(x: ArrayView2<f64>) -> Self {
-        match x.as_slice() {
-            Some(s) => Self::from_slice(s, x.ncols()),
-            None => Self::from_rows(to_row_major(x), x.ncols()),
-        }
+        Self::from_rows(row_major(x).into_owned(), x.ncols())
     }
 
     /// Builds the tree over `src` (`rows × dim`, row-major), reordering it in place.
@@ -214,11 +219,6 @@ impl KdTree {
             tree.build_node(0, n, &mut Scratch::default());
         }
         tree
-    }
-
-    /// Builds the tree over `src` (`rows × dim`, row-major), copying the points once.
-    fn from_slice(src: &[f64], dim: usize) -> Self {
-        Self::from_rows(src.to_vec(), dim)
     }
 
     /// Builds the node over tree positions `start..end`. The points are kept in tree order
@@ -545,14 +545,7 @@ const SHARDS: usize = 64;
 /// each (the distinct rows are numbered shard by shard, an order fixed by the values), and
 /// for each entry of `rows` the number of its distinct row.
 pub(crate) fn distinct_among(x: ArrayView2<f64>, rows: &[usize]) -> (Vec<usize>, Vec<u32>) {
-    let owned;
-    let flat: &[f64] = match x.as_slice() {
-        Some(s) => s,
-        None => {
-            owned = to_row_major(x);
-            &owned
-        }
-    };
+    let flat = row_major(x);
     let d = x.ncols();
     let row = |i: usize| &flat[i * d..(i + 1) * d];
     let hashes: Vec<u64> = rows

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::ClusterError;
 use crate::cancel::Cancel;
-use crate::neighbors::{sq_dist, to_row_major, KdTree};
+use crate::neighbors::{row_major, sq_dist, KdTree};
 
 /// Rows per parallel work item between two cancellation checks.
 const CHUNK: usize = 1024;
@@ -123,20 +123,12 @@ pub fn hdbscan(
         .unwrap_or(params.min_cluster_size)
         .min(n - 1);
 
-    // The rows as they are when row-major already (no copy).
-    let owned;
-    let rows: &[f64] = match x.as_slice() {
-        Some(s) => s,
-        None => {
-            owned = to_row_major(x);
-            &owned
-        }
-    };
+    let rows = row_major(x);
     let tree = KdTree::build(x);
-    let nb = tree.kneighbors(rows, min_samples + 1, false, cancel)?;
+    let nb = tree.kneighbors(&rows, min_samples + 1, false, cancel)?;
     let core: Vec<f64> = (0..n).map(|i| nb.dist_of(i)[min_samples]).collect();
 
-    let mst = spanning_tree(&tree, rows, d, &core, &nb.idx, min_samples + 1, cancel)?;
+    let mst = spanning_tree(&tree, &rows, d, &core, &nb.idx, min_samples + 1, cancel)?;
     cancel.check()?;
     let hierarchy = single_linkage(n, mst);
     let condensed = condense(&hierarchy, n, params.min_cluster_size);
@@ -865,6 +857,7 @@ fn extract(tree: &[Condensed], n: usize) -> Clusters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::neighbors::to_row_major;
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
