@@ -382,10 +382,15 @@ pub fn run(
         None => distinct_among(x.view(), &(0..n).collect::<Vec<_>>()),
     };
     let distinct = Distinct { first, of };
-    let runs: Vec<DetectorRun> = opts
-        .detectors
+    // Longest first, each detector its own task: the VAE's training is one long
+    // sequential job, so it starts at once and the others fill the other cores.
+    let mut order: Vec<usize> = (0..opts.detectors.len()).collect();
+    order.sort_by_key(|&i| usize::from(opts.detectors[i] != DetectorKind::Vae));
+    let mut runs: Vec<(usize, DetectorRun)> = order
         .par_iter()
-        .map(|&kind| {
+        .with_max_len(1)
+        .map(|&i| {
+            let kind = opts.detectors[i];
             let r = match run_one(kind, x, split.as_ref(), &distinct, &train_idx, opts, cancel) {
                 Ok(r) => Ok(r),
                 Err(DetectError::Cancelled) => Err(DetectError::Cancelled),
@@ -403,9 +408,11 @@ pub fn run(
             if let Ok(r) = &r {
                 done(r);
             }
-            r
+            r.map(|r| (i, r))
         })
         .collect::<Result<_, _>>()?;
+    runs.sort_by_key(|r| r.0);
+    let runs: Vec<DetectorRun> = runs.into_iter().map(|r| r.1).collect();
     cancel.check()?;
     let ok: Vec<&DetectorRun> = runs.iter().filter(|r| r.ok()).collect();
     if ok.is_empty() {
