@@ -183,17 +183,25 @@ impl Candidates for Best {
 }
 
 pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    // Four independent partial sums: a single running sum is a chain of dependent adds.
+    lane_sum(a.len().min(b.len()), |j| (a[j] - b[j]) * (a[j] - b[j]))
+}
+
+/// `Σ term(j)` for `j < d` in four independent partial sums (term `j` in sum `j % 4`, the
+/// last `d % 4` terms in sums 0, 1, 2), added as `(s0 + s1) + (s2 + s3)`: a single running
+/// sum is a chain of dependent adds. Point distances and box floors share this layout, so
+/// a floor never rounds above a distance it bounds (each term of the floor is at most
+/// the matching term of the distance, and rounding is monotone).
+#[inline]
+fn lane_sum(d: usize, term: impl Fn(usize) -> f64) -> f64 {
     let mut acc = [0.0f64; 4];
-    let mut ca = a.chunks_exact(4);
-    let mut cb = b.chunks_exact(4);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..4 {
-            acc[i] += (x[i] - y[i]) * (x[i] - y[i]);
+    let full = d - d % 4;
+    for j in (0..full).step_by(4) {
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a += term(j + i);
         }
     }
-    for (i, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
-        acc[i] += (x - y) * (x - y);
+    for (i, j) in (full..d).enumerate() {
+        acc[i] += term(j);
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
@@ -354,23 +362,11 @@ impl KdTree {
         let d = self.dim;
         let lo = &self.bounds[2 * d * node..2 * d * node + d];
         let hi = &self.bounds[2 * d * node + d..2 * d * (node + 1)];
-        // Branch-free (at most one of the two gaps is positive) and with independent
-        // partial sums: the searches spend much of their time here.
-        let gap = |j: usize| {
+        // Branch-free: at most one of the two gaps is positive.
+        lane_sum(d, |j| {
             let g = (lo[j] - q[j]).max(0.0) + (q[j] - hi[j]).max(0.0);
             g * g
-        };
-        let mut acc = [0.0f64; 4];
-        let full = d - d % 4;
-        for j in (0..full).step_by(4) {
-            for (i, a) in acc.iter_mut().enumerate() {
-                *a += gap(j + i);
-            }
-        }
-        for (i, j) in (full..d).enumerate() {
-            acc[i] += gap(j);
-        }
-        (acc[0] + acc[1]) + (acc[2] + acc[3])
+        })
     }
 
     /// Squared distance between the bounding boxes of nodes `a` and `b` (a floor for the
@@ -385,12 +381,10 @@ impl KdTree {
             &self.bounds[2 * d * b..2 * d * b + d],
             &self.bounds[2 * d * b + d..2 * d * (b + 1)],
         );
-        let mut s = 0.0;
-        for j in 0..d {
+        lane_sum(d, |j| {
             let g = (blo[j] - ahi[j]).max(0.0) + (alo[j] - bhi[j]).max(0.0);
-            s += g * g;
-        }
-        s
+            g * g
+        })
     }
 
     /// Walks the tree for query `q`, nearer child first, handing every point of a leaf
