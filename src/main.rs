@@ -5,7 +5,21 @@ use clap::Parser;
 use zsift::cli::{self, Cli, CliError};
 
 fn main() -> ExitCode {
-    let args = Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                e.exit();
+            }
+            // clap's messages quote the arguments given, which may hold escape sequences
+            // (pasted from a log, say): neutralised line by line, as every other message.
+            for line in e.render().to_string().lines() {
+                eprintln!("{}", zsift::sanitize::sanitize(line));
+            }
+            return ExitCode::from(2);
+        }
+    };
     // Not locked for the whole run: the terminal UI writes to stdout from its own code,
     // and a panic hook on another thread must be able to restore the terminal.
     let mut out = io::BufWriter::new(io::stdout());

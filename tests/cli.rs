@@ -50,6 +50,40 @@ fn summary_of_the_demo_log() {
 }
 
 #[test]
+fn argument_errors_neutralise_what_they_quote() {
+    // A bidi override, a backspace, an OSC 52 clipboard write and a BEL in an argument.
+    let hostile = "a\u{202e}b\u{8}c\u{1b}]52;c;SGVsbG8=\u{7}d";
+    for args in [
+        vec!["score", "--contamination", hostile, "x.log"],
+        vec!["score", "--no-such-flag", hostile],
+        vec![hostile, "--no-such-flag"],
+    ] {
+        let out = zsift().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.chars()
+                .all(|c| c == '\n' || !zsift::sanitize::is_unsafe(c)),
+            "{args:?}: {err:?}"
+        );
+        assert!(!err.is_empty(), "{args:?}");
+    }
+    let out = zsift()
+        .args(["score", "--contamination", hostile, "x.log"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("a\\u{202e}b"),
+        "the override is shown escaped: {err}"
+    );
+    // Help still prints normally.
+    let out = zsift().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
+}
+
+#[test]
 fn unusable_input_exits_2_with_the_file_named() {
     let bad = common::data("zat/http.log.corrupt.gz");
     let out = zsift().arg("summary").arg(&bad).output().unwrap();
