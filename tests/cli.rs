@@ -66,17 +66,13 @@ fn argument_errors_neutralise_what_they_quote() {
                 .all(|c| c == '\n' || !zsift::sanitize::is_unsafe(c)),
             "{args:?}: {err:?}"
         );
-        assert!(!err.is_empty(), "{args:?}");
+        if args[1] == "--contamination" {
+            assert!(
+                err.contains("a\\u{202e}b"),
+                "the override is shown escaped: {err}"
+            );
+        }
     }
-    let out = zsift()
-        .args(["score", "--contamination", hostile, "x.log"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("a\\u{202e}b"),
-        "the override is shown escaped: {err}"
-    );
     // Help still prints normally.
     let out = zsift().arg("--help").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
