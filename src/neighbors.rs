@@ -535,9 +535,9 @@ impl Eq for RowKey<'_> {}
 /// Hash shards of [`distinct_among`], built in parallel (a power of two).
 const SHARDS: usize = 64;
 
-/// The distinct rows among the rows `rows` of `x` (compared bit for bit): the first row of
-/// each (the distinct rows are numbered shard by shard, an order fixed by the values), and
-/// for each entry of `rows` the number of its distinct row.
+/// The distinct rows among the rows `rows` of `x` (compared bit for bit), numbered in
+/// order of first occurrence in `rows`: the first row of each, and for each entry of
+/// `rows` the number of its distinct row.
 pub(crate) fn distinct_among(x: ArrayView2<f64>, rows: &[usize]) -> (Vec<usize>, Vec<u32>) {
     let flat = row_major(x);
     let d = x.ncols();
@@ -568,7 +568,7 @@ pub(crate) fn distinct_among(x: ArrayView2<f64>, rows: &[usize]) -> (Vec<usize>,
         by_shard[next[s]] = j as u32;
         next[s] += 1;
     }
-    let tables: Vec<(Vec<usize>, Vec<u32>)> = (0..SHARDS)
+    let tables: Vec<(Vec<u32>, Vec<u32>)> = (0..SHARDS)
         .into_par_iter()
         .map(|s| {
             let entries = &by_shard[start[s]..start[s + 1]];
@@ -583,7 +583,7 @@ pub(crate) fn distinct_among(x: ArrayView2<f64>, rows: &[usize]) -> (Vec<usize>,
                         row: RowKey(row(rows[j as usize])),
                     };
                     *ids.entry(key).or_insert_with(|| {
-                        first.push(rows[j as usize]);
+                        first.push(j);
                         (first.len() - 1) as u32
                     })
                 })
@@ -591,15 +591,28 @@ pub(crate) fn distinct_among(x: ArrayView2<f64>, rows: &[usize]) -> (Vec<usize>,
             (first, local)
         })
         .collect();
-    let mut first = Vec::new();
+    // Numbered shard by shard, then renumbered by first occurrence (a shard's entries are
+    // in order, so each distinct row's first entry is its first occurrence).
+    let mut first_at: Vec<u32> = Vec::new();
     let mut of = vec![0u32; rows.len()];
     for (s, (f, local)) in tables.into_iter().enumerate() {
-        let base = first.len() as u32;
+        let base = first_at.len() as u32;
         for (&j, l) in by_shard[start[s]..start[s + 1]].iter().zip(local) {
             of[j as usize] = base + l;
         }
-        first.extend(f);
+        first_at.extend(f);
     }
+    let mut order: Vec<u32> = (0..first_at.len() as u32).collect();
+    order.sort_unstable_by_key(|&id| first_at[id as usize]);
+    let mut renumber = vec![0u32; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        renumber[old as usize] = new as u32;
+    }
+    of.iter_mut().for_each(|o| *o = renumber[*o as usize]);
+    let first = order
+        .iter()
+        .map(|&id| rows[first_at[id as usize] as usize])
+        .collect();
     (first, of)
 }
 
@@ -633,35 +646,26 @@ pub(crate) struct DistinctRows {
 }
 
 impl DistinctRows {
-    /// Collapses identical rows of `x` (`rows × dim`, row-major).
-    pub fn new(x: &[f64], dim: usize) -> Self {
-        let n = x.len().checked_div(dim).unwrap_or(0);
-        let mut ids: HashMap<RowKey, usize, BuildHasherDefault<RowHasher>> =
-            HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default());
-        let mut points = Vec::new();
-        let mut count = Vec::new();
-        let mut of_row = Vec::with_capacity(n);
-        for i in 0..n {
-            let row = &x[i * dim..(i + 1) * dim];
-            let id = *ids.entry(RowKey(row)).or_insert_with(|| {
-                points.extend_from_slice(row);
-                count.push(0);
-                count.len() - 1
-            });
-            count[id] += 1;
-            of_row.push(id);
+    /// Collapses identical rows of `x`.
+    pub fn of(x: ArrayView2<f64>) -> Self {
+        let all: Vec<usize> = (0..x.nrows()).collect();
+        let (first, of) = distinct_among(x, &all);
+        let mut count = vec![0usize; first.len()];
+        for &o in &of {
+            count[o as usize] += 1;
+        }
+        let dim = x.ncols();
+        let flat = row_major(x);
+        let mut points = Vec::with_capacity(first.len() * dim);
+        for &i in &first {
+            points.extend_from_slice(&flat[i * dim..(i + 1) * dim]);
         }
         Self {
             dim,
             points,
             count,
-            of_row,
+            of_row: of.into_iter().map(|o| o as usize).collect(),
         }
-    }
-
-    /// Collapses identical rows of `x`.
-    pub fn of(x: ArrayView2<f64>) -> Self {
-        Self::new(&to_row_major(x), x.ncols())
     }
 
     /// Number of distinct rows.
@@ -963,6 +967,16 @@ mod tests {
             seen.insert((x[[i, 0]] as u8, x[[i, 1]] as u8));
         }
         assert_eq!(first.len(), seen.len(), "one entry per distinct row");
+        assert!(
+            first.windows(2).all(|w| w[0] < w[1]),
+            "numbered by first occurrence"
+        );
+        for (j, &i) in rows.iter().enumerate() {
+            assert!(
+                first[of[j] as usize] <= i,
+                "entry {j} comes after its first"
+            );
+        }
         assert_eq!(
             distinct_among(x.view(), &rows),
             (first, of),

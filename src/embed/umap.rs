@@ -42,7 +42,7 @@ use rayon::prelude::*;
 
 use super::{check_input, EmbedError};
 use crate::cancel::Cancel;
-use crate::neighbors::{select_rows, to_row_major, KdTree};
+use crate::neighbors::{distinct_among, select_rows, to_row_major, KdTree};
 
 /// Vertices whose moves are computed from the same positions.
 const BLOCK: usize = 4096;
@@ -128,55 +128,18 @@ pub fn umap(
         return Err(input("sample_limit must be at least 2".into()));
     }
     // Identical rows are embedded once and share their position.
-    let (groups, reps) = unique_rows(x);
+    let all: Vec<usize> = (0..x.nrows()).collect();
+    let (reps, groups) = distinct_among(x, &all);
     let distinct = select_rows(x, &reps);
     let embedded = umap_distinct(distinct.view(), params, cancel)?;
     let mut points = Array2::zeros((x.nrows(), 2));
     for (i, &g) in groups.iter().enumerate() {
-        points.row_mut(i).assign(&embedded.points.row(g));
+        points.row_mut(i).assign(&embedded.points.row(g as usize));
     }
     Ok(Embedding {
         points,
         sampled: embedded.sampled,
     })
-}
-
-/// For every row, the index of its group of identical rows; and the first row of each
-/// group, groups numbered in order of first appearance.
-fn unique_rows(x: ArrayView2<f64>) -> (Vec<usize>, Vec<usize>) {
-    let n = x.nrows();
-    let mut order: Vec<usize> = (0..n).collect();
-    let cmp_rows = |a: usize, b: usize| {
-        x.row(a)
-            .iter()
-            .zip(x.row(b))
-            .map(|(p, q)| p.total_cmp(q))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    };
-    order.par_sort_unstable_by(|&a, &b| cmp_rows(a, b).then(a.cmp(&b)));
-    // First row of the run of identical rows each row belongs to.
-    let mut first = vec![0usize; n];
-    let mut start = 0;
-    for i in 0..n {
-        if cmp_rows(order[start], order[i]).is_ne() {
-            start = i;
-        }
-        first[order[i]] = order[start];
-    }
-    let mut group_of_first = vec![usize::MAX; n];
-    let mut reps = Vec::new();
-    let groups = (0..n)
-        .map(|i| {
-            let f = first[i];
-            if group_of_first[f] == usize::MAX {
-                group_of_first[f] = reps.len();
-                reps.push(f);
-            }
-            group_of_first[f]
-        })
-        .collect();
-    (groups, reps)
 }
 
 /// UMAP of rows that are all distinct.
