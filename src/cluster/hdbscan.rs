@@ -481,9 +481,10 @@ fn spanning_tree(
         drop(seen);
         // The picked rows search a leaf at a time: the rows of a leaf that lies in one
         // component walk the tree together; the rows of a mixed leaf each walk alone.
-        let search_all = |pick: &(dyn Fn(usize) -> bool + Sync),
-                          bound: &(dyn Fn(usize) -> f64 + Sync)|
-         -> Result<Vec<Known>, ClusterError> {
+        let search_into = |pick: &(dyn Fn(usize) -> bool + Sync),
+                           bound: &(dyn Fn(usize) -> f64 + Sync),
+                           out: &mut [Known]|
+         -> Result<(), ClusterError> {
             let per_leaf = leaves
                 .par_iter()
                 .with_min_len(LEAVES_PER_ITEM)
@@ -544,11 +545,10 @@ fn spanning_tree(
                     Ok(done)
                 })
                 .collect::<Result<Vec<_>, ClusterError>>()?;
-            let mut out = known.clone();
             for (p, kn) in per_leaf.into_iter().flatten() {
                 out[p] = kn;
             }
-            Ok(out)
+            Ok(())
         };
         let mut comp_bound = vec![f64::INFINITY; n];
         for p in 0..n {
@@ -579,18 +579,21 @@ fn spanning_tree(
         }
         drop((size, comps));
         let searches = |p: usize| searcher[p] && active[comp[p]];
-        let probed = search_all(&|p| probe[p] && searches(p), &|p| comp_bound[comp[p]])?;
+        let mut found = known.clone();
+        search_into(
+            &|p| probe[p] && searches(p),
+            &|p| comp_bound[comp[p]],
+            &mut found,
+        )?;
         for p in 0..n {
             let c = comp[p];
-            comp_bound[c] = comp_bound[c].min(probed[p].best.0);
+            comp_bound[c] = comp_bound[c].min(found[p].best.0);
         }
-        let rest = search_all(&|p| !probe[p] && searches(p), &|p| comp_bound[comp[p]])?;
-        let found: Vec<Known> = probed
-            .into_iter()
-            .zip(rest)
-            .enumerate()
-            .map(|(p, (a, b))| if probe[p] { a } else { b })
-            .collect();
+        search_into(
+            &|p| !probe[p] && searches(p),
+            &|p| comp_bound[comp[p]],
+            &mut found,
+        )?;
 
         // The cheapest edge out of each component; ties go to the lowest row.
         let mut choice: Vec<(f64, usize, usize)> = vec![(f64::INFINITY, usize::MAX, 0); n];
