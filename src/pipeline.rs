@@ -306,8 +306,8 @@ pub fn cluster_rows(
     // The other rows a block at a time, so that no copy of the whole matrix is made.
     let mut labels = Vec::with_capacity(rows.len());
     for block in rows.chunks(1 << 17) {
-        let q =
-            crate::neighbors::to_row_major(crate::neighbors::select_rows(x.view(), block).view());
+        let q = crate::neighbors::select_rows(x.view(), block);
+        let q = crate::neighbors::row_major(q.view());
         let nn = tree
             .kneighbors(&q, 1, false, cancel)
             .map_err(|_| PipelineError::Detect(DetectError::Cancelled))?;
@@ -317,8 +317,8 @@ pub fn cluster_rows(
 }
 
 /// Embeds and clusters the rows of an analysis: PCA and UMAP to 2-D, HDBSCAN on all,
-/// anomalous and normal rows (those of `opts.subsets`), and per-cluster statistics over the raw numeric features
-/// and the categorical fields.
+/// anomalous and normal rows (those of `opts.subsets`), and per-cluster statistics over
+/// the raw numeric features and the categorical fields.
 pub fn landscape(
     log: &Log,
     a: &Analysis,
