@@ -231,6 +231,12 @@ struct Distinct {
 }
 
 impl Distinct {
+    /// The rows `rows` of `x` by distinct row.
+    fn among(x: &Array2<f64>, rows: &[usize]) -> Self {
+        let (first, of) = distinct_among(x.view(), rows);
+        Self { first, of }
+    }
+
     /// Scores each distinct row once, in blocks (no copy of the whole matrix is made), and
     /// writes the score of the j-th scored row to `out[p]`, `p` the j-th item of `at`.
     fn score(
@@ -370,18 +376,16 @@ pub fn run(
         for &i in &train_idx {
             is_train[i] = true;
         }
-        let (first, of) = distinct_among(x.view(), &train_idx);
         Split {
             train: select_rows(x.view(), &train_idx),
             rest: (0..n).filter(|&i| !is_train[i]).collect(),
-            train_distinct: Distinct { first, of },
+            train_distinct: Distinct::among(x, &train_idx),
         }
     });
-    let (first, of) = match &split {
-        Some(s) => distinct_among(x.view(), &s.rest),
-        None => distinct_among(x.view(), &(0..n).collect::<Vec<_>>()),
+    let distinct = match &split {
+        Some(s) => Distinct::among(x, &s.rest),
+        None => Distinct::among(x, &(0..n).collect::<Vec<_>>()),
     };
-    let distinct = Distinct { first, of };
     // Longest first, each detector its own task: the VAE's training is one long
     // sequential job, so it starts at once and the others fill the other cores.
     let mut order: Vec<usize> = (0..opts.detectors.len()).collect();
