@@ -97,6 +97,10 @@ pub(crate) struct KdTree {
     nodes: Vec<Node>,
     /// Per node: lower corner then upper corner of its bounding box.
     bounds: Vec<f64>,
+    /// The points again, leaf by leaf column-major: a leaf over positions `s..e` holds at
+    /// `s * dim` its first coordinates of the `e - s` points, then their second ones...,
+    /// so that a leaf scan computes its distances a coordinate at a time for all points.
+    leaf_cols: Vec<f64>,
 }
 
 /// The k nearest neighbours of each query row, nearest first.
@@ -122,48 +126,67 @@ impl Neighbourhoods {
     }
 }
 
-/// The best candidates found so far by one query: squared distances ascending.
+/// The best candidates found so far by one query: (squared distance, row), ascending.
 struct Best {
     k: usize,
-    d2: Vec<f64>,
-    idx: Vec<usize>,
+    items: Vec<(f64, usize)>,
+    /// Squared distance a candidate must beat (strictly) to enter.
+    bound: f64,
 }
 
 impl Best {
     fn new(k: usize) -> Self {
         Self {
             k,
-            d2: Vec::with_capacity(k + 1),
-            idx: Vec::with_capacity(k + 1),
+            items: Vec::with_capacity(k + 1),
+            bound: if k == 0 {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            },
         }
     }
 
     fn clear(&mut self) {
-        self.d2.clear();
-        self.idx.clear();
-    }
-
-    /// Squared distance a candidate must beat (strictly) to enter.
-    fn bound(&self) -> f64 {
-        if self.d2.len() < self.k {
-            f64::INFINITY
+        self.items.clear();
+        self.bound = if self.k == 0 {
+            f64::NEG_INFINITY
         } else {
-            self.d2[self.k - 1]
-        }
+            f64::INFINITY
+        };
     }
 
+    #[inline]
     fn push(&mut self, d2: f64, i: usize) {
-        if d2 >= self.bound() {
+        if d2 >= self.bound {
             return;
         }
-        let pos = self.d2.partition_point(|&v| v <= d2);
-        self.d2.insert(pos, d2);
-        self.idx.insert(pos, i);
-        if self.d2.len() > self.k {
-            self.d2.pop();
-            self.idx.pop();
+        insert_sorted(&mut self.items, (d2, i), |e| e.0);
+        if self.items.len() > self.k {
+            self.items.pop();
+        }
+        if self.items.len() == self.k {
+            self.bound = self.items[self.k - 1].0;
         }
     }
+}
+
+/// Inserts `e` into `items`, sorted ascending by `key`, after the entries with an equal
+/// key. The entries after it move up one by one from the back: lists are a few entries
+/// long, `Vec::insert` would call `memmove` for a few bytes, and swapping neighbours
+/// would read back each entry just written.
+#[inline]
+fn insert_sorted<T: Copy>(items: &mut Vec<T>, e: T, key: impl Fn(&T) -> f64) {
+    let k = key(&e);
+    let mut pos = items.len();
+    while pos > 0 && key(&items[pos - 1]) > k {
+        pos -= 1;
+    }
+    items.push(e);
+    for i in (pos + 1..items.len()).rev() {
+        items[i] = items[i - 1];
+    }
+    items[pos] = e;
 }
 
 /// What a tree walk fills: the squared distance a candidate must beat (strictly), and
@@ -174,14 +197,17 @@ trait Candidates {
 }
 
 impl Candidates for Best {
+    #[inline]
     fn bound(&self) -> f64 {
-        Best::bound(self)
+        self.bound
     }
+    #[inline]
     fn offer(&mut self, d2: f64, row: usize) {
         self.push(d2, row);
     }
 }
 
+#[inline(always)]
 pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     lane_sum(a.len().min(b.len()), |j| (a[j] - b[j]) * (a[j] - b[j]))
 }
@@ -191,7 +217,7 @@ pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
 /// sum is a chain of dependent adds. Point distances and box floors share this layout, so
 /// a floor never rounds above a distance it bounds (each term of the floor is at most
 /// the matching term of the distance, and rounding is monotone).
-#[inline]
+#[inline(always)]
 fn lane_sum(d: usize, term: impl Fn(usize) -> f64) -> f64 {
     let mut acc = [0.0f64; 4];
     let full = d - d % 4;
@@ -206,6 +232,128 @@ fn lane_sum(d: usize, term: impl Fn(usize) -> f64) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
+/// Nodes of a subtree in pre-order, ids relative to its root (0), with their boxes.
+#[derive(Default)]
+struct Subtree {
+    nodes: Vec<Node>,
+    /// Per node: lower corner then upper corner of its bounding box.
+    bounds: Vec<f64>,
+}
+
+/// Nodes with more points than this have their two halves built in parallel.
+const PAR_BUILD: usize = 1 << 13;
+
+/// Builds the subtree over `points` (row-major, `dim` columns) and their row numbers
+/// `index`, which sit at tree positions `base..`; both are reordered in place.
+fn build_subtree(points: &mut [f64], index: &mut [usize], base: usize, dim: usize) -> Subtree {
+    let n = index.len();
+    let mut out = Subtree::default();
+    if n <= PAR_BUILD {
+        build_node(points, index, base, dim, &mut Scratch::default(), &mut out);
+        return out;
+    }
+    let Some(mid) = split_node(points, index, base, dim, &mut Scratch::default(), &mut out) else {
+        return out;
+    };
+    let (lp, rp) = points.split_at_mut(mid * dim);
+    let (li, ri) = index.split_at_mut(mid);
+    let (left, right) = rayon::join(
+        || build_subtree(lp, li, base, dim),
+        || build_subtree(rp, ri, base + mid, dim),
+    );
+    let right_root = 1 + left.nodes.len();
+    out.nodes[0].left = 1;
+    out.nodes[0].right = right_root;
+    for (part, shift) in [(left, 1), (right, right_root)] {
+        out.nodes.extend(part.nodes.into_iter().map(|mut node| {
+            if node.left != NO_CHILD {
+                node.left += shift;
+                node.right += shift;
+            }
+            node
+        }));
+        out.bounds.extend(part.bounds);
+    }
+    out
+}
+
+/// Appends the node over `points` / `index` (tree positions `base..`) to `out` and, when
+/// it is too large for a leaf, orders its points around their median on the split
+/// dimension. Returns the number of points in its left half, or `None` for a leaf.
+fn split_node(
+    points: &mut [f64],
+    index: &mut [usize],
+    base: usize,
+    d: usize,
+    s: &mut Scratch,
+    out: &mut Subtree,
+) -> Option<usize> {
+    let n = index.len();
+    let mut lo = vec![f64::INFINITY; d];
+    let mut hi = vec![f64::NEG_INFINITY; d];
+    for row in points.chunks_exact(d) {
+        for j in 0..d {
+            lo[j] = lo[j].min(row[j]);
+            hi[j] = hi[j].max(row[j]);
+        }
+    }
+    out.bounds.extend_from_slice(&lo);
+    out.bounds.extend_from_slice(&hi);
+    out.nodes.push(Node {
+        start: base,
+        end: base + n,
+        left: NO_CHILD,
+        right: NO_CHILD,
+    });
+    // Identical points are split too (by position), so that a query can stop at the
+    // first k of them instead of scanning all.
+    if n <= LEAF_SIZE {
+        return None;
+    }
+    let split_dim = KdTree::split_dim(points, d, &lo, &hi, &mut s.col);
+    let mid = n / 2;
+    // The node's points around their median on `split_dim`: the order is chosen on a
+    // list of positions, then the rows and row numbers move once.
+    s.col.clear();
+    s.col.extend((0..n).map(|p| points[p * d + split_dim]));
+    s.perm.clear();
+    s.perm.extend(0..n);
+    let keys = &s.col;
+    s.perm
+        .select_nth_unstable_by(mid, |&a, &b| keys[a].total_cmp(&keys[b]));
+    s.rows.clear();
+    s.idx.clear();
+    for &k in &s.perm {
+        s.rows.extend_from_slice(&points[k * d..(k + 1) * d]);
+        s.idx.push(index[k]);
+    }
+    points.copy_from_slice(&s.rows);
+    index.copy_from_slice(&s.idx);
+    Some(mid)
+}
+
+/// Builds the subtree over `points` / `index` (tree positions `base..`) sequentially,
+/// appending its nodes to `out` in pre-order; returns its root's id in `out`.
+fn build_node(
+    points: &mut [f64],
+    index: &mut [usize],
+    base: usize,
+    d: usize,
+    s: &mut Scratch,
+    out: &mut Subtree,
+) -> usize {
+    let id = out.nodes.len();
+    if let Some(mid) = split_node(points, index, base, d, s, out) {
+        let (lp, rp) = points.split_at_mut(mid * d);
+        let (li, ri) = index.split_at_mut(mid);
+        let left = build_node(lp, li, base, d, s, out);
+        let right = build_node(rp, ri, base + mid, d, s, out);
+        out.nodes[id].left = left;
+        out.nodes[id].right = right;
+    }
+    id
+}
+
 impl KdTree {
     /// Builds the tree over the rows of `x` (checked: at least one row and one column,
     /// finite values).
@@ -213,73 +361,36 @@ impl KdTree {
         Self::from_rows(row_major(x).into_owned(), x.ncols())
     }
 
-    /// Builds the tree over `src` (`rows × dim`, row-major), reordering it in place.
-    fn from_rows(src: Vec<f64>, dim: usize) -> Self {
+    /// Builds the tree over `src` (`rows × dim`, row-major), reordering it in place. The
+    /// two halves of a large node are built in parallel.
+    fn from_rows(mut src: Vec<f64>, dim: usize) -> Self {
         let n = src.len().checked_div(dim).unwrap_or(0);
-        let mut tree = KdTree {
+        let mut index: Vec<usize> = (0..n).collect();
+        let mut sub = Subtree::default();
+        if n > 0 && dim > 0 {
+            sub = build_subtree(&mut src, &mut index, 0, dim);
+        }
+        let mut leaf_cols = vec![0.0; src.len()];
+        for node in sub.nodes.iter().filter(|n| n.left == NO_CHILD) {
+            let m = node.end - node.start;
+            let block = &mut leaf_cols[node.start * dim..node.end * dim];
+            for (p, row) in src[node.start * dim..node.end * dim]
+                .chunks_exact(dim)
+                .enumerate()
+            {
+                for (j, &v) in row.iter().enumerate() {
+                    block[j * m + p] = v;
+                }
+            }
+        }
+        KdTree {
             dim,
             points: src,
-            index: (0..n).collect(),
-            nodes: Vec::new(),
-            bounds: Vec::new(),
-        };
-        if n > 0 && dim > 0 {
-            tree.build_node(0, n, &mut Scratch::default());
+            index,
+            nodes: sub.nodes,
+            bounds: sub.bounds,
+            leaf_cols,
         }
-        tree
-    }
-
-    /// Builds the node over tree positions `start..end`. The points are kept in tree order
-    /// as the nodes are split, so every pass over a node reads its points in sequence.
-    fn build_node(&mut self, start: usize, end: usize, s: &mut Scratch) -> usize {
-        let d = self.dim;
-        let id = self.nodes.len();
-        let mut lo = vec![f64::INFINITY; d];
-        let mut hi = vec![f64::NEG_INFINITY; d];
-        for row in self.points[start * d..end * d].chunks_exact(d) {
-            for j in 0..d {
-                lo[j] = lo[j].min(row[j]);
-                hi[j] = hi[j].max(row[j]);
-            }
-        }
-        self.bounds.extend_from_slice(&lo);
-        self.bounds.extend_from_slice(&hi);
-        self.nodes.push(Node {
-            start,
-            end,
-            left: NO_CHILD,
-            right: NO_CHILD,
-        });
-        // Identical points are split too (by position), so that a query can stop at the
-        // first k of them instead of scanning all.
-        if end - start > LEAF_SIZE {
-            let split_dim = self.split_dim(start, end, &lo, &hi, &mut s.col);
-            let mid = start + (end - start) / 2;
-            // The node's points around their median on `split_dim`: the order is chosen
-            // on a list of positions, then the rows and row numbers move once.
-            s.col.clear();
-            s.col
-                .extend((start..end).map(|p| self.points[p * d + split_dim]));
-            s.perm.clear();
-            s.perm.extend(0..end - start);
-            let keys = &s.col;
-            s.perm
-                .select_nth_unstable_by(mid - start, |&a, &b| keys[a].total_cmp(&keys[b]));
-            s.rows.clear();
-            s.idx.clear();
-            for &k in &s.perm {
-                s.rows
-                    .extend_from_slice(&self.points[(start + k) * d..(start + k + 1) * d]);
-                s.idx.push(self.index[start + k]);
-            }
-            self.points[start * d..end * d].copy_from_slice(&s.rows);
-            self.index[start..end].copy_from_slice(&s.idx);
-            let left = self.build_node(start, mid, s);
-            let right = self.build_node(mid, end, s);
-            self.nodes[id].left = left;
-            self.nodes[id].right = right;
-        }
-        id
     }
 
     /// The dimension to split a node on: the one with the widest interquartile range, or
@@ -292,21 +403,14 @@ impl KdTree {
     /// few has the widest range, and splitting it at the median separates nothing, so
     /// queries scan many times more points. The interquartile range is the spread where
     /// the median split cuts.
-    fn split_dim(
-        &self,
-        start: usize,
-        end: usize,
-        lo: &[f64],
-        hi: &[f64],
-        col: &mut Vec<f64>,
-    ) -> usize {
-        let d = self.dim;
-        let stride = ((end - start) / SPLIT_SAMPLE).max(1);
-        let m = (end - start).div_ceil(stride);
+    fn split_dim(points: &[f64], d: usize, lo: &[f64], hi: &[f64], col: &mut Vec<f64>) -> usize {
+        let n = points.len() / d;
+        let stride = (n / SPLIT_SAMPLE).max(1);
+        let m = n.div_ceil(stride);
         let mut best = (0, 0.0);
         for j in 0..d {
             col.clear();
-            col.extend((start..end).step_by(stride).map(|p| self.points[p * d + j]));
+            col.extend((0..n).step_by(stride).map(|p| points[p * d + j]));
             let q1 = *col.select_nth_unstable_by(m / 4, f64::total_cmp).1;
             let q3 = *col.select_nth_unstable_by(3 * m / 4, f64::total_cmp).1;
             if q3 - q1 > best.1 {
@@ -393,9 +497,24 @@ impl KdTree {
         let n = &self.nodes[node];
         if n.left == NO_CHILD {
             let d = self.dim;
-            for pos in n.start..n.end {
-                let p = &self.points[pos * d..(pos + 1) * d];
-                found.offer(sq_dist(q, p), self.index[pos]);
+            let m = n.end - n.start;
+            let block = &self.leaf_cols[n.start * d..n.end * d];
+            // The squared distances to the leaf's points, coordinate by coordinate in the
+            // lanes of `lane_sum` (coordinate j in lane j % 4), so each equals `sq_dist`.
+            let mut lanes = [[0.0f64; LEAF_SIZE]; 4];
+            for (j, col) in block.chunks_exact(m).enumerate() {
+                let qj = q[j];
+                for (acc, &v) in lanes[j % 4][..m].iter_mut().zip(col) {
+                    *acc += (v - qj) * (v - qj);
+                }
+            }
+            let [l0, l1, l2, l3] = &lanes;
+            let sums = l0.iter().zip(l1).zip(l2).zip(l3);
+            for ((((a, b), c), e), &row) in sums.zip(&self.index[n.start..n.end]) {
+                let d2 = (a + b) + (c + e);
+                if d2 < found.bound() {
+                    found.offer(d2, row);
+                }
             }
             return;
         }
@@ -411,6 +530,59 @@ impl KdTree {
         }
         if d_second < found.bound() {
             self.search(second, q, found);
+        }
+    }
+
+    /// The parent of every node (the root's is [`NO_CHILD`]) and the leaf holding every
+    /// tree position.
+    fn parents_and_leaves(&self) -> (Vec<usize>, Vec<usize>) {
+        let mut parent = vec![NO_CHILD; self.nodes.len()];
+        let mut leaf = vec![0; self.len()];
+        for (id, n) in self.nodes.iter().enumerate() {
+            if n.left == NO_CHILD {
+                leaf[n.start..n.end].fill(id);
+            } else {
+                parent[n.left] = id;
+                parent[n.right] = id;
+            }
+        }
+        (parent, leaf)
+    }
+
+    /// Whether every point outside `node` is at a squared distance of at least `bound`
+    /// from `q`, a point inside the node's box. A point outside a node lies beyond one
+    /// face of its box (every ancestor split at a median put it on the other side), and
+    /// its squared distance, a sum of non-negative terms, is at least the square of its
+    /// gap on that one dimension, so the test is exact in floating point as well.
+    fn ball_inside(&self, node: usize, q: &[f64], bound: f64) -> bool {
+        let d = self.dim;
+        let lo = &self.bounds[2 * d * node..2 * d * node + d];
+        let hi = &self.bounds[2 * d * node + d..2 * d * (node + 1)];
+        (0..d).all(|j| {
+            let (a, b) = (q[j] - lo[j], hi[j] - q[j]);
+            a * a >= bound && b * b >= bound
+        })
+    }
+
+    /// The search of [`KdTree::search`] for `q`, a point of leaf `leaf`, from the leaf up:
+    /// the leaf, then at each level the sibling subtree unless its box is too far, until
+    /// the current bound lies inside the node reached (nothing outside can enter). A
+    /// search from the root computes two boxes per level down to the leaf and checks
+    /// every level again on the way back; a query's neighbours are mostly in or near its
+    /// own leaf.
+    fn climb_search(&self, leaf: usize, parent: &[usize], q: &[f64], found: &mut impl Candidates) {
+        self.search(leaf, q, found);
+        let mut node = leaf;
+        while parent[node] != NO_CHILD {
+            if self.ball_inside(node, q, found.bound()) {
+                return;
+            }
+            let p = &self.nodes[parent[node]];
+            let sibling = if p.left == node { p.right } else { p.left };
+            if self.box_dist2(sibling, q) < found.bound() {
+                self.search(sibling, q, found);
+            }
+            node = parent[node];
         }
     }
 
@@ -453,19 +625,18 @@ impl KdTree {
                     self.query_into(&queries[row * d..(row + 1) * d], &mut best);
                     if exclude_self {
                         let drop = best
-                            .idx
+                            .items
                             .iter()
-                            .position(|&i| i == row)
-                            .unwrap_or(best.idx.len().saturating_sub(1));
-                        if drop < best.idx.len() {
-                            best.idx.remove(drop);
-                            best.d2.remove(drop);
+                            .position(|&(_, i)| i == row)
+                            .unwrap_or(best.items.len().saturating_sub(1));
+                        if drop < best.items.len() {
+                            best.items.remove(drop);
                         }
                     }
-                    let got = best.d2.len().min(k);
-                    for j in 0..got {
-                        dchunk[r * k + j] = best.d2[j].sqrt();
-                        ichunk[r * k + j] = best.idx[j];
+                    let got = best.items.len().min(k);
+                    for (j, &(d2, i)) in best.items[..got].iter().enumerate() {
+                        dchunk[r * k + j] = d2.sqrt();
+                        ichunk[r * k + j] = i;
                     }
                     // Fewer points than asked (not reachable with a valid `k`): repeat the
                     // farthest so the row stays well formed.
@@ -679,61 +850,49 @@ impl DistinctRows {
     }
 }
 
-/// The best candidates of a query on a [`CountedTree`]: squared distances ascending, each
-/// with its distinct point and multiplicity. Only as many entries are kept as it takes
-/// for the multiplicities to reach `k`.
+/// The best candidates of a query on a [`CountedTree`]: (squared distance, distinct
+/// point, multiplicity), ascending. Only as many entries are kept as it takes for the
+/// multiplicities to reach `k`.
 struct CountedBest {
     k: usize,
-    d2: Vec<f64>,
-    id: Vec<usize>,
-    count: Vec<usize>,
+    items: Vec<(f64, usize, usize)>,
     total: usize,
+    /// Squared distance a candidate must beat (strictly) to enter.
+    bound: f64,
 }
 
 impl CountedBest {
     fn new(k: usize) -> Self {
         Self {
             k,
-            d2: Vec::with_capacity(k + 1),
-            id: Vec::with_capacity(k + 1),
-            count: Vec::with_capacity(k + 1),
+            items: Vec::with_capacity(k + 1),
             total: 0,
+            bound: f64::INFINITY,
         }
     }
 
     fn clear(&mut self) {
-        self.d2.clear();
-        self.id.clear();
-        self.count.clear();
+        self.items.clear();
         self.total = 0;
+        self.bound = f64::INFINITY;
     }
 
-    /// Squared distance a candidate must beat (strictly) to enter.
-    fn bound(&self) -> f64 {
-        if self.total < self.k {
-            f64::INFINITY
-        } else {
-            self.d2.last().copied().unwrap_or(f64::INFINITY)
-        }
-    }
-
+    #[inline]
     fn push(&mut self, d2: f64, id: usize, count: usize) {
-        if count == 0 || d2 >= self.bound() {
+        if count == 0 || d2 >= self.bound {
             return;
         }
-        let pos = self.d2.partition_point(|&v| v <= d2);
-        self.d2.insert(pos, d2);
-        self.id.insert(pos, id);
-        self.count.insert(pos, count);
+        insert_sorted(&mut self.items, (d2, id, count), |e| e.0);
         self.total += count;
-        while let Some(&last) = self.count.last() {
+        while let Some(&(_, _, last)) = self.items.last() {
             if self.total - last < self.k {
                 break;
             }
             self.total -= last;
-            self.d2.pop();
-            self.id.pop();
-            self.count.pop();
+            self.items.pop();
+        }
+        if self.total >= self.k {
+            self.bound = self.items.last().map_or(f64::INFINITY, |e| e.0);
         }
     }
 }
@@ -747,9 +906,11 @@ struct Counted<'a> {
 }
 
 impl Candidates for Counted<'_> {
+    #[inline]
     fn bound(&self) -> f64 {
-        self.best.bound()
+        self.best.bound
     }
+    #[inline]
     fn offer(&mut self, d2: f64, id: usize) {
         let copies = self.count[id] - usize::from(id == self.own);
         self.best.push(d2, id, copies);
@@ -802,8 +963,8 @@ impl CountedTree {
     ) -> Result<Neighbourhoods, Cancelled> {
         let d = self.tree.dim;
         let rows = queries.len().checked_div(d).unwrap_or(0);
-        self.neighbourhoods(rows, k, cancel, |r| {
-            (&queries[r * d..(r + 1) * d], NO_CHILD)
+        self.neighbourhoods(rows, k, cancel, &[], |r| {
+            (&queries[r * d..(r + 1) * d], NO_CHILD, NO_CHILD)
         })
     }
 
@@ -815,8 +976,10 @@ impl CountedTree {
     /// The queries run in tree order, so that consecutive queries walk the same branches.
     pub fn kneighbors_self(&self, k: usize, cancel: &Cancel) -> Result<Neighbourhoods, Cancelled> {
         let t = &self.tree;
-        let by_pos =
-            self.neighbourhoods(t.len(), k, cancel, |pos| (t.point_at(pos), t.index[pos]))?;
+        let (parent, leaf) = t.parents_and_leaves();
+        let by_pos = self.neighbourhoods(t.len(), k, cancel, &parent, |pos| {
+            (t.point_at(pos), t.index[pos], leaf[pos])
+        })?;
         let mut dist = vec![0.0; by_pos.dist.len()];
         let mut idx = vec![0usize; by_pos.idx.len()];
         for pos in 0..t.len() {
@@ -827,14 +990,15 @@ impl CountedTree {
         Ok(Neighbourhoods { k, dist, idx })
     }
 
-    /// Runs `rows` queries; `query(r)` gives the point of query `r` and the distinct row
-    /// it must not count itself in ([`NO_CHILD`] for none).
+    /// Runs `rows` queries; `query(r)` gives the point of query `r`, the distinct row it
+    /// must not count itself in, and the leaf it is a point of ([`NO_CHILD`] for none).
     fn neighbourhoods<'q>(
         &self,
         rows: usize,
         k: usize,
         cancel: &Cancel,
-        query: impl Fn(usize) -> (&'q [f64], usize) + Sync,
+        parent: &[usize],
+        query: impl Fn(usize) -> (&'q [f64], usize, usize) + Sync,
     ) -> Result<Neighbourhoods, Cancelled> {
         let mut dist = vec![0.0; rows * k];
         let mut idx = vec![0usize; rows * k];
@@ -852,16 +1016,20 @@ impl CountedTree {
                     .zip(ichunk.chunks_exact_mut(k))
                     .enumerate()
                 {
-                    let (q, own) = query(c * CHUNK + r);
+                    let (q, own, leaf) = query(c * CHUNK + r);
                     best.clear();
                     let mut found = Counted {
                         best: &mut best,
                         count: &self.count,
                         own,
                     };
-                    self.tree.search(0, q, &mut found);
+                    if leaf == NO_CHILD {
+                        self.tree.search(0, q, &mut found);
+                    } else {
+                        self.tree.climb_search(leaf, parent, q, &mut found);
+                    }
                     let mut j = 0;
-                    for ((&d2, &id), &m) in best.d2.iter().zip(&best.id).zip(&best.count) {
+                    for &(d2, id, m) in &best.items {
                         let dist = d2.sqrt();
                         for _ in 0..m.min(k - j) {
                             drow[j] = dist;
@@ -900,6 +1068,66 @@ mod tests {
         d.sort_by(f64::total_cmp);
         d.truncate(k);
         d
+    }
+
+    #[test]
+    fn large_trees_are_well_formed_and_exact() {
+        // Enough rows for the halves of the top nodes to be built in parallel, with
+        // coarse values on one column (ties on split values) and a few far rows.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let n = 3 * PAR_BUILD;
+        let x = Array2::<f64>::from_shape_fn((n, 4), |(i, j)| match j {
+            0 => f64::from(rng.gen_range(0..6u8)),
+            _ if i % 997 == 0 => 50.0 + rng.gen::<f64>(),
+            _ => rng.gen::<f64>(),
+        });
+        let tree = KdTree::build(x.view());
+        let d = 4;
+        let mut seen = vec![false; n];
+        for id in 0..tree.node_count() {
+            let r = tree.positions(id);
+            let lo = &tree.bounds[2 * d * id..2 * d * id + d];
+            let hi = &tree.bounds[2 * d * id + d..2 * d * (id + 1)];
+            for pos in r.clone() {
+                let p = tree.point_at(pos);
+                assert!((0..d).all(|j| lo[j] <= p[j] && p[j] <= hi[j]));
+                assert_eq!(p, x.row(tree.row_at(pos)).as_slice().unwrap());
+            }
+            match tree.children(id) {
+                Some((l, rt)) => {
+                    assert!(l > id && rt > id);
+                    assert_eq!(tree.positions(l).start, r.start);
+                    assert_eq!(tree.positions(l).end, tree.positions(rt).start);
+                    assert_eq!(tree.positions(rt).end, r.end);
+                }
+                None => {
+                    assert!(r.len() <= LEAF_SIZE);
+                    for pos in r {
+                        assert!(!seen[tree.row_at(pos)]);
+                        seen[tree.row_at(pos)] = true;
+                    }
+                }
+            }
+        }
+        assert!(seen.iter().all(|&v| v));
+        // Searches from a row's own leaf up give the distances of a brute-force search, on
+        // these rows and on continuous ones (where the climb stops below the root).
+        let smooth = Array2::<f64>::from_shape_fn((n, 3), |_| rng.gen::<f64>());
+        for x in [x, smooth] {
+            let (counted, of_row) = CountedTree::build(x.view());
+            for k in [1, 5, 20] {
+                let nb = counted.kneighbors_self(k, &Cancel::new()).unwrap();
+                for i in (0..n).step_by(41) {
+                    let q = x.row(i).to_vec();
+                    let mut all: Vec<f64> = (0..n)
+                        .filter(|&j| j != i)
+                        .map(|j| sq_dist(&q, x.row(j).as_slice().unwrap()).sqrt())
+                        .collect();
+                    all.sort_by(f64::total_cmp);
+                    assert_eq!(nb.dist_of(of_row[i]), &all[..k], "row {i}, k {k}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -147,29 +147,27 @@ impl Cblof {
 #[derive(Debug, Clone, Copy)]
 struct SliceL2;
 
+/// Squared Euclidean distance of two views that are not contiguous slices.
+#[cold]
+fn strided_rdistance<D: Dimension>(a: ArrayView<f64, D>, b: ArrayView<f64, D>) -> f64 {
+    let mut s = 0.0;
+    Zip::from(&a).and(&b).for_each(|x, y| {
+        let d = x - y;
+        s += d * d;
+    });
+    s
+}
+
 impl Distance<f64> for SliceL2 {
     fn distance<D: Dimension>(&self, a: ArrayView<f64, D>, b: ArrayView<f64, D>) -> f64 {
         self.rdistance(a, b).sqrt()
     }
 
+    #[inline(always)]
     fn rdistance<D: Dimension>(&self, a: ArrayView<f64, D>, b: ArrayView<f64, D>) -> f64 {
         match (a.as_slice(), b.as_slice()) {
-            (Some(a), Some(b)) if a.len() == b.len() => {
-                let mut s = 0.0;
-                for (x, y) in a.iter().zip(b) {
-                    let d = x - y;
-                    s += d * d;
-                }
-                s
-            }
-            _ => {
-                let mut s = 0.0;
-                Zip::from(&a).and(&b).for_each(|x, y| {
-                    let d = x - y;
-                    s += d * d;
-                });
-                s
-            }
+            (Some(a), Some(b)) if a.len() == b.len() => crate::neighbors::sq_dist(a, b),
+            _ => strided_rdistance(a, b),
         }
     }
 
