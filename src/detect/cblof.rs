@@ -1,7 +1,8 @@
 //! Cluster-Based Local Outlier Factor (He, Xu, Deng 2003, "Discovering cluster-based
 //! local outliers"), following PyOD's `pyod.models.cblof.CBLOF` with `use_weights=False`:
 //!
-//! 1. k-means (linfa-clustering's `KMeans`, k-means++ initialisation, seeded);
+//! 1. k-means (linfa-clustering's `KMeans`, from scikit-learn's greedy k-means++
+//!    seeding, ten seeded restarts, the lowest inertia kept);
 //! 2. clusters sorted by size, descending; the split index `b` is the first position
 //!    where the clusters before it hold at least `alpha` of the rows (condition A) and is
 //!    also a position where a cluster is at least `beta` times bigger than the next one
@@ -12,11 +13,11 @@
 
 use linfa::traits::Fit;
 use linfa::DatasetBase;
-use linfa_clustering::KMeans;
+use linfa_clustering::{KMeans, KMeansInit};
 use linfa_nn::distance::Distance;
 use ndarray::{Array2, ArrayView, ArrayView2, Axis, Dimension, Zip};
 use rand::seq::index::sample;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 use rayon::prelude::*;
 
@@ -181,7 +182,56 @@ impl Distance<f64> for SliceL2 {
 }
 
 fn dist2(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
+    match (a.as_slice(), b.as_slice()) {
+        (Some(a), Some(b)) if a.len() == b.len() => crate::neighbors::sq_dist(a, b),
+        _ => strided_rdistance(a, b),
+    }
+}
+
+/// scikit-learn's greedy k-means++ seeding (`_kmeans_plusplus`, which PyOD's k-means
+/// uses): a first centre drawn uniformly; each next one the best of `2 + ⌊ln k⌋`
+/// candidates drawn with probability proportional to the squared distance to the
+/// nearest centre so far, "best" being the one that leaves the smallest sum of those
+/// distances. `x` is row-major with `d` columns and at least one row.
+fn greedy_kmeans_pp(x: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Array2<f64> {
+    let n = x.len() / d;
+    let row = |i: usize| &x[i * d..(i + 1) * d];
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut centres = Vec::with_capacity(k * d);
+    let first = rng.gen_range(0..n);
+    centres.extend_from_slice(row(first));
+    let mut closest: Vec<f64> = (0..n)
+        .map(|i| crate::neighbors::sq_dist(row(i), row(first)))
+        .collect();
+    let mut pot: f64 = closest.iter().sum();
+    let mut cumsum = vec![0.0; n];
+    let mut trial = vec![0.0; n];
+    let mut best = vec![0.0; n];
+    for _ in 1..k {
+        let mut acc = 0.0;
+        for (c, &v) in cumsum.iter_mut().zip(&closest) {
+            acc += v;
+            *c = acc;
+        }
+        let mut chosen = (0, f64::INFINITY);
+        for _ in 0..trials {
+            let r = rng.gen::<f64>() * pot;
+            let cand = cumsum.partition_point(|&c| c < r).min(n - 1);
+            let mut cand_pot = 0.0;
+            for (i, (t, &c)) in trial.iter_mut().zip(&closest).enumerate() {
+                *t = c.min(crate::neighbors::sq_dist(row(i), row(cand)));
+                cand_pot += *t;
+            }
+            if cand_pot < chosen.1 {
+                chosen = (cand, cand_pot);
+                std::mem::swap(&mut best, &mut trial);
+            }
+        }
+        centres.extend_from_slice(row(chosen.0));
+        std::mem::swap(&mut closest, &mut best);
+        pot = chosen.1;
+    }
+    Array2::from_shape_vec((k, d), centres).unwrap_or_else(|_| Array2::zeros((k, d)))
 }
 
 /// Nearest centroid of every row, with the squared distance.
@@ -263,10 +313,11 @@ impl Detector for Cblof {
             let mut rng = Xoshiro256Plus::seed_from_u64(self.seed ^ 0x9e37_79b9_7f4a_7c15);
             let mut rows = sample(&mut rng, n, self.kmeans_rows.max(k)).into_vec();
             rows.sort_unstable();
-            data.select(Axis(0), &rows)
+            crate::neighbors::select_rows(data.view(), &rows)
         });
         let km_rows = sample.as_ref().unwrap_or(&data);
         let dataset = DatasetBase::from(km_rows.view());
+        let km_flat = crate::neighbors::row_major(km_rows.view());
         // scikit-learn's convergence test: the squared shift of the centroids at most
         // `tol` (1e-4) times the mean variance of the columns. linfa compares the shift
         // itself, strictly: the same test is a shift below the square root, and a
@@ -280,8 +331,10 @@ impl Detector for Cblof {
             .into_par_iter()
             .map(|run| {
                 cancel.check()?;
-                let rng = Xoshiro256Plus::seed_from_u64(self.seed.wrapping_add(run as u64));
+                let mut rng = Xoshiro256Plus::seed_from_u64(self.seed.wrapping_add(run as u64));
+                let init = greedy_kmeans_pp(&km_flat, x.ncols(), k, &mut rng);
                 let model = KMeans::params_with(k, rng, SliceL2)
+                    .init_method(KMeansInit::Precomputed(init))
                     .n_runs(1)
                     .max_n_iterations(self.max_iter.max(1))
                     .tolerance(tolerance)
@@ -363,6 +416,36 @@ mod tests {
     use super::*;
     use rand::Rng;
     use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn greedy_seeding_puts_a_centre_in_every_separated_blob() {
+        // Five tight blobs far apart, of very different sizes: a centre drawn in a blob
+        // already held is at distance ~0, so every draw lands in a new blob.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let sizes = [500, 40, 300, 5, 60];
+        let mut x = Vec::new();
+        for (b, &m) in sizes.iter().enumerate() {
+            for _ in 0..m {
+                x.push(100.0 * b as f64 + rng.gen::<f64>() * 0.01);
+                x.push(-50.0 * b as f64 + rng.gen::<f64>() * 0.01);
+            }
+        }
+        for seed in 0..20 {
+            let mut r = Xoshiro256Plus::seed_from_u64(seed);
+            let c = greedy_kmeans_pp(&x, 2, 5, &mut r);
+            let mut blobs: Vec<i64> = c
+                .column(0)
+                .iter()
+                .map(|v| (v / 100.0).round() as i64)
+                .collect();
+            blobs.sort_unstable();
+            assert_eq!(blobs, vec![0, 1, 2, 3, 4], "seed {seed}");
+        }
+        // All rows equal: every centre is that row, and nothing divides by zero.
+        let same = vec![2.5; 20];
+        let c = greedy_kmeans_pp(&same, 2, 3, &mut Xoshiro256Plus::seed_from_u64(1));
+        assert!(c.iter().all(|&v| v == 2.5));
+    }
 
     /// Three blobs of 400, 300 and 200 rows, and one far row (index 900).
     fn blobs() -> Array2<f64> {
