@@ -84,10 +84,15 @@ struct Tree {
 /// The largest `f32` at or below `t`.
 fn f32_at_or_below(t: f64) -> f32 {
     let f = t as f32;
-    if f64::from(f) > t {
-        f.next_down()
-    } else {
+    if f64::from(f) <= t {
         f
+    } else if f == 0.0 {
+        // Below zero: the negative value nearest zero.
+        -f32::from_bits(1)
+    } else if f > 0.0 {
+        f32::from_bits(f.to_bits() - 1)
+    } else {
+        f32::from_bits(f.to_bits() + 1)
     }
 }
 
@@ -110,10 +115,18 @@ fn average_path_length(m: usize) -> f64 {
     }
 }
 
-/// Value as the trees see it: scikit-learn converts the input to `float32`.
+/// Value as the trees see it: scikit-learn converts the input to `float32` (and refuses
+/// values beyond its range; here they are held at its largest finite values, so that no
+/// value or threshold is infinite).
+#[inline]
+fn single32(v: f64) -> f32 {
+    v.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32
+}
+
+/// [`single32`] as a double.
 #[inline]
 fn single(v: f64) -> f64 {
-    v as f32 as f64
+    f64::from(single32(v))
 }
 
 /// A generator per tree, independent of the others and of the thread that uses it.
@@ -368,7 +381,7 @@ impl Detector for IForest {
                 let start = c * SCORE_CHUNK;
                 let mut rows = Vec::with_capacity(chunk.len() * d);
                 for r in 0..chunk.len() {
-                    rows.extend(x.row(start + r).iter().map(|&v| v as f32));
+                    rows.extend(x.row(start + r).iter().map(|&v| single32(v)));
                 }
                 chunk.iter_mut().for_each(|o| *o = 0.0);
                 for tree in &self.trees {
@@ -396,6 +409,18 @@ mod tests {
         assert_eq!(average_path_length(2), 1.0);
         // c(256) = 2 (ln 255 + γ) − 2 · 255 / 256
         assert!((average_path_length(256) - 10.244_770_920_631_823).abs() < 1e-9);
+    }
+
+    #[test]
+    fn values_beyond_single_precision_do_not_break_the_trees() {
+        let mut x = cloud_with_outlier(300, 2, 5);
+        x[[7, 0]] = 1e300;
+        x[[8, 0]] = -1e300;
+        x[[9, 1]] = f64::MAX;
+        let mut d = IForest::default();
+        let s = d.fit(x.view(), &Cancel::new()).unwrap();
+        assert!(s.iter().all(|v| v.is_finite() && *v > 0.0 && *v < 1.0));
+        assert_eq!(s, d.score(x.view(), &Cancel::new()).unwrap());
     }
 
     #[test]
@@ -444,15 +469,23 @@ mod tests {
         for _ in 0..10_000 {
             let t: f64 = rng.gen_range(-1e6..1e6) * rng.gen::<f64>().powi(8);
             let r = f32_at_or_below(t);
-            assert!(f64::from(r) <= t && f64::from(r.next_up()) > t, "{t} {r}");
+            // The f32 values around r, in order (bit steps away from zero and back).
+            let step = |v: f32, up: bool| {
+                let b = v.to_bits() as i64 + if (v >= 0.0) == up { 1 } else { -1 };
+                f32::from_bits(b as u32)
+            };
+            let above = step(r, true);
+            assert!(f64::from(r) <= t && f64::from(above) > t, "{t} {r}");
             // Every f32 value near t falls on the same side of both.
-            for v in [r.next_down(), r, r.next_up(), r.next_up().next_up()] {
+            for v in [step(r, false), r, above, step(above, true)] {
                 assert_eq!(f64::from(v) <= t, v <= r, "{t} {v}");
             }
         }
         assert_eq!(f32_at_or_below(0.5), 0.5);
-        // 0.1f32 is just above 0.1.
-        assert_eq!(f32_at_or_below(0.1), 0.1f32.next_down());
+        // 0.1f32 is just above 0.1; -0.1f32 just below -0.1.
+        assert_eq!(f32_at_or_below(0.1), f32::from_bits(0.1f32.to_bits() - 1));
+        assert_eq!(f32_at_or_below(-0.1), -0.1f32);
+        assert_eq!(f32_at_or_below(-1e-300), -f32::from_bits(1));
     }
 
     #[test]
