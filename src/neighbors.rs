@@ -97,9 +97,10 @@ pub(crate) struct KdTree {
     nodes: Vec<Node>,
     /// Per node: lower corner then upper corner of its bounding box.
     bounds: Vec<f64>,
-    /// The points again, leaf by leaf column-major: a leaf over positions `s..e` holds at
-    /// `s * dim` its first coordinates of the `e - s` points, then their second ones...,
-    /// so that a leaf scan computes its distances a coordinate at a time for all points.
+    /// Empty, or the points again, leaf by leaf column-major (see
+    /// [`KdTree::with_leaf_columns`]): a leaf over positions `s..e` holds at `s * dim` the
+    /// first coordinates of its `e - s` points, then their second ones..., so that a leaf
+    /// scan computes its distances a coordinate at a time for all its points.
     leaf_cols: Vec<f64>,
 }
 
@@ -370,11 +371,26 @@ impl KdTree {
         if n > 0 && dim > 0 {
             sub = build_subtree(&mut src, &mut index, 0, dim);
         }
-        let mut leaf_cols = vec![0.0; src.len()];
-        for node in sub.nodes.iter().filter(|n| n.left == NO_CHILD) {
+        KdTree {
+            dim,
+            points: src,
+            index,
+            nodes: sub.nodes,
+            bounds: sub.bounds,
+            leaf_cols: Vec::new(),
+        }
+    }
+
+    /// The tree with a second copy of its points, leaf by leaf column-major, which
+    /// k-nearest-neighbour searches scan several times faster; worth its memory where
+    /// searches are many (the detectors' and UMAP's neighbour graphs).
+    pub fn with_leaf_columns(mut self) -> Self {
+        let dim = self.dim;
+        let mut cols = vec![0.0; self.points.len()];
+        for node in self.nodes.iter().filter(|n| n.left == NO_CHILD) {
             let m = node.end - node.start;
-            let block = &mut leaf_cols[node.start * dim..node.end * dim];
-            for (p, row) in src[node.start * dim..node.end * dim]
+            let block = &mut cols[node.start * dim..node.end * dim];
+            for (p, row) in self.points[node.start * dim..node.end * dim]
                 .chunks_exact(dim)
                 .enumerate()
             {
@@ -383,14 +399,8 @@ impl KdTree {
                 }
             }
         }
-        KdTree {
-            dim,
-            points: src,
-            index,
-            nodes: sub.nodes,
-            bounds: sub.bounds,
-            leaf_cols,
-        }
+        self.leaf_cols = cols;
+        self
     }
 
     /// The dimension to split a node on: the one with the widest interquartile range, or
@@ -495,6 +505,16 @@ impl KdTree {
     /// to `found` and skipping subtrees whose box is not strictly nearer than its bound.
     fn search(&self, node: usize, q: &[f64], found: &mut impl Candidates) {
         let n = &self.nodes[node];
+        if n.left == NO_CHILD && self.leaf_cols.is_empty() {
+            let d = self.dim;
+            for pos in n.start..n.end {
+                let d2 = sq_dist(q, &self.points[pos * d..(pos + 1) * d]);
+                if d2 < found.bound() {
+                    found.offer(d2, self.index[pos]);
+                }
+            }
+            return;
+        }
         if n.left == NO_CHILD {
             let d = self.dim;
             let m = n.end - n.start;
@@ -935,7 +955,7 @@ impl CountedTree {
     pub fn build(x: ArrayView2<f64>) -> (Self, Vec<usize>) {
         let distinct = DistinctRows::of(x);
         let tree = Self {
-            tree: KdTree::from_rows(distinct.points, distinct.dim),
+            tree: KdTree::from_rows(distinct.points, distinct.dim).with_leaf_columns(),
             count: distinct.count,
             rows: x.nrows(),
         };
@@ -1220,21 +1240,22 @@ mod tests {
             // Some exact duplicates, some spread.
             *v = if i % 7 == 0 { 0.5 } else { rng.gen::<f64>() };
         }
-        let tree = KdTree::build(x.view());
         let q = to_row_major(x.view());
-        let nb = tree.kneighbors(&q, 6, false, &Cancel::new()).unwrap();
-        for i in 0..x.nrows() {
-            let want = brute(&x, &q[i * 3..i * 3 + 3], 6);
-            for (a, b) in nb.dist_of(i).iter().zip(&want) {
-                assert!((a - b).abs() < 1e-12);
+        let plain = KdTree::build(x.view());
+        // The leaf scans over columns give the very distances of the scans over rows.
+        let columns = KdTree::build(x.view()).with_leaf_columns();
+        assert!(columns.leaf_cols.len() == q.len() && plain.leaf_cols.is_empty());
+        for tree in [plain, columns] {
+            let nb = tree.kneighbors(&q, 6, false, &Cancel::new()).unwrap();
+            for i in 0..x.nrows() {
+                let want = brute(&x, &q[i * 3..i * 3 + 3], 6);
+                assert_eq!(nb.dist_of(i), &want[..]);
             }
-        }
-        let nb = tree.kneighbors(&q, 5, true, &Cancel::new()).unwrap();
-        for i in 0..x.nrows() {
-            assert!(!nb.idx_of(i).contains(&i));
-            let want = brute(&x, &q[i * 3..i * 3 + 3], 6);
-            for (a, b) in nb.dist_of(i).iter().zip(&want[1..]) {
-                assert!((a - b).abs() < 1e-12);
+            let nb = tree.kneighbors(&q, 5, true, &Cancel::new()).unwrap();
+            for i in 0..x.nrows() {
+                assert!(!nb.idx_of(i).contains(&i));
+                let want = brute(&x, &q[i * 3..i * 3 + 3], 6);
+                assert_eq!(nb.dist_of(i), &want[1..]);
             }
         }
     }

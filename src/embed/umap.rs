@@ -517,7 +517,7 @@ fn fit(
         .unwrap_or(if n <= 10_000 { 500 } else { 200 })
         .max(1);
     let rows = to_row_major(x);
-    let tree = KdTree::build(x);
+    let tree = KdTree::build(x).with_leaf_columns();
     let (dist, idx) = neighbour_lists(&tree, &rows, k, cancel)?;
     drop(rows);
     let graph = fuzzy_graph(&dist, &idx, k, n_epochs);
