@@ -524,8 +524,16 @@ impl KdTree {
             let mut lanes = [[0.0f64; LEAF_SIZE]; 4];
             for (j, col) in block.chunks_exact(m).enumerate() {
                 let qj = q[j];
-                for (acc, &v) in lanes[j % 4][..m].iter_mut().zip(col) {
-                    *acc += (v - qj) * (v - qj);
+                let lane = &mut lanes[j % 4][..m];
+                if j < 4 {
+                    // The first term of a lane (0 + t is t).
+                    for (acc, &v) in lane.iter_mut().zip(col) {
+                        *acc = (v - qj) * (v - qj);
+                    }
+                } else {
+                    for (acc, &v) in lane.iter_mut().zip(col) {
+                        *acc += (v - qj) * (v - qj);
+                    }
                 }
             }
             let [l0, l1, l2, l3] = &lanes;
