@@ -39,7 +39,8 @@ const KMEANS_ROWS: usize = 20_000;
 /// convergence). `n_clusters` is clamped to the number of rows.
 ///
 /// On more than [`Cblof::kmeans_rows`] training rows, k-means runs on a seeded uniform
-/// sample of that many; everything after it (the choice among restarts by inertia, the
+/// sample of that many, and the restarts are compared by their inertia on it (as
+/// scikit-learn compares them on the rows it clustered); everything after the choice (the
 /// assignment, the centroid means, the cluster sizes) uses every row. A sample of 20,000
 /// holds thousands of rows of any cluster large enough to matter to CBLOF: on the scaled
 /// 100k-row log (36k training rows) the final inertia over all rows stays within the
@@ -344,7 +345,7 @@ impl Detector for Cblof {
                 if centroids.iter().any(|v| !v.is_finite()) {
                     return Err(Self::input_error("k-means produced non-finite centroids"));
                 }
-                let (_, inertia) = assign(&centroids, data.view(), cancel)?;
+                let (_, inertia) = assign(&centroids, km_rows.view(), cancel)?;
                 Ok((centroids, inertia))
             })
             .collect::<Result<Vec<_>, DetectError>>()?;

@@ -62,6 +62,18 @@ pub trait Detector: Send + Sync {
 
     /// Scores the rows of `x` against the fitted model.
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError>;
+
+    /// Scores the rows `rows` of `x` (each below `x.nrows()`), in that order: the scores
+    /// [`Detector::score`] gives those rows, read in place by detectors that can,
+    /// otherwise copied out first.
+    fn score_rows(
+        &self,
+        x: ArrayView2<f64>,
+        rows: &[usize],
+        cancel: &Cancel,
+    ) -> Result<Vec<f64>, DetectError> {
+        self.score(crate::neighbors::select_rows(x, rows).view(), cancel)
+    }
 }
 
 pub mod copod;
