@@ -308,7 +308,8 @@ impl Detector for Cblof {
         }
         let n = x.nrows();
         let k = self.n_clusters.min(n);
-        let data = x.as_standard_layout().into_owned();
+        // The rows in standard layout (a view of `x` when they are already).
+        let data = x.as_standard_layout();
         let sample = (n > self.kmeans_rows.max(k)).then(|| {
             // A stream apart from the restarts' (seeded `seed + run`).
             let mut rng = Xoshiro256Plus::seed_from_u64(self.seed ^ 0x9e37_79b9_7f4a_7c15);
@@ -316,9 +317,9 @@ impl Detector for Cblof {
             rows.sort_unstable();
             crate::neighbors::select_rows(data.view(), &rows)
         });
-        let km_rows = sample.as_ref().unwrap_or(&data);
-        let dataset = DatasetBase::from(km_rows.view());
-        let km_flat = crate::neighbors::row_major(km_rows.view());
+        let km_rows = sample.as_ref().map_or(data.view(), |s| s.view());
+        let dataset = DatasetBase::from(km_rows);
+        let km_flat = crate::neighbors::row_major(km_rows);
         // scikit-learn's convergence test: the squared shift of the centroids at most
         // `tol` (1e-4) times the mean variance of the columns. linfa compares the shift
         // itself, strictly: the same test is a shift below the square root, and a
@@ -345,7 +346,7 @@ impl Detector for Cblof {
                 if centroids.iter().any(|v| !v.is_finite()) {
                     return Err(Self::input_error("k-means produced non-finite centroids"));
                 }
-                let (_, inertia) = assign(&centroids, km_rows.view(), cancel)?;
+                let (_, inertia) = assign(&centroids, km_rows, cancel)?;
                 Ok((centroids, inertia))
             })
             .collect::<Result<Vec<_>, DetectError>>()?;

@@ -194,3 +194,25 @@ impl std::fmt::Display for DetectorKind {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::input::testdata::cloud_with_outlier;
+
+    #[test]
+    fn rows_scored_in_place_score_as_in_the_matrix() {
+        let x = cloud_with_outlier(400, 3, 8);
+        let rows: Vec<usize> = (0..400).rev().step_by(3).chain([0, 0, 399]).collect();
+        for kind in DetectorKind::ALL {
+            let mut det = kind.build(7);
+            if !det.fit_model(x.view(), &Cancel::new()).unwrap() {
+                det.fit(x.view(), &Cancel::new()).unwrap();
+            }
+            let all = det.score(x.view(), &Cancel::new()).unwrap();
+            let picked = det.score_rows(x.view(), &rows, &Cancel::new()).unwrap();
+            let want: Vec<f64> = rows.iter().map(|&r| all[r]).collect();
+            assert_eq!(picked, want, "{}", kind.name());
+        }
+    }
+}
