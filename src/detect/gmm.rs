@@ -158,34 +158,6 @@ impl Gmm {
         self.components.first().map(|c| c.mean.len())
     }
 
-    /// Scores `n` rows, the i-th being row `row(i)` of `x` (checked by the caller).
-    fn score_each(
-        &self,
-        x: ArrayView2<f64>,
-        n: usize,
-        row: impl Fn(usize) -> usize + Sync,
-        cancel: &Cancel,
-    ) -> Result<Vec<f64>, DetectError> {
-        let d = x.ncols();
-        let mut out = vec![0.0; n];
-        out.par_chunks_mut(CHUNK_ROWS).enumerate().try_for_each(
-            |(c, chunk)| -> Result<(), DetectError> {
-                cancel.check()?;
-                let mut z = vec![0.0; d];
-                let mut t = vec![0.0; self.components.len()];
-                for (r, o) in chunk.iter_mut().enumerate() {
-                    let row = x.row(row(c * CHUNK_ROWS + r));
-                    for (ti, comp) in t.iter_mut().zip(&self.components) {
-                        *ti = comp.weighted_log_prob(row, &mut z);
-                    }
-                    *o = -log_sum_exp(&t);
-                }
-                Ok(())
-            },
-        )?;
-        Ok(out)
-    }
-
     /// Initial responsibilities (n × k, row-major): one-hot k-means labels.
     fn initial_resp(&self, x: &ArrayView2<f64>) -> Result<Vec<f64>, DetectError> {
         let (n, k) = (x.nrows(), self.n_components);
@@ -411,20 +383,24 @@ impl Detector for Gmm {
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         check_score_input(NAME, self.fitted_columns(), &x)?;
-        self.score_each(x, x.nrows(), |r| r, cancel)
-    }
-
-    fn score_rows(
-        &self,
-        x: ArrayView2<f64>,
-        rows: &[usize],
-        cancel: &Cancel,
-    ) -> Result<Vec<f64>, DetectError> {
-        check_score_input(NAME, self.fitted_columns(), &x)?;
-        if rows.iter().any(|&r| r >= x.nrows()) {
-            return Err(input(NAME, "a row to score is out of range".to_string()));
-        }
-        self.score_each(x, rows.len(), |i| rows[i], cancel)
+        let d = x.ncols();
+        let mut out = vec![0.0; x.nrows()];
+        out.par_chunks_mut(CHUNK_ROWS).enumerate().try_for_each(
+            |(c, chunk)| -> Result<(), DetectError> {
+                cancel.check()?;
+                let mut z = vec![0.0; d];
+                let mut t = vec![0.0; self.components.len()];
+                for (r, o) in chunk.iter_mut().enumerate() {
+                    let row = x.row(c * CHUNK_ROWS + r);
+                    for (ti, comp) in t.iter_mut().zip(&self.components) {
+                        *ti = comp.weighted_log_prob(row, &mut z);
+                    }
+                    *o = -log_sum_exp(&t);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
     }
 }
 
