@@ -4,7 +4,7 @@
 //! `stratosphere/010-mixed` by `../shared/tools/scale_conn.py`), each detector's fit on the
 //! Benign rows plus score of every row — the seed notebook's protocol and the one PyOD was
 //! timed with in `../shared/reference/seed_speed.json` — on the seed's seven features
-//! divided by their max (median of 3 runs at 100k, one at 1M), then the whole default
+//! divided by their max (median of 3 runs up to 2M rows, else one), then the whole default
 //! analysis (default features and all ten detectors), and, from a child process, the peak
 //! memory of the default ensemble on 1M rows × 20 features. Set `ZSIFT_BENCH_SIZES` (e.g.
 //! `100000`) to choose sizes.
@@ -114,7 +114,7 @@ fn main() {
     for n in sizes() {
         let log = zsift::ingest::load(&[scaled(n, false)]).expect("load");
         let m = seed_matrix(&log);
-        let runs = if n <= 200_000 { 3 } else { 1 };
+        let runs = if n <= 2_000_000 { 3 } else { 1 };
         println!(
             "\n{n} rows: matrix {} × {}, {} training rows; median of {runs}",
             m.x.nrows(),
