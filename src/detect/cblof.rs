@@ -15,7 +15,7 @@ use linfa::traits::Fit;
 use linfa::DatasetBase;
 use linfa_clustering::{KMeans, KMeansInit};
 use linfa_nn::distance::Distance;
-use ndarray::{Array2, ArrayView, ArrayView2, Axis, Dimension, Zip};
+use ndarray::{Array2, ArrayView, ArrayView2, Axis, Dimension};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
@@ -142,22 +142,20 @@ impl Cblof {
     }
 }
 
-/// Euclidean distance for linfa's k-means: the same sums, in the same order, as linfa's
-/// `L2Dist` (ndarray-stats' `sq_l2_dist`), so the clustering is the same, but over plain
-/// slices when the rows are contiguous (they always are here): `L2Dist` goes through a
-/// checked, generic `Zip` per pair, which made the distance most of k-means' time.
+/// Euclidean distance for linfa's k-means, over plain slices (the rows are contiguous
+/// here), summed as the neighbour searches sum (`neighbors::sq_dist`, four partial sums):
+/// linfa's `L2Dist` goes through a checked, generic `Zip` per pair, which made the
+/// distance most of k-means' time.
 #[derive(Debug, Clone, Copy)]
 struct SliceL2;
 
-/// Squared Euclidean distance of two views that are not contiguous slices.
+/// Squared Euclidean distance of two views that are not contiguous slices: copied, then
+/// summed as contiguous ones are, so a row's distance does not depend on its layout.
 #[cold]
 fn strided_rdistance<D: Dimension>(a: ArrayView<f64, D>, b: ArrayView<f64, D>) -> f64 {
-    let mut s = 0.0;
-    Zip::from(&a).and(&b).for_each(|x, y| {
-        let d = x - y;
-        s += d * d;
-    });
-    s
+    let a: Vec<f64> = a.iter().copied().collect();
+    let b: Vec<f64> = b.iter().copied().collect();
+    crate::neighbors::sq_dist(&a, &b)
 }
 
 impl Distance<f64> for SliceL2 {
@@ -215,7 +213,7 @@ fn greedy_kmeans_pp(x: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Array2
             *c = acc;
         }
         let mut chosen = (0, f64::INFINITY);
-        for _ in 0..trials {
+        for t in 0..trials {
             let r = rng.gen::<f64>() * pot;
             let cand = cumsum.partition_point(|&c| c < r).min(n - 1);
             let mut cand_pot = 0.0;
@@ -223,7 +221,8 @@ fn greedy_kmeans_pp(x: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Array2
                 *t = c.min(crate::neighbors::sq_dist(row(i), row(cand)));
                 cand_pot += *t;
             }
-            if cand_pot < chosen.1 {
+            // The first candidate stands even if its sum is not finite.
+            if t == 0 || cand_pot < chosen.1 {
                 chosen = (cand, cand_pot);
                 std::mem::swap(&mut best, &mut trial);
             }
@@ -442,6 +441,12 @@ mod tests {
                 .collect();
             blobs.sort_unstable();
             assert_eq!(blobs, vec![0, 1, 2, 3, 4], "seed {seed}");
+        }
+        // Squared distances that overflow: the centres are still rows of the input.
+        let huge = vec![1e200, 0.0, -1e200, 0.0, 0.0, 1.0, 3e199, 2.0];
+        let c = greedy_kmeans_pp(&huge, 2, 3, &mut Xoshiro256Plus::seed_from_u64(2));
+        for centre in c.rows() {
+            assert!(huge.chunks(2).any(|r| r == centre.as_slice().unwrap()));
         }
         // All rows equal: every centre is that row, and nothing divides by zero.
         let same = vec![2.5; 20];

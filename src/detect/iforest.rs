@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
-use super::input::{check_matrix, check_score_input, input};
+use super::input::{check_matrix, check_score_input, check_score_rows, input};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
 
@@ -278,16 +278,17 @@ impl Tree {
         let (feature, threshold) = (&self.feature[..], &self.threshold[..]);
         let first_leaf = feature.len();
         assert_eq!(rows.len(), out.len() * d, "one row of d values per output");
-        assert!(self.columns == d, "rows of the tree's width");
+        assert!(self.columns == d && d > 0, "rows of the tree's width");
         for (o, r) in out.chunks_mut(LANES).zip(rows.chunks(LANES * d)) {
             let mut at = [0usize; LANES];
             for _ in 0..self.depth {
                 for (l, i) in at[..o.len()].iter_mut().enumerate() {
                     // SAFETY: after s < depth steps a walk is at a node of level s, below
                     // `first_leaf = 2^depth - 1`, the length of `feature` and `threshold`;
-                    // every feature is below `columns` (see `Tree::place`), which is `d`,
-                    // and lane `l` is a row of `r`, which holds `o.len()` rows of `d`
-                    // values (both asserted above).
+                    // every feature is below `columns` (see `Tree::place`; pass-through
+                    // nodes keep feature 0), which is `d`, at least 1, and lane `l` is a
+                    // row of `r`, which holds `o.len()` rows of `d` values (all asserted
+                    // above).
                     let right = unsafe {
                         *r.get_unchecked(l * d + *feature.get_unchecked(*i) as usize)
                             > *threshold.get_unchecked(*i)
@@ -413,10 +414,7 @@ impl Detector for IForest {
         rows: &[usize],
         cancel: &Cancel,
     ) -> Result<Vec<f64>, DetectError> {
-        check_score_input(NAME, self.fitted_columns(), &x)?;
-        if rows.iter().any(|&r| r >= x.nrows()) {
-            return Err(input(NAME, "a row to score is out of range".to_string()));
-        }
+        check_score_rows(NAME, self.fitted_columns(), &x, rows)?;
         self.score_each(x, rows.len(), |i| rows[i], cancel)
     }
 }

@@ -213,6 +213,16 @@ mod tests {
             let picked = det.score_rows(x.view(), &rows, &Cancel::new()).unwrap();
             let want: Vec<f64> = rows.iter().map(|&r| all[r]).collect();
             assert_eq!(picked, want, "{}", kind.name());
+            // Only the rows asked for are read: a bad value elsewhere does not matter, a
+            // bad value or index among them is an error.
+            let mut bad = x.clone();
+            bad[[5, 1]] = f64::NAN;
+            let ok = det.score_rows(bad.view(), &[4, 6], &Cancel::new()).unwrap();
+            assert_eq!(ok, vec![all[4], all[6]], "{}", kind.name());
+            assert!(det.score_rows(bad.view(), &[5], &Cancel::new()).is_err());
         }
+        let mut det = DetectorKind::IForest.build(7);
+        det.fit(x.view(), &Cancel::new()).unwrap();
+        assert!(det.score_rows(x.view(), &[400], &Cancel::new()).is_err());
     }
 }
