@@ -577,18 +577,18 @@ impl KdTree {
         (parent, leaf)
     }
 
-    /// Whether every point outside `node` is at a squared distance of at least `bound`
-    /// from `q`, a point inside the node's box. A point outside a node lies beyond one
-    /// face of its box (every ancestor split at a median put it on the other side), and
-    /// its squared distance, a sum of non-negative terms, is at least the square of its
-    /// gap on that one dimension, so the test is exact in floating point as well.
+    /// Whether `q` lies inside the box of `node` and every point outside the node is at a
+    /// squared distance of at least `bound` from it. A point outside a node lies beyond
+    /// one face of its box (every ancestor split at a median put it on the other side),
+    /// so its squared distance to a `q` inside the box, a sum of non-negative terms, is at
+    /// least the square of `q`'s gap to that face: the test is exact in floating point.
     fn ball_inside(&self, node: usize, q: &[f64], bound: f64) -> bool {
         let d = self.dim;
         let lo = &self.bounds[2 * d * node..2 * d * node + d];
         let hi = &self.bounds[2 * d * node + d..2 * d * (node + 1)];
         (0..d).all(|j| {
             let (a, b) = (q[j] - lo[j], hi[j] - q[j]);
-            a * a >= bound && b * b >= bound
+            a >= 0.0 && b >= 0.0 && a * a >= bound && b * b >= bound
         })
     }
 
@@ -960,14 +960,25 @@ pub(crate) struct CountedTree {
 impl CountedTree {
     /// Builds the tree over the distinct rows of `x`; returns it with the map from
     /// training rows to distinct rows.
+    ///
+    /// Distinct rows are numbered by their position in the tree, so that results in
+    /// tree order are results by distinct row.
     pub fn build(x: ArrayView2<f64>) -> (Self, Vec<usize>) {
         let distinct = DistinctRows::of(x);
-        let tree = Self {
-            tree: KdTree::from_rows(distinct.points, distinct.dim).with_leaf_columns(),
-            count: distinct.count,
+        let mut tree = KdTree::from_rows(distinct.points, distinct.dim).with_leaf_columns();
+        let mut pos_of = vec![0; tree.len()];
+        for (pos, &id) in tree.index.iter().enumerate() {
+            pos_of[id] = pos;
+        }
+        let count = tree.index.iter().map(|&id| distinct.count[id]).collect();
+        let of_row = distinct.of_row.iter().map(|&id| pos_of[id]).collect();
+        tree.index = (0..tree.len()).collect();
+        let counted = Self {
+            tree,
+            count,
             rows: x.nrows(),
         };
-        (tree, distinct.of_row)
+        (counted, of_row)
     }
 
     /// Number of training rows (copies counted).
@@ -1005,17 +1016,10 @@ impl CountedTree {
     pub fn kneighbors_self(&self, k: usize, cancel: &Cancel) -> Result<Neighbourhoods, Cancelled> {
         let t = &self.tree;
         let (parent, leaf) = t.parents_and_leaves();
-        let by_pos = self.neighbourhoods(t.len(), k, cancel, &parent, |pos| {
-            (t.point_at(pos), t.index[pos], leaf[pos])
-        })?;
-        let mut dist = vec![0.0; by_pos.dist.len()];
-        let mut idx = vec![0usize; by_pos.idx.len()];
-        for pos in 0..t.len() {
-            let id = t.index[pos];
-            dist[id * k..(id + 1) * k].copy_from_slice(by_pos.dist_of(pos));
-            idx[id * k..(id + 1) * k].copy_from_slice(by_pos.idx_of(pos));
-        }
-        Ok(Neighbourhoods { k, dist, idx })
+        // A distinct row's id is its tree position.
+        self.neighbourhoods(t.len(), k, cancel, &parent, |pos| {
+            (t.point_at(pos), pos, leaf[pos])
+        })
     }
 
     /// Runs `rows` queries; `query(r)` gives the point of query `r`, the distinct row it
@@ -1175,7 +1179,15 @@ mod tests {
         let distinct = DistinctRows::of(x.view());
         assert_eq!(tree.len(), 900);
         assert!(tree.distinct_len() <= 65);
-        assert_eq!(of_row, distinct.of_row);
+        // The same grouping as `DistinctRows`, numbered by tree position: each id holds
+        // its rows' values and counts them.
+        assert_eq!(tree.distinct_len(), distinct.len());
+        for (i, &id) in of_row.iter().enumerate() {
+            assert_eq!(tree.tree.point_at(id), &rows[i * 3..i * 3 + 3]);
+        }
+        for id in 0..tree.distinct_len() {
+            assert_eq!(tree.count[id], of_row.iter().filter(|&&o| o == id).count());
+        }
         for k in [1, 5, 20] {
             let want = full.kneighbors(&rows, k, true, &Cancel::new()).unwrap();
             let got = tree.kneighbors_self(k, &Cancel::new()).unwrap();
@@ -1183,14 +1195,14 @@ mod tests {
                 let own = of_row[i];
                 assert_eq!(got.dist_of(own), want.dist_of(i), "row {i}, k {k}");
                 for (&d, &j) in got.dist_of(own).iter().zip(got.idx_of(own)) {
-                    let p = &distinct.points[j * 3..j * 3 + 3];
+                    let p = tree.tree.point_at(j);
                     assert_eq!(sq_dist(&rows[i * 3..i * 3 + 3], p).sqrt(), d);
                 }
                 // No distinct row is used more often than it has copies (one fewer for
                 // the row's own).
                 for &j in got.idx_of(own) {
                     let used = got.idx_of(own).iter().filter(|&&v| v == j).count();
-                    assert!(used + usize::from(j == own) <= distinct.count[j]);
+                    assert!(used + usize::from(j == own) <= tree.count[j]);
                 }
             }
             let q: Vec<f64> = (0..40 * 3).map(|_| rng.gen::<f64>()).collect();
