@@ -951,7 +951,7 @@ impl Candidates for Counted<'_> {
 #[derive(Debug, Clone)]
 pub(crate) struct CountedTree {
     tree: KdTree,
-    /// Multiplicity of each distinct row (the tree's row numbers are distinct-row ids).
+    /// Multiplicity of each distinct row; a distinct row's id is its tree position.
     count: Vec<usize>,
     /// Training rows in all.
     rows: usize,
