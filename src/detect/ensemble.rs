@@ -249,7 +249,7 @@ impl Distinct {
     ) -> Result<(), DetectError> {
         let mut per = Vec::with_capacity(self.first.len());
         for block in self.first.chunks(SCORE_BLOCK) {
-            per.extend(det.score_rows(x.view(), block, cancel)?);
+            per.extend(det.score(select_rows(x.view(), block).view(), cancel)?);
         }
         for (p, &d) in at.zip(&self.of) {
             out[p] = per[d as usize];

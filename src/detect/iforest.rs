@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
-use super::input::{check_matrix, check_score_input, check_score_rows, input};
+use super::input::{check_matrix, check_score_input, input};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
 
@@ -322,40 +322,6 @@ impl IForest {
         }
     }
 
-    /// Scores `n` rows, the i-th being row `row(i)` of `x` (checked by the caller).
-    fn score_each(
-        &self,
-        x: ArrayView2<f64>,
-        n: usize,
-        row: impl Fn(usize) -> usize + Sync,
-        cancel: &Cancel,
-    ) -> Result<Vec<f64>, DetectError> {
-        let d = x.ncols();
-        let denom = self.trees.len() as f64 * self.norm;
-        let mut out = vec![0.0; n];
-        out.par_chunks_mut(SCORE_CHUNK).enumerate().try_for_each(
-            |(c, chunk)| -> Result<(), DetectError> {
-                cancel.check()?;
-                // Copy the chunk's rows once, contiguous and in single precision, then
-                // walk tree by tree so each tree's nodes stay in cache.
-                let start = c * SCORE_CHUNK;
-                let mut rows = Vec::with_capacity(chunk.len() * d);
-                for i in 0..chunk.len() {
-                    rows.extend(x.row(row(start + i)).iter().map(|&v| single32(v)));
-                }
-                chunk.iter_mut().for_each(|o| *o = 0.0);
-                for tree in &self.trees {
-                    tree.add_path_lengths(&rows, d, chunk);
-                }
-                for o in chunk.iter_mut() {
-                    *o = (-*o / denom).exp2();
-                }
-                Ok(())
-            },
-        )?;
-        Ok(out)
-    }
-
     fn fitted_columns(&self) -> Option<usize> {
         if self.trees.is_empty() {
             None
@@ -405,17 +371,30 @@ impl Detector for IForest {
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         check_score_input(NAME, self.fitted_columns(), &x)?;
-        self.score_each(x, x.nrows(), |r| r, cancel)
-    }
-
-    fn score_rows(
-        &self,
-        x: ArrayView2<f64>,
-        rows: &[usize],
-        cancel: &Cancel,
-    ) -> Result<Vec<f64>, DetectError> {
-        check_score_rows(NAME, self.fitted_columns(), &x, rows)?;
-        self.score_each(x, rows.len(), |i| rows[i], cancel)
+        let d = x.ncols();
+        let denom = self.trees.len() as f64 * self.norm;
+        let mut out = vec![0.0; x.nrows()];
+        out.par_chunks_mut(SCORE_CHUNK).enumerate().try_for_each(
+            |(c, chunk)| -> Result<(), DetectError> {
+                cancel.check()?;
+                // Copy the chunk's rows once, contiguous and in single precision, then
+                // walk tree by tree so each tree's nodes stay in cache.
+                let start = c * SCORE_CHUNK;
+                let mut rows = Vec::with_capacity(chunk.len() * d);
+                for r in 0..chunk.len() {
+                    rows.extend(x.row(start + r).iter().map(|&v| single32(v)));
+                }
+                chunk.iter_mut().for_each(|o| *o = 0.0);
+                for tree in &self.trees {
+                    tree.add_path_lengths(&rows, d, chunk);
+                }
+                for o in chunk.iter_mut() {
+                    *o = (-*o / denom).exp2();
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
     }
 }
 
@@ -539,11 +518,6 @@ mod tests {
         let mut d = IForest::default();
         let s = d.fit(x.view(), &Cancel::new()).unwrap();
         assert_eq!(s, d.score(x.view(), &Cancel::new()).unwrap());
-        // Rows scored in place, in any order and repeated, score as they do in the matrix.
-        let rows: Vec<usize> = (0..600).rev().step_by(7).chain([599, 3, 3]).collect();
-        let picked = d.score_rows(x.view(), &rows, &Cancel::new()).unwrap();
-        assert_eq!(picked, rows.iter().map(|&r| s[r]).collect::<Vec<_>>());
-        assert!(d.score_rows(x.view(), &[600], &Cancel::new()).is_err());
     }
 
     #[test]

@@ -59,26 +59,6 @@ pub(crate) fn check_score_input(
     check_matrix(detector, x, 1)
 }
 
-/// [`check_score_input`] for the rows `rows` of `x` alone: each must be in range and
-/// finite; the other rows of `x` are not read.
-pub(crate) fn check_score_rows(
-    detector: &'static str,
-    fitted: Option<usize>,
-    x: &ArrayView2<f64>,
-    rows: &[usize],
-) -> Result<(), DetectError> {
-    check_score_input(detector, fitted, &x.slice(ndarray::s![..0, ..]))?;
-    for &r in rows {
-        if r >= x.nrows() {
-            return Err(input(detector, format!("row {r} to score is out of range")));
-        }
-        if x.row(r).iter().any(|v| !v.is_finite()) {
-            return Err(input(detector, format!("row {r} has a non-finite value")));
-        }
-    }
-    Ok(())
-}
-
 /// An [`DetectError::Input`] for `detector`.
 pub(crate) fn input(detector: &'static str, reason: String) -> DetectError {
     DetectError::Input { detector, reason }

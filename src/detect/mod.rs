@@ -62,18 +62,6 @@ pub trait Detector: Send + Sync {
 
     /// Scores the rows of `x` against the fitted model.
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError>;
-
-    /// Scores the rows `rows` of `x` (each below `x.nrows()`), in that order: the scores
-    /// [`Detector::score`] gives those rows, read in place by detectors that can,
-    /// otherwise copied out first.
-    fn score_rows(
-        &self,
-        x: ArrayView2<f64>,
-        rows: &[usize],
-        cancel: &Cancel,
-    ) -> Result<Vec<f64>, DetectError> {
-        self.score(crate::neighbors::select_rows(x, rows).view(), cancel)
-    }
 }
 
 pub mod copod;
@@ -192,37 +180,5 @@ impl DetectorKind {
 impl std::fmt::Display for DetectorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::detect::input::testdata::cloud_with_outlier;
-
-    #[test]
-    fn rows_scored_in_place_score_as_in_the_matrix() {
-        let x = cloud_with_outlier(400, 3, 8);
-        let rows: Vec<usize> = (0..400).rev().step_by(3).chain([0, 0, 399]).collect();
-        for kind in DetectorKind::ALL {
-            let mut det = kind.build(7);
-            if !det.fit_model(x.view(), &Cancel::new()).unwrap() {
-                det.fit(x.view(), &Cancel::new()).unwrap();
-            }
-            let all = det.score(x.view(), &Cancel::new()).unwrap();
-            let picked = det.score_rows(x.view(), &rows, &Cancel::new()).unwrap();
-            let want: Vec<f64> = rows.iter().map(|&r| all[r]).collect();
-            assert_eq!(picked, want, "{}", kind.name());
-            // Only the rows asked for are read: a bad value elsewhere does not matter, a
-            // bad value or index among them is an error.
-            let mut bad = x.clone();
-            bad[[5, 1]] = f64::NAN;
-            let ok = det.score_rows(bad.view(), &[4, 6], &Cancel::new()).unwrap();
-            assert_eq!(ok, vec![all[4], all[6]], "{}", kind.name());
-            assert!(det.score_rows(bad.view(), &[5], &Cancel::new()).is_err());
-        }
-        let mut det = DetectorKind::IForest.build(7);
-        det.fit(x.view(), &Cancel::new()).unwrap();
-        assert!(det.score_rows(x.view(), &[400], &Cancel::new()).is_err());
     }
 }
