@@ -137,19 +137,18 @@ struct Best {
 
 impl Best {
     fn new(k: usize) -> Self {
-        Self {
+        let mut best = Self {
             k,
             items: Vec::with_capacity(k + 1),
-            bound: if k == 0 {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            },
-        }
+            bound: 0.0,
+        };
+        best.clear();
+        best
     }
 
     fn clear(&mut self) {
         self.items.clear();
+        // Nothing enters a list of no entries.
         self.bound = if self.k == 0 {
             f64::NEG_INFINITY
         } else {

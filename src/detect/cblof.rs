@@ -180,11 +180,9 @@ impl Distance<f64> for SliceL2 {
     }
 }
 
+/// Squared distance between two rows, as k-means measured it.
 fn dist2(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
-    match (a.as_slice(), b.as_slice()) {
-        (Some(a), Some(b)) if a.len() == b.len() => crate::neighbors::sq_dist(a, b),
-        _ => strided_rdistance(a, b),
-    }
+    SliceL2.rdistance(a, b)
 }
 
 /// scikit-learn's greedy k-means++ seeding (`_kmeans_plusplus`, which PyOD's k-means
@@ -217,9 +215,9 @@ fn greedy_kmeans_pp(x: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Array2
             let r = rng.gen::<f64>() * pot;
             let cand = cumsum.partition_point(|&c| c < r).min(n - 1);
             let mut cand_pot = 0.0;
-            for (i, (t, &c)) in trial.iter_mut().zip(&closest).enumerate() {
-                *t = c.min(crate::neighbors::sq_dist(row(i), row(cand)));
-                cand_pot += *t;
+            for (i, (slot, &c)) in trial.iter_mut().zip(&closest).enumerate() {
+                *slot = c.min(crate::neighbors::sq_dist(row(i), row(cand)));
+                cand_pot += *slot;
             }
             // The first candidate stands even if its sum is not finite.
             if t == 0 || cand_pot < chosen.1 {
