@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::cluster::stats::ClusterStats;
 use crate::ingest::Log;
@@ -188,18 +189,17 @@ pub fn export(
             .iter()
             .map(|&i| Some(v.flagged_by(i).join(" ")))
             .collect();
-        let reasons: StringChunked = rows
-            .iter()
+        let reasons: Vec<String> = rows
+            .par_iter()
             .map(|&i| {
-                Some(
-                    a.reasons(i, 3)
-                        .into_iter()
-                        .map(|r| r.text)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
+                a.reasons(i, 3)
+                    .into_iter()
+                    .map(|r| r.text)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             })
             .collect();
+        let reasons: StringChunked = reasons.iter().map(|r| Some(r.as_str())).collect();
         add(&mut df, score.with_name("score".into()).into_series())?;
         add(&mut df, votes.with_name("votes".into()).into_series())?;
         add(&mut df, dets.with_name("detectors".into()).into_series())?;

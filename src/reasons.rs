@@ -58,70 +58,75 @@ impl Explainer {
 
     /// Up to `top` reasons for matrix row `i`, most unusual first.
     pub fn explain(&self, m: &Matrix, i: usize, top: usize) -> Vec<Reason> {
-        let mut out: Vec<Reason> = Vec::new();
-        for ((f, raw), r) in m.features.iter().zip(&m.raw).zip(&self.refs) {
-            let reason = match (raw, r) {
+        // Every feature's share first; only the `top` most unusual are put into words.
+        let mut unusual: Vec<(usize, f64)> = Vec::new();
+        for (j, (raw, r)) in m.raw.iter().zip(&self.refs).enumerate() {
+            let share = match (raw, r) {
                 (Raw::Num(v), Reference::Num { sorted, median }) => {
                     let x = v[i];
-                    let n = sorted.len() as f64;
-                    let below = sorted.partition_point(|&s| s < x) as f64;
-                    let above = (sorted.len() - sorted.partition_point(|&s| s <= x)) as f64;
-                    let high = x > *median;
-                    // Share of training rows at least as far out on x's side.
-                    let share = if high {
-                        (above + 1.0) / (n + 1.0)
-                    } else {
-                        (below + 1.0) / (n + 1.0)
-                    };
                     if x == *median {
                         continue;
                     }
-                    let text = if high && *median > 0.0 && x / median >= 2.0 {
-                        format!("{} {}x median", f.column, ratio(x / median))
+                    let n = sorted.len() as f64;
+                    // Share of training rows at least as far out on x's side.
+                    if x > *median {
+                        let above = sorted.len() - sorted.partition_point(|&s| s <= x);
+                        (above as f64 + 1.0) / (n + 1.0)
                     } else {
-                        format!("{} {} (median {})", f.column, number(x), number(*median))
-                    };
-                    Reason {
-                        feature: f.column.clone(),
-                        text,
-                        share,
+                        let below = sorted.partition_point(|&s| s < x);
+                        (below as f64 + 1.0) / (n + 1.0)
                     }
                 }
-                (
-                    Raw::Cat {
-                        codes,
-                        vocab,
-                        counts,
-                    },
-                    Reference::Cat { n },
-                ) => {
-                    let c = codes[i] as usize;
-                    let share = (counts[c] as f64 + 1.0) / (*n as f64 + 1.0);
-                    let text = if counts[c] == 0 {
-                        format!("{} {} unseen", f.column, vocab[c])
-                    } else {
-                        format!(
-                            "{} {} rare {}",
-                            f.column,
-                            vocab[c],
-                            percent(counts[c] as f64 / *n as f64)
-                        )
-                    };
-                    Reason {
-                        feature: f.column.clone(),
-                        text,
-                        share,
-                    }
+                (Raw::Cat { codes, counts, .. }, Reference::Cat { n }) => {
+                    (counts[codes[i] as usize] as f64 + 1.0) / (*n as f64 + 1.0)
                 }
                 _ => continue,
             };
-            if reason.share <= ORDINARY {
-                out.push(reason);
+            if share <= ORDINARY {
+                unusual.push((j, share));
             }
         }
-        out.sort_by(|a, b| a.share.total_cmp(&b.share));
-        out.truncate(top);
-        out
+        // Stable: equal shares keep the features' order.
+        unusual.sort_by(|a, b| a.1.total_cmp(&b.1));
+        unusual.truncate(top);
+        unusual
+            .into_iter()
+            .filter_map(|(j, share)| {
+                let column = &m.features[j].column;
+                let text = match (&m.raw[j], &self.refs[j]) {
+                    (Raw::Num(v), Reference::Num { median, .. }) => {
+                        let x = v[i];
+                        if x > *median && *median > 0.0 && x / median >= 2.0 {
+                            format!("{column} {}x median", ratio(x / median))
+                        } else {
+                            format!("{column} {} (median {})", number(x), number(*median))
+                        }
+                    }
+                    (
+                        Raw::Cat {
+                            codes,
+                            vocab,
+                            counts,
+                        },
+                        Reference::Cat { n },
+                    ) => {
+                        let c = codes[i] as usize;
+                        if counts[c] == 0 {
+                            format!("{column} {} unseen", vocab[c])
+                        } else {
+                            let p = percent(counts[c] as f64 / *n as f64);
+                            format!("{column} {} rare {p}", vocab[c])
+                        }
+                    }
+                    _ => return None,
+                };
+                Some(Reason {
+                    feature: column.clone(),
+                    text,
+                    share,
+                })
+            })
+            .collect()
     }
 }
 
