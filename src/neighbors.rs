@@ -465,6 +465,11 @@ impl KdTree {
         &self.points[pos * self.dim..(pos + 1) * self.dim]
     }
 
+    /// Every point, in tree order, row-major.
+    pub fn points_in_order(&self) -> &[f64] {
+        &self.points
+    }
+
     /// The original row of tree position `pos`.
     pub fn row_at(&self, pos: usize) -> usize {
         self.index[pos]
@@ -988,6 +993,12 @@ impl CountedTree {
     /// Number of distinct training rows; their ids are `0..distinct_len()`.
     pub fn distinct_len(&self) -> usize {
         self.count.len()
+    }
+
+    /// The tree over the distinct rows, a distinct row's id being its tree position (and
+    /// its `row_at`).
+    pub fn tree(&self) -> &KdTree {
+        &self.tree
     }
 
     /// The `k` nearest training rows of each query (`rows × dim`, row-major), in

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::ClusterError;
 use crate::cancel::Cancel;
-use crate::neighbors::{row_major, sq_dist, KdTree};
+use crate::neighbors::{sq_dist, CountedTree, KdTree};
 
 /// Rows per parallel work item between two cancellation checks.
 const CHUNK: usize = 1024;
@@ -123,16 +123,65 @@ pub fn hdbscan(
         .unwrap_or(params.min_cluster_size)
         .min(n - 1);
 
-    let rows = row_major(x);
-    let tree = KdTree::build(x);
-    let nb = tree.kneighbors(&rows, min_samples + 1, false, cancel)?;
-    let core: Vec<f64> = (0..n).map(|i| nb.dist_of(i)[min_samples]).collect();
-
-    let mst = spanning_tree(&tree, &rows, d, &core, &nb.idx, min_samples + 1, cancel)?;
+    let mst = reachability_tree(x, min_samples, cancel)?;
     cancel.check()?;
     let hierarchy = single_linkage(n, mst);
     let condensed = condense(&hierarchy, n, params.min_cluster_size);
     Ok(extract(&condensed, n))
+}
+
+/// The minimum spanning tree of the mutual reachability graph of the rows of `x` (at
+/// least `min_samples + 1` of them), core distances to the `min_samples`-th nearest other
+/// row.
+fn reachability_tree(
+    x: ArrayView2<f64>,
+    min_samples: usize,
+    cancel: &Cancel,
+) -> Result<Vec<Edge>, ClusterError> {
+    let d = x.ncols();
+    // Identical rows are one point of the tree that counts its copies. An edge between
+    // two copies weighs their common core distance, a floor for every edge of either, so
+    // such edges belong to a minimum spanning tree: each row is joined to the first row
+    // of its copies (which makes the hierarchy inside a group of copies a chain), and the
+    // spanning tree's searches run over the distinct rows only.
+    let (counted, of_row) = CountedTree::build(x);
+    let distinct = counted.distinct_len();
+    // A row's core distance: to its `min_samples`-th nearest other row, copies counted
+    // (the `hdbscan` package asks for `min_samples + 1` neighbours, the row included).
+    let nb = counted.kneighbors_self(min_samples, cancel)?;
+    let core: Vec<f64> = (0..distinct)
+        .map(|i| nb.dist_of(i)[min_samples - 1])
+        .collect();
+    let tree = counted.tree();
+    let rows = tree.points_in_order();
+    let between = spanning_tree(tree, rows, d, &core, &nb.idx, min_samples, cancel)?;
+    drop(nb);
+    let mut first = vec![usize::MAX; distinct];
+    for (r, &id) in of_row.iter().enumerate() {
+        if first[id] == usize::MAX {
+            first[id] = r;
+        }
+    }
+    let mut mst: Vec<Edge> = between
+        .into_iter()
+        .map(|e| Edge {
+            a: first[e.a],
+            b: first[e.b],
+            w: e.w,
+        })
+        .collect();
+    mst.extend(
+        of_row
+            .iter()
+            .enumerate()
+            .filter(|&(r, &id)| first[id] != r)
+            .map(|(r, &id)| Edge {
+                a: first[id],
+                b: r,
+                w: core[id],
+            }),
+    );
+    Ok(mst)
 }
 
 /// Union-find with path halving and union by size.
@@ -333,13 +382,9 @@ impl Known {
     }
 }
 
-/// The minimum spanning tree of the mutual reachability graph, by Borůvka's algorithm.
-///
-/// Identical rows are joined first (an edge between two copies weighs their common core
-/// distance, a floor for every edge of either, so such edges belong to a minimum spanning
-/// tree); that makes the hierarchy inside a group of copies a chain, independent of the
-/// order of the search; one row of each group then searches for the group. Each round,
-/// a row's `knn` neighbours (`k` per row, nearest first, all within its core distance)
+/// The minimum spanning tree of the mutual reachability graph of the distinct rows of
+/// `tree` (a row is its tree position; `rows` are their values, row-major), by Borůvka's
+/// algorithm. Each round, a row's `knn` neighbours (`k` per row, nearest first, all within its core distance)
 /// give a cheap first candidate, which is already optimal when its weight equals the
 /// row's core distance; a row's cheapest edge from an earlier round is still its
 /// cheapest while the other end is outside its component (components only grow), and
@@ -356,39 +401,6 @@ fn spanning_tree(
     let n = core.len();
     let mut uf = UnionFind::new(n);
     let mut edges = Vec::with_capacity(n.saturating_sub(1));
-
-    let mut order: Vec<usize> = (0..n).collect();
-    let row = |i: usize| &rows[i * d..(i + 1) * d];
-    order.sort_by(|&a, &b| {
-        row(a)
-            .iter()
-            .zip(row(b))
-            .map(|(x, y)| x.total_cmp(y))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.cmp(&b))
-    });
-    // One row of each group of copies searches for all of them: the copies share their
-    // place, core distance and (once joined) component, so their searches would agree.
-    let mut searcher = vec![false; n];
-    let mut first = 0;
-    for i in 1..=n {
-        if i == n || row(order[i]) != row(order[first]) {
-            searcher[order[first]] = true;
-            for &o in &order[first + 1..i] {
-                let (a, b) = (order[first], o);
-                if uf.union(a, b).is_some() {
-                    edges.push(Edge {
-                        a,
-                        b,
-                        w: core[a].max(core[b]),
-                    });
-                }
-            }
-            first = i;
-        }
-    }
-    drop(order);
 
     let core2: Vec<f64> = core.iter().map(|c| c * c).collect();
     let nodes = tree.node_count();
@@ -472,10 +484,9 @@ fn spanning_tree(
         let mut seen = vec![0usize; n];
         let probe: Vec<bool> = comp
             .iter()
-            .zip(&searcher)
-            .map(|(&c, &s)| {
-                seen[c] += usize::from(s);
-                s && seen[c] % PROBE == 1
+            .map(|&c| {
+                seen[c] += 1;
+                seen[c] % PROBE == 1
             })
             .collect();
         drop(seen);
@@ -578,7 +589,7 @@ fn spanning_tree(
             rows_in += size[c];
         }
         drop((size, comps));
-        let searches = |p: usize| searcher[p] && active[comp[p]];
+        let searches = |p: usize| active[comp[p]];
         let mut found = known.clone();
         search_into(
             &|p| probe[p] && searches(p),
@@ -897,28 +908,46 @@ mod tests {
     }
 
     #[test]
-    fn boruvka_matches_prim() {
+    fn spanning_tree_matches_prim_with_many_copies() {
+        // Values on a coarse grid, and every ninth row the same: many identical rows and
+        // many equal distances.
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-        let x = Array2::from_shape_fn((400, 3), |(i, _)| {
+        let n = 400;
+        let x = Array2::from_shape_fn((n, 3), |(i, _)| {
             if i % 9 == 0 {
                 0.25
             } else {
-                (rng.gen::<f64>() * 20.0).round() / 20.0
+                (rng.gen::<f64>() * 8.0).round() / 8.0
             }
         });
         let rows = to_row_major(x.view());
-        let tree = KdTree::build(x.view());
-        let k = 6;
-        let nb = tree.kneighbors(&rows, k, false, &Cancel::new()).unwrap();
-        let core: Vec<f64> = (0..400).map(|i| nb.dist_of(i)[k - 1]).collect();
-        let mst = spanning_tree(&tree, &rows, 3, &core, &nb.idx, k, &Cancel::new()).unwrap();
-        assert_eq!(mst.len(), 399);
-        let total: f64 = mst.iter().map(|e| e.w).sum();
-        let want = prim_weight(&rows, 3, &core);
-        assert!(
-            (total - want).abs() < 1e-9 * want.max(1.0),
-            "{total} vs {want}"
-        );
+        for min_samples in [1, 5, 60] {
+            let mst = reachability_tree(x.view(), min_samples, &Cancel::new()).unwrap();
+            // Core distances by brute force: the min_samples-th nearest other row.
+            let core: Vec<f64> = (0..n)
+                .map(|i| {
+                    let mut d: Vec<f64> = (0..n)
+                        .filter(|&j| j != i)
+                        .map(|j| sq_dist(&rows[i * 3..i * 3 + 3], &rows[j * 3..j * 3 + 3]).sqrt())
+                        .collect();
+                    d.sort_by(f64::total_cmp);
+                    d[min_samples - 1]
+                })
+                .collect();
+            assert_eq!(mst.len(), n - 1);
+            let mut uf = UnionFind::new(n);
+            for e in &mst {
+                assert!(uf.union(e.a, e.b).is_some(), "edge {e:?} closes a cycle");
+                let w = mutual_reachability(&rows, 3, &core, e.a, e.b);
+                assert!((e.w - w).abs() <= 1e-12, "edge {e:?}: weight {w}");
+            }
+            let total: f64 = mst.iter().map(|e| e.w).sum();
+            let want = prim_weight(&rows, 3, &core);
+            assert!(
+                (total - want).abs() < 1e-9 * want.max(1.0),
+                "min_samples {min_samples}: {total} vs {want}"
+            );
+        }
     }
 
     #[test]
