@@ -470,7 +470,8 @@ fn clip(v: f32) -> f32 {
 
 impl Kernel {
     /// Attractive move of `cur` towards `other` (umap-learn's positive-sample gradient,
-    /// clipped).
+    /// clipped). For the transform's moves, each of which starts where the last ended:
+    /// there the latency of a power counts, and `powf`'s is shorter than [`pow_pos`]'s.
     #[inline]
     fn attract(&self, cur: [f32; 2], other: [f32; 2]) -> [f32; 2] {
         let dx = cur[0] - other[0];
@@ -479,7 +480,7 @@ impl Kernel {
         if d2 <= 0.0 {
             return [0.0, 0.0];
         }
-        let p = pow_pos(d2, self.b);
+        let p = d2.powf(self.b);
         let g = -2.0 * self.a * self.b * (p / d2) / (self.a * p + 1.0);
         [clip(g * dx), clip(g * dy)]
     }
@@ -493,7 +494,7 @@ impl Kernel {
         if d2 <= 0.0 {
             return [0.0, 0.0];
         }
-        let g = 2.0 * self.gamma * self.b / ((0.001 + d2) * (self.a * pow_pos(d2, self.b) + 1.0));
+        let g = 2.0 * self.gamma * self.b / ((0.001 + d2) * (self.a * d2.powf(self.b) + 1.0));
         if g > 0.0 {
             [clip(g * dx), clip(g * dy)]
         } else {
