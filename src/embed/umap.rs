@@ -655,8 +655,8 @@ struct VertexCtx<'a> {
 }
 
 /// The move of vertex `v` in one epoch: the pull of its edges due in this epoch (`sched`,
-/// its edges' schedules, advanced) and the push of their negative samples. `near` and
-/// `others` are scratch space.
+/// its edges' schedules, advanced) and the push of their negative samples. `near`,
+/// `others` and `due` are scratch space.
 #[inline(never)]
 fn vertex_move(
     ctx: VertexCtx,
@@ -664,6 +664,7 @@ fn vertex_move(
     sched: &mut [Schedule],
     near: &mut Vec<[f32; 2]>,
     others: &mut Vec<[f32; 2]>,
+    due: &mut Vec<u32>,
 ) -> [f32; 2] {
     let VertexCtx {
         graph, pts, kernel, ..
@@ -673,23 +674,36 @@ fn vertex_move(
     let cur = pts[v];
     let mut rng = SplitMix::new(ctx.seed, ctx.epoch, v);
     let first = graph.indptr[v];
-    for (i, s) in sched.iter_mut().enumerate() {
-        if s.next > e {
-            continue;
-        }
+    // The edges due in this epoch, listed without a branch per edge: whether an edge is
+    // due follows no pattern that branch prediction could learn.
+    if due.len() < sched.len() {
+        due.resize(sched.len(), 0);
+    }
+    let mut m = 0;
+    for (i, s) in sched.iter().enumerate() {
+        due[m] = i as u32;
+        m += usize::from(s.next <= e);
+    }
+    let mut total_negatives = 0;
+    for &i in &due[..m] {
+        let i = i as usize;
+        let s = &mut sched[i];
         let edge = first + i;
         near.push(pts[graph.cols[edge] as usize]);
         let period = graph.period[edge];
         s.next += period;
         let neg_period = period / ctx.neg_rate;
         let negatives = ((e - s.next_negative) / neg_period).max(0.0) as usize;
-        for _ in 0..negatives {
-            let o = rng.below(n);
-            if o != v {
-                others.push(pts[o]);
-            }
-        }
         s.next_negative += negatives as f64 * neg_period;
+        total_negatives += negatives;
+    }
+    // The negative samples of all the edges in one loop (they are drawn in the same order
+    // as edge by edge): a loop per edge would end after a varying count, mispredicted.
+    for _ in 0..total_negatives {
+        let o = rng.below(n);
+        if o != v {
+            others.push(pts[o]);
+        }
     }
     let pull = kernel.attract_sum(cur, near);
     let push = kernel.repel_sum(cur, others);
@@ -744,6 +758,7 @@ fn optimize(
                 // Scratch space of `vertex_move`.
                 let mut near: Vec<[f32; 2]> = Vec::with_capacity(64);
                 let mut others: Vec<[f32; 2]> = Vec::with_capacity(256);
+                let mut due: Vec<u32> = Vec::new();
                 for v in c..c_end {
                     let ctx = VertexCtx {
                         graph,
@@ -755,7 +770,8 @@ fn optimize(
                         alpha,
                     };
                     let edges = graph.indptr[v] - base..graph.indptr[v + 1] - base;
-                    mv[v - c] = vertex_move(ctx, v, &mut sched[edges], &mut near, &mut others);
+                    mv[v - c] =
+                        vertex_move(ctx, v, &mut sched[edges], &mut near, &mut others, &mut due);
                 }
             });
             for (p, m) in points[start..end].iter_mut().zip(&moves) {
