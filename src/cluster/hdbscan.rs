@@ -139,6 +139,7 @@ fn reachability_tree(
     cancel: &Cancel,
 ) -> Result<Vec<Edge>, ClusterError> {
     let d = x.ncols();
+    debug_assert!(min_samples >= 1 && min_samples < x.nrows());
     // Identical rows are one point of the tree that counts its copies. An edge between
     // two copies weighs their common core distance, a floor for every edge of either, so
     // such edges belong to a minimum spanning tree: each row is joined to the first row
@@ -383,12 +384,13 @@ impl Known {
 }
 
 /// The minimum spanning tree of the mutual reachability graph of the distinct rows of
-/// `tree` (a row is its tree position; `rows` are their values, row-major), by Borůvka's
-/// algorithm. Each round, a row's `knn` neighbours (`k` per row, nearest first, all within its core distance)
-/// give a cheap first candidate, which is already optimal when its weight equals the
-/// row's core distance; a row's cheapest edge from an earlier round is still its
-/// cheapest while the other end is outside its component (components only grow), and
-/// otherwise its weight is a floor that spares searches which cannot beat it.
+/// `tree` (a row is its tree position, which `row_at` must give back; `rows` are their
+/// values, row-major), by Borůvka's algorithm. Each round, a row's `knn` neighbours (`k`
+/// per row, nearest first, all within its core distance; a row may appear once per copy,
+/// the row itself included) give a cheap first candidate, which is already optimal when
+/// its weight equals the row's core distance; a row's cheapest edge from an earlier round
+/// is still its cheapest while the other end is outside its component (components only
+/// grow), and otherwise its weight is a floor that spares searches which cannot beat it.
 fn spanning_tree(
     tree: &KdTree,
     rows: &[f64],
@@ -399,6 +401,7 @@ fn spanning_tree(
     cancel: &Cancel,
 ) -> Result<Vec<Edge>, ClusterError> {
     let n = core.len();
+    debug_assert!((0..tree.len()).all(|p| tree.row_at(p) == p));
     let mut uf = UnionFind::new(n);
     let mut edges = Vec::with_capacity(n.saturating_sub(1));
 
@@ -921,7 +924,7 @@ mod tests {
             }
         });
         let rows = to_row_major(x.view());
-        for min_samples in [1, 5, 60] {
+        for min_samples in [1, 5, 60, n - 1] {
             let mst = reachability_tree(x.view(), min_samples, &Cancel::new()).unwrap();
             // Core distances by brute force: the min_samples-th nearest other row.
             let core: Vec<f64> = (0..n)

@@ -529,7 +529,7 @@ impl Kernel {
 
 /// The sum, in a fixed order, of the clipped moves `coef(d2) (cur - o)` over the points
 /// `o` of `others` at squared distance `d2 > 0` from `cur` (coincident points move
-/// nothing); `others` is overwritten with the moves. Two plain branch-free loops over
+/// nothing); `others` is overwritten with the moves. Plain branch-free loops over
 /// the batch, so that they compile to vector instructions: the layout's gradients are
 /// most of its work.
 #[inline(always)]
@@ -562,14 +562,17 @@ fn sum_moves(cur: [f32; 2], others: &mut [[f32; 2]], coef: impl Fn(f32) -> f32) 
 /// `x^e` for finite `x > 0` and `|e log2 x| < 125`, in single precision, as
 /// `2^(e log2 x)` with `log2` from the `atanh` series of the mantissa and `2^f` from its
 /// Taylor series (relative error under 2e-7 (1 + |e log2 x|), tested against
-/// `f64::powf`; at most 2e-6 for the distances of a layout). Written out
-/// instead of calling `powf`, which cannot be inlined or vectorised: the layout's
-/// gradients spend a third of their time in it.
+/// `f64::powf`; at most 2e-6 for the distances of a layout). Outside that domain it
+/// saturates instead of overflowing (0, infinity and NaN give finite values that are not
+/// `x^e`); its callers never pass such values. Written out instead of calling `powf`,
+/// which cannot be inlined or vectorised: the layout's gradients spend a third of their
+/// time in it.
 #[inline(always)]
 fn pow_pos(x: f32, e: f32) -> f32 {
     const TWO_64: f32 = 18_446_744_073_709_551_616.0;
-    const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
-                                     // Subnormal inputs are scaled into the normal range first.
+    // Adding 1.5 * 2^23 rounds to an integer.
+    const ROUND: f32 = 12_582_912.0;
+    // Subnormal inputs are scaled into the normal range first.
     let small = x < f32::MIN_POSITIVE;
     let xs = if small { x * TWO_64 } else { x };
     let bits = xs.to_bits() as i32;
