@@ -181,6 +181,36 @@ fn umap_trustworthiness_beats_pca_on_reference() {
     assert!(tu > tp, "umap {tu} <= pca {tp}");
 }
 
+/// The transform step keeps neighbourhoods: UMAP fitted on a third of the reference
+/// matrix's rows, the others placed, is still more trustworthy than PCA and close to
+/// umap-learn's layout of every row.
+#[test]
+fn umap_placed_rows_keep_trustworthiness() {
+    let x = common::reference_matrix();
+    let params = std::fs::read_to_string(common::reference("010-mixed/params.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&params).unwrap();
+    let ref_umap = v["trustworthiness_k15"]["umap"].as_f64().unwrap();
+    let cancel = Cancel::new();
+    let p = pca(x.view(), &cancel).unwrap();
+    let limit = x.nrows() / 3;
+    let u = umap(
+        x.view(),
+        &UmapParams {
+            sample_limit: limit,
+            ..UmapParams::default()
+        },
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(u.sampled, Some(limit));
+    assert!(u.points.iter().all(|v| v.is_finite()));
+    let tp = trustworthiness(&x, &p.points, 15);
+    let tu = trustworthiness(&x, &u.points, 15);
+    eprintln!("trustworthiness k=15, fitted on {limit} rows: umap {tu:.4}, pca {tp:.4}");
+    assert!(tu > tp, "umap {tu} <= pca {tp}");
+    assert!(tu >= ref_umap - 0.03, "umap trustworthiness {tu}");
+}
+
 /// Share of each row's `k` nearest embedded neighbours that carry its label.
 fn neighbour_agreement(emb: &Array2<f64>, labels: &[i64], k: usize) -> f64 {
     let n = emb.nrows();

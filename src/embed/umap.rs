@@ -33,7 +33,8 @@
 //! - Above `sample_limit` rows, the layout is fitted on a seeded random sample and the
 //!   other rows are placed by umap-learn's `transform` (weighted mean of the embedded
 //!   neighbours, then a short optimisation with the fitted points fixed), which runs in
-//!   parallel row by row. [`Embedding::sampled`] says so.
+//!   parallel row by row; as in the fit, a row's moves of one epoch are computed from
+//!   where it starts the epoch and applied together. [`Embedding::sampled`] says so.
 
 use ndarray::{Array2, ArrayView2};
 use rand::{Rng, SeedableRng};
@@ -469,41 +470,9 @@ fn clip(v: f32) -> f32 {
 }
 
 impl Kernel {
-    /// Attractive move of `cur` towards `other` (umap-learn's positive-sample gradient,
-    /// clipped). For the transform's moves, each of which starts where the last ended:
-    /// there the latency of a power counts, and `powf`'s is shorter than [`pow_pos`]'s.
-    #[inline]
-    fn attract(&self, cur: [f32; 2], other: [f32; 2]) -> [f32; 2] {
-        let dx = cur[0] - other[0];
-        let dy = cur[1] - other[1];
-        let d2 = dx * dx + dy * dy;
-        if d2 <= 0.0 {
-            return [0.0, 0.0];
-        }
-        let p = d2.powf(self.b);
-        let g = -2.0 * self.a * self.b * (p / d2) / (self.a * p + 1.0);
-        [clip(g * dx), clip(g * dy)]
-    }
-
-    /// Repulsive move of `cur` away from `other` (negative-sample gradient, clipped).
-    #[inline]
-    fn repel(&self, cur: [f32; 2], other: [f32; 2]) -> [f32; 2] {
-        let dx = cur[0] - other[0];
-        let dy = cur[1] - other[1];
-        let d2 = dx * dx + dy * dy;
-        if d2 <= 0.0 {
-            return [0.0, 0.0];
-        }
-        let g = 2.0 * self.gamma * self.b / ((0.001 + d2) * (self.a * d2.powf(self.b) + 1.0));
-        if g > 0.0 {
-            [clip(g * dx), clip(g * dy)]
-        } else {
-            [0.0, 0.0]
-        }
-    }
-
-    /// The sum of the attractive moves of `cur` towards each of `others` (each as
-    /// [`Kernel::attract`]); `others` is overwritten with the moves.
+    /// The sum of the attractive moves of `cur` towards each of `others` (umap-learn's
+    /// positive-sample gradient `-2ab d^(2(b-1)) / (1 + a d^(2b))` times the difference,
+    /// clipped); `others` is overwritten with the moves.
     fn attract_sum(&self, cur: [f32; 2], others: &mut [[f32; 2]]) -> [f32; 2] {
         let c = -2.0 * self.a * self.b;
         sum_moves(cur, others, |d2| {
@@ -512,8 +481,9 @@ impl Kernel {
         })
     }
 
-    /// The sum of the repulsive moves of `cur` away from each of `others` (each as
-    /// [`Kernel::repel`]); `others` is overwritten with the moves.
+    /// The sum of the repulsive moves of `cur` away from each of `others` (the
+    /// negative-sample gradient `2 gamma b / ((0.001 + d^2)(1 + a d^(2b)))` times the
+    /// difference, clipped); `others` is overwritten with the moves.
     fn repel_sum(&self, cur: [f32; 2], others: &mut [[f32; 2]]) -> [f32; 2] {
         let c = 2.0 * self.gamma * self.b;
         sum_moves(cur, others, |d2| {
@@ -893,6 +863,8 @@ fn transform_block(
         .try_for_each(|(c, chunk)| {
             cancel.check()?;
             let mut sched: Vec<Schedule> = Vec::with_capacity(k);
+            let mut near: Vec<[f32; 2]> = Vec::with_capacity(k);
+            let mut others: Vec<[f32; 2]> = Vec::with_capacity(8 * k);
             for (r, slot) in chunk.iter_mut().enumerate() {
                 let i = c * CHUNK + r;
                 let w = &weights[i * k..(i + 1) * k];
@@ -922,24 +894,28 @@ fn transform_block(
                         let e = epoch as f64;
                         let alpha = (initial_alpha * (1.0 - e / n_epochs as f64)) as f32;
                         let mut rng = SplitMix::new(params.seed ^ 0x7472_616e, epoch, first + i);
+                        // The epoch's moves are computed from where the row starts it and
+                        // applied together, in the batches of the fit.
                         for (s, (&j, &wj)) in sched.iter_mut().zip(idx.iter().zip(w)) {
                             if s.next > e {
                                 continue;
                             }
-                            let g = kernel.attract(cur, tail[j]);
-                            cur[0] += g[0] * alpha;
-                            cur[1] += g[1] * alpha;
+                            near.push(tail[j]);
                             let period = max / wj;
                             s.next += period;
                             let neg_period = period / neg_rate;
                             let negatives = ((e - s.next_negative) / neg_period).max(0.0) as usize;
                             for _ in 0..negatives {
-                                let g = kernel.repel(cur, tail[rng.below(n_fit)]);
-                                cur[0] += g[0] * alpha;
-                                cur[1] += g[1] * alpha;
+                                others.push(tail[rng.below(n_fit)]);
                             }
                             s.next_negative += negatives as f64 * neg_period;
                         }
+                        let pull = kernel.attract_sum(cur, &mut near);
+                        let push = kernel.repel_sum(cur, &mut others);
+                        near.clear();
+                        others.clear();
+                        cur[0] += (pull[0] + push[0]) * alpha;
+                        cur[1] += (pull[1] + push[1]) * alpha;
                     }
                 }
                 *slot = cur;
