@@ -156,13 +156,19 @@ fn trustworthiness(x: &Array2<f64>, emb: &Array2<f64>, k: usize) -> f64 {
     1.0 - penalty * 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0))
 }
 
+/// The reference's trustworthiness (k = 15) of umap-learn's or scikit-learn's PCA layout
+/// (`method` "umap" or "pca") of the reference matrix.
+fn reference_trustworthiness(method: &str) -> f64 {
+    let params = std::fs::read_to_string(common::reference("010-mixed/params.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&params).unwrap();
+    v["trustworthiness_k15"][method].as_f64().unwrap()
+}
+
 #[test]
 fn umap_trustworthiness_beats_pca_on_reference() {
     let x = common::reference_matrix();
-    let params = std::fs::read_to_string(common::reference("010-mixed/params.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&params).unwrap();
-    let ref_umap = v["trustworthiness_k15"]["umap"].as_f64().unwrap();
-    let ref_pca = v["trustworthiness_k15"]["pca"].as_f64().unwrap();
+    let ref_umap = reference_trustworthiness("umap");
+    let ref_pca = reference_trustworthiness("pca");
 
     let cancel = Cancel::new();
     let p = pca(x.view(), &cancel).unwrap();
@@ -187,9 +193,7 @@ fn umap_trustworthiness_beats_pca_on_reference() {
 #[test]
 fn umap_placed_rows_keep_trustworthiness() {
     let x = common::reference_matrix();
-    let params = std::fs::read_to_string(common::reference("010-mixed/params.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&params).unwrap();
-    let ref_umap = v["trustworthiness_k15"]["umap"].as_f64().unwrap();
+    let ref_umap = reference_trustworthiness("umap");
     let cancel = Cancel::new();
     let p = pca(x.view(), &cancel).unwrap();
     let limit = x.nrows() / 3;
