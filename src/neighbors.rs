@@ -465,11 +465,6 @@ impl KdTree {
         &self.points[pos * self.dim..(pos + 1) * self.dim]
     }
 
-    /// Every point, in tree order, row-major.
-    pub fn points_in_order(&self) -> &[f64] {
-        &self.points
-    }
-
     /// The original row of tree position `pos`.
     pub fn row_at(&self, pos: usize) -> usize {
         self.index[pos]

@@ -138,7 +138,6 @@ fn reachability_tree(
     min_samples: usize,
     cancel: &Cancel,
 ) -> Result<Vec<Edge>, ClusterError> {
-    let d = x.ncols();
     debug_assert!(min_samples >= 1 && min_samples < x.nrows());
     // Identical rows are one point of the tree that counts its copies. An edge between
     // two copies weighs their common core distance, a floor for every edge of either, so
@@ -153,9 +152,7 @@ fn reachability_tree(
     let core: Vec<f64> = (0..distinct)
         .map(|i| nb.dist_of(i)[min_samples - 1])
         .collect();
-    let tree = counted.tree();
-    let rows = tree.points_in_order();
-    let between = spanning_tree(tree, rows, d, &core, &nb.idx, min_samples, cancel)?;
+    let between = spanning_tree(counted.tree(), &core, &nb.idx, min_samples, cancel)?;
     drop(nb);
     let mut first = vec![usize::MAX; distinct];
     for (r, &id) in of_row.iter().enumerate() {
@@ -230,10 +227,10 @@ struct Edge {
     w: f64,
 }
 
-/// Mutual reachability distance of rows `p` and `q`.
-fn mutual_reachability(rows: &[f64], d: usize, core: &[f64], p: usize, q: usize) -> f64 {
-    let dist = sq_dist(&rows[p * d..(p + 1) * d], &rows[q * d..(q + 1) * d]).sqrt();
-    core[p].max(core[q]).max(dist)
+/// Mutual reachability distance of points `p` and `q` of core distances `core_p`,
+/// `core_q`.
+fn mutual_reachability(p: &[f64], q: &[f64], core_p: f64, core_q: f64) -> f64 {
+    core_p.max(core_q).max(sq_dist(p, q).sqrt())
 }
 
 /// State shared by the per-point searches of one Borůvka round.
@@ -384,8 +381,8 @@ impl Known {
 }
 
 /// The minimum spanning tree of the mutual reachability graph of the distinct rows of
-/// `tree` (a row is its tree position, which `row_at` must give back; `rows` are their
-/// values, row-major), by Borůvka's algorithm. Each round, a row's `knn` neighbours (`k`
+/// `tree` (a row is its tree position, which `row_at` must give back), by Borůvka's
+/// algorithm. Each round, a row's `knn` neighbours (`k`
 /// per row, nearest first, all within its core distance; a row may appear once per copy,
 /// the row itself included) give a cheap first candidate, which is already optimal when
 /// its weight equals the row's core distance; a row's cheapest edge from an earlier round
@@ -393,8 +390,6 @@ impl Known {
 /// grow), and otherwise its weight is a floor that spares searches which cannot beat it.
 fn spanning_tree(
     tree: &KdTree,
-    rows: &[f64],
-    d: usize,
     core: &[f64],
     knn: &[usize],
     k: usize,
@@ -631,7 +626,7 @@ fn spanning_tree(
                 edges.push(Edge {
                     a: p,
                     b: q,
-                    w: mutual_reachability(rows, d, core, p, q),
+                    w: mutual_reachability(tree.point_at(p), tree.point_at(q), core[p], core[q]),
                 });
             }
         }
@@ -895,7 +890,8 @@ mod tests {
             total += best[u];
             for v in 0..n {
                 if !in_tree[v] {
-                    best[v] = best[v].min(mutual_reachability(rows, d, core, u, v));
+                    let (pu, pv) = (&rows[u * d..(u + 1) * d], &rows[v * d..(v + 1) * d]);
+                    best[v] = best[v].min(mutual_reachability(pu, pv, core[u], core[v]));
                 }
             }
         }
@@ -941,7 +937,8 @@ mod tests {
             let mut uf = UnionFind::new(n);
             for e in &mst {
                 assert!(uf.union(e.a, e.b).is_some(), "edge {e:?} closes a cycle");
-                let w = mutual_reachability(&rows, 3, &core, e.a, e.b);
+                let (pa, pb) = (&rows[e.a * 3..e.a * 3 + 3], &rows[e.b * 3..e.b * 3 + 3]);
+                let w = mutual_reachability(pa, pb, core[e.a], core[e.b]);
                 assert!((e.w - w).abs() <= 1e-12, "edge {e:?}: weight {w}");
             }
             let total: f64 = mst.iter().map(|e| e.w).sum();

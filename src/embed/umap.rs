@@ -615,6 +615,19 @@ struct Schedule {
     next_negative: f64,
 }
 
+impl Schedule {
+    /// Samples the edge (sampled every `period` epochs) in epoch `e`: moves its next
+    /// sample on and returns how many negative samples are due with it (`neg_rate` per
+    /// sample on average).
+    fn advance(&mut self, e: f64, period: f64, neg_rate: f64) -> usize {
+        self.next += period;
+        let neg_period = period / neg_rate;
+        let negatives = ((e - self.next_negative) / neg_period).max(0.0) as usize;
+        self.next_negative += negatives as f64 * neg_period;
+        negatives
+    }
+}
+
 /// What every vertex's move of one epoch reads.
 #[derive(Clone, Copy)]
 struct VertexCtx<'a> {
@@ -660,15 +673,9 @@ fn vertex_move(
     let mut total_negatives = 0;
     for &i in &due[..m] {
         let i = i as usize;
-        let s = &mut sched[i];
         let edge = first + i;
         near.push(pts[graph.cols[edge] as usize]);
-        let period = graph.period[edge];
-        s.next += period;
-        let neg_period = period / ctx.neg_rate;
-        let negatives = ((e - s.next_negative) / neg_period).max(0.0) as usize;
-        s.next_negative += negatives as f64 * neg_period;
-        total_negatives += negatives;
+        total_negatives += sched[i].advance(e, graph.period[edge], ctx.neg_rate);
     }
     // The negative samples of all the edges in one loop (they are drawn in the same order
     // as edge by edge): a loop per edge would end after a varying count, mispredicted.
@@ -732,16 +739,16 @@ fn optimize(
                 let mut near: Vec<[f32; 2]> = Vec::with_capacity(64);
                 let mut others: Vec<[f32; 2]> = Vec::with_capacity(256);
                 let mut due: Vec<u32> = Vec::new();
+                let ctx = VertexCtx {
+                    graph,
+                    pts,
+                    kernel,
+                    seed: params.seed,
+                    epoch,
+                    neg_rate,
+                    alpha,
+                };
                 for v in c..c_end {
-                    let ctx = VertexCtx {
-                        graph,
-                        pts,
-                        kernel,
-                        seed: params.seed,
-                        epoch,
-                        neg_rate,
-                        alpha,
-                    };
                     let edges = graph.indptr[v] - base..graph.indptr[v + 1] - base;
                     mv[v - c] =
                         vertex_move(ctx, v, &mut sched[edges], &mut near, &mut others, &mut due);
@@ -901,14 +908,9 @@ fn transform_block(
                                 continue;
                             }
                             near.push(tail[j]);
-                            let period = max / wj;
-                            s.next += period;
-                            let neg_period = period / neg_rate;
-                            let negatives = ((e - s.next_negative) / neg_period).max(0.0) as usize;
-                            for _ in 0..negatives {
+                            for _ in 0..s.advance(e, max / wj, neg_rate) {
                                 others.push(tail[rng.below(n_fit)]);
                             }
-                            s.next_negative += negatives as f64 * neg_period;
                         }
                         let pull = kernel.attract_sum(cur, &mut near);
                         let push = kernel.repel_sum(cur, &mut others);
