@@ -222,39 +222,61 @@ struct Split {
 
 /// The rows a run scores (every row, or the rows outside the training split), by distinct
 /// row: a score depends only on the row's values, and conn logs repeat rows by the
-/// thousand (scans, retries, failed connections), so each distinct row is scored once.
+/// thousand (scans, retries, failed connections), so each distinct row is scored, and
+/// ranked, once.
 struct Distinct {
     /// The first of the scored rows with each distinct value.
     first: Vec<usize>,
     /// For each scored row (in order), its distinct row.
     of: Vec<u32>,
+    /// For each distinct row, the position of its first row among the scored rows.
+    first_pos: Vec<usize>,
 }
 
 impl Distinct {
     /// The rows `rows` of `x` by distinct row.
     fn among(x: &Array2<f64>, rows: &[usize]) -> Self {
         let (first, of) = distinct_among(x.view(), rows);
-        Self { first, of }
+        // Distinct rows are numbered in order of first occurrence.
+        let mut first_pos = Vec::with_capacity(first.len());
+        for (j, &d) in of.iter().enumerate() {
+            if d as usize == first_pos.len() {
+                first_pos.push(j);
+            }
+        }
+        Self {
+            first,
+            of,
+            first_pos,
+        }
     }
 
-    /// Scores each distinct row once, in blocks (no copy of the whole matrix is made), and
-    /// writes the score of the j-th scored row to `out[p]`, `p` the j-th item of `at`.
+    /// The score of each distinct row, scored in blocks (no copy of the whole matrix is
+    /// made).
     fn score(
         &self,
         det: &dyn Detector,
         x: &Array2<f64>,
-        at: impl Iterator<Item = usize>,
-        out: &mut [f64],
         cancel: &Cancel,
-    ) -> Result<(), DetectError> {
+    ) -> Result<Vec<f64>, DetectError> {
         let mut per = Vec::with_capacity(self.first.len());
         for block in self.first.chunks(SCORE_BLOCK) {
             per.extend(det.score(select_rows(x.view(), block).view(), cancel)?);
         }
+        Ok(per)
+    }
+
+    /// The value of each distinct row, from the values of the scored rows (in order),
+    /// which are equal among the rows of one distinct row.
+    fn of_rows(&self, per_row: &[f64]) -> Vec<f64> {
+        self.first_pos.iter().map(|&j| per_row[j]).collect()
+    }
+
+    /// Writes the value of the j-th scored row to `out[p]`, `p` the j-th item of `at`.
+    fn scatter(&self, per: &[f64], at: impl Iterator<Item = usize>, out: &mut [f64]) {
         for (p, &d) in at.zip(&self.of) {
             out[p] = per[d as usize];
         }
-        Ok(())
     }
 }
 
@@ -270,41 +292,51 @@ fn run_one(
     let mut det = kind.build(opts.seed);
     let t = Instant::now();
     let n = x.nrows();
-    let (train_scores, scores, fit_s, score_s) = match split {
+    // Scores of every row, of the training rows (in order), and of the distinct rows of
+    // each group of rows scored alike (the training rows, the others) with the rows of
+    // each group.
+    let mut scores = vec![0.0; n];
+    let (train_scores, groups, fit_s, score_s) = match split {
         // Trained on every row: the training scores are the scores.
         None => {
-            if det.fit_model(x.view(), cancel)? {
+            let (per, f, score_s) = if det.fit_model(x.view(), cancel)? {
                 let f = t.elapsed().as_secs_f64();
                 let t2 = Instant::now();
-                let mut s = vec![0.0; n];
-                distinct.score(det.as_ref(), x, 0..n, &mut s, cancel)?;
-                (s.clone(), s, f, t2.elapsed().as_secs_f64())
+                let per = distinct.score(det.as_ref(), x, cancel)?;
+                distinct.scatter(&per, 0..n, &mut scores);
+                (per, f, t2.elapsed().as_secs_f64())
             } else {
-                let s = det.fit(x.view(), cancel)?;
-                let f = t.elapsed().as_secs_f64();
-                (s.clone(), s, f, 0.0)
-            }
+                scores = det.fit(x.view(), cancel)?;
+                (distinct.of_rows(&scores), t.elapsed().as_secs_f64(), 0.0)
+            };
+            (scores.clone(), vec![(distinct, per, None)], f, score_s)
         }
         Some(split) => {
-            let ts = if det.fit_model(split.train.view(), cancel)? {
+            let train = &split.train_distinct;
+            let (per_train, ts) = if det.fit_model(split.train.view(), cancel)? {
+                let per = train.score(det.as_ref(), x, cancel)?;
                 let mut ts = vec![0.0; train_idx.len()];
-                split
-                    .train_distinct
-                    .score(det.as_ref(), x, 0..train_idx.len(), &mut ts, cancel)?;
-                ts
+                train.scatter(&per, 0..train_idx.len(), &mut ts);
+                (per, ts)
             } else {
-                det.fit(split.train.view(), cancel)?
+                let ts = det.fit(split.train.view(), cancel)?;
+                (train.of_rows(&ts), ts)
             };
             let f = t.elapsed().as_secs_f64();
             let t2 = Instant::now();
             // Training rows keep their training scores (a neighbour method must not
             // count a row as its own neighbour); the others are scored.
-            let mut s = vec![0.0; n];
             for (j, &i) in train_idx.iter().enumerate() {
-                s[i] = ts[j];
+                scores[i] = ts[j];
             }
-            distinct.score(det.as_ref(), x, split.rest.iter().copied(), &mut s, cancel)?;
-            (ts, s, f, t2.elapsed().as_secs_f64())
+            let per_rest = distinct.score(det.as_ref(), x, cancel)?;
+            distinct.scatter(&per_rest, split.rest.iter().copied(), &mut scores);
+            let score_s = t2.elapsed().as_secs_f64();
+            let groups = vec![
+                (train, per_train, Some(train_idx)),
+                (distinct, per_rest, Some(&split.rest[..])),
+            ];
+            (ts, groups, f, score_s)
         }
     };
     if scores.iter().any(|v| !v.is_finite()) {
@@ -318,11 +350,18 @@ fn run_one(
     let threshold = quantile_sorted(&sorted, 1.0 - opts.contamination);
     let flags = scores.par_iter().map(|&s| s > threshold).collect();
     let ranker = Ranker::new(&sorted);
-    let ranks = scores
-        .par_iter()
-        .with_min_len(1 << 12)
-        .map(|&s| ranker.rank(s))
-        .collect();
+    let mut ranks = vec![0.0; n];
+    for (rows, per, at) in groups {
+        let per_rank: Vec<f64> = per
+            .par_iter()
+            .with_min_len(1 << 12)
+            .map(|&s| ranker.rank(s))
+            .collect();
+        match at {
+            Some(at) => rows.scatter(&per_rank, at.iter().copied(), &mut ranks),
+            None => rows.scatter(&per_rank, 0..n, &mut ranks),
+        }
+    }
     Ok(DetectorRun {
         kind,
         scores,

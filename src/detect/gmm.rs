@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use super::input::{check_matrix, check_score_input, input, CHUNK_ROWS};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
+use crate::neighbors::row_major;
 
 const NAME: &str = "gmm";
 
@@ -105,9 +106,9 @@ fn has_distinct_rows(x: &ArrayView2<f64>, k: usize) -> bool {
 impl Component {
     /// `ln w + ln N(row | μ, Σ)`; `z` is scratch of length d.
     #[inline]
-    fn weighted_log_prob(&self, row: ArrayView1<f64>, z: &mut [f64]) -> f64 {
+    fn weighted_log_prob(&self, row: &[f64], z: &mut [f64]) -> f64 {
         let d = z.len();
-        for ((zi, &xi), &mi) in z.iter_mut().zip(row.iter()).zip(&self.mean) {
+        for ((zi, &xi), &mi) in z.iter_mut().zip(row).zip(&self.mean) {
             *zi = xi - mi;
         }
         // Forward substitution: y = L⁻¹ z, in place.
@@ -193,6 +194,8 @@ impl Gmm {
         let (n, d) = x.dim();
         let k = self.n_components;
         let parts = chunks(n);
+        let flat = row_major(*x);
+        let flat = &flat[..];
         // Pass 1: Σ r and Σ r x per component.
         let sums: Result<Vec<Vec<f64>>, DetectError> = parts
             .par_iter()
@@ -200,7 +203,7 @@ impl Gmm {
                 cancel.check()?;
                 let mut acc = vec![0.0; k * (d + 1)];
                 for i in a..b {
-                    let row = x.row(i);
+                    let row = &flat[i * d..(i + 1) * d];
                     for c in 0..k {
                         let r = resp[i * k + c];
                         let dst = &mut acc[c * (d + 1)..(c + 1) * (d + 1)];
@@ -237,7 +240,7 @@ impl Gmm {
                 let mut acc = vec![0.0; k * d * d];
                 let mut z = vec![0.0; d];
                 for i in a..b {
-                    let row = x.row(i);
+                    let row = &flat[i * d..(i + 1) * d];
                     for c in 0..k {
                         let r = resp[i * k + c];
                         if r == 0.0 {
@@ -308,6 +311,7 @@ impl Gmm {
     ) -> Result<f64, DetectError> {
         let (n, d) = x.dim();
         let k = components.len();
+        let flat = row_major(*x);
         let total: Result<Vec<f64>, DetectError> = resp
             .par_chunks_mut(CHUNK_ROWS * k)
             .enumerate()
@@ -316,7 +320,8 @@ impl Gmm {
                 let mut z = vec![0.0; d];
                 let mut sum = 0.0;
                 for (r, dst) in chunk.chunks_mut(k).enumerate() {
-                    let row = x.row(ci * CHUNK_ROWS + r);
+                    let i = ci * CHUNK_ROWS + r;
+                    let row = &flat[i * d..(i + 1) * d];
                     for (t, c) in dst.iter_mut().zip(components) {
                         *t = c.weighted_log_prob(row, &mut z);
                     }
@@ -384,6 +389,7 @@ impl Detector for Gmm {
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         check_score_input(NAME, self.fitted_columns(), &x)?;
         let d = x.ncols();
+        let flat = row_major(x);
         let mut out = vec![0.0; x.nrows()];
         out.par_chunks_mut(CHUNK_ROWS).enumerate().try_for_each(
             |(c, chunk)| -> Result<(), DetectError> {
@@ -391,7 +397,8 @@ impl Detector for Gmm {
                 let mut z = vec![0.0; d];
                 let mut t = vec![0.0; self.components.len()];
                 for (r, o) in chunk.iter_mut().enumerate() {
-                    let row = x.row(c * CHUNK_ROWS + r);
+                    let i = c * CHUNK_ROWS + r;
+                    let row = &flat[i * d..(i + 1) * d];
                     for (ti, comp) in t.iter_mut().zip(&self.components) {
                         *ti = comp.weighted_log_prob(row, &mut z);
                     }

@@ -50,6 +50,8 @@ pub trait Detector: Send + Sync {
 
     /// Fits on `x` (rows × features) and returns the training scores, one per row of `x`
     /// (PyOD's `decision_scores_`: for neighbour methods a row is not its own neighbour).
+    /// Identical rows get identical training scores (the ensemble ranks each distinct row
+    /// once).
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError>;
 
     /// Fits on `x` without scoring its rows, when this detector's training scores are its
