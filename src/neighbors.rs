@@ -420,8 +420,12 @@ impl KdTree {
         for j in 0..d {
             col.clear();
             col.extend((0..n).step_by(stride).map(|p| points[p * d + j]));
-            let q1 = *col.select_nth_unstable_by(m / 4, f64::total_cmp).1;
-            let q3 = *col.select_nth_unstable_by(3 * m / 4, f64::total_cmp).1;
+            let (_, &mut q1, above) = col.select_nth_unstable_by(m / 4, f64::total_cmp);
+            // The third quartile is among the values above the first (m > 24: see the
+            // caller).
+            let q3 = *above
+                .select_nth_unstable_by(3 * m / 4 - m / 4 - 1, f64::total_cmp)
+                .1;
             if q3 - q1 > best.1 {
                 best = (j, q3 - q1);
             }
