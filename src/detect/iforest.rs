@@ -4,7 +4,7 @@
 //! to a depth of at most `ceil(log2(max_samples))`, splitting on a random non-constant
 //! feature at a threshold drawn uniformly between its minimum and maximum in the node.
 
-use ndarray::ArrayView2;
+use ndarray::{s, ArrayView2};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -70,15 +70,24 @@ const SCORE_CHUNK: usize = 256;
 /// Every walk takes exactly `depth` steps, without branching.
 #[derive(Debug, Clone)]
 struct Tree {
-    feature: Vec<u32>,
-    /// Single-precision thresholds: the largest `f32` at or below the drawn threshold, so
-    /// that an `f32` value is at or below it exactly when it is at or below the drawn one.
-    threshold: Vec<f32>,
+    /// The internal nodes' splits, breadth first.
+    split: Vec<Split>,
     /// Path length of each leaf of the last level, left to right.
     path: Vec<f64>,
     depth: usize,
     /// Columns of the rows it was grown on; every feature is below it.
     columns: usize,
+}
+
+/// A laid-out internal node: one load gives a walk both the feature and the threshold.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    /// Single-precision threshold: the largest `f32` at or below the drawn threshold, so
+    /// that an `f32` value is at or below it exactly when it is at or below the drawn one.
+    threshold: f32,
+    /// Where the feature's values of a group of rows start: `feature * LANES` (see
+    /// [`Tree::add_path_lengths`]).
+    column: u32,
 }
 
 /// The largest `f32` at or below `t`.
@@ -97,8 +106,8 @@ fn f32_at_or_below(t: f64) -> f32 {
 }
 
 /// Rows walked through a tree together, so that their independent node loads overlap
-/// (64 measured faster than 8, 16 and 256).
-const LANES: usize = 64;
+/// (16 measured faster than 8 and 32, and than 64 rows laid out row by row).
+const LANES: usize = 16;
 
 /// Euler–Mascheroni constant.
 const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
@@ -164,8 +173,13 @@ impl Tree {
     fn lay_out(g: &Growth, columns: usize) -> Tree {
         let internal = (1usize << g.depth) - 1;
         let mut tree = Tree {
-            feature: vec![0; internal],
-            threshold: vec![f32::INFINITY; internal],
+            split: vec![
+                Split {
+                    threshold: f32::INFINITY,
+                    column: 0,
+                };
+                internal
+            ],
             path: vec![0.0; internal + 1],
             depth: g.depth,
             columns,
@@ -178,7 +192,7 @@ impl Tree {
     fn place(&mut self, grown: &[Node], node: u32, pos: usize, level: usize) {
         let n = &grown[node as usize];
         if level == self.depth {
-            self.path[pos - self.feature.len()] = n.path;
+            self.path[pos - self.split.len()] = n.path;
             return;
         }
         let (left, right) = if n.left == node {
@@ -190,8 +204,10 @@ impl Tree {
                 (n.feature as usize) < self.columns,
                 "a feature of the matrix"
             );
-            self.feature[pos] = n.feature;
-            self.threshold[pos] = f32_at_or_below(n.threshold);
+            self.split[pos] = Split {
+                threshold: f32_at_or_below(n.threshold),
+                column: n.feature * LANES as u32,
+            };
             (n.left, n.right)
         };
         self.place(grown, left, 2 * pos + 1, level + 1);
@@ -272,35 +288,59 @@ impl Growth {
 }
 
 impl Tree {
-    /// Adds the path length `h(x)` of every row of `rows` (row-major, `d` columns, in
-    /// single precision) to `out`.
-    fn add_path_lengths(&self, rows: &[f32], d: usize, out: &mut [f64]) {
-        let (feature, threshold) = (&self.feature[..], &self.threshold[..]);
-        let first_leaf = feature.len();
-        assert_eq!(rows.len(), out.len() * d, "one row of d values per output");
+    /// Adds the path length `h(x)` of every row of `groups` to `out`: groups of
+    /// [`LANES`] rows of `d` single-precision values, each group column by column (value
+    /// `f` of row `l` of a group at `f * LANES + l`).
+    fn add_path_lengths(&self, groups: &[f32], d: usize, out: &mut [f64]) {
+        let split = &self.split[..];
+        let first_leaf = split.len();
+        assert_eq!(
+            groups.len(),
+            out.len() * d,
+            "one row of d values per output"
+        );
         assert!(self.columns == d && d > 0, "rows of the tree's width");
-        for (o, r) in out.chunks_mut(LANES).zip(rows.chunks(LANES * d)) {
-            let mut at = [0usize; LANES];
+        assert_eq!(out.len() % LANES, 0, "whole groups of rows");
+        // The rows of a group walk together, their positions held in registers; a
+        // value's place in the group is a constant offset from its column's start.
+        for (o, g) in out
+            .chunks_exact_mut(LANES)
+            .zip(groups.chunks_exact(LANES * d))
+        {
+            let mut at = [0u32; LANES];
             for _ in 0..self.depth {
-                for (l, i) in at[..o.len()].iter_mut().enumerate() {
+                for (l, i) in at.iter_mut().enumerate() {
                     // SAFETY: after s < depth steps a walk is at a node of level s, below
-                    // `first_leaf = 2^depth - 1`, the length of `feature` and `threshold`;
-                    // every feature is below `columns` (see `Tree::place`; pass-through
-                    // nodes keep feature 0), which is `d`, at least 1, and lane `l` is a
-                    // row of `r`, which holds `o.len()` rows of `d` values (all asserted
-                    // above).
+                    // `first_leaf = 2^depth - 1`, the length of `split`; every feature is
+                    // below `columns` (see `Tree::place`; pass-through nodes keep column
+                    // 0), which is `d`, so `column + l < LANES * d`, the length of `g`
+                    // (all asserted above).
                     let right = unsafe {
-                        *r.get_unchecked(l * d + *feature.get_unchecked(*i) as usize)
-                            > *threshold.get_unchecked(*i)
+                        let s = split.get_unchecked(*i as usize);
+                        *g.get_unchecked(s.column as usize + l) > s.threshold
                     };
-                    *i = 2 * *i + 1 + usize::from(right);
+                    *i = 2 * *i + 1 + u32::from(right);
                 }
             }
             for (o, &i) in o.iter_mut().zip(&at) {
-                *o += self.path[i - first_leaf];
+                *o += self.path[i as usize - first_leaf];
             }
         }
     }
+}
+
+/// The rows of `x` in single precision, in groups of [`LANES`] rows laid out column by
+/// column (as [`Tree::add_path_lengths`] reads them), the last group padded with zeros.
+fn grouped(x: ArrayView2<f64>) -> Vec<f32> {
+    let d = x.ncols();
+    let mut groups = vec![0.0f32; x.nrows().div_ceil(LANES) * LANES * d];
+    for (r, row) in x.outer_iter().enumerate() {
+        let group = &mut groups[r / LANES * LANES * d..];
+        for (f, &v) in row.iter().enumerate() {
+            group[f * LANES + r % LANES] = single32(v);
+        }
+    }
+    groups
 }
 
 impl Default for IForest {
@@ -377,19 +417,17 @@ impl Detector for IForest {
         out.par_chunks_mut(SCORE_CHUNK).enumerate().try_for_each(
             |(c, chunk)| -> Result<(), DetectError> {
                 cancel.check()?;
-                // Copy the chunk's rows once, contiguous and in single precision, then
-                // walk tree by tree so each tree's nodes stay in cache.
+                // Copy the chunk's rows once, grouped, then walk tree by tree so each
+                // tree's nodes stay in cache.
                 let start = c * SCORE_CHUNK;
-                let mut rows = Vec::with_capacity(chunk.len() * d);
-                for r in 0..chunk.len() {
-                    rows.extend(x.row(start + r).iter().map(|&v| single32(v)));
-                }
-                chunk.iter_mut().for_each(|o| *o = 0.0);
+                let groups = grouped(x.slice(s![start..start + chunk.len(), ..]));
+                let padded = groups.len() / d;
+                let mut paths = vec![0.0; padded];
                 for tree in &self.trees {
-                    tree.add_path_lengths(&rows, d, chunk);
+                    tree.add_path_lengths(&groups, d, &mut paths);
                 }
-                for o in chunk.iter_mut() {
-                    *o = (-*o / denom).exp2();
+                for (o, p) in chunk.iter_mut().zip(paths) {
+                    *o = (-p / denom).exp2();
                 }
                 Ok(())
             },
@@ -458,10 +496,11 @@ mod tests {
             depth: 2,
         };
         let tree = Tree::lay_out(&g, 2);
-        let rows: Vec<f32> = vec![0.2, 9.0, 0.5, -1.0, 0.7, 1.0, 0.7, 2.0, 0.7, 3.0];
-        let mut out = vec![1.0; 5];
-        tree.add_path_lengths(&rows, 2, &mut out);
-        assert_eq!(out, vec![11.0, 11.0, 21.0, 21.0, 31.0]);
+        let rows = array![[0.2, 9.0], [0.5, -1.0], [0.7, 1.0], [0.7, 2.0], [0.7, 3.0]];
+        let groups = grouped(rows.view());
+        let mut out = vec![1.0; groups.len() / 2];
+        tree.add_path_lengths(&groups, 2, &mut out);
+        assert_eq!(out[..5], [11.0, 11.0, 21.0, 21.0, 31.0]);
     }
 
     #[test]
