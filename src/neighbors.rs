@@ -165,10 +165,20 @@ impl Best {
         if d2 >= self.bound {
             return;
         }
-        insert_sorted(&mut self.items, (d2, i), |e| e.0);
-        if self.items.len() > self.k {
-            self.items.pop();
+        let n = self.items.len();
+        if n == self.k {
+            // Full: the new entry takes the farthest one's place, in one pass from the
+            // back (after the entries of equal distance, as `insert_sorted`).
+            let mut pos = n - 1;
+            while pos > 0 && self.items[pos - 1].0 > d2 {
+                self.items[pos] = self.items[pos - 1];
+                pos -= 1;
+            }
+            self.items[pos] = (d2, i);
+            self.bound = self.items[n - 1].0;
+            return;
         }
+        insert_sorted(&mut self.items, (d2, i), |e| e.0);
         if self.items.len() == self.k {
             self.bound = self.items[self.k - 1].0;
         }
@@ -890,7 +900,7 @@ impl DistinctRows {
 /// multiplicities to reach `k`.
 struct CountedBest {
     k: usize,
-    items: Vec<(f64, usize, usize)>,
+    items: Vec<(f64, u32, u32)>,
     total: usize,
     /// Squared distance a candidate must beat (strictly) to enter.
     bound: f64,
@@ -917,9 +927,25 @@ impl CountedBest {
         if count == 0 || d2 >= self.bound {
             return;
         }
-        insert_sorted(&mut self.items, (d2, id, count), |e| e.0);
+        let n = self.items.len();
+        if count == 1 && self.total >= self.k && self.items.last().is_some_and(|e| e.2 == 1) {
+            // The usual case once the list is full: the farthest entry has one copy and
+            // the others fewer than `k` (see below), so the new row takes its place and
+            // the total stays. One pass from the back, after the entries of equal
+            // distance as `insert_sorted`.
+            let mut pos = n - 1;
+            while pos > 0 && self.items[pos - 1].0 > d2 {
+                self.items[pos] = self.items[pos - 1];
+                pos -= 1;
+            }
+            self.items[pos] = (d2, id as u32, 1);
+            self.bound = self.items[n - 1].0;
+            return;
+        }
+        insert_sorted(&mut self.items, (d2, id as u32, count as u32), |e| e.0);
         self.total += count;
         while let Some(&(_, _, last)) = self.items.last() {
+            let last = last as usize;
             if self.total - last < self.k {
                 break;
             }
@@ -1076,9 +1102,9 @@ impl CountedTree {
                     let mut j = 0;
                     for &(d2, id, m) in &best.items {
                         let dist = d2.sqrt();
-                        for _ in 0..m.min(k - j) {
+                        for _ in 0..(m as usize).min(k - j) {
                             drow[j] = dist;
-                            irow[j] = id;
+                            irow[j] = id as usize;
                             j += 1;
                         }
                     }
