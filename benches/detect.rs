@@ -4,10 +4,11 @@
 //! `stratosphere/010-mixed` by `../shared/tools/scale_conn.py`), each detector's fit on the
 //! Benign rows plus score of every row — the seed notebook's protocol and the one PyOD was
 //! timed with in `../shared/reference/seed_speed.json` — on the seed's seven features
-//! divided by their max (median of 3 runs up to 2M rows, else one), then the whole default
-//! analysis (default features and all ten detectors), and, from a child process, the peak
-//! memory of the default ensemble on 1M rows × 20 features. Set `ZSIFT_BENCH_SIZES` (e.g.
-//! `100000`) to choose sizes.
+//! divided by their max (median of 7 runs up to 200k rows, where a run lasts hundredths of
+//! a second and one noisy run moves a median of 3, of 3 runs up to 2M rows, else one), then
+//! the whole default analysis (default features and all ten detectors), and, from a child
+//! process, the peak memory of the default ensemble on 1M rows × 20 features. Set
+//! `ZSIFT_BENCH_SIZES` (e.g. `100000`) to choose sizes.
 //!
 //! `run` is the whole ensemble run with that detector alone (training split, distinct
 //! rows, fit, score, threshold, ranks and verdicts); `own` is the detector's own fit and
@@ -114,7 +115,11 @@ fn main() {
     for n in sizes() {
         let log = zsift::ingest::load(&[scaled(n, false)]).expect("load");
         let m = seed_matrix(&log);
-        let runs = if n <= 2_000_000 { 3 } else { 1 };
+        let runs = match n {
+            0..=200_000 => 7,
+            200_001..=2_000_000 => 3,
+            _ => 1,
+        };
         println!(
             "\n{n} rows: matrix {} × {}, {} training rows; median of {runs}",
             m.x.nrows(),
