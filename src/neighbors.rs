@@ -165,17 +165,10 @@ impl Best {
         if d2 >= self.bound {
             return;
         }
-        let n = self.items.len();
-        if n == self.k {
-            // Full: the new entry takes the farthest one's place, in one pass from the
-            // back (after the entries of equal distance, as `insert_sorted`).
-            let mut pos = n - 1;
-            while pos > 0 && self.items[pos - 1].0 > d2 {
-                self.items[pos] = self.items[pos - 1];
-                pos -= 1;
-            }
-            self.items[pos] = (d2, i);
-            self.bound = self.items[n - 1].0;
+        if self.items.len() == self.k {
+            // Full: the new entry takes the farthest one's place.
+            replace_last_sorted(&mut self.items, (d2, i), |e| e.0);
+            self.bound = self.items[self.k - 1].0;
             return;
         }
         insert_sorted(&mut self.items, (d2, i), |e| e.0);
@@ -199,6 +192,20 @@ fn insert_sorted<T: Copy>(items: &mut Vec<T>, e: T, key: impl Fn(&T) -> f64) {
     items.push(e);
     for i in (pos + 1..items.len()).rev() {
         items[i] = items[i - 1];
+    }
+    items[pos] = e;
+}
+
+/// Puts `e` into `items`, sorted ascending by `key` and not empty, in place of its last
+/// entry, which `e` must not exceed: after the entries with an equal key, moving the
+/// entries after it up one by one from the back, in one pass.
+#[inline]
+fn replace_last_sorted<T: Copy>(items: &mut [T], e: T, key: impl Fn(&T) -> f64) {
+    let k = key(&e);
+    let mut pos = items.len() - 1;
+    while pos > 0 && key(&items[pos - 1]) > k {
+        items[pos] = items[pos - 1];
+        pos -= 1;
     }
     items[pos] = e;
 }
@@ -897,7 +904,8 @@ impl DistinctRows {
 
 /// The best candidates of a query on a [`CountedTree`]: (squared distance, distinct
 /// point, multiplicity), ascending. Only as many entries are kept as it takes for the
-/// multiplicities to reach `k`.
+/// multiplicities to reach `k`. Rows and multiplicities are kept as `u32` (16-byte entries
+/// move faster): distinct rows are numbered in `u32` (see [`distinct_among`]).
 struct CountedBest {
     k: usize,
     items: Vec<(f64, u32, u32)>,
@@ -927,19 +935,12 @@ impl CountedBest {
         if count == 0 || d2 >= self.bound {
             return;
         }
-        let n = self.items.len();
         if count == 1 && self.total >= self.k && self.items.last().is_some_and(|e| e.2 == 1) {
             // The usual case once the list is full: the farthest entry has one copy and
             // the others fewer than `k` (see below), so the new row takes its place and
-            // the total stays. One pass from the back, after the entries of equal
-            // distance as `insert_sorted`.
-            let mut pos = n - 1;
-            while pos > 0 && self.items[pos - 1].0 > d2 {
-                self.items[pos] = self.items[pos - 1];
-                pos -= 1;
-            }
-            self.items[pos] = (d2, id as u32, 1);
-            self.bound = self.items[n - 1].0;
+            // the total stays.
+            replace_last_sorted(&mut self.items, (d2, id as u32, 1), |e| e.0);
+            self.bound = self.items[self.items.len() - 1].0;
             return;
         }
         insert_sorted(&mut self.items, (d2, id as u32, count as u32), |e| e.0);
