@@ -165,8 +165,8 @@ impl Best {
         if d2 >= self.bound {
             return;
         }
-        if self.items.len() == self.k {
-            // Full: the new entry takes the farthest one's place.
+        if self.k > 0 && self.items.len() == self.k {
+            // Full: the new entry, nearer than the farthest, takes its place.
             replace_last_sorted(&mut self.items, (d2, i), |e| e.0);
             self.bound = self.items[self.k - 1].0;
             return;
@@ -197,11 +197,13 @@ fn insert_sorted<T: Copy>(items: &mut Vec<T>, e: T, key: impl Fn(&T) -> f64) {
 }
 
 /// Puts `e` into `items`, sorted ascending by `key` and not empty, in place of its last
-/// entry, which `e` must not exceed: after the entries with an equal key, moving the
-/// entries after it up one by one from the back, in one pass.
+/// entry, whose key `e`'s must be below: after the entries with an equal key, moving the
+/// entries after it up one by one from the back, in one pass (the list `insert_sorted`
+/// then dropping the last entry would give).
 #[inline]
 fn replace_last_sorted<T: Copy>(items: &mut [T], e: T, key: impl Fn(&T) -> f64) {
     let k = key(&e);
+    debug_assert!(items.last().is_some_and(|last| k < key(last)));
     let mut pos = items.len() - 1;
     while pos > 0 && key(&items[pos - 1]) > k {
         items[pos] = items[pos - 1];
@@ -936,9 +938,10 @@ impl CountedBest {
             return;
         }
         if count == 1 && self.total >= self.k && self.items.last().is_some_and(|e| e.2 == 1) {
-            // The usual case once the list is full: the farthest entry has one copy and
-            // the others fewer than `k` (see below), so the new row takes its place and
-            // the total stays.
+            // The usual case once the list is full: the entries before the farthest
+            // count fewer than `k` copies (the loop below keeps it so) and it has one,
+            // so they count `k - 1` and the total is `k`; the new row, nearer, takes the
+            // farthest one's place and the total stays.
             replace_last_sorted(&mut self.items, (d2, id as u32, 1), |e| e.0);
             self.bound = self.items[self.items.len() - 1].0;
             return;

@@ -292,9 +292,9 @@ fn run_one(
     let mut det = kind.build(opts.seed);
     let t = Instant::now();
     let n = x.nrows();
-    // Scores of every row, of the training rows (in order), and of the distinct rows of
-    // each group of rows scored alike (the training rows, the others) with the rows of
-    // each group.
+    // `scores`: every row's score; `train_scores`: the training rows' (in order);
+    // `groups`: for the training rows and for the other rows, their distinct rows, the
+    // score of each, and the rows of `x` they stand for (`None`: all, in order).
     let mut scores = vec![0.0; n];
     let (train_scores, groups, fit_s, score_s) = match split {
         // Trained on every row: the training scores are the scores.

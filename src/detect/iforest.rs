@@ -206,7 +206,7 @@ impl Tree {
             );
             self.split[pos] = Split {
                 threshold: f32_at_or_below(n.threshold),
-                column: n.feature * LANES as u32,
+                column: u32::try_from(n.feature as usize * LANES).expect("a column offset"),
             };
             (n.left, n.right)
         };
