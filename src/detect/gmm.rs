@@ -367,6 +367,9 @@ impl Detector for Gmm {
             ));
         }
         cancel.check()?;
+        // In row-major order once, so that every EM step reads its rows in place.
+        let x = x.as_standard_layout();
+        let x = x.view();
         let mut resp = self.initial_resp(&x)?;
         let mut components = self.m_step(&x, &resp, cancel)?;
         let mut lower_bound = f64::NEG_INFINITY;
