@@ -40,6 +40,7 @@ use ndarray::{Array2, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use std::ops::Range;
 
 use super::{check_input, EmbedError};
 use crate::cancel::Cancel;
@@ -472,8 +473,9 @@ fn clip(v: f32) -> f32 {
 impl Kernel {
     /// The sum of the attractive moves of `cur` towards each of `others` (umap-learn's
     /// positive-sample gradient `-2ab d^(2(b-1)) / (1 + a d^(2b))` times the difference,
-    /// clipped); `others` is overwritten with the moves.
-    fn attract_sum(&self, cur: [f32; 2], others: &mut [[f32; 2]]) -> [f32; 2] {
+    /// clipped); `others` is padded (see [`sum_moves`]).
+    #[inline(always)]
+    fn attract_sum(&self, cur: [f32; 2], others: &mut Vec<[f32; 2]>) -> [f32; 2] {
         let c = -2.0 * self.a * self.b;
         sum_moves(cur, others, |d2| {
             let p = pow_pos(d2, self.b);
@@ -483,8 +485,9 @@ impl Kernel {
 
     /// The sum of the repulsive moves of `cur` away from each of `others` (the
     /// negative-sample gradient `2 gamma b / ((0.001 + d^2)(1 + a d^(2b)))` times the
-    /// difference, clipped); `others` is overwritten with the moves.
-    fn repel_sum(&self, cur: [f32; 2], others: &mut [[f32; 2]]) -> [f32; 2] {
+    /// difference, clipped); `others` is padded (see [`sum_moves`]).
+    #[inline(always)]
+    fn repel_sum(&self, cur: [f32; 2], others: &mut Vec<[f32; 2]>) -> [f32; 2] {
         let c = 2.0 * self.gamma * self.b;
         sum_moves(cur, others, |d2| {
             let g = c / ((0.001 + d2) * (self.a * pow_pos(d2, self.b) + 1.0));
@@ -499,31 +502,24 @@ impl Kernel {
 
 /// The sum, in a fixed order, of the clipped moves `coef(d2) (cur - o)` over the points
 /// `o` of `others` at squared distance `d2 > 0` from `cur` (coincident points move
-/// nothing); `others` is overwritten with the moves. Plain branch-free loops over
-/// the batch, so that they compile to vector instructions: the layout's gradients are
-/// most of its work.
+/// nothing). `others` is padded with copies of `cur` to whole chunks of lanes, so that
+/// the loop compiles to vector instructions alone, with no scalar tail: the batches are
+/// short, and the layout's gradients are most of its work.
 #[inline(always)]
-fn sum_moves(cur: [f32; 2], others: &mut [[f32; 2]], coef: impl Fn(f32) -> f32) -> [f32; 2] {
-    for o in others.iter_mut() {
-        let dx = cur[0] - o[0];
-        let dy = cur[1] - o[1];
-        let d2 = dx * dx + dy * dy;
-        let g = coef(if d2 > 0.0 { d2 } else { 1.0 });
-        let g = if d2 > 0.0 { g } else { 0.0 };
-        *o = [clip(g * dx), clip(g * dy)];
-    }
+fn sum_moves(cur: [f32; 2], others: &mut Vec<[f32; 2]>, coef: impl Fn(f32) -> f32) -> [f32; 2] {
     const LANES: usize = 8;
+    others.resize(others.len().next_multiple_of(LANES), cur);
     let mut acc = [[0.0f32; 2]; LANES];
-    let mut chunks = others.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for (a, m) in acc.iter_mut().zip(chunk) {
-            a[0] += m[0];
-            a[1] += m[1];
+    for chunk in others.chunks_exact(LANES) {
+        for (a, o) in acc.iter_mut().zip(chunk) {
+            let dx = cur[0] - o[0];
+            let dy = cur[1] - o[1];
+            let d2 = dx * dx + dy * dy;
+            let g = coef(if d2 > 0.0 { d2 } else { 1.0 });
+            let g = if d2 > 0.0 { g } else { 0.0 };
+            a[0] += clip(g * dx);
+            a[1] += clip(g * dy);
         }
-    }
-    for (a, m) in acc.iter_mut().zip(chunks.remainder()) {
-        a[0] += m[0];
-        a[1] += m[1];
     }
     acc.iter()
         .fold([0.0, 0.0], |s, a| [s[0] + a[0], s[1] + a[1]])
@@ -554,7 +550,8 @@ fn pow_pos(x: f32, e: f32) -> f32 {
     // ln m = 2 atanh(t), t = (m - 1) / (m + 1), |t| < 0.172.
     let t = (m - 1.0) / (m + 1.0);
     let t2 = t * t;
-    let ln_m = 2.0 * t * (1.0 + t2 * (1.0 / 3.0 + t2 * (0.2 + t2 * (1.0 / 7.0 + t2 / 9.0))));
+    let ln_m =
+        2.0 * t * (1.0 + t2 * (1.0 / 3.0 + t2 * (0.2 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0)))));
     let y = (e * (exponent as f32 + ln_m * std::f32::consts::LOG2_E)).clamp(-125.0, 125.0);
     // 2^y = 2^n 2^f, n the nearest integer, |f| <= 1/2.
     let r = y + ROUND;
@@ -564,7 +561,8 @@ fn pow_pos(x: f32, e: f32) -> f32 {
         + z * (1.0
             + z * (0.5
                 + z * (1.0 / 6.0
-                    + z * (1.0 / 24.0 + z * (1.0 / 120.0 + z * (1.0 / 720.0 + z / 5040.0))))));
+                    + z * (1.0 / 24.0
+                        + z * (1.0 / 120.0 + z * (1.0 / 720.0 + z * (1.0 / 5040.0)))))));
     p * f32::from_bits(((n + 127) << 23) as u32)
 }
 
@@ -643,7 +641,7 @@ struct VertexCtx<'a> {
 /// The move of vertex `v` in one epoch: the pull of its edges due in this epoch (`sched`,
 /// its edges' schedules, advanced) and the push of their negative samples. `near`,
 /// `others` and `due` are scratch space.
-#[inline(never)]
+#[inline(always)]
 fn vertex_move(
     ctx: VertexCtx,
     v: usize,
@@ -695,6 +693,42 @@ fn vertex_move(
     ]
 }
 
+/// The moves `mv` of the vertices `vs` in one epoch; `sched` holds their edges'
+/// schedules. Compiled for the processor's AVX2 instructions when it has them (twice
+/// the lanes of the baseline's for the gradients), else for the baseline; both give the
+/// same moves, the gradients being element-wise and summed in a fixed order.
+fn chunk_moves(ctx: VertexCtx, vs: Range<usize>, sched: &mut [Schedule], mv: &mut [[f32; 2]]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(
+            ctx: VertexCtx,
+            vs: Range<usize>,
+            sched: &mut [Schedule],
+            mv: &mut [[f32; 2]],
+        ) {
+            chunk_moves_in(ctx, vs, sched, mv)
+        }
+        // SAFETY: the processor has AVX2, as just checked.
+        return unsafe { avx2(ctx, vs, sched, mv) };
+    }
+    chunk_moves_in(ctx, vs, sched, mv)
+}
+
+#[inline(always)]
+fn chunk_moves_in(ctx: VertexCtx, vs: Range<usize>, sched: &mut [Schedule], mv: &mut [[f32; 2]]) {
+    let indptr = &ctx.graph.indptr;
+    let base = indptr[vs.start];
+    // Scratch space of `vertex_move`.
+    let mut near: Vec<[f32; 2]> = Vec::with_capacity(64);
+    let mut others: Vec<[f32; 2]> = Vec::with_capacity(256);
+    let mut due: Vec<u32> = Vec::new();
+    for (v, m) in vs.zip(mv) {
+        let edges = indptr[v] - base..indptr[v + 1] - base;
+        *m = vertex_move(ctx, v, &mut sched[edges], &mut near, &mut others, &mut due);
+    }
+}
+
 /// The stochastic gradient descent of umap-learn's `optimize_layout_euclidean`, with the
 /// deterministic block-parallel schedule described in the module documentation.
 fn optimize(
@@ -732,28 +766,17 @@ fn optimize(
                 rest = tail;
                 work.push((c, c_end, mine, mv));
             }
-            let pts: &[[f32; 2]] = points;
-            work.into_par_iter().for_each(|(c, c_end, sched, mv)| {
-                let base = graph.indptr[c];
-                // Scratch space of `vertex_move`.
-                let mut near: Vec<[f32; 2]> = Vec::with_capacity(64);
-                let mut others: Vec<[f32; 2]> = Vec::with_capacity(256);
-                let mut due: Vec<u32> = Vec::new();
-                let ctx = VertexCtx {
-                    graph,
-                    pts,
-                    kernel,
-                    seed: params.seed,
-                    epoch,
-                    neg_rate,
-                    alpha,
-                };
-                for v in c..c_end {
-                    let edges = graph.indptr[v] - base..graph.indptr[v + 1] - base;
-                    mv[v - c] =
-                        vertex_move(ctx, v, &mut sched[edges], &mut near, &mut others, &mut due);
-                }
-            });
+            let ctx = VertexCtx {
+                graph,
+                pts: points,
+                kernel,
+                seed: params.seed,
+                epoch,
+                neg_rate,
+                alpha,
+            };
+            work.into_par_iter()
+                .for_each(|(c, c_end, sched, mv)| chunk_moves(ctx, c..c_end, sched, mv));
             for (p, m) in points[start..end].iter_mut().zip(&moves) {
                 p[0] += m[0];
                 p[1] += m[1];
@@ -855,81 +878,190 @@ fn transform_block(
         })
         .collect();
     let max = weights.iter().copied().fold(0.0, f64::max);
-    let kernel = Kernel {
-        a: a as f32,
-        b: b as f32,
-        gamma: params.repulsion_strength as f32,
+    let placing = Placing {
+        kernel: Kernel {
+            a: a as f32,
+            b: b as f32,
+            gamma: params.repulsion_strength as f32,
+        },
+        tail: &fitted.points,
+        nb: &nb,
+        weights: &weights,
+        max,
+        n_epochs,
+        neg_rate: params.negative_sample_rate as f64,
+        initial_alpha: params.learning_rate / 4.0,
+        seed: params.seed ^ 0x7472_616e,
     };
-    let neg_rate = params.negative_sample_rate as f64;
-    let initial_alpha = params.learning_rate / 4.0;
-    let tail = &fitted.points;
-
     let mut out = vec![[0.0f32; 2]; m];
     out.par_chunks_mut(CHUNK)
         .enumerate()
         .try_for_each(|(c, chunk)| {
             cancel.check()?;
-            let mut sched: Vec<Schedule> = Vec::with_capacity(k);
-            let mut near: Vec<[f32; 2]> = Vec::with_capacity(k);
-            let mut others: Vec<[f32; 2]> = Vec::with_capacity(8 * k);
-            for (r, slot) in chunk.iter_mut().enumerate() {
-                let i = c * CHUNK + r;
-                let w = &weights[i * k..(i + 1) * k];
-                let idx = nb.idx_of(i);
-                let total: f64 = w.iter().sum();
-                let mut p = [0.0f64; 2];
-                if total > 0.0 {
-                    for (wj, &j) in w.iter().zip(idx) {
-                        p[0] += wj / total * tail[j][0] as f64;
-                        p[1] += wj / total * tail[j][1] as f64;
-                    }
-                } else {
-                    p = [tail[idx[0]][0] as f64, tail[idx[0]][1] as f64];
-                }
-                let mut cur = [p[0] as f32, p[1] as f32];
-                if n_epochs > 0 && max > 0.0 {
-                    let cut = max / n_epochs as f64;
-                    sched.clear();
-                    sched.extend(w.iter().map(|&wj| {
-                        let period = if wj >= cut { max / wj } else { f64::INFINITY };
-                        Schedule {
-                            next: period,
-                            next_negative: period / neg_rate,
-                        }
-                    }));
-                    for epoch in 0..n_epochs {
-                        let e = epoch as f64;
-                        let alpha = (initial_alpha * (1.0 - e / n_epochs as f64)) as f32;
-                        let mut rng = SplitMix::new(params.seed ^ 0x7472_616e, epoch, first + i);
-                        // The epoch's moves are computed from where the row starts it and
-                        // applied together, in the batches of the fit.
-                        for (s, (&j, &wj)) in sched.iter_mut().zip(idx.iter().zip(w)) {
-                            if s.next > e {
-                                continue;
-                            }
-                            near.push(tail[j]);
-                            for _ in 0..s.advance(e, max / wj, neg_rate) {
-                                others.push(tail[rng.below(n_fit)]);
-                            }
-                        }
-                        let pull = kernel.attract_sum(cur, &mut near);
-                        let push = kernel.repel_sum(cur, &mut others);
-                        near.clear();
-                        others.clear();
-                        cur[0] += (pull[0] + push[0]) * alpha;
-                        cur[1] += (pull[1] + push[1]) * alpha;
-                    }
-                }
-                *slot = cur;
-            }
+            placing.place_chunk(c * CHUNK, first + c * CHUNK, chunk);
             Ok::<(), EmbedError>(())
         })?;
     Ok(out)
 }
 
+/// What placing the rows of one block reads.
+struct Placing<'a> {
+    kernel: Kernel,
+    /// The fitted points.
+    tail: &'a [[f32; 2]],
+    /// The rows' neighbours among the fitted rows.
+    nb: &'a crate::neighbors::Neighbourhoods,
+    /// The rows' memberships to their neighbours, `rows × k`.
+    weights: &'a [f64],
+    /// The largest membership.
+    max: f64,
+    n_epochs: usize,
+    neg_rate: f64,
+    initial_alpha: f64,
+    seed: u64,
+}
+
+impl Placing<'_> {
+    /// Places the block's rows `from..from + out.len()` (the rows `id..` of the whole
+    /// transform) into `out`. Compiled for AVX2 where the processor has it, as
+    /// [`chunk_moves`].
+    fn place_chunk(&self, from: usize, id: usize, out: &mut [[f32; 2]]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2(p: &Placing, from: usize, id: usize, out: &mut [[f32; 2]]) {
+                p.place_chunk_in(from, id, out)
+            }
+            // SAFETY: the processor has AVX2, as just checked.
+            return unsafe { avx2(self, from, id, out) };
+        }
+        self.place_chunk_in(from, id, out)
+    }
+
+    #[inline(always)]
+    fn place_chunk_in(&self, from: usize, id: usize, out: &mut [[f32; 2]]) {
+        let Placing {
+            kernel,
+            tail,
+            nb,
+            weights,
+            max,
+            n_epochs,
+            neg_rate,
+            initial_alpha,
+            seed,
+        } = *self;
+        let k = nb.k;
+        let n_fit = tail.len();
+        let mut sched: Vec<Schedule> = Vec::with_capacity(k);
+        let mut near: Vec<[f32; 2]> = Vec::with_capacity(k);
+        let mut others: Vec<[f32; 2]> = Vec::with_capacity(8 * k);
+        for (r, slot) in out.iter_mut().enumerate() {
+            let i = from + r;
+            let w = &weights[i * k..(i + 1) * k];
+            let idx = nb.idx_of(i);
+            let total: f64 = w.iter().sum();
+            let mut p = [0.0f64; 2];
+            if total > 0.0 {
+                for (wj, &j) in w.iter().zip(idx) {
+                    p[0] += wj / total * tail[j][0] as f64;
+                    p[1] += wj / total * tail[j][1] as f64;
+                }
+            } else {
+                p = [tail[idx[0]][0] as f64, tail[idx[0]][1] as f64];
+            }
+            let mut cur = [p[0] as f32, p[1] as f32];
+            if n_epochs > 0 && max > 0.0 {
+                let cut = max / n_epochs as f64;
+                sched.clear();
+                sched.extend(w.iter().map(|&wj| {
+                    let period = if wj >= cut { max / wj } else { f64::INFINITY };
+                    Schedule {
+                        next: period,
+                        next_negative: period / neg_rate,
+                    }
+                }));
+                for epoch in 0..n_epochs {
+                    let e = epoch as f64;
+                    let alpha = (initial_alpha * (1.0 - e / n_epochs as f64)) as f32;
+                    let mut rng = SplitMix::new(seed, epoch, id + r);
+                    // The epoch's moves are computed from where the row starts it and
+                    // applied together, in the batches of the fit.
+                    for (s, (&j, &wj)) in sched.iter_mut().zip(idx.iter().zip(w)) {
+                        if s.next > e {
+                            continue;
+                        }
+                        near.push(tail[j]);
+                        for _ in 0..s.advance(e, max / wj, neg_rate) {
+                            others.push(tail[rng.below(n_fit)]);
+                        }
+                    }
+                    let pull = kernel.attract_sum(cur, &mut near);
+                    let push = kernel.repel_sum(cur, &mut others);
+                    near.clear();
+                    others.clear();
+                    cur[0] += (pull[0] + push[0]) * alpha;
+                    cur[1] += (pull[1] + push[1]) * alpha;
+                }
+            }
+            *slot = cur;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moves_are_the_same_with_and_without_avx2() {
+        // One epoch's moves of a small layout, through the run-time choice (AVX2 where
+        // the processor has it) and through the baseline code, bit for bit.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let x = Array2::from_shape_fn((300, 3), |_| rng.gen::<f64>());
+        let k = 15;
+        let tree = KdTree::build(x.view()).with_leaf_columns();
+        let (dist, idx) = neighbour_lists(&tree, &to_row_major(x.view()), k, &Cancel::default())
+            .expect("not cancelled");
+        let graph = fuzzy_graph(&dist, &idx, k, 200);
+        let pts = initial_layout(300, 9);
+        let (a, b) = find_ab_params(1.0, 0.1);
+        let schedule = || -> Vec<Schedule> {
+            graph
+                .period
+                .iter()
+                .map(|&p| Schedule {
+                    next: p,
+                    next_negative: p / 5.0,
+                })
+                .collect()
+        };
+        for epoch in [1, 4, 60] {
+            let ctx = VertexCtx {
+                graph: &graph,
+                pts: &pts,
+                kernel: Kernel {
+                    a: a as f32,
+                    b: b as f32,
+                    gamma: 1.0,
+                },
+                seed: 3,
+                epoch,
+                neg_rate: 5.0,
+                alpha: 0.5,
+            };
+            let (mut chosen, mut baseline) = (vec![[0.0f32; 2]; 300], vec![[0.0f32; 2]; 300]);
+            chunk_moves(ctx, 0..300, &mut schedule(), &mut chosen);
+            chunk_moves_in(ctx, 0..300, &mut schedule(), &mut baseline);
+            let bits = |m: &[[f32; 2]]| -> Vec<u32> {
+                m.iter()
+                    .flat_map(|p| [p[0].to_bits(), p[1].to_bits()])
+                    .collect()
+            };
+            assert_eq!(bits(&chosen), bits(&baseline), "epoch {epoch}");
+            assert!(chosen.iter().filter(|m| m[0] != 0.0).count() > 100);
+        }
+    }
 
     #[test]
     fn pow_pos_matches_powf() {
