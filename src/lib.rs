@@ -3,6 +3,9 @@
 //! The pipeline runs one way: [`ingest`] → filter → features → [`detect`] → [`embed`] /
 //! [`cluster`] → export. The terminal UI and the command line ([`cli`]) only call into it.
 
+#[macro_use]
+mod wide;
+
 pub mod cancel;
 pub mod cli;
 pub mod cluster;

@@ -23,6 +23,8 @@ use crate::cancel::{Cancel, Cancelled};
 
 /// Points per leaf.
 const LEAF_SIZE: usize = 24;
+// A leaf's points fit the bits of a `u32` (see `KdTree::scan_leaf`).
+const _: () = assert!(LEAF_SIZE <= 32);
 /// Query rows handled between two cancellation checks.
 const CHUNK: usize = 512;
 /// Points of a node whose quartiles choose its split dimension, at least (see
@@ -498,6 +500,7 @@ impl KdTree {
     }
 
     /// Squared distance from `q` to the bounding box of `node`.
+    #[inline(always)]
     pub fn box_dist2(&self, node: usize, q: &[f64]) -> f64 {
         let d = self.dim;
         let lo = &self.bounds[2 * d * node..2 * d * node + d];
@@ -527,11 +530,45 @@ impl KdTree {
         })
     }
 
-    /// Walks the tree for query `q`, nearer child first, handing every point of a leaf
-    /// to `found` and skipping subtrees whose box is not strictly nearer than its bound.
-    fn search(&self, node: usize, q: &[f64], found: &mut impl Candidates) {
-        let n = &self.nodes[node];
-        if n.left == NO_CHILD && self.leaf_cols.is_empty() {
+    /// Walks the subtree of `root` for query `q`, nearer child first, handing every point
+    /// of a leaf to `found` and skipping subtrees whose box is not strictly nearer than
+    /// its bound (checked when the walk reaches them, as a recursive walk would). A loop
+    /// over `stack` (scratch space) rather than a recursion, so that it can be inlined
+    /// into code compiled for wider instructions.
+    #[inline(always)]
+    fn search(
+        &self,
+        root: usize,
+        q: &[f64],
+        found: &mut impl Candidates,
+        stack: &mut Vec<(usize, f64)>,
+    ) {
+        // Subtrees still to walk with their box distances, nearer child on top.
+        stack.clear();
+        stack.push((root, f64::NEG_INFINITY));
+        while let Some((node, floor)) = stack.pop() {
+            if floor >= found.bound() {
+                continue;
+            }
+            let n = &self.nodes[node];
+            if n.left == NO_CHILD {
+                self.scan_leaf(n, q, found);
+                continue;
+            }
+            let dl = self.box_dist2(n.left, q);
+            let dr = self.box_dist2(n.right, q);
+            if dl <= dr {
+                stack.extend([(n.right, dr), (n.left, dl)]);
+            } else {
+                stack.extend([(n.left, dl), (n.right, dr)]);
+            }
+        }
+    }
+
+    /// Hands every point of leaf `n` nearer than its bound to `found`.
+    #[inline(always)]
+    fn scan_leaf(&self, n: &Node, q: &[f64], found: &mut impl Candidates) {
+        if self.leaf_cols.is_empty() {
             let d = self.dim;
             for pos in n.start..n.end {
                 let d2 = sq_dist(q, &self.points[pos * d..(pos + 1) * d]);
@@ -541,49 +578,52 @@ impl KdTree {
             }
             return;
         }
-        if n.left == NO_CHILD {
-            let d = self.dim;
-            let m = n.end - n.start;
-            let block = &self.leaf_cols[n.start * d..n.end * d];
-            // The squared distances to the leaf's points, coordinate by coordinate in the
-            // lanes of `lane_sum` (coordinate j in lane j % 4), so each equals `sq_dist`.
-            let mut lanes = [[0.0f64; LEAF_SIZE]; 4];
-            for (j, col) in block.chunks_exact(m).enumerate() {
-                let qj = q[j];
-                let lane = &mut lanes[j % 4][..m];
-                if j < 4 {
-                    // The first term of a lane (0 + t is t).
-                    for (acc, &v) in lane.iter_mut().zip(col) {
-                        *acc = (v - qj) * (v - qj);
-                    }
-                } else {
-                    for (acc, &v) in lane.iter_mut().zip(col) {
-                        *acc += (v - qj) * (v - qj);
-                    }
+        let d = self.dim;
+        let m = n.end - n.start;
+        let block = &self.leaf_cols[n.start * d..n.end * d];
+        // The squared distances to the leaf's points, coordinate by coordinate in the
+        // lanes of `lane_sum` (coordinate j in lane j % 4), so each equals `sq_dist`.
+        let mut lanes = [[0.0f64; LEAF_SIZE]; 4];
+        for (j, col) in block.chunks_exact(m).enumerate() {
+            let qj = q[j];
+            let lane = &mut lanes[j % 4][..m];
+            if j < 4 {
+                // The first term of a lane (0 + t is t).
+                for (acc, &v) in lane.iter_mut().zip(col) {
+                    *acc = (v - qj) * (v - qj);
+                }
+            } else {
+                for (acc, &v) in lane.iter_mut().zip(col) {
+                    *acc += (v - qj) * (v - qj);
                 }
             }
-            let [l0, l1, l2, l3] = &lanes;
-            let sums = l0.iter().zip(l1).zip(l2).zip(l3);
-            for ((((a, b), c), e), &row) in sums.zip(&self.index[n.start..n.end]) {
-                let d2 = (a + b) + (c + e);
-                if d2 < found.bound() {
-                    found.offer(d2, row);
-                }
+        }
+        // Which points are nearer than the bound on entering the leaf, as a bit mask
+        // computed without a branch: whether a point is near follows no pattern a branch
+        // predictor could learn, and most are not. The bound only shrinks, so the points
+        // left out cannot enter; those in are checked again against the current bound.
+        let [l0, l1, l2, l3] = &lanes;
+        let mut d2s = [0.0f64; LEAF_SIZE];
+        let bound = found.bound();
+        let mut near: u32 = 0;
+        for (i, ((((a, b), c), e), d2)) in l0
+            .iter()
+            .zip(l1)
+            .zip(l2)
+            .zip(l3)
+            .zip(&mut d2s[..m])
+            .enumerate()
+        {
+            *d2 = (a + b) + (c + e);
+            near |= u32::from(*d2 < bound) << i;
+        }
+        let index = &self.index[n.start..n.end];
+        while near != 0 {
+            let i = near.trailing_zeros() as usize;
+            near &= near - 1;
+            if d2s[i] < found.bound() {
+                found.offer(d2s[i], index[i]);
             }
-            return;
-        }
-        let dl = self.box_dist2(n.left, q);
-        let dr = self.box_dist2(n.right, q);
-        let (first, d_first, second, d_second) = if dl <= dr {
-            (n.left, dl, n.right, dr)
-        } else {
-            (n.right, dr, n.left, dl)
-        };
-        if d_first < found.bound() {
-            self.search(first, q, found);
-        }
-        if d_second < found.bound() {
-            self.search(second, q, found);
         }
     }
 
@@ -608,6 +648,7 @@ impl KdTree {
     /// one face of its box (every ancestor split at a median put it on the other side),
     /// so its squared distance to a `q` inside the box, a sum of non-negative terms, is at
     /// least the square of `q`'s gap to that face: the test is exact in floating point.
+    #[inline(always)]
     fn ball_inside(&self, node: usize, q: &[f64], bound: f64) -> bool {
         let d = self.dim;
         let lo = &self.bounds[2 * d * node..2 * d * node + d];
@@ -624,8 +665,16 @@ impl KdTree {
     /// search from the root computes two boxes per level down to the leaf and checks
     /// every level again on the way back; a query's neighbours are mostly in or near its
     /// own leaf.
-    fn climb_search(&self, leaf: usize, parent: &[usize], q: &[f64], found: &mut impl Candidates) {
-        self.search(leaf, q, found);
+    #[inline(always)]
+    fn climb_search(
+        &self,
+        leaf: usize,
+        parent: &[usize],
+        q: &[f64],
+        found: &mut impl Candidates,
+        stack: &mut Vec<(usize, f64)>,
+    ) {
+        self.scan_leaf(&self.nodes[leaf], q, found);
         let mut node = leaf;
         while parent[node] != NO_CHILD {
             if self.ball_inside(node, q, found.bound()) {
@@ -634,16 +683,17 @@ impl KdTree {
             let p = &self.nodes[parent[node]];
             let sibling = if p.left == node { p.right } else { p.left };
             if self.box_dist2(sibling, q) < found.bound() {
-                self.search(sibling, q, found);
+                self.search(sibling, q, found, stack);
             }
             node = parent[node];
         }
     }
 
-    fn query_into(&self, q: &[f64], best: &mut Best) {
+    #[inline(always)]
+    fn query_into(&self, q: &[f64], best: &mut Best, stack: &mut Vec<(usize, f64)>) {
         best.clear();
         if !self.nodes.is_empty() {
-            self.search(0, q, best);
+            self.search(0, q, best, stack);
         }
     }
 
@@ -673,40 +723,72 @@ impl KdTree {
             .enumerate()
             .try_for_each(|(c, (dchunk, ichunk))| {
                 cancel.check()?;
-                let mut best = Best::new(search_k);
-                for r in 0..dchunk.len() / k {
-                    let row = c * CHUNK + r;
-                    self.query_into(&queries[row * d..(row + 1) * d], &mut best);
-                    if exclude_self {
-                        let drop = best
-                            .items
-                            .iter()
-                            .position(|&(_, i)| i == row)
-                            .unwrap_or(best.items.len().saturating_sub(1));
-                        if drop < best.items.len() {
-                            best.items.remove(drop);
-                        }
-                    }
-                    let got = best.items.len().min(k);
-                    for (j, &(d2, i)) in best.items[..got].iter().enumerate() {
-                        dchunk[r * k + j] = d2.sqrt();
-                        ichunk[r * k + j] = i;
-                    }
-                    // Fewer points than asked (not reachable with a valid `k`): repeat the
-                    // farthest so the row stays well formed.
-                    for j in got..k {
-                        dchunk[r * k + j] = if got > 0 {
-                            dchunk[r * k + got - 1]
-                        } else {
-                            0.0
-                        };
-                        ichunk[r * k + j] = if got > 0 { ichunk[r * k + got - 1] } else { 0 };
-                    }
-                }
+                let first = c * CHUNK;
+                kneighbors_chunk(self, queries, search_k, exclude_self, first, dchunk, ichunk);
                 Ok(())
             })?;
         Ok(Neighbourhoods { k, dist, idx })
     }
+
+    /// The neighbours of the queries `first..` into `dchunk` / `ichunk` (see
+    /// [`KdTree::kneighbors`], which searches `search_k`).
+    #[inline(always)]
+    fn chunk_neighbours(
+        &self,
+        queries: &[f64],
+        search_k: usize,
+        exclude_self: bool,
+        first: usize,
+        dchunk: &mut [f64],
+        ichunk: &mut [usize],
+    ) {
+        let d = self.dim;
+        let k = search_k - usize::from(exclude_self);
+        let mut best = Best::new(search_k);
+        let mut stack = Vec::new();
+        for r in 0..dchunk.len() / k {
+            let row = first + r;
+            self.query_into(&queries[row * d..(row + 1) * d], &mut best, &mut stack);
+            if exclude_self {
+                let drop = best
+                    .items
+                    .iter()
+                    .position(|&(_, i)| i == row)
+                    .unwrap_or(best.items.len().saturating_sub(1));
+                if drop < best.items.len() {
+                    best.items.remove(drop);
+                }
+            }
+            let got = best.items.len().min(k);
+            for (j, &(d2, i)) in best.items[..got].iter().enumerate() {
+                dchunk[r * k + j] = d2.sqrt();
+                ichunk[r * k + j] = i;
+            }
+            // Fewer points than asked (not reachable with a valid `k`): repeat the
+            // farthest so the row stays well formed.
+            for j in got..k {
+                dchunk[r * k + j] = if got > 0 {
+                    dchunk[r * k + got - 1]
+                } else {
+                    0.0
+                };
+                ichunk[r * k + j] = if got > 0 { ichunk[r * k + got - 1] } else { 0 };
+            }
+        }
+    }
+}
+
+wide_fn! {
+    /// [`KdTree::chunk_neighbours`], for AVX2 where the processor has it.
+    fn kneighbors_chunk(
+        t: &KdTree,
+        queries: &[f64],
+        search_k: usize,
+        exclude_self: bool,
+        first: usize,
+        dchunk: &mut [f64],
+        ichunk: &mut [usize],
+    ) => KdTree::chunk_neighbours
 }
 
 /// Hashes rows by the bit patterns of their values: each 64-bit word goes through
@@ -1043,11 +1125,8 @@ impl CountedTree {
         k: usize,
         cancel: &Cancel,
     ) -> Result<Neighbourhoods, Cancelled> {
-        let d = self.tree.dim;
-        let rows = queries.len().checked_div(d).unwrap_or(0);
-        self.neighbourhoods(rows, k, cancel, &[], |r| {
-            (&queries[r * d..(r + 1) * d], NO_CHILD, NO_CHILD)
-        })
+        let rows = queries.len().checked_div(self.tree.dim).unwrap_or(0);
+        self.neighbourhoods(rows, k, cancel, Queries::Rows(queries))
     }
 
     /// The `k` nearest neighbours of each distinct training row among the other training
@@ -1057,23 +1136,21 @@ impl CountedTree {
     ///
     /// The queries run in tree order, so that consecutive queries walk the same branches.
     pub fn kneighbors_self(&self, k: usize, cancel: &Cancel) -> Result<Neighbourhoods, Cancelled> {
-        let t = &self.tree;
-        let (parent, leaf) = t.parents_and_leaves();
-        // A distinct row's id is its tree position.
-        self.neighbourhoods(t.len(), k, cancel, &parent, |pos| {
-            (t.point_at(pos), pos, leaf[pos])
-        })
+        let (parent, leaf) = self.tree.parents_and_leaves();
+        let queries = Queries::Own {
+            parent: &parent,
+            leaf: &leaf,
+        };
+        self.neighbourhoods(self.tree.len(), k, cancel, queries)
     }
 
-    /// Runs `rows` queries; `query(r)` gives the point of query `r`, the distinct row it
-    /// must not count itself in, and the leaf it is a point of ([`NO_CHILD`] for none).
-    fn neighbourhoods<'q>(
+    /// Runs `rows` queries.
+    fn neighbourhoods(
         &self,
         rows: usize,
         k: usize,
         cancel: &Cancel,
-        parent: &[usize],
-        query: impl Fn(usize) -> (&'q [f64], usize, usize) + Sync,
+        queries: Queries,
     ) -> Result<Neighbourhoods, Cancelled> {
         let mut dist = vec![0.0; rows * k];
         let mut idx = vec![0usize; rows * k];
@@ -1085,46 +1162,98 @@ impl CountedTree {
             .enumerate()
             .try_for_each(|(c, (dchunk, ichunk))| {
                 cancel.check()?;
-                let mut best = CountedBest::new(k);
-                for (r, (drow, irow)) in dchunk
-                    .chunks_exact_mut(k)
-                    .zip(ichunk.chunks_exact_mut(k))
-                    .enumerate()
-                {
-                    let (q, own, leaf) = query(c * CHUNK + r);
-                    best.clear();
-                    let mut found = Counted {
-                        best: &mut best,
-                        count: &self.count,
-                        own,
-                    };
-                    if leaf == NO_CHILD {
-                        self.tree.search(0, q, &mut found);
-                    } else {
-                        self.tree.climb_search(leaf, parent, q, &mut found);
-                    }
-                    let mut j = 0;
-                    for &(d2, id, m) in &best.items {
-                        let dist = d2.sqrt();
-                        for _ in 0..(m as usize).min(k - j) {
-                            drow[j] = dist;
-                            irow[j] = id as usize;
-                            j += 1;
-                        }
-                    }
-                    // Fewer points than asked (not reachable with a valid `k`): repeat the
-                    // farthest so the row stays well formed.
-                    let (fill_d, fill_i) = match j {
-                        0 => (0.0, 0),
-                        _ => (drow[j - 1], irow[j - 1]),
-                    };
-                    drow[j..].fill(fill_d);
-                    irow[j..].fill(fill_i);
-                }
+                counted_chunk(self, k, queries, c * CHUNK, dchunk, ichunk);
                 Ok(())
             })?;
         Ok(Neighbourhoods { k, dist, idx })
     }
+
+    /// The neighbours of the queries `first..` into `drows` / `irows` (`k` per query).
+    #[inline(always)]
+    fn chunk_neighbours(
+        &self,
+        k: usize,
+        queries: Queries,
+        first: usize,
+        drows: &mut [f64],
+        irows: &mut [usize],
+    ) {
+        let d = self.tree.dim;
+        let mut best = CountedBest::new(k);
+        let mut stack = Vec::new();
+        for (r, (drow, irow)) in drows
+            .chunks_exact_mut(k)
+            .zip(irows.chunks_exact_mut(k))
+            .enumerate()
+        {
+            let q = first + r;
+            best.clear();
+            match queries {
+                Queries::Rows(rows) => {
+                    let mut found = Counted {
+                        best: &mut best,
+                        count: &self.count,
+                        own: NO_CHILD,
+                    };
+                    self.tree
+                        .search(0, &rows[q * d..(q + 1) * d], &mut found, &mut stack);
+                }
+                Queries::Own { parent, leaf } => {
+                    // A distinct row's id is its tree position.
+                    let mut found = Counted {
+                        best: &mut best,
+                        count: &self.count,
+                        own: q,
+                    };
+                    let point = self.tree.point_at(q);
+                    self.tree
+                        .climb_search(leaf[q], parent, point, &mut found, &mut stack);
+                }
+            }
+            let mut j = 0;
+            for &(d2, id, m) in &best.items {
+                let dist = d2.sqrt();
+                for _ in 0..(m as usize).min(k - j) {
+                    drow[j] = dist;
+                    irow[j] = id as usize;
+                    j += 1;
+                }
+            }
+            // Fewer points than asked (not reachable with a valid `k`): repeat the
+            // farthest so the row stays well formed.
+            let (fill_d, fill_i) = match j {
+                0 => (0.0, 0),
+                _ => (drow[j - 1], irow[j - 1]),
+            };
+            drow[j..].fill(fill_d);
+            irow[j..].fill(fill_i);
+        }
+    }
+}
+
+/// The queries of a [`CountedTree`] search.
+#[derive(Clone, Copy)]
+enum Queries<'a> {
+    /// Rows × dim, row-major.
+    Rows(&'a [f64]),
+    /// The tree's own distinct rows, in tree order, each starting from its leaf
+    /// (`leaf`) and climbing (`parent`).
+    Own {
+        parent: &'a [usize],
+        leaf: &'a [usize],
+    },
+}
+
+wide_fn! {
+    /// [`CountedTree::chunk_neighbours`], for AVX2 where the processor has it.
+    fn counted_chunk(
+        t: &CountedTree,
+        k: usize,
+        queries: Queries,
+        first: usize,
+        drows: &mut [f64],
+        irows: &mut [usize],
+    ) => CountedTree::chunk_neighbours
 }
 
 #[cfg(test)]

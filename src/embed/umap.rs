@@ -693,26 +693,16 @@ fn vertex_move(
     ]
 }
 
-/// The moves `mv` of the vertices `vs` in one epoch; `sched` holds their edges'
-/// schedules. Compiled for the processor's AVX2 instructions when it has them (twice
-/// the lanes of the baseline's for the gradients), else for the baseline; both give the
-/// same moves, the gradients being element-wise and summed in a fixed order.
-fn chunk_moves(ctx: VertexCtx, vs: Range<usize>, sched: &mut [Schedule], mv: &mut [[f32; 2]]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2(
-            ctx: VertexCtx,
-            vs: Range<usize>,
-            sched: &mut [Schedule],
-            mv: &mut [[f32; 2]],
-        ) {
-            chunk_moves_in(ctx, vs, sched, mv)
-        }
-        // SAFETY: the processor has AVX2, as just checked.
-        return unsafe { avx2(ctx, vs, sched, mv) };
-    }
-    chunk_moves_in(ctx, vs, sched, mv)
+wide_fn! {
+    /// The moves `mv` of the vertices `vs` in one epoch; `sched` holds their edges'
+    /// schedules. For AVX2 where the processor has it (twice the lanes of the baseline
+    /// for the gradients).
+    fn chunk_moves(
+        ctx: VertexCtx,
+        vs: Range<usize>,
+        sched: &mut [Schedule],
+        mv: &mut [[f32; 2]],
+    ) => chunk_moves_in
 }
 
 #[inline(always)]
@@ -898,7 +888,7 @@ fn transform_block(
         .enumerate()
         .try_for_each(|(c, chunk)| {
             cancel.check()?;
-            placing.place_chunk(c * CHUNK, first + c * CHUNK, chunk);
+            place_chunk(&placing, c * CHUNK, first + c * CHUNK, chunk);
             Ok::<(), EmbedError>(())
         })?;
     Ok(out)
@@ -923,21 +913,7 @@ struct Placing<'a> {
 
 impl Placing<'_> {
     /// Places the block's rows `from..from + out.len()` (the rows `id..` of the whole
-    /// transform) into `out`. Compiled for AVX2 where the processor has it, as
-    /// [`chunk_moves`].
-    fn place_chunk(&self, from: usize, id: usize, out: &mut [[f32; 2]]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            #[target_feature(enable = "avx2")]
-            unsafe fn avx2(p: &Placing, from: usize, id: usize, out: &mut [[f32; 2]]) {
-                p.place_chunk_in(from, id, out)
-            }
-            // SAFETY: the processor has AVX2, as just checked.
-            return unsafe { avx2(self, from, id, out) };
-        }
-        self.place_chunk_in(from, id, out)
-    }
-
+    /// transform) into `out`.
     #[inline(always)]
     fn place_chunk_in(&self, from: usize, id: usize, out: &mut [[f32; 2]]) {
         let Placing {
@@ -1007,6 +983,11 @@ impl Placing<'_> {
             *slot = cur;
         }
     }
+}
+
+wide_fn! {
+    /// [`Placing::place_chunk_in`], for AVX2 where the processor has it.
+    fn place_chunk(p: &Placing, from: usize, id: usize, out: &mut [[f32; 2]]) => Placing::place_chunk_in
 }
 
 #[cfg(test)]
