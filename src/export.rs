@@ -174,9 +174,24 @@ pub fn export(
         path: dir.display().to_string(),
         source,
     })?;
+    // The tables and the cluster files side by side: the cluster files are written on
+    // one thread, the tables' reasons and rows on the others.
+    let (tables, clusters) = rayon::join(
+        || write_tables(dir, log, a, extras),
+        || write_cluster_files(dir, extras.clusters),
+    );
+    Ok(tables?.into_iter().chain(clusters?).collect())
+}
+
+/// Writes `anomalous.csv` and `rows.csv` to `dir`; returns their paths.
+fn write_tables(
+    dir: &Path,
+    log: &Log,
+    a: &Analysis,
+    extras: Extras<'_>,
+) -> Result<[PathBuf; 2], ExportError> {
     let v = &a.verdicts;
     let n = a.matrix.rows.len();
-    let mut written = Vec::new();
 
     // anomalous.csv: flagged rows, most anomalous first.
     let path = dir.join("anomalous.csv");
@@ -218,12 +233,11 @@ pub fn export(
         }
         Ok(df)
     })?;
-    written.push(path);
 
     // rows.csv: every analysed row in log order.
-    let path = dir.join("rows.csv");
+    let rows_path = dir.join("rows.csv");
     let all: Vec<usize> = (0..n).collect();
-    write_csv(&path, &all, |rows| {
+    write_csv(&rows_path, &all, |rows| {
         let mut df = log_rows(log, a, rows)?;
         let pick_f = |col: &[f64]| -> Vec<f64> { rows.iter().map(|&i| col[i]).collect() };
         let flags: Vec<bool> = rows.iter().map(|&i| v.flagged[i]).collect();
@@ -245,28 +259,28 @@ pub fn export(
         }
         Ok(df)
     })?;
-    written.push(path);
+    Ok([path, rows_path])
+}
 
-    // clusters.json and clusters.txt.
+/// Writes `clusters.json` and `clusters.txt` to `dir`; returns their paths.
+fn write_cluster_files(
+    dir: &Path,
+    clusters: &[(String, Vec<ClusterStats>)],
+) -> Result<[PathBuf; 2], ExportError> {
     let path = dir.join("clusters.json");
     // Serialised straight from the statistics (keys in order), not through a tree of
     // JSON values, which for thousands of clusters is larger than the log.
-    let map: std::collections::BTreeMap<&str, &Vec<ClusterStats>> = extras
-        .clusters
-        .iter()
-        .map(|(k, c)| (k.as_str(), c))
-        .collect();
+    let map: std::collections::BTreeMap<&str, &Vec<ClusterStats>> =
+        clusters.iter().map(|(k, c)| (k.as_str(), c)).collect();
     write_atomic(&path, |w| {
         serde_json::to_writer_pretty(&mut *w, &map).map_err(|e| e.to_string())?;
         writeln!(w).map_err(|e| e.to_string())
     })?;
-    written.push(path);
-    let path = dir.join("clusters.txt");
-    write_atomic(&path, |w| {
-        write_clusters_text(w, extras.clusters).map_err(|e| e.to_string())
+    let text_path = dir.join("clusters.txt");
+    write_atomic(&text_path, |w| {
+        write_clusters_text(w, clusters).map_err(|e| e.to_string())
     })?;
-    written.push(path);
-    Ok(written)
+    Ok([path, text_path])
 }
 
 /// Per-cluster statistics as readable text (the seed notebook's printout). Log values are
