@@ -5,7 +5,7 @@
 //! Benign rows plus score of every row — the seed notebook's protocol and the one PyOD was
 //! timed with in `../shared/reference/seed_speed.json` — on the seed's seven features
 //! divided by their max (median of 7 runs up to 200k rows, where a run lasts hundredths of
-//! a second and one noisy run moves a median of 3, of 3 runs up to 2M rows, else one), then
+//! a second and one noisy run moves a median of 3, of 5 runs up to 2M rows, else one), then
 //! the whole default analysis (default features and all ten detectors), and, from a child
 //! process, the peak memory of the default ensemble on 1M rows × 20 features. Set
 //! `ZSIFT_BENCH_SIZES` (e.g. `100000`) to choose sizes.
@@ -117,7 +117,7 @@ fn main() {
         let m = seed_matrix(&log);
         let runs = match n {
             0..=200_000 => 7,
-            200_001..=2_000_000 => 3,
+            200_001..=2_000_000 => 5,
             _ => 1,
         };
         println!(
