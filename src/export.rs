@@ -3,7 +3,9 @@
 //! (`rows.csv`), and per-cluster statistics (`clusters.json`, and `clusters.txt` to read).
 //!
 //! Every file is written to a temporary file in the target folder and renamed into place,
-//! so a reader never sees half a file and an interrupted export leaves the old file whole.
+//! so a reader never sees half a file and an interrupted export leaves the old file whole;
+//! the files are renamed only once all of them are written, so an export that fails to
+//! write one of them replaces none.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,11 +52,31 @@ pub struct Extras<'a> {
     pub clusters: &'a [(String, Vec<ClusterStats>)],
 }
 
-/// Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
-pub fn write_atomic(
+/// A file written in full to a temporary file beside its path, not yet in place.
+/// Dropped without [`Pending::persist`], the temporary file is removed.
+struct Pending {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl Pending {
+    /// Puts the file in place (a rename: readers see the old file or the new one).
+    fn persist(self) -> Result<(), ExportError> {
+        let path = self.path;
+        self.tmp.persist(&path).map_err(|e| ExportError::Io {
+            path: path.display().to_string(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}
+
+/// Writes `contents` to a temporary file in the folder of `path`, synced to disk, to be
+/// put in place by [`Pending::persist`].
+fn write_pending(
     path: &Path,
     contents: impl FnOnce(&mut dyn Write) -> Result<(), String>,
-) -> Result<(), ExportError> {
+) -> Result<Pending, ExportError> {
     let name = path.display().to_string();
     let dir = path
         .parent()
@@ -83,8 +105,10 @@ pub fn write_atomic(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(io)?;
     }
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    Ok(Pending {
+        tmp,
+        path: path.to_path_buf(),
+    })
 }
 
 /// List columns (Zeek sets and vectors) as comma-joined text, for CSV.
@@ -128,8 +152,8 @@ fn write_csv(
     path: &Path,
     rows: &[usize],
     table: impl Fn(&[usize]) -> PolarsResult<DataFrame>,
-) -> Result<(), ExportError> {
-    write_atomic(path, |w| {
+) -> Result<Pending, ExportError> {
+    write_pending(path, |w| {
         // No rows: one empty piece, for the header.
         let empty: [&[usize]; 1] = [&[]];
         let pieces: Vec<&[usize]> = if rows.is_empty() {
@@ -174,29 +198,36 @@ pub fn export(
         path: dir.display().to_string(),
         source,
     })?;
-    // The tables and the cluster files side by side: the cluster files are written on
-    // one thread, the tables' reasons and rows on the others.
+    // The tables and the cluster files are written side by side (the cluster files on
+    // one thread, the tables' reasons and rows on the others), then put in place together
+    // once all are written: an export that fails to write one replaces none.
     let (tables, clusters) = rayon::join(
         || write_tables(dir, log, a, extras),
         || write_cluster_files(dir, extras.clusters),
     );
-    Ok(tables?.into_iter().chain(clusters?).collect())
+    let files: Vec<Pending> = tables?.into_iter().chain(clusters?).collect();
+    let mut written = Vec::with_capacity(files.len());
+    for f in files {
+        written.push(f.path.clone());
+        f.persist()?;
+    }
+    Ok(written)
 }
 
-/// Writes `anomalous.csv` and `rows.csv` to `dir`; returns their paths.
+/// Writes `anomalous.csv` and `rows.csv` for `dir`, not yet in place.
 fn write_tables(
     dir: &Path,
     log: &Log,
     a: &Analysis,
     extras: Extras<'_>,
-) -> Result<[PathBuf; 2], ExportError> {
+) -> Result<[Pending; 2], ExportError> {
     let v = &a.verdicts;
     let n = a.matrix.rows.len();
 
     // anomalous.csv: flagged rows, most anomalous first.
     let path = dir.join("anomalous.csv");
     let flagged: Vec<usize> = a.ranking().into_iter().filter(|&i| v.flagged[i]).collect();
-    write_csv(&path, &flagged, |rows| {
+    let anomalous = write_csv(&path, &flagged, |rows| {
         let mut df = log_rows(log, a, rows)?;
         let score: Float64Chunked = rows.iter().map(|&i| Some(v.combined[i])).collect();
         let votes: UInt32Chunked = rows.iter().map(|&i| Some(u32::from(v.votes[i]))).collect();
@@ -237,7 +268,7 @@ fn write_tables(
     // rows.csv: every analysed row in log order.
     let rows_path = dir.join("rows.csv");
     let all: Vec<usize> = (0..n).collect();
-    write_csv(&rows_path, &all, |rows| {
+    let rows_csv = write_csv(&rows_path, &all, |rows| {
         let mut df = log_rows(log, a, rows)?;
         let pick_f = |col: &[f64]| -> Vec<f64> { rows.iter().map(|&i| col[i]).collect() };
         let flags: Vec<bool> = rows.iter().map(|&i| v.flagged[i]).collect();
@@ -259,28 +290,34 @@ fn write_tables(
         }
         Ok(df)
     })?;
-    Ok([path, rows_path])
+    Ok([anomalous, rows_csv])
 }
 
-/// Writes `clusters.json` and `clusters.txt` to `dir`; returns their paths.
+/// Writes `clusters.json` and `clusters.txt` for `dir`, not yet in place.
 fn write_cluster_files(
     dir: &Path,
     clusters: &[(String, Vec<ClusterStats>)],
-) -> Result<[PathBuf; 2], ExportError> {
+) -> Result<[Pending; 2], ExportError> {
     let path = dir.join("clusters.json");
+    #[cfg(feature = "fault-injection")]
+    if crate::fault::wanted("export-clusters") {
+        return Err(ExportError::Data {
+            path: path.display().to_string(),
+            reason: "fault injected".into(),
+        });
+    }
     // Serialised straight from the statistics (keys in order), not through a tree of
     // JSON values, which for thousands of clusters is larger than the log.
     let map: std::collections::BTreeMap<&str, &Vec<ClusterStats>> =
         clusters.iter().map(|(k, c)| (k.as_str(), c)).collect();
-    write_atomic(&path, |w| {
+    let json = write_pending(&path, |w| {
         serde_json::to_writer_pretty(&mut *w, &map).map_err(|e| e.to_string())?;
         writeln!(w).map_err(|e| e.to_string())
     })?;
-    let text_path = dir.join("clusters.txt");
-    write_atomic(&text_path, |w| {
+    let text = write_pending(&dir.join("clusters.txt"), |w| {
         write_clusters_text(w, clusters).map_err(|e| e.to_string())
     })?;
-    Ok([path, text_path])
+    Ok([json, text])
 }
 
 /// Per-cluster statistics as readable text (the seed notebook's printout). Log values are

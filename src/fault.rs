@@ -4,7 +4,8 @@
 //!
 //! `ZSIFT_FAULT=panic` makes the UI thread panic after it drew its first frame;
 //! `ZSIFT_FAULT=panic-worker` makes the worker thread panic as it starts a job (the UI
-//! shows it as the job's error and stays up).
+//! shows it as the job's error and stays up); `ZSIFT_FAULT=export-clusters` makes an
+//! export fail as it writes its cluster files (the others are being written meanwhile).
 
 /// Whether the fault `name` is asked for in `ZSIFT_FAULT`.
 pub fn wanted(name: &str) -> bool {

@@ -530,9 +530,10 @@ impl KdTree {
         })
     }
 
-    /// Walks the subtree of `root` for query `q`, nearer child first, handing every point
-    /// of a leaf to `found` and skipping subtrees whose box is not strictly nearer than
-    /// its bound (checked when the walk reaches them, as a recursive walk would). A loop
+    /// Walks the subtree of `root` for query `q`, nearer child first, handing the points
+    /// of a leaf nearer than its bound to `found` ([`KdTree::scan_leaf`]) and skipping
+    /// subtrees whose box is not strictly nearer than the bound (checked when the walk
+    /// reaches them, as a recursive walk would). A loop
     /// over `stack` (scratch space) rather than a recursion, so that it can be inlined
     /// into code compiled for wider instructions.
     #[inline(always)]
@@ -689,14 +690,6 @@ impl KdTree {
         }
     }
 
-    #[inline(always)]
-    fn query_into(&self, q: &[f64], best: &mut Best, stack: &mut Vec<(usize, f64)>) {
-        best.clear();
-        if !self.nodes.is_empty() {
-            self.search(0, q, best, stack);
-        }
-    }
-
     /// The `k` nearest tree points of every row of `queries` (`rows × dim`, row-major), in
     /// parallel. With `exclude_self`, `queries` must be the training rows in their original
     /// order and a row is not its own neighbour (scikit-learn's `kneighbors()` without `X`:
@@ -730,10 +723,11 @@ impl KdTree {
         Ok(Neighbourhoods { k, dist, idx })
     }
 
-    /// The neighbours of the queries `first..` into `dchunk` / `ichunk` (see
-    /// [`KdTree::kneighbors`], which searches `search_k`).
+    /// The neighbours of the queries `first..` into `dchunk` / `ichunk`, `search_k` of
+    /// them searched per query (see [`KdTree::kneighbors`]: one more than wanted with
+    /// `exclude_self`).
     #[inline(always)]
-    fn chunk_neighbours(
+    fn kneighbors_chunk_in(
         &self,
         queries: &[f64],
         search_k: usize,
@@ -745,10 +739,13 @@ impl KdTree {
         let d = self.dim;
         let k = search_k - usize::from(exclude_self);
         let mut best = Best::new(search_k);
-        let mut stack = Vec::new();
+        let mut stack = Vec::with_capacity(64);
         for r in 0..dchunk.len() / k {
             let row = first + r;
-            self.query_into(&queries[row * d..(row + 1) * d], &mut best, &mut stack);
+            best.clear();
+            if !self.nodes.is_empty() {
+                self.search(0, &queries[row * d..(row + 1) * d], &mut best, &mut stack);
+            }
             if exclude_self {
                 let drop = best
                     .items
@@ -779,7 +776,7 @@ impl KdTree {
 }
 
 wide_fn! {
-    /// [`KdTree::chunk_neighbours`], for AVX2 where the processor has it.
+    /// [`KdTree::kneighbors_chunk_in`], for AVX2 where the processor has it.
     fn kneighbors_chunk(
         t: &KdTree,
         queries: &[f64],
@@ -788,7 +785,7 @@ wide_fn! {
         first: usize,
         dchunk: &mut [f64],
         ichunk: &mut [usize],
-    ) => KdTree::chunk_neighbours
+    ) => KdTree::kneighbors_chunk_in
 }
 
 /// Hashes rows by the bit patterns of their values: each 64-bit word goes through
@@ -1170,7 +1167,7 @@ impl CountedTree {
 
     /// The neighbours of the queries `first..` into `drows` / `irows` (`k` per query).
     #[inline(always)]
-    fn chunk_neighbours(
+    fn counted_chunk_in(
         &self,
         k: usize,
         queries: Queries,
@@ -1180,7 +1177,7 @@ impl CountedTree {
     ) {
         let d = self.tree.dim;
         let mut best = CountedBest::new(k);
-        let mut stack = Vec::new();
+        let mut stack = Vec::with_capacity(64);
         for (r, (drow, irow)) in drows
             .chunks_exact_mut(k)
             .zip(irows.chunks_exact_mut(k))
@@ -1245,7 +1242,7 @@ enum Queries<'a> {
 }
 
 wide_fn! {
-    /// [`CountedTree::chunk_neighbours`], for AVX2 where the processor has it.
+    /// [`CountedTree::counted_chunk_in`], for AVX2 where the processor has it.
     fn counted_chunk(
         t: &CountedTree,
         k: usize,
@@ -1253,7 +1250,7 @@ wide_fn! {
         first: usize,
         drows: &mut [f64],
         irows: &mut [usize],
-    ) => CountedTree::chunk_neighbours
+    ) => CountedTree::counted_chunk_in
 }
 
 #[cfg(test)]

@@ -103,6 +103,52 @@ fn export_writes_four_whole_files() {
 }
 
 #[test]
+fn failed_export_replaces_no_file() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("found");
+    let export = |fault: Option<&str>| {
+        let mut cmd = zsift();
+        cmd.args(["export", "--demo", "--out"]).arg(&out_dir);
+        if let Some(f) = fault {
+            cmd.env("ZSIFT_FAULT", f);
+        }
+        cmd.output().unwrap()
+    };
+    common::assert_success(&export(None));
+    let names = ["anomalous.csv", "clusters.json", "clusters.txt", "rows.csv"];
+    // A file put in place is a new file (a rename), with a new inode.
+    let inodes = || -> Vec<u64> {
+        names
+            .iter()
+            .map(|n| std::fs::metadata(out_dir.join(n)).unwrap().ino())
+            .collect()
+    };
+    let before = inodes();
+
+    let out = export(Some("export-clusters"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("clusters.json") && err.contains("fault injected"),
+        "{err}"
+    );
+    assert_eq!(inodes(), before, "no file replaced");
+    let mut left: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, names, "no temporary files left");
+
+    common::assert_success(&export(None));
+    assert!(
+        inodes().iter().zip(&before).all(|(a, b)| a != b),
+        "a successful export replaces every file"
+    );
+}
+
+#[test]
 fn stats_json_lists_clusters_of_the_chosen_subset() {
     let out = zsift()
         .args(["stats", "--demo", "--json", "--subset", "anomalous"])

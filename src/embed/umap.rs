@@ -707,6 +707,7 @@ wide_fn! {
 
 #[inline(always)]
 fn chunk_moves_in(ctx: VertexCtx, vs: Range<usize>, sched: &mut [Schedule], mv: &mut [[f32; 2]]) {
+    debug_assert!(mv.len() >= vs.len());
     let indptr = &ctx.graph.indptr;
     let base = indptr[vs.start];
     // Scratch space of `vertex_move`.
@@ -996,8 +997,9 @@ mod tests {
 
     #[test]
     fn moves_are_the_same_with_and_without_avx2() {
-        // One epoch's moves of a small layout, through the run-time choice (AVX2 where
-        // the processor has it) and through the baseline code, bit for bit.
+        // One epoch's moves of a small layout, and the placement of new rows, through the
+        // run-time choice (AVX2 where the processor has it) and through the baseline
+        // code, bit for bit.
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
         let x = Array2::from_shape_fn((300, 3), |_| rng.gen::<f64>());
         let k = 15;
@@ -1041,6 +1043,41 @@ mod tests {
             };
             assert_eq!(bits(&chosen), bits(&baseline), "epoch {epoch}");
             assert!(chosen.iter().filter(|m| m[0] != 0.0).count() > 100);
+        }
+
+        // The transform's placement of 200 new rows among those 300.
+        let new_rows = Array2::from_shape_fn((200, 3), |_| rng.gen::<f64>());
+        let nb = tree
+            .kneighbors(&to_row_major(new_rows.view()), k, false, &Cancel::default())
+            .expect("not cancelled");
+        let weights: Vec<f64> = (0..200 * k).map(|_| rng.gen_range(0.05..1.0)).collect();
+        let placing = Placing {
+            kernel: Kernel {
+                a: a as f32,
+                b: b as f32,
+                gamma: 1.0,
+            },
+            tail: &pts,
+            nb: &nb,
+            weights: &weights,
+            max: weights.iter().copied().fold(0.0, f64::max),
+            n_epochs: 30,
+            neg_rate: 5.0,
+            initial_alpha: 0.25,
+            seed: 11,
+        };
+        let (mut chosen, mut baseline) = (vec![[0.0f32; 2]; 200], vec![[0.0f32; 2]; 200]);
+        place_chunk(&placing, 0, 0, &mut chosen);
+        placing.place_chunk_in(0, 0, &mut baseline);
+        let bits = |m: &[[f32; 2]]| -> Vec<u32> {
+            m.iter()
+                .flat_map(|p| [p[0].to_bits(), p[1].to_bits()])
+                .collect()
+        };
+        assert_eq!(bits(&chosen), bits(&baseline), "placement");
+        #[cfg(target_arch = "x86_64")]
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 here: the baseline code was compared with itself");
         }
     }
 
