@@ -160,9 +160,9 @@ fn umap_distinct(
     let (a, b) = find_ab_params(params.spread, params.min_dist);
 
     if n <= params.sample_limit {
-        let fitted = fit(x, params, a, b, cancel)?;
+        let points = fit(x, params, a, b, cancel)?;
         return Ok(Embedding {
-            points: to_array(&fitted.points),
+            points: to_array(&points),
             sampled: None,
         });
     }
@@ -177,7 +177,7 @@ fn umap_distinct(
     fit_rows.sort_unstable();
     rest_rows.sort_unstable();
     let sample = select_rows(x, fit_rows);
-    let fitted = fit(sample.view(), params, a, b, cancel)?;
+    let fitted = Fitted::new(sample.view(), fit(sample.view(), params, a, b, cancel)?);
     let placed = transform(&fitted, x, rest_rows, params, a, b, cancel)?;
 
     let mut points = Array2::zeros((n, 2));
@@ -203,6 +203,17 @@ fn to_array(points: &[[f32; 2]]) -> Array2<f64> {
 struct Fitted {
     tree: KdTree,
     points: Vec<[f32; 2]>,
+}
+
+impl Fitted {
+    /// The layout `points` of the rows of `x`, with a tree over those rows to find the
+    /// neighbours of the rows to place.
+    fn new(x: ArrayView2<f64>, points: Vec<[f32; 2]>) -> Self {
+        Fitted {
+            tree: KdTree::build(x).with_leaf_columns(),
+            points,
+        }
+    }
 }
 
 /// The `a`, `b` of the embedding kernel `1 / (1 + a d^(2b))` that best fit (least
@@ -378,7 +389,7 @@ fn neighbour_lists(
 /// umap-learn's `fuzzy_simplicial_set` (union of the directed memberships,
 /// `p + q - p q`), pruned of edges below `max / n_epochs` and turned into sampling
 /// periods, as `simplicial_set_embedding` and `make_epochs_per_sample`.
-fn fuzzy_graph(dist: &[f64], idx: &[usize], k: usize, n_epochs: usize) -> Graph {
+fn fuzzy_graph(dist: Vec<f64>, idx: Vec<usize>, k: usize, n_epochs: usize) -> Graph {
     let n = dist.len() / k;
     let mean_all = dist.iter().sum::<f64>() / dist.len() as f64;
     // Directed memberships, row by row, sorted by column.
@@ -396,6 +407,7 @@ fn fuzzy_graph(dist: &[f64], idx: &[usize], k: usize, n_epochs: usize) -> Graph 
             row
         })
         .collect();
+    drop((dist, idx));
     let lookup = |i: usize, j: u32| -> Option<f64> {
         let r = &directed[i];
         r.binary_search_by_key(&j, |e| e.0).ok().map(|p| r[p].1)
@@ -566,26 +578,28 @@ fn pow_pos(x: f32, e: f32) -> f32 {
     p * f32::from_bits(((n + 127) << 23) as u32)
 }
 
-/// Fits the layout of the rows of `x` (at least two).
+/// Fits the layout of the rows of `x` (at least two). Each temporary is dropped as soon
+/// as the next step has what it needs: the tree once the neighbours are found, the
+/// neighbour lists once their memberships are.
 fn fit(
     x: ArrayView2<f64>,
     params: &UmapParams,
     a: f64,
     b: f64,
     cancel: &Cancel,
-) -> Result<Fitted, EmbedError> {
+) -> Result<Vec<[f32; 2]>, EmbedError> {
     let n = x.nrows();
     let k = params.n_neighbors.min(n);
     let n_epochs = params
         .n_epochs
         .unwrap_or(if n <= 10_000 { 500 } else { 200 })
         .max(1);
-    let rows = to_row_major(x);
-    let tree = KdTree::build(x).with_leaf_columns();
-    let (dist, idx) = neighbour_lists(&tree, &rows, k, cancel)?;
-    drop(rows);
-    let graph = fuzzy_graph(&dist, &idx, k, n_epochs);
-    drop((dist, idx));
+    let (dist, idx) = {
+        let rows = to_row_major(x);
+        let tree = KdTree::build(x).with_leaf_columns();
+        neighbour_lists(&tree, &rows, k, cancel)?
+    };
+    let graph = fuzzy_graph(dist, idx, k, n_epochs);
     cancel.check()?;
 
     let mut points = initial_layout(n, params.seed);
@@ -595,7 +609,7 @@ fn fit(
         gamma: params.repulsion_strength as f32,
     };
     optimize(&mut points, &graph, n_epochs, kernel, params, cancel)?;
-    Ok(Fitted { tree, points })
+    Ok(points)
 }
 
 /// umap-learn's `init="random"`: uniform in `[0, 10]²` (umap-learn draws in
@@ -1006,7 +1020,7 @@ mod tests {
         let tree = KdTree::build(x.view()).with_leaf_columns();
         let (dist, idx) = neighbour_lists(&tree, &to_row_major(x.view()), k, &Cancel::default())
             .expect("not cancelled");
-        let graph = fuzzy_graph(&dist, &idx, k, 200);
+        let graph = fuzzy_graph(dist, idx, k, 200);
         let pts = initial_layout(300, 9);
         let (a, b) = find_ab_params(1.0, 0.1);
         let schedule = || -> Vec<Schedule> {
@@ -1124,7 +1138,10 @@ mod tests {
         let rest: Vec<usize> = (1..600).step_by(2).collect();
         let sample = select_rows(x.view(), &fit_rows);
         let cancel = Cancel::new();
-        let fitted = fit(sample.view(), &p, a, b, &cancel).unwrap();
+        let fitted = Fitted::new(
+            sample.view(),
+            fit(sample.view(), &p, a, b, &cancel).unwrap(),
+        );
         let once = transform_blocks(
             &fitted,
             x.view(),
