@@ -3,9 +3,11 @@
 //! (`rows.csv`), and per-cluster statistics (`clusters.json`, and `clusters.txt` to read).
 //!
 //! Every file is written to a temporary file in the target folder and renamed into place,
-//! so a reader never sees half a file and an interrupted export leaves the old file whole;
-//! the files are renamed only once all of them are written, so an export that fails to
-//! write one of them replaces none.
+//! so a reader never sees half a file and an interrupted export leaves the old file whole.
+//! The files are renamed only once all of them are written, so an export that fails to
+//! write one replaces none; a rename that fails (a folder, or another user's file, where a
+//! file should go) leaves the files renamed before it replaced, and its error names the
+//! file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,14 +62,15 @@ struct Pending {
 }
 
 impl Pending {
-    /// Puts the file in place (a rename: readers see the old file or the new one).
-    fn persist(self) -> Result<(), ExportError> {
+    /// Puts the file in place (a rename: readers see the old file or the new one) and
+    /// returns its path.
+    fn persist(self) -> Result<PathBuf, ExportError> {
         let path = self.path;
         self.tmp.persist(&path).map_err(|e| ExportError::Io {
             path: path.display().to_string(),
             source: e.error,
         })?;
-        Ok(())
+        Ok(path)
     }
 }
 
@@ -200,18 +203,32 @@ pub fn export(
     })?;
     // The tables and the cluster files are written side by side (the cluster files on
     // one thread, the tables' reasons and rows on the others), then put in place together
-    // once all are written: an export that fails to write one replaces none.
+    // once all are written: an export that fails to write one replaces none (when both
+    // sides fail, the tables' error is the one reported). Files not put in place are
+    // dropped, which removes their temporary files.
     let (tables, clusters) = rayon::join(
         || write_tables(dir, log, a, extras),
         || write_cluster_files(dir, extras.clusters),
     );
-    let files: Vec<Pending> = tables?.into_iter().chain(clusters?).collect();
-    let mut written = Vec::with_capacity(files.len());
-    for f in files {
-        written.push(f.path.clone());
-        f.persist()?;
-    }
+    let written = tables?
+        .into_iter()
+        .chain(clusters?)
+        .map(Pending::persist)
+        .collect::<Result<Vec<PathBuf>, ExportError>>()?;
+    sync_dir(dir);
     Ok(written)
+}
+
+/// Flushes the folder's entries to disk, so that the renames outlast a power cut as the
+/// files' contents do. Best effort: not every file system syncs a folder (some refuse
+/// with an error), and the files are in place whatever it answers.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Writes `anomalous.csv` and `rows.csv` for `dir`, not yet in place.
@@ -299,13 +316,6 @@ fn write_cluster_files(
     clusters: &[(String, Vec<ClusterStats>)],
 ) -> Result<[Pending; 2], ExportError> {
     let path = dir.join("clusters.json");
-    #[cfg(feature = "fault-injection")]
-    if crate::fault::wanted("export-clusters") {
-        return Err(ExportError::Data {
-            path: path.display().to_string(),
-            reason: "fault injected".into(),
-        });
-    }
     // Serialised straight from the statistics (keys in order), not through a tree of
     // JSON values, which for thousands of clusters is larger than the log.
     let map: std::collections::BTreeMap<&str, &Vec<ClusterStats>> =
@@ -315,6 +325,10 @@ fn write_cluster_files(
         writeln!(w).map_err(|e| e.to_string())
     })?;
     let text = write_pending(&dir.join("clusters.txt"), |w| {
+        #[cfg(feature = "fault-injection")]
+        if crate::fault::wanted("export-clusters") {
+            return Err("fault injected".into());
+        }
         write_clusters_text(w, clusters).map_err(|e| e.to_string())
     })?;
     Ok([json, text])

@@ -533,9 +533,9 @@ impl KdTree {
     /// Walks the subtree of `root` for query `q`, nearer child first, handing the points
     /// of a leaf nearer than its bound to `found` ([`KdTree::scan_leaf`]) and skipping
     /// subtrees whose box is not strictly nearer than the bound (checked when the walk
-    /// reaches them, as a recursive walk would). A loop
-    /// over `stack` (scratch space) rather than a recursion, so that it can be inlined
-    /// into code compiled for wider instructions.
+    /// reaches them, as a recursive walk would). A loop over `stack` (scratch space)
+    /// rather than a recursion, so that it can be inlined into code compiled for wider
+    /// instructions.
     #[inline(always)]
     fn search(
         &self,

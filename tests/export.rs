@@ -102,50 +102,94 @@ fn export_writes_four_whole_files() {
     }
 }
 
-#[test]
-fn failed_export_replaces_no_file() {
-    use std::os::unix::fs::MetadataExt;
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("found");
-    let export = |fault: Option<&str>| {
-        let mut cmd = zsift();
-        cmd.args(["export", "--demo", "--out"]).arg(&out_dir);
-        if let Some(f) = fault {
-            cmd.env("ZSIFT_FAULT", f);
-        }
-        cmd.output().unwrap()
-    };
-    common::assert_success(&export(None));
-    let names = ["anomalous.csv", "clusters.json", "clusters.txt", "rows.csv"];
-    // A file put in place is a new file (a rename), with a new inode.
-    let inodes = || -> Vec<u64> {
-        names
-            .iter()
-            .map(|n| std::fs::metadata(out_dir.join(n)).unwrap().ino())
-            .collect()
-    };
-    let before = inodes();
+/// Exports the demo log into `out`, with the fault `fault` injected if given.
+fn export_demo(out: &std::path::Path, fault: Option<&str>) -> std::process::Output {
+    let mut cmd = zsift();
+    cmd.args(["export", "--demo", "--out"]).arg(out);
+    if let Some(f) = fault {
+        cmd.env("ZSIFT_FAULT", f);
+    }
+    cmd.output().unwrap()
+}
 
-    let out = export(Some("export-clusters"));
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("clusters.json") && err.contains("fault injected"),
-        "{err}"
-    );
-    assert_eq!(inodes(), before, "no file replaced");
-    let mut left: Vec<String> = std::fs::read_dir(&out_dir)
+/// The inode of each named file in `dir` (a file put in place by a rename is a new
+/// inode), `None` for one that is missing or not a file.
+#[cfg(unix)]
+fn inodes(dir: &std::path::Path, names: &[&str]) -> Vec<Option<u64>> {
+    use std::os::unix::fs::MetadataExt;
+    names
+        .iter()
+        .map(|n| {
+            std::fs::metadata(dir.join(n))
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.ino())
+        })
+        .collect()
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    left.sort();
-    assert_eq!(left, names, "no temporary files left");
+    names.sort();
+    names
+}
 
-    common::assert_success(&export(None));
+const EXPORTED: [&str; 4] = ["anomalous.csv", "clusters.json", "clusters.txt", "rows.csv"];
+
+#[cfg(all(unix, feature = "fault-injection"))]
+#[test]
+fn failed_export_replaces_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("found");
+    common::assert_success(&export_demo(&out_dir, None));
+    let before = inodes(&out_dir, &EXPORTED);
+
+    // The cluster side fails on its second file, while the tables are being written.
+    let out = export_demo(&out_dir, Some("export-clusters"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        inodes().iter().zip(&before).all(|(a, b)| a != b),
+        err.contains("clusters.txt") && err.contains("fault injected"),
+        "{err}"
+    );
+    assert_eq!(inodes(&out_dir, &EXPORTED), before, "no file replaced");
+    assert_eq!(names_in(&out_dir), EXPORTED, "no temporary files left");
+
+    common::assert_success(&export_demo(&out_dir, None));
+    let after = inodes(&out_dir, &EXPORTED);
+    assert!(
+        after
+            .iter()
+            .zip(&before)
+            .all(|(a, b)| a.is_some() && a != b),
         "a successful export replaces every file"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn export_whose_rename_fails_names_the_file_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("found");
+    common::assert_success(&export_demo(&out_dir, None));
+    // A folder where rows.csv goes: every file is written, then the renames stop there.
+    std::fs::remove_file(out_dir.join("rows.csv")).unwrap();
+    std::fs::create_dir(out_dir.join("rows.csv")).unwrap();
+    let before = inodes(&out_dir, &EXPORTED);
+
+    let out = export_demo(&out_dir, None);
+    assert_eq!(out.status.code(), Some(1), "an output error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rows.csv"), "{err}");
+    let after = inodes(&out_dir, &EXPORTED);
+    // anomalous.csv is renamed before rows.csv (replaced), the cluster files after (kept).
+    assert_ne!(after[0], before[0]);
+    assert_eq!(after[1..], before[1..]);
+    assert_eq!(names_in(&out_dir), EXPORTED, "no temporary files left");
 }
 
 #[test]
