@@ -182,6 +182,13 @@ fn log_rows(log: &Log, a: &Analysis, matrix_rows: &[usize]) -> PolarsResult<Data
         .iter()
         .map(|&i| a.matrix.rows[i] as IdxSize)
         .collect();
+    // Consecutive frame rows (`rows.csv` of an unfiltered log) are a slice of the frame,
+    // which shares its columns instead of copying them.
+    if let (Some(&first), Some(&last)) = (idx.first(), idx.last()) {
+        if idx.windows(2).all(|w| w[1] == w[0] + 1) && last < log.frame.height() as IdxSize {
+            return Ok(log.frame.slice(i64::from(first), idx.len()));
+        }
+    }
     log.frame.take(&IdxCa::from_vec("idx".into(), idx))
 }
 
