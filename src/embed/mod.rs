@@ -1,5 +1,5 @@
-//! Two-dimensional views of the feature matrix for the scatter plot: PCA ([`pca`]) and
-//! UMAP ([`umap`]).
+//! Two-dimensional views of the feature matrix for the scatter plot: PCA ([`pca()`]) and
+//! UMAP ([`umap()`]).
 
 pub mod pca;
 pub mod umap;
