@@ -710,37 +710,38 @@ impl KdTree {
         if k == 0 || rows == 0 {
             return Ok(Neighbourhoods { k, dist, idx });
         }
-        let search_k = if exclude_self { k + 1 } else { k };
         dist.par_chunks_mut(CHUNK * k)
             .zip(idx.par_chunks_mut(CHUNK * k))
             .enumerate()
             .try_for_each(|(c, (dchunk, ichunk))| {
                 cancel.check()?;
                 let first = c * CHUNK;
-                kneighbors_chunk(self, queries, search_k, exclude_self, first, dchunk, ichunk);
+                kneighbors_chunk(self, queries, k, exclude_self, first, dchunk, ichunk);
                 Ok(())
             })?;
         Ok(Neighbourhoods { k, dist, idx })
     }
 
-    /// The neighbours of the queries `first..` into `dchunk` / `ichunk`, `search_k` of
-    /// them searched per query (see [`KdTree::kneighbors`]: one more than wanted with
-    /// `exclude_self`).
+    /// The `k` neighbours of the queries `first..` into `dchunk` / `ichunk` (see
+    /// [`KdTree::kneighbors`]: one more is searched with `exclude_self`).
     #[inline(always)]
     fn kneighbors_chunk_in(
         &self,
         queries: &[f64],
-        search_k: usize,
+        k: usize,
         exclude_self: bool,
         first: usize,
         dchunk: &mut [f64],
         ichunk: &mut [usize],
     ) {
         let d = self.dim;
-        let k = search_k - usize::from(exclude_self);
-        let mut best = Best::new(search_k);
+        let mut best = Best::new(k + usize::from(exclude_self));
         let mut stack = Vec::with_capacity(64);
-        for r in 0..dchunk.len() / k {
+        for (r, (drow, irow)) in dchunk
+            .chunks_exact_mut(k)
+            .zip(ichunk.chunks_exact_mut(k))
+            .enumerate()
+        {
             let row = first + r;
             best.clear();
             if !self.nodes.is_empty() {
@@ -757,22 +758,25 @@ impl KdTree {
                 }
             }
             let got = best.items.len().min(k);
-            for (j, &(d2, i)) in best.items[..got].iter().enumerate() {
-                dchunk[r * k + j] = d2.sqrt();
-                ichunk[r * k + j] = i;
+            for ((dist, id), &(d2, i)) in drow.iter_mut().zip(irow.iter_mut()).zip(&best.items) {
+                *dist = d2.sqrt();
+                *id = i;
             }
-            // Fewer points than asked (not reachable with a valid `k`): repeat the
-            // farthest so the row stays well formed.
-            for j in got..k {
-                dchunk[r * k + j] = if got > 0 {
-                    dchunk[r * k + got - 1]
-                } else {
-                    0.0
-                };
-                ichunk[r * k + j] = if got > 0 { ichunk[r * k + got - 1] } else { 0 };
-            }
+            fill_short_row(drow, irow, got);
         }
     }
+}
+
+/// Fills the slots of a neighbour row after its first `got` (fewer than asked, not
+/// reachable with a valid `k`) with the farthest found, or with 0 if none was, so that
+/// the row stays well formed.
+fn fill_short_row(drow: &mut [f64], irow: &mut [usize], got: usize) {
+    let (fill_d, fill_i) = match got {
+        0 => (0.0, 0),
+        _ => (drow[got - 1], irow[got - 1]),
+    };
+    drow[got..].fill(fill_d);
+    irow[got..].fill(fill_i);
 }
 
 wide_fn! {
@@ -780,7 +784,7 @@ wide_fn! {
     fn kneighbors_chunk(
         t: &KdTree,
         queries: &[f64],
-        search_k: usize,
+        k: usize,
         exclude_self: bool,
         first: usize,
         dchunk: &mut [f64],
@@ -1185,23 +1189,22 @@ impl CountedTree {
         {
             let q = first + r;
             best.clear();
+            // A distinct row's id is its tree position: an own query does not count itself.
+            let own = match queries {
+                Queries::Rows(_) => NO_CHILD,
+                Queries::Own { .. } => q,
+            };
+            let mut found = Counted {
+                best: &mut best,
+                count: &self.count,
+                own,
+            };
             match queries {
                 Queries::Rows(rows) => {
-                    let mut found = Counted {
-                        best: &mut best,
-                        count: &self.count,
-                        own: NO_CHILD,
-                    };
-                    self.tree
-                        .search(0, &rows[q * d..(q + 1) * d], &mut found, &mut stack);
+                    let point = &rows[q * d..(q + 1) * d];
+                    self.tree.search(0, point, &mut found, &mut stack);
                 }
                 Queries::Own { parent, leaf } => {
-                    // A distinct row's id is its tree position.
-                    let mut found = Counted {
-                        best: &mut best,
-                        count: &self.count,
-                        own: q,
-                    };
                     let point = self.tree.point_at(q);
                     self.tree
                         .climb_search(leaf[q], parent, point, &mut found, &mut stack);
@@ -1216,14 +1219,7 @@ impl CountedTree {
                     j += 1;
                 }
             }
-            // Fewer points than asked (not reachable with a valid `k`): repeat the
-            // farthest so the row stays well formed.
-            let (fill_d, fill_i) = match j {
-                0 => (0.0, 0),
-                _ => (drow[j - 1], irow[j - 1]),
-            };
-            drow[j..].fill(fill_d);
-            irow[j..].fill(fill_i);
+            fill_short_row(drow, irow, j);
         }
     }
 }

@@ -630,6 +630,16 @@ struct Schedule {
 }
 
 impl Schedule {
+    /// The schedule of an edge sampled every `period` epochs, with `neg_rate` negative
+    /// samples per sample (umap-learn's `epoch_of_next_sample` and
+    /// `epoch_of_next_negative_sample` before the first epoch).
+    fn new(period: f64, neg_rate: f64) -> Self {
+        Schedule {
+            next: period,
+            next_negative: period / neg_rate,
+        }
+    }
+
     /// Samples the edge (sampled every `period` epochs) in epoch `e`: moves its next
     /// sample on and returns how many negative samples are due with it (`neg_rate` per
     /// sample on average).
@@ -751,10 +761,7 @@ fn optimize(
     let mut schedule: Vec<Schedule> = graph
         .period
         .iter()
-        .map(|&p| Schedule {
-            next: p,
-            next_negative: p / neg_rate,
-        })
+        .map(|&p| Schedule::new(p, neg_rate))
         .collect();
     let mut moves = vec![[0.0f32; 2]; BLOCK];
     for epoch in 0..n_epochs {
@@ -969,10 +976,7 @@ impl Placing<'_> {
                 sched.clear();
                 sched.extend(w.iter().map(|&wj| {
                     let period = if wj >= cut { max / wj } else { f64::INFINITY };
-                    Schedule {
-                        next: period,
-                        next_negative: period / neg_rate,
-                    }
+                    Schedule::new(period, neg_rate)
                 }));
                 for epoch in 0..n_epochs {
                     let e = epoch as f64;
@@ -1038,10 +1042,7 @@ mod tests {
             graph
                 .period
                 .iter()
-                .map(|&p| Schedule {
-                    next: p,
-                    next_negative: p / 5.0,
-                })
+                .map(|&p| Schedule::new(p, 5.0))
                 .collect()
         };
         for epoch in [1, 4, 60] {
