@@ -237,6 +237,59 @@ pub(crate) fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     lane_sum(a.len().min(b.len()), |j| (a[j] - b[j]) * (a[j] - b[j]))
 }
 
+/// Points handled together by [`sq_dists_to`].
+const DISTS_BLOCK: usize = 32;
+
+/// The squared distance of `q` to each of the `out.len()` points of `cols`, stored
+/// coordinate by coordinate (coordinate `j` of point `i` at `j * out.len() + i`), each
+/// summed as [`sq_dist`] sums it (coordinate `j` in lane `j % 4`): the points are the
+/// vector lanes, where a row-major [`sq_dist`] per point sums a few coordinates each.
+#[inline(always)]
+pub(crate) fn sq_dists_to(cols: &[f64], q: &[f64], out: &mut [f64]) {
+    let m = out.len();
+    assert_eq!(
+        cols.len(),
+        q.len() * m,
+        "one column of m values per coordinate"
+    );
+    for (b, dst) in out.chunks_mut(DISTS_BLOCK).enumerate() {
+        let start = b * DISTS_BLOCK;
+        let len = dst.len();
+        let mut lanes = [[0.0f64; DISTS_BLOCK]; 4];
+        for (j, &qj) in q.iter().enumerate() {
+            let col = &cols[j * m + start..j * m + start + len];
+            let lane = &mut lanes[j % 4][..len];
+            if j < 4 {
+                // The first term of a lane (0 + t is t).
+                for (acc, &v) in lane.iter_mut().zip(col) {
+                    *acc = (v - qj) * (v - qj);
+                }
+            } else {
+                for (acc, &v) in lane.iter_mut().zip(col) {
+                    *acc += (v - qj) * (v - qj);
+                }
+            }
+        }
+        let [l0, l1, l2, l3] = &lanes;
+        for ((((o, a), b), c), e) in dst.iter_mut().zip(l0).zip(l1).zip(l2).zip(l3) {
+            *o = (a + b) + (c + e);
+        }
+    }
+}
+
+/// `points` (row-major, `d` coordinates each) coordinate by coordinate, as
+/// [`sq_dists_to`] takes them.
+pub(crate) fn by_coordinate(points: &[f64], d: usize) -> Vec<f64> {
+    let m = points.len().checked_div(d).unwrap_or(0);
+    let mut cols = vec![0.0; points.len()];
+    for (i, p) in points.chunks_exact(d.max(1)).enumerate() {
+        for (j, &v) in p.iter().enumerate() {
+            cols[j * m + i] = v;
+        }
+    }
+    cols
+}
+
 /// `Σ term(j)` for `j < d` in four independent partial sums (term `j` in sum `j % 4`, the
 /// last `d % 4` terms in sums 0, 1, 2), added as `(s0 + s1) + (s2 + s3)`: a single running
 /// sum is a chain of dependent adds. Point distances and box floors share this layout, so
@@ -1255,6 +1308,26 @@ mod tests {
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn distances_in_lanes_equal_row_distances() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+        for d in 1..=9 {
+            for m in [1, 5, 32, 33, 70] {
+                let points: Vec<f64> = (0..m * d).map(|_| rng.gen::<f64>() * 1e3 - 5e2).collect();
+                let q: Vec<f64> = (0..d).map(|_| rng.gen::<f64>()).collect();
+                let mut out = vec![f64::NAN; m];
+                sq_dists_to(&by_coordinate(&points, d), &q, &mut out);
+                for (i, p) in points.chunks_exact(d).enumerate() {
+                    assert_eq!(
+                        out[i].to_bits(),
+                        sq_dist(p, &q).to_bits(),
+                        "d {d} m {m} i {i}"
+                    );
+                }
+            }
+        }
+    }
 
     fn brute(x: &Array2<f64>, q: &[f64], k: usize) -> Vec<f64> {
         let mut d: Vec<f64> = x

@@ -108,12 +108,14 @@ impl Cblof {
         }
     }
 
-    /// Scores rows given their cluster labels.
+    /// Scores rows given their nearest centroids: a row of a large cluster scores its
+    /// distance to that centroid (`d2` is its square), a row of a small one its distance
+    /// to the nearest large centroid.
     fn scores(
         centroids: &Array2<f64>,
         large: &[bool],
         x: ArrayView2<f64>,
-        labels: &[usize],
+        nearest: &Nearest,
         cancel: &Cancel,
     ) -> Result<Vec<f64>, DetectError> {
         let large_ids: Vec<usize> = (0..large.len()).filter(|&c| large[c]).collect();
@@ -124,11 +126,10 @@ impl Cblof {
                 cancel.check()?;
                 for (r, o) in chunk.iter_mut().enumerate() {
                     let i = c * CHUNK + r;
-                    let row = x.row(i);
-                    let own = labels[i];
-                    *o = if large[own] {
-                        dist2(row, centroids.row(own)).sqrt()
+                    *o = if large[nearest.label[i]] {
+                        nearest.d2[i].sqrt()
                     } else {
+                        let row = x.row(i);
                         large_ids
                             .iter()
                             .map(|&l| dist2(row, centroids.row(l)))
@@ -193,13 +194,15 @@ fn dist2(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
 fn greedy_kmeans_pp(x: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Array2<f64> {
     let n = x.len() / d;
     let row = |i: usize| &x[i * d..(i + 1) * d];
+    // The rows coordinate by coordinate: each candidate's distances to every row are
+    // computed rows-in-lanes.
+    let cols = crate::neighbors::by_coordinate(x, d);
     let trials = 2 + (k as f64).ln() as usize;
     let mut centres = Vec::with_capacity(k * d);
     let first = rng.gen_range(0..n);
     centres.extend_from_slice(row(first));
-    let mut closest: Vec<f64> = (0..n)
-        .map(|i| crate::neighbors::sq_dist(row(i), row(first)))
-        .collect();
+    let mut closest = vec![0.0; n];
+    crate::neighbors::sq_dists_to(&cols, row(first), &mut closest);
     let mut pot: f64 = closest.iter().sum();
     let mut cumsum = vec![0.0; n];
     let mut trial = vec![0.0; n];
@@ -214,11 +217,7 @@ fn greedy_kmeans_pp(x: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Array2
         for t in 0..trials {
             let r = rng.gen::<f64>() * pot;
             let cand = cumsum.partition_point(|&c| c < r).min(n - 1);
-            let mut cand_pot = 0.0;
-            for (i, (slot, &c)) in trial.iter_mut().zip(&closest).enumerate() {
-                *slot = c.min(crate::neighbors::sq_dist(row(i), row(cand)));
-                cand_pot += *slot;
-            }
+            let cand_pot = closer_to(&cols, row(cand), &closest, &mut trial);
             // The first candidate stands even if its sum is not finite.
             if t == 0 || cand_pot < chosen.1 {
                 chosen = (cand, cand_pot);
@@ -232,35 +231,87 @@ fn greedy_kmeans_pp(x: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Array2
     Array2::from_shape_vec((k, d), centres).unwrap_or_else(|_| Array2::zeros((k, d)))
 }
 
-/// Nearest centroid of every row, with the squared distance.
+/// Each row's squared distance to its nearest centre if `cand` (a row) joined the
+/// centres (`closest`: the distances to the centres so far) into `out`; returns their
+/// sum, added row by row.
+#[inline(always)]
+fn closer_to_in(cols: &[f64], cand: &[f64], closest: &[f64], out: &mut [f64]) -> f64 {
+    crate::neighbors::sq_dists_to(cols, cand, out);
+    let mut pot = 0.0;
+    for (slot, &c) in out.iter_mut().zip(closest) {
+        *slot = c.min(*slot);
+        pot += *slot;
+    }
+    pot
+}
+
+wide_fn! {
+    /// [`closer_to_in`], for AVX2 where the processor has it.
+    fn closer_to(cols: &[f64], cand: &[f64], closest: &[f64], out: &mut [f64]) -> f64
+        => closer_to_in
+}
+
+/// The nearest centroid of each row (the first of equal distances), with its squared
+/// distance.
+struct Nearest {
+    label: Vec<usize>,
+    d2: Vec<f64>,
+}
+
+impl Nearest {
+    /// Sum of the squared distances (k-means' inertia), in row order.
+    fn inertia(&self) -> f64 {
+        self.d2.iter().sum()
+    }
+}
+
+/// [`nearest_chunk`]'s body: the nearest of the `k` centroids `cols` (coordinate by
+/// coordinate) of each row of `rows` (row-major).
+#[inline(always)]
+fn nearest_chunk_in(cols: &[f64], k: usize, rows: &[f64], label: &mut [usize], d2: &mut [f64]) {
+    let d = cols.len() / k;
+    let mut dist = vec![0.0; k];
+    for ((row, l), o) in rows.chunks_exact(d).zip(label).zip(d2) {
+        crate::neighbors::sq_dists_to(cols, row, &mut dist);
+        let mut best = (0, f64::INFINITY);
+        for (c, &v) in dist.iter().enumerate() {
+            if v < best.1 {
+                best = (c, v);
+            }
+        }
+        (*l, *o) = best;
+    }
+}
+
+wide_fn! {
+    /// [`nearest_chunk_in`], for AVX2 where the processor has it.
+    fn nearest_chunk(cols: &[f64], k: usize, rows: &[f64], label: &mut [usize], d2: &mut [f64])
+        => nearest_chunk_in
+}
+
+/// Nearest centroid of every row (squared distances summed as [`dist2`] sums them), in
+/// parallel blocks of rows.
 fn assign(
     centroids: &Array2<f64>,
     x: ArrayView2<f64>,
     cancel: &Cancel,
-) -> Result<(Vec<usize>, f64), DetectError> {
-    let mut labels = vec![0usize; x.nrows()];
-    let inertia = labels
+) -> Result<Nearest, DetectError> {
+    let (n, d) = x.dim();
+    let k = centroids.nrows();
+    let cols = crate::neighbors::by_coordinate(&crate::neighbors::row_major(centroids.view()), d);
+    let rows = crate::neighbors::row_major(x);
+    let mut label = vec![0usize; n];
+    let mut d2 = vec![0.0; n];
+    label
         .par_chunks_mut(CHUNK)
-        .enumerate()
-        .map(|(c, chunk)| {
+        .zip(d2.par_chunks_mut(CHUNK))
+        .zip(rows.par_chunks(CHUNK * d))
+        .try_for_each(|((label, d2), rows)| {
             cancel.check()?;
-            let mut s = 0.0;
-            for (r, l) in chunk.iter_mut().enumerate() {
-                let row = x.row(c * CHUNK + r);
-                let mut best = (0, f64::INFINITY);
-                for (k, cen) in centroids.rows().into_iter().enumerate() {
-                    let d = dist2(row, cen);
-                    if d < best.1 {
-                        best = (k, d);
-                    }
-                }
-                *l = best.0;
-                s += best.1;
-            }
-            Ok::<f64, DetectError>(s)
-        })
-        .try_reduce(|| 0.0, |a, b| Ok(a + b))?;
-    Ok((labels, inertia))
+            nearest_chunk(&cols, k, rows, label, d2);
+            Ok::<(), DetectError>(())
+        })?;
+    Ok(Nearest { label, d2 })
 }
 
 /// PyOD's `_set_small_large_clusters`: the number of large clusters among clusters sorted
@@ -343,7 +394,7 @@ impl Detector for Cblof {
                 if centroids.iter().any(|v| !v.is_finite()) {
                     return Err(Self::input_error("k-means produced non-finite centroids"));
                 }
-                let (_, inertia) = assign(&centroids, km_rows, cancel)?;
+                let inertia = assign(&centroids, km_rows, cancel)?.inertia();
                 Ok((centroids, inertia))
             })
             .collect::<Result<Vec<_>, DetectError>>()?;
@@ -355,7 +406,7 @@ impl Detector for Cblof {
         };
 
         // Labels from the final centroids, then centroids as the means of their rows.
-        let (labels, _) = assign(&centroids, data.view(), cancel)?;
+        let labels = assign(&centroids, data.view(), cancel)?.label;
         let mut sizes = vec![0usize; k];
         let mut sums = Array2::<f64>::zeros((k, x.ncols()));
         for (i, &l) in labels.iter().enumerate() {
@@ -369,9 +420,9 @@ impl Detector for Cblof {
                 centroids.row_mut(c).assign(&mean);
             }
         }
-        let (labels, _) = assign(&centroids, data.view(), cancel)?;
+        let nearest = assign(&centroids, data.view(), cancel)?;
         let mut sizes = vec![0usize; k];
-        for &l in &labels {
+        for &l in &nearest.label {
             sizes[l] += 1;
         }
 
@@ -390,7 +441,7 @@ impl Detector for Cblof {
         for &c in &order[..b] {
             large[c] = true;
         }
-        let scores = Self::scores(&centroids, &large, data.view(), &labels, cancel)?;
+        let scores = Self::scores(&centroids, &large, data.view(), &nearest, cancel)?;
         self.centroids = Some(centroids);
         self.large = large;
         Ok(scores)
@@ -405,8 +456,8 @@ impl Detector for Cblof {
                 reason: "score called before fit".into(),
             });
         };
-        let (labels, _) = assign(centroids, x, cancel)?;
-        Self::scores(centroids, &self.large, x, &labels, cancel)
+        let nearest = assign(centroids, x, cancel)?;
+        Self::scores(centroids, &self.large, x, &nearest, cancel)
     }
 }
 
@@ -415,6 +466,28 @@ mod tests {
     use super::*;
     use rand::Rng;
     use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn nearest_centroid_is_the_first_of_the_nearest() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let x = Array2::from_shape_fn((5000, 7), |_| rng.gen::<f64>());
+        let mut centroids = x.slice(ndarray::s![..8, ..]).to_owned();
+        // A repeated centroid: its first copy is the nearest.
+        let first = centroids.row(2).to_owned();
+        centroids.row_mut(5).assign(&first);
+        let nearest = assign(&centroids, x.view(), &Cancel::new()).unwrap();
+        for (i, row) in x.rows().into_iter().enumerate() {
+            let d: Vec<f64> = centroids
+                .rows()
+                .into_iter()
+                .map(|c| dist2(row, c))
+                .collect();
+            let min = d.iter().copied().fold(f64::INFINITY, f64::min);
+            assert_eq!(nearest.d2[i].to_bits(), min.to_bits());
+            assert_eq!(nearest.label[i], d.iter().position(|&v| v == min).unwrap());
+        }
+        assert!(!nearest.label.contains(&5));
+    }
 
     #[test]
     fn greedy_seeding_puts_a_centre_in_every_separated_blob() {

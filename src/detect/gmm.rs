@@ -52,13 +52,16 @@ pub struct Gmm {
     components: Vec<Component>,
 }
 
-/// One component: `ln w - d/2 ln 2π - 1/2 ln det Σ`, the mean, and the lower Cholesky
-/// factor `L` of the covariance (row-major), so the Mahalanobis term is `‖L⁻¹(x − μ)‖²`.
+/// One component: `ln w - d/2 ln 2π - 1/2 ln det Σ`, the mean, and the inverse `P = L⁻¹`
+/// of the lower Cholesky factor `L` of the covariance (lower triangular, row-major), so
+/// the Mahalanobis term is `‖P(x − μ)‖²` (scikit-learn's `precisions_cholesky_`, which
+/// is `Pᵀ`): a product of independent terms per row, where solving with `L` would chain
+/// a division per column.
 #[derive(Debug, Clone)]
 struct Component {
     log_norm: f64,
     mean: Vec<f64>,
-    chol: Vec<f64>,
+    prec: Vec<f64>,
 }
 
 impl Default for Gmm {
@@ -89,6 +92,20 @@ fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
+/// Inverse (row-major, lower triangular) of the lower triangular `l` (d × d) with a
+/// positive diagonal, column by column by forward substitution.
+fn lower_inverse(l: &[f64], d: usize) -> Vec<f64> {
+    let mut p = vec![0.0; d * d];
+    for j in 0..d {
+        p[j * d + j] = 1.0 / l[j * d + j];
+        for i in j + 1..d {
+            let s: f64 = (j..i).map(|m| l[i * d + m] * p[m * d + j]).sum();
+            p[i * d + j] = -s / l[i * d + i];
+        }
+    }
+    p
+}
+
 /// Whether `x` has at least `k` distinct rows (stops early).
 fn has_distinct_rows(x: &ArrayView2<f64>, k: usize) -> bool {
     let mut seen: Vec<ArrayView1<f64>> = Vec::with_capacity(k);
@@ -111,13 +128,11 @@ impl Component {
         for ((zi, &xi), &mi) in z.iter_mut().zip(row).zip(&self.mean) {
             *zi = xi - mi;
         }
-        // Forward substitution: y = L⁻¹ z, in place.
+        // y = P z, row by row of P's lower triangle.
         let mut q = 0.0;
         for i in 0..d {
-            let lrow = &self.chol[i * d..i * d + i];
-            let s: f64 = lrow.iter().zip(&z[..i]).map(|(a, b)| a * b).sum();
-            let y = (z[i] - s) / self.chol[i * d + i];
-            z[i] = y;
+            let prow = &self.prec[i * d..=i * d + i];
+            let y: f64 = prow.iter().zip(&z[..=i]).map(|(a, b)| a * b).sum();
             q += y * y;
         }
         self.log_norm - 0.5 * q
@@ -126,6 +141,10 @@ impl Component {
 
 /// `ln Σ exp(t)`, shifted by the largest term.
 fn log_sum_exp(t: &[f64]) -> f64 {
+    if let [only] = t {
+        // What the sum below gives for one term (`m + ln(exp(0))`), without its cost.
+        return *only;
+    }
     let m = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !m.is_finite() {
         return m;
@@ -286,6 +305,7 @@ impl Gmm {
                 )
             })?;
             let half_log_det: f64 = (0..d).map(|i| chol[i * d + i].ln()).sum();
+            let prec = lower_inverse(&chol, d);
             let log_norm = (nk[c] / n as f64).ln() - half_log_2pi - half_log_det;
             if !log_norm.is_finite() || mean.iter().any(|v| !v.is_finite()) {
                 return Err(input(
@@ -296,7 +316,7 @@ impl Gmm {
             components.push(Component {
                 log_norm,
                 mean,
-                chol,
+                prec,
             });
         }
         Ok(components)
@@ -431,6 +451,39 @@ mod tests {
         let want = (2.0 * std::f64::consts::PI).ln() + 1.0;
         for v in &s {
             assert!((v - want).abs() < 1e-9, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn correlated_columns_score_their_mahalanobis_distance() {
+        // Rows whose covariance (maximum likelihood, divided by n) is [[2, 1], [1, 2]]
+        // around the mean (0, 0): the score is ln 2π + ½ ln det Σ + ½ zᵀ Σ⁻¹ z, with
+        // det Σ = 3 and Σ⁻¹ = [[2, −1], [−1, 2]] / 3, computed here in closed form.
+        // Rows of covariance I times the symmetric square root of Σ.
+        let white = array![[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]];
+        let (p, m) = ((3f64.sqrt() + 1.0) / 2.0, (3f64.sqrt() - 1.0) / 2.0);
+        let x = white.dot(&array![[p, m], [m, p]]);
+        let mut d = Gmm::new(1, 0);
+        d.reg_covar = 0.0;
+        let s = d.fit(x.view(), &Cancel::new()).unwrap();
+        for (row, v) in x.rows().into_iter().zip(&s) {
+            let (a, b) = (row[0], row[1]);
+            let q = (2.0 * a * a - 2.0 * a * b + 2.0 * b * b) / 3.0;
+            let want = (2.0 * std::f64::consts::PI).ln() + 0.5 * 3f64.ln() + 0.5 * q;
+            assert!((v - want).abs() < 1e-9, "{v} vs {want}");
+        }
+    }
+
+    #[test]
+    fn inverse_of_a_lower_factor() {
+        let l = [2.0, 0.0, 0.0, -1.0, 0.5, 0.0, 3.0, 4.0, 1.5];
+        let p = lower_inverse(&l, 3);
+        for i in 0..3 {
+            for j in 0..3 {
+                let v: f64 = (0..3).map(|m| p[i * 3 + m] * l[m * 3 + j]).sum();
+                assert!((v - f64::from(u8::from(i == j))).abs() < 1e-12, "{p:?}");
+            }
+            assert!(p[i * 3 + i + 1..(i + 1) * 3].iter().all(|&v| v == 0.0));
         }
     }
 
