@@ -35,9 +35,7 @@ const SPLIT_SAMPLE: usize = 256;
 #[derive(Default)]
 struct Scratch {
     col: Vec<f64>,
-    perm: Vec<usize>,
-    rows: Vec<f64>,
-    idx: Vec<usize>,
+    keyed: Vec<(f64, usize)>,
 }
 
 /// Marks a leaf in [`Node::left`].
@@ -321,9 +319,10 @@ struct Subtree {
 /// Nodes with more points than this have their two halves built in parallel.
 const PAR_BUILD: usize = 1 << 13;
 
-/// Builds the subtree over `points` (row-major, `dim` columns) and their row numbers
-/// `index`, which sit at tree positions `base..`; both are reordered in place.
-fn build_subtree(points: &mut [f64], index: &mut [usize], base: usize, dim: usize) -> Subtree {
+/// Builds the subtree over the rows `index` of `points` (row-major, `dim` columns), which
+/// sit at tree positions `base..`; `index` is reordered in place (the rows themselves
+/// move once, when the whole tree is built).
+fn build_subtree(points: &[f64], index: &mut [usize], base: usize, dim: usize) -> Subtree {
     let n = index.len();
     let mut out = Subtree::default();
     if n <= PAR_BUILD {
@@ -333,11 +332,10 @@ fn build_subtree(points: &mut [f64], index: &mut [usize], base: usize, dim: usiz
     let Some(mid) = split_node(points, index, base, dim, &mut Scratch::default(), &mut out) else {
         return out;
     };
-    let (lp, rp) = points.split_at_mut(mid * dim);
     let (li, ri) = index.split_at_mut(mid);
     let (left, right) = rayon::join(
-        || build_subtree(lp, li, base, dim),
-        || build_subtree(rp, ri, base + mid, dim),
+        || build_subtree(points, li, base, dim),
+        || build_subtree(points, ri, base + mid, dim),
     );
     let right_root = 1 + left.nodes.len();
     out.nodes[0].left = 1;
@@ -355,11 +353,11 @@ fn build_subtree(points: &mut [f64], index: &mut [usize], base: usize, dim: usiz
     out
 }
 
-/// Appends the node over `points` / `index` (tree positions `base..`) to `out` and, when
-/// it is too large for a leaf, orders its points around their median on the split
-/// dimension. Returns the number of points in its left half, or `None` for a leaf.
+/// Appends the node over the rows `index` of `points` (tree positions `base..`) to `out`
+/// and, when it is too large for a leaf, orders `index` around the rows' median on the
+/// split dimension. Returns the number of rows in its left half, or `None` for a leaf.
 fn split_node(
-    points: &mut [f64],
+    points: &[f64],
     index: &mut [usize],
     base: usize,
     d: usize,
@@ -369,10 +367,10 @@ fn split_node(
     let n = index.len();
     let mut lo = vec![f64::INFINITY; d];
     let mut hi = vec![f64::NEG_INFINITY; d];
-    for row in points.chunks_exact(d) {
-        for j in 0..d {
-            lo[j] = lo[j].min(row[j]);
-            hi[j] = hi[j].max(row[j]);
+    for &i in index.iter() {
+        for ((l, h), &v) in lo.iter_mut().zip(&mut hi).zip(&points[i * d..(i + 1) * d]) {
+            *l = l.min(v);
+            *h = h.max(v);
         }
     }
     out.bounds.extend_from_slice(&lo);
@@ -388,32 +386,25 @@ fn split_node(
     if n <= LEAF_SIZE {
         return None;
     }
-    let split_dim = KdTree::split_dim(points, d, &lo, &hi, &mut s.col);
+    let split_dim = KdTree::split_dim(points, index, d, &lo, &hi, &mut s.col);
     let mid = n / 2;
-    // The node's points around their median on `split_dim`: the order is chosen on a
-    // list of positions, then the rows and row numbers move once.
-    s.col.clear();
-    s.col.extend((0..n).map(|p| points[p * d + split_dim]));
-    s.perm.clear();
-    s.perm.extend(0..n);
-    let keys = &s.col;
-    s.perm
-        .select_nth_unstable_by(mid, |&a, &b| keys[a].total_cmp(&keys[b]));
-    s.rows.clear();
-    s.idx.clear();
-    for &k in &s.perm {
-        s.rows.extend_from_slice(&points[k * d..(k + 1) * d]);
-        s.idx.push(index[k]);
+    // The node's rows around their median on `split_dim`, ordered with their keys.
+    s.keyed.clear();
+    s.keyed
+        .extend(index.iter().map(|&i| (points[i * d + split_dim], i)));
+    s.keyed
+        .select_nth_unstable_by(mid, |a, b| a.0.total_cmp(&b.0));
+    for (slot, &(_, i)) in index.iter_mut().zip(&s.keyed) {
+        *slot = i;
     }
-    points.copy_from_slice(&s.rows);
-    index.copy_from_slice(&s.idx);
     Some(mid)
 }
 
-/// Builds the subtree over `points` / `index` (tree positions `base..`) sequentially,
-/// appending its nodes to `out` in pre-order; returns its root's id in `out`.
+/// Builds the subtree over the rows `index` of `points` (tree positions `base..`)
+/// sequentially, appending its nodes to `out` in pre-order; returns its root's id in
+/// `out`.
 fn build_node(
-    points: &mut [f64],
+    points: &[f64],
     index: &mut [usize],
     base: usize,
     d: usize,
@@ -422,10 +413,9 @@ fn build_node(
 ) -> usize {
     let id = out.nodes.len();
     if let Some(mid) = split_node(points, index, base, d, s, out) {
-        let (lp, rp) = points.split_at_mut(mid * d);
         let (li, ri) = index.split_at_mut(mid);
-        let left = build_node(lp, li, base, d, s, out);
-        let right = build_node(rp, ri, base + mid, d, s, out);
+        let left = build_node(points, li, base, d, s, out);
+        let right = build_node(points, ri, base + mid, d, s, out);
         out.nodes[id].left = left;
         out.nodes[id].right = right;
     }
@@ -439,18 +429,29 @@ impl KdTree {
         Self::from_rows(row_major(x).into_owned(), x.ncols())
     }
 
-    /// Builds the tree over `src` (`rows × dim`, row-major), reordering it in place. The
-    /// two halves of a large node are built in parallel.
-    fn from_rows(mut src: Vec<f64>, dim: usize) -> Self {
+    /// Builds the tree over `src` (`rows × dim`, row-major), its rows then copied in tree
+    /// order. The two halves of a large node are built in parallel.
+    fn from_rows(src: Vec<f64>, dim: usize) -> Self {
         let n = src.len().checked_div(dim).unwrap_or(0);
         let mut index: Vec<usize> = (0..n).collect();
         let mut sub = Subtree::default();
+        let mut points = src;
         if n > 0 && dim > 0 {
-            sub = build_subtree(&mut src, &mut index, 0, dim);
+            sub = build_subtree(&points, &mut index, 0, dim);
+            let mut ordered = vec![0.0; points.len()];
+            ordered
+                .par_chunks_mut(SELECT_CHUNK * dim)
+                .zip(index.par_chunks(SELECT_CHUNK))
+                .for_each(|(dst, rows)| {
+                    for (o, &i) in dst.chunks_exact_mut(dim).zip(rows) {
+                        o.copy_from_slice(&points[i * dim..(i + 1) * dim]);
+                    }
+                });
+            points = ordered;
         }
         KdTree {
             dim,
-            points: src,
+            points,
             index,
             nodes: sub.nodes,
             bounds: sub.bounds,
@@ -490,14 +491,21 @@ impl KdTree {
     /// few has the widest range, and splitting it at the median separates nothing, so
     /// queries scan many times more points. The interquartile range is the spread where
     /// the median split cuts.
-    fn split_dim(points: &[f64], d: usize, lo: &[f64], hi: &[f64], col: &mut Vec<f64>) -> usize {
-        let n = points.len() / d;
+    fn split_dim(
+        points: &[f64],
+        index: &[usize],
+        d: usize,
+        lo: &[f64],
+        hi: &[f64],
+        col: &mut Vec<f64>,
+    ) -> usize {
+        let n = index.len();
         let stride = (n / SPLIT_SAMPLE).max(1);
         let m = n.div_ceil(stride);
         let mut best = (0, 0.0);
         for j in 0..d {
             col.clear();
-            col.extend((0..n).step_by(stride).map(|p| points[p * d + j]));
+            col.extend(index.iter().step_by(stride).map(|&i| points[i * d + j]));
             let (_, &mut q1, above) = col.select_nth_unstable_by(m / 4, f64::total_cmp);
             // The third quartile is among the values above the first (m > 24: see the
             // caller).
