@@ -77,6 +77,26 @@ struct Tree {
     depth: usize,
     /// Columns of the rows it was grown on; every feature is below it.
     columns: usize,
+    /// The first [`TOP`] levels as tables a vector walk looks up (see
+    /// [`Tree::add_path_lengths`]).
+    top: [TopLevel; TOP],
+}
+
+/// Levels of a tree walked in vector registers, where the processor has AVX2: level `l`
+/// has `2^l` nodes, and 8 fit a register.
+const TOP: usize = 4;
+
+/// The nodes of one level of a tree, for a walk that looks a row's node up by its
+/// position in the level.
+#[derive(Debug, Clone, Copy, Default)]
+struct TopLevel {
+    /// Threshold of each node (position in the level).
+    threshold: [f32; 8],
+    /// Column offset of each node's feature (as [`Split::column`]).
+    column: [u32; 8],
+    /// The distinct column offsets of the level, `uses` of them.
+    used: [u32; 8],
+    uses: usize,
 }
 
 /// A laid-out internal node: one load gives a walk both the feature and the threshold.
@@ -183,8 +203,20 @@ impl Tree {
             path: vec![0.0; internal + 1],
             depth: g.depth,
             columns,
+            top: [TopLevel::default(); TOP],
         };
         tree.place(&g.nodes, 0, 0, 0);
+        for (level, top) in tree.top.iter_mut().enumerate().take(g.depth) {
+            let first = (1 << level) - 1;
+            for (p, node) in tree.split[first..2 * first + 1].iter().enumerate() {
+                top.threshold[p] = node.threshold;
+                top.column[p] = node.column;
+                if !top.used[..top.uses].contains(&node.column) {
+                    top.used[top.uses] = node.column;
+                    top.uses += 1;
+                }
+            }
+        }
         tree
     }
 
@@ -291,9 +323,13 @@ impl Tree {
     /// Adds the path length `h(x)` of every row of `groups` to `out`: groups of
     /// [`LANES`] rows of `d` single-precision values, each group column by column (value
     /// `f` of row `l` of a group at `f * LANES + l`).
+    ///
+    /// The rows of a group walk together, their positions held in registers, so that
+    /// their independent loads overlap. Where the processor has AVX2, the first [`TOP`]
+    /// levels are walked in vector lanes instead, each row's node looked up in a
+    /// register-held table of its level (a gather instruction, the direct way, measured
+    /// slower than scalar loads): the same comparisons, so the same leaves.
     fn add_path_lengths(&self, groups: &[f32], d: usize, out: &mut [f64]) {
-        let split = &self.split[..];
-        let first_leaf = split.len();
         assert_eq!(
             groups.len(),
             out.len() * d,
@@ -301,30 +337,108 @@ impl Tree {
         );
         assert!(self.columns == d && d > 0, "rows of the tree's width");
         assert_eq!(out.len() % LANES, 0, "whole groups of rows");
-        // The rows of a group walk together, their positions held in registers; a
-        // value's place in the group is a constant offset from its column's start.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2, as just checked; the shapes are asserted.
+            unsafe { self.add_path_lengths_avx2(groups, d, out) };
+            return;
+        }
+        self.add_path_lengths_scalar(groups, d, out);
+    }
+
+    /// [`Tree::add_path_lengths`] without vector instructions (same asserts).
+    fn add_path_lengths_scalar(&self, groups: &[f32], d: usize, out: &mut [f64]) {
         for (o, g) in out
             .chunks_exact_mut(LANES)
             .zip(groups.chunks_exact(LANES * d))
         {
             let mut at = [0u32; LANES];
-            for _ in 0..self.depth {
-                for (l, i) in at.iter_mut().enumerate() {
-                    // SAFETY: after s < depth steps a walk is at a node of level s, below
-                    // `first_leaf = 2^depth - 1`, the length of `split`; every feature is
-                    // below `columns` (see `Tree::place`; pass-through nodes keep column
-                    // 0), which is `d`, so `column + l < LANES * d`, the length of `g`
-                    // (all asserted above).
-                    let right = unsafe {
-                        let s = split.get_unchecked(*i as usize);
-                        *g.get_unchecked(s.column as usize + l) > s.threshold
-                    };
-                    *i = 2 * *i + 1 + u32::from(right);
+            self.walk(g, &mut at, 0);
+            self.add_leaves(&at, o);
+        }
+    }
+
+    /// Walks the rows of group `g` from level `from`, at the nodes `at`, to the last
+    /// level.
+    #[inline(always)]
+    fn walk(&self, g: &[f32], at: &mut [u32; LANES], from: usize) {
+        let split = &self.split[..];
+        for _ in from..self.depth {
+            for (l, i) in at.iter_mut().enumerate() {
+                // SAFETY: after s < depth steps a walk is at a node of level s, below
+                // `first_leaf = 2^depth - 1`, the length of `split`; every feature is
+                // below `columns` (see `Tree::place`; pass-through nodes keep column
+                // 0), which is `d`, so `column + l < LANES * d`, the length of `g`
+                // (asserted by the caller).
+                let right = unsafe {
+                    let s = split.get_unchecked(*i as usize);
+                    *g.get_unchecked(s.column as usize + l) > s.threshold
+                };
+                *i = 2 * *i + 1 + u32::from(right);
+            }
+        }
+    }
+
+    /// Adds the path length of each leaf `at` (nodes of the last level) to `out`.
+    #[inline(always)]
+    fn add_leaves(&self, at: &[u32; LANES], out: &mut [f64]) {
+        let first_leaf = self.split.len();
+        for (o, &i) in out.iter_mut().zip(at) {
+            *o += self.path[i as usize - first_leaf];
+        }
+    }
+
+    /// [`Tree::add_path_lengths`] with its first levels in AVX2 lanes: eight rows per
+    /// register, a level's thresholds and columns permuted into the rows' lanes, and each
+    /// row's value picked among the columns the level uses.
+    ///
+    /// # Safety
+    /// The processor must have AVX2, and the shapes must be those
+    /// [`Tree::add_path_lengths`] asserts.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_path_lengths_avx2(&self, groups: &[f32], d: usize, out: &mut [f64]) {
+        use std::arch::x86_64::*;
+        const HALF: usize = LANES / 2;
+        let top = self.depth.min(TOP);
+        for (o, g) in out
+            .chunks_exact_mut(LANES)
+            .zip(groups.chunks_exact(LANES * d))
+        {
+            let mut at = [0u32; LANES];
+            for (h, at) in at.chunks_exact_mut(HALF).enumerate() {
+                // SAFETY (for the loads): a column offset is `f * LANES` with `f < d`, so
+                // `offset + h * HALF + 8 <= LANES * d`, the length of `g`.
+                let lanes = g.as_ptr().add(h * HALF);
+                // Position of each row's node in its level.
+                let mut pos = _mm256_setzero_si256();
+                for level in &self.top[..top] {
+                    let threshold =
+                        _mm256_permutevar8x32_ps(_mm256_loadu_ps(level.threshold.as_ptr()), pos);
+                    let column = _mm256_permutevar8x32_epi32(
+                        _mm256_loadu_si256(level.column.as_ptr().cast()),
+                        pos,
+                    );
+                    let mut value = _mm256_loadu_ps(lanes.add(level.used[0] as usize));
+                    for &c in &level.used[1..level.uses] {
+                        let here = _mm256_cmpeq_epi32(column, _mm256_set1_epi32(c as i32));
+                        value = _mm256_blendv_ps(
+                            value,
+                            _mm256_loadu_ps(lanes.add(c as usize)),
+                            _mm256_castsi256_ps(here),
+                        );
+                    }
+                    // All ones (−1) where the row goes right: pos = 2 pos + right.
+                    let right = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(value, threshold));
+                    pos = _mm256_sub_epi32(_mm256_add_epi32(pos, pos), right);
                 }
+                // The node: its level starts at 2^top - 1.
+                let node = _mm256_add_epi32(pos, _mm256_set1_epi32((1 << top) - 1));
+                _mm256_storeu_si256(at.as_mut_ptr().cast(), node);
             }
-            for (o, &i) in o.iter_mut().zip(&at) {
-                *o += self.path[i as usize - first_leaf];
-            }
+            let at: &mut [u32; LANES] = (&mut at[..]).try_into().expect("a group");
+            self.walk(g, at, top);
+            self.add_leaves(at, o);
         }
     }
 }
@@ -501,6 +615,40 @@ mod tests {
         let mut out = vec![1.0; groups.len() / 2];
         tree.add_path_lengths(&groups, 2, &mut out);
         assert_eq!(out[..5], [11.0, 11.0, 21.0, 21.0, 31.0]);
+        let mut scalar = vec![1.0; groups.len() / 2];
+        tree.add_path_lengths_scalar(&groups, 2, &mut scalar);
+        assert_eq!(out, scalar);
+    }
+
+    #[test]
+    fn vector_walk_reaches_the_leaves_of_the_scalar_walk() {
+        #[cfg(target_arch = "x86_64")]
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
+        // Trees of 2 to 8 levels (fewer levels than the vector part walks, and more), on
+        // 1 to 20 columns, some of them of few distinct values (pass-through nodes, ties
+        // at thresholds).
+        for (d, samples) in [(1, 256), (3, 4), (3, 9), (7, 256), (20, 256), (5, 40)] {
+            let x = Array2::from_shape_fn((700, d), |(_, j)| {
+                if j % 2 == 1 {
+                    f64::from(rng.gen_range(0..3u8))
+                } else {
+                    rng.gen::<f64>() * 10.0 - 5.0
+                }
+            });
+            let mut f = IForest::new(20, samples, 3);
+            f.fit_model(x.view(), &Cancel::new()).unwrap();
+            let groups = grouped(x.view());
+            for tree in &f.trees {
+                let mut vector = vec![0.0; groups.len() / d];
+                let mut scalar = vec![0.0; groups.len() / d];
+                tree.add_path_lengths(&groups, d, &mut vector);
+                tree.add_path_lengths_scalar(&groups, d, &mut scalar);
+                assert_eq!(vector, scalar, "d {d}, depth {}", tree.depth);
+            }
+        }
     }
 
     #[test]
