@@ -41,7 +41,10 @@ pub enum OutputActivation {
 ///
 /// The layers are a few to a few dozen units wide, so the products are written as plain
 /// loops over slices: for matrices this small, a general matrix product's set-up and the
-/// arrays allocated per call cost more than the arithmetic.
+/// arrays allocated per call cost more than the arithmetic. Activations are laid out
+/// unit by unit over the rows of a batch (the value of unit `i` for row `r` at
+/// `i * rows + r`), so that every loop runs along the rows, in vector lanes whatever
+/// the layer's width.
 #[derive(Debug, Clone)]
 struct Dense {
     inputs: usize,
@@ -77,89 +80,61 @@ impl Dense {
         }
     }
 
-    /// `y = x W + b` for the `rows` rows of `x` (row-major); `y` is resized.
+    /// `y = x W + b` for `rows` rows (`x` and `y` unit by unit); `y` is resized. Each
+    /// output adds its terms in input order.
+    #[inline(always)]
     fn forward(&self, x: &[f64], rows: usize, y: &mut Vec<f64>) {
         y.clear();
         y.resize(rows * self.outputs, 0.0);
-        match self.outputs {
-            2 => forward_n::<2>(self, x, y),
-            4 => forward_n::<4>(self, x, y),
-            8 => forward_n::<8>(self, x, y),
-            12 => forward_n::<12>(self, x, y),
-            16 => forward_n::<16>(self, x, y),
-            _ => {
-                let (ni, no) = (self.inputs, self.outputs);
-                for (xr, yr) in x.chunks_exact(ni).zip(y.chunks_exact_mut(no)) {
-                    yr.copy_from_slice(&self.b);
-                    for (&xi, wr) in xr.iter().zip(self.w.chunks_exact(no)) {
-                        for (y, &w) in yr.iter_mut().zip(wr) {
-                            *y += xi * w;
-                        }
-                    }
+        if rows == 0 {
+            return;
+        }
+        let no = self.outputs;
+        for (o, yo) in y.chunks_exact_mut(rows).enumerate() {
+            yo.fill(self.b[o]);
+            for (xi, wr) in x.chunks_exact(rows).zip(self.w.chunks_exact(no)) {
+                let w = wr[o];
+                for (y, &v) in yo.iter_mut().zip(xi) {
+                    *y += v * w;
                 }
             }
         }
     }
 
-    /// Accumulates the gradients of `dy` (gradient of the output, `rows × outputs`) into
-    /// `grad`, and, if asked, writes the gradient of the input `x` into `dx` (resized).
-    ///
-    /// `wt` is scratch space for `Wᵀ`: with it, the input gradient is a sum of rows of
-    /// `Wᵀ` scaled by `dy`, which vectorises, rather than a dot product per input, whose
-    /// one accumulator makes every addition wait for the previous one.
+    /// Accumulates the gradients of `dy` (gradient of the output, unit by unit over
+    /// `rows` rows) into `grad`, and, if asked, writes the gradient of the input `x` into
+    /// `dx` (resized).
+    #[inline(always)]
     fn backward(
         &self,
         x: &[f64],
         dy: &[f64],
+        rows: usize,
         grad: &mut Dense,
         dx: Option<&mut Vec<f64>>,
-        wt: &mut Vec<f64>,
     ) {
         let (ni, no) = (self.inputs, self.outputs);
-        for dyr in dy.chunks_exact(no) {
-            for (g, &d) in grad.b.iter_mut().zip(dyr) {
-                *g += d;
+        if rows == 0 {
+            if let Some(dx) = dx {
+                dx.clear();
             }
+            return;
         }
-        match no {
-            2 => weight_grad_n::<2>(ni, x, dy, &mut grad.w),
-            4 => weight_grad_n::<4>(ni, x, dy, &mut grad.w),
-            8 => weight_grad_n::<8>(ni, x, dy, &mut grad.w),
-            12 => weight_grad_n::<12>(ni, x, dy, &mut grad.w),
-            16 => weight_grad_n::<16>(ni, x, dy, &mut grad.w),
-            _ => {
-                for (xr, dyr) in x.chunks_exact(ni).zip(dy.chunks_exact(no)) {
-                    for (&xi, gr) in xr.iter().zip(grad.w.chunks_exact_mut(no)) {
-                        for (g, &d) in gr.iter_mut().zip(dyr) {
-                            *g += xi * d;
-                        }
-                    }
-                }
+        for (g, dyo) in grad.b.iter_mut().zip(dy.chunks_exact(rows)) {
+            *g += sum(dyo);
+        }
+        for (xi, gr) in x.chunks_exact(rows).zip(grad.w.chunks_exact_mut(no)) {
+            for (g, dyo) in gr.iter_mut().zip(dy.chunks_exact(rows)) {
+                *g += dot(xi, dyo);
             }
         }
         if let Some(dx) = dx {
-            wt.clear();
-            wt.resize(ni * no, 0.0);
-            for (i, wr) in self.w.chunks_exact(no).enumerate() {
-                for (o, &w) in wr.iter().enumerate() {
-                    wt[o * ni + i] = w;
-                }
-            }
             dx.clear();
-            dx.resize(dy.len() / no.max(1) * ni, 0.0);
-            match ni {
-                2 => input_grad_n::<2>(no, dy, wt, dx),
-                4 => input_grad_n::<4>(no, dy, wt, dx),
-                8 => input_grad_n::<8>(no, dy, wt, dx),
-                12 => input_grad_n::<12>(no, dy, wt, dx),
-                16 => input_grad_n::<16>(no, dy, wt, dx),
-                _ => {
-                    for (dxr, dyr) in dx.chunks_exact_mut(ni).zip(dy.chunks_exact(no)) {
-                        for (&d, wtr) in dyr.iter().zip(wt.chunks_exact(ni)) {
-                            for (g, &w) in dxr.iter_mut().zip(wtr) {
-                                *g += d * w;
-                            }
-                        }
+            dx.resize(ni * rows, 0.0);
+            for (dxi, wr) in dx.chunks_exact_mut(rows).zip(self.w.chunks_exact(no)) {
+                for (dyo, &w) in dy.chunks_exact(rows).zip(wr) {
+                    for (g, &d) in dxi.iter_mut().zip(dyo) {
+                        *g += d * w;
                     }
                 }
             }
@@ -167,51 +142,39 @@ impl Dense {
     }
 }
 
-// The layer products for the common widths, with the width a constant: the `N` running
-// sums of a row then live in registers instead of being stored and reloaded for every
-// term. Each sum adds its terms in the same order as the general loops.
-
-/// [`Dense::forward`] for `N` outputs.
-fn forward_n<const N: usize>(layer: &Dense, x: &[f64], y: &mut [f64]) {
-    let ni = layer.inputs;
-    for (xr, yr) in x.chunks_exact(ni).zip(y.chunks_exact_mut(N)) {
-        let mut acc = [0.0; N];
-        acc.copy_from_slice(&layer.b[..N]);
-        for (&xi, wr) in xr.iter().zip(layer.w.chunks_exact(N)) {
-            for (a, &w) in acc.iter_mut().zip(&wr[..N]) {
-                *a += xi * w;
-            }
+/// `Σ a[j] b[j]` in eight interleaved partial sums (term `j` in sum `j % 8`), added
+/// pairwise: one running sum is a chain of dependent additions, eight fill vector lanes.
+#[inline(always)]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *s += x * y;
         }
-        yr.copy_from_slice(&acc);
     }
+    for ((s, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
+        *s += x * y;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
-/// `gw += xᵀ dy` for `N` outputs: each weight's sum runs over the rows in order.
-fn weight_grad_n<const N: usize>(ni: usize, x: &[f64], dy: &[f64], gw: &mut [f64]) {
-    for (i, gr) in gw.chunks_exact_mut(N).enumerate() {
-        let mut acc = [0.0; N];
-        acc.copy_from_slice(gr);
-        for (xr, dyr) in x.chunks_exact(ni).zip(dy.chunks_exact(N)) {
-            let xi = xr[i];
-            for (a, &d) in acc.iter_mut().zip(&dyr[..N]) {
-                *a += xi * d;
-            }
+/// `Σ a[j]`, summed as [`dot`] sums.
+#[inline(always)]
+fn sum(a: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let ca = a.chunks_exact(8);
+    let ra = ca.remainder();
+    for x in ca {
+        for (s, &x) in acc.iter_mut().zip(x) {
+            *s += x;
         }
-        gr.copy_from_slice(&acc);
     }
-}
-
-/// `dx = dy Wᵀ` for `N` inputs, from `wt` (`Wᵀ`, row-major) and `dx` zeroed.
-fn input_grad_n<const N: usize>(no: usize, dy: &[f64], wt: &[f64], dx: &mut [f64]) {
-    for (dxr, dyr) in dx.chunks_exact_mut(N).zip(dy.chunks_exact(no)) {
-        let mut acc = [0.0; N];
-        for (&d, wtr) in dyr.iter().zip(wt.chunks_exact(N)) {
-            for (a, &w) in acc.iter_mut().zip(&wtr[..N]) {
-                *a += d * w;
-            }
-        }
-        dxr.copy_from_slice(&acc);
+    for (s, &x) in acc.iter_mut().zip(ra) {
+        *s += x;
     }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
 /// Activations and gradients of one forward and backward pass, kept from batch to batch
@@ -236,8 +199,6 @@ struct Workspace {
     d_other: Vec<f64>,
     d_mu: Vec<f64>,
     d_logvar: Vec<f64>,
-    /// A layer's transposed weights.
-    wt: Vec<f64>,
 }
 
 /// All parameters of the network, in a fixed order; also used for gradients and Adam
@@ -325,6 +286,7 @@ impl Net {
 
     /// Runs the encoder on the `rows` rows of `x`: every encoder layer's output, `mu` and
     /// the clamped `logvar` land in `ws`.
+    #[inline(always)]
     fn encode(&self, x: &[f64], rows: usize, ws: &mut Workspace) {
         ws.enc.resize_with(self.encoder.len(), Vec::new);
         for (i, layer) in self.encoder.iter().enumerate() {
@@ -343,6 +305,7 @@ impl Net {
 
     /// Runs the decoder on `ws.z`: every decoder layer's output and the reconstruction
     /// land in `ws`.
+    #[inline(always)]
     fn decode(&self, rows: usize, out_act: OutputActivation, ws: &mut Workspace) {
         ws.dec.resize_with(self.decoder.len(), Vec::new);
         for (i, layer) in self.decoder.iter().enumerate() {
@@ -358,11 +321,13 @@ impl Net {
         }
     }
 
-    /// Loss of a batch (`x`, row-major, `inputs` columns) for the given noise `eps`
-    /// (`rows × latent`), and its gradient written into `grad` (overwritten).
+    /// Loss of a batch (`x`: `inputs` units by `rows` rows, unit by unit, as the
+    /// activations) for the given noise `eps` (`latent` units by `rows`), and its
+    /// gradient written into `grad` (overwritten).
     ///
     /// Loss = mean over rows of [ sum over features of (x̂ - x)² ] + beta × mean over rows
     /// of [ -½ Σ (1 + logvar - mu² - exp(logvar)) ].
+    #[inline(always)]
     fn loss_and_grad(
         &self,
         x: &[f64],
@@ -413,7 +378,7 @@ impl Net {
                 (&self.decoder[i], &mut grad.decoder[i])
             };
             let input = if i == 0 { &ws.z } else { &ws.dec[i - 1] };
-            layer.backward(input, &ws.d, g, Some(&mut ws.d_other), &mut ws.wt);
+            layer.backward(input, &ws.d, rows, g, Some(&mut ws.d_other));
             std::mem::swap(&mut ws.d, &mut ws.d_other);
         }
         // `d` is now dL/dz. Through the reparameterisation and the KL term.
@@ -433,13 +398,13 @@ impl Net {
             ));
         let top = ws.enc.last().map_or(x, |v| v.as_slice());
         self.mu
-            .backward(top, &ws.d_mu, &mut grad.mu, Some(&mut ws.d), &mut ws.wt);
+            .backward(top, &ws.d_mu, rows, &mut grad.mu, Some(&mut ws.d));
         self.logvar.backward(
             top,
             &ws.d_logvar,
+            rows,
             &mut grad.logvar,
             Some(&mut ws.d_other),
-            &mut ws.wt,
         );
         for (a, &b) in ws.d.iter_mut().zip(&ws.d_other) {
             *a += b;
@@ -449,33 +414,46 @@ impl Net {
             let input = if i == 0 { x } else { &ws.enc[i - 1] };
             // The gradient of the input rows is not needed.
             let dx = (i > 0).then_some(&mut ws.d_other);
-            self.encoder[i].backward(input, &ws.d, &mut grad.encoder[i], dx, &mut ws.wt);
+            self.encoder[i].backward(input, &ws.d, rows, &mut grad.encoder[i], dx);
             std::mem::swap(&mut ws.d, &mut ws.d_other);
         }
         loss
     }
 
     /// Deterministic reconstruction (`z = mu`) and the distance to it, per row of `x`
-    /// (row-major).
+    /// (row-major); each row's squares are added in feature order.
     fn reconstruction_distance(&self, x: &[f64], out_act: OutputActivation) -> Vec<f64> {
         let inputs = self.width().max(1);
         let rows = x.len() / inputs;
+        let units = unit_major(x, inputs);
         let mut ws = Workspace::default();
-        self.encode(x, rows, &mut ws);
+        self.encode(&units, rows, &mut ws);
         ws.z = std::mem::take(&mut ws.mu);
         self.decode(rows, out_act, &mut ws);
-        ws.out
-            .chunks_exact(inputs)
-            .zip(x.chunks_exact(inputs))
-            .map(|(y, t)| {
-                y.iter()
-                    .zip(t)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    .sqrt()
-            })
-            .collect()
+        let mut dist = vec![0.0; rows];
+        if rows > 0 {
+            for (y, t) in ws.out.chunks_exact(rows).zip(units.chunks_exact(rows)) {
+                for ((s, &a), &b) in dist.iter_mut().zip(y).zip(t) {
+                    *s += (a - b) * (a - b);
+                }
+            }
+        }
+        dist.iter_mut().for_each(|s| *s = s.sqrt());
+        dist
     }
+}
+
+/// `x` (row-major, `width` values per row) unit by unit: value `i` of row `r` at
+/// `i * rows + r`.
+fn unit_major(x: &[f64], width: usize) -> Vec<f64> {
+    let rows = x.len() / width.max(1);
+    let mut out = vec![0.0; x.len()];
+    for (r, row) in x.chunks_exact(width.max(1)).enumerate() {
+        for (i, &v) in row.iter().enumerate() {
+            out[i * rows + r] = v;
+        }
+    }
+    out
 }
 
 /// A standard normal draw (Box–Muller).
@@ -486,15 +464,18 @@ fn gaussian(rng: &mut impl Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+#[inline(always)]
 fn relu(v: f64) -> f64 {
     v.max(0.0)
 }
 
+#[inline(always)]
 fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())
 }
 
 /// Zeroes the gradient where the ReLU output was zero.
+#[inline(always)]
 fn relu_backward(d: &mut [f64], out: &[f64]) {
     for (g, &y) in d.iter_mut().zip(out) {
         if y <= 0.0 {
@@ -530,6 +511,7 @@ impl Adam {
         }
     }
 
+    #[inline(always)]
     fn step(&mut self, net: &mut Net, grad: &Net) {
         self.t += 1;
         let c1 = 1.0 - self.beta1.powi(self.t);
@@ -552,6 +534,40 @@ impl Adam {
             update(&mut p.b, &g.b, &mut m.b, &mut v.b);
         }
     }
+}
+
+/// One training step on a batch (see [`Net::loss_and_grad`]): the gradient, then Adam's
+/// update of `net` unless the loss is not finite; returns the loss.
+#[inline(always)]
+fn train_step_in(
+    net: &mut Net,
+    adam: &mut Adam,
+    x: &[f64],
+    eps: &[f64],
+    (beta, out_act): (f64, OutputActivation),
+    grad: &mut Net,
+    ws: &mut Workspace,
+) -> f64 {
+    let loss = net.loss_and_grad(x, eps, beta, out_act, grad, ws);
+    if loss.is_finite() {
+        adam.step(net, grad);
+    }
+    loss
+}
+
+wide_fn! {
+    /// [`train_step_in`], for AVX2 where the processor has it: the layers' loops run
+    /// along a batch's rows, four to a vector instead of two. The same operations in the
+    /// same order, so the same weights either way.
+    fn train_step(
+        net: &mut Net,
+        adam: &mut Adam,
+        x: &[f64],
+        eps: &[f64],
+        settings: (f64, OutputActivation),
+        grad: &mut Net,
+        ws: &mut Workspace,
+    ) -> f64 => train_step_in
 }
 
 /// VAE detector. Defaults follow the seed notebook's network (encoder 16-8-4, latent 2,
@@ -722,17 +738,25 @@ impl Detector for Vae {
             cancel.check()?;
             order.shuffle(&mut rng);
             for batch in order[..per_epoch].chunks(self.batch_size) {
+                // The batch and its noise unit by unit (the noise drawn row by row).
+                let rows = batch.len();
                 xb.clear();
-                for &i in batch {
-                    xb.extend_from_slice(&z[i * d..(i + 1) * d]);
+                for f in 0..d {
+                    xb.extend(batch.iter().map(|&i| z[i * d + f]));
                 }
                 eps.clear();
-                eps.extend((0..batch.len() * self.latent_dim).map(|_| gaussian(&mut rng)));
-                let loss = net.loss_and_grad(
+                eps.resize(rows * self.latent_dim, 0.0);
+                for r in 0..rows {
+                    for l in 0..self.latent_dim {
+                        eps[l * rows + r] = gaussian(&mut rng);
+                    }
+                }
+                let loss = train_step(
+                    &mut net,
+                    &mut adam,
                     &xb,
                     &eps,
-                    self.beta,
-                    self.output_activation,
+                    (self.beta, self.output_activation),
                     &mut grad,
                     &mut ws,
                 );
@@ -741,7 +765,6 @@ impl Detector for Vae {
                         "training diverged (non-finite loss); try a lower learning rate",
                     ));
                 }
-                adam.step(&mut net, &grad);
             }
         }
         let fitted = Fitted { net, mean, scale };
@@ -796,8 +819,13 @@ mod tests {
     fn gradient_check(out_act: OutputActivation, beta: f64) {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
         let net = Net::new(3, &[5, 4], 2, &[4, 5], &mut rng);
-        let x = Array2::from_shape_fn((6, 3), |_| rng.gen_range(-1.5..1.5));
-        let eps = Array2::from_shape_fn((6, 2), |_| gaussian(&mut rng));
+        let x = Array2::from_shape_fn((11, 3), |_| rng.gen_range(-1.5..1.5));
+        let eps = Array2::from_shape_fn((11, 2), |_| gaussian(&mut rng));
+        // Unit by unit, as the network takes them.
+        let (x, eps) = (
+            x.t().as_standard_layout().to_owned(),
+            eps.t().as_standard_layout().to_owned(),
+        );
         let (x, eps) = (x.as_slice().unwrap(), eps.as_slice().unwrap());
         let mut ws = Workspace::default();
         let mut grad = net.zeros_like();
@@ -877,7 +905,7 @@ mod tests {
         let mut grad = net.zeros_like();
         let mut ws = Workspace::default();
         let loss = net.loss_and_grad(
-            &x,
+            &unit_major(&x, 2),
             &[0.0, 0.0],
             1.0,
             OutputActivation::Identity,
