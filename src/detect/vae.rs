@@ -855,6 +855,42 @@ mod tests {
     }
 
     #[test]
+    fn training_steps_give_the_same_weights_with_and_without_avx2() {
+        // `train_step` takes the AVX2 copy where the processor has it; `train_step_in` is
+        // the baseline body.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+        let net = Net::new(5, &[16, 8, 4], 2, &[4, 8, 16], &mut rng);
+        let mut wide = (net.clone(), Adam::new(&net, 1e-3, 1e-5));
+        let mut base = (net.clone(), Adam::new(&net, 1e-3, 1e-5));
+        let (mut grad, mut ws) = (net.zeros_like(), Workspace::default());
+        for rows in [32, 32, 7, 32] {
+            let x: Vec<f64> = (0..rows * 5).map(|_| gaussian(&mut rng)).collect();
+            let eps: Vec<f64> = (0..rows * 2).map(|_| gaussian(&mut rng)).collect();
+            let settings = (1.0, OutputActivation::Identity);
+            let a = train_step(
+                &mut wide.0,
+                &mut wide.1,
+                &x,
+                &eps,
+                settings,
+                &mut grad,
+                &mut ws,
+            );
+            let b = train_step_in(
+                &mut base.0,
+                &mut base.1,
+                &x,
+                &eps,
+                settings,
+                &mut grad,
+                &mut ws,
+            );
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+        assert_eq!(flat_params(&wide.0), flat_params(&base.0));
+    }
+
+    #[test]
     fn gradients_match_finite_differences() {
         gradient_check(OutputActivation::Identity, 1.0);
         gradient_check(OutputActivation::Sigmoid, 1.0);
