@@ -190,19 +190,24 @@ fn dist2(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
 /// uses): a first centre drawn uniformly; each next one the best of `2 + ⌊ln k⌋`
 /// candidates drawn with probability proportional to the squared distance to the
 /// nearest centre so far, "best" being the one that leaves the smallest sum of those
-/// distances. `x` is row-major with `d` columns and at least one row.
-fn greedy_kmeans_pp(x: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Array2<f64> {
+/// distances. `x` is row-major with `d` columns and at least one row; `cols` is `x`
+/// coordinate by coordinate (`neighbors::by_coordinate`), where a candidate's distances
+/// to every row are computed with the rows in vector lanes.
+fn greedy_kmeans_pp(
+    x: &[f64],
+    cols: &[f64],
+    d: usize,
+    k: usize,
+    rng: &mut impl Rng,
+) -> Array2<f64> {
     let n = x.len() / d;
     let row = |i: usize| &x[i * d..(i + 1) * d];
-    // The rows coordinate by coordinate: each candidate's distances to every row are
-    // computed rows-in-lanes.
-    let cols = crate::neighbors::by_coordinate(x, d);
     let trials = 2 + (k as f64).ln() as usize;
     let mut centres = Vec::with_capacity(k * d);
     let first = rng.gen_range(0..n);
     centres.extend_from_slice(row(first));
     let mut closest = vec![0.0; n];
-    crate::neighbors::sq_dists_to(&cols, row(first), &mut closest);
+    crate::neighbors::sq_dists_to(cols, row(first), &mut closest);
     let mut pot: f64 = closest.iter().sum();
     let mut cumsum = vec![0.0; n];
     let mut trial = vec![0.0; n];
@@ -217,7 +222,7 @@ fn greedy_kmeans_pp(x: &[f64], d: usize, k: usize, rng: &mut impl Rng) -> Array2
         for t in 0..trials {
             let r = rng.gen::<f64>() * pot;
             let cand = cumsum.partition_point(|&c| c < r).min(n - 1);
-            let cand_pot = closer_to(&cols, row(cand), &closest, &mut trial);
+            let cand_pot = closer_to(cols, row(cand), &closest, &mut trial);
             // The first candidate stands even if its sum is not finite.
             if t == 0 || cand_pot < chosen.1 {
                 chosen = (cand, cand_pot);
@@ -368,6 +373,7 @@ impl Detector for Cblof {
         let km_rows = sample.as_ref().map_or(data.view(), |s| s.view());
         let dataset = DatasetBase::from(km_rows);
         let km_flat = crate::neighbors::row_major(km_rows);
+        let km_cols = crate::neighbors::by_coordinate(&km_flat, x.ncols());
         // scikit-learn's convergence test: the squared shift of the centroids at most
         // `tol` (1e-4) times the mean variance of the columns. linfa compares the shift
         // itself, strictly: the same test is a shift below the square root, and a
@@ -382,7 +388,7 @@ impl Detector for Cblof {
             .map(|run| {
                 cancel.check()?;
                 let mut rng = Xoshiro256Plus::seed_from_u64(self.seed.wrapping_add(run as u64));
-                let init = greedy_kmeans_pp(&km_flat, x.ncols(), k, &mut rng);
+                let init = greedy_kmeans_pp(&km_flat, &km_cols, x.ncols(), k, &mut rng);
                 let model = KMeans::params_with(k, rng, SliceL2)
                     .init_method(KMeansInit::Precomputed(init))
                     .n_runs(1)
@@ -464,6 +470,7 @@ impl Detector for Cblof {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::neighbors::by_coordinate;
     use rand::Rng;
     use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -504,7 +511,7 @@ mod tests {
         }
         for seed in 0..20 {
             let mut r = Xoshiro256Plus::seed_from_u64(seed);
-            let c = greedy_kmeans_pp(&x, 2, 5, &mut r);
+            let c = greedy_kmeans_pp(&x, &by_coordinate(&x, 2), 2, 5, &mut r);
             let mut blobs: Vec<i64> = c
                 .column(0)
                 .iter()
@@ -515,13 +522,25 @@ mod tests {
         }
         // Squared distances that overflow: the centres are still rows of the input.
         let huge = vec![1e200, 0.0, -1e200, 0.0, 0.0, 1.0, 3e199, 2.0];
-        let c = greedy_kmeans_pp(&huge, 2, 3, &mut Xoshiro256Plus::seed_from_u64(2));
+        let c = greedy_kmeans_pp(
+            &huge,
+            &by_coordinate(&huge, 2),
+            2,
+            3,
+            &mut Xoshiro256Plus::seed_from_u64(2),
+        );
         for centre in c.rows() {
             assert!(huge.chunks(2).any(|r| r == centre.as_slice().unwrap()));
         }
         // All rows equal: every centre is that row, and nothing divides by zero.
         let same = vec![2.5; 20];
-        let c = greedy_kmeans_pp(&same, 2, 3, &mut Xoshiro256Plus::seed_from_u64(1));
+        let c = greedy_kmeans_pp(
+            &same,
+            &by_coordinate(&same, 2),
+            2,
+            3,
+            &mut Xoshiro256Plus::seed_from_u64(1),
+        );
         assert!(c.iter().all(|&v| v == 2.5));
     }
 

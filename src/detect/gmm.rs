@@ -142,7 +142,8 @@ impl Component {
 /// `ln Σ exp(t)`, shifted by the largest term.
 fn log_sum_exp(t: &[f64]) -> f64 {
     if let [only] = t {
-        // What the sum below gives for one term (`m + ln(exp(0))`), without its cost.
+        // What the sum below gives for one term that is not NaN (`m + ln(exp(0))`),
+        // without its cost.
         return *only;
     }
     let m = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);

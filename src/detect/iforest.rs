@@ -353,23 +353,28 @@ impl Tree {
             .zip(groups.chunks_exact(LANES * d))
         {
             let mut at = [0u32; LANES];
-            self.walk(g, &mut at, 0);
+            // SAFETY: every walk starts at the root (level 0); the shapes are asserted.
+            unsafe { self.walk(g, &mut at, 0) };
             self.add_leaves(&at, o);
         }
     }
 
     /// Walks the rows of group `g` from level `from`, at the nodes `at`, to the last
     /// level.
+    ///
+    /// # Safety
+    /// Every node of `at` must be a node of level `from` (`2^from - 1 ..= 2^(from+1) - 2`),
+    /// `from <= depth`, and `g` must hold [`LANES`] rows of the tree's `columns` values.
     #[inline(always)]
-    fn walk(&self, g: &[f32], at: &mut [u32; LANES], from: usize) {
+    unsafe fn walk(&self, g: &[f32], at: &mut [u32; LANES], from: usize) {
         let split = &self.split[..];
         for _ in from..self.depth {
             for (l, i) in at.iter_mut().enumerate() {
-                // SAFETY: after s < depth steps a walk is at a node of level s, below
-                // `first_leaf = 2^depth - 1`, the length of `split`; every feature is
-                // below `columns` (see `Tree::place`; pass-through nodes keep column
-                // 0), which is `d`, so `column + l < LANES * d`, the length of `g`
-                // (asserted by the caller).
+                // SAFETY: a walk at a node of level s < depth (as `at` is on entry, and
+                // stays after each step) is below `first_leaf = 2^depth - 1`, the length
+                // of `split`; every feature is below `columns` (see `Tree::place`;
+                // pass-through nodes keep column 0), so `column + l < LANES * columns`,
+                // the length of `g`.
                 let right = unsafe {
                     let s = split.get_unchecked(*i as usize);
                     *g.get_unchecked(s.column as usize + l) > s.threshold
@@ -399,17 +404,19 @@ impl Tree {
     #[target_feature(enable = "avx2")]
     unsafe fn add_path_lengths_avx2(&self, groups: &[f32], d: usize, out: &mut [f64]) {
         use std::arch::x86_64::*;
-        const HALF: usize = LANES / 2;
+        /// `f32` lanes of an AVX2 register.
+        const REG: usize = 8;
+        const _: () = assert!(LANES % REG == 0);
         let top = self.depth.min(TOP);
         for (o, g) in out
             .chunks_exact_mut(LANES)
             .zip(groups.chunks_exact(LANES * d))
         {
             let mut at = [0u32; LANES];
-            for (h, at) in at.chunks_exact_mut(HALF).enumerate() {
+            for (h, at) in at.chunks_exact_mut(REG).enumerate() {
                 // SAFETY (for the loads): a column offset is `f * LANES` with `f < d`, so
-                // `offset + h * HALF + 8 <= LANES * d`, the length of `g`.
-                let lanes = g.as_ptr().add(h * HALF);
+                // `offset + h * REG + REG <= LANES * d`, the length of `g`.
+                let lanes = g.as_ptr().add(h * REG);
                 // Position of each row's node in its level.
                 let mut pos = _mm256_setzero_si256();
                 for level in &self.top[..top] {
@@ -436,9 +443,9 @@ impl Tree {
                 let node = _mm256_add_epi32(pos, _mm256_set1_epi32((1 << top) - 1));
                 _mm256_storeu_si256(at.as_mut_ptr().cast(), node);
             }
-            let at: &mut [u32; LANES] = (&mut at[..]).try_into().expect("a group");
-            self.walk(g, at, top);
-            self.add_leaves(at, o);
+            // SAFETY: the vector walk leaves every row at a node of level `top`.
+            unsafe { self.walk(g, &mut at, top) };
+            self.add_leaves(&at, o);
         }
     }
 }
@@ -630,9 +637,22 @@ mod tests {
         // Trees of 2 to 8 levels (fewer levels than the vector part walks, and more), on
         // 1 to 20 columns, some of them of few distinct values (pass-through nodes, ties
         // at thresholds).
-        for (d, samples) in [(1, 256), (3, 4), (3, 9), (7, 256), (20, 256), (5, 40)] {
+        for (d, samples) in [
+            (1, 256),
+            (3, 2),
+            (3, 4),
+            (3, 9),
+            (7, 256),
+            (20, 256),
+            (5, 40),
+            (4, 0),
+        ] {
+            // `samples` 0: a constant matrix, whose trees are a single leaf.
+            let (constant, samples) = (samples == 0, samples.max(2));
             let x = Array2::from_shape_fn((700, d), |(_, j)| {
-                if j % 2 == 1 {
+                if constant {
+                    1.0
+                } else if j % 2 == 1 {
                     f64::from(rng.gen_range(0..3u8))
                 } else {
                     rng.gen::<f64>() * 10.0 - 5.0

@@ -425,7 +425,7 @@ impl Net {
     fn reconstruction_distance(&self, x: &[f64], out_act: OutputActivation) -> Vec<f64> {
         let inputs = self.width().max(1);
         let rows = x.len() / inputs;
-        let units = unit_major(x, inputs);
+        let units = crate::neighbors::by_coordinate(x, inputs);
         let mut ws = Workspace::default();
         self.encode(&units, rows, &mut ws);
         ws.z = std::mem::take(&mut ws.mu);
@@ -441,19 +441,6 @@ impl Net {
         dist.iter_mut().for_each(|s| *s = s.sqrt());
         dist
     }
-}
-
-/// `x` (row-major, `width` values per row) unit by unit: value `i` of row `r` at
-/// `i * rows + r`.
-fn unit_major(x: &[f64], width: usize) -> Vec<f64> {
-    let rows = x.len() / width.max(1);
-    let mut out = vec![0.0; x.len()];
-    for (r, row) in x.chunks_exact(width.max(1)).enumerate() {
-        for (i, &v) in row.iter().enumerate() {
-            out[i * rows + r] = v;
-        }
-    }
-    out
 }
 
 /// A standard normal draw (Box–Muller).
@@ -941,7 +928,7 @@ mod tests {
         let mut grad = net.zeros_like();
         let mut ws = Workspace::default();
         let loss = net.loss_and_grad(
-            &unit_major(&x, 2),
+            &crate::neighbors::by_coordinate(&x, 2),
             &[0.0, 0.0],
             1.0,
             OutputActivation::Identity,
