@@ -296,14 +296,14 @@ pub(crate) fn sq_dists_to(cols: &[f64], q: &[f64], out: &mut [f64]) {
 /// `points` (row-major, `d` coordinates each) coordinate by coordinate, as
 /// [`sq_dists_to`] takes them: coordinate `j` of point `i` at `j * m + i`, for `m`
 /// points.
-pub(crate) fn by_coordinate(points: &[f64], d: usize) -> Vec<f64> {
-    let mut cols = vec![0.0; points.len()];
+pub(crate) fn by_coordinate<T: Copy + Default>(points: &[T], d: usize) -> Vec<T> {
+    let mut cols = vec![T::default(); points.len()];
     by_coordinate_into(points, d, &mut cols);
     cols
 }
 
 /// [`by_coordinate`] into `cols` (as long as `points`).
-fn by_coordinate_into(points: &[f64], d: usize, cols: &mut [f64]) {
+fn by_coordinate_into<T: Copy>(points: &[T], d: usize, cols: &mut [T]) {
     let m = points.len().checked_div(d).unwrap_or(0);
     for (i, p) in points.chunks_exact(d.max(1)).enumerate() {
         for (j, &v) in p.iter().enumerate() {

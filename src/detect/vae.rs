@@ -8,8 +8,11 @@
 //! `pairwise_distances_no_broadcast`).
 //!
 //! Written by hand (forward and backward passes over plain slices, Adam), so no
-//! deep-learning framework is needed.
+//! deep-learning framework is needed. The network computes in single precision, as
+//! PyTorch's (and so PyOD's) does by default; the code is generic over the precision, and
+//! its gradient check runs in double precision.
 
+use linfa::Float;
 use ndarray::{Array1, ArrayView2, Axis};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -46,17 +49,17 @@ pub enum OutputActivation {
 /// `i * rows + r`), so that every loop runs along the rows, in vector lanes whatever
 /// the layer's width.
 #[derive(Debug, Clone)]
-struct Dense {
+struct Dense<T> {
     inputs: usize,
     outputs: usize,
-    w: Vec<f64>,
-    b: Vec<f64>,
+    w: Vec<T>,
+    b: Vec<T>,
 }
 
-impl Dense {
+impl<T: Float> Dense<T> {
     /// PyTorch's `nn.Linear` initialisation: uniform in `±1/sqrt(fan_in)`.
     fn new(inputs: usize, outputs: usize, rng: &mut Xoshiro256PlusPlus) -> Self {
-        let bound = 1.0 / (inputs.max(1) as f64).sqrt();
+        let bound = T::one() / T::cast(inputs.max(1)).sqrt();
         let w = (0..inputs * outputs)
             .map(|_| rng.gen_range(-bound..=bound))
             .collect();
@@ -75,17 +78,17 @@ impl Dense {
         Self {
             inputs: self.inputs,
             outputs: self.outputs,
-            w: vec![0.0; self.w.len()],
-            b: vec![0.0; self.b.len()],
+            w: vec![T::zero(); self.w.len()],
+            b: vec![T::zero(); self.b.len()],
         }
     }
 
     /// `y = x W + b` for `rows` rows (`x` and `y` unit by unit); `y` is resized. Each
     /// output adds its terms in input order.
     #[inline(always)]
-    fn forward(&self, x: &[f64], rows: usize, y: &mut Vec<f64>) {
+    fn forward(&self, x: &[T], rows: usize, y: &mut Vec<T>) {
         y.clear();
-        y.resize(rows * self.outputs, 0.0);
+        y.resize(rows * self.outputs, T::zero());
         if rows == 0 {
             return;
         }
@@ -107,11 +110,11 @@ impl Dense {
     #[inline(always)]
     fn backward(
         &self,
-        x: &[f64],
-        dy: &[f64],
+        x: &[T],
+        dy: &[T],
         rows: usize,
-        grad: &mut Dense,
-        dx: Option<&mut Vec<f64>>,
+        grad: &mut Dense<T>,
+        dx: Option<&mut Vec<T>>,
     ) {
         let (ni, no) = (self.inputs, self.outputs);
         if rows == 0 {
@@ -130,7 +133,7 @@ impl Dense {
         }
         if let Some(dx) = dx {
             dx.clear();
-            dx.resize(ni * rows, 0.0);
+            dx.resize(ni * rows, T::zero());
             for (dxi, wr) in dx.chunks_exact_mut(rows).zip(self.w.chunks_exact(no)) {
                 for (dyo, &w) in dy.chunks_exact(rows).zip(wr) {
                     for (g, &d) in dxi.iter_mut().zip(dyo) {
@@ -145,8 +148,8 @@ impl Dense {
 /// `Σ a[j] b[j]` in eight interleaved partial sums (term `j` in sum `j % 8`), added
 /// pairwise: one running sum is a chain of dependent additions, eight fill vector lanes.
 #[inline(always)]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
+fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
@@ -162,8 +165,8 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// `Σ a[j]`, summed as [`dot`] sums.
 #[inline(always)]
-fn sum(a: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
+fn sum<T: Float>(a: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
     let ca = a.chunks_exact(8);
     let ra = ca.remainder();
     for x in ca {
@@ -180,39 +183,39 @@ fn sum(a: &[f64]) -> f64 {
 /// Activations and gradients of one forward and backward pass, kept from batch to batch
 /// so that training allocates nothing per step.
 #[derive(Debug, Clone, Default)]
-struct Workspace {
+struct Workspace<T> {
     /// Output of each encoder layer (after the ReLU).
-    enc: Vec<Vec<f64>>,
-    mu: Vec<f64>,
+    enc: Vec<Vec<T>>,
+    mu: Vec<T>,
     /// Clamped log-variance.
-    logvar: Vec<f64>,
+    logvar: Vec<T>,
     /// `exp(logvar / 2)`.
-    std: Vec<f64>,
+    std: Vec<T>,
     /// The latent code fed to the decoder.
-    z: Vec<f64>,
+    z: Vec<T>,
     /// Output of each decoder layer (after the ReLU).
-    dec: Vec<Vec<f64>>,
+    dec: Vec<Vec<T>>,
     /// Reconstruction.
-    out: Vec<f64>,
+    out: Vec<T>,
     /// Gradient buffers.
-    d: Vec<f64>,
-    d_other: Vec<f64>,
-    d_mu: Vec<f64>,
-    d_logvar: Vec<f64>,
+    d: Vec<T>,
+    d_other: Vec<T>,
+    d_mu: Vec<T>,
+    d_logvar: Vec<T>,
 }
 
 /// All parameters of the network, in a fixed order; also used for gradients and Adam
 /// moments.
 #[derive(Debug, Clone)]
-struct Net {
-    encoder: Vec<Dense>,
-    mu: Dense,
-    logvar: Dense,
-    decoder: Vec<Dense>,
-    output: Dense,
+struct Net<T> {
+    encoder: Vec<Dense<T>>,
+    mu: Dense<T>,
+    logvar: Dense<T>,
+    decoder: Vec<Dense<T>>,
+    output: Dense<T>,
 }
 
-impl Net {
+impl<T: Float> Net<T> {
     fn new(
         inputs: usize,
         encoder: &[usize],
@@ -249,8 +252,8 @@ impl Net {
         self.output.outputs
     }
 
-    fn layers(&self) -> Vec<&Dense> {
-        let mut v: Vec<&Dense> = self.encoder.iter().collect();
+    fn layers(&self) -> Vec<&Dense<T>> {
+        let mut v: Vec<&Dense<T>> = self.encoder.iter().collect();
         v.push(&self.mu);
         v.push(&self.logvar);
         v.extend(self.decoder.iter());
@@ -258,8 +261,8 @@ impl Net {
         v
     }
 
-    fn layers_mut(&mut self) -> Vec<&mut Dense> {
-        let mut v: Vec<&mut Dense> = self.encoder.iter_mut().collect();
+    fn layers_mut(&mut self) -> Vec<&mut Dense<T>> {
+        let mut v: Vec<&mut Dense<T>> = self.encoder.iter_mut().collect();
         v.push(&mut self.mu);
         v.push(&mut self.logvar);
         v.extend(self.decoder.iter_mut());
@@ -279,15 +282,15 @@ impl Net {
 
     fn fill_zero(&mut self) {
         for l in self.layers_mut() {
-            l.w.fill(0.0);
-            l.b.fill(0.0);
+            l.w.fill(T::zero());
+            l.b.fill(T::zero());
         }
     }
 
     /// Runs the encoder on the `rows` rows of `x`: every encoder layer's output, `mu` and
     /// the clamped `logvar` land in `ws`.
     #[inline(always)]
-    fn encode(&self, x: &[f64], rows: usize, ws: &mut Workspace) {
+    fn encode(&self, x: &[T], rows: usize, ws: &mut Workspace<T>) {
         ws.enc.resize_with(self.encoder.len(), Vec::new);
         for (i, layer) in self.encoder.iter().enumerate() {
             let (done, rest) = ws.enc.split_at_mut(i);
@@ -298,15 +301,21 @@ impl Net {
         let top = ws.enc.last().map_or(x, |v| v.as_slice());
         self.mu.forward(top, rows, &mut ws.mu);
         self.logvar.forward(top, rows, &mut ws.logvar);
-        ws.logvar
-            .iter_mut()
-            .for_each(|v| *v = v.clamp(LOGVAR_RANGE.0, LOGVAR_RANGE.1));
+        let (lo, hi) = (T::cast(LOGVAR_RANGE.0), T::cast(LOGVAR_RANGE.1));
+        ws.logvar.iter_mut().for_each(|v| {
+            // As `f64::clamp` (a NaN stays NaN).
+            if *v < lo {
+                *v = lo;
+            } else if *v > hi {
+                *v = hi;
+            }
+        });
     }
 
     /// Runs the decoder on `ws.z`: every decoder layer's output and the reconstruction
     /// land in `ws`.
     #[inline(always)]
-    fn decode(&self, rows: usize, out_act: OutputActivation, ws: &mut Workspace) {
+    fn decode(&self, rows: usize, out_act: OutputActivation, ws: &mut Workspace<T>) {
         ws.dec.resize_with(self.decoder.len(), Vec::new);
         for (i, layer) in self.decoder.iter().enumerate() {
             let (done, rest) = ws.dec.split_at_mut(i);
@@ -330,18 +339,19 @@ impl Net {
     #[inline(always)]
     fn loss_and_grad(
         &self,
-        x: &[f64],
-        eps: &[f64],
+        x: &[T],
+        eps: &[T],
         beta: f64,
         out_act: OutputActivation,
-        grad: &mut Net,
-        ws: &mut Workspace,
+        grad: &mut Net<T>,
+        ws: &mut Workspace<T>,
     ) -> f64 {
         let rows = x.len() / self.width().max(1);
-        let n = rows as f64;
+        let n = T::cast(rows);
+        let (one, two, half, beta) = (T::one(), T::cast(2), T::cast(0.5), T::cast(beta));
         self.encode(x, rows, ws);
         ws.std.clear();
-        ws.std.extend(ws.logvar.iter().map(|&v| (0.5 * v).exp()));
+        ws.std.extend(ws.logvar.iter().map(|&v| (half * v).exp()));
         ws.z.clear();
         ws.z.extend(
             ws.mu
@@ -355,18 +365,23 @@ impl Net {
         // `d` holds the reconstruction error first, then becomes its gradient.
         ws.d.clear();
         ws.d.extend(ws.out.iter().zip(x).map(|(&y, &t)| y - t));
-        let recon_loss = ws.d.iter().map(|d| d * d).sum::<f64>() / n;
-        let kl = ws.mu.iter().zip(&ws.logvar).fold(0.0, |acc, (&m, &lv)| {
-            acc - 0.5 * (1.0 + lv - m * m - lv.exp())
-        }) / n;
+        let recon_loss = ws.d.iter().fold(T::zero(), |acc, &d| acc + d * d) / n;
+        let kl = ws
+            .mu
+            .iter()
+            .zip(&ws.logvar)
+            .fold(T::zero(), |acc, (&m, &lv)| {
+                acc - half * (one + lv - m * m - lv.exp())
+            })
+            / n;
         let loss = recon_loss + beta * kl;
 
         grad.fill_zero();
         // Output layer.
-        ws.d.iter_mut().for_each(|g| *g = 2.0 * *g / n);
+        ws.d.iter_mut().for_each(|g| *g = two * *g / n);
         if out_act == OutputActivation::Sigmoid {
             for (g, &y) in ws.d.iter_mut().zip(&ws.out) {
-                *g *= y * (1.0 - y);
+                *g *= y * (one - y);
             }
         }
         // Decoder, last layer first; the input of layer `i` is `dec[i - 1]` (`z` for 0).
@@ -386,13 +401,14 @@ impl Net {
         ws.d_mu
             .extend(ws.d.iter().zip(&ws.mu).map(|(&g, &m)| g + beta * m / n));
         ws.d_logvar.clear();
+        let (lo, hi) = (T::cast(LOGVAR_RANGE.0), T::cast(LOGVAR_RANGE.1));
         ws.d_logvar
             .extend(ws.d.iter().zip(eps).zip(&ws.std).zip(&ws.logvar).map(
                 |(((&g, &e), &s), &lv)| {
-                    if lv <= LOGVAR_RANGE.0 || lv >= LOGVAR_RANGE.1 {
-                        0.0
+                    if lv <= lo || lv >= hi {
+                        T::zero()
                     } else {
-                        g * e * s * 0.5 + beta * 0.5 * (lv.exp() - 1.0) / n
+                        g * e * s * half + beta * half * (lv.exp() - one) / n
                     }
                 },
             ));
@@ -417,12 +433,12 @@ impl Net {
             self.encoder[i].backward(input, &ws.d, rows, &mut grad.encoder[i], dx);
             std::mem::swap(&mut ws.d, &mut ws.d_other);
         }
-        loss
+        loss.to_f64().unwrap_or(f64::NAN)
     }
 
     /// Deterministic reconstruction (`z = mu`) and the distance to it, per row of `x`
     /// (row-major); each row's squares are added in feature order.
-    fn reconstruction_distance(&self, x: &[f64], out_act: OutputActivation) -> Vec<f64> {
+    fn reconstruction_distance(&self, x: &[T], out_act: OutputActivation) -> Vec<f64> {
         let inputs = self.width().max(1);
         let rows = x.len() / inputs;
         let units = crate::neighbors::by_coordinate(x, inputs);
@@ -430,7 +446,7 @@ impl Net {
         self.encode(&units, rows, &mut ws);
         ws.z = std::mem::take(&mut ws.mu);
         self.decode(rows, out_act, &mut ws);
-        let mut dist = vec![0.0; rows];
+        let mut dist = vec![T::zero(); rows];
         if rows > 0 {
             for (y, t) in ws.out.chunks_exact(rows).zip(units.chunks_exact(rows)) {
                 for ((s, &a), &b) in dist.iter_mut().zip(y).zip(t) {
@@ -438,8 +454,9 @@ impl Net {
                 }
             }
         }
-        dist.iter_mut().for_each(|s| *s = s.sqrt());
-        dist
+        dist.iter()
+            .map(|s| s.sqrt().to_f64().unwrap_or(f64::NAN))
+            .collect()
     }
 }
 
@@ -452,46 +469,46 @@ fn gaussian(rng: &mut impl Rng) -> f64 {
 }
 
 #[inline(always)]
-fn relu(v: f64) -> f64 {
-    v.max(0.0)
+fn relu<T: Float>(v: T) -> T {
+    v.max(T::zero())
 }
 
 #[inline(always)]
-fn sigmoid(v: f64) -> f64 {
-    1.0 / (1.0 + (-v).exp())
+fn sigmoid<T: Float>(v: T) -> T {
+    T::one() / (T::one() + (-v).exp())
 }
 
 /// Zeroes the gradient where the ReLU output was zero.
 #[inline(always)]
-fn relu_backward(d: &mut [f64], out: &[f64]) {
+fn relu_backward<T: Float>(d: &mut [T], out: &[T]) {
     for (g, &y) in d.iter_mut().zip(out) {
-        if y <= 0.0 {
-            *g = 0.0;
+        if y <= T::zero() {
+            *g = T::zero();
         }
     }
 }
 
 /// Adam (Kingma, Ba 2014) with PyTorch's L2 `weight_decay` (added to the gradient).
 #[derive(Debug, Clone)]
-struct Adam {
-    lr: f64,
-    beta1: f64,
-    beta2: f64,
-    eps: f64,
-    weight_decay: f64,
+struct Adam<T> {
+    lr: T,
+    beta1: T,
+    beta2: T,
+    eps: T,
+    weight_decay: T,
     t: i32,
-    m: Net,
-    v: Net,
+    m: Net<T>,
+    v: Net<T>,
 }
 
-impl Adam {
-    fn new(net: &Net, lr: f64, weight_decay: f64) -> Self {
+impl<T: Float> Adam<T> {
+    fn new(net: &Net<T>, lr: f64, weight_decay: f64) -> Self {
         Self {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay,
+            lr: T::cast(lr),
+            beta1: T::cast(0.9),
+            beta2: T::cast(0.999),
+            eps: T::cast(1e-8),
+            weight_decay: T::cast(weight_decay),
             t: 0,
             m: net.zeros_like(),
             v: net.zeros_like(),
@@ -499,16 +516,17 @@ impl Adam {
     }
 
     #[inline(always)]
-    fn step(&mut self, net: &mut Net, grad: &Net) {
+    fn step(&mut self, net: &mut Net<T>, grad: &Net<T>) {
         self.t += 1;
-        let c1 = 1.0 - self.beta1.powi(self.t);
-        let c2 = 1.0 - self.beta2.powi(self.t);
+        let one = T::one();
+        let c1 = one - self.beta1.powi(self.t);
+        let c2 = one - self.beta2.powi(self.t);
         let (b1, b2, lr, eps, wd) = (self.beta1, self.beta2, self.lr, self.eps, self.weight_decay);
-        let update = |p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]| {
+        let update = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
             for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
                 let g = g + wd * *p;
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
+                *m = b1 * *m + (one - b1) * g;
+                *v = b2 * *v + (one - b2) * g * g;
                 *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
             }
         };
@@ -527,13 +545,13 @@ impl Adam {
 /// update of `net` unless the loss is not finite; returns the loss.
 #[inline(always)]
 fn train_step_in(
-    net: &mut Net,
-    adam: &mut Adam,
-    x: &[f64],
-    eps: &[f64],
+    net: &mut Net<f32>,
+    adam: &mut Adam<f32>,
+    x: &[f32],
+    eps: &[f32],
     (beta, out_act): (f64, OutputActivation),
-    grad: &mut Net,
-    ws: &mut Workspace,
+    grad: &mut Net<f32>,
+    ws: &mut Workspace<f32>,
 ) -> f64 {
     let loss = net.loss_and_grad(x, eps, beta, out_act, grad, ws);
     if loss.is_finite() {
@@ -544,16 +562,16 @@ fn train_step_in(
 
 wide_fn! {
     /// [`train_step_in`], for AVX2 where the processor has it: the layers' loops run
-    /// along a batch's rows, four to a vector instead of two. The same operations in the
-    /// same order, so the same weights either way.
+    /// along a batch's rows, eight to a vector instead of four. The same operations in
+    /// the same order, so the same weights either way.
     fn train_step(
-        net: &mut Net,
-        adam: &mut Adam,
-        x: &[f64],
-        eps: &[f64],
+        net: &mut Net<f32>,
+        adam: &mut Adam<f32>,
+        x: &[f32],
+        eps: &[f32],
         settings: (f64, OutputActivation),
-        grad: &mut Net,
-        ws: &mut Workspace,
+        grad: &mut Net<f32>,
+        ws: &mut Workspace<f32>,
     ) -> f64 => train_step_in
 }
 
@@ -599,7 +617,7 @@ pub struct Vae {
 
 #[derive(Debug, Clone)]
 struct Fitted {
-    net: Net,
+    net: Net<f32>,
     mean: Array1<f64>,
     scale: Array1<f64>,
 }
@@ -636,22 +654,23 @@ impl Vae {
         }
     }
 
-    /// Standardises `x` with the fitted mean and scale, row-major.
-    fn standardise(x: ArrayView2<f64>, mean: &Array1<f64>, scale: &Array1<f64>) -> Vec<f64> {
+    /// Standardises `x` with the fitted mean and scale, row-major, in single precision
+    /// (the network's, as PyTorch's default).
+    fn standardise(x: ArrayView2<f64>, mean: &Array1<f64>, scale: &Array1<f64>) -> Vec<f32> {
         x.rows()
             .into_iter()
             .flat_map(|r| {
                 r.into_iter()
                     .zip(mean)
                     .zip(scale)
-                    .map(|((v, m), s)| (v - m) / s)
+                    .map(|((v, m), s)| ((v - m) / s) as f32)
             })
             .collect()
     }
 
     fn score_standardised(
         fitted: &Fitted,
-        z: &[f64],
+        z: &[f32],
         out_act: OutputActivation,
         cancel: &Cancel,
     ) -> Result<Vec<f64>, DetectError> {
@@ -735,7 +754,7 @@ impl Detector for Vae {
                 eps.resize(rows * self.latent_dim, 0.0);
                 for r in 0..rows {
                     for l in 0..self.latent_dim {
-                        eps[l * rows + r] = gaussian(&mut rng);
+                        eps[l * rows + r] = gaussian(&mut rng) as f32;
                     }
                 }
                 let loss = train_step(
@@ -779,14 +798,14 @@ mod tests {
     use super::*;
     use ndarray::Array2;
 
-    fn flat_params(net: &Net) -> Vec<f64> {
+    fn flat_params<T: Float>(net: &Net<T>) -> Vec<T> {
         net.layers()
             .iter()
             .flat_map(|l| l.w.iter().chain(l.b.iter()).copied().collect::<Vec<_>>())
             .collect()
     }
 
-    fn set_param(net: &mut Net, mut k: usize, value: f64) {
+    fn set_param(net: &mut Net<f64>, mut k: usize, value: f64) {
         for l in net.layers_mut() {
             if k < l.w.len() {
                 if let Some(p) = l.w.get_mut(k) {
@@ -846,13 +865,13 @@ mod tests {
         // `train_step` takes the AVX2 copy where the processor has it; `train_step_in` is
         // the baseline body.
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
-        let net = Net::new(5, &[16, 8, 4], 2, &[4, 8, 16], &mut rng);
+        let net = Net::<f32>::new(5, &[16, 8, 4], 2, &[4, 8, 16], &mut rng);
         let mut wide = (net.clone(), Adam::new(&net, 1e-3, 1e-5));
         let mut base = (net.clone(), Adam::new(&net, 1e-3, 1e-5));
         let (mut grad, mut ws) = (net.zeros_like(), Workspace::default());
         for rows in [32, 32, 7, 32] {
-            let x: Vec<f64> = (0..rows * 5).map(|_| gaussian(&mut rng)).collect();
-            let eps: Vec<f64> = (0..rows * 2).map(|_| gaussian(&mut rng)).collect();
+            let x: Vec<f32> = (0..rows * 5).map(|_| gaussian(&mut rng) as f32).collect();
+            let eps: Vec<f32> = (0..rows * 2).map(|_| gaussian(&mut rng) as f32).collect();
             let settings = (1.0, OutputActivation::Identity);
             let a = train_step(
                 &mut wide.0,
