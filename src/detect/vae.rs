@@ -366,12 +366,14 @@ impl<T: Float> Net<T> {
         ws.d.clear();
         ws.d.extend(ws.out.iter().zip(x).map(|(&y, &t)| y - t));
         let recon_loss = ws.d.iter().fold(T::zero(), |acc, &d| acc + d * d) / n;
+        // exp(logvar) is std², here and in the gradient below.
         let kl = ws
             .mu
             .iter()
             .zip(&ws.logvar)
-            .fold(T::zero(), |acc, (&m, &lv)| {
-                acc - half * (one + lv - m * m - lv.exp())
+            .zip(&ws.std)
+            .fold(T::zero(), |acc, ((&m, &lv), &s)| {
+                acc - half * (one + lv - m * m - s * s)
             })
             / n;
         let loss = recon_loss + beta * kl;
@@ -408,7 +410,7 @@ impl<T: Float> Net<T> {
                     if lv <= lo || lv >= hi {
                         T::zero()
                     } else {
-                        g * e * s * half + beta * half * (lv.exp() - one) / n
+                        g * e * s * half + beta * half * (s * s - one) / n
                     }
                 },
             ));
@@ -460,12 +462,15 @@ impl<T: Float> Net<T> {
     }
 }
 
-/// A standard normal draw (Box–Muller).
-fn gaussian(rng: &mut impl Rng) -> f64 {
+/// Two independent standard normal draws (Box–Muller: the cosine and the sine of one
+/// angle).
+fn gaussian_pair(rng: &mut impl Rng) -> (f64, f64) {
     // `gen` is in [0, 1); 1 - u is in (0, 1], so the logarithm is finite.
     let u1: f64 = 1.0 - rng.gen::<f64>();
     let u2: f64 = rng.gen::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    let r = (-2.0 * u1.ln()).sqrt();
+    let (sin, cos) = (std::f64::consts::TAU * u2).sin_cos();
+    (r * cos, r * sin)
 }
 
 #[inline(always)]
@@ -752,9 +757,11 @@ impl Detector for Vae {
                 }
                 eps.clear();
                 eps.resize(rows * self.latent_dim, 0.0);
+                let mut draws =
+                    std::iter::from_fn(|| Some(gaussian_pair(&mut rng))).flat_map(|(a, b)| [a, b]);
                 for r in 0..rows {
                     for l in 0..self.latent_dim {
-                        eps[l * rows + r] = gaussian(&mut rng) as f32;
+                        eps[l * rows + r] = draws.next().unwrap_or(0.0) as f32;
                     }
                 }
                 let loss = train_step(
@@ -797,6 +804,11 @@ impl Detector for Vae {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    /// A standard normal draw.
+    fn gaussian(rng: &mut impl Rng) -> f64 {
+        gaussian_pair(rng).0
+    }
 
     fn flat_params<T: Float>(net: &Net<T>) -> Vec<T> {
         net.layers()
