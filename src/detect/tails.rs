@@ -12,7 +12,7 @@
 //! its sorted column (ties share the largest rank, as PyOD's `column_ecdf` and statsmodels'
 //! `ECDF`), and a batch of new values is sorted and merged with the training column.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use super::input::{check_matrix, check_score_input};
@@ -67,6 +67,57 @@ impl Combine {
 pub(crate) struct Tails {
     sorted: Vec<Vec<f64>>,
     skew: Vec<SkewSign>,
+    /// `-ln(k / (n + 1))` for `k` in `0..=n + 1`, `n` training rows: the tail score of a
+    /// new value with `k - 1` training values at or beyond it (see
+    /// [`Tails::column_scores`]).
+    new_tail: Vec<f64>,
+}
+
+/// `-ln(k / m)` for `k` in `0..=count`: the tail scores a column takes its values from, one
+/// logarithm per possible count rather than one per value.
+fn neg_ln_fractions(count: usize, m: f64) -> Vec<f64> {
+    (0..count + 1)
+        .into_par_iter()
+        .with_min_len(1 << 12)
+        .map(|k| -(k as f64 / m).ln())
+        .collect()
+}
+
+/// `v` as an unsigned integer in the order of `f64::total_cmp`, which integer comparisons
+/// sort faster than the comparison itself.
+fn order_key(v: f64) -> u64 {
+    let i = v.to_bits() as i64;
+    ((i ^ (((i >> 63) as u64) >> 1) as i64) as u64) ^ (1 << 63)
+}
+
+/// The value of an [`order_key`].
+fn from_order_key(k: u64) -> f64 {
+    let i = (k ^ (1 << 63)) as i64;
+    f64::from_bits((i ^ (((i >> 63) as u64) >> 1) as i64) as u64)
+}
+
+/// The values of `col` with their positions, in `f64::total_cmp` order (ties in any order:
+/// they are equal bit for bit).
+fn sorted_with_positions(col: ndarray::ArrayView1<f64>) -> Vec<(u64, u32)> {
+    let mut pairs: Vec<(u64, u32)> = col
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (order_key(v), i as u32))
+        .collect();
+    pairs.sort_unstable_by_key(|p| p.0);
+    pairs
+}
+
+/// Adds per-column values (one vector per column, in column order) row by row, each
+/// row's sum taken in column order from 0.
+fn sum_columns(n: usize, columns: &[Vec<f64>]) -> Vec<f64> {
+    let mut out = vec![0.0; n];
+    for c in columns {
+        for (o, v) in out.iter_mut().zip(c) {
+            *o += v;
+        }
+    }
+    out
 }
 
 /// scipy's test for a zero variance in `skew`: `m2 <= (resolution * mean)^2` with the
@@ -108,7 +159,7 @@ impl Tails {
 
     /// Fits on `x` and returns the training scores under `combine`: the tails of a
     /// training value are taken from the training ECDF itself (`#{t <= x} / n`), exactly
-    /// as PyOD's `decision_scores_`.
+    /// as PyOD's `decision_scores_`. Columns are fitted in parallel.
     pub(crate) fn fit(
         detector: &'static str,
         x: ArrayView2<f64>,
@@ -117,65 +168,68 @@ impl Tails {
     ) -> Result<(Tails, Vec<f64>), DetectError> {
         check_matrix(detector, &x, 1)?;
         let (n, d) = x.dim();
-        let nf = n as f64;
-        let mut scores = vec![0.0; n];
+        let tail = neg_ln_fractions(n, n as f64);
+        let columns = (0..d)
+            .into_par_iter()
+            .map(|j| {
+                cancel.check()?;
+                let pairs = sorted_with_positions(x.column(j));
+                let values: Vec<f64> = pairs.iter().map(|p| from_order_key(p.0)).collect();
+                let sign = skew_sign(&values);
+                let mut scores = vec![0.0; n];
+                // Walk runs of equal values: every member of a run [start, end) has
+                // #{t <= v} = end and #{t >= v} = n - start.
+                let mut start = 0;
+                while start < n {
+                    let v = values[start];
+                    let mut end = start + 1;
+                    while end < n && values[end] == v {
+                        end += 1;
+                    }
+                    let o = combine.apply(tail[end], tail[n - start], sign);
+                    for p in &pairs[start..end] {
+                        scores[p.1 as usize] = o;
+                    }
+                    start = end;
+                }
+                Ok((values, sign, scores))
+            })
+            .collect::<Result<Vec<_>, DetectError>>()?;
         let mut sorted = Vec::with_capacity(d);
         let mut skew = Vec::with_capacity(d);
-        let mut pairs: Vec<(f64, u32)> = Vec::with_capacity(n);
-        for col in x.axis_iter(Axis(1)) {
-            cancel.check()?;
-            pairs.clear();
-            pairs.extend(col.iter().enumerate().map(|(i, &v)| (v, i as u32)));
-            pairs.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-            let values: Vec<f64> = pairs.iter().map(|p| p.0).collect();
-            let sign = skew_sign(&values);
-            // Walk runs of equal values: every member of a run [start, end) has
-            // #{t <= v} = end and #{t >= v} = n - start.
-            let mut start = 0;
-            while start < n {
-                let v = pairs[start].0;
-                let mut end = start + 1;
-                while end < n && pairs[end].0 == v {
-                    end += 1;
-                }
-                let ul = -(end as f64 / nf).ln();
-                let ur = -((n - start) as f64 / nf).ln();
-                let o = combine.apply(ul, ur, sign);
-                for p in &pairs[start..end] {
-                    scores[p.1 as usize] += o;
-                }
-                start = end;
-            }
+        let mut per_column = Vec::with_capacity(d);
+        for (values, sign, scores) in columns {
             sorted.push(values);
             skew.push(sign);
+            per_column.push(scores);
         }
-        Ok((Tails { sorted, skew }, scores))
+        let scores = sum_columns(n, &per_column);
+        let new_tail = neg_ln_fractions(n + 1, (n + 1) as f64);
+        Ok((
+            Tails {
+                sorted,
+                skew,
+                new_tail,
+            },
+            scores,
+        ))
     }
 
-    /// Tail scores of the values of column `j` of a batch, passed to `emit(row, score)`.
-    /// A new value is counted as if it alone were added to the training column:
-    /// `(#{t <= x} + 1) / (n + 1)`, so no probability is zero. The batch column is sorted
-    /// and merged with the sorted training column, which is linear after the sort.
-    fn column_scores(
-        &self,
-        j: usize,
-        col: ndarray::ArrayView1<f64>,
-        combine: Combine,
-        pairs: &mut Vec<(f64, u32)>,
-        mut emit: impl FnMut(usize, f64),
-    ) {
+    /// Tail scores of the values of column `j` of a batch, one per row. A new value is
+    /// counted as if it alone were added to the training column: `(#{t <= x} + 1) /
+    /// (n + 1)`, so no probability is zero. The batch column is sorted and merged with
+    /// the sorted training column, which is linear after the sort.
+    fn column_scores(&self, j: usize, col: ndarray::ArrayView1<f64>, combine: Combine) -> Vec<f64> {
         let train = &self.sorted[j];
         let n = train.len();
-        let n1 = (n + 1) as f64;
-        pairs.clear();
-        pairs.extend(col.iter().enumerate().map(|(i, &v)| (v, i as u32)));
-        pairs.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let pairs = sorted_with_positions(col);
+        let mut out = vec![0.0; pairs.len()];
         let (mut lt, mut le) = (0, 0);
         let mut start = 0;
         while start < pairs.len() {
-            let v = pairs[start].0;
+            let v = from_order_key(pairs[start].0);
             let mut end = start + 1;
-            while end < pairs.len() && pairs[end].0 == v {
+            while end < pairs.len() && from_order_key(pairs[end].0) == v {
                 end += 1;
             }
             while lt < n && train[lt] < v {
@@ -185,14 +239,33 @@ impl Tails {
             while le < n && train[le] <= v {
                 le += 1;
             }
-            let ul = -((le + 1) as f64 / n1).ln();
-            let ur = -((n - lt + 1) as f64 / n1).ln();
+            let ul = self.new_tail[le + 1];
+            let ur = self.new_tail[n - lt + 1];
             let o = combine.apply(ul, ur, self.skew[j]);
             for p in &pairs[start..end] {
-                emit(p.1 as usize, o);
+                out[p.1 as usize] = o;
             }
             start = end;
         }
+        out
+    }
+
+    /// Every column's tail scores of new rows, columns in parallel.
+    fn columns_scores(
+        &self,
+        detector: &'static str,
+        x: ArrayView2<f64>,
+        combine: Combine,
+        cancel: &Cancel,
+    ) -> Result<Vec<Vec<f64>>, DetectError> {
+        check_score_input(detector, self.n_features(), &x)?;
+        (0..x.ncols())
+            .into_par_iter()
+            .map(|j| {
+                cancel.check()?;
+                Ok(self.column_scores(j, x.column(j), combine))
+            })
+            .collect()
     }
 
     /// Per-feature contributions (rows × features) of new rows; their row sums are the
@@ -204,13 +277,10 @@ impl Tails {
         combine: Combine,
         cancel: &Cancel,
     ) -> Result<Array2<f64>, DetectError> {
-        check_score_input(detector, self.n_features(), &x)?;
-        let (n, d) = x.dim();
-        let mut out = Array2::<f64>::zeros((n, d));
-        let mut pairs = Vec::with_capacity(n);
-        for (j, col) in x.axis_iter(Axis(1)).enumerate() {
-            cancel.check()?;
-            self.column_scores(j, col, combine, &mut pairs, |i, o| out[[i, j]] = o);
+        let columns = self.columns_scores(detector, x, combine, cancel)?;
+        let mut out = Array2::<f64>::zeros(x.dim());
+        for (mut dst, c) in out.columns_mut().into_iter().zip(&columns) {
+            dst.iter_mut().zip(c).for_each(|(o, &v)| *o = v);
         }
         Ok(out)
     }
@@ -223,13 +293,39 @@ impl Tails {
         combine: Combine,
         cancel: &Cancel,
     ) -> Result<Vec<f64>, DetectError> {
-        check_score_input(detector, self.n_features(), &x)?;
-        let mut out = vec![0.0; x.nrows()];
-        let mut pairs = Vec::with_capacity(x.nrows());
-        for (j, col) in x.axis_iter(Axis(1)).enumerate() {
-            cancel.check()?;
-            self.column_scores(j, col, combine, &mut pairs, |i, o| out[i] += o);
+        let columns = self.columns_scores(detector, x, combine, cancel)?;
+        Ok(sum_columns(x.nrows(), &columns))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_keys_sort_as_total_cmp_and_give_the_values_back() {
+        let values = [
+            -f64::INFINITY,
+            -1e300,
+            -2.5,
+            -f64::MIN_POSITIVE,
+            -f64::from_bits(1),
+            -0.0,
+            0.0,
+            f64::from_bits(1),
+            1e-300,
+            3.0,
+            f64::MAX,
+            f64::INFINITY,
+        ];
+        for (i, &a) in values.iter().enumerate() {
+            assert_eq!(from_order_key(order_key(a)).to_bits(), a.to_bits());
+            for &b in &values {
+                assert_eq!(order_key(a).cmp(&order_key(b)), a.total_cmp(&b), "{a} {b}");
+            }
+            if i > 0 {
+                assert!(order_key(values[i - 1]) < order_key(a));
+            }
         }
-        Ok(out)
     }
 }
