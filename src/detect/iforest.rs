@@ -634,9 +634,8 @@ mod tests {
             return;
         }
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
-        // Trees of 2 to 8 levels (fewer levels than the vector part walks, and more), on
-        // 1 to 20 columns, some of them of few distinct values (pass-through nodes, ties
-        // at thresholds).
+        // Trees of 0 to 8 levels of splits (fewer than the vector part walks, and more),
+        // on 1 to 20 columns, some of them of few distinct values (pass-through nodes).
         for (d, samples) in [
             (1, 256),
             (3, 2),
