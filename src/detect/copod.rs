@@ -90,6 +90,41 @@ mod tests {
     }
 
     #[test]
+    fn new_values_score_their_hand_computed_tails() {
+        // Training column [1, 2, 3, 10] (skewness > 0); a new value counts as if it alone
+        // were added: left tail (#{t <= v} + 1) / 5, right tail (#{t >= v} + 1) / 5.
+        let mut d = Copod::new();
+        d.fit(array![[1.0], [2.0], [3.0], [10.0]].view(), &Cancel::new())
+            .unwrap();
+        let l = |p: f64| -p.ln();
+        let s = d
+            .score(array![[0.0], [2.0], [2.5], [11.0]].view(), &Cancel::new())
+            .unwrap();
+        let want = [
+            0.5 * l(0.2),
+            l(0.8).max(0.5 * (l(0.6) + l(0.8))),
+            l(0.6),
+            l(0.2),
+        ];
+        for (a, b) in s.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{s:?} vs {want:?}");
+        }
+        // −0 and +0 are one value, in the training column and in a batch.
+        let mut d = Copod::new();
+        let t = d
+            .fit(array![[-0.0], [0.0], [1.0], [2.0]].view(), &Cancel::new())
+            .unwrap();
+        assert_eq!(t[0], t[1]);
+        // Left tail 2 / 4, right tail 4 / 4.
+        assert!((t[0] - 0.5 * l(0.5)).abs() < 1e-12, "{t:?}");
+        let s = d
+            .score(array![[0.0], [-0.0]].view(), &Cancel::new())
+            .unwrap();
+        assert_eq!(s[0], s[1]);
+        assert!((s[0] - 0.5 * l(0.6)).abs() < 1e-12, "{s:?}");
+    }
+
+    #[test]
     fn constant_column_and_identical_rows() {
         let mut x = cloud_with_outlier(100, 2, 2);
         x.column_mut(1).fill(3.0);

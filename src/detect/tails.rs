@@ -62,7 +62,8 @@ impl Combine {
     }
 }
 
-/// The fitted tails: every training column sorted ascending, and its skewness sign.
+/// The fitted tails: every training column sorted ascending, its skewness sign, and the
+/// table of tail scores new values take theirs from.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tails {
     sorted: Vec<Vec<f64>>,
@@ -108,16 +109,22 @@ fn sorted_with_positions(col: ndarray::ArrayView1<f64>) -> Vec<(u64, u32)> {
     pairs
 }
 
-/// Adds per-column values (one vector per column, in column order) row by row, each
-/// row's sum taken in column order from 0.
-fn sum_columns(n: usize, columns: &[Vec<f64>]) -> Vec<f64> {
-    let mut out = vec![0.0; n];
-    for c in columns {
-        for (o, v) in out.iter_mut().zip(c) {
-            *o += v;
-        }
+/// Adds one column's values to `out`, row by row: called column after column, each row's
+/// sum is taken in column order from 0.
+fn add_column(out: &mut [f64], column: &[f64]) {
+    for (o, v) in out.iter_mut().zip(column) {
+        *o += v;
     }
-    out
+}
+
+/// The columns `0..d` in groups of four per thread: a group is worked on side by side
+/// (enough columns to keep every thread busy whatever their costs), and only its per-row
+/// vectors are held at once.
+fn column_groups(d: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let group = 4 * rayon::current_num_threads().max(1);
+    (0..d)
+        .step_by(group)
+        .map(move |start| start..(start + group).min(d))
 }
 
 /// scipy's test for a zero variance in `skew`: `m2 <= (resolution * mean)^2` with the
@@ -169,41 +176,42 @@ impl Tails {
         check_matrix(detector, &x, 1)?;
         let (n, d) = x.dim();
         let tail = neg_ln_fractions(n, n as f64);
-        let columns = (0..d)
-            .into_par_iter()
-            .map(|j| {
-                cancel.check()?;
-                let pairs = sorted_with_positions(x.column(j));
-                let values: Vec<f64> = pairs.iter().map(|p| from_order_key(p.0)).collect();
-                let sign = skew_sign(&values);
-                let mut scores = vec![0.0; n];
-                // Walk runs of equal values: every member of a run [start, end) has
-                // #{t <= v} = end and #{t >= v} = n - start.
-                let mut start = 0;
-                while start < n {
-                    let v = values[start];
-                    let mut end = start + 1;
-                    while end < n && values[end] == v {
-                        end += 1;
-                    }
-                    let o = combine.apply(tail[end], tail[n - start], sign);
-                    for p in &pairs[start..end] {
-                        scores[p.1 as usize] = o;
-                    }
-                    start = end;
-                }
-                Ok((values, sign, scores))
-            })
-            .collect::<Result<Vec<_>, DetectError>>()?;
+        let mut scores = vec![0.0; n];
         let mut sorted = Vec::with_capacity(d);
         let mut skew = Vec::with_capacity(d);
-        let mut per_column = Vec::with_capacity(d);
-        for (values, sign, scores) in columns {
-            sorted.push(values);
-            skew.push(sign);
-            per_column.push(scores);
+        for group in column_groups(d) {
+            let fitted = group
+                .into_par_iter()
+                .map(|j| {
+                    cancel.check()?;
+                    let pairs = sorted_with_positions(x.column(j));
+                    let values: Vec<f64> = pairs.iter().map(|p| from_order_key(p.0)).collect();
+                    let sign = skew_sign(&values);
+                    let mut column = vec![0.0; n];
+                    // Walk runs of equal values: every member of a run [start, end) has
+                    // #{t <= v} = end and #{t >= v} = n - start.
+                    let mut start = 0;
+                    while start < n {
+                        let v = values[start];
+                        let mut end = start + 1;
+                        while end < n && values[end] == v {
+                            end += 1;
+                        }
+                        let o = combine.apply(tail[end], tail[n - start], sign);
+                        for p in &pairs[start..end] {
+                            column[p.1 as usize] = o;
+                        }
+                        start = end;
+                    }
+                    Ok((values, sign, column))
+                })
+                .collect::<Result<Vec<_>, DetectError>>()?;
+            for (values, sign, column) in fitted {
+                add_column(&mut scores, &column);
+                sorted.push(values);
+                skew.push(sign);
+            }
         }
-        let scores = sum_columns(n, &per_column);
         let new_tail = neg_ln_fractions(n + 1, (n + 1) as f64);
         Ok((
             Tails {
@@ -250,22 +258,31 @@ impl Tails {
         out
     }
 
-    /// Every column's tail scores of new rows, columns in parallel.
-    fn columns_scores(
+    /// Every column's tail scores of new rows, handed to `each(column, scores)` in column
+    /// order, the columns of a group worked on in parallel.
+    fn each_column_scores(
         &self,
         detector: &'static str,
         x: ArrayView2<f64>,
         combine: Combine,
         cancel: &Cancel,
-    ) -> Result<Vec<Vec<f64>>, DetectError> {
+        mut each: impl FnMut(usize, Vec<f64>),
+    ) -> Result<(), DetectError> {
         check_score_input(detector, self.n_features(), &x)?;
-        (0..x.ncols())
-            .into_par_iter()
-            .map(|j| {
-                cancel.check()?;
-                Ok(self.column_scores(j, x.column(j), combine))
-            })
-            .collect()
+        for group in column_groups(x.ncols()) {
+            let start = group.start;
+            let columns = group
+                .into_par_iter()
+                .map(|j| {
+                    cancel.check()?;
+                    Ok(self.column_scores(j, x.column(j), combine))
+                })
+                .collect::<Result<Vec<_>, DetectError>>()?;
+            for (j, c) in columns.into_iter().enumerate() {
+                each(start + j, c);
+            }
+        }
+        Ok(())
     }
 
     /// Per-feature contributions (rows × features) of new rows; their row sums are the
@@ -277,11 +294,13 @@ impl Tails {
         combine: Combine,
         cancel: &Cancel,
     ) -> Result<Array2<f64>, DetectError> {
-        let columns = self.columns_scores(detector, x, combine, cancel)?;
         let mut out = Array2::<f64>::zeros(x.dim());
-        for (mut dst, c) in out.columns_mut().into_iter().zip(&columns) {
-            dst.iter_mut().zip(c).for_each(|(o, &v)| *o = v);
-        }
+        self.each_column_scores(detector, x, combine, cancel, |j, c| {
+            out.column_mut(j)
+                .iter_mut()
+                .zip(c)
+                .for_each(|(o, v)| *o = v);
+        })?;
         Ok(out)
     }
 
@@ -293,8 +312,11 @@ impl Tails {
         combine: Combine,
         cancel: &Cancel,
     ) -> Result<Vec<f64>, DetectError> {
-        let columns = self.columns_scores(detector, x, combine, cancel)?;
-        Ok(sum_columns(x.nrows(), &columns))
+        let mut out = vec![0.0; x.nrows()];
+        self.each_column_scores(detector, x, combine, cancel, |_, c| {
+            add_column(&mut out, &c)
+        })?;
+        Ok(out)
     }
 }
 

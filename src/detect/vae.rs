@@ -30,6 +30,11 @@ const SCORE_CHUNK: usize = 4096;
 /// so that `exp` cannot overflow.
 const LOGVAR_RANGE: (f64, f64) = (-30.0, 20.0);
 
+/// [`LOGVAR_RANGE`] in the network's precision.
+fn logvar_range<T: Float>() -> (T, T) {
+    (T::cast(LOGVAR_RANGE.0), T::cast(LOGVAR_RANGE.1))
+}
+
 /// Activation of the output layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputActivation {
@@ -301,7 +306,7 @@ impl<T: Float> Net<T> {
         let top = ws.enc.last().map_or(x, |v| v.as_slice());
         self.mu.forward(top, rows, &mut ws.mu);
         self.logvar.forward(top, rows, &mut ws.logvar);
-        let (lo, hi) = (T::cast(LOGVAR_RANGE.0), T::cast(LOGVAR_RANGE.1));
+        let (lo, hi) = logvar_range::<T>();
         ws.logvar.iter_mut().for_each(|v| {
             // As `f64::clamp` (a NaN stays NaN).
             if *v < lo {
@@ -403,7 +408,7 @@ impl<T: Float> Net<T> {
         ws.d_mu
             .extend(ws.d.iter().zip(&ws.mu).map(|(&g, &m)| g + beta * m / n));
         ws.d_logvar.clear();
-        let (lo, hi) = (T::cast(LOGVAR_RANGE.0), T::cast(LOGVAR_RANGE.1));
+        let (lo, hi) = logvar_range::<T>();
         ws.d_logvar
             .extend(ws.d.iter().zip(eps).zip(&ws.std).zip(&ws.logvar).map(
                 |(((&g, &e), &s), &lv)| {
@@ -448,18 +453,25 @@ impl<T: Float> Net<T> {
         self.encode(&units, rows, &mut ws);
         ws.z = std::mem::take(&mut ws.mu);
         self.decode(rows, out_act, &mut ws);
-        let mut dist = vec![T::zero(); rows];
+        // In double precision: a square of a single-precision difference overflows early.
+        let wide = |v: T| v.to_f64().unwrap_or(f64::NAN);
+        let mut dist = vec![0.0f64; rows];
         if rows > 0 {
             for (y, t) in ws.out.chunks_exact(rows).zip(units.chunks_exact(rows)) {
                 for ((s, &a), &b) in dist.iter_mut().zip(y).zip(t) {
-                    *s += (a - b) * (a - b);
+                    let e = wide(a) - wide(b);
+                    *s += e * e;
                 }
             }
         }
-        dist.iter()
-            .map(|s| s.sqrt().to_f64().unwrap_or(f64::NAN))
-            .collect()
+        dist.iter_mut().for_each(|s| *s = s.sqrt());
+        dist
     }
+}
+
+/// `v` in single precision, held within its finite range.
+fn single(v: f64) -> f32 {
+    v.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32
 }
 
 /// Two independent standard normal draws (Box–Muller: the cosine and the sine of one
@@ -660,7 +672,8 @@ impl Vae {
     }
 
     /// Standardises `x` with the fitted mean and scale, row-major, in single precision
-    /// (the network's, as PyTorch's default).
+    /// (the network's, as PyTorch's default; values beyond its range are held at its
+    /// largest, so that they stay finite).
     fn standardise(x: ArrayView2<f64>, mean: &Array1<f64>, scale: &Array1<f64>) -> Vec<f32> {
         x.rows()
             .into_iter()
@@ -668,7 +681,7 @@ impl Vae {
                 r.into_iter()
                     .zip(mean)
                     .zip(scale)
-                    .map(|((v, m), s)| ((v - m) / s) as f32)
+                    .map(|((v, m), s)| single((v - m) / s))
             })
             .collect()
     }
@@ -690,7 +703,8 @@ impl Vae {
         let scores: Vec<f64> = parts.into_iter().flatten().collect();
         if scores.iter().any(|v| !v.is_finite()) {
             return Err(Self::input_error(
-                "training diverged (non-finite reconstruction); try a lower learning rate",
+                "non-finite reconstruction (training diverged, or values beyond single \
+                 precision); try a lower learning rate or scaled features",
             ));
         }
         Ok(scores)
@@ -946,7 +960,8 @@ mod tests {
         // A network whose every weight is zero outputs its output bias: the score is the
         // distance from the standardised row to that bias.
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
-        let mut net = Net::new(2, &[3], 1, &[3], &mut rng);
+        // The precision the detector runs in.
+        let mut net = Net::<f32>::new(2, &[3], 1, &[3], &mut rng);
         for l in net.layers_mut() {
             l.w.fill(0.0);
             l.b.fill(0.0);
