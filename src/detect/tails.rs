@@ -117,14 +117,30 @@ fn add_column(out: &mut [f64], column: &[f64]) {
     }
 }
 
-/// The columns `0..d` in groups of four per thread: a group is worked on side by side
-/// (enough columns to keep every thread busy whatever their costs), and only its per-row
-/// vectors are held at once.
-fn column_groups(d: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+/// Runs `work` on every column `0..d` and hands each result to `each(column, result)` in
+/// column order. The columns go in groups of four per thread: a group is worked on side
+/// by side (enough columns to keep every thread busy whatever their costs), and only its
+/// results (per-row vectors) are held at once.
+fn by_column_groups<T: Send>(
+    d: usize,
+    cancel: &Cancel,
+    work: impl Fn(usize) -> T + Sync,
+    mut each: impl FnMut(usize, T),
+) -> Result<(), DetectError> {
     let group = 4 * rayon::current_num_threads().max(1);
-    (0..d)
-        .step_by(group)
-        .map(move |start| start..(start + group).min(d))
+    for start in (0..d).step_by(group) {
+        let results = (start..(start + group).min(d))
+            .into_par_iter()
+            .map(|j| {
+                cancel.check()?;
+                Ok(work(j))
+            })
+            .collect::<Result<Vec<T>, DetectError>>()?;
+        for (j, r) in results.into_iter().enumerate() {
+            each(start + j, r);
+        }
+    }
+    Ok(())
 }
 
 /// scipy's test for a zero variance in `skew`: `m2 <= (resolution * mean)^2` with the
@@ -179,39 +195,33 @@ impl Tails {
         let mut scores = vec![0.0; n];
         let mut sorted = Vec::with_capacity(d);
         let mut skew = Vec::with_capacity(d);
-        for group in column_groups(d) {
-            let fitted = group
-                .into_par_iter()
-                .map(|j| {
-                    cancel.check()?;
-                    let pairs = sorted_with_positions(x.column(j));
-                    let values: Vec<f64> = pairs.iter().map(|p| from_order_key(p.0)).collect();
-                    let sign = skew_sign(&values);
-                    let mut column = vec![0.0; n];
-                    // Walk runs of equal values: every member of a run [start, end) has
-                    // #{t <= v} = end and #{t >= v} = n - start.
-                    let mut start = 0;
-                    while start < n {
-                        let v = values[start];
-                        let mut end = start + 1;
-                        while end < n && values[end] == v {
-                            end += 1;
-                        }
-                        let o = combine.apply(tail[end], tail[n - start], sign);
-                        for p in &pairs[start..end] {
-                            column[p.1 as usize] = o;
-                        }
-                        start = end;
-                    }
-                    Ok((values, sign, column))
-                })
-                .collect::<Result<Vec<_>, DetectError>>()?;
-            for (values, sign, column) in fitted {
-                add_column(&mut scores, &column);
-                sorted.push(values);
-                skew.push(sign);
+        let fit_column = |j: usize| {
+            let pairs = sorted_with_positions(x.column(j));
+            let values: Vec<f64> = pairs.iter().map(|p| from_order_key(p.0)).collect();
+            let sign = skew_sign(&values);
+            let mut column = vec![0.0; n];
+            // Walk runs of equal values: every member of a run [start, end) has
+            // #{t <= v} = end and #{t >= v} = n - start.
+            let mut start = 0;
+            while start < n {
+                let v = values[start];
+                let mut end = start + 1;
+                while end < n && values[end] == v {
+                    end += 1;
+                }
+                let o = combine.apply(tail[end], tail[n - start], sign);
+                for p in &pairs[start..end] {
+                    column[p.1 as usize] = o;
+                }
+                start = end;
             }
-        }
+            (values, sign, column)
+        };
+        by_column_groups(d, cancel, fit_column, |_, (values, sign, column)| {
+            add_column(&mut scores, &column);
+            sorted.push(values);
+            skew.push(sign);
+        })?;
         let new_tail = neg_ln_fractions(n + 1, (n + 1) as f64);
         Ok((
             Tails {
@@ -259,30 +269,22 @@ impl Tails {
     }
 
     /// Every column's tail scores of new rows, handed to `each(column, scores)` in column
-    /// order, the columns of a group worked on in parallel.
+    /// order (see [`by_column_groups`]).
     fn each_column_scores(
         &self,
         detector: &'static str,
         x: ArrayView2<f64>,
         combine: Combine,
         cancel: &Cancel,
-        mut each: impl FnMut(usize, Vec<f64>),
+        each: impl FnMut(usize, Vec<f64>),
     ) -> Result<(), DetectError> {
         check_score_input(detector, self.n_features(), &x)?;
-        for group in column_groups(x.ncols()) {
-            let start = group.start;
-            let columns = group
-                .into_par_iter()
-                .map(|j| {
-                    cancel.check()?;
-                    Ok(self.column_scores(j, x.column(j), combine))
-                })
-                .collect::<Result<Vec<_>, DetectError>>()?;
-            for (j, c) in columns.into_iter().enumerate() {
-                each(start + j, c);
-            }
-        }
-        Ok(())
+        by_column_groups(
+            x.ncols(),
+            cancel,
+            |j| self.column_scores(j, x.column(j), combine),
+            each,
+        )
     }
 
     /// Per-feature contributions (rows × features) of new rows; their row sums are the
