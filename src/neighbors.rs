@@ -51,34 +51,29 @@ pub fn select_rows(x: ArrayView2<f64>, rows: &[usize]) -> ndarray::Array2<f64> {
     let d = x.ncols();
     let out = match x.as_slice() {
         Some(flat) => gather_rows(flat, d, rows),
-        None => {
-            let mut out = vec![0.0; rows.len() * d];
-            if d > 0 {
-                out.par_chunks_mut(SELECT_CHUNK * d)
-                    .zip(rows.par_chunks(SELECT_CHUNK))
-                    .for_each(|(dst, rows)| {
-                        for (o, &i) in dst.chunks_exact_mut(d).zip(rows) {
-                            o.iter_mut().zip(x.row(i)).for_each(|(o, &v)| *o = v);
-                        }
-                    });
-            }
-            out
-        }
+        None => gather_with(d, rows, |o, i| {
+            o.iter_mut().zip(x.row(i)).for_each(|(o, &v)| *o = v)
+        }),
     };
     ndarray::Array2::from_shape_vec((rows.len(), d), out)
         .unwrap_or_else(|_| ndarray::Array2::zeros((0, d)))
 }
 
-/// The rows `rows` of `flat` (row-major, `d` values per row), in that order, copied in
-/// parallel blocks.
+/// The rows `rows` of `flat` (row-major, `d` values per row), in that order.
 fn gather_rows(flat: &[f64], d: usize, rows: &[usize]) -> Vec<f64> {
+    gather_with(d, rows, |o, i| o.copy_from_slice(&flat[i * d..(i + 1) * d]))
+}
+
+/// `rows.len()` rows of `d` values, row `r` written by `copy(row, rows[r])`, in parallel
+/// blocks.
+fn gather_with(d: usize, rows: &[usize], copy: impl Fn(&mut [f64], usize) + Sync) -> Vec<f64> {
     let mut out = vec![0.0; rows.len() * d];
     if d > 0 {
         out.par_chunks_mut(SELECT_CHUNK * d)
             .zip(rows.par_chunks(SELECT_CHUNK))
             .for_each(|(dst, rows)| {
                 for (o, &i) in dst.chunks_exact_mut(d).zip(rows) {
-                    o.copy_from_slice(&flat[i * d..(i + 1) * d]);
+                    copy(o, i);
                 }
             });
     }
