@@ -62,7 +62,14 @@ fn sizes() -> Vec<usize> {
 fn seed_matrix(log: &zsift::ingest::Log) -> features::Matrix {
     let sel = Filter::default().select(&log.frame);
     let train = label_mask(&log.frame, &sel, "label", "Benign").expect("labelled log");
-    features::build(&log.frame, &sel, Some(&train), &FeatureOptions::seed()).expect("matrix")
+    features::build(
+        &log.frame,
+        &sel,
+        Some(&train),
+        &FeatureOptions::seed(),
+        None,
+    )
+    .expect("matrix")
 }
 
 fn main() {
@@ -77,6 +84,7 @@ fn main() {
             &sel,
             None,
             &FeatureOptions::default_for(&log.frame),
+            None,
         )
         .expect("matrix");
         // Widen to 20 columns with log-scaled copies of the first ones.

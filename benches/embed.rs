@@ -95,7 +95,7 @@ fn model_matrix(rows: usize) -> Array2<f64> {
     let frame = &log.frame;
     let selection: Vec<u32> = (0..frame.height() as u32).collect();
     let opts = zsift::features::FeatureOptions::default_for(frame);
-    zsift::features::build(frame, &selection, None, &opts)
+    zsift::features::build(frame, &selection, None, &opts, None)
         .expect("features")
         .x
 }

@@ -22,6 +22,8 @@ use std::collections::HashMap;
 use ndarray::Array2;
 use polars::prelude::*;
 
+use crate::hosts::context::Context;
+
 /// How a column enters the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -72,6 +74,10 @@ pub const CONN_NUMERIC: [&str; 7] = [
 /// Categorical conn.log fields that describe how a connection went.
 pub const CONN_CATEGORICAL: [&str; 5] = ["proto", "service", "conn_state", "history", "id.resp_p"];
 
+/// Context features (see [`crate::hosts::context`]) in the default set: how unusual the
+/// destination is for its service (an outside resolver where the network uses one).
+pub const CONTEXT_DEFAULT: [&str; 1] = ["dport.odd"];
+
 /// Columns that are identifiers or addresses, never magnitudes.
 const NOT_NUMERIC: [&str; 4] = ["id.orig_p", "id.resp_p", "trans_id", "missed_bytes"];
 
@@ -116,6 +122,12 @@ impl FeatureOptions {
             column: c.to_string(),
             encoding: Encoding::Rarity,
         }));
+        if has("id.resp_h") && has("id.resp_p") {
+            features.extend(CONTEXT_DEFAULT.iter().map(|c| Feature {
+                column: c.to_string(),
+                encoding: Encoding::Numeric,
+            }));
+        }
         Self {
             features,
             scaling: Scaling::Robust,
@@ -151,6 +163,16 @@ impl FeatureOptions {
                 Some((n, "cat")) => (n, Some(Encoding::Rarity)),
                 _ => (item, None),
             };
+            if frame.column(name).is_err() && crate::hosts::context::is_feature(name) {
+                if enc == Some(Encoding::Rarity) {
+                    return Err(format!("context feature {name:?} is numeric"));
+                }
+                out.push(Feature {
+                    column: name.to_string(),
+                    encoding: Encoding::Numeric,
+                });
+                continue;
+            }
             let col = frame.column(name).map_err(|_| {
                 format!(
                     "no column {name:?} in the log (columns: {})",
@@ -212,6 +234,9 @@ pub struct Matrix {
     pub x: Array2<f64>,
     /// Frame row index of each matrix row.
     pub rows: Vec<u32>,
+    /// Position in the selection of each matrix row (rows left out by `Nulls::Drop`
+    /// leave gaps).
+    pub keep: Vec<usize>,
     /// Whether each matrix row is a training row.
     pub train: Vec<bool>,
     /// Feature per matrix column.
@@ -344,7 +369,16 @@ pub fn build(
     selection: &[u32],
     train: Option<&[bool]>,
     opts: &FeatureOptions,
+    context: Option<&Context>,
 ) -> Result<Matrix, FeatureError> {
+    // A context feature is read from `context` (which covers `selection`, in order) when
+    // the frame has no column of its name.
+    let from_context = |name: &str| -> Option<Vec<f64>> {
+        if frame.column(name).is_ok() {
+            return None;
+        }
+        context.and_then(|c| c.column(name))
+    };
     if opts.features.is_empty() {
         return Err(FeatureError::NoFeatures);
     }
@@ -361,6 +395,9 @@ pub fn build(
             .iter()
             .filter(|f| f.encoding == Encoding::Numeric)
         {
+            if frame.column(&f.column).is_err() && context.is_some() {
+                continue;
+            }
             let col = numeric_values(frame, &f.column)?;
             for (s, &r) in set.iter_mut().zip(selection) {
                 *s &= col[r as usize].is_some();
@@ -390,11 +427,15 @@ pub fn build(
     for (j, f) in opts.features.iter().enumerate() {
         let (values, r): (Vec<f64>, Raw) = match f.encoding {
             Encoding::Numeric => {
-                let col = numeric_values(frame, &f.column)?;
-                let v: Vec<f64> = rows
-                    .iter()
-                    .map(|&r| col.get(r as usize).copied().flatten().unwrap_or(0.0))
-                    .collect();
+                let v: Vec<f64> = match from_context(&f.column) {
+                    Some(c) => keep.iter().map(|&i| c[i]).collect(),
+                    None => {
+                        let col = numeric_values(frame, &f.column)?;
+                        rows.iter()
+                            .map(|&r| col.get(r as usize).copied().flatten().unwrap_or(0.0))
+                            .collect()
+                    }
+                };
                 let scaled = match opts.scaling {
                     Scaling::Max => v.clone(),
                     Scaling::Robust => v.iter().map(|&x| x.signum() * x.abs().ln_1p()).collect(),
@@ -443,6 +484,7 @@ pub fn build(
     Ok(Matrix {
         x,
         rows,
+        keep,
         train,
         features: opts.features.clone(),
         raw,
@@ -493,7 +535,7 @@ mod tests {
             scaling: Scaling::Max,
             nulls: Nulls::Drop,
         };
-        let m = build(&frame(), &[0, 1, 2, 3], None, &opts).unwrap();
+        let m = build(&frame(), &[0, 1, 2, 3], None, &opts, None).unwrap();
         assert_eq!(m.rows, vec![0, 3]);
         assert_eq!(m.dropped, 2);
         assert_eq!(m.x[[0, 0]], 0.01);
@@ -508,7 +550,7 @@ mod tests {
             nulls: Nulls::Zero,
         };
         let train = [true, true, false, false];
-        let m = build(&frame(), &[0, 1, 2, 3], Some(&train), &opts).unwrap();
+        let m = build(&frame(), &[0, 1, 2, 3], Some(&train), &opts, None).unwrap();
         // SF seen twice in 2 training rows, S0 and unset never.
         let r_sf = rarity(2, 2);
         let r_new = rarity(0, 2);
@@ -532,7 +574,7 @@ mod tests {
             scaling: Scaling::Robust,
             nulls: Nulls::Zero,
         };
-        let m = build(&f, &[0, 1, 2], None, &opts).unwrap();
+        let m = build(&f, &[0, 1, 2], None, &opts, None).unwrap();
         assert!(m.x.iter().all(|v| v.is_finite()));
         assert_eq!(m.x[[0, 0]], 0.0);
         assert!(m.x[[0, 1]] < 0.0 && m.x[[2, 1]] > 0.0);
@@ -542,12 +584,12 @@ mod tests {
     fn empty_selection_and_no_training_rows_are_errors() {
         let opts = FeatureOptions::default_for(&frame());
         assert!(matches!(
-            build(&frame(), &[], None, &opts),
+            build(&frame(), &[], None, &opts, None),
             Err(FeatureError::NoRows(_))
         ));
         let t = [false; 4];
         assert_eq!(
-            build(&frame(), &[0, 1, 2, 3], Some(&t), &opts).unwrap_err(),
+            build(&frame(), &[0, 1, 2, 3], Some(&t), &opts, None).unwrap_err(),
             FeatureError::NoTrainingRows
         );
     }

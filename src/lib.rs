@@ -18,6 +18,7 @@ pub mod export;
 pub mod fault;
 pub mod features;
 pub mod filter;
+pub mod hosts;
 pub mod ingest;
 pub mod memory;
 mod neighbors;

@@ -7,6 +7,9 @@ use crate::detect::ensemble::{self, DetectorRun, EnsembleOptions, Verdicts};
 use crate::detect::DetectError;
 use crate::features::{self, FeatureError, FeatureOptions, Matrix};
 use crate::filter::{self, Filter};
+use crate::hosts::context::Context;
+use crate::hosts::evidence::Evidence;
+use crate::hosts::Behaviours;
 use crate::ingest::Log;
 use crate::reasons::{Explainer, Reason};
 
@@ -23,6 +26,9 @@ pub struct Model {
     pub features: Option<FeatureOptions>,
     /// Detectors and verdict rule.
     pub ensemble: EnsembleOptions,
+    /// Whether the behaviour of each row's hosts (failure evidence, behaviour scores)
+    /// enters its combined score and verdict; `false` judges rows alone, as the seed did.
+    pub hosts: bool,
 }
 
 impl Default for Model {
@@ -33,6 +39,7 @@ impl Default for Model {
             label_column: filter::LABEL_COLUMN.into(),
             features: None,
             ensemble: EnsembleOptions::default(),
+            hosts: true,
         }
     }
 }
@@ -88,12 +95,63 @@ pub struct Analysis {
     /// Scores and verdicts per matrix row.
     pub verdicts: Verdicts,
     explainer: Explainer,
+    /// The selected rows grouped by host, pair and service (its rows are `selection`).
+    pub context: Context,
+    /// Behaviour scores of hosts, pairs and rows (rows as in `context`).
+    pub behaviours: Behaviours,
+    /// Failure evidence of rows (rows as in `context`).
+    pub evidence: Evidence,
+    /// Whether the behaviours entered the verdicts ([`Model::hosts`]).
+    pub hosts: bool,
 }
 
 impl Analysis {
-    /// Reasons for matrix row `i`, most unusual first.
+    /// Reasons for matrix row `i`, most unusual first: its hosts' behaviour (when it
+    /// entered the verdict), then its most unusual features.
     pub fn reasons(&self, i: usize, top: usize) -> Vec<Reason> {
-        self.explainer.explain(&self.matrix, i, top)
+        let mut out = Vec::new();
+        if self.hosts {
+            let k = self.matrix.keep[i];
+            if let Some(text) = self.evidence.reason(&self.context, k) {
+                out.push(Reason {
+                    feature: "hosts".into(),
+                    text,
+                    share: 0.0,
+                });
+            }
+            if self.behaviours.row[k] >= crate::hosts::REASON_MIN {
+                if let Some(text) = self.behaviours.row_reason(&self.context, k) {
+                    out.push(Reason {
+                        feature: "hosts".into(),
+                        text,
+                        share: 0.0,
+                    });
+                }
+            }
+        }
+        out.truncate(top);
+        let rest = top - out.len();
+        out.extend(self.explainer.explain(&self.matrix, i, rest));
+        out
+    }
+
+    /// Per selected row (as the context's rows): its combined score and whether it is
+    /// flagged (rows the matrix left out: 0 and not flagged).
+    pub fn by_selection(&self) -> (Vec<f64>, Vec<bool>) {
+        let n = self.selection.len();
+        let mut score = vec![0.0; n];
+        let mut flagged = vec![false; n];
+        for (i, &k) in self.matrix.keep.iter().enumerate() {
+            score[k] = self.verdicts.combined[i];
+            flagged[k] = self.verdicts.flagged[i];
+        }
+        (score, flagged)
+    }
+
+    /// Sources, destinations or pairs ranked by host score.
+    pub fn hosts(&self, unit: crate::hosts::Unit) -> Vec<crate::hosts::Ranked> {
+        let (score, flagged) = self.by_selection();
+        crate::hosts::rank(&self.context, &self.behaviours, unit, &score, &flagged)
     }
 
     /// Matrix rows in order of combined score, highest first (ties by row).
@@ -131,7 +189,9 @@ pub fn analyze(
         .features
         .clone()
         .unwrap_or_else(|| FeatureOptions::default_for(frame));
-    let matrix = features::build(frame, &selection, train.as_deref(), &opts)?;
+    let context = Context::build(frame, &selection);
+    let behaviours = Behaviours::of(&context);
+    let matrix = features::build(frame, &selection, train.as_deref(), &opts, Some(&context))?;
     cancel.check().map_err(DetectError::from)?;
     let total = model.ensemble.detectors.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -144,7 +204,13 @@ pub fn analyze(
             total,
         });
     };
-    let verdicts = ensemble::run(&matrix.x, &matrix.train, &model.ensemble, cancel, &on_done)?;
+    let mut verdicts = ensemble::run(&matrix.x, &matrix.train, &model.ensemble, cancel, &on_done)?;
+    let evidence = Evidence::of(&context);
+    if model.hosts {
+        let extra: Vec<f64> = matrix.keep.iter().map(|&k| evidence.nats[k]).collect();
+        let flag: Vec<bool> = extra.iter().map(|&e| e > 0.0).collect();
+        verdicts.add_evidence(&extra, &flag);
+    }
     crate::memory::release();
     let explainer = Explainer::new(&matrix);
     Ok(Analysis {
@@ -152,6 +218,10 @@ pub fn analyze(
         matrix,
         verdicts,
         explainer,
+        context,
+        behaviours,
+        evidence,
+        hosts: model.hosts,
     })
 }
 

@@ -186,7 +186,7 @@ mod tests {
             nulls: Nulls::Zero,
         };
         let rows: Vec<u32> = (0..=n as u32).collect();
-        let m = build(&f, &rows, None, &opts).unwrap();
+        let m = build(&f, &rows, None, &opts, None).unwrap();
         let e = Explainer::new(&m);
         let r = e.explain(&m, n as usize, 3);
         let texts: Vec<&str> = r.iter().map(|r| r.text.as_str()).collect();

@@ -65,9 +65,17 @@ fn demo_anomalies_are_found() {
             .filter(|&i| a.verdicts.flagged[i] && orig[a.matrix.rows[i] as usize] == Some(host))
             .count()
     };
-    // The 850 MB upload ranks first, with its reason.
-    let top = a.ranking()[0];
+    // The scanner's probes rank first (their source's failure evidence); the 850 MB upload
+    // ranks first of the rows without such evidence, flagged, with its reason.
+    let ranking = a.ranking();
+    let first = ranking[0];
+    assert_eq!(orig[a.matrix.rows[first] as usize], Some("10.0.1.66"));
+    let top = *ranking
+        .iter()
+        .find(|&&i| a.evidence.nats[a.matrix.keep[i]] == 0.0)
+        .unwrap();
     assert_eq!(orig[a.matrix.rows[top] as usize], Some("10.0.1.23"));
+    assert!(a.verdicts.flagged[top]);
     let reasons: Vec<String> = a.reasons(top, 3).into_iter().map(|r| r.text).collect();
     assert!(
         reasons.iter().any(|r| r.starts_with("orig_bytes")),

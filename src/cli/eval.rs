@@ -60,6 +60,30 @@ pub fn run(
         };
         detectors.insert(r.kind.name().into(), v);
     }
+    // Behaviour scores are per selected row; the matrix may have left rows out.
+    let behaviour: Vec<f64> = {
+        let at: std::collections::HashMap<u32, usize> = a
+            .selection
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| (r, i))
+            .collect();
+        a.matrix
+            .rows
+            .iter()
+            .map(|r| at.get(r).map_or(0.0, |&i| a.behaviours.row[i]))
+            .collect()
+    };
+    detectors.insert(
+        "behaviour".into(),
+        json!({
+            "roc_auc": roc_auc(&behaviour, &truth),
+            "precision_at_k": precision_at_k(&behaviour, &truth),
+            "fit_s": 0.0,
+            "score_s": 0.0,
+            "flagged": behaviour.iter().filter(|&&b| b >= 0.5).count(),
+        }),
+    );
     let ensemble = json!({
         "roc_auc": roc_auc(&a.verdicts.combined, &truth),
         "precision_at_k": precision_at_k(&a.verdicts.combined, &truth),

@@ -2,6 +2,7 @@
 //! library and prints; nothing here computes.
 
 mod eval;
+mod hosts;
 pub mod model;
 pub mod score;
 mod stats;
@@ -117,6 +118,25 @@ pub enum Command {
         #[arg(long)]
         no_umap: bool,
     },
+    /// Rank sources, destinations or pairs by host score: behaviour scores (scan, beacon,
+    /// long connection, exfiltration, brute force) and how anomalous their connections are.
+    Hosts {
+        /// What to load.
+        #[command(flatten)]
+        input: Input,
+        /// Filters and model.
+        #[command(flatten)]
+        model: model::ModelArgs,
+        /// What to rank.
+        #[arg(long, value_enum, default_value = "src")]
+        by: hosts::UnitArg,
+        /// How many to print (0: all).
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Print one JSON list of objects.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure each detector and the ensemble on a labelled log: ROC-AUC and precision at
     /// k (positives: label starting with "Malicious"; "Background" rows left out).
     Eval {
@@ -176,6 +196,13 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             score::run(input, model, *format, *all, terminal, out)
         }
         Command::Eval { input, model, json } => eval::run(input, model, *json, out),
+        Command::Hosts {
+            input,
+            model,
+            by,
+            top,
+            json,
+        } => hosts::run(input, model, *by, *top, *json, out),
         Command::Stats {
             input,
             model,

@@ -76,6 +76,10 @@ pub struct ModelArgs {
     /// row (0: fit on all of them).
     #[arg(long, value_name = "N", default_value_t = crate::detect::ensemble::FIT_LIMIT)]
     pub fit_limit: usize,
+    /// Judge each row alone, as the seed notebook did: leave its hosts' behaviour
+    /// (failure evidence, behaviour scores) out of its score and verdict.
+    #[arg(long)]
+    pub rows_only: bool,
 }
 
 impl ModelArgs {
@@ -133,6 +137,7 @@ impl ModelArgs {
                 seed: self.seed,
                 fit_limit: (self.fit_limit > 0).then_some(self.fit_limit),
             },
+            hosts: !self.rows_only,
         })
     }
 }

@@ -143,16 +143,40 @@ pub struct Verdicts {
     pub fit_rows: usize,
     /// `Some(n)` when the fit used a sample of the n training rows.
     pub fit_sampled_from: Option<usize>,
+    /// Rows flagged for their hosts' behaviour (see [`Verdicts::add_evidence`]).
+    pub by_behaviour: Vec<bool>,
 }
 
 impl Verdicts {
-    /// Names of the detectors flagging row `i`.
+    /// Names of the detectors flagging row `i` (and `hosts` when its hosts' behaviour
+    /// does).
     pub fn flagged_by(&self, i: usize) -> Vec<&'static str> {
-        self.runs
+        let mut by: Vec<&'static str> = self
+            .runs
             .iter()
             .filter(|r| r.ok() && r.flags[i])
             .map(|r| r.kind.name())
-            .collect()
+            .collect();
+        if self.by_behaviour.get(i).copied().unwrap_or(false) {
+            by.push("hosts");
+        }
+        by
+    }
+
+    /// Adds evidence from outside the detectors (the behaviour of a row's hosts, on a scale
+    /// where 1 outweighs any difference of mean rank) to the combined score, and flags the
+    /// rows marked in `flag` whatever the rule. The threshold stays the detectors': a row
+    /// above it is still above it.
+    pub fn add_evidence(&mut self, extra: &[f64], flag: &[bool]) {
+        for (c, e) in self.combined.iter_mut().zip(extra) {
+            if e.is_finite() && *e > 0.0 {
+                *c += e;
+            }
+        }
+        self.by_behaviour = flag.to_vec();
+        for (f, &b) in self.flagged.iter_mut().zip(flag) {
+            *f |= b;
+        }
     }
 
     /// Number of rows flagged.
@@ -492,6 +516,7 @@ pub fn run(
         combine: opts.combine,
         fit_rows: train_idx.len(),
         fit_sampled_from,
+        by_behaviour: vec![false; n],
     })
 }
 

@@ -1,0 +1,443 @@
+//! Behaviour scores: what attacks look like as a host's or a pair's connections.
+//!
+//! Each score is a pure function of a few numbers or series, in `[0, 1]`, with the words an
+//! operator reads. The thresholds are the ones the field's tools use, not fitted to any
+//! log:
+//! - **scan**: Zeek's `scan.zeek` policy reports an address scan at 25 distinct hosts and a
+//!   port scan at 15 distinct ports; a scan reaches full score there, scaled by the share
+//!   of the touched hosts (or ports) that never answered.
+//! - **beacon**: RITA's published method (Active Countermeasures): regular intervals
+//!   (Bowley skewness near 0, small median absolute deviation), connections spread over the
+//!   whole span, and similar sizes. Our dispersion is relative to the median (a jitter of a
+//!   second means little for an hourly beacon and much for a 2-second one), a steady rhythm
+//!   is required (see [`beacon`]), and a beacon needs at least [`MIN_BEACON`] connections
+//!   at least [`MIN_PERIOD`] apart.
+//! - **long connection**: an hour, where RITA starts reporting long connections.
+//! - **exfiltration**: the producer–consumer ratio `(out − in) / (out + in)` (Bhattacharya's
+//!   PCR), weighed by how much left, from 10 kB (an ordinary request) to 100 MB (full).
+//! - **brute force**: Zeek's SSH policy reports 30 failed guesses within 30 minutes; here 30
+//!   short TCP sessions to one service (each guess a new session), at ten a minute for a
+//!   full score.
+
+use crate::reasons::number;
+
+/// A behaviour score and its explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    /// In `[0, 1]`; 0 when the behaviour is absent or cannot be judged.
+    pub value: f64,
+    /// Plain words (empty when the value is 0).
+    pub reason: String,
+}
+
+impl Score {
+    /// No such behaviour.
+    pub fn none() -> Self {
+        Self {
+            value: 0.0,
+            reason: String::new(),
+        }
+    }
+
+    fn new(value: f64, reason: String) -> Self {
+        let value = if value.is_finite() {
+            value.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        if value > 0.0 {
+            Self { value, reason }
+        } else {
+            Self::none()
+        }
+    }
+}
+
+/// The behaviours, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Behaviour {
+    /// Many hosts or ports touched, few answering.
+    Scan,
+    /// Regular calls to one destination.
+    Beacon,
+    /// Connections lasting hours.
+    Long,
+    /// Far more bytes out than in.
+    Exfil,
+    /// Many short sessions to one service.
+    Brute,
+}
+
+impl Behaviour {
+    /// Every behaviour, in display order.
+    pub const ALL: [Behaviour; 5] = [
+        Behaviour::Scan,
+        Behaviour::Beacon,
+        Behaviour::Long,
+        Behaviour::Exfil,
+        Behaviour::Brute,
+    ];
+
+    /// Its name in output and queries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Behaviour::Scan => "scan",
+            Behaviour::Beacon => "beacon",
+            Behaviour::Long => "long",
+            Behaviour::Exfil => "exfil",
+            Behaviour::Brute => "brute",
+        }
+    }
+}
+
+/// Distinct hosts at which a source's probes of one port make an address scan (Zeek's
+/// `Scan::addr_scan_threshold`).
+pub const SCAN_HOSTS: f64 = 25.0;
+/// Distinct ports at which probes of one host make a port scan (Zeek's
+/// `Scan::port_scan_threshold`).
+pub const SCAN_PORTS: f64 = 15.0;
+/// Fewest connections of a pair to judge it a beacon: quartiles of fewer than five
+/// intervals are not estimates.
+pub const MIN_BEACON: usize = 6;
+/// Shortest median interval of a beacon, in seconds: repeats within a second are machine
+/// bursts (a scan's probes, a page's parallel requests), while C&C frameworks call home
+/// every few seconds to hours.
+pub const MIN_PERIOD: f64 = 1.0;
+/// Seconds from which a connection is long (RITA's threshold).
+pub const LONG_SECS: f64 = 3600.0;
+/// Short sessions to one service that make brute force (Zeek's SSH guessing limit).
+pub const BRUTE_SESSIONS: f64 = 30.0;
+/// Short sessions a minute at which brute force scores full: faster than a person
+/// retyping a password, slower than any guessing tool's default pace.
+pub const BRUTE_RATE: f64 = 10.0;
+/// Bytes (both ways) under which a completed session is short: a login exchange (SSH,
+/// RDP, HTTP authentication) fits in a few kilobytes.
+pub const SHORT_BYTES: f64 = 10_000.0;
+
+fn ramp(x: f64, full: f64) -> f64 {
+    (x / full).clamp(0.0, 1.0)
+}
+
+fn percent(p: f64) -> String {
+    format!("{:.0}%", (p * 100.0).clamp(0.0, 100.0))
+}
+
+/// An address scan by one source on one port: `unanswered` of the `hosts` it reached there
+/// never answered.
+pub fn scan_hosts(port: &str, unanswered: usize, hosts: usize) -> Score {
+    if hosts == 0 || unanswered == 0 {
+        return Score::none();
+    }
+    let share = unanswered as f64 / hosts as f64;
+    Score::new(
+        ramp(unanswered as f64, SCAN_HOSTS) * share,
+        format!("{port} on {hosts} hosts, {} unanswered", percent(share)),
+    )
+}
+
+/// A port scan of one host: `unanswered` of the `ports` reached on it never answered;
+/// `sources` probed them (one for a scan by one source, many for a distributed one).
+pub fn scan_ports(host: &str, unanswered: usize, ports: usize, sources: usize) -> Score {
+    if ports == 0 || unanswered == 0 {
+        return Score::none();
+    }
+    let share = unanswered as f64 / ports as f64;
+    let by = if sources > 1 {
+        format!(" by {sources} sources")
+    } else {
+        String::new()
+    };
+    Score::new(
+        ramp(unanswered as f64, SCAN_PORTS) * share,
+        format!("{ports} ports on {host}{by}, {} unanswered", percent(share)),
+    )
+}
+
+/// A sweep by one source over any mix of hosts and ports: `unanswered` of the `services`
+/// (host and port) it reached never answered. Zeek's address-scan threshold, counted in
+/// services rather than hosts of one port.
+pub fn scan_services(unanswered: usize, services: usize) -> Score {
+    if services == 0 || unanswered == 0 {
+        return Score::none();
+    }
+    let share = unanswered as f64 / services as f64;
+    Score::new(
+        ramp(unanswered as f64, SCAN_HOSTS) * share,
+        format!(
+            "{services} host:port services, {} unanswered",
+            percent(share)
+        ),
+    )
+}
+
+/// Quartiles of sorted values (linear interpolation).
+fn quartiles(sorted: &[f64]) -> (f64, f64, f64) {
+    let q = |p| crate::features::quantile_sorted(sorted, p);
+    (q(0.25), q(0.5), q(0.75))
+}
+
+/// Median absolute deviation of sorted values around their median.
+fn mad(sorted: &[f64], median: f64) -> f64 {
+    let mut d: Vec<f64> = sorted.iter().map(|v| (v - median).abs()).collect();
+    d.sort_by(f64::total_cmp);
+    crate::features::quantile_sorted(&d, 0.5)
+}
+
+/// 1 − |Bowley skewness| of sorted values: 1 for a symmetric spread (or none).
+fn symmetry(sorted: &[f64]) -> f64 {
+    let (q1, q2, q3) = quartiles(sorted);
+    if q3 - q1 <= 0.0 {
+        return 1.0;
+    }
+    1.0 - ((q3 + q1 - 2.0 * q2) / (q3 - q1)).abs().min(1.0)
+}
+
+/// 1 − MAD / median of sorted values, in `[0, 1]`: 1 when all are the same.
+fn steadiness(sorted: &[f64]) -> f64 {
+    let median = crate::features::quantile_sorted(sorted, 0.5);
+    let m = mad(sorted, median);
+    if m == 0.0 {
+        return 1.0;
+    }
+    if median <= 0.0 {
+        return 0.0;
+    }
+    1.0 - (m / median).min(1.0)
+}
+
+/// Beacon score of a pair from its connections' start times and sizes (bytes both ways),
+/// in any order; unset times (NaN) are left out.
+///
+/// From the intervals between consecutive starts: steadiness (1 − MAD/median), symmetry
+/// (1 − |Bowley skew|) and coverage ((n − 1) · median / span: near 1 when the calls fill
+/// the span, small for bursts); from the sizes: the mean of their symmetry and steadiness.
+/// The score is the interval steadiness times the mean of the other three: RITA's
+/// ingredients, but a steady rhythm is required, since symmetry, coverage and similar sizes
+/// are common in random traffic too (Poisson arrivals of equal sizes score about 0.25,
+/// against about 0.7 in RITA's plain mean). Fewer than [`MIN_BEACON`] timed connections, or
+/// a median interval under [`MIN_PERIOD`], score 0.
+pub fn beacon(ts: &[f64], sizes: &[f64]) -> Score {
+    let mut t: Vec<f64> = ts.iter().copied().filter(|v| v.is_finite()).collect();
+    if t.len() < MIN_BEACON {
+        return Score::none();
+    }
+    t.sort_by(f64::total_cmp);
+    let mut gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_by(f64::total_cmp);
+    let (_, median, _) = quartiles(&gaps);
+    let span = t[t.len() - 1] - t[0];
+    if median < MIN_PERIOD || span <= 0.0 {
+        return Score::none();
+    }
+    let coverage = ((gaps.len() as f64 * median) / span).min(1.0);
+    let mut s: Vec<f64> = sizes.iter().copied().filter(|v| v.is_finite()).collect();
+    s.sort_by(f64::total_cmp);
+    let size = if s.is_empty() {
+        0.0
+    } else {
+        (symmetry(&s) + steadiness(&s)) / 2.0
+    };
+    let jitter = mad(&gaps, median);
+    Score::new(
+        steadiness(&gaps) * (symmetry(&gaps) + coverage + size) / 3.0,
+        format!(
+            "every {} ± {}, {} times",
+            seconds(median),
+            seconds(jitter),
+            t.len()
+        ),
+    )
+}
+
+/// A duration for text: `0.4 s`, `60.0 s`, `12 min`, `2.3 h`, `3.1 d`.
+pub fn seconds(s: f64) -> String {
+    if s < 100.0 {
+        format!("{s:.1} s")
+    } else if s < 6000.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} d", s / 86_400.0)
+    }
+}
+
+/// Long connection: the longest of a pair's connections, and all of them together.
+pub fn long(longest: f64, total: f64, conns: usize) -> Score {
+    if longest.is_nan() || longest <= 0.0 {
+        return Score::none();
+    }
+    let all = if conns > 1 {
+        format!(" ({conns} connections, {} in all)", seconds(total))
+    } else {
+        String::new()
+    };
+    Score::new(
+        ramp(longest, LONG_SECS),
+        format!("longest {}{all}", seconds(longest)),
+    )
+}
+
+/// A byte count for text: `512 B`, `41 kB`, `3.2 MB`, `1.5 GB`.
+pub fn bytes(b: f64) -> String {
+    if b < 1e3 {
+        format!("{b:.0} B")
+    } else if b < 1e6 {
+        format!("{:.0} kB", b / 1e3)
+    } else if b < 1e9 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.1} GB", b / 1e9)
+    }
+}
+
+/// Exfiltration: `out` bytes sent against `inb` received, over all of a pair's
+/// connections. PCR × size weight (log scale, 10 kB → 0, 100 MB → 1).
+pub fn exfil(out: f64, inb: f64) -> Score {
+    if out.is_nan() || out <= 0.0 {
+        return Score::none();
+    }
+    let inb = inb.max(0.0);
+    let pcr = (out - inb) / (out + inb);
+    let weight = ((out / 1e4).log10() / 4.0).clamp(0.0, 1.0);
+    Score::new(
+        pcr.max(0.0) * weight,
+        format!("sent {}, received {}", bytes(out), bytes(inb)),
+    )
+}
+
+/// Brute force against one service: `short` of its `sessions` were failed or short (under
+/// [`SHORT_BYTES`]), over `span` seconds.
+pub fn brute(service: &str, short: usize, sessions: usize, span: f64) -> Score {
+    if short == 0 || sessions == 0 {
+        return Score::none();
+    }
+    let share = short as f64 / sessions as f64;
+    let per_min = short as f64 / (span.max(0.0) / 60.0).max(1.0);
+    Score::new(
+        ramp(short as f64, BRUTE_SESSIONS) * share * ramp(per_min, BRUTE_RATE),
+        format!(
+            "{short} short sessions to {service}, {}/min, {} of all",
+            number(per_min),
+            percent(share)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn perfect_beacon_scores_one() {
+        let ts: Vec<f64> = (0..312).map(|i| 1000.0 + 60.0 * i as f64).collect();
+        let s = beacon(&ts, &vec![420.0; 312]);
+        assert_eq!(s.value, 1.0);
+        assert_eq!(s.reason, "every 60.0 s ± 0.0 s, 312 times");
+    }
+
+    #[test]
+    fn jittered_beacon_stays_high_and_random_arrivals_do_not() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        // ±0.4 s uniform jitter on a 60 s period, sizes ±2%.
+        let ts: Vec<f64> = (0..300)
+            .map(|i| 60.0 * i as f64 + rng.gen_range(-0.4..0.4))
+            .collect();
+        let sizes: Vec<f64> = (0..300)
+            .map(|_| 500.0 * rng.gen_range(0.98..1.02))
+            .collect();
+        let jittered = beacon(&ts, &sizes).value;
+        assert!(jittered > 0.95, "{jittered}");
+        // Poisson arrivals of the same mean rate and sizes spread over orders of magnitude.
+        let mut t = 0.0;
+        let ts: Vec<f64> = (0..300)
+            .map(|_| {
+                t += -60.0 * (1.0 - rng.gen::<f64>()).ln();
+                t
+            })
+            .collect();
+        let sizes: Vec<f64> = (0..300)
+            .map(|_| 10f64.powf(rng.gen_range(2.0..6.0)))
+            .collect();
+        let random = beacon(&ts, &sizes).value;
+        // Exponential intervals: steadiness ≈ 0.31, symmetry ≈ 0.74, coverage ≈ 0.69.
+        assert!(random < 0.35, "{random}");
+        assert!(jittered - random > 0.6);
+    }
+
+    #[test]
+    fn beacon_needs_enough_distinct_times() {
+        assert_eq!(beacon(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.0; 5]).value, 0.0);
+        // Identical timestamps: no interval, no beacon (and no NaN).
+        assert_eq!(beacon(&[5.0; 50], &[1.0; 50]), Score::none());
+        // A burst of probes a few milliseconds apart is no beacon.
+        let burst: Vec<f64> = (0..200).map(|i| i as f64 * 0.005).collect();
+        assert_eq!(beacon(&burst, &[0.0; 200]).value, 0.0);
+        // Unset times are left out.
+        let mut ts = vec![f64::NAN; 10];
+        ts.extend((0..5).map(|i| i as f64));
+        assert_eq!(beacon(&ts, &[1.0; 15]).value, 0.0);
+    }
+
+    #[test]
+    fn sweep_of_hosts_and_ports() {
+        // 412 hosts on one port, 98% silent.
+        let s = scan_hosts("23/tcp", 404, 412);
+        assert!((s.value - 404.0 / 412.0).abs() < 1e-12);
+        assert_eq!(s.reason, "23/tcp on 412 hosts, 98% unanswered");
+        // Below Zeek's threshold the score grows linearly.
+        assert!((scan_hosts("23/tcp", 5, 5).value - 0.2).abs() < 1e-12);
+        // A client whose peers all answer is no scanner.
+        assert_eq!(scan_hosts("443/tcp", 0, 900).value, 0.0);
+        let s = scan_services(180, 180);
+        assert_eq!(
+            (s.value, s.reason.as_str()),
+            (1.0, "180 host:port services, 100% unanswered")
+        );
+        let s = scan_ports("10.0.0.5", 15, 20, 1);
+        assert!((s.value - 0.75).abs() < 1e-12);
+        assert_eq!(s.reason, "20 ports on 10.0.0.5, 75% unanswered");
+        assert_eq!(
+            scan_ports("10.0.0.5", 30, 30, 28).reason,
+            "30 ports on 10.0.0.5 by 28 sources, 100% unanswered"
+        );
+    }
+
+    #[test]
+    fn long_exfil_and_brute_in_closed_form() {
+        assert_eq!(long(1800.0, 1800.0, 1).value, 0.5);
+        assert_eq!(long(7200.0, 9000.0, 3).value, 1.0);
+        assert_eq!(long(0.0, 0.0, 3).value, 0.0);
+        // 100 MB out, nothing in: full; 1 MB out, 1 MB in: none.
+        assert!((exfil(1e8, 0.0).value - 1.0).abs() < 1e-12);
+        assert_eq!(exfil(1e6, 1e6).value, 0.0);
+        // 1 MB out, 10 kB in: PCR 0.980, weight 0.5.
+        assert!((exfil(1e6, 1e4).value - 0.5 * 0.99e6 / 1.01e6).abs() < 1e-12);
+        assert_eq!(exfil(1e6, 1e4).reason, "sent 1.0 MB, received 10 kB");
+        // 60 short sessions in 5 minutes: full; one a minute (a poller): a tenth.
+        assert_eq!(brute("22/tcp", 60, 60, 300.0).value, 1.0);
+        let slow = brute("22/tcp", 60, 60, 3600.0).value;
+        assert!((slow - 0.1).abs() < 1e-12, "{slow}");
+        assert_eq!(brute("22/tcp", 0, 60, 600.0).value, 0.0);
+    }
+
+    #[test]
+    fn no_score_is_nan() {
+        for s in [
+            beacon(&[f64::NAN; 3], &[f64::NAN; 3]),
+            exfil(f64::NAN, 1.0),
+            exfil(1.0, f64::NAN),
+            long(f64::NAN, f64::NAN, 0),
+            brute("x", 1, 1, f64::NAN),
+            scan_hosts("x", 0, 0),
+            scan_ports("x", 0, 0, 0),
+        ] {
+            assert!(
+                s.value.is_finite() && (0.0..=1.0).contains(&s.value),
+                "{s:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,509 @@
+//! Context: what each connection's hosts and pairs do across the analysed rows.
+//!
+//! One connection says little about a scan (one unanswered SYN), a beacon (one small
+//! exchange) or brute force (one short login). Its context does: how many hosts and ports
+//! its source touched and how many of them answered, how often and how regularly the same
+//! pair talks, how many sources reach the same service. [`Context::build`] groups the
+//! selected rows by source, destination, pair, (source, port), (destination, port) and
+//! (source, destination, port) once; the behaviour scores ([`super::behaviour`]) and the
+//! per-row context features ([`Context::column`]) are read off those groups.
+//!
+//! A port is a responder port *and* its protocol (`53/udp` and `53/tcp` are two services).
+//! Groups are numbered in order of first appearance, so every result is the same whatever
+//! the number of threads.
+
+use std::hash::Hash;
+
+use polars::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::filter::string_values;
+
+/// Conn states in which the originator's attempt was seen and the responder never
+/// accepted it: no reply (`S0`), refused (`REJ`), the originator gave up before any answer
+/// (`RSTOS0`, `SH`). Not `RSTRH` and `SHR` (the responder did answer; the originator's SYN
+/// was missed) nor `OTH` (no handshake seen: midstream traffic or a capture gap), which
+/// say more about the sensor than about the hosts.
+pub const UNANSWERED: [&str; 4] = ["S0", "REJ", "RSTOS0", "SH"];
+
+/// The context features, in the order [`Context::column`] knows them, with what each
+/// measures (for the README, the feature picker and `--features`).
+pub const FEATURES: [(&str, &str); 17] = [
+    ("src.conns", "connections from the row's source"),
+    ("src.hosts", "distinct destinations of the source"),
+    ("src.ports", "distinct destination ports of the source"),
+    (
+        "src.failed",
+        "share of the source's connections that got no answer",
+    ),
+    (
+        "src.rate",
+        "the source's connections per minute over its active span",
+    ),
+    ("dst.conns", "connections to the row's destination"),
+    ("dst.srcs", "distinct sources reaching the destination"),
+    ("dst.ports", "distinct ports reached on the destination"),
+    (
+        "dst.failed",
+        "share of the destination's connections that got no answer",
+    ),
+    (
+        "pair.conns",
+        "connections between the row's source and destination",
+    ),
+    (
+        "pair.out",
+        "bytes the source sent the destination, all connections",
+    ),
+    (
+        "pair.in",
+        "bytes the destination sent the source, all connections",
+    ),
+    ("pair.duration", "seconds of all the pair's connections"),
+    (
+        "sport.hosts",
+        "distinct destinations the source reached on this port",
+    ),
+    (
+        "sport.failed",
+        "share of the source's connections on this port that got no answer",
+    ),
+    (
+        "dport.srcs",
+        "distinct sources reaching this port of the destination",
+    ),
+    (
+        "dport.odd",
+        "how much rarer the destination is for its port than the port's destinations \
+         usually are, in nats",
+    ),
+];
+
+/// Whether `name` is a context feature.
+pub fn is_feature(name: &str) -> bool {
+    FEATURES.iter().any(|(n, _)| *n == name)
+}
+
+/// A partition of rows into groups: `of[i]` is row i's group, numbered from 0 in order of
+/// first appearance.
+#[derive(Debug, Clone, Default)]
+pub struct Groups {
+    /// Group of each row.
+    pub of: Vec<u32>,
+    /// Number of groups.
+    pub len: usize,
+}
+
+impl Groups {
+    fn by<K: Hash + Eq + Copy>(keys: impl Iterator<Item = K>, hint: usize) -> Self {
+        let mut ids: FxHashMap<K, u32> = FxHashMap::default();
+        ids.reserve(hint / 4);
+        let of: Vec<u32> = keys
+            .map(|k| {
+                let next = ids.len() as u32;
+                *ids.entry(k).or_insert(next)
+            })
+            .collect();
+        Self { of, len: ids.len() }
+    }
+
+    /// Rows per group.
+    pub fn counts(&self) -> Vec<u32> {
+        let mut c = vec![0u32; self.len];
+        for &g in &self.of {
+            c[g as usize] += 1;
+        }
+        c
+    }
+
+    /// For each group, how many distinct groups of `finer` (a refinement of this
+    /// partition: rows of one `finer` group share a group here) it holds.
+    pub fn distinct(&self, finer: &Groups) -> Vec<u32> {
+        let mut seen = vec![false; finer.len];
+        let mut d = vec![0u32; self.len];
+        for (&g, &f) in self.of.iter().zip(&finer.of) {
+            if !seen[f as usize] {
+                seen[f as usize] = true;
+                d[g as usize] += 1;
+            }
+        }
+        d
+    }
+
+    /// Each group's rows, in row order (offsets into one flat list).
+    pub fn members(&self) -> Members {
+        let counts = self.counts();
+        let mut start = Vec::with_capacity(self.len + 1);
+        let mut acc = 0u32;
+        start.push(0);
+        for c in &counts {
+            acc += c;
+            start.push(acc);
+        }
+        let mut fill: Vec<u32> = start[..self.len].to_vec();
+        let mut rows = vec![0u32; self.of.len()];
+        for (i, &g) in self.of.iter().enumerate() {
+            rows[fill[g as usize] as usize] = i as u32;
+            fill[g as usize] += 1;
+        }
+        Members { start, rows }
+    }
+}
+
+/// Rows of each group of a [`Groups`].
+#[derive(Debug, Clone)]
+pub struct Members {
+    start: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl Members {
+    /// The rows of group g, in row order.
+    pub fn of(&self, g: usize) -> &[u32] {
+        &self.rows[self.start[g] as usize..self.start[g + 1] as usize]
+    }
+}
+
+/// The analysed rows as the context sees them, and their groups.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Frame row of each context row (the selection).
+    pub rows: Vec<u32>,
+    /// Address texts; `src` and `dst` index into it (`-` for unset).
+    pub addrs: Vec<String>,
+    /// Source address of each row.
+    pub src: Vec<u32>,
+    /// Destination address of each row.
+    pub dst: Vec<u32>,
+    /// Port names (`443/tcp`); `port` indexes into it.
+    pub ports: Vec<String>,
+    /// Responder port and protocol of each row.
+    pub port: Vec<u32>,
+    /// Seconds since the epoch (NaN when unset).
+    pub ts: Vec<f64>,
+    /// Bytes the originator sent (unset as 0).
+    pub out: Vec<f64>,
+    /// Bytes the responder sent (unset as 0).
+    pub inb: Vec<f64>,
+    /// Duration in seconds (unset as 0).
+    pub duration: Vec<f64>,
+    /// Whether the connection got no proper answer (see [`UNANSWERED`]).
+    pub failed: Vec<bool>,
+    /// Rows by source.
+    pub by_src: Groups,
+    /// Rows by destination.
+    pub by_dst: Groups,
+    /// Rows by (source, destination).
+    pub by_pair: Groups,
+    /// Rows by (source, port).
+    pub by_sport: Groups,
+    /// Rows by (destination, port).
+    pub by_dport: Groups,
+    /// Rows by (source, destination, port): one service of one peer.
+    pub by_service: Groups,
+}
+
+/// Whether an address is one no host answers from: multicast, or the IPv4 broadcast.
+pub fn no_answer_expected(addr: &str) -> bool {
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => a.is_multicast() || a.is_broadcast(),
+        Ok(std::net::IpAddr::V6(a)) => a.is_multicast(),
+        Err(_) => false,
+    }
+}
+
+/// A numeric column's values for the selected rows (unset, missing or non-finite as 0).
+fn numbers(frame: &DataFrame, name: &str, rows: &[u32]) -> Vec<f64> {
+    let Some(s) = frame.column(name).ok().map(|c| c.as_materialized_series()) else {
+        return vec![0.0; rows.len()];
+    };
+    let s = match s.dtype() {
+        DataType::Datetime(_, _) => s
+            .to_physical_repr()
+            .cast(&DataType::Float64)
+            .map(|s| &s / 1e6),
+        _ => s.cast(&DataType::Float64),
+    };
+    let Some(ca) = s.ok().and_then(|s| s.f64().ok().cloned()) else {
+        return vec![0.0; rows.len()];
+    };
+    rows.iter()
+        .map(|&r| {
+            ca.get(r as usize)
+                .filter(|v| v.is_finite())
+                .unwrap_or(f64::NAN)
+        })
+        .collect()
+}
+
+fn zero_unset(v: Vec<f64>) -> Vec<f64> {
+    v.into_iter()
+        .map(|x| if x.is_nan() { 0.0 } else { x.max(0.0) })
+        .collect()
+}
+
+/// Interns texts as numbers in order of first appearance.
+fn intern<'a>(
+    values: impl Iterator<Item = Option<&'a str>>,
+    names: &mut Vec<String>,
+    ids: &mut FxHashMap<Option<&'a str>, u32>,
+) -> Vec<u32> {
+    values
+        .map(|v| {
+            *ids.entry(v).or_insert_with(|| {
+                names.push(v.unwrap_or("-").to_string());
+                (names.len() - 1) as u32
+            })
+        })
+        .collect()
+}
+
+impl Context {
+    /// Groups the selected frame rows. Missing columns count as unset: a log without
+    /// addresses has one source and one destination.
+    pub fn build(frame: &DataFrame, rows: &[u32]) -> Self {
+        let n = rows.len();
+        let text = |c: &str| {
+            let all = string_values(frame, c);
+            rows.iter()
+                .map(move |&r| all[r as usize])
+                .collect::<Vec<_>>()
+        };
+        let (orig, resp) = (text("id.orig_h"), text("id.resp_h"));
+        let mut addrs = Vec::new();
+        let mut ids = FxHashMap::default();
+        let src = intern(orig.iter().copied(), &mut addrs, &mut ids);
+        let dst = intern(resp.iter().copied(), &mut addrs, &mut ids);
+        drop((orig, resp, ids));
+
+        let proto = text("proto");
+        let resp_p = numbers(frame, "id.resp_p", rows);
+        let mut ports = Vec::new();
+        let mut port_ids: FxHashMap<(u32, u8), u32> = FxHashMap::default();
+        let mut protos: Vec<Option<&str>> = Vec::new();
+        let port: Vec<u32> = resp_p
+            .iter()
+            .zip(&proto)
+            .map(|(&p, &pr)| {
+                let pi = match protos.iter().position(|&x| x == pr) {
+                    Some(i) => i,
+                    None => {
+                        protos.push(pr);
+                        protos.len() - 1
+                    }
+                };
+                // Protocols beyond 255 distinct texts share a slot: only a hostile log
+                // has that many, and it then loses nothing but the port's protocol.
+                let pi = pi.min(255) as u8;
+                let p = if p.is_nan() { u32::MAX } else { p as u32 };
+                *port_ids.entry((p, pi)).or_insert_with(|| {
+                    let num = if p == u32::MAX {
+                        "-".to_string()
+                    } else {
+                        p.to_string()
+                    };
+                    ports.push(match protos[pi as usize] {
+                        Some(pr) => format!("{num}/{pr}"),
+                        None => num,
+                    });
+                    (ports.len() - 1) as u32
+                })
+            })
+            .collect();
+
+        let state = text("conn_state");
+        let ts = numbers(frame, "ts", rows);
+        let out = zero_unset(numbers(frame, "orig_bytes", rows));
+        let inb = zero_unset(numbers(frame, "resp_bytes", rows));
+        let duration = zero_unset(numbers(frame, "duration", rows));
+
+        let pair_key = |i: usize| (u64::from(src[i]) << 32) | u64::from(dst[i]);
+        let (by_src, by_dst, by_pair, by_sport, by_dport, by_service) = {
+            let ((a, b), (c, (d, (e, f)))) = rayon::join(
+                || {
+                    rayon::join(
+                        || Groups::by(src.iter().copied(), n),
+                        || Groups::by(dst.iter().copied(), n),
+                    )
+                },
+                || {
+                    rayon::join(
+                        || Groups::by((0..n).map(pair_key), n),
+                        || {
+                            rayon::join(
+                                || Groups::by((0..n).map(|i| (src[i], port[i])), n),
+                                || {
+                                    rayon::join(
+                                        || Groups::by((0..n).map(|i| (dst[i], port[i])), n),
+                                        || Groups::by((0..n).map(|i| (pair_key(i), port[i])), n),
+                                    )
+                                },
+                            )
+                        },
+                    )
+                },
+            );
+            (a, b, c, d, e, f)
+        };
+        // Unanswered, where an answer was due: never to multicast or broadcast addresses
+        // (nobody answers those by design), and over UDP or ICMP only as a probe (at most
+        // a probe and a retry from the source to that service): one-way streams such as
+        // syslog, NetFlow export or SNMP traps never get an answer either.
+        let silent_addr: Vec<bool> = addrs.iter().map(|a| no_answer_expected(a)).collect();
+        let svc_size = by_service.counts();
+        let failed: Vec<bool> = (0..n)
+            .map(|i| {
+                state[i].is_some_and(|s| UNANSWERED.contains(&s))
+                    && !silent_addr[dst[i] as usize]
+                    && (proto[i] == Some("tcp") || svc_size[by_service.of[i] as usize] <= 2)
+            })
+            .collect();
+        Self {
+            rows: rows.to_vec(),
+            addrs,
+            src,
+            dst,
+            ports,
+            port,
+            ts,
+            out,
+            inb,
+            duration,
+            failed,
+            by_src,
+            by_dst,
+            by_pair,
+            by_sport,
+            by_dport,
+            by_service,
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Failed connections per group of `g`.
+    pub fn failed_per(&self, g: &Groups) -> Vec<u32> {
+        let mut c = vec![0u32; g.len];
+        for (&k, &f) in g.of.iter().zip(&self.failed) {
+            c[k as usize] += u32::from(f);
+        }
+        c
+    }
+
+    /// Sum of `v` per group of `g`.
+    pub fn sum_per(g: &Groups, v: &[f64]) -> Vec<f64> {
+        let mut s = vec![0.0; g.len];
+        for (&k, &x) in g.of.iter().zip(v) {
+            s[k as usize] += x;
+        }
+        s
+    }
+
+    /// A context feature's value for every row, by name (see [`FEATURES`]); `None` for
+    /// an unknown name. Every value is finite.
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let per_row =
+            |g: &Groups, v: Vec<f64>| -> Vec<f64> { g.of.iter().map(|&k| v[k as usize]).collect() };
+        let share = |g: &Groups| -> Vec<f64> {
+            let f = self.failed_per(g);
+            let c = g.counts();
+            per_row(
+                g,
+                f.iter()
+                    .zip(&c)
+                    .map(|(&f, &c)| f64::from(f) / f64::from(c.max(1)))
+                    .collect(),
+            )
+        };
+        let as_f = |v: Vec<u32>| v.into_iter().map(f64::from).collect::<Vec<_>>();
+        Some(match name {
+            "src.conns" => per_row(&self.by_src, as_f(self.by_src.counts())),
+            "src.hosts" => per_row(&self.by_src, as_f(self.by_src.distinct(&self.by_pair))),
+            "src.ports" => per_row(&self.by_src, as_f(self.by_src.distinct(&self.by_sport))),
+            "src.failed" => share(&self.by_src),
+            "src.rate" => per_row(&self.by_src, self.rate_per(&self.by_src)),
+            "dst.conns" => per_row(&self.by_dst, as_f(self.by_dst.counts())),
+            "dst.srcs" => per_row(&self.by_dst, as_f(self.by_dst.distinct(&self.by_pair))),
+            "dst.ports" => per_row(&self.by_dst, as_f(self.by_dst.distinct(&self.by_dport))),
+            "dst.failed" => share(&self.by_dst),
+            "pair.conns" => per_row(&self.by_pair, as_f(self.by_pair.counts())),
+            "pair.out" => per_row(&self.by_pair, Self::sum_per(&self.by_pair, &self.out)),
+            "pair.in" => per_row(&self.by_pair, Self::sum_per(&self.by_pair, &self.inb)),
+            "pair.duration" => per_row(&self.by_pair, Self::sum_per(&self.by_pair, &self.duration)),
+            "sport.hosts" => per_row(
+                &self.by_sport,
+                as_f(self.by_sport.distinct(&self.by_service)),
+            ),
+            "sport.failed" => share(&self.by_sport),
+            "dport.srcs" => per_row(
+                &self.by_dport,
+                as_f(self.by_dport.distinct(&self.by_service)),
+            ),
+            "dport.odd" => per_row(&self.by_dport, self.oddness()),
+            _ => return None,
+        })
+    }
+
+    /// Per (destination, port): its surprisal among the port's connections, −ln P(dst |
+    /// port), less the port's entropy H(dst | port) (the surprisal its destinations have
+    /// on average), at least 0. A port served by one resolver gives its one odd resolver
+    /// several nats; a port spread over many servers (HTTPS) gives each about 0.
+    fn oddness(&self) -> Vec<f64> {
+        let size = self.by_dport.counts();
+        let port_of = {
+            let mut p = vec![0u32; self.by_dport.len];
+            for (&g, &q) in self.by_dport.of.iter().zip(&self.port) {
+                p[g as usize] = q;
+            }
+            p
+        };
+        let mut total = vec![0.0f64; self.ports.len()];
+        for (g, &c) in size.iter().enumerate() {
+            total[port_of[g] as usize] += f64::from(c);
+        }
+        let surprisal: Vec<f64> = size
+            .iter()
+            .enumerate()
+            .map(|(g, &c)| -(f64::from(c) / total[port_of[g] as usize]).ln())
+            .collect();
+        let mut entropy = vec![0.0f64; self.ports.len()];
+        for (g, &c) in size.iter().enumerate() {
+            let p = port_of[g] as usize;
+            entropy[p] += f64::from(c) / total[p] * surprisal[g];
+        }
+        surprisal
+            .iter()
+            .enumerate()
+            .map(|(g, &s)| (s - entropy[port_of[g] as usize]).max(0.0))
+            .collect()
+    }
+
+    /// Connections per minute of each group over its active span (first to last
+    /// connection, at least a minute: a burst within a minute is its count per minute).
+    fn rate_per(&self, g: &Groups) -> Vec<f64> {
+        let mut lo = vec![f64::INFINITY; g.len];
+        let mut hi = vec![f64::NEG_INFINITY; g.len];
+        for (&k, &t) in g.of.iter().zip(&self.ts) {
+            if t.is_finite() {
+                lo[k as usize] = lo[k as usize].min(t);
+                hi[k as usize] = hi[k as usize].max(t);
+            }
+        }
+        g.counts()
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| {
+                let span = if hi[k] >= lo[k] { hi[k] - lo[k] } else { 0.0 };
+                f64::from(c) / (span / 60.0).max(1.0)
+            })
+            .collect()
+    }
+}

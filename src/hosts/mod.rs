@@ -1,0 +1,569 @@
+//! Hosts and pairs as a unit of analysis: the behaviours of sources, destinations and
+//! pairs ([`behaviour`]), read off the analysed rows grouped by [`context`], attributed
+//! back to the rows that show them, and ranked.
+//!
+//! A row takes a behaviour's score only where it is part of it: an unanswered probe of a
+//! scan (not the scanner's ordinary browsing), a call of a beaconing pair, a short session
+//! of a brute-forced service, a connection that sent more than it got of an exfiltrating
+//! pair, its own duration for a long connection.
+
+pub mod behaviour;
+pub mod context;
+pub mod evidence;
+
+use behaviour::{Behaviour, Score};
+use context::{Context, Groups};
+
+/// The five behaviour scores of one host, pair or row, in [`Behaviour::ALL`] order.
+pub type Scores = [Score; 5];
+
+fn empty() -> Scores {
+    std::array::from_fn(|_| Score::none())
+}
+
+fn raise(into: &mut Score, s: &Score) {
+    if s.value > into.value {
+        *into = s.clone();
+    }
+}
+
+/// The behaviours of every source, destination, pair and row of a [`Context`].
+#[derive(Debug, Clone)]
+pub struct Behaviours {
+    /// Per source group (`Context::by_src`).
+    pub src: Vec<Scores>,
+    /// Per destination group (`Context::by_dst`).
+    pub dst: Vec<Scores>,
+    /// Per pair group (`Context::by_pair`).
+    pub pair: Vec<Scores>,
+    /// Per row: the largest behaviour score the row takes part in (0 if none).
+    pub row: Vec<f64>,
+    /// Per row: which behaviour that is (`None` if none).
+    pub row_kind: Vec<Option<Behaviour>>,
+    /// Per row: where its behaviour score comes from (for its reason).
+    row_from: Vec<Origin>,
+    horizontal: Vec<Score>,
+    vertical: Vec<Score>,
+    sweep: Vec<Score>,
+    scanned: Vec<Score>,
+    brute: Vec<Score>,
+}
+
+/// Which group's score a row took.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    None,
+    Horizontal(u32),
+    Vertical(u32),
+    Sweep(u32),
+    Scanned(u32),
+    Pair(u32, u8),
+    Long,
+    Brute(u32),
+}
+
+/// Per group of `g`: whether every row of it failed.
+fn all_failed(ctx: &Context, g: &Groups) -> Vec<bool> {
+    let f = ctx.failed_per(g);
+    f.iter().zip(g.counts()).map(|(&f, c)| f == c).collect()
+}
+
+/// Per group of `coarse`: how many groups of `finer` (a refinement) have `flag` set.
+fn count_flagged(coarse: &Groups, finer: &Groups, flag: &[bool]) -> Vec<u32> {
+    let mut seen = vec![false; finer.len];
+    let mut n = vec![0u32; coarse.len];
+    for (&c, &f) in coarse.of.iter().zip(&finer.of) {
+        if !seen[f as usize] {
+            seen[f as usize] = true;
+            n[c as usize] += u32::from(flag[f as usize]);
+        }
+    }
+    n
+}
+
+/// For each group of `finer`, the group of `coarse` it lies in.
+fn parent(coarse: &Groups, finer: &Groups) -> Vec<u32> {
+    let mut p = vec![0u32; finer.len];
+    for (&c, &f) in coarse.of.iter().zip(&finer.of) {
+        p[f as usize] = c;
+    }
+    p
+}
+
+impl Behaviours {
+    /// Scores every source, destination, pair and row.
+    pub fn of(ctx: &Context) -> Self {
+        let n = ctx.len();
+        let svc_failed = all_failed(ctx, &ctx.by_service);
+        let dport_failed = all_failed(ctx, &ctx.by_dport);
+
+        // Address scans: per (source, port), the hosts reached and those that never answered.
+        let sport_hosts = ctx.by_sport.distinct(&ctx.by_service);
+        let sport_silent = count_flagged(&ctx.by_sport, &ctx.by_service, &svc_failed);
+        let sport_port = parent_port(ctx, &ctx.by_sport);
+        let horizontal: Vec<Score> = (0..ctx.by_sport.len)
+            .map(|g| {
+                behaviour::scan_hosts(
+                    &ctx.ports[sport_port[g] as usize],
+                    sport_silent[g] as usize,
+                    sport_hosts[g] as usize,
+                )
+            })
+            .collect();
+
+        // Port scans by one source: per pair, the ports reached and those never answering.
+        let pair_ports = ctx.by_pair.distinct(&ctx.by_service);
+        let pair_silent = count_flagged(&ctx.by_pair, &ctx.by_service, &svc_failed);
+        let pair_dst = parent_addr(&ctx.by_pair, &ctx.dst);
+        let vertical: Vec<Score> = (0..ctx.by_pair.len)
+            .map(|g| {
+                behaviour::scan_ports(
+                    &ctx.addrs[pair_dst[g] as usize],
+                    pair_silent[g] as usize,
+                    pair_ports[g] as usize,
+                    1,
+                )
+            })
+            .collect();
+
+        // Sweeps by one source over any hosts and ports.
+        let src_services = ctx.by_src.distinct(&ctx.by_service);
+        let src_silent = count_flagged(&ctx.by_src, &ctx.by_service, &svc_failed);
+        let sweep: Vec<Score> = (0..ctx.by_src.len)
+            .map(|g| behaviour::scan_services(src_silent[g] as usize, src_services[g] as usize))
+            .collect();
+
+        // Port scans of one destination by any number of sources.
+        let dst_ports = ctx.by_dst.distinct(&ctx.by_dport);
+        let dst_silent = count_flagged(&ctx.by_dst, &ctx.by_dport, &dport_failed);
+        let dst_prober_pairs = {
+            // Distinct sources among the rows to the destination's silent ports.
+            let mut seen = vec![false; ctx.by_pair.len];
+            let mut c = vec![0u32; ctx.by_dst.len];
+            for i in 0..n {
+                let p = ctx.by_pair.of[i] as usize;
+                if dport_failed[ctx.by_dport.of[i] as usize] && !seen[p] {
+                    seen[p] = true;
+                    c[ctx.by_dst.of[i] as usize] += 1;
+                }
+            }
+            c
+        };
+        let dst_addr = parent_addr(&ctx.by_dst, &ctx.dst);
+        let scanned: Vec<Score> = (0..ctx.by_dst.len)
+            .map(|g| {
+                behaviour::scan_ports(
+                    &ctx.addrs[dst_addr[g] as usize],
+                    dst_silent[g] as usize,
+                    dst_ports[g] as usize,
+                    dst_prober_pairs[g] as usize,
+                )
+            })
+            .collect();
+
+        // Pairs: beacon, long, exfiltration.
+        let members = ctx.by_pair.members();
+        let out = Context::sum_per(&ctx.by_pair, &ctx.out);
+        let inb = Context::sum_per(&ctx.by_pair, &ctx.inb);
+        let total = Context::sum_per(&ctx.by_pair, &ctx.duration);
+        let pair_scores: Vec<Scores> = {
+            use rayon::prelude::*;
+            (0..ctx.by_pair.len)
+                .into_par_iter()
+                .with_min_len(256)
+                .map(|g| {
+                    let rows = members.of(g);
+                    let mut s = empty();
+                    s[0] = vertical[g].clone();
+                    // Nobody calls a multicast group or a broadcast address home.
+                    let silent = context::no_answer_expected(&ctx.addrs[pair_dst[g] as usize]);
+                    if rows.len() >= behaviour::MIN_BEACON && !silent {
+                        let ts: Vec<f64> = rows.iter().map(|&i| ctx.ts[i as usize]).collect();
+                        let sizes: Vec<f64> = rows
+                            .iter()
+                            .map(|&i| ctx.out[i as usize] + ctx.inb[i as usize])
+                            .collect();
+                        s[1] = behaviour::beacon(&ts, &sizes);
+                    }
+                    let longest = rows
+                        .iter()
+                        .map(|&i| ctx.duration[i as usize])
+                        .fold(0.0, f64::max);
+                    s[2] = behaviour::long(longest, total[g], rows.len());
+                    s[3] = behaviour::exfil(out[g], inb[g]);
+                    s
+                })
+                .collect()
+        };
+
+        // Services of one peer: brute force.
+        let svc_members = ctx.by_service.members();
+        let svc_port = parent_port(ctx, &ctx.by_service);
+        let svc_pair = parent(&ctx.by_pair, &ctx.by_service);
+        let brute: Vec<Score> = (0..ctx.by_service.len)
+            .map(|g| {
+                let rows = svc_members.of(g);
+                // Each guess is a new TCP session; UDP "sessions" are Zeek's flows of
+                // datagrams, one per query for DNS.
+                let tcp = ctx.ports[svc_port[g] as usize].ends_with("/tcp");
+                if (rows.len() as f64) < behaviour::BRUTE_SESSIONS || !tcp {
+                    return Score::none();
+                }
+                let short = rows.iter().filter(|&&i| is_short(ctx, i as usize)).count();
+                let (lo, hi) = rows
+                    .iter()
+                    .map(|&i| ctx.ts[i as usize])
+                    .filter(|t| t.is_finite())
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), t| {
+                        (l.min(t), h.max(t))
+                    });
+                let span = if hi >= lo { hi - lo } else { 0.0 };
+                let p = svc_pair[g] as usize;
+                let name = format!(
+                    "{} on {}",
+                    ctx.ports[svc_port[g] as usize], ctx.addrs[pair_dst[p] as usize]
+                );
+                behaviour::brute(&name, short, rows.len(), span)
+            })
+            .collect();
+
+        let mut pair = pair_scores;
+        for (g, b) in brute.iter().enumerate() {
+            raise(&mut pair[svc_pair[g] as usize][4], b);
+        }
+        let mut src = vec![empty(); ctx.by_src.len];
+        let mut dst = vec![empty(); ctx.by_dst.len];
+        let src_of_pair = parent(&ctx.by_src, &ctx.by_pair);
+        let dst_of_pair = parent(&ctx.by_dst, &ctx.by_pair);
+        for (g, s) in pair.iter().enumerate() {
+            for (k, b) in s.iter().enumerate() {
+                raise(&mut src[src_of_pair[g] as usize][k], b);
+                raise(&mut dst[dst_of_pair[g] as usize][k], b);
+            }
+        }
+        let src_of_sport = parent(&ctx.by_src, &ctx.by_sport);
+        for (g, h) in horizontal.iter().enumerate() {
+            raise(&mut src[src_of_sport[g] as usize][0], h);
+        }
+        for (g, s) in scanned.iter().enumerate() {
+            raise(&mut dst[g][0], s);
+        }
+        for (g, s) in sweep.iter().enumerate() {
+            raise(&mut src[g][0], s);
+        }
+
+        // Rows: the behaviours they take part in.
+        let mut row = vec![0.0; n];
+        let mut row_kind = vec![None; n];
+        let mut row_from = vec![Origin::None; n];
+        for i in 0..n {
+            let p = ctx.by_pair.of[i];
+            let svc = ctx.by_service.of[i];
+            let mut best = (0.0, None, Origin::None);
+            let mut offer = |v: f64, k: Behaviour, from: Origin| {
+                if v > best.0 {
+                    best = (v, Some(k), from);
+                }
+            };
+            if ctx.failed[i] {
+                if svc_failed[svc as usize] {
+                    let h = ctx.by_sport.of[i];
+                    offer(
+                        horizontal[h as usize].value,
+                        Behaviour::Scan,
+                        Origin::Horizontal(h),
+                    );
+                    offer(
+                        vertical[p as usize].value,
+                        Behaviour::Scan,
+                        Origin::Vertical(p),
+                    );
+                    let h = ctx.by_src.of[i];
+                    offer(sweep[h as usize].value, Behaviour::Scan, Origin::Sweep(h));
+                }
+                if dport_failed[ctx.by_dport.of[i] as usize] {
+                    let d = ctx.by_dst.of[i];
+                    offer(
+                        scanned[d as usize].value,
+                        Behaviour::Scan,
+                        Origin::Scanned(d),
+                    );
+                }
+            }
+            offer(
+                pair[p as usize][1].value,
+                Behaviour::Beacon,
+                Origin::Pair(p, 1),
+            );
+            offer(
+                behaviour::long(ctx.duration[i], ctx.duration[i], 1).value,
+                Behaviour::Long,
+                Origin::Long,
+            );
+            if ctx.out[i] > ctx.inb[i] {
+                offer(
+                    pair[p as usize][3].value,
+                    Behaviour::Exfil,
+                    Origin::Pair(p, 3),
+                );
+            }
+            if is_short(ctx, i) {
+                offer(
+                    brute[svc as usize].value,
+                    Behaviour::Brute,
+                    Origin::Brute(svc),
+                );
+            }
+            row[i] = best.0;
+            row_kind[i] = best.1;
+            row_from[i] = best.2;
+        }
+        Self {
+            src,
+            dst,
+            pair,
+            row,
+            row_kind,
+            row_from,
+            horizontal,
+            vertical,
+            sweep,
+            scanned,
+            brute,
+        }
+    }
+
+    /// The behaviour row `i` takes part in and why, in words (`None` if none).
+    pub fn row_reason(&self, ctx: &Context, i: usize) -> Option<String> {
+        let kind = self.row_kind[i]?;
+        let text = match self.row_from[i] {
+            Origin::None => return None,
+            Origin::Horizontal(g) => self.horizontal[g as usize].reason.clone(),
+            Origin::Vertical(g) => self.vertical[g as usize].reason.clone(),
+            Origin::Sweep(g) => self.sweep[g as usize].reason.clone(),
+            Origin::Scanned(g) => self.scanned[g as usize].reason.clone(),
+            Origin::Pair(g, k) => self.pair[g as usize][k as usize].reason.clone(),
+            Origin::Long => behaviour::long(ctx.duration[i], ctx.duration[i], 1).reason,
+            Origin::Brute(g) => self.brute[g as usize].reason.clone(),
+        };
+        Some(format!("{}: {text}", kind.name()))
+    }
+}
+
+/// A session that failed or moved fewer than [`behaviour::SHORT_BYTES`] both ways.
+fn is_short(ctx: &Context, i: usize) -> bool {
+    ctx.failed[i] || ctx.out[i] + ctx.inb[i] < behaviour::SHORT_BYTES
+}
+
+/// For each group of `g`, the address (of `addr`) its rows share.
+fn parent_addr(g: &Groups, addr: &[u32]) -> Vec<u32> {
+    let mut p = vec![0u32; g.len];
+    for (&k, &a) in g.of.iter().zip(addr) {
+        p[k as usize] = a;
+    }
+    p
+}
+
+/// For each group of `g` (whose rows share a port), that port.
+fn parent_port(ctx: &Context, g: &Groups) -> Vec<u32> {
+    parent_addr(g, &ctx.port)
+}
+
+/// What a ranking ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Source addresses (`id.orig_h`).
+    Src,
+    /// Destination addresses (`id.resp_h`).
+    Dst,
+    /// (source, destination) pairs.
+    Pair,
+}
+
+impl Unit {
+    /// Its name in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Src => "src",
+            Unit::Dst => "dst",
+            Unit::Pair => "pair",
+        }
+    }
+}
+
+/// One ranked host or pair.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    /// The host (the source, for a pair).
+    pub host: String,
+    /// The destination, for a pair.
+    pub dst: Option<String>,
+    /// The host score in `[0, 1]`: the larger of `behaviour` and `anomaly` (ties are
+    /// ranked by the smaller).
+    pub score: f64,
+    /// Its largest behaviour score.
+    pub behaviour: f64,
+    /// How anomalous its connections are: the mean percentile of its rows among all
+    /// analysed rows by row score, with one more row at the median (0.5) counted in, so
+    /// that one connection is weak evidence about a host.
+    pub anomaly: f64,
+    /// Its connections.
+    pub rows: usize,
+    /// Its flagged connections.
+    pub flagged: usize,
+    /// Each behaviour's score and reason.
+    pub scores: Scores,
+    /// Context rows of its connections.
+    pub group: usize,
+}
+
+impl Ranked {
+    /// Reasons, strongest first: each behaviour scoring at least [`REASON_MIN`].
+    pub fn reasons(&self) -> Vec<String> {
+        let mut s: Vec<(&Score, Behaviour)> = self
+            .scores
+            .iter()
+            .zip(Behaviour::ALL)
+            .filter(|(s, _)| s.value >= REASON_MIN)
+            .collect();
+        s.sort_by(|a, b| b.0.value.total_cmp(&a.0.value));
+        s.into_iter()
+            .map(|(s, b)| format!("{}: {}", b.name(), s.reason))
+            .collect()
+    }
+
+    /// The host (or `src -> dst` for a pair), for text.
+    pub fn label(&self) -> String {
+        match &self.dst {
+            Some(d) => format!("{} -> {}", self.host, d),
+            None => self.host.clone(),
+        }
+    }
+}
+
+/// Behaviour scores below this are not given as reasons (a random series of calls scores
+/// about 0.5 as a beacon; half of Zeek's scan threshold is 0.5 as a scan).
+pub const REASON_MIN: f64 = 0.5;
+
+/// Each row's percentile among all rows by `score` (ties share the highest), in `(0, 1]`.
+pub fn percentiles(score: &[f64]) -> Vec<f64> {
+    let n = score.len();
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    let mut p = vec![0.0; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && score[idx[j + 1]].total_cmp(&score[idx[i]]).is_eq() {
+            j += 1;
+        }
+        for &k in &idx[i..=j] {
+            p[k] = (j + 1) as f64 / n as f64;
+        }
+        i = j + 1;
+    }
+    p
+}
+
+/// Ranks the sources, destinations or pairs of `ctx` by host score, highest first (ties
+/// by more rows, then by first appearance). `row_score` and `flagged` are per context row.
+pub fn rank(
+    ctx: &Context,
+    beh: &Behaviours,
+    unit: Unit,
+    row_score: &[f64],
+    flagged: &[bool],
+) -> Vec<Ranked> {
+    let (groups, scores) = match unit {
+        Unit::Src => (&ctx.by_src, &beh.src),
+        Unit::Dst => (&ctx.by_dst, &beh.dst),
+        Unit::Pair => (&ctx.by_pair, &beh.pair),
+    };
+    let pct = percentiles(row_score);
+    let mut sum = vec![0.5f64; groups.len];
+    let mut n_flagged = vec![0usize; groups.len];
+    for (i, &g) in groups.of.iter().enumerate() {
+        let g = g as usize;
+        sum[g] += pct[i];
+        n_flagged[g] += usize::from(flagged.get(i).copied().unwrap_or(false));
+    }
+    let counts = groups.counts();
+    let anomaly: Vec<f64> = sum
+        .iter()
+        .zip(&counts)
+        .map(|(s, &c)| s / (f64::from(c) + 1.0))
+        .collect();
+    let src_of = parent_addr(groups, &ctx.src);
+    let dst_of = parent_addr(groups, &ctx.dst);
+    let mut out: Vec<Ranked> = (0..groups.len)
+        .map(|g| {
+            let behaviour = scores[g].iter().map(|s| s.value).fold(0.0, f64::max);
+            let (host, dst) = match unit {
+                Unit::Src => (ctx.addrs[src_of[g] as usize].clone(), None),
+                Unit::Dst => (ctx.addrs[dst_of[g] as usize].clone(), None),
+                Unit::Pair => (
+                    ctx.addrs[src_of[g] as usize].clone(),
+                    Some(ctx.addrs[dst_of[g] as usize].clone()),
+                ),
+            };
+            Ranked {
+                host,
+                dst,
+                score: behaviour.max(anomaly[g]),
+                behaviour,
+                anomaly: anomaly[g],
+                rows: counts[g] as usize,
+                flagged: n_flagged[g],
+                scores: scores[g].clone(),
+                group: g,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(
+                b.behaviour
+                    .min(b.anomaly)
+                    .total_cmp(&a.behaviour.min(a.anomaly)),
+            )
+            .then(b.rows.cmp(&a.rows))
+            .then(a.group.cmp(&b.group))
+    });
+    out
+}
+
+/// Share of the rows from which one behaviour is said to dominate the log: past a third,
+/// its rows shape what the row-by-row detectors take as normal.
+pub const DOMINANT_SHARE: f64 = 1.0 / 3.0;
+
+/// Warnings in words: each behaviour that at least [`DOMINANT_SHARE`] of the rows take
+/// part in (with a score of at least [`REASON_MIN`]), which likely turns the row ranking
+/// upside down.
+pub fn warnings(beh: &Behaviours) -> Vec<String> {
+    let n = beh.row.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    Behaviour::ALL
+        .iter()
+        .filter_map(|&b| {
+            let k = beh
+                .row
+                .iter()
+                .zip(&beh.row_kind)
+                .filter(|(&v, &kind)| kind == Some(b) && v >= REASON_MIN)
+                .count();
+            let share = k as f64 / n as f64;
+            (share >= DOMINANT_SHARE).then(|| {
+                format!(
+                    "{} explains {:.0}% of the rows ({k} of {n}): judged one by one they look \
+                     normal, so the row ranking may be upside down; rank hosts (Hosts tab, \
+                     `zsift hosts`) or train on a label (--train-label)",
+                    b.name(),
+                    share * 100.0
+                )
+            })
+        })
+        .collect()
+}
