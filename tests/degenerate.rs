@@ -432,6 +432,7 @@ fn the_ui_says_what_happened_on_degenerate_data() {
     for (tab, s) in screens(&mut app) {
         let want = match tab {
             Tab::Anomalies => "No row is flagged",
+            Tab::Hosts => "1 sources",
             Tab::Scatter => "of 1 rows",
             Tab::Clusters => "1 noise rows",
             Tab::Histograms => "duration",

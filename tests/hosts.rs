@@ -112,7 +112,7 @@ fn a_majority_attack_is_no_longer_upside_down() {
     let (auc, pk) = quality(&log, &a);
     assert!(auc >= 0.97 && pk >= 0.9, "{auc} {pk}");
     // And the warning says which behaviour explains most rows.
-    let w = zsift::hosts::warnings(&a.behaviours);
+    let w = zsift::hosts::warnings(&a.behaviours, true);
     assert!(w.iter().any(|w| w.starts_with("scan explains")), "{w:?}");
     // Trained on the benign rows, it stays right.
     let trained = run(
@@ -160,7 +160,7 @@ fn demo_injected_anomalies_top_the_hosts() {
         beaconing * 10 <= ws,
         "{beaconing} of {ws} workstations beacon"
     );
-    assert!(zsift::hosts::warnings(&a.behaviours).is_empty());
+    assert!(zsift::hosts::warnings(&a.behaviours, true).is_empty());
 }
 
 #[test]

@@ -67,6 +67,7 @@ fn every_tab_draws_the_demo_at_80x24_and_tiny_sizes() {
     let (mut app, _w) = demo();
     let expect = [
         (Tab::Anomalies, "flagged of 3,361 rows"),
+        (Tab::Hosts, "46 sources"),
         (Tab::Scatter, "UMAP of 3361 rows"),
         (Tab::Clusters, "HDBSCAN (min cluster size 10)"),
         (Tab::Histograms, "duration"),
@@ -422,14 +423,14 @@ fn the_last_line_of_defence_scrubs_a_frame() {
 fn keys_switch_tabs_and_filters_and_start_jobs() {
     let (mut app, mut w) = demo();
     press(&mut app, &mut w, &[code(KeyCode::Tab)]);
-    assert_eq!(app.tab, Tab::Scatter);
+    assert_eq!(app.tab, Tab::Hosts);
     press(
         &mut app,
         &mut w,
         &[KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)],
     );
     assert_eq!(app.tab, Tab::Anomalies);
-    press(&mut app, &mut w, &[key('4')]);
+    press(&mut app, &mut w, &[key('5')]);
     assert_eq!(app.tab, Tab::Histograms);
     press(&mut app, &mut w, &[key('l'), key('l')]);
     assert_eq!(app.hist.feature, 2);
@@ -804,9 +805,11 @@ fn the_binary_runs_in_a_terminal_and_restores_it() {
     t.keys(&["Down", "Down", "Enter"]);
     t.wait_for("filter service dns");
     t.wait_for("done");
-    t.keys(&["5"]);
+    t.keys(&["2"]);
+    t.wait_for("score = max(behaviour, anomaly)");
+    t.keys(&["6"]);
     t.wait_for("Top talkers");
-    t.keys(&["4"]);
+    t.keys(&["5"]);
     t.wait_for("sorted values");
     t.keys(&["?"]);
     t.wait_for("Everywhere");
@@ -817,4 +820,64 @@ fn the_binary_runs_in_a_terminal_and_restores_it() {
         "the UI is gone after quitting:\n{s}"
     );
     assert!(!t.alternate_on(), "the alternate screen was left");
+}
+
+#[test]
+fn the_hosts_tab_ranks_sorts_and_opens_connections() {
+    let (mut app, mut w) = demo();
+    press(&mut app, &mut w, &[key('2')]);
+    assert_eq!(app.tab, Tab::Hosts);
+    let screen = draw(&app, 120, 30);
+    // The scanner tops the sources, its behaviour named.
+    let first = screen.lines().find(|l| l.starts_with("1 ")).unwrap_or("");
+    assert!(first.contains("10.0.1.66"), "{screen}");
+    assert!(screen.contains("scan: 178 host:port services"), "{screen}");
+    // Sorted by beacon, the 60-second beacon comes first.
+    press(&mut app, &mut w, &[key('o'), key('o')]);
+    let screen = draw(&app, 120, 30);
+    assert!(screen.contains("sort beacon"), "{screen}");
+    let first = screen.lines().find(|l| l.starts_with("1 ")).unwrap_or("");
+    assert!(first.contains("10.0.1.45"), "{screen}");
+    // Pairs, then the connections of the first one, flagged first.
+    press(
+        &mut app,
+        &mut w,
+        &[
+            key('u'),
+            key('u'),
+            key('o'),
+            key('o'),
+            key('o'),
+            key('o'),
+            key('o'),
+            key('o'),
+        ],
+    );
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("pairs · sort score"), "{screen}");
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    match &app.overlay {
+        Overlay::Detail { title, fields, .. } => {
+            assert!(title.contains("connections"), "{title}");
+            let n: usize = title
+                .split(": ")
+                .nth(1)
+                .and_then(|t| t.split(' ').next())
+                .and_then(|t| t.parse().ok())
+                .unwrap();
+            assert_eq!(fields.len(), n);
+            // Flagged rows (marked) come before the others.
+            let marks: Vec<bool> = fields.iter().map(|f| f.0.starts_with('▲')).collect();
+            assert!(marks.windows(2).all(|w| w[0] || !w[1]), "{marks:?}");
+        }
+        o => panic!("{o:?}"),
+    }
+    let overlay = draw(&app, 80, 24);
+    assert!(overlay.contains("connections"), "{overlay}");
+    press(&mut app, &mut w, &[code(KeyCode::Esc)]);
+    assert!(matches!(app.overlay, Overlay::None));
+    // Every width draws.
+    for (w_, h) in [(20, 5), (40, 10), (79, 24), (200, 60)] {
+        assert_eq!(draw(&app, w_, h).lines().count(), usize::from(h));
+    }
 }

@@ -90,6 +90,16 @@ pub fn run(
         "flagged": a.verdicts.n_flagged(),
         "combine": a.verdicts.combine.to_string(),
     });
+    let upside_down = roc_auc(&a.verdicts.combined, &truth).is_some_and(|r| r < 0.5);
+    let mut notes: Vec<String> = crate::hosts::warnings(&a.behaviours, a.hosts);
+    if upside_down {
+        notes.push(
+            "the ranking is upside down against the labels (ensemble ROC-AUC below 0.5): \
+             the attack is most of the rows; rank hosts (`zsift hosts`) or train on a label \
+             (--train-label)"
+                .into(),
+        );
+    }
     if as_json {
         let v = json!({
             "rows": a.matrix.rows.len(),
@@ -99,6 +109,7 @@ pub fn run(
             "dropped": a.matrix.dropped,
             "detectors": detectors,
             "ensemble": ensemble,
+            "notes": notes,
         });
         crate::sanitize::write_json(&mut *out, &v)?;
         writeln!(out)?;
@@ -145,5 +156,8 @@ pub fn run(
         ensemble["flagged"].as_u64().unwrap_or(0),
         a.verdicts.combine
     )?;
+    for n in &notes {
+        writeln!(out, "note: {n}")?;
+    }
     Ok(())
 }

@@ -92,7 +92,7 @@ pub fn run(
         unit.name(),
         sanitize(&m.filter.describe())
     )?;
-    for w in hosts::warnings(&a.behaviours) {
+    for w in hosts::warnings(&a.behaviours, a.hosts) {
         writeln!(out, "note: {w}")?;
     }
     let width = shown

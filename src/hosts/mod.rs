@@ -538,9 +538,10 @@ pub fn rank(
 pub const DOMINANT_SHARE: f64 = 1.0 / 3.0;
 
 /// Warnings in words: each behaviour that at least [`DOMINANT_SHARE`] of the rows take
-/// part in (with a score of at least [`REASON_MIN`]), which likely turns the row ranking
-/// upside down.
-pub fn warnings(beh: &Behaviours) -> Vec<String> {
+/// part in (with a score of at least [`REASON_MIN`]), which turns a ranking of rows judged
+/// alone upside down. `in_score` says whether the hosts' behaviour entered the rows'
+/// scores (the default), which keeps such a ranking the right way up.
+pub fn warnings(beh: &Behaviours, in_score: bool) -> Vec<String> {
     let n = beh.row.len();
     if n == 0 {
         return Vec::new();
@@ -556,10 +557,16 @@ pub fn warnings(beh: &Behaviours) -> Vec<String> {
                 .count();
             let share = k as f64 / n as f64;
             (share >= DOMINANT_SHARE).then(|| {
+                let then = if in_score {
+                    "their hosts' behaviour ranks them first; the Hosts tab (`zsift hosts`) \
+                     shows who"
+                } else {
+                    "so the row ranking may be upside down; rank hosts (Hosts tab, `zsift \
+                     hosts`) or train on a label (--train-label)"
+                };
                 format!(
                     "{} explains {:.0}% of the rows ({k} of {n}): judged one by one they look \
-                     normal, so the row ranking may be upside down; rank hosts (Hosts tab, \
-                     `zsift hosts`) or train on a label (--train-label)",
+                     normal, {then}",
                     b.name(),
                     share * 100.0
                 )

@@ -22,6 +22,8 @@ use super::worker::{detector_fraction, Event, Job, Stage};
 pub enum Tab {
     /// Flagged rows.
     Anomalies,
+    /// Sources, destinations and pairs by host score.
+    Hosts,
     /// The 2-D embedding.
     Scatter,
     /// Clusters and their statistics.
@@ -34,8 +36,9 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab, in order.
-    pub const ALL: [Tab; 5] = [
+    pub const ALL: [Tab; 6] = [
         Tab::Anomalies,
+        Tab::Hosts,
         Tab::Scatter,
         Tab::Clusters,
         Tab::Histograms,
@@ -46,6 +49,7 @@ impl Tab {
     pub fn title(self) -> &'static str {
         match self {
             Tab::Anomalies => "Anomalies",
+            Tab::Hosts => "Hosts",
             Tab::Scatter => "Scatter",
             Tab::Clusters => "Clusters",
             Tab::Histograms => "Histograms",
@@ -60,6 +64,7 @@ impl Tab {
     fn context(self) -> Context {
         match self {
             Tab::Anomalies => Context::Anomalies,
+            Tab::Hosts => Context::Hosts,
             Tab::Scatter => Context::Scatter,
             Tab::Clusters => Context::Clusters,
             Tab::Histograms => Context::Histograms,
@@ -68,92 +73,15 @@ impl Tab {
     }
 }
 
-/// Columns the Anomalies table sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// Combined score, highest first.
-    Score,
-    /// Time.
-    Time,
-    /// Votes, most first.
-    Votes,
-    /// Source address.
-    Source,
-    /// Destination address.
-    Destination,
-    /// Service.
-    Service,
-}
-
-impl SortKey {
-    const ALL: [SortKey; 6] = [
-        SortKey::Score,
-        SortKey::Time,
-        SortKey::Votes,
-        SortKey::Source,
-        SortKey::Destination,
-        SortKey::Service,
-    ];
-
-    /// The column's name in the table header.
-    pub fn name(self) -> &'static str {
-        match self {
-            SortKey::Score => "score",
-            SortKey::Time => "time",
-            SortKey::Votes => "votes",
-            SortKey::Source => "orig",
-            SortKey::Destination => "resp",
-            SortKey::Service => "service",
-        }
-    }
-}
-
 /// Which rows the Clusters tab clusters: the landscape's subsets.
 pub use crate::pipeline::Subset;
 
-/// The Anomalies table's state.
-#[derive(Debug, Clone)]
-pub struct Table {
-    /// Position of the highlighted row in `order`.
-    pub selected: usize,
-    /// Sort column.
-    pub sort: SortKey,
-    /// Reversed order.
-    pub reverse: bool,
-    /// Narrowing text (UID or address), empty for none.
-    pub search: String,
-    /// Indices into the results' flagged rows, as shown.
-    pub order: Vec<usize>,
-}
-
-/// The Histograms tab's state.
-#[derive(Debug, Clone, Default)]
-pub struct Histograms {
-    /// Index of the feature shown.
-    pub feature: usize,
-    /// Side by side instead of overlaid.
-    pub side_by_side: bool,
-    /// Log bins.
-    pub log: bool,
-}
-
-/// The Scatter tab's state.
-#[derive(Debug, Clone, Default)]
-pub struct Scatter {
-    /// UMAP instead of PCA.
-    pub umap: bool,
-    /// Colouring: 0 verdict, 1 cluster, 2.. one detector each.
-    pub colour: usize,
-}
-
-/// The Clusters tab's state.
-#[derive(Debug, Clone)]
-pub struct Clusters {
-    /// Rows clustered.
-    pub subset: Subset,
-    /// Highlighted cluster.
-    pub selected: usize,
-}
+pub use super::tabs::anomalies::{SortKey, Table};
+pub use super::tabs::clusters::Clusters;
+pub use super::tabs::histograms::Histograms;
+pub use super::tabs::hosts::Hosts;
+pub use super::tabs::overview::Overview;
+pub use super::tabs::scatter::Scatter;
 
 /// What a picker chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,8 +282,10 @@ pub struct App {
     pub clusters: Clusters,
     /// Histograms tab.
     pub hist: Histograms,
-    /// Overview tab's first line.
-    pub overview_scroll: usize,
+    /// Hosts tab.
+    pub hosts: Hosts,
+    /// Overview tab.
+    pub overview: Overview,
     /// The overlay.
     pub overlay: Overlay,
     /// A message for the footer.
@@ -411,7 +341,8 @@ impl App {
                 log: true,
                 ..Histograms::default()
             },
-            overview_scroll: 0,
+            hosts: Hosts::default(),
+            overview: Overview::default(),
             overlay: Overlay::None,
             status: None,
             quit: false,
@@ -533,7 +464,7 @@ impl App {
                 self.landscape_step = Some("PCA".into());
                 self.results = Some(results);
                 self.hist.feature = self.hist.feature.min(self.n_features().saturating_sub(1));
-                self.reorder();
+                self.table.reorder(self.results.as_deref());
             }
             Event::Failed { error, .. } => {
                 if let Some(j) = &mut self.job {
@@ -552,44 +483,6 @@ impl App {
 
     fn n_features(&self) -> usize {
         self.results.as_ref().map_or(0, |r| r.dists.len())
-    }
-
-    /// Sorts and narrows the flagged rows into `table.order`.
-    fn reorder(&mut self) {
-        let Some(r) = &self.results else {
-            self.table.order.clear();
-            return;
-        };
-        let needle = self.table.search.to_lowercase();
-        let mut order: Vec<usize> = (0..r.flagged.len())
-            .filter(|&k| {
-                let f = &r.flagged[k];
-                needle.is_empty()
-                    || f.uid.to_lowercase().contains(&needle)
-                    || f.orig.to_lowercase().contains(&needle)
-                    || f.resp.to_lowercase().contains(&needle)
-            })
-            .collect();
-        let fl = &r.flagged;
-        match self.table.sort {
-            // Flagged rows come most anomalous first already.
-            SortKey::Score => {}
-            SortKey::Time => order.sort_by(|&a, &b| fl[a].ts.cmp(&fl[b].ts)),
-            SortKey::Votes => order.sort_by(|&a, &b| fl[b].votes.cmp(&fl[a].votes)),
-            SortKey::Source => order
-                .sort_by(|&a, &b| (fl[a].orig_ip, &fl[a].orig).cmp(&(fl[b].orig_ip, &fl[b].orig))),
-            SortKey::Destination => order
-                .sort_by(|&a, &b| (fl[a].resp_ip, &fl[a].resp).cmp(&(fl[b].resp_ip, &fl[b].resp))),
-            SortKey::Service => order.sort_by(|&a, &b| fl[a].service.cmp(&fl[b].service)),
-        }
-        if self.table.reverse {
-            order.reverse();
-        }
-        self.table.order = order;
-        self.table.selected = self
-            .table
-            .selected
-            .min(self.table.order.len().saturating_sub(1));
     }
 
     /// The flagged row highlighted in the Anomalies table.
@@ -641,7 +534,7 @@ impl App {
                     self.quit = true;
                 } else {
                     self.table.search.clear();
-                    self.reorder();
+                    self.table.reorder(self.results.as_deref());
                 }
             }
             Action::Help => self.overlay = Overlay::Help { scroll: 0 },
@@ -676,77 +569,56 @@ impl App {
                     self.status = Some("nothing to export until the detectors finish".into());
                 }
             }
-            Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Top
-            | Action::Bottom
-            | Action::Left
-            | Action::Right => self.on_move(action, page),
+            Action::Open if self.tab == Tab::Hosts => self.open_host(),
             Action::Open => self.open_detail(),
             Action::PivotHost | Action::PivotPair => return self.pivot(action),
-            Action::Sort => {
-                let i = SortKey::ALL
-                    .iter()
-                    .position(|&k| k == self.table.sort)
-                    .unwrap_or(0);
-                self.table.sort = SortKey::ALL[(i + 1) % SortKey::ALL.len()];
-                self.table.reverse = false;
-                self.table.selected = 0;
-                self.reorder();
-            }
-            Action::Reverse => {
-                self.table.reverse = !self.table.reverse;
-                self.table.selected = 0;
-                self.reorder();
-            }
-            Action::Projection => self.scatter.umap = !self.scatter.umap,
-            Action::Colour => {
-                let n = 2 + self.model.ensemble.detectors.len();
-                self.scatter.colour = (self.scatter.colour + 1) % n;
-            }
-            Action::Subset => {
-                self.clusters.subset = match self.clusters.subset {
-                    Subset::All => Subset::Anomalous,
-                    Subset::Anomalous => Subset::Normal,
-                    Subset::Normal => Subset::All,
-                };
-                self.clusters.selected = 0;
-            }
-            Action::Layout => self.hist.side_by_side = !self.hist.side_by_side,
-            Action::LogBins => self.hist.log = !self.hist.log,
-            _ => {}
+            a => return self.on_tab(a, page),
         }
         None
     }
 
-    fn on_move(&mut self, action: Action, page: usize) {
+    /// Hands a key to the tab shown.
+    fn on_tab(&mut self, action: Action, page: usize) -> Option<Job> {
+        let results = self.results.clone();
+        let r = results.as_deref();
         match self.tab {
             Tab::Anomalies => {
-                let max = self.table.order.len().saturating_sub(1);
-                self.table.selected = scrolled(self.table.selected, action, page, max);
+                self.table.update(action, r, page);
             }
-            Tab::Histograms => {
-                let n = self.n_features();
-                if n > 0 {
-                    self.hist.feature = match action {
-                        Action::Left | Action::Up => (self.hist.feature + n - 1) % n,
-                        Action::Right | Action::Down => (self.hist.feature + 1) % n,
-                        Action::Top => 0,
-                        Action::Bottom => n - 1,
-                        _ => self.hist.feature,
-                    };
-                }
+            Tab::Hosts => {
+                self.hosts.update(action, r, page);
             }
-            Tab::Overview => {
-                self.overview_scroll = scrolled(self.overview_scroll, action, page, 200);
+            Tab::Scatter => {
+                self.scatter
+                    .update(action, self.model.ensemble.detectors.len());
             }
             Tab::Clusters => {
-                self.clusters.selected = scrolled(self.clusters.selected, action, page, 1000);
+                self.clusters.update(action, page);
             }
-            Tab::Scatter => {}
+            Tab::Histograms => {
+                self.hist.update(action, self.n_features());
+            }
+            Tab::Overview => {
+                self.overview.update(action, page);
+            }
         }
+        None
+    }
+
+    /// Lists the connections of the host or pair highlighted in the Hosts tab, flagged
+    /// first, then by score.
+    fn open_host(&mut self) {
+        let (Some(log), Some(r)) = (self.log.clone(), self.results.clone()) else {
+            return;
+        };
+        let Some((title, fields)) = self.hosts.connections(&log, &r) else {
+            return;
+        };
+        self.overlay = Overlay::Detail {
+            title,
+            fields,
+            scroll: 0,
+        };
     }
 
     fn open_detail(&mut self) {
@@ -801,7 +673,7 @@ impl App {
             Action::Close => {
                 if kind == PromptKind::Search {
                     self.table.search.clear();
-                    self.reorder();
+                    self.table.reorder(self.results.as_deref());
                 }
                 return None;
             }
@@ -824,7 +696,7 @@ impl App {
         if kind == PromptKind::Search {
             self.table.search = text.clone();
             self.table.selected = 0;
-            self.reorder();
+            self.table.reorder(self.results.as_deref());
         }
         self.overlay = Overlay::Prompt { kind, text };
         None
@@ -1134,7 +1006,7 @@ fn step(c: f64, action: Action) -> f64 {
 }
 
 /// A position moved by a key within 0..=max.
-fn scrolled(pos: usize, action: Action, page: usize, max: usize) -> usize {
+pub(crate) fn scrolled(pos: usize, action: Action, page: usize, max: usize) -> usize {
     let page = page.max(1);
     match action {
         Action::Up => pos.saturating_sub(1),

@@ -13,6 +13,7 @@ use crate::cluster::stats::Distribution;
 use crate::eval;
 use crate::features::{Encoding, Feature, FeatureOptions, Raw, CONN_CATEGORICAL};
 use crate::filter::{self, LABEL_COLUMN};
+use crate::hosts::{Ranked, Unit};
 use crate::ingest::Log;
 use crate::pipeline::{Analysis, Model};
 use crate::sanitize::sanitize;
@@ -310,7 +311,26 @@ pub struct Results {
     pub dists: Vec<FeatureDist>,
     /// Seconds the job took.
     pub seconds: f64,
+    /// Sources, destinations and pairs by host score (in [`Unit`] order: src, dst, pair).
+    pub hosts: [Vec<HostRow>; 3],
+    /// Warnings in words: a behaviour that explains a large share of the rows, a ranking
+    /// the labels show upside down.
+    pub warnings: Vec<String>,
 }
+
+/// A host or pair as the Hosts tab shows it.
+#[derive(Debug, Clone)]
+pub struct HostRow {
+    /// The ranking's entry.
+    pub ranked: Ranked,
+    /// Its host, or `src → dst` (sanitized).
+    pub label: String,
+    /// Its reasons, joined (sanitized).
+    pub reasons: String,
+}
+
+/// The units of the Hosts tab, in the order of [`Results::hosts`].
+pub const UNITS: [Unit; 3] = [Unit::Src, Unit::Dst, Unit::Pair];
 
 impl Results {
     /// Prepares the views' data from a finished analysis; `None` if cancelled meanwhile.
@@ -382,7 +402,33 @@ impl Results {
         if cancel.is_cancelled() {
             return None;
         }
+        let hosts = UNITS.map(|u| {
+            analysis
+                .hosts(u)
+                .into_iter()
+                .map(|h| HostRow {
+                    label: clean(&match &h.dst {
+                        Some(d) => format!("{} → {d}", h.host),
+                        None => h.host.clone(),
+                    }),
+                    reasons: clean(&h.reasons().join("; ")),
+                    ranked: h,
+                })
+                .collect()
+        });
+        let mut warnings = crate::hosts::warnings(&analysis.behaviours, analysis.hosts);
+        if let Some(e) = &evaluation {
+            if let Some(auc) = e.rows.last().and_then(|r| r.auc).filter(|&a| a < 0.5) {
+                warnings.push(format!(
+                    "against the labels the ranking is upside down (ensemble ROC-AUC \
+                     {auc:.2}): the attack is most of the rows; see the Hosts tab, or train \
+                     on a label (t)"
+                ));
+            }
+        }
         Some(Self {
+            hosts,
+            warnings,
             model: model.clone(),
             flagged,
             timings,

@@ -13,6 +13,8 @@ pub enum Context {
     Move,
     /// The Anomalies tab.
     Anomalies,
+    /// The Hosts tab.
+    Hosts,
     /// The Scatter tab.
     Scatter,
     /// The Clusters tab.
@@ -38,6 +40,7 @@ impl Context {
             Context::Global => "Everywhere",
             Context::Move => "Moving",
             Context::Anomalies => "Anomalies tab",
+            Context::Hosts => "Hosts tab",
             Context::Scatter => "Scatter tab",
             Context::Clusters => "Clusters tab",
             Context::Histograms => "Histograms tab",
@@ -101,6 +104,8 @@ pub enum Action {
     PivotPair,
     /// Sort the table by the next column.
     Sort,
+    /// Rank sources, destinations or pairs.
+    Unit,
     /// Reverse the sort order.
     Reverse,
     /// PCA or UMAP.
@@ -198,10 +203,11 @@ pub const BINDINGS: &[Binding] = &[
     b(&[code(KeyCode::Tab)], "Tab", A::NextTab, C::Global, "next tab", None),
     b(&[code(KeyCode::BackTab)], "S-Tab", A::PrevTab, C::Global, "previous tab", None),
     b(&[k('1')], "1", A::Tab(0), C::Global, "Anomalies tab", None),
-    b(&[k('2')], "2", A::Tab(1), C::Global, "Scatter tab", None),
-    b(&[k('3')], "3", A::Tab(2), C::Global, "Clusters tab", None),
-    b(&[k('4')], "4", A::Tab(3), C::Global, "Histograms tab", None),
-    b(&[k('5')], "5", A::Tab(4), C::Global, "Overview tab", None),
+    b(&[k('2')], "2", A::Tab(1), C::Global, "Hosts tab", None),
+    b(&[k('3')], "3", A::Tab(2), C::Global, "Scatter tab", None),
+    b(&[k('4')], "4", A::Tab(3), C::Global, "Clusters tab", None),
+    b(&[k('5')], "5", A::Tab(4), C::Global, "Histograms tab", None),
+    b(&[k('6')], "6", A::Tab(5), C::Global, "Overview tab", None),
     b(&[k('s')], "s", A::Services, C::Global, "filter on services", Some("service")),
     b(&[k('i')], "i", A::Addresses, C::Global, "filter on addresses (source or destination)", Some("ip")),
     b(&[k('f')], "f", A::Features, C::Global, "choose features, scaling and unset values", Some("feat")),
@@ -224,6 +230,9 @@ pub const BINDINGS: &[Binding] = &[
     b(&[k('P')], "P", A::PivotPair, C::Anomalies, "the rows between the row's two hosts", Some("pair")),
     b(&[k('o')], "o", A::Sort, C::Anomalies, "sort by the next column", Some("sort")),
     b(&[k('r')], "r", A::Reverse, C::Anomalies, "reverse the order", None),
+    b(&[code(KeyCode::Enter)], "Enter", A::Open, C::Hosts, "the host's or pair's connections, flagged first", Some("rows")),
+    b(&[k('u')], "u", A::Unit, C::Hosts, "rank sources, destinations or pairs", Some("src/dst/pair")),
+    b(&[k('o')], "o", A::Sort, C::Hosts, "sort by score, a behaviour, rows or flagged", Some("sort")),
     b(&[k('p')], "p", A::Projection, C::Scatter, "PCA or UMAP", Some("pca/umap")),
     b(&[k('c')], "c", A::Colour, C::Scatter, "colour by verdict, cluster or a detector", Some("colour")),
     b(&[k('a')], "a", A::Subset, C::Clusters, "clusters of all, anomalous or normal rows", Some("subset")),

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod data;
 pub mod keys;
+pub mod tabs;
 pub mod terminal;
 pub mod views;
 pub mod worker;

@@ -2,12 +2,7 @@
 //! state, so each can be tested on a `TestBackend`. Text from the log arrives sanitized
 //! (see [`super::data`]).
 
-mod anomalies;
-mod clusters;
-mod histograms;
 mod overlays;
-mod overview;
-mod scatter;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -17,6 +12,7 @@ use ratatui::Frame;
 
 use super::app::{App, Overlay, Tab};
 use super::keys;
+use super::tabs::{anomalies, clusters, histograms, hosts, overview, scatter};
 use crate::detect::DetectorKind;
 
 /// Styles, with colour or (under `NO_COLOR`) with attributes only. Sixteen colours
@@ -293,6 +289,7 @@ fn render_body(app: &App, f: &mut Frame, area: Rect, th: Theme) {
     }
     match app.tab {
         Tab::Anomalies => anomalies::render(app, f, area),
+        Tab::Hosts => hosts::render(app, f, area),
         Tab::Scatter => scatter::render(app, f, area),
         Tab::Clusters => clusters::render(app, f, area),
         Tab::Histograms => histograms::render(app, f, area),
@@ -329,7 +326,7 @@ fn hint_line(contexts: &[keys::Context], th: Theme) -> Line<'static> {
 }
 
 /// Waits-for-results message for a tab, with the job's progress.
-fn pending(app: &App, f: &mut Frame, area: Rect) {
+pub(crate) fn pending(app: &App, f: &mut Frame, area: Rect) {
     let th = Theme::of(app);
     let mut lines = Vec::new();
     match &app.job {
@@ -397,7 +394,7 @@ fn popup(f: &mut Frame, area: Rect, title: &str, th: Theme) -> Rect {
 }
 
 /// `s` cut to `width` columns with an ellipsis.
-fn cut(s: &str, width: usize) -> String {
+pub(crate) fn cut(s: &str, width: usize) -> String {
     use unicode_width::UnicodeWidthChar;
     let mut out = String::new();
     let mut w = 0;
@@ -420,7 +417,7 @@ fn cut(s: &str, width: usize) -> String {
 }
 
 /// A count with thousands separators.
-fn count(n: usize) -> String {
+pub(crate) fn count(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -10,11 +10,46 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{count, pending, Theme};
 use crate::cluster::stats::ClusterStats;
 use crate::reasons::number;
 use crate::tui::app::App;
+use crate::tui::app::{scrolled, Subset};
 use crate::tui::data::clean;
+use crate::tui::keys::Action;
+use crate::tui::views::{count, pending, Theme};
+
+/// The Clusters tab's state.
+#[derive(Debug, Clone)]
+pub struct Clusters {
+    /// Rows clustered.
+    pub subset: Subset,
+    /// Highlighted cluster.
+    pub selected: usize,
+}
+
+impl Clusters {
+    /// Handles the tab's own keys; returns whether the key was its.
+    pub fn update(&mut self, action: Action, page: usize) -> bool {
+        match action {
+            Action::Subset => {
+                self.subset = match self.subset {
+                    Subset::All => Subset::Anomalous,
+                    Subset::Anomalous => Subset::Normal,
+                    Subset::Normal => Subset::All,
+                };
+                self.selected = 0;
+            }
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => self.selected = scrolled(self.selected, action, page, 1000),
+            _ => return false,
+        }
+        true
+    }
+}
 
 /// Draws the tab.
 pub fn render(app: &App, f: &mut Frame, area: Rect) {

@@ -10,8 +10,31 @@ use ratatui::widgets::canvas::{Canvas, Line as CanvasLine, Points};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{pending, Theme};
 use crate::tui::app::App;
+use crate::tui::keys::Action;
+use crate::tui::views::{pending, Theme};
+
+/// The Scatter tab's state.
+#[derive(Debug, Clone, Default)]
+pub struct Scatter {
+    /// UMAP instead of PCA.
+    pub umap: bool,
+    /// Colouring: 0 verdict, 1 cluster, 2.. one detector each.
+    pub colour: usize,
+}
+
+impl Scatter {
+    /// Handles the tab's own keys, `detectors` being the detectors the job ran; returns
+    /// whether the key was its.
+    pub fn update(&mut self, action: Action, detectors: usize) -> bool {
+        match action {
+            Action::Projection => self.umap = !self.umap,
+            Action::Colour => self.colour = (self.colour + 1) % (2 + detectors),
+            _ => return false,
+        }
+        true
+    }
+}
 
 /// Cluster colours: the 16-colour palette without black, grey and the verdict red.
 const PALETTE: [Color; 10] = [

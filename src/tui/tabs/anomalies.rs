@@ -3,12 +3,137 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::widgets::{Paragraph, Row, Table as TableWidget};
 use ratatui::Frame;
 
-use super::{count, cut, pending, Theme};
-use crate::tui::app::App;
-use crate::tui::data::Flagged;
+use crate::tui::app::{scrolled, App};
+use crate::tui::data::{Flagged, Results};
+use crate::tui::keys::Action;
+use crate::tui::views::{count, cut, pending, Theme};
+
+/// Columns the Anomalies table sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Combined score, highest first.
+    Score,
+    /// Time.
+    Time,
+    /// Votes, most first.
+    Votes,
+    /// Source address.
+    Source,
+    /// Destination address.
+    Destination,
+    /// Service.
+    Service,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 6] = [
+        SortKey::Score,
+        SortKey::Time,
+        SortKey::Votes,
+        SortKey::Source,
+        SortKey::Destination,
+        SortKey::Service,
+    ];
+
+    /// The column's name in the table header.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Score => "score",
+            SortKey::Time => "time",
+            SortKey::Votes => "votes",
+            SortKey::Source => "orig",
+            SortKey::Destination => "resp",
+            SortKey::Service => "service",
+        }
+    }
+}
+
+/// The Anomalies table's state.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Position of the highlighted row in `order`.
+    pub selected: usize,
+    /// Sort column.
+    pub sort: SortKey,
+    /// Reversed order.
+    pub reverse: bool,
+    /// Narrowing text (UID or address), empty for none.
+    pub search: String,
+    /// Indices into the results' flagged rows, as shown.
+    pub order: Vec<usize>,
+}
+
+impl Table {
+    /// Sorts and narrows the flagged rows of `results` into `order`.
+    pub fn reorder(&mut self, results: Option<&Results>) {
+        let Some(r) = results else {
+            self.order.clear();
+            return;
+        };
+        let needle = self.search.to_lowercase();
+        let mut order: Vec<usize> = (0..r.flagged.len())
+            .filter(|&k| {
+                let f = &r.flagged[k];
+                needle.is_empty()
+                    || f.uid.to_lowercase().contains(&needle)
+                    || f.orig.to_lowercase().contains(&needle)
+                    || f.resp.to_lowercase().contains(&needle)
+            })
+            .collect();
+        let fl = &r.flagged;
+        match self.sort {
+            // Flagged rows come most anomalous first already.
+            SortKey::Score => {}
+            SortKey::Time => order.sort_by(|&a, &b| fl[a].ts.cmp(&fl[b].ts)),
+            SortKey::Votes => order.sort_by(|&a, &b| fl[b].votes.cmp(&fl[a].votes)),
+            SortKey::Source => order
+                .sort_by(|&a, &b| (fl[a].orig_ip, &fl[a].orig).cmp(&(fl[b].orig_ip, &fl[b].orig))),
+            SortKey::Destination => order
+                .sort_by(|&a, &b| (fl[a].resp_ip, &fl[a].resp).cmp(&(fl[b].resp_ip, &fl[b].resp))),
+            SortKey::Service => order.sort_by(|&a, &b| fl[a].service.cmp(&fl[b].service)),
+        }
+        if self.reverse {
+            order.reverse();
+        }
+        self.order = order;
+        self.selected = self.selected.min(self.order.len().saturating_sub(1));
+    }
+
+    /// Handles the tab's own keys; returns whether the key was its.
+    pub fn update(&mut self, action: Action, results: Option<&Results>, page: usize) -> bool {
+        match action {
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => {
+                let max = self.order.len().saturating_sub(1);
+                self.selected = scrolled(self.selected, action, page, max);
+            }
+            Action::Sort => {
+                let i = SortKey::ALL
+                    .iter()
+                    .position(|&k| k == self.sort)
+                    .unwrap_or(0);
+                self.sort = SortKey::ALL[(i + 1) % SortKey::ALL.len()];
+                self.reverse = false;
+                self.selected = 0;
+                self.reorder(results);
+            }
+            Action::Reverse => {
+                self.reverse = !self.reverse;
+                self.selected = 0;
+                self.reorder(results);
+            }
+            _ => return false,
+        }
+        true
+    }
+}
 
 /// Rows of detail under the table, when there is room.
 const PREVIEW: u16 = 2;
@@ -44,12 +169,24 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         return;
     };
     let preview = if area.height >= 10 { PREVIEW } else { 0 };
-    let [caption, table, below] = Layout::vertical([
+    // A warning that the ranking may be upside down takes a line when there is room.
+    let warn_h = u16::from(area.height >= 12 && !r.warnings.is_empty());
+    let [caption, warning, table, below] = Layout::vertical([
         Constraint::Length(u16::from(area.height >= 4)),
+        Constraint::Length(warn_h),
         Constraint::Min(0),
         Constraint::Length(preview),
     ])
     .areas(area);
+    if warn_h > 0 {
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                cut(&format!("! {}", r.warnings[0]), usize::from(warning.width)),
+                th.warn(),
+            )),
+            warning,
+        );
+    }
     let t = &app.table;
     let mut cap = vec![
         Span::styled(
@@ -142,7 +279,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             }
         })
         .collect();
-    let widget = Table::new(rows, widths)
+    let widget = TableWidget::new(rows, widths)
         .header(Row::new(header).style(th.title()))
         .column_spacing(1);
     f.render_widget(widget, table);

@@ -6,8 +6,33 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{count, cut, Theme};
+use crate::tui::app::scrolled;
 use crate::tui::app::App;
+use crate::tui::keys::Action;
+use crate::tui::views::{count, cut, Theme};
+
+/// The Overview tab's state.
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    /// First line shown.
+    pub scroll: usize,
+}
+
+impl Overview {
+    /// Handles the tab's own keys; returns whether the key was its.
+    pub fn update(&mut self, action: Action, page: usize) -> bool {
+        match action {
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => self.scroll = scrolled(self.scroll, action, page, 200),
+            _ => return false,
+        }
+        true
+    }
+}
 
 /// Rows listed per top list.
 const TOP: usize = 8;
@@ -141,6 +166,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                 )),
                 None => right.push(Line::styled("No label column: no evaluation.", th.dim())),
             }
+            for w in &r.warnings {
+                right.push(Line::raw(""));
+                right.push(Line::styled(format!("! {w}"), th.warn()));
+            }
         }
         None => match &app.job {
             Some(j) => {
@@ -158,7 +187,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             None => right.push(Line::raw("waiting")),
         },
     }
-    let scroll = u16::try_from(app.overview_scroll).unwrap_or(u16::MAX);
+    let scroll = u16::try_from(app.overview.scroll).unwrap_or(u16::MAX);
     if area.width >= 72 {
         let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(area);
         f.render_widget(Paragraph::new(left).scroll((scroll, 0)), l);

@@ -8,11 +8,50 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
-use super::{count, cut, pending, Theme};
 use crate::cluster::stats::Histogram;
 use crate::reasons::number;
 use crate::tui::app::App;
 use crate::tui::data::{log_scale, Dist};
+use crate::tui::keys::Action;
+use crate::tui::views::{count, cut, pending, Theme};
+
+/// The Histograms tab's state.
+#[derive(Debug, Clone, Default)]
+pub struct Histograms {
+    /// Index of the feature shown.
+    pub feature: usize,
+    /// Side by side instead of overlaid.
+    pub side_by_side: bool,
+    /// Log bins.
+    pub log: bool,
+}
+
+impl Histograms {
+    /// Handles the tab's own keys among `n` features; returns whether the key was its.
+    pub fn update(&mut self, action: Action, n: usize) -> bool {
+        match action {
+            Action::Layout => self.side_by_side = !self.side_by_side,
+            Action::LogBins => self.log = !self.log,
+            Action::Left
+            | Action::Up
+            | Action::Right
+            | Action::Down
+            | Action::Top
+            | Action::Bottom => {
+                if n > 0 {
+                    self.feature = match action {
+                        Action::Left | Action::Up => (self.feature + n - 1) % n,
+                        Action::Right | Action::Down => (self.feature + 1) % n,
+                        Action::Top => 0,
+                        _ => n - 1,
+                    };
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+}
 
 /// Draws the tab.
 pub fn render(app: &App, f: &mut Frame, area: Rect) {

@@ -1,0 +1,336 @@
+//! The Hosts tab: sources, destinations or pairs (`u` cycles) ranked by host score, with
+//! each behaviour's score and the reasons; `o` sorts by a behaviour, Enter lists the
+//! highlighted host's or pair's connections, flagged first.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table as TableWidget, Wrap};
+use ratatui::Frame;
+
+use crate::hosts::behaviour::Behaviour;
+use crate::hosts::Unit;
+use crate::ingest::Log;
+use crate::tui::app::{scrolled, App};
+use crate::tui::data::{clean, HostRow, Results, UNITS};
+use crate::tui::keys::Action;
+use crate::tui::views::{count, cut, pending, Theme};
+
+/// What the Hosts table is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostSort {
+    /// Host score, highest first.
+    Score,
+    /// One behaviour's score (index into [`Behaviour::ALL`]), highest first.
+    Behaviour(usize),
+    /// Connections, most first.
+    Rows,
+    /// Flagged connections, most first.
+    Flagged,
+}
+
+impl HostSort {
+    /// Its name in the table header.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostSort::Score => "score",
+            HostSort::Behaviour(b) => Behaviour::ALL[b].name(),
+            HostSort::Rows => "rows",
+            HostSort::Flagged => "flagged",
+        }
+    }
+
+    fn next(self) -> Self {
+        match self {
+            HostSort::Score => HostSort::Behaviour(0),
+            HostSort::Behaviour(b) if b + 1 < Behaviour::ALL.len() => HostSort::Behaviour(b + 1),
+            HostSort::Behaviour(_) => HostSort::Rows,
+            HostSort::Rows => HostSort::Flagged,
+            HostSort::Flagged => HostSort::Score,
+        }
+    }
+}
+
+/// The Hosts tab's state.
+#[derive(Debug, Clone)]
+pub struct Hosts {
+    /// What is ranked.
+    pub unit: Unit,
+    /// Sort column.
+    pub sort: HostSort,
+    /// Position of the highlighted entry in the sorted list.
+    pub selected: usize,
+}
+
+impl Default for Hosts {
+    fn default() -> Self {
+        Self {
+            unit: Unit::Src,
+            sort: HostSort::Score,
+            selected: 0,
+        }
+    }
+}
+
+/// Connections listed when a host's are opened (its most anomalous first).
+const LISTED: usize = 5000;
+
+impl Hosts {
+    /// The entries of the current unit, in the current order.
+    pub fn sorted<'r>(&self, r: &'r Results) -> Vec<&'r HostRow> {
+        let i = UNITS.iter().position(|&u| u == self.unit).unwrap_or(0);
+        let mut v: Vec<&HostRow> = r.hosts[i].iter().collect();
+        // Stable sorts: equal keys keep the ranking's order.
+        match self.sort {
+            HostSort::Score => {}
+            HostSort::Behaviour(b) => v.sort_by(|x, y| {
+                y.ranked.scores[b]
+                    .value
+                    .total_cmp(&x.ranked.scores[b].value)
+            }),
+            HostSort::Rows => v.sort_by_key(|x| std::cmp::Reverse(x.ranked.rows)),
+            HostSort::Flagged => v.sort_by_key(|x| std::cmp::Reverse(x.ranked.flagged)),
+        }
+        v
+    }
+
+    /// Handles the tab's own keys; returns whether the key was its.
+    pub fn update(&mut self, action: Action, results: Option<&Results>, page: usize) -> bool {
+        match action {
+            Action::Unit => {
+                self.unit = match self.unit {
+                    Unit::Src => Unit::Dst,
+                    Unit::Dst => Unit::Pair,
+                    Unit::Pair => Unit::Src,
+                };
+                self.selected = 0;
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.selected = 0;
+            }
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => {
+                let n = results.map_or(0, |r| self.sorted(r).len());
+                self.selected = scrolled(self.selected, action, page, n.saturating_sub(1));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The highlighted host's or pair's connections as (score, connection) lines, flagged
+    /// first and then by score, with a title; `None` without a highlighted entry.
+    pub fn connections(&self, log: &Log, r: &Results) -> Option<(String, Vec<(String, String)>)> {
+        let list = self.sorted(r);
+        let h = list.get(self.selected)?;
+        let a = &r.analysis;
+        let ctx = &a.context;
+        let groups = match self.unit {
+            Unit::Src => &ctx.by_src,
+            Unit::Dst => &ctx.by_dst,
+            Unit::Pair => &ctx.by_pair,
+        };
+        let (score, flagged) = a.by_selection();
+        let mut rows: Vec<usize> = (0..ctx.len())
+            .filter(|&i| groups.of[i] as usize == h.ranked.group)
+            .collect();
+        rows.sort_by(|&x, &y| {
+            flagged[y]
+                .cmp(&flagged[x])
+                .then(score[y].total_cmp(&score[x]))
+                .then(x.cmp(&y))
+        });
+        let total = rows.len();
+        rows.truncate(LISTED);
+        let frame = &log.frame;
+        let cell = |row: usize, c: &str| clean(&crate::cli::score::cell(frame, c, row));
+        let mut fields: Vec<(String, String)> = rows
+            .iter()
+            .map(|&i| {
+                let row = ctx.rows[i] as usize;
+                let mark = if flagged[i] { "▲" } else { " " };
+                (
+                    format!("{mark} {:.3}", score[i]),
+                    format!(
+                        "{} {}:{} → {}:{} {} {} {}",
+                        cell(row, "ts"),
+                        cell(row, "id.orig_h"),
+                        cell(row, "id.orig_p"),
+                        cell(row, "id.resp_h"),
+                        cell(row, "id.resp_p"),
+                        cell(row, "proto"),
+                        cell(row, "conn_state"),
+                        cell(row, "uid")
+                    ),
+                )
+            })
+            .collect();
+        if total > LISTED {
+            fields.push((String::new(), format!("… {} more", total - LISTED)));
+        }
+        let title = format!(
+            "{}: {} connections, {} flagged",
+            h.label, h.ranked.rows, h.ranked.flagged
+        );
+        Some((title, fields))
+    }
+}
+
+/// Draws the tab.
+pub fn render(app: &App, f: &mut Frame, area: Rect) {
+    let th = Theme::of(app);
+    let Some(r) = &app.results else {
+        pending(app, f, area);
+        return;
+    };
+    let s = &app.hosts;
+    let list = s.sorted(r);
+    let warn_h = u16::try_from(r.warnings.len().min(2)).unwrap_or(0);
+    let detail_h = if area.height >= 14 { 3 } else { 0 };
+    let [title, warn, table, detail] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(warn_h),
+        Constraint::Min(1),
+        Constraint::Length(detail_h),
+    ])
+    .areas(area);
+    let unit = match s.unit {
+        Unit::Src => "sources",
+        Unit::Dst => "destinations",
+        Unit::Pair => "pairs",
+    };
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(format!("{} {unit}", count(list.len())), th.title()),
+            Span::styled(
+                format!(
+                    " · sort {} · score = max(behaviour, anomaly)",
+                    s.sort.name()
+                ),
+                th.dim(),
+            ),
+        ])),
+        title,
+    );
+    if warn_h > 0 {
+        let lines: Vec<Line> = r
+            .warnings
+            .iter()
+            .map(|w| Line::styled(format!("! {w}"), th.warn()))
+            .collect();
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), warn);
+    }
+    if list.is_empty() {
+        f.render_widget(Paragraph::new("No host to rank."), table);
+        return;
+    }
+    let w = table.width;
+    // Behaviour columns when they fit beside a 15-character address.
+    let behaviours = w >= 78;
+    let widest = list
+        .iter()
+        .map(|h| unicode_width::UnicodeWidthStr::width(h.label.as_str()))
+        .max()
+        .unwrap_or(4);
+    let host_w = usize::from(w)
+        .saturating_sub(if behaviours {
+            4 + 6 + 7 + 6 + 5 * 6 + 2
+        } else {
+            4 + 6 + 7 + 6 + 2
+        })
+        .min(widest)
+        .clamp(4, if s.unit == Unit::Pair { 41 } else { 39 });
+    let rows_h = usize::from(table.height.saturating_sub(1)).max(1);
+    let first = s.selected.saturating_sub(rows_h - 1);
+    let mut header = vec![
+        "rank".to_string(),
+        "host".into(),
+        "score".into(),
+        "rows".into(),
+        "flag".into(),
+    ];
+    if behaviours {
+        header.extend(Behaviour::ALL.iter().map(|b| b.name().to_string()));
+    }
+    header.push("reasons".into());
+    let body: Vec<Row> = list
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows_h)
+        .map(|(k, h)| {
+            let mut c = vec![
+                format!("{}", k + 1),
+                cut(&h.label, host_w),
+                format!("{:.3}", h.ranked.score),
+                count(h.ranked.rows),
+                count(h.ranked.flagged),
+            ];
+            if behaviours {
+                c.extend(h.ranked.scores.iter().map(|b| {
+                    if b.value > 0.0 {
+                        format!("{:.2}", b.value)
+                    } else {
+                        "·".into()
+                    }
+                }));
+            }
+            c.push(h.reasons.clone());
+            let row = Row::new(c);
+            if k == s.selected {
+                row.style(th.selected())
+            } else if h.ranked.flagged > 0 {
+                row.style(th.anomalous())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(4),
+        Constraint::Length(u16::try_from(host_w).unwrap_or(8)),
+        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(5),
+    ];
+    if behaviours {
+        widths.extend([Constraint::Length(6); 5]);
+    }
+    widths.push(Constraint::Min(0));
+    f.render_widget(
+        TableWidget::new(body, widths)
+            .header(Row::new(header).style(th.title()))
+            .column_spacing(1),
+        table,
+    );
+    if detail_h > 0 {
+        if let Some(h) = list.get(s.selected) {
+            let why = if h.reasons.is_empty() {
+                format!(
+                    "no behaviour; its connections' mean percentile {:.2}",
+                    h.ranked.anomaly
+                )
+            } else {
+                h.reasons.clone()
+            };
+            let lines = vec![
+                Line::from(vec![
+                    Span::styled(h.label.clone(), th.title()),
+                    Span::styled(
+                        format!(
+                            "  behaviour {:.2} · anomaly {:.2} · Enter: its connections",
+                            h.ranked.behaviour, h.ranked.anomaly
+                        ),
+                        th.dim(),
+                    ),
+                ]),
+                Line::raw(format!("why {why}")),
+            ];
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), detail);
+        }
+    }
+}
