@@ -12,7 +12,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use common::{draw, finish};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use zsift::cli::Input;
+use zsift::ingest::Input;
 use zsift::tui::app::{App, Overlay, Tab};
 use zsift::tui::data::LogInfo;
 use zsift::tui::views;
@@ -880,4 +880,23 @@ fn the_hosts_tab_ranks_sorts_and_opens_connections() {
     for (w_, h) in [(20, 5), (40, 10), (79, 24), (200, 60)] {
         assert_eq!(draw(&app, w_, h).lines().count(), usize::from(h));
     }
+    // The context features are choosable; choosing one reruns the model with it.
+    press(&mut app, &mut w, &[key('f')]);
+    let Overlay::Picker(p) = &app.overlay else {
+        panic!("{:?}", app.overlay)
+    };
+    let at = p
+        .items
+        .iter()
+        .position(|i| i.shown.starts_with("src.hosts"))
+        .expect("src.hosts in the features picker");
+    let marked = p.items.iter().filter(|i| i.marked).count();
+    assert!(marked > 0 && !p.items[at].marked);
+    let down: Vec<KeyEvent> = (0..at).map(|_| code(KeyCode::Down)).collect();
+    press(&mut app, &mut w, &down);
+    press(&mut app, &mut w, &[key(' ')]);
+    assert!(press(&mut app, &mut w, &[code(KeyCode::Enter)]));
+    finish(&mut app, &mut w);
+    let feats = &app.results.as_ref().unwrap().analysis.matrix.features;
+    assert!(feats.iter().any(|f| f.column == "src.hosts"), "{feats:?}");
 }

@@ -11,9 +11,9 @@ mod summary;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::ingest::{self, IngestError, Log};
+use crate::ingest::IngestError;
 
 /// zsift finds anomalous network connections in Zeek logs.
 #[derive(Debug, Parser)]
@@ -27,28 +27,7 @@ pub struct Cli {
     pub input: Input,
 }
 
-/// The logs to load.
-#[derive(Debug, Clone, Args)]
-pub struct Input {
-    /// Zeek logs: TSV or JSON lines, gzipped or not, `-` for standard input. Several files
-    /// (a day of rotated logs) load as one.
-    #[arg(value_name = "LOG")]
-    pub logs: Vec<PathBuf>,
-    /// Use the demo log built into zsift instead of files.
-    #[arg(long, conflicts_with = "logs")]
-    pub demo: bool,
-}
-
-impl Input {
-    /// Loads the logs (or the demo log).
-    pub fn load(&self) -> Result<Log, IngestError> {
-        if self.demo {
-            crate::demo::load()
-        } else {
-            ingest::load(&self.logs)
-        }
-    }
-}
+pub use crate::ingest::Input;
 
 /// Headless commands.
 #[derive(Debug, Subcommand)]
@@ -234,7 +213,10 @@ pub fn open(input: &Input, out: &mut dyn Write) -> Result<(), CliError> {
         input.demo = true;
     }
     if io::stdout().is_terminal() {
-        return crate::tui::run(&input);
+        return crate::tui::run(&input).map_err(|e| match e {
+            crate::tui::UiError::Load(m) => CliError::Usage(m),
+            crate::tui::UiError::Terminal(e) => CliError::Output(e),
+        });
     }
     summary::run(&input, false, 10, out)
 }

@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use clap::ValueEnum;
-use polars::prelude::*;
 use serde_json::json;
 
 use super::model::ModelArgs;
@@ -23,33 +22,7 @@ pub enum OutputFormat {
     Json,
 }
 
-/// A frame cell as text: unset as `-`, times as ISO 8601, lists joined with commas.
-pub fn cell(frame: &DataFrame, column: &str, row: usize) -> String {
-    let Ok(col) = frame.column(column) else {
-        return "-".into();
-    };
-    // Through the materialised series: a one-row frame holds its columns as scalars,
-    // whose values come back owned (`DatetimeOwned`) and would print in polars' format.
-    match col.as_materialized_series().get(row) {
-        Ok(AnyValue::Null) | Err(_) => "-".into(),
-        Ok(AnyValue::String(s)) => s.to_string(),
-        Ok(AnyValue::StringOwned(s)) => s.to_string(),
-        Ok(AnyValue::Datetime(us, _, _) | AnyValue::DatetimeOwned(us, _, _)) => {
-            crate::summary::iso(us)
-        }
-        Ok(AnyValue::List(s)) => {
-            let items: Vec<String> = (0..s.len())
-                .map(|i| match s.get(i) {
-                    Ok(AnyValue::String(x)) => x.to_string(),
-                    Ok(v) => v.to_string(),
-                    Err(_) => String::new(),
-                })
-                .collect();
-            items.join(",")
-        }
-        Ok(v) => v.to_string(),
-    }
-}
+pub use crate::ingest::cell;
 
 /// The columns printed for each connection.
 const FIELDS: [&str; 8] = [

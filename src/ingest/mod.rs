@@ -187,6 +187,29 @@ impl Part {
     }
 }
 
+/// The logs to load.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Input {
+    /// Zeek logs: TSV or JSON lines, gzipped or not, `-` for standard input. Several files
+    /// (a day of rotated logs) load as one.
+    #[arg(value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+    /// Use the demo log built into zsift instead of files.
+    #[arg(long, conflicts_with = "logs")]
+    pub demo: bool,
+}
+
+impl Input {
+    /// Loads the logs (or the demo log).
+    pub fn load(&self) -> Result<Log, IngestError> {
+        if self.demo {
+            crate::demo::load()
+        } else {
+            load(&self.logs)
+        }
+    }
+}
+
 /// Loads one or more logs (`-` is standard input) into one frame.
 pub fn load(inputs: &[PathBuf]) -> Result<Log, IngestError> {
     if inputs.is_empty() {
@@ -660,5 +683,33 @@ fn assemble(loads: Vec<FileLoad>) -> Log {
         frame,
         files,
         skipped,
+    }
+}
+
+/// A frame cell as text: unset as `-`, times as ISO 8601, lists joined with commas.
+pub fn cell(frame: &DataFrame, column: &str, row: usize) -> String {
+    let Ok(col) = frame.column(column) else {
+        return "-".into();
+    };
+    // Through the materialised series: a one-row frame holds its columns as scalars,
+    // whose values come back owned (`DatetimeOwned`) and would print in polars' format.
+    match col.as_materialized_series().get(row) {
+        Ok(AnyValue::Null) | Err(_) => "-".into(),
+        Ok(AnyValue::String(s)) => s.to_string(),
+        Ok(AnyValue::StringOwned(s)) => s.to_string(),
+        Ok(AnyValue::Datetime(us, _, _) | AnyValue::DatetimeOwned(us, _, _)) => {
+            crate::summary::iso(us)
+        }
+        Ok(AnyValue::List(s)) => {
+            let items: Vec<String> = (0..s.len())
+                .map(|i| match s.get(i) {
+                    Ok(AnyValue::String(x)) => x.to_string(),
+                    Ok(v) => v.to_string(),
+                    Err(_) => String::new(),
+                })
+                .collect();
+            items.join(",")
+        }
+        Ok(v) => v.to_string(),
     }
 }

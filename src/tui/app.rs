@@ -632,7 +632,7 @@ impl App {
             .map(|c| {
                 (
                     clean(c.as_str()),
-                    clean(&crate::cli::score::cell(frame, c.as_str(), f.row)),
+                    clean(&crate::ingest::cell(frame, c.as_str(), f.row)),
                 )
             })
             .collect();

@@ -8,13 +8,12 @@ use std::time::Instant;
 use polars::prelude::DataType;
 
 use crate::cancel::Cancel;
-use crate::cli::score::cell;
 use crate::cluster::stats::Distribution;
 use crate::eval;
 use crate::features::{Encoding, Feature, FeatureOptions, Raw, CONN_CATEGORICAL};
 use crate::filter::{self, LABEL_COLUMN};
 use crate::hosts::{Ranked, Unit};
-use crate::ingest::Log;
+use crate::ingest::{cell, Log};
 use crate::pipeline::{Analysis, Model};
 use crate::sanitize::sanitize;
 use crate::summary::{self, value_counts};
@@ -144,6 +143,17 @@ impl LogInfo {
                     column: name.to_string(),
                     encoding: Encoding::Rarity,
                 });
+            }
+        }
+        // What each row's hosts and pairs do, for logs with addresses.
+        if frame.column("id.orig_h").is_ok() && frame.column("id.resp_h").is_ok() {
+            for (name, _) in crate::hosts::context::FEATURES {
+                if frame.column(name).is_err() && !features.iter().any(|f| f.column == name) {
+                    features.push(Feature {
+                        column: name.to_string(),
+                        encoding: Encoding::Numeric,
+                    });
+                }
             }
         }
         Self {

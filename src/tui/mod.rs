@@ -20,10 +20,21 @@ use crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
 use std::io::IsTerminal;
 
-use crate::cli::{CliError, Input};
+use crate::ingest::Input;
 use app::App;
 use terminal::Tui;
 use worker::Worker;
+
+/// Why the UI ended in error.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    /// The log could not be loaded (the message names the file and the reason).
+    #[error("{0}")]
+    Load(String),
+    /// The terminal could not be written or read.
+    #[error(transparent)]
+    Terminal(#[from] std::io::Error),
+}
 
 /// How often the screen is redrawn while work runs.
 const TICK: Duration = Duration::from_millis(100);
@@ -51,7 +62,7 @@ fn input_bytes(input: &Input) -> u64 {
 /// Runs the UI on the logs until the user quits. The terminal is restored on every way
 /// out; a SIGTERM, SIGHUP or SIGINT ends zsift as the signal would have, after restoring
 /// it.
-pub fn run(input: &Input) -> Result<(), CliError> {
+pub fn run(input: &Input) -> Result<(), UiError> {
     let mut app = App::new(
         &worker::input_name(input),
         input_bytes(input),
@@ -70,7 +81,7 @@ pub fn run(input: &Input) -> Result<(), CliError> {
     result
 }
 
-fn event_loop(tui: &mut Tui, app: &mut App, worker: &mut Worker) -> Result<(), CliError> {
+fn event_loop(tui: &mut Tui, app: &mut App, worker: &mut Worker) -> Result<(), UiError> {
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     loop {
@@ -94,7 +105,7 @@ fn event_loop(tui: &mut Tui, app: &mut App, worker: &mut Worker) -> Result<(), C
             dirty = true;
         }
         if let Some(e) = &app.load_error {
-            return Err(CliError::Usage(e.clone()));
+            return Err(UiError::Load(e.clone()));
         }
         if app.quit {
             return Ok(());

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cancel::Cancel;
-use crate::cli::Input;
+use crate::ingest::Input;
 use crate::ingest::Log;
 use crate::pipeline::{self, Model, Progress};
 use crate::pipeline::{Landscape, LandscapeOptions, LandscapeStage};

@@ -147,7 +147,7 @@ impl Hosts {
         let total = rows.len();
         rows.truncate(LISTED);
         let frame = &log.frame;
-        let cell = |row: usize, c: &str| clean(&crate::cli::score::cell(frame, c, row));
+        let cell = |row: usize, c: &str| clean(&crate::ingest::cell(frame, c, row));
         let mut fields: Vec<(String, String)> = rows
             .iter()
             .map(|&i| {
