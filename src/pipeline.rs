@@ -190,7 +190,6 @@ pub fn analyze(
         .clone()
         .unwrap_or_else(|| FeatureOptions::default_for(frame));
     let context = Context::build(frame, &selection);
-    let behaviours = Behaviours::of(&context);
     let matrix = features::build(frame, &selection, train.as_deref(), &opts, Some(&context))?;
     cancel.check().map_err(DetectError::from)?;
     let total = model.ensemble.detectors.len();
@@ -204,8 +203,14 @@ pub fn analyze(
             total,
         });
     };
-    let mut verdicts = ensemble::run(&matrix.x, &matrix.train, &model.ensemble, cancel, &on_done)?;
-    let evidence = Evidence::of(&context);
+    // The behaviours and the evidence need only the context: they are worked out while
+    // the detectors run (whose longest, the VAE's training, leaves a core free for most of
+    // its time).
+    let ((behaviours, evidence), verdicts) = rayon::join(
+        || (Behaviours::of(&context), Evidence::of(&context)),
+        || ensemble::run(&matrix.x, &matrix.train, &model.ensemble, cancel, &on_done),
+    );
+    let mut verdicts = verdicts?;
     if model.hosts {
         let extra: Vec<f64> = matrix.keep.iter().map(|&k| evidence.nats[k]).collect();
         let flag: Vec<bool> = extra.iter().map(|&e| e > 0.0).collect();
