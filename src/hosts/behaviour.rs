@@ -78,6 +78,17 @@ impl Behaviour {
         Behaviour::Brute,
     ];
 
+    /// Its name in four letters, for narrow columns.
+    pub fn short(self) -> &'static str {
+        match self {
+            Behaviour::Scan => "scan",
+            Behaviour::Beacon => "beac",
+            Behaviour::Long => "long",
+            Behaviour::Exfil => "exfl",
+            Behaviour::Brute => "brut",
+        }
+    }
+
     /// Its name in output and queries.
     pub fn name(self) -> &'static str {
         match self {

@@ -639,7 +639,9 @@ impl App {
         fields.push(("score".into(), format!("{:.4}", f.score)));
         fields.push(("votes".into(), f.votes.to_string()));
         fields.push(("detectors".into(), f.detectors.clone()));
-        fields.push(("reasons".into(), f.reasons.clone()));
+        if let Some(r) = &self.results {
+            fields.push(("reasons".into(), r.reasons(&f)));
+        }
         self.overlay = Overlay::Detail {
             title: format!("{} (row {})", f.uid, f.row + 1),
             fields,

@@ -220,8 +220,6 @@ pub struct Flagged {
     pub votes: u8,
     /// Their names, comma-separated.
     pub detectors: String,
-    /// Why, most unusual first.
-    pub reasons: String,
     /// The source address, when it parses (for pivoting).
     pub orig_ip: Option<IpAddr>,
     /// The destination address, when it parses.
@@ -364,11 +362,6 @@ impl Results {
             let row = analysis.matrix.rows[i] as usize;
             let raw = |c: &str| cell(frame, c, row);
             let (orig, resp) = (raw("id.orig_h"), raw("id.resp_h"));
-            let reasons: Vec<String> = analysis
-                .reasons(i, REASONS)
-                .into_iter()
-                .map(|r| r.text)
-                .collect();
             flagged.push(Flagged {
                 i,
                 row,
@@ -385,7 +378,6 @@ impl Results {
                 score: v.combined[i],
                 votes: v.votes[i],
                 detectors: v.flagged_by(i).join(","),
-                reasons: clean(&reasons.join("; ")),
             });
         }
         let timings = v
@@ -447,6 +439,18 @@ impl Results {
             seconds: started.elapsed().as_secs_f64(),
             analysis,
         })
+    }
+
+    /// Why a flagged row was flagged, most unusual first (sanitized). Worked out when
+    /// shown: a log where a scan is most of the rows flags most of them.
+    pub fn reasons(&self, f: &Flagged) -> String {
+        let texts: Vec<String> = self
+            .analysis
+            .reasons(f.i, REASONS)
+            .into_iter()
+            .map(|r| r.text)
+            .collect();
+        clean(&texts.join("; "))
     }
 
     /// Rows analysed.

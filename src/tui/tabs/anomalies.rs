@@ -271,7 +271,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let rows: Vec<Row> = shown
         .into_iter()
         .map(|(pos, fl)| {
-            let row = Row::new(cells(fl, &cols));
+            let row = Row::new(cells(fl, &cols, r));
             if pos == t.selected {
                 row.style(th.selected())
             } else {
@@ -294,7 +294,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                 ]),
                 Line::from(vec![
                     Span::styled("why ", th.dim()),
-                    Span::styled(fl.reasons.clone(), th.anomalous()),
+                    Span::styled(r.reasons(fl), th.anomalous()),
                 ]),
             ];
             f.render_widget(Paragraph::new(lines), below);
@@ -302,7 +302,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     }
 }
 
-fn cells(fl: &Flagged, cols: &Columns) -> Vec<String> {
+fn cells(fl: &Flagged, cols: &Columns, r: &Results) -> Vec<String> {
     let mut c = vec![format!("{:.3}", fl.score)];
     if cols.votes {
         c.push(fl.votes.to_string());
@@ -330,7 +330,7 @@ fn cells(fl: &Flagged, cols: &Columns) -> Vec<String> {
         c.push(fl.detectors.clone());
     }
     if cols.reasons {
-        c.push(fl.reasons.clone());
+        c.push(r.reasons(fl));
     }
     c
 }

@@ -71,6 +71,9 @@ impl Default for Hosts {
     }
 }
 
+/// Width of a behaviour column with its gap (`.97 `, `1.0 `, `beac `).
+const BEHAVIOUR_W: usize = 5;
+
 /// Connections listed when a host's are opened (its most anomalous first).
 const LISTED: usize = 5000;
 
@@ -157,7 +160,7 @@ impl Hosts {
                     format!("{mark} {:.3}", score[i]),
                     format!(
                         "{} {}:{} → {}:{} {} {} {}",
-                        cell(row, "ts"),
+                        short_time(&cell(row, "ts")),
                         cell(row, "id.orig_h"),
                         cell(row, "id.orig_p"),
                         cell(row, "id.resp_h"),
@@ -230,20 +233,20 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     }
     let w = table.width;
     // Behaviour columns when they fit beside a 15-character address.
-    let behaviours = w >= 78;
     let widest = list
         .iter()
         .map(|h| unicode_width::UnicodeWidthStr::width(h.label.as_str()))
         .max()
-        .unwrap_or(4);
+        .unwrap_or(4)
+        .min(if s.unit == Unit::Pair { 41 } else { 39 });
+    // rank, score, rows, flagged and their gaps; each behaviour column takes 5 more. The
+    // behaviours show when they leave the host its width and a few characters of reasons.
+    let fixed = 4 + 6 + 7 + 6 + 2;
+    let behaviours = usize::from(w) >= fixed + 5 * BEHAVIOUR_W + widest + 12;
     let host_w = usize::from(w)
-        .saturating_sub(if behaviours {
-            4 + 6 + 7 + 6 + 5 * 6 + 2
-        } else {
-            4 + 6 + 7 + 6 + 2
-        })
+        .saturating_sub(fixed + if behaviours { 5 * BEHAVIOUR_W } else { 0 })
         .min(widest)
-        .clamp(4, if s.unit == Unit::Pair { 41 } else { 39 });
+        .max(4);
     let rows_h = usize::from(table.height.saturating_sub(1)).max(1);
     let first = s.selected.saturating_sub(rows_h - 1);
     let mut header = vec![
@@ -254,7 +257,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         "flag".into(),
     ];
     if behaviours {
-        header.extend(Behaviour::ALL.iter().map(|b| b.name().to_string()));
+        header.extend(Behaviour::ALL.iter().map(|b| b.short().to_string()));
     }
     header.push("reasons".into());
     let body: Vec<Row> = list
@@ -273,7 +276,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             if behaviours {
                 c.extend(h.ranked.scores.iter().map(|b| {
                     if b.value > 0.0 {
-                        format!("{:.2}", b.value)
+                        two_places(b.value)
                     } else {
                         "·".into()
                     }
@@ -298,7 +301,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Length(5),
     ];
     if behaviours {
-        widths.extend([Constraint::Length(6); 5]);
+        widths.extend([Constraint::Length(BEHAVIOUR_W as u16 - 1); 5]);
     }
     widths.push(Constraint::Min(0));
     f.render_widget(
@@ -332,5 +335,22 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             ];
             f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), detail);
         }
+    }
+}
+
+/// `2024-11-25T10:46:16.635885Z` as `2024-11-25 10:46:16`; other text as it is.
+fn short_time(ts: &str) -> String {
+    match (ts.get(..10), ts.get(11..19)) {
+        (Some(d), Some(t)) if ts.as_bytes().get(10) == Some(&b'T') => format!("{d} {t}"),
+        _ => ts.to_string(),
+    }
+}
+
+/// A score in `[0, 1]` in three characters: `.97`, `1.0`.
+fn two_places(v: f64) -> String {
+    if v >= 0.995 {
+        "1.0".into()
+    } else {
+        format!("{v:.2}").trim_start_matches('0').to_string()
     }
 }
