@@ -350,9 +350,10 @@ impl Behaviours {
     }
 }
 
-/// A session that failed or moved fewer than [`behaviour::SHORT_BYTES`] both ways.
+/// A session that was answered and moved fewer than [`behaviour::SHORT_BYTES`] both ways:
+/// a guess needs a session to guess in (unanswered repeats are a scan's or a flood's).
 fn is_short(ctx: &Context, i: usize) -> bool {
-    ctx.failed[i] || ctx.out[i] + ctx.inb[i] < behaviour::SHORT_BYTES
+    !ctx.failed[i] && ctx.out[i] + ctx.inb[i] < behaviour::SHORT_BYTES
 }
 
 /// For each group of `g`, the address (of `addr`) its rows share.
@@ -398,8 +399,7 @@ pub struct Ranked {
     pub host: String,
     /// The destination, for a pair.
     pub dst: Option<String>,
-    /// The host score in `[0, 1]`: the larger of `behaviour` and `anomaly` (ties are
-    /// ranked by the smaller).
+    /// The host score in `[0, 1]`: the larger of `behaviour` and `anomaly`.
     pub score: f64,
     /// Its largest behaviour score.
     pub behaviour: f64,
@@ -466,7 +466,7 @@ pub fn percentiles(score: &[f64]) -> Vec<f64> {
 }
 
 /// Ranks the sources, destinations or pairs of `ctx` by host score, highest first (ties
-/// by more rows, then by first appearance). `row_score` and `flagged` are per context row.
+/// by more rows, then by the smaller of behaviour and anomaly, then by first appearance). `row_score` and `flagged` are per context row.
 pub fn rank(
     ctx: &Context,
     beh: &Behaviours,
@@ -522,12 +522,12 @@ pub fn rank(
     out.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
+            .then(b.rows.cmp(&a.rows))
             .then(
                 b.behaviour
                     .min(b.anomaly)
                     .total_cmp(&a.behaviour.min(a.anomaly)),
             )
-            .then(b.rows.cmp(&a.rows))
             .then(a.group.cmp(&b.group))
     });
     out
