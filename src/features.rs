@@ -363,7 +363,9 @@ pub fn rarity(count: usize, n: usize) -> f64 {
 }
 
 /// Builds the matrix for the selected frame rows. `train` marks training rows (per
-/// selected row); `None` trains on all of them.
+/// selected row); `None` trains on all of them. Context features are read from `context`
+/// (which covers `selection`, in order) when the frame has no column of their name; it is
+/// built here when they are asked for and none is given.
 pub fn build(
     frame: &DataFrame,
     selection: &[u32],
@@ -371,8 +373,19 @@ pub fn build(
     opts: &FeatureOptions,
     context: Option<&Context>,
 ) -> Result<Matrix, FeatureError> {
-    // A context feature is read from `context` (which covers `selection`, in order) when
-    // the frame has no column of its name.
+    let wants_context = opts.features.iter().any(|f| {
+        f.encoding == Encoding::Numeric
+            && frame.column(&f.column).is_err()
+            && crate::hosts::context::is_feature(&f.column)
+    });
+    let built;
+    let context = match context {
+        None if wants_context => {
+            built = Context::build(frame, selection);
+            Some(&built)
+        }
+        c => c,
+    };
     let from_context = |name: &str| -> Option<Vec<f64>> {
         if frame.column(name).is_ok() {
             return None;
@@ -578,6 +591,29 @@ mod tests {
         assert!(m.x.iter().all(|v| v.is_finite()));
         assert_eq!(m.x[[0, 0]], 0.0);
         assert!(m.x[[0, 1]] < 0.0 && m.x[[2, 1]] > 0.0);
+    }
+
+    #[test]
+    fn context_features_are_built_when_no_context_is_given() {
+        let f = df!(
+            "id.orig_h" => ["10.0.0.1", "10.0.0.1", "10.0.0.2"],
+            "id.resp_h" => ["10.0.0.9", "10.0.0.8", "10.0.0.9"],
+            "id.resp_p" => [53i64, 53, 53],
+            "duration" => [1.0, 2.0, 3.0]
+        )
+        .unwrap();
+        let opts = FeatureOptions::default_for(&f);
+        assert!(opts.features.iter().any(|x| x.column == "dport.odd"));
+        let m = build(&f, &[0, 1, 2], None, &opts, None).unwrap();
+        let hosts = FeatureOptions {
+            features: FeatureOptions::parse_features("src.hosts", &f).unwrap(),
+            scaling: Scaling::Max,
+            nulls: Nulls::Drop,
+        };
+        let m2 = build(&f, &[0, 1, 2], None, &hosts, None).unwrap();
+        assert_eq!(m.x.nrows(), 3);
+        // 10.0.0.1 reached two destinations, 10.0.0.2 one: 2, 2, 1 over the max 2.
+        assert_eq!(m2.x.column(0).to_vec(), vec![1.0, 1.0, 0.5]);
     }
 
     #[test]

@@ -26,8 +26,9 @@ pub struct Model {
     pub features: Option<FeatureOptions>,
     /// Detectors and verdict rule.
     pub ensemble: EnsembleOptions,
-    /// Whether the behaviour of each row's hosts (failure evidence, behaviour scores)
-    /// enters its combined score and verdict; `false` judges rows alone, as the seed did.
+    /// Whether the failure evidence of each row's hosts enters its combined score and
+    /// verdict; `false` judges rows alone, as the seed did. (Behaviour scores rank hosts and
+    /// name reasons either way.)
     pub hosts: bool,
 }
 
@@ -101,16 +102,17 @@ pub struct Analysis {
     pub behaviours: Behaviours,
     /// Failure evidence of rows (rows as in `context`).
     pub evidence: Evidence,
-    /// Whether the behaviours entered the verdicts ([`Model::hosts`]).
-    pub hosts: bool,
+    /// Whether the failure evidence entered the scores and verdicts ([`Model::hosts`]).
+    pub host_evidence: bool,
 }
 
 impl Analysis {
-    /// Reasons for matrix row `i`, most unusual first: its hosts' behaviour (when it
-    /// entered the verdict), then its most unusual features.
+    /// Reasons for matrix row `i`, most unusual first: its hosts' failure evidence and the
+    /// behaviour it takes part in (unless rows are judged alone), then its most unusual
+    /// features.
     pub fn reasons(&self, i: usize, top: usize) -> Vec<Reason> {
         let mut out = Vec::new();
-        if self.hosts {
+        if self.host_evidence {
             let k = self.matrix.keep[i];
             if let Some(text) = self.evidence.reason(&self.context, k) {
                 out.push(Reason {
@@ -150,7 +152,19 @@ impl Analysis {
 
     /// Sources, destinations or pairs ranked by host score.
     pub fn hosts(&self, unit: crate::hosts::Unit) -> Vec<crate::hosts::Ranked> {
-        let (score, flagged) = self.by_selection();
+        let (mut score, flagged) = self.by_selection();
+        if self.matrix.keep.len() < score.len() {
+            // Rows the matrix left out count among a host's connections, not in its anomaly.
+            let mut analysed = vec![false; score.len()];
+            for &k in &self.matrix.keep {
+                analysed[k] = true;
+            }
+            for (s, a) in score.iter_mut().zip(analysed) {
+                if !a {
+                    *s = f64::NAN;
+                }
+            }
+        }
         crate::hosts::rank(&self.context, &self.behaviours, unit, &score, &flagged)
     }
 
@@ -226,7 +240,7 @@ pub fn analyze(
         context,
         behaviours,
         evidence,
-        hosts: model.hosts,
+        host_evidence: model.hosts,
     })
 }
 

@@ -151,7 +151,7 @@ pub fn number(x: f64) -> String {
 }
 
 /// A share as a percentage for text: `0.3%`, `12%`, `<0.01%`.
-fn percent(p: f64) -> String {
+pub(crate) fn percent(p: f64) -> String {
     let v = p * 100.0;
     if v < 0.01 {
         "<0.01%".into()

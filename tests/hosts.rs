@@ -112,7 +112,7 @@ fn a_majority_attack_is_no_longer_upside_down() {
     let (auc, pk) = quality(&log, &a);
     assert!(auc >= 0.97 && pk >= 0.9, "{auc} {pk}");
     // And the warning says which behaviour explains most rows.
-    let w = zsift::hosts::warnings(&a.behaviours, true);
+    let w = zsift::hosts::warnings(&a.behaviours, Some(&a.evidence));
     assert!(w.iter().any(|w| w.starts_with("scan explains")), "{w:?}");
     // Trained on the benign rows, it stays right.
     let trained = run(
@@ -139,7 +139,7 @@ fn demo_injected_anomalies_top_the_hosts() {
         ("10.0.1.31", None),
     ] {
         assert!(rank(host) <= 6, "{host} ranks {}", rank(host));
-        let reasons = src[rank(host) - 1].reasons();
+        let reasons = src[rank(host) - 1].reasons(&a.behaviours);
         if let Some(b) = behaviour {
             assert!(
                 reasons.iter().any(|r| r.starts_with(b)),
@@ -154,13 +154,13 @@ fn demo_injected_anomalies_top_the_hosts() {
         .count();
     let beaconing = src
         .iter()
-        .filter(|r| r.host.starts_with("10.0.1.1") && r.scores[1].value >= 0.75)
+        .filter(|r| r.host.starts_with("10.0.1.1") && r.scores[1] >= 0.75)
         .count();
     assert!(
         beaconing * 10 <= ws,
         "{beaconing} of {ws} workstations beacon"
     );
-    assert!(zsift::hosts::warnings(&a.behaviours, true).is_empty());
+    assert!(zsift::hosts::warnings(&a.behaviours, Some(&a.evidence)).is_empty());
 }
 
 #[test]
@@ -170,13 +170,13 @@ fn real_scanner_and_botnet_channel() {
     let a = run(&log, &Model::default());
     let src = a.hosts(Unit::Src);
     assert_eq!(src[0].host, "172.16.1.11");
-    assert_eq!(src[0].scores[0].value, 1.0);
+    assert_eq!(src[0].scores[0], 1.0);
     let dst = a.hosts(Unit::Dst);
-    assert!(dst[0].scores[0].value >= 0.9, "{:?}", dst[0]);
+    assert!(dst[0].scores[0] >= 0.9, "{:?}", dst[0]);
+    let reasons = dst[0].reasons(&a.behaviours);
     assert!(
-        dst[0].reasons().iter().any(|r| r.starts_with("scan: ")),
-        "{:?}",
-        dst[0].reasons()
+        reasons.iter().any(|r| r.starts_with("scan: ")),
+        "{reasons:?}"
     );
     // 001: the NjRAT C&C channel 192.168.1.115 -> 41.108.179.197:1177 ranks first.
     let log = ingest::load(&[common::data("stratosphere/001-botnet.conn.log.labeled")]).unwrap();
@@ -186,14 +186,17 @@ fn real_scanner_and_botnet_channel() {
         (pairs[0].host.as_str(), pairs[0].dst.as_deref()),
         ("192.168.1.115", Some("41.108.179.197"))
     );
-    let beacon = &pairs[0].scores[1];
-    assert!(beacon.value >= 0.5, "{beacon:?}");
-    assert!(beacon.reason.starts_with("every 11.5 s"), "{beacon:?}");
+    assert!(pairs[0].scores[1] >= 0.5, "{:?}", pairs[0]);
+    let reasons = pairs[0].reasons(&a.behaviours);
+    assert!(
+        reasons[0].starts_with("beacon: every 11.5 s"),
+        "{reasons:?}"
+    );
     // Its IPv6 neighbour discovery to multicast groups is no beacon.
     assert!(pairs
         .iter()
         .filter(|p| p.dst.as_deref().is_some_and(|d| d.starts_with("ff02:")))
-        .all(|p| p.scores[1].value == 0.0));
+        .all(|p| p.scores[1] == 0.0));
 }
 
 fn zsift() -> Command {

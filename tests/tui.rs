@@ -90,7 +90,13 @@ fn every_tab_draws_the_demo_at_80x24_and_tiny_sizes() {
                 "{screen}"
             );
         }
-        let flagged = app.results.as_ref().unwrap().flagged.len();
+        let r = app.results.as_ref().unwrap();
+        let flagged = r.flagged.len();
+        // Every probe of the scan (its source's failure evidence), and about the
+        // contamination share (2%) of the other rows.
+        let probes = r.flagged.iter().filter(|f| f.orig == "10.0.1.66").count();
+        assert_eq!(probes, 180);
+        assert!((180 + 34..=180 + 101).contains(&flagged), "{flagged}");
         assert!(
             screen.contains(&format!("{flagged} of 3361 rows flagged")),
             "{screen}"

@@ -60,20 +60,8 @@ pub fn run(
         };
         detectors.insert(r.kind.name().into(), v);
     }
-    // Behaviour scores are per selected row; the matrix may have left rows out.
-    let behaviour: Vec<f64> = {
-        let at: std::collections::HashMap<u32, usize> = a
-            .selection
-            .iter()
-            .enumerate()
-            .map(|(i, &r)| (r, i))
-            .collect();
-        a.matrix
-            .rows
-            .iter()
-            .map(|r| at.get(r).map_or(0.0, |&i| a.behaviours.row[i]))
-            .collect()
-    };
+    // Behaviour scores are per selected row; `keep` maps matrix rows to them.
+    let behaviour: Vec<f64> = a.matrix.keep.iter().map(|&k| a.behaviours.row[k]).collect();
     detectors.insert(
         "behaviour".into(),
         json!({
@@ -81,17 +69,19 @@ pub fn run(
             "precision_at_k": precision_at_k(&behaviour, &truth),
             "fit_s": 0.0,
             "score_s": 0.0,
-            "flagged": behaviour.iter().filter(|&&b| b >= 0.5).count(),
+            "flagged": behaviour.iter().filter(|&&b| b >= crate::hosts::REASON_MIN).count(),
         }),
     );
+    let auc = roc_auc(&a.verdicts.combined, &truth);
     let ensemble = json!({
-        "roc_auc": roc_auc(&a.verdicts.combined, &truth),
+        "roc_auc": auc,
         "precision_at_k": precision_at_k(&a.verdicts.combined, &truth),
         "flagged": a.verdicts.n_flagged(),
         "combine": a.verdicts.combine.to_string(),
     });
-    let upside_down = roc_auc(&a.verdicts.combined, &truth).is_some_and(|r| r < 0.5);
-    let mut notes: Vec<String> = crate::hosts::warnings(&a.behaviours, a.hosts);
+    let upside_down = auc.is_some_and(|r| r < 0.5);
+    let mut notes: Vec<String> =
+        crate::hosts::warnings(&a.behaviours, a.host_evidence.then_some(&a.evidence));
     if upside_down {
         notes.push(
             "the ranking is upside down against the labels (ensemble ROC-AUC below 0.5): \

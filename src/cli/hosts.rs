@@ -75,9 +75,9 @@ pub fn run(
                 o.insert("behaviour".into(), json!(h.behaviour));
                 o.insert("anomaly".into(), json!(h.anomaly));
                 for (b, s) in Behaviour::ALL.iter().zip(&h.scores) {
-                    o.insert(b.name().into(), json!(s.value));
+                    o.insert(b.name().into(), json!(s));
                 }
-                o.insert("reasons".into(), json!(h.reasons()));
+                o.insert("reasons".into(), json!(h.reasons(&a.behaviours)));
                 Value::Object(o)
             })
             .collect();
@@ -92,7 +92,7 @@ pub fn run(
         unit.name(),
         sanitize(&m.filter.describe())
     )?;
-    for w in hosts::warnings(&a.behaviours, a.hosts) {
+    for w in hosts::warnings(&a.behaviours, a.host_evidence.then_some(&a.evidence)) {
         writeln!(out, "note: {w}")?;
     }
     let width = shown
@@ -125,9 +125,9 @@ pub fn run(
             h.flagged
         )?;
         for s in &h.scores {
-            write!(out, " {:>6.2}", s.value)?;
+            write!(out, " {s:>6.2}")?;
         }
-        writeln!(out, "  {}", sanitize(&h.reasons().join("; ")))?;
+        writeln!(out, "  {}", sanitize(&h.reasons(&a.behaviours).join("; ")))?;
     }
     Ok(())
 }

@@ -76,8 +76,8 @@ pub struct ModelArgs {
     /// row (0: fit on all of them).
     #[arg(long, value_name = "N", default_value_t = crate::detect::ensemble::FIT_LIMIT)]
     pub fit_limit: usize,
-    /// Judge each row alone, as the seed notebook did: leave its hosts' behaviour
-    /// (failure evidence, behaviour scores) out of its score and verdict.
+    /// Judge each row alone, as the seed notebook did: leave the failure evidence of its
+    /// hosts out of its score and verdict.
     #[arg(long)]
     pub rows_only: bool,
 }

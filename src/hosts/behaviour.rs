@@ -19,7 +19,7 @@
 //!   short TCP sessions to one service (each guess a new session), at ten a minute for a
 //!   full score.
 
-use crate::reasons::number;
+use crate::reasons::{number, percent};
 
 /// A behaviour score and its explanation.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,10 +127,6 @@ pub const SHORT_BYTES: f64 = 10_000.0;
 
 fn ramp(x: f64, full: f64) -> f64 {
     (x / full).clamp(0.0, 1.0)
-}
-
-fn percent(p: f64) -> String {
-    format!("{:.0}%", (p * 100.0).clamp(0.0, 100.0))
 }
 
 /// An address scan by one source on one port: `unanswered` of the `hosts` it reached there
@@ -265,12 +261,13 @@ pub fn beacon(ts: &[f64], sizes: &[f64]) -> Score {
 }
 
 /// The raw beacon score that random arrivals of `intervals` + 1 connections of equal
-/// sizes (the worst case) reach once in a hundred pairs: `0.33 + 1.1 / √intervals`, fitted
-/// to simulated Poisson and uniform arrivals from 5 to 49 intervals (0.82 at 5, 0.72 at 9,
-/// 0.60 at 19, 0.48 at 49) and above them beyond (0.42 simulated at 99, 0.34 at 299). The
-/// score counts from there: a few calls that happen to line up are no beacon.
+/// sizes (the worst case) reach once in a hundred pairs, from above: `0.35 + 1.1 /
+/// √intervals` gives 0.84, 0.72, 0.60, 0.51, 0.46 and 0.41 at 5, 9, 19, 49, 99 and 299
+/// intervals, where simulated Poisson and uniform arrivals reach 0.82, 0.72, 0.60, 0.48,
+/// 0.42 and 0.34. The score counts from there: a few calls that happen to line up are no
+/// beacon.
 fn beacon_chance(intervals: usize) -> f64 {
-    (0.33 + 1.1 / (intervals.max(1) as f64).sqrt()).min(0.99)
+    (0.35 + 1.1 / (intervals.max(1) as f64).sqrt()).min(0.99)
 }
 
 /// A duration for text: `0.4 s`, `60.0 s`, `12 min`, `2.3 h`, `3.1 d`.
@@ -286,6 +283,15 @@ pub fn seconds(s: f64) -> String {
     }
 }
 
+/// The long-connection score of a connection of `seconds` (without its words).
+pub fn long_value(seconds: f64) -> f64 {
+    if seconds.is_nan() {
+        0.0
+    } else {
+        ramp(seconds, LONG_SECS)
+    }
+}
+
 /// Long connection: the longest of a pair's connections, and all of them together.
 pub fn long(longest: f64, total: f64, conns: usize) -> Score {
     if longest.is_nan() || longest <= 0.0 {
@@ -297,7 +303,7 @@ pub fn long(longest: f64, total: f64, conns: usize) -> Score {
         String::new()
     };
     Score::new(
-        ramp(longest, LONG_SECS),
+        long_value(longest),
         format!("longest {}{all}", seconds(longest)),
     )
 }

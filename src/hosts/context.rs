@@ -119,15 +119,30 @@ impl Groups {
     /// For each group, how many distinct groups of `finer` (a refinement of this
     /// partition: rows of one `finer` group share a group here) it holds.
     pub fn distinct(&self, finer: &Groups) -> Vec<u32> {
+        self.distinct_where(finer, |_| true)
+    }
+
+    /// For each group, how many distinct groups `f` of `finer` it holds with `keep(f)`.
+    pub fn distinct_where(&self, finer: &Groups, keep: impl Fn(usize) -> bool) -> Vec<u32> {
         let mut seen = vec![false; finer.len];
         let mut d = vec![0u32; self.len];
         for (&g, &f) in self.of.iter().zip(&finer.of) {
             if !seen[f as usize] {
                 seen[f as usize] = true;
-                d[g as usize] += 1;
+                d[g as usize] += u32::from(keep(f as usize));
             }
         }
         d
+    }
+
+    /// For each group, the value of `values` (one per row) its rows share: the group of a
+    /// coarser partition, an address, a port.
+    pub fn shared(&self, values: &[u32]) -> Vec<u32> {
+        let mut p = vec![0u32; self.len];
+        for (&k, &v) in self.of.iter().zip(values) {
+            p[k as usize] = v;
+        }
+        p
     }
 
     /// Each group's rows, in row order (offsets into one flat list).
@@ -279,30 +294,33 @@ impl Context {
         let proto = text("proto");
         let resp_p = numbers(frame, "id.resp_p", rows);
         let mut ports = Vec::new();
-        let mut port_ids: FxHashMap<(u32, u8), u32> = FxHashMap::default();
+        let mut port_ids: FxHashMap<(Option<u32>, u8), u32> = FxHashMap::default();
+        // Protocol texts as slots; past 255 distinct ones (only a hostile log has that
+        // many) the rest share slot 255, named `other`, and lose nothing but their name.
+        let mut proto_ids: FxHashMap<Option<&str>, u8> = FxHashMap::default();
         let mut protos: Vec<Option<&str>> = Vec::new();
         let port: Vec<u32> = resp_p
             .iter()
             .zip(&proto)
             .map(|(&p, &pr)| {
-                let pi = match protos.iter().position(|&x| x == pr) {
-                    Some(i) => i,
-                    None => {
+                let pi = *proto_ids.entry(pr).or_insert_with(|| {
+                    if protos.len() < 255 {
                         protos.push(pr);
-                        protos.len() - 1
-                    }
-                };
-                // Protocols beyond 255 distinct texts share a slot: only a hostile log
-                // has that many, and it then loses nothing but the port's protocol.
-                let pi = pi.min(255) as u8;
-                let p = if p.is_nan() { u32::MAX } else { p as u32 };
-                *port_ids.entry((p, pi)).or_insert_with(|| {
-                    let num = if p == u32::MAX {
-                        "-".to_string()
+                        (protos.len() - 1) as u8
                     } else {
-                        p.to_string()
+                        255
+                    }
+                });
+                // Ports are counts below 65536; anything else is kept apart as its value.
+                let p = (!p.is_nan()).then(|| p.clamp(0.0, f64::from(u32::MAX)) as u32);
+                *port_ids.entry((p, pi)).or_insert_with(|| {
+                    let num = p.map_or_else(|| "-".to_string(), |p| p.to_string());
+                    let name = match protos.get(usize::from(pi)) {
+                        _ if pi == 255 => Some("other"),
+                        Some(&pr) => pr,
+                        None => None,
                     };
-                    ports.push(match protos[pi as usize] {
+                    ports.push(match name {
                         Some(pr) => format!("{num}/{pr}"),
                         None => num,
                     });
@@ -376,6 +394,15 @@ impl Context {
             by_sport,
             by_dport,
             by_service,
+        }
+    }
+
+    /// The grouping that ranks `unit`.
+    pub fn groups(&self, unit: super::Unit) -> &Groups {
+        match unit {
+            super::Unit::Src => &self.by_src,
+            super::Unit::Dst => &self.by_dst,
+            super::Unit::Pair => &self.by_pair,
         }
     }
 
@@ -458,13 +485,7 @@ impl Context {
     /// several nats; a port spread over many servers (HTTPS) gives each about 0.
     fn oddness(&self) -> Vec<f64> {
         let size = self.by_dport.counts();
-        let port_of = {
-            let mut p = vec![0u32; self.by_dport.len];
-            for (&g, &q) in self.by_dport.of.iter().zip(&self.port) {
-                p[g as usize] = q;
-            }
-            p
-        };
+        let port_of = self.by_dport.shared(&self.port);
         let mut total = vec![0.0f64; self.ports.len()];
         for (g, &c) in size.iter().enumerate() {
             total[port_of[g] as usize] += f64::from(c);
@@ -505,5 +526,101 @@ impl Context {
                 f64::from(c) / (span / 60.0).max(1.0)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Row<'a> = (&'a str, &'a str, i64, &'a str, &'a str, f64);
+
+    /// A frame of connections: (src, dst, port, proto, state, ts).
+    fn frame(rows: &[Row]) -> DataFrame {
+        let text = |k: usize| -> Vec<String> {
+            rows.iter()
+                .map(|r| [r.0, r.1, r.3, r.4][k].to_string())
+                .collect()
+        };
+        df!(
+            "id.orig_h" => text(0),
+            "id.resp_h" => text(1),
+            "id.resp_p" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "proto" => text(2),
+            "conn_state" => text(3),
+            "ts" => rows.iter().map(|r| r.5).collect::<Vec<_>>()
+        )
+        .unwrap()
+    }
+
+    fn all(f: &DataFrame) -> Context {
+        Context::build(f, &(0..f.height() as u32).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn groups_count_rows_and_distinct_peers() {
+        let f = frame(&[
+            ("a", "x", 80, "tcp", "SF", 0.0),
+            ("a", "x", 443, "tcp", "SF", 60.0),
+            ("a", "y", 80, "tcp", "S0", 120.0),
+            ("b", "x", 80, "tcp", "SF", 180.0),
+        ]);
+        let c = all(&f);
+        assert_eq!(c.column("src.conns").unwrap(), vec![3.0, 3.0, 3.0, 1.0]);
+        assert_eq!(c.column("src.hosts").unwrap(), vec![2.0, 2.0, 2.0, 1.0]);
+        assert_eq!(c.column("src.ports").unwrap(), vec![2.0, 2.0, 2.0, 1.0]);
+        assert_eq!(c.column("dst.srcs").unwrap(), vec![2.0, 2.0, 1.0, 2.0]);
+        assert_eq!(c.column("dport.srcs").unwrap(), vec![2.0, 1.0, 1.0, 2.0]);
+        assert_eq!(c.column("sport.hosts").unwrap(), vec![2.0, 1.0, 2.0, 1.0]);
+        let third = 1.0 / 3.0;
+        assert_eq!(
+            c.column("src.failed").unwrap(),
+            vec![third, third, third, 0.0]
+        );
+        // 3 connections over 2 minutes; one connection: its count per (at least) a minute.
+        assert_eq!(c.column("src.rate").unwrap(), vec![1.5, 1.5, 1.5, 1.0]);
+        assert_eq!(c.ports[..2], ["80/tcp".to_string(), "443/tcp".to_string()]);
+        assert!(c.column("nope").is_none());
+    }
+
+    #[test]
+    fn unanswered_only_where_an_answer_was_due() {
+        let mut rows = vec![
+            ("a", "x", 22, "tcp", "S0", 0.0),                 // unanswered
+            ("a", "x", 22, "tcp", "REJ", 1.0),                // refused
+            ("a", "x", 22, "tcp", "RSTRH", 2.0),              // the responder answered
+            ("a", "x", 22, "tcp", "OTH", 3.0),                // no handshake seen
+            ("a", "239.255.255.250", 1900, "udp", "S0", 4.0), // multicast
+            ("a", "ff02::fb", 5353, "udp", "S0", 5.0),        // IPv6 multicast
+            ("a", "255.255.255.255", 67, "udp", "S0", 6.0),   // broadcast
+            ("a", "z", 161, "udp", "S0", 7.0),                // a UDP probe
+        ];
+        // A one-way UDP stream (syslog): never answered, never a failure.
+        rows.extend((0..5).map(|i| ("a", "log", 514, "udp", "S0", 10.0 + f64::from(i))));
+        let c = all(&frame(&rows));
+        let want = [true, true, false, false, false, false, false, true];
+        assert_eq!(c.failed[..8], want);
+        assert!(c.failed[8..].iter().all(|&f| !f));
+    }
+
+    #[test]
+    fn an_odd_server_for_its_port_stands_out() {
+        // Nine hosts ask the office resolver, one asks an outside one; HTTPS goes to ten
+        // servers once each.
+        let mut rows: Vec<Row> = Vec::new();
+        let hosts = ["h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9"];
+        for (i, h) in hosts.iter().enumerate() {
+            let resolver = if i == 9 { "outside" } else { "office" };
+            rows.push((h, resolver, 53, "udp", "SF", i as f64));
+            rows.push((h, hosts[(i + 1) % 10], 443, "tcp", "SF", i as f64));
+        }
+        let c = all(&frame(&rows));
+        let odd = c.column("dport.odd").unwrap();
+        // −ln(1/10) − H, H = 0.9 ln(1/0.9) + 0.1 ln(10) (the port's entropy).
+        let h = 0.9 * (1.0f64 / 0.9).ln() + 0.1 * 10f64.ln();
+        assert!((odd[18] - (10f64.ln() - h)).abs() < 1e-12, "{}", odd[18]);
+        // The office resolver is below the port's entropy: 0; HTTPS is spread evenly: 0.
+        assert_eq!(odd[0], 0.0);
+        assert!(odd.iter().skip(1).step_by(2).all(|&v| v.abs() < 1e-12));
     }
 }

@@ -19,7 +19,7 @@
 //! connections of a scanner are the open ports it found.
 
 use super::context::{Context, Groups};
-use crate::reasons::number;
+use crate::reasons::{number, percent};
 
 /// The grouping levels, in the order ties are resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,15 +149,6 @@ impl Evidence {
             percent(self.base),
             number((self.nats[i] * 10.0).round() / 10.0)
         ))
-    }
-}
-
-fn percent(p: f64) -> String {
-    let v = p * 100.0;
-    if v < 1.0 {
-        format!("{v:.1}%")
-    } else {
-        format!("{v:.0}%")
     }
 }
 

@@ -68,28 +68,6 @@ fn all_failed(ctx: &Context, g: &Groups) -> Vec<bool> {
     f.iter().zip(g.counts()).map(|(&f, c)| f == c).collect()
 }
 
-/// Per group of `coarse`: how many groups of `finer` (a refinement) have `flag` set.
-fn count_flagged(coarse: &Groups, finer: &Groups, flag: &[bool]) -> Vec<u32> {
-    let mut seen = vec![false; finer.len];
-    let mut n = vec![0u32; coarse.len];
-    for (&c, &f) in coarse.of.iter().zip(&finer.of) {
-        if !seen[f as usize] {
-            seen[f as usize] = true;
-            n[c as usize] += u32::from(flag[f as usize]);
-        }
-    }
-    n
-}
-
-/// For each group of `finer`, the group of `coarse` it lies in.
-fn parent(coarse: &Groups, finer: &Groups) -> Vec<u32> {
-    let mut p = vec![0u32; finer.len];
-    for (&c, &f) in coarse.of.iter().zip(&finer.of) {
-        p[f as usize] = c;
-    }
-    p
-}
-
 impl Behaviours {
     /// Scores every source, destination, pair and row.
     pub fn of(ctx: &Context) -> Self {
@@ -99,8 +77,10 @@ impl Behaviours {
 
         // Address scans: per (source, port), the hosts reached and those that never answered.
         let sport_hosts = ctx.by_sport.distinct(&ctx.by_service);
-        let sport_silent = count_flagged(&ctx.by_sport, &ctx.by_service, &svc_failed);
-        let sport_port = parent_port(ctx, &ctx.by_sport);
+        let sport_silent = ctx
+            .by_sport
+            .distinct_where(&ctx.by_service, |f| svc_failed[f]);
+        let sport_port = ctx.by_sport.shared(&ctx.port);
         let horizontal: Vec<Score> = (0..ctx.by_sport.len)
             .map(|g| {
                 behaviour::scan_hosts(
@@ -113,8 +93,10 @@ impl Behaviours {
 
         // Port scans by one source: per pair, the ports reached and those never answering.
         let pair_ports = ctx.by_pair.distinct(&ctx.by_service);
-        let pair_silent = count_flagged(&ctx.by_pair, &ctx.by_service, &svc_failed);
-        let pair_dst = parent_addr(&ctx.by_pair, &ctx.dst);
+        let pair_silent = ctx
+            .by_pair
+            .distinct_where(&ctx.by_service, |f| svc_failed[f]);
+        let pair_dst = ctx.by_pair.shared(&ctx.dst);
         let vertical: Vec<Score> = (0..ctx.by_pair.len)
             .map(|g| {
                 behaviour::scan_ports(
@@ -128,14 +110,18 @@ impl Behaviours {
 
         // Sweeps by one source over any hosts and ports.
         let src_services = ctx.by_src.distinct(&ctx.by_service);
-        let src_silent = count_flagged(&ctx.by_src, &ctx.by_service, &svc_failed);
+        let src_silent = ctx
+            .by_src
+            .distinct_where(&ctx.by_service, |f| svc_failed[f]);
         let sweep: Vec<Score> = (0..ctx.by_src.len)
             .map(|g| behaviour::scan_services(src_silent[g] as usize, src_services[g] as usize))
             .collect();
 
         // Port scans of one destination by any number of sources.
         let dst_ports = ctx.by_dst.distinct(&ctx.by_dport);
-        let dst_silent = count_flagged(&ctx.by_dst, &ctx.by_dport, &dport_failed);
+        let dst_silent = ctx
+            .by_dst
+            .distinct_where(&ctx.by_dport, |f| dport_failed[f]);
         let dst_prober_pairs = {
             // Distinct sources among the rows to the destination's silent ports.
             let mut seen = vec![false; ctx.by_pair.len];
@@ -149,7 +135,7 @@ impl Behaviours {
             }
             c
         };
-        let dst_addr = parent_addr(&ctx.by_dst, &ctx.dst);
+        let dst_addr = ctx.by_dst.shared(&ctx.dst);
         let scanned: Vec<Score> = (0..ctx.by_dst.len)
             .map(|g| {
                 behaviour::scan_ports(
@@ -198,8 +184,8 @@ impl Behaviours {
 
         // Services of one peer: brute force.
         let svc_members = ctx.by_service.members();
-        let svc_port = parent_port(ctx, &ctx.by_service);
-        let svc_pair = parent(&ctx.by_pair, &ctx.by_service);
+        let svc_port = ctx.by_service.shared(&ctx.port);
+        let svc_pair = ctx.by_service.shared(&ctx.by_pair.of);
         let brute: Vec<Score> = (0..ctx.by_service.len)
             .map(|g| {
                 let rows = svc_members.of(g);
@@ -233,15 +219,15 @@ impl Behaviours {
         }
         let mut src = vec![empty(); ctx.by_src.len];
         let mut dst = vec![empty(); ctx.by_dst.len];
-        let src_of_pair = parent(&ctx.by_src, &ctx.by_pair);
-        let dst_of_pair = parent(&ctx.by_dst, &ctx.by_pair);
+        let src_of_pair = ctx.by_pair.shared(&ctx.by_src.of);
+        let dst_of_pair = ctx.by_pair.shared(&ctx.by_dst.of);
         for (g, s) in pair.iter().enumerate() {
             for (k, b) in s.iter().enumerate() {
                 raise(&mut src[src_of_pair[g] as usize][k], b);
                 raise(&mut dst[dst_of_pair[g] as usize][k], b);
             }
         }
-        let src_of_sport = parent(&ctx.by_src, &ctx.by_sport);
+        let src_of_sport = ctx.by_sport.shared(&ctx.by_src.of);
         for (g, h) in horizontal.iter().enumerate() {
             raise(&mut src[src_of_sport[g] as usize][0], h);
         }
@@ -296,7 +282,7 @@ impl Behaviours {
                 Origin::Pair(p, 1),
             );
             offer(
-                behaviour::long(ctx.duration[i], ctx.duration[i], 1).value,
+                behaviour::long_value(ctx.duration[i]),
                 Behaviour::Long,
                 Origin::Long,
             );
@@ -333,6 +319,15 @@ impl Behaviours {
         }
     }
 
+    /// The scores of each group of `unit` (in the context's grouping for it).
+    pub fn scores(&self, unit: Unit) -> &[Scores] {
+        match unit {
+            Unit::Src => &self.src,
+            Unit::Dst => &self.dst,
+            Unit::Pair => &self.pair,
+        }
+    }
+
     /// The behaviour row `i` takes part in and why, in words (`None` if none).
     pub fn row_reason(&self, ctx: &Context, i: usize) -> Option<String> {
         let kind = self.row_kind[i]?;
@@ -354,20 +349,6 @@ impl Behaviours {
 /// a guess needs a session to guess in (unanswered repeats are a scan's or a flood's).
 fn is_short(ctx: &Context, i: usize) -> bool {
     !ctx.failed[i] && ctx.out[i] + ctx.inb[i] < behaviour::SHORT_BYTES
-}
-
-/// For each group of `g`, the address (of `addr`) its rows share.
-fn parent_addr(g: &Groups, addr: &[u32]) -> Vec<u32> {
-    let mut p = vec![0u32; g.len];
-    for (&k, &a) in g.of.iter().zip(addr) {
-        p[k as usize] = a;
-    }
-    p
-}
-
-/// For each group of `g` (whose rows share a port), that port.
-fn parent_port(ctx: &Context, g: &Groups) -> Vec<u32> {
-    parent_addr(g, &ctx.port)
 }
 
 /// What a ranking ranks.
@@ -395,6 +376,8 @@ impl Unit {
 /// One ranked host or pair.
 #[derive(Debug, Clone)]
 pub struct Ranked {
+    /// What it is.
+    pub unit: Unit,
     /// The host (the source, for a pair).
     pub host: String,
     /// The destination, for a pair.
@@ -403,25 +386,26 @@ pub struct Ranked {
     pub score: f64,
     /// Its largest behaviour score.
     pub behaviour: f64,
-    /// How anomalous its connections are: the mean percentile of its rows among all
-    /// analysed rows by row score, with one more row at the median (0.5) counted in, so
-    /// that one connection is weak evidence about a host.
+    /// How anomalous its connections are: the mean percentile of its analysed rows among
+    /// all analysed rows by row score, with one more row at the median (0.5) counted in,
+    /// so that one connection is weak evidence about a host.
     pub anomaly: f64,
     /// Its connections.
     pub rows: usize,
     /// Its flagged connections.
     pub flagged: usize,
-    /// Each behaviour's score and reason.
-    pub scores: Scores,
-    /// Context rows of its connections.
+    /// Each behaviour's score, in [`Behaviour::ALL`] order.
+    pub scores: [f64; 5],
+    /// Its group in the context's grouping for `unit` (`Context::by_src`, ...).
     pub group: usize,
 }
 
 impl Ranked {
-    /// Reasons, strongest first: each behaviour scoring at least [`REASON_MIN`].
-    pub fn reasons(&self) -> Vec<String> {
-        let mut s: Vec<(&Score, Behaviour)> = self
-            .scores
+    /// Reasons, strongest first: each behaviour scoring at least [`REASON_MIN`], in words
+    /// (from `beh`, the behaviours it was ranked with).
+    pub fn reasons(&self, beh: &Behaviours) -> Vec<String> {
+        let scores = &beh.scores(self.unit)[self.group];
+        let mut s: Vec<(&Score, Behaviour)> = scores
             .iter()
             .zip(Behaviour::ALL)
             .filter(|(s, _)| s.value >= REASON_MIN)
@@ -441,16 +425,17 @@ impl Ranked {
     }
 }
 
-/// Behaviour scores below this are not given as reasons (a random series of calls scores
-/// about 0.5 as a beacon; half of Zeek's scan threshold is 0.5 as a scan).
+/// Behaviour scores below this are not given as reasons: half way to a full score (half
+/// of Zeek's scan thresholds, half an hour, half of the brute-force pace).
 pub const REASON_MIN: f64 = 0.5;
 
-/// Each row's percentile among all rows by `score` (ties share the highest), in `(0, 1]`.
+/// Each row's percentile among the rows by `score` (ties share the highest), in `(0, 1]`;
+/// rows whose score is NaN (not analysed) are left out and get NaN.
 pub fn percentiles(score: &[f64]) -> Vec<f64> {
-    let n = score.len();
-    let mut idx: Vec<usize> = (0..n).collect();
+    let mut idx: Vec<usize> = (0..score.len()).filter(|&i| !score[i].is_nan()).collect();
+    let n = idx.len();
     idx.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
-    let mut p = vec![0.0; n];
+    let mut p = vec![f64::NAN; score.len()];
     let mut i = 0;
     while i < n {
         let mut j = i;
@@ -466,7 +451,10 @@ pub fn percentiles(score: &[f64]) -> Vec<f64> {
 }
 
 /// Ranks the sources, destinations or pairs of `ctx` by host score, highest first (ties
-/// by more rows, then by the smaller of behaviour and anomaly, then by first appearance). `row_score` and `flagged` are per context row.
+/// by more rows, then by the smaller of behaviour and anomaly, then by first appearance).
+/// `row_score` and `flagged` are per context row; a NaN score marks a row the analysis
+/// left out (an unset feature under `--nulls drop`), which counts among the host's
+/// connections but not in its anomaly.
 pub fn rank(
     ctx: &Context,
     beh: &Behaviours,
@@ -474,30 +462,27 @@ pub fn rank(
     row_score: &[f64],
     flagged: &[bool],
 ) -> Vec<Ranked> {
-    let (groups, scores) = match unit {
-        Unit::Src => (&ctx.by_src, &beh.src),
-        Unit::Dst => (&ctx.by_dst, &beh.dst),
-        Unit::Pair => (&ctx.by_pair, &beh.pair),
-    };
+    let (groups, scores) = (ctx.groups(unit), beh.scores(unit));
     let pct = percentiles(row_score);
     let mut sum = vec![0.5f64; groups.len];
+    let mut analysed = vec![1.0f64; groups.len];
     let mut n_flagged = vec![0usize; groups.len];
     for (i, &g) in groups.of.iter().enumerate() {
         let g = g as usize;
-        sum[g] += pct[i];
+        if !pct[i].is_nan() {
+            sum[g] += pct[i];
+            analysed[g] += 1.0;
+        }
         n_flagged[g] += usize::from(flagged.get(i).copied().unwrap_or(false));
     }
     let counts = groups.counts();
-    let anomaly: Vec<f64> = sum
-        .iter()
-        .zip(&counts)
-        .map(|(s, &c)| s / (f64::from(c) + 1.0))
-        .collect();
-    let src_of = parent_addr(groups, &ctx.src);
-    let dst_of = parent_addr(groups, &ctx.dst);
+    let anomaly: Vec<f64> = sum.iter().zip(&analysed).map(|(s, n)| s / n).collect();
+    let src_of = groups.shared(&ctx.src);
+    let dst_of = groups.shared(&ctx.dst);
     let mut out: Vec<Ranked> = (0..groups.len)
         .map(|g| {
-            let behaviour = scores[g].iter().map(|s| s.value).fold(0.0, f64::max);
+            let values: [f64; 5] = std::array::from_fn(|k| scores[g][k].value);
+            let behaviour = values.iter().copied().fold(0.0, f64::max);
             let (host, dst) = match unit {
                 Unit::Src => (ctx.addrs[src_of[g] as usize].clone(), None),
                 Unit::Dst => (ctx.addrs[dst_of[g] as usize].clone(), None),
@@ -507,6 +492,7 @@ pub fn rank(
                 ),
             };
             Ranked {
+                unit,
                 host,
                 dst,
                 score: behaviour.max(anomaly[g]),
@@ -514,7 +500,7 @@ pub fn rank(
                 anomaly: anomaly[g],
                 rows: counts[g] as usize,
                 flagged: n_flagged[g],
-                scores: scores[g].clone(),
+                scores: values,
                 group: g,
             }
         })
@@ -539,9 +525,10 @@ pub const DOMINANT_SHARE: f64 = 1.0 / 3.0;
 
 /// Warnings in words: each behaviour that at least [`DOMINANT_SHARE`] of the rows take
 /// part in (with a score of at least [`REASON_MIN`]), which turns a ranking of rows judged
-/// alone upside down. `in_score` says whether the hosts' behaviour entered the rows'
-/// scores (the default), which keeps such a ranking the right way up.
-pub fn warnings(beh: &Behaviours, in_score: bool) -> Vec<String> {
+/// alone upside down. `evidence` is the failure evidence when it entered the rows' scores
+/// (the default): where it covers most of those rows, they rank first anyway, and the
+/// warning says so instead.
+pub fn warnings(beh: &Behaviours, evidence: Option<&evidence::Evidence>) -> Vec<String> {
     let n = beh.row.len();
     if n == 0 {
         return Vec::new();
@@ -549,17 +536,17 @@ pub fn warnings(beh: &Behaviours, in_score: bool) -> Vec<String> {
     Behaviour::ALL
         .iter()
         .filter_map(|&b| {
-            let k = beh
-                .row
-                .iter()
-                .zip(&beh.row_kind)
-                .filter(|(&v, &kind)| kind == Some(b) && v >= REASON_MIN)
-                .count();
+            let rows: Vec<usize> = (0..n)
+                .filter(|&i| beh.row_kind[i] == Some(b) && beh.row[i] >= REASON_MIN)
+                .collect();
+            let k = rows.len();
             let share = k as f64 / n as f64;
+            let covered = evidence
+                .is_some_and(|e| 2 * rows.iter().filter(|&&i| e.nats[i] > 0.0).count() >= k);
             (share >= DOMINANT_SHARE).then(|| {
-                let then = if in_score {
-                    "their hosts' behaviour ranks them first; the Hosts tab (`zsift hosts`) \
-                     shows who"
+                let then = if covered {
+                    "their hosts' failure evidence ranks them first; the Hosts tab (`zsift \
+                     hosts`) shows who"
                 } else {
                     "so the row ranking may be upside down; rank hosts (Hosts tab, `zsift \
                      hosts`) or train on a label (--train-label)"
@@ -573,4 +560,122 @@ pub fn warnings(beh: &Behaviours, in_score: bool) -> Vec<String> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::*;
+
+    #[test]
+    fn percentiles_share_ties_and_leave_out_nan() {
+        let p = percentiles(&[0.3, 0.1, 0.3, f64::NAN, 0.9]);
+        assert_eq!(p[..3], [0.75, 0.25, 0.75]);
+        assert!(p[3].is_nan());
+        assert_eq!(p[4], 1.0);
+        assert!(percentiles(&[]).is_empty());
+    }
+
+    /// A sweep by `s` of 30 hosts on port 23 (silent), its one web session, and a
+    /// workstation's ten answered sessions to one server.
+    fn sweep() -> (Context, Behaviours) {
+        let mut src = vec![];
+        let mut dst = vec![];
+        let mut state = vec![];
+        let mut port = vec![];
+        let mut out = vec![];
+        for i in 0..30 {
+            src.push("s".to_string());
+            dst.push(format!("10.0.0.{i}"));
+            state.push("S0");
+            port.push(23i64);
+            out.push(0i64);
+        }
+        src.push("s".into());
+        dst.push("web".into());
+        state.push("SF");
+        port.push(443);
+        out.push(300);
+        for _ in 0..10 {
+            src.push("w".into());
+            dst.push("web".into());
+            state.push("SF");
+            port.push(443);
+            out.push(500);
+        }
+        let n = src.len();
+        let f = df!(
+            "id.orig_h" => src,
+            "id.resp_h" => dst,
+            "id.resp_p" => port,
+            "proto" => vec!["tcp"; n],
+            "conn_state" => state,
+            "orig_bytes" => out,
+            "resp_bytes" => vec![100i64; n],
+            // The workstation's sessions at irregular times: no beacon.
+            "ts" => (0..31)
+                .map(f64::from)
+                .chain([40.0, 47.0, 49.0, 70.0, 71.0, 100.0, 140.0, 141.0, 240.0, 390.0])
+                .collect::<Vec<_>>()
+        )
+        .unwrap();
+        let ctx = Context::build(&f, &(0..n as u32).collect::<Vec<_>>());
+        let beh = Behaviours::of(&ctx);
+        (ctx, beh)
+    }
+
+    #[test]
+    fn a_sweep_is_the_sources_and_its_probes_take_part() {
+        let (ctx, beh) = sweep();
+        let s = ctx.by_src.of[0] as usize;
+        assert_eq!(beh.src[s][0].value, 1.0);
+        assert_eq!(beh.src[s][0].reason, "23/tcp on 30 hosts, 100% unanswered");
+        // The probes take part; the scanner's answered web session and the workstation's
+        // sessions do not.
+        assert!(beh.row[..30].iter().all(|&v| v == 1.0));
+        assert!(beh.row_kind[..30]
+            .iter()
+            .all(|&k| k == Some(Behaviour::Scan)));
+        assert_eq!(beh.row[30], 0.0);
+        assert!(beh.row[31..].iter().all(|&v| v == 0.0));
+        assert_eq!(
+            beh.row_reason(&ctx, 0).as_deref(),
+            Some("scan: 23/tcp on 30 hosts, 100% unanswered")
+        );
+        // One behaviour in 30 of 41 rows: a warning, worded by whether the evidence covers it.
+        let w = warnings(&beh, None);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("scan explains 73% of the rows (30 of 41)"),
+            "{w:?}"
+        );
+        assert!(w[0].contains("upside down"));
+        let ev = evidence::Evidence::of(&ctx);
+        assert!(warnings(&beh, Some(&ev))[0].contains("failure evidence ranks them first"));
+    }
+
+    #[test]
+    fn hosts_rank_by_behaviour_then_anomaly_and_unanalysed_rows_do_not_count() {
+        let (ctx, beh) = sweep();
+        let n = ctx.len();
+        // Row scores: the workstation's rows are the most anomalous.
+        let mut score: Vec<f64> = (0..n).map(|i| if i > 30 { 1.0 } else { 0.0 }).collect();
+        let flagged = vec![false; n];
+        let r = rank(&ctx, &beh, Unit::Src, &score, &flagged);
+        assert_eq!((r[0].host.as_str(), r[0].score), ("s", 1.0));
+        assert_eq!(r[1].host, "w");
+        // Its ten rows tie at the top percentile (1.0): (10 + 0.5) / 11.
+        assert!((r[1].anomaly - 10.5 / 11.0).abs() < 1e-12);
+        // Rows the analysis left out (NaN) are connections, not anomaly.
+        for s in &mut score[31..36] {
+            *s = f64::NAN;
+        }
+        let r = rank(&ctx, &beh, Unit::Src, &score, &flagged);
+        assert_eq!(r[1].rows, 10);
+        assert!((r[1].anomaly - 5.5 / 6.0).abs() < 1e-12, "{}", r[1].anomaly);
+        assert_eq!(
+            r[0].reasons(&beh),
+            vec!["scan: 23/tcp on 30 hosts, 100% unanswered".to_string()]
+        );
+    }
 }

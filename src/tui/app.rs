@@ -465,6 +465,7 @@ impl App {
                 self.results = Some(results);
                 self.hist.feature = self.hist.feature.min(self.n_features().saturating_sub(1));
                 self.table.reorder(self.results.as_deref());
+                self.hosts.refresh(self.results.as_deref());
             }
             Event::Failed { error, .. } => {
                 if let Some(j) = &mut self.job {

@@ -333,8 +333,6 @@ pub struct HostRow {
     pub ranked: Ranked,
     /// Its host, or `src → dst` (sanitized).
     pub label: String,
-    /// Its reasons, joined (sanitized).
-    pub reasons: String,
 }
 
 /// The units of the Hosts tab, in the order of [`Results::hosts`].
@@ -352,6 +350,18 @@ impl Results {
         let frame = &log.frame;
         let v = &analysis.verdicts;
         let mut flagged = Vec::new();
+        // Text columns are read whole once: a scan that is most of the log flags most rows.
+        let texts: Vec<(&str, Option<Vec<Option<&str>>>)> =
+            ["uid", "id.orig_h", "id.resp_h", "proto", "service"]
+                .into_iter()
+                .map(|c| {
+                    let whole = frame
+                        .column(c)
+                        .is_ok_and(|col| col.dtype() == &DataType::String)
+                        .then(|| filter::string_values(frame, c));
+                    (c, whole)
+                })
+                .collect();
         for i in analysis.ranking() {
             if !v.flagged[i] {
                 continue;
@@ -360,7 +370,10 @@ impl Results {
                 return None;
             }
             let row = analysis.matrix.rows[i] as usize;
-            let raw = |c: &str| cell(frame, c, row);
+            let raw = |c: &str| match texts.iter().find(|(n, _)| *n == c) {
+                Some((_, Some(whole))) => whole[row].unwrap_or("-").to_string(),
+                _ => cell(frame, c, row),
+            };
             let (orig, resp) = (raw("id.orig_h"), raw("id.resp_h"));
             flagged.push(Flagged {
                 i,
@@ -413,12 +426,14 @@ impl Results {
                         Some(d) => format!("{} → {d}", h.host),
                         None => h.host.clone(),
                     }),
-                    reasons: clean(&h.reasons().join("; ")),
                     ranked: h,
                 })
                 .collect()
         });
-        let mut warnings = crate::hosts::warnings(&analysis.behaviours, analysis.hosts);
+        let mut warnings = crate::hosts::warnings(
+            &analysis.behaviours,
+            analysis.host_evidence.then_some(&analysis.evidence),
+        );
         if let Some(e) = &evaluation {
             if let Some(auc) = e.rows.last().and_then(|r| r.auc).filter(|&a| a < 0.5) {
                 warnings.push(format!(
@@ -451,6 +466,12 @@ impl Results {
             .map(|r| r.text)
             .collect();
         clean(&texts.join("; "))
+    }
+
+    /// A host's or pair's reasons, joined (sanitized). Worked out when shown: a scan of
+    /// the internet makes a million pairs.
+    pub fn host_reasons(&self, h: &HostRow) -> String {
+        clean(&h.ranked.reasons(&self.analysis.behaviours).join("; "))
     }
 
     /// Rows analysed.

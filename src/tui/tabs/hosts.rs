@@ -59,6 +59,11 @@ pub struct Hosts {
     pub sort: HostSort,
     /// Position of the highlighted entry in the sorted list.
     pub selected: usize,
+    /// Indices into the results' entries of `unit`, as shown (made when the results, the
+    /// unit or the sort change, never per frame).
+    pub order: Vec<u32>,
+    /// The widest label among them, in columns (at most a pair's).
+    pub widest: usize,
 }
 
 impl Default for Hosts {
@@ -67,6 +72,8 @@ impl Default for Hosts {
             unit: Unit::Src,
             sort: HostSort::Score,
             selected: 0,
+            order: Vec::new(),
+            widest: 4,
         }
     }
 }
@@ -77,23 +84,53 @@ const BEHAVIOUR_W: usize = 5;
 /// Connections listed when a host's are opened (its most anomalous first).
 const LISTED: usize = 5000;
 
+/// The widest host label laid out: two IPv6 addresses and an arrow.
+const WIDEST: usize = 41;
+
 impl Hosts {
-    /// The entries of the current unit, in the current order.
-    pub fn sorted<'r>(&self, r: &'r Results) -> Vec<&'r HostRow> {
+    /// The entries of the current unit in `r`.
+    fn entries<'r>(&self, r: &'r Results) -> &'r [HostRow] {
         let i = UNITS.iter().position(|&u| u == self.unit).unwrap_or(0);
-        let mut v: Vec<&HostRow> = r.hosts[i].iter().collect();
+        &r.hosts[i]
+    }
+
+    /// Sorts the current unit's entries of `results` into `order` and keeps the
+    /// highlight in range.
+    pub fn refresh(&mut self, results: Option<&Results>) {
+        let Some(r) = results else {
+            self.order.clear();
+            self.selected = 0;
+            return;
+        };
+        let v = self.entries(r);
+        let mut order: Vec<u32> = (0..v.len() as u32).collect();
         // Stable sorts: equal keys keep the ranking's order.
+        let at = |k: &u32| &v[*k as usize].ranked;
         match self.sort {
             HostSort::Score => {}
-            HostSort::Behaviour(b) => v.sort_by(|x, y| {
-                y.ranked.scores[b]
-                    .value
-                    .total_cmp(&x.ranked.scores[b].value)
-            }),
-            HostSort::Rows => v.sort_by_key(|x| std::cmp::Reverse(x.ranked.rows)),
-            HostSort::Flagged => v.sort_by_key(|x| std::cmp::Reverse(x.ranked.flagged)),
+            HostSort::Behaviour(b) => {
+                order.sort_by(|x, y| at(y).scores[b].total_cmp(&at(x).scores[b]))
+            }
+            HostSort::Rows => order.sort_by_key(|x| std::cmp::Reverse(at(x).rows)),
+            HostSort::Flagged => order.sort_by_key(|x| std::cmp::Reverse(at(x).flagged)),
         }
-        v
+        self.widest = v
+            .iter()
+            .map(|h| unicode_width::UnicodeWidthStr::width(h.label.as_str()))
+            .max()
+            .unwrap_or(4)
+            .min(WIDEST);
+        self.order = order;
+        self.selected = self.selected.min(self.order.len().saturating_sub(1));
+    }
+
+    /// The entries of the current unit, in the current order.
+    pub fn sorted<'r>(&self, r: &'r Results) -> Vec<&'r HostRow> {
+        let v = self.entries(r);
+        self.order
+            .iter()
+            .filter_map(|&k| v.get(k as usize))
+            .collect()
     }
 
     /// Handles the tab's own keys; returns whether the key was its.
@@ -106,10 +143,12 @@ impl Hosts {
                     Unit::Pair => Unit::Src,
                 };
                 self.selected = 0;
+                self.refresh(results);
             }
             Action::Sort => {
                 self.sort = self.sort.next();
                 self.selected = 0;
+                self.refresh(results);
             }
             Action::Up
             | Action::Down
@@ -117,8 +156,8 @@ impl Hosts {
             | Action::PageDown
             | Action::Top
             | Action::Bottom => {
-                let n = results.map_or(0, |r| self.sorted(r).len());
-                self.selected = scrolled(self.selected, action, page, n.saturating_sub(1));
+                let max = self.order.len().saturating_sub(1);
+                self.selected = scrolled(self.selected, action, page, max);
             }
             _ => return false,
         }
@@ -128,8 +167,8 @@ impl Hosts {
     /// The highlighted host's or pair's connections as (score, connection) lines, flagged
     /// first and then by score, with a title; `None` without a highlighted entry.
     pub fn connections(&self, log: &Log, r: &Results) -> Option<(String, Vec<(String, String)>)> {
-        let list = self.sorted(r);
-        let h = list.get(self.selected)?;
+        let k = *self.order.get(self.selected)?;
+        let h = self.entries(r).get(k as usize)?;
         let a = &r.analysis;
         let ctx = &a.context;
         let groups = match self.unit {
@@ -191,7 +230,12 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         return;
     };
     let s = &app.hosts;
-    let list = s.sorted(r);
+    let entries = s.entries(r);
+    let list: Vec<&HostRow> = s
+        .order
+        .iter()
+        .filter_map(|&k| entries.get(k as usize))
+        .collect();
     let warn_h = u16::try_from(r.warnings.len().min(2)).unwrap_or(0);
     let detail_h = if area.height >= 14 { 3 } else { 0 };
     let [title, warn, table, detail] = Layout::vertical([
@@ -233,12 +277,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     }
     let w = table.width;
     // Behaviour columns when they fit beside a 15-character address.
-    let widest = list
-        .iter()
-        .map(|h| unicode_width::UnicodeWidthStr::width(h.label.as_str()))
-        .max()
-        .unwrap_or(4)
-        .min(if s.unit == Unit::Pair { 41 } else { 39 });
+    let widest = s.widest;
     // rank, score, rows, flagged and their gaps; each behaviour column takes 5 more. The
     // behaviours show when they leave the host its width and a few characters of reasons.
     let fixed = 4 + 6 + 7 + 6 + 2;
@@ -275,14 +314,14 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             ];
             if behaviours {
                 c.extend(h.ranked.scores.iter().map(|b| {
-                    if b.value > 0.0 {
-                        two_places(b.value)
+                    if *b > 0.0 {
+                        two_places(*b)
                     } else {
                         "·".into()
                     }
                 }));
             }
-            c.push(h.reasons.clone());
+            c.push(r.host_reasons(h));
             let row = Row::new(c);
             if k == s.selected {
                 row.style(th.selected())
@@ -312,13 +351,14 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     );
     if detail_h > 0 {
         if let Some(h) = list.get(s.selected) {
-            let why = if h.reasons.is_empty() {
+            let reasons = r.host_reasons(h);
+            let why = if reasons.is_empty() {
                 format!(
                     "no behaviour; its connections' mean percentile {:.2}",
                     h.ranked.anomaly
                 )
             } else {
-                h.reasons.clone()
+                reasons
             };
             let lines = vec![
                 Line::from(vec![
