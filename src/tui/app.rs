@@ -1008,6 +1008,19 @@ fn step(c: f64, action: Action) -> f64 {
     }
 }
 
+/// Whether an action moves the highlight in a list (the keys [`scrolled`] answers).
+pub(crate) fn moves(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+    )
+}
+
 /// A position moved by a key within 0..=max.
 pub(crate) fn scrolled(pos: usize, action: Action, page: usize, max: usize) -> usize {
     let page = page.max(1);

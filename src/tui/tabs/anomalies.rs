@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table as TableWidget};
 use ratatui::Frame;
 
-use crate::tui::app::{scrolled, App};
+use crate::tui::app::{moves, scrolled, App};
 use crate::tui::data::{Flagged, Results};
 use crate::tui::keys::Action;
 use crate::tui::views::{count, cut, pending, Theme};
@@ -105,14 +105,9 @@ impl Table {
     /// Handles the tab's own keys; returns whether the key was its.
     pub fn update(&mut self, action: Action, results: Option<&Results>, page: usize) -> bool {
         match action {
-            Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Top
-            | Action::Bottom => {
+            a if moves(a) => {
                 let max = self.order.len().saturating_sub(1);
-                self.selected = scrolled(self.selected, action, page, max);
+                self.selected = scrolled(self.selected, a, page, max);
             }
             Action::Sort => {
                 let i = SortKey::ALL

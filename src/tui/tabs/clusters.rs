@@ -13,7 +13,7 @@ use ratatui::Frame;
 use crate::cluster::stats::ClusterStats;
 use crate::reasons::number;
 use crate::tui::app::App;
-use crate::tui::app::{scrolled, Subset};
+use crate::tui::app::{moves, scrolled, Subset};
 use crate::tui::data::clean;
 use crate::tui::keys::Action;
 use crate::tui::views::{count, pending, Theme};
@@ -39,12 +39,7 @@ impl Clusters {
                 };
                 self.selected = 0;
             }
-            Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Top
-            | Action::Bottom => self.selected = scrolled(self.selected, action, page, 1000),
+            a if moves(a) => self.selected = scrolled(self.selected, a, page, 1000),
             _ => return false,
         }
         true

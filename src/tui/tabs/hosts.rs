@@ -10,7 +10,7 @@ use ratatui::Frame;
 use crate::hosts::behaviour::Behaviour;
 use crate::hosts::Unit;
 use crate::ingest::Log;
-use crate::tui::app::{scrolled, App};
+use crate::tui::app::{moves, scrolled, App};
 use crate::tui::data::{clean, HostRow, Results, UNITS};
 use crate::tui::keys::Action;
 use crate::tui::views::{count, cut, pending, Theme};
@@ -150,14 +150,9 @@ impl Hosts {
                 self.selected = 0;
                 self.refresh(results);
             }
-            Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Top
-            | Action::Bottom => {
+            a if moves(a) => {
                 let max = self.order.len().saturating_sub(1);
-                self.selected = scrolled(self.selected, action, page, max);
+                self.selected = scrolled(self.selected, a, page, max);
             }
             _ => return false,
         }

@@ -6,8 +6,8 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::tui::app::scrolled;
 use crate::tui::app::App;
+use crate::tui::app::{moves, scrolled};
 use crate::tui::keys::Action;
 use crate::tui::views::{count, cut, Theme};
 
@@ -22,12 +22,7 @@ impl Overview {
     /// Handles the tab's own keys; returns whether the key was its.
     pub fn update(&mut self, action: Action, page: usize) -> bool {
         match action {
-            Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Top
-            | Action::Bottom => self.scroll = scrolled(self.scroll, action, page, 200),
+            a if moves(a) => self.scroll = scrolled(self.scroll, a, page, 200),
             _ => return false,
         }
         true
