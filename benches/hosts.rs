@@ -5,7 +5,8 @@
 //! < 8 s at 1M rows.
 //!
 //! `cargo bench --bench hosts` prints medians (5 runs at 100k and 1M rows; 3 of the
-//! default model at 1M). Set `ZSIFT_BENCH_ROWS` for other sizes (comma-separated).
+//! default model at 1M). Set `ZSIFT_BENCH_ROWS` for other sizes (comma-separated), or
+//! `ZSIFT_BENCH_LOG` to time the hosts stage alone on a log of one's own.
 
 mod support;
 
@@ -40,8 +41,11 @@ fn hosts_stage(log: &zsift::ingest::Log) -> usize {
 fn main() {
     if let Some(task) = child_task() {
         // Peak memory of the hosts stage above the loaded log.
-        let n: usize = task.parse().expect("rows");
-        let log = zsift::ingest::load(&[scaled(n, false)]).expect("load");
+        let path = match task.parse::<usize>() {
+            Ok(n) => scaled(n, false),
+            Err(_) => std::path::PathBuf::from(task),
+        };
+        let log = zsift::ingest::load(&[path]).expect("load");
         let base = rss();
         let ranked = hosts_stage(&log);
         println!("{} {}", peak_rss().saturating_sub(base), ranked);
@@ -64,6 +68,23 @@ fn main() {
             f.get(1).unwrap_or(&"-"),
             mb(f.first().and_then(|v| v.parse().ok()).unwrap_or(0))
         );
+    }
+    // A log of one's own (say, a scan of a million addresses: a million pairs).
+    if let Some(path) = std::env::var_os("ZSIFT_BENCH_LOG") {
+        let log = zsift::ingest::load(&[std::path::PathBuf::from(&path)]).expect("load");
+        let t = times(5, || hosts_stage(&log));
+        let out = in_child(&path.to_string_lossy());
+        let f: Vec<&str> = out.split_whitespace().collect();
+        println!(
+            "{:<9} {:>10.3} {:>10.3} {:>10} {:>12.0}   ({})",
+            log.rows(),
+            median(&t),
+            t[0],
+            f.get(1).unwrap_or(&"-"),
+            mb(f.first().and_then(|v| v.parse().ok()).unwrap_or(0)),
+            path.to_string_lossy()
+        );
+        return;
     }
     let n = *sizes().last().unwrap_or(&1_000_000);
     let log = zsift::ingest::load(&[scaled(n, false)]).expect("load");

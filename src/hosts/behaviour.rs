@@ -26,7 +26,7 @@ use crate::reasons::{number, percent};
 pub struct Score {
     /// In `[0, 1]`; 0 when the behaviour is absent or cannot be judged.
     pub value: f64,
-    /// Plain words (empty when the value is 0).
+    /// Plain words (empty when the value is below [`WORDS_MIN`]).
     pub reason: String,
 }
 
@@ -39,19 +39,26 @@ impl Score {
         }
     }
 
-    fn new(value: f64, reason: String) -> Self {
+    /// A score; its words are only made from [`WORDS_MIN`] up (nothing shows them below,
+    /// and a scan of the internet has a million pairs to score).
+    fn new(value: f64, reason: impl FnOnce() -> String) -> Self {
         let value = if value.is_finite() {
             value.clamp(0.0, 1.0)
         } else {
             0.0
         };
-        if value > 0.0 {
-            Self { value, reason }
+        let reason = if value >= WORDS_MIN {
+            reason()
         } else {
-            Self::none()
-        }
+            String::new()
+        };
+        Self { value, reason }
     }
 }
+
+/// Scores from which a behaviour is put in words: half way to a full score (half of
+/// Zeek's scan thresholds, half an hour, half of the brute-force pace).
+pub const WORDS_MIN: f64 = 0.5;
 
 /// The behaviours, in display order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,10 +143,9 @@ pub fn scan_hosts(port: &str, unanswered: usize, hosts: usize) -> Score {
         return Score::none();
     }
     let share = unanswered as f64 / hosts as f64;
-    Score::new(
-        ramp(unanswered as f64, SCAN_HOSTS) * share,
-        format!("{port} on {hosts} hosts, {} unanswered", percent(share)),
-    )
+    Score::new(ramp(unanswered as f64, SCAN_HOSTS) * share, || {
+        format!("{port} on {hosts} hosts, {} unanswered", percent(share))
+    })
 }
 
 /// A port scan of one host: `unanswered` of the `ports` reached on it never answered;
@@ -149,15 +155,14 @@ pub fn scan_ports(host: &str, unanswered: usize, ports: usize, sources: usize) -
         return Score::none();
     }
     let share = unanswered as f64 / ports as f64;
-    let by = if sources > 1 {
-        format!(" by {sources} sources")
-    } else {
-        String::new()
-    };
-    Score::new(
-        ramp(unanswered as f64, SCAN_PORTS) * share,
-        format!("{ports} ports on {host}{by}, {} unanswered", percent(share)),
-    )
+    Score::new(ramp(unanswered as f64, SCAN_PORTS) * share, || {
+        let by = if sources > 1 {
+            format!(" by {sources} sources")
+        } else {
+            String::new()
+        };
+        format!("{ports} ports on {host}{by}, {} unanswered", percent(share))
+    })
 }
 
 /// A sweep by one source over any mix of hosts and ports: `unanswered` of the `services`
@@ -168,13 +173,12 @@ pub fn scan_services(unanswered: usize, services: usize) -> Score {
         return Score::none();
     }
     let share = unanswered as f64 / services as f64;
-    Score::new(
-        ramp(unanswered as f64, SCAN_HOSTS) * share,
+    Score::new(ramp(unanswered as f64, SCAN_HOSTS) * share, || {
         format!(
             "{services} host:port services, {} unanswered",
             percent(share)
-        ),
-    )
+        )
+    })
 }
 
 /// Quartiles of sorted values (linear interpolation).
@@ -249,15 +253,14 @@ pub fn beacon(ts: &[f64], sizes: &[f64]) -> Score {
     let jitter = mad(&gaps, median);
     let raw = steadiness(&gaps) * (symmetry(&gaps) + coverage + size) / 3.0;
     let chance = beacon_chance(gaps.len());
-    Score::new(
-        (raw - chance) / (1.0 - chance),
+    Score::new((raw - chance) / (1.0 - chance), || {
         format!(
             "every {} ± {}, {} times",
             seconds(median),
             seconds(jitter),
             t.len()
-        ),
-    )
+        )
+    })
 }
 
 /// The raw beacon score that random arrivals of `intervals` + 1 connections of equal
@@ -297,15 +300,14 @@ pub fn long(longest: f64, total: f64, conns: usize) -> Score {
     if longest.is_nan() || longest <= 0.0 {
         return Score::none();
     }
-    let all = if conns > 1 {
-        format!(" ({conns} connections, {} in all)", seconds(total))
-    } else {
-        String::new()
-    };
-    Score::new(
-        long_value(longest),
-        format!("longest {}{all}", seconds(longest)),
-    )
+    Score::new(long_value(longest), || {
+        let all = if conns > 1 {
+            format!(" ({conns} connections, {} in all)", seconds(total))
+        } else {
+            String::new()
+        };
+        format!("longest {}{all}", seconds(longest))
+    })
 }
 
 /// A byte count for text: `512 B`, `41 kB`, `3.2 MB`, `1.5 GB`.
@@ -330,10 +332,9 @@ pub fn exfil(out: f64, inb: f64) -> Score {
     let inb = inb.max(0.0);
     let pcr = (out - inb) / (out + inb);
     let weight = ((out / 1e4).log10() / 4.0).clamp(0.0, 1.0);
-    Score::new(
-        pcr.max(0.0) * weight,
-        format!("sent {}, received {}", bytes(out), bytes(inb)),
-    )
+    Score::new(pcr.max(0.0) * weight, || {
+        format!("sent {}, received {}", bytes(out), bytes(inb))
+    })
 }
 
 /// Brute force against one service: `short` of its `sessions` were answered and short
@@ -346,11 +347,13 @@ pub fn brute(service: &str, short: usize, sessions: usize, span: f64) -> Score {
     let per_min = short as f64 / (span.max(0.0) / 60.0).max(1.0);
     Score::new(
         ramp(short as f64, BRUTE_SESSIONS) * share * ramp(per_min, BRUTE_RATE),
-        format!(
-            "{short} short sessions to {service}, {}/min, {} of all",
-            number(per_min),
-            percent(share)
-        ),
+        || {
+            format!(
+                "{short} short sessions to {service}, {}/min, {} of all",
+                number(per_min),
+                percent(share)
+            )
+        },
     )
 }
 
@@ -470,7 +473,9 @@ mod tests {
         assert_eq!(exfil(1e6, 1e6).value, 0.0);
         // 1 MB out, 10 kB in: PCR 0.980, weight 0.5.
         assert!((exfil(1e6, 1e4).value - 0.5 * 0.99e6 / 1.01e6).abs() < 1e-12);
-        assert_eq!(exfil(1e6, 1e4).reason, "sent 1.0 MB, received 10 kB");
+        // Below half a score nothing shows its words, so none are made.
+        assert_eq!(exfil(1e6, 1e4).reason, "");
+        assert_eq!(exfil(1e7, 1e4).reason, "sent 10.0 MB, received 10 kB");
         // 60 short sessions in 5 minutes: full; one a minute (a poller): a tenth.
         assert_eq!(brute("22/tcp", 60, 60, 300.0).value, 1.0);
         let slow = brute("22/tcp", 60, 60, 3600.0).value;

@@ -425,9 +425,8 @@ impl Ranked {
     }
 }
 
-/// Behaviour scores below this are not given as reasons: half way to a full score (half
-/// of Zeek's scan thresholds, half an hour, half of the brute-force pace).
-pub const REASON_MIN: f64 = 0.5;
+/// Behaviour scores below this are not given as reasons (nor put in words at all).
+pub const REASON_MIN: f64 = behaviour::WORDS_MIN;
 
 /// Each row's percentile among the rows by `score` (ties share the highest), in `(0, 1]`;
 /// rows whose score is NaN (not analysed) are left out and get NaN.
