@@ -1,7 +1,9 @@
 //! zsift: find anomalous network connections in Zeek logs.
 //!
 //! The pipeline runs one way: [`ingest`] → filter → features → [`detect`] → [`embed`] /
-//! [`cluster`] → export. The terminal UI and the command line ([`cli`]) only call into it.
+//! [`cluster`] → export, with [`hosts`] beside the detectors (what each row's hosts and
+//! pairs do: context features, behaviour scores, failure evidence, host rankings). The
+//! terminal UI and the command line ([`cli`]) only call into it.
 
 #[macro_use]
 mod wide;

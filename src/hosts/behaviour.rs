@@ -269,7 +269,7 @@ pub fn beacon(ts: &[f64], sizes: &[f64]) -> Score {
 /// intervals, where simulated Poisson and uniform arrivals reach 0.82, 0.72, 0.60, 0.48,
 /// 0.42 and 0.34. The score counts from there: a few calls that happen to line up are no
 /// beacon.
-fn beacon_chance(intervals: usize) -> f64 {
+pub fn beacon_chance(intervals: usize) -> f64 {
     (0.35 + 1.1 / (intervals.max(1) as f64).sqrt()).min(0.99)
 }
 
