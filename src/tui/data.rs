@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use polars::prelude::DataType;
+use polars::prelude::{DataFrame, DataType};
 
 use crate::cancel::Cancel;
 use crate::cluster::stats::Distribution;
@@ -335,37 +335,32 @@ pub struct HostRow {
     pub label: String,
 }
 
-/// The units of the Hosts tab, in the order of [`Results::hosts`].
-pub const UNITS: [Unit; 3] = [Unit::Src, Unit::Dst, Unit::Pair];
-
-impl Results {
-    /// Prepares the views' data from a finished analysis; `None` if cancelled meanwhile.
-    pub fn new(
-        log: &Log,
-        model: &Model,
-        analysis: Analysis,
-        cancel: &Cancel,
-        started: Instant,
-    ) -> Option<Self> {
-        let frame = &log.frame;
-        let v = &analysis.verdicts;
-        let mut flagged = Vec::new();
-        // Text columns are read whole once: a scan that is most of the log flags most rows.
-        let texts: Vec<(&str, Option<Vec<Option<&str>>>)> =
-            ["uid", "id.orig_h", "id.resp_h", "proto", "service"]
-                .into_iter()
-                .map(|c| {
-                    let whole = frame
-                        .column(c)
-                        .is_ok_and(|col| col.dtype() == &DataType::String)
-                        .then(|| filter::string_values(frame, c));
-                    (c, whole)
-                })
-                .collect();
-        for i in analysis.ranking() {
-            if !v.flagged[i] {
-                continue;
-            }
+/// The flagged rows of an analysis as the Anomalies table shows them, most anomalous
+/// first; `None` if cancelled meanwhile.
+fn flagged_rows(frame: &DataFrame, analysis: &Analysis, cancel: &Cancel) -> Option<Vec<Flagged>> {
+    use rayon::prelude::*;
+    let v = &analysis.verdicts;
+    // Text columns are read whole once rather than cell by cell.
+    let texts: Vec<(&str, Option<Vec<Option<&str>>>)> =
+        ["uid", "id.orig_h", "id.resp_h", "proto", "service"]
+            .into_iter()
+            .map(|c| {
+                let whole = frame
+                    .column(c)
+                    .is_ok_and(|col| col.dtype() == &DataType::String)
+                    .then(|| filter::string_values(frame, c));
+                (c, whole)
+            })
+            .collect();
+    let order: Vec<usize> = analysis
+        .ranking()
+        .into_iter()
+        .filter(|&i| v.flagged[i])
+        .collect();
+    order
+        .par_iter()
+        .with_min_len(1024)
+        .map(|&i| {
             if cancel.is_cancelled() {
                 return None;
             }
@@ -375,7 +370,7 @@ impl Results {
                 _ => cell(frame, c, row),
             };
             let (orig, resp) = (raw("id.orig_h"), raw("id.resp_h"));
-            flagged.push(Flagged {
+            Some(Flagged {
                 i,
                 row,
                 ts: clean(&raw("ts")),
@@ -391,8 +386,46 @@ impl Results {
                 score: v.combined[i],
                 votes: v.votes[i],
                 detectors: v.flagged_by(i).join(","),
-            });
-        }
+            })
+        })
+        .collect()
+}
+
+/// The units of the Hosts tab, in the order of [`Results::hosts`].
+pub const UNITS: [Unit; 3] = [Unit::Src, Unit::Dst, Unit::Pair];
+
+impl Results {
+    /// Prepares the views' data from a finished analysis; `None` if cancelled meanwhile.
+    pub fn new(
+        log: &Log,
+        model: &Model,
+        analysis: Analysis,
+        cancel: &Cancel,
+        started: Instant,
+    ) -> Option<Self> {
+        let frame = &log.frame;
+        let v = &analysis.verdicts;
+        // The flagged rows' table and the features' distributions are made side by side,
+        // each in parallel: a scan that is most of the log flags most rows.
+        let (flagged, dists) = rayon::join(
+            || flagged_rows(frame, &analysis, cancel),
+            || {
+                use rayon::prelude::*;
+                analysis
+                    .matrix
+                    .features
+                    .par_iter()
+                    .zip(&analysis.matrix.raw)
+                    .map(|(f, raw)| {
+                        (!cancel.is_cancelled()).then(|| FeatureDist {
+                            name: clean(&f.column),
+                            dist: distribution(&f.column, raw, &v.flagged),
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()
+            },
+        );
+        let (flagged, dists) = (flagged?, dists?);
         let timings = v
             .runs
             .iter()
@@ -404,16 +437,6 @@ impl Results {
             })
             .collect();
         let evaluation = evaluate(log, model, &analysis);
-        let mut dists = Vec::new();
-        for (f, raw) in analysis.matrix.features.iter().zip(&analysis.matrix.raw) {
-            if cancel.is_cancelled() {
-                return None;
-            }
-            dists.push(FeatureDist {
-                name: clean(&f.column),
-                dist: distribution(&f.column, raw, &v.flagged),
-            });
-        }
         if cancel.is_cancelled() {
             return None;
         }
