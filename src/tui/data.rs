@@ -352,6 +352,24 @@ fn flagged_rows(frame: &DataFrame, analysis: &Analysis, cancel: &Cancel) -> Opti
                 (c, whole)
             })
             .collect();
+    // Times and ports likewise, as numbers (unset: `-`, as `cell` writes it).
+    let micros: Option<Vec<Option<i64>>> = frame.column("ts").ok().and_then(|c| {
+        c.as_materialized_series()
+            .datetime()
+            .ok()
+            .map(|ca| ca.physical().iter().collect())
+    });
+    let port = |c: &str| -> Option<Vec<Option<i64>>> {
+        frame
+            .column(c)
+            .ok()
+            .and_then(|c| c.i64().ok().map(|ca| ca.iter().collect()))
+    };
+    let (orig_p, resp_p) = (port("id.orig_p"), port("id.resp_p"));
+    let number = |v: &Option<Vec<Option<i64>>>, c: &str, row: usize| match v {
+        Some(v) => v[row].map_or_else(|| "-".to_string(), |x| x.to_string()),
+        None => cell(frame, c, row),
+    };
     let order: Vec<usize> = analysis
         .ranking()
         .into_iter()
@@ -373,14 +391,17 @@ fn flagged_rows(frame: &DataFrame, analysis: &Analysis, cancel: &Cancel) -> Opti
             Some(Flagged {
                 i,
                 row,
-                ts: clean(&raw("ts")),
+                ts: match &micros {
+                    Some(m) => m[row].map_or_else(|| "-".to_string(), crate::summary::iso),
+                    None => clean(&raw("ts")),
+                },
                 uid: clean(&raw("uid")),
                 orig_ip: orig.parse().ok(),
                 resp_ip: resp.parse().ok(),
                 orig: clean(&orig),
-                orig_p: clean(&raw("id.orig_p")),
+                orig_p: clean(&number(&orig_p, "id.orig_p", row)),
                 resp: clean(&resp),
-                resp_p: clean(&raw("id.resp_p")),
+                resp_p: clean(&number(&resp_p, "id.resp_p", row)),
                 proto: clean(&raw("proto")),
                 service: clean(&raw("service")),
                 score: v.combined[i],
