@@ -383,9 +383,11 @@ fn flagged_rows(frame: &DataFrame, analysis: &Analysis, cancel: &Cancel) -> Opti
                 return None;
             }
             let row = analysis.matrix.rows[i] as usize;
-            let raw = |c: &str| match texts.iter().find(|(n, _)| *n == c) {
-                Some((_, Some(whole))) => whole[row].unwrap_or("-").to_string(),
-                _ => cell(frame, c, row),
+            let raw = |c: &str| -> std::borrow::Cow<'_, str> {
+                match texts.iter().find(|(n, _)| *n == c) {
+                    Some((_, Some(whole))) => whole[row].unwrap_or("-").into(),
+                    _ => cell(frame, c, row).into(),
+                }
             };
             let (orig, resp) = (raw("id.orig_h"), raw("id.resp_h"));
             Some(Flagged {
