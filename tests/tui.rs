@@ -566,7 +566,7 @@ fn search_sort_record_and_quit() {
         let f = &r.flagged[k];
         assert!(f.orig.contains("10.0.1.66") || f.resp.contains("10.0.1.66"));
     }
-    // Esc clears the search before it quits.
+    // Esc clears the search (and never quits).
     press(&mut app, &mut w, &[code(KeyCode::Esc)]);
     assert!(app.table.search.is_empty() && !app.quit);
     assert_eq!(app.table.order.len(), r.flagged.len());
@@ -596,8 +596,35 @@ fn search_sort_record_and_quit() {
     }
     press(&mut app, &mut w, &[code(KeyCode::Esc)]);
     assert!(matches!(app.overlay, Overlay::None));
+    // Enter, Esc, Esc: the record closes, and a second Esc keeps zsift open.
+    press(
+        &mut app,
+        &mut w,
+        &[code(KeyCode::Enter), code(KeyCode::Esc), code(KeyCode::Esc)],
+    );
+    assert!(!app.quit && matches!(app.overlay, Overlay::None));
+    assert_eq!(app.status.as_deref(), Some("q quits"));
     press(&mut app, &mut w, &[key('q')]);
     assert!(app.quit);
+}
+
+#[test]
+fn typing_in_a_picker_moves_the_cursor_to_the_first_match() {
+    let (mut app, mut w) = demo();
+    // Narrow the addresses to the scanner and apply: the filter is the scanner, not "all".
+    press(&mut app, &mut w, &[key('i')]);
+    press(&mut app, &mut w, &typed("10.0.1.66"));
+    assert!(press(&mut app, &mut w, &[code(KeyCode::Enter)]));
+    assert_eq!(app.model.filter.ips.len(), 1, "{:?}", app.model.filter);
+    assert_eq!(app.model.filter.ips[0].to_string(), "10.0.1.66");
+    // Erasing to nothing brings the cursor back to the top ("all").
+    press(&mut app, &mut w, &[key('i')]);
+    press(&mut app, &mut w, &typed("10.0"));
+    press(&mut app, &mut w, &[code(KeyCode::Backspace); 4]);
+    let Overlay::Picker(p) = &app.overlay else {
+        panic!("{:?}", app.overlay)
+    };
+    assert_eq!(p.cursor, 0);
 }
 
 #[test]

@@ -181,6 +181,19 @@ impl Picker {
             .collect()
     }
 
+    /// Where the cursor goes as the typed text changes: the first item that matches it
+    /// (not `all`, which every narrowing keeps), as fzf and vim's wildmenu do; the top
+    /// without text.
+    fn first_match(&self) -> usize {
+        if self.text.is_empty() {
+            return 0;
+        }
+        self.visible()
+            .iter()
+            .position(|&i| self.items[i].item != Item::All)
+            .unwrap_or(0)
+    }
+
     fn highlighted(&self) -> Option<usize> {
         self.visible().get(self.cursor).copied()
     }
@@ -530,14 +543,17 @@ impl App {
     fn on_main(&mut self, action: Action) -> Option<Job> {
         let page = self.page.max(1);
         match action {
+            // Esc clears a search; it never quits (q does): a stray Esc must not throw away
+            // the filters and model settings.
             Action::Close => {
                 if self.table.search.is_empty() {
-                    self.quit = true;
+                    self.status = Some("q quits".into());
                 } else {
                     self.table.search.clear();
                     self.table.reorder(self.results.as_deref());
                 }
             }
+            Action::Quit => self.quit = true,
             Action::Help => self.overlay = Overlay::Help { scroll: 0 },
             Action::NextTab => self.tab = Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()],
             Action::PrevTab => {
@@ -875,11 +891,11 @@ impl App {
             }
             Action::Erase => {
                 p.text.pop();
-                p.cursor = 0;
+                p.cursor = p.first_match();
             }
             Action::Char(c) => {
                 p.text.push(c);
-                p.cursor = 0;
+                p.cursor = p.first_match();
             }
             Action::More | Action::Less => p.contamination = step(p.contamination, action),
             Action::Rule => {

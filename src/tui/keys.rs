@@ -198,7 +198,8 @@ use Context as C;
 #[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
     // Main screen, every tab.
-    b(&[k('q'), code(KeyCode::Esc), ctrl('c')], "q", A::Close, C::Global, "quit (Esc clears a search first)", Some("quit")),
+    b(&[k('q'), ctrl('c')], "q", A::Quit, C::Global, "quit", Some("quit")),
+    b(&[code(KeyCode::Esc)], "Esc", A::Close, C::Global, "clear the search (never quits)", None),
     b(&[k('?')], "?", A::Help, C::Global, "help: every key", Some("help")),
     b(&[code(KeyCode::Tab)], "Tab", A::NextTab, C::Global, "next tab", None),
     b(&[code(KeyCode::BackTab)], "S-Tab", A::PrevTab, C::Global, "previous tab", None),
@@ -243,7 +244,7 @@ pub const BINDINGS: &[Binding] = &[
     b(&[code(KeyCode::Down)], "↓", A::Down, C::Picker, "down", None),
     b(&[code(KeyCode::PageUp)], "PgUp", A::PageUp, C::Picker, "page up", None),
     b(&[code(KeyCode::PageDown)], "PgDn", A::PageDown, C::Picker, "page down", None),
-    b(&[k(' ')], "Space", A::Toggle, C::Picker, "mark or unmark", Some("mark")),
+    b(&[k(' ')], "Space", A::Toggle, C::Picker, "mark or unmark, then move down (as htop)", Some("mark")),
     b(&[code(KeyCode::Enter)], "Enter", A::Apply, C::Picker, "apply (the marked items, or the highlighted one)", Some("apply")),
     b(&[code(KeyCode::Delete), ctrl('u')], "Del", A::Clear, C::Picker, "clear marks and typed text", Some("clear")),
     b(&[code(KeyCode::Backspace)], "Bksp", A::Erase, C::Picker, "erase a typed character", None),
