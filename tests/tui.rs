@@ -643,7 +643,37 @@ fn export_writes_the_library_files() {
     );
     let text = std::fs::read_to_string(out.join("anomalous.csv")).unwrap();
     assert_eq!(text.lines().count(), flagged + 1);
-    assert!(out.join("rows.csv").exists());
+    // What the command line's export writes: clusters, PCA and UMAP included.
+    let rows = std::fs::read_to_string(out.join("rows.csv")).unwrap();
+    let header = rows.lines().next().unwrap();
+    for c in ["cluster", "pca_x", "pca_y", "umap_x", "umap_y"] {
+        assert!(header.split(',').any(|h| h == c), "{c} not in {header}");
+    }
+    let clusters = std::fs::read_to_string(out.join("clusters.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&clusters).unwrap();
+    for subset in ["all", "anomalous", "normal"] {
+        assert!(
+            v[subset].as_array().is_some_and(|a| !a.is_empty()),
+            "{clusters}"
+        );
+    }
+    assert!(!std::fs::read_to_string(out.join("clusters.txt"))
+        .unwrap()
+        .trim()
+        .is_empty());
+    assert!(!status.contains("without clusters"), "{status}");
+    // Before the 2-D views and clusters are done, the status says what is left out.
+    app.landscape = None;
+    let early = dir.path().join("early");
+    press(&mut app, &mut w, &[key('e'), code(KeyCode::Delete)]);
+    press(&mut app, &mut w, &typed(&early.display().to_string()));
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    let status = app.status.clone().unwrap_or_default();
+    assert!(
+        status.contains("without clusters, PCA and UMAP (still being computed"),
+        "{status}"
+    );
+    assert!(early.join("rows.csv").exists());
 }
 
 #[test]

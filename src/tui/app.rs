@@ -726,7 +726,30 @@ impl App {
             return;
         };
         let dir = PathBuf::from(dir.trim());
-        let extras = crate::export::Extras::default();
+        // The files `zsift export` writes: with the clusters and 2-D positions once the
+        // worker has them, and saying what is left out (and why) until then.
+        let stats = self
+            .landscape
+            .as_ref()
+            .map(|l| l.stats_by_subset())
+            .unwrap_or_default();
+        let extras = match &self.landscape {
+            Some(l) => crate::export::Extras {
+                cluster: l.labels_all(),
+                pca: Some(&l.pca.points),
+                umap: l.umap.as_ref().map(|u| &u.points),
+                clusters: &stats,
+            },
+            None => crate::export::Extras::default(),
+        };
+        let left_out = match (&self.landscape, &self.landscape_error) {
+            (Some(l), _) if l.umap.is_none() => "; no UMAP columns (UMAP did not run)".to_string(),
+            (Some(_), _) => String::new(),
+            (None, Some(e)) => format!("; without clusters, PCA and UMAP: {e}"),
+            (None, None) => "; without clusters, PCA and UMAP (still being computed: export \
+                             again when the header says done)"
+                .to_string(),
+        };
         self.status = Some(clean(
             &match crate::export::export(&dir, log, &r.analysis, extras) {
                 Ok(files) => {
@@ -736,7 +759,7 @@ impl App {
                         .map(|n| n.to_string_lossy().into_owned())
                         .collect();
                     format!(
-                        "wrote {} flagged rows to {}: {}",
+                        "wrote {} flagged rows to {}: {}{left_out}",
                         r.flagged.len(),
                         dir.display(),
                         names.join(" ")
