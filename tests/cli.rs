@@ -227,6 +227,16 @@ fn eval_json_has_the_documented_keys() {
     }
     assert!(v["ensemble"]["roc_auc"].as_f64().unwrap() >= 0.95);
     assert!(v["ensemble"]["precision_at_k"].is_f64());
+    // The text names each count for what it is: 010's 37 Background rows are not scored.
+    let out = zsift().arg("eval").arg(&log).output().unwrap();
+    common::assert_success(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.contains("not scored (background or no label) 37")
+            && first.contains("dropped for an unset feature 0"),
+        "{first}"
+    );
 }
 
 #[test]

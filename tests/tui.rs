@@ -566,6 +566,23 @@ fn search_sort_record_and_quit() {
         let f = &r.flagged[k];
         assert!(f.orig.contains("10.0.1.66") || f.resp.contains("10.0.1.66"));
     }
+    let scanner = app.table.order.len();
+    // An address matches whole: 10.0.1.6 is not 10.0.1.66 (nor 10.0.1.60-69).
+    let search = |app: &mut App, w: &mut Worker, text: &str| {
+        press(app, w, &[key('/'), code(KeyCode::Delete)]);
+        press(app, w, &typed(text));
+        press(app, w, &[code(KeyCode::Enter)]);
+        app.table.order.len()
+    };
+    let exact = search(&mut app, &mut w, "10.0.1.6");
+    for &k in &app.table.order {
+        let f = &r.flagged[k];
+        assert!(f.orig == "10.0.1.6" || f.resp == "10.0.1.6", "{}", f.orig);
+    }
+    assert!(exact < scanner);
+    // A network matches every address in it; other text within UIDs and addresses.
+    assert!(search(&mut app, &mut w, "10.0.1.64/30") >= scanner);
+    assert_eq!(search(&mut app, &mut w, "10.0.1.66"), scanner);
     // Esc clears the search (and never quits).
     press(&mut app, &mut w, &[code(KeyCode::Esc)]);
     assert!(app.table.search.is_empty() && !app.quit);

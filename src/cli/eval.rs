@@ -105,12 +105,15 @@ pub fn run(
         writeln!(out)?;
         return Ok(());
     }
+    let unscored = truth.iter().filter(|t| t.is_none()).count();
     writeln!(
         out,
-        "rows {}  positives {}  negatives {}  fit rows {}  left out {}",
+        "rows {}  positives {}  negatives {}  not scored (background or no label) {}  \
+         fit rows {}  dropped for an unset feature {}",
         a.matrix.rows.len(),
         positives,
         negatives,
+        unscored,
         a.matrix.n_train,
         a.matrix.dropped
     )?;

@@ -73,14 +73,25 @@ impl Table {
             self.order.clear();
             return;
         };
-        let needle = self.search.to_lowercase();
+        let needle = self.search.trim().to_lowercase();
+        // An address or a network matches whole (`4.18.12.16` is not `104.18.12.169`); other
+        // text matches within UIDs and addresses.
+        let net = crate::filter::IpMatch::parse(&needle).ok();
         let mut order: Vec<usize> = (0..r.flagged.len())
             .filter(|&k| {
                 let f = &r.flagged[k];
-                needle.is_empty()
-                    || f.uid.to_lowercase().contains(&needle)
-                    || f.orig.to_lowercase().contains(&needle)
-                    || f.resp.to_lowercase().contains(&needle)
+                match &net {
+                    _ if needle.is_empty() => true,
+                    Some(m) => [f.orig_ip, f.resp_ip]
+                        .into_iter()
+                        .flatten()
+                        .any(|a| m.matches(a)),
+                    None => {
+                        f.uid.to_lowercase().contains(&needle)
+                            || f.orig.to_lowercase().contains(&needle)
+                            || f.resp.to_lowercase().contains(&needle)
+                    }
+                }
             })
             .collect();
         let fl = &r.flagged;
