@@ -587,7 +587,17 @@ fn search_sort_record_and_quit() {
     press(&mut app, &mut w, &[code(KeyCode::Esc)]);
     assert!(app.table.search.is_empty() && !app.quit);
     assert_eq!(app.table.order.len(), r.flagged.len());
+    let screen = draw(&app, 120, 30);
+    assert!(screen.contains("score▼"), "{screen}");
     press(&mut app, &mut w, &[key('o')]);
+    let screen = draw(&app, 120, 30);
+    assert!(
+        screen.contains("time▲") && !screen.contains("score▼"),
+        "{screen}"
+    );
+    press(&mut app, &mut w, &[key('O')]);
+    assert!(draw(&app, 120, 30).contains("time▼"));
+    press(&mut app, &mut w, &[key('O')]);
     let times: Vec<&str> = app
         .table
         .order

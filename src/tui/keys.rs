@@ -230,7 +230,7 @@ pub const BINDINGS: &[Binding] = &[
     b(&[k('H')], "H", A::PivotHost, C::Anomalies, "all rows of the row's source host", Some("host")),
     b(&[k('P')], "P", A::PivotPair, C::Anomalies, "the rows between the row's two hosts", Some("pair")),
     b(&[k('o')], "o", A::Sort, C::Anomalies, "sort by the next column", Some("sort")),
-    b(&[k('r')], "r", A::Reverse, C::Anomalies, "reverse the order", None),
+    b(&[k('O'), k('r')], "O", A::Reverse, C::Anomalies, "reverse the order (the header's ▲/▼ marks it)", None),
     b(&[code(KeyCode::Enter)], "Enter", A::Open, C::Hosts, "the host's or pair's connections, flagged first", Some("rows")),
     b(&[k('u')], "u", A::Unit, C::Hosts, "rank sources, destinations or pairs", Some("src/dst/pair")),
     b(&[k('o')], "o", A::Sort, C::Hosts, "sort by score, a behaviour, rows or flagged", Some("sort")),

@@ -232,10 +232,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     }
     let cols = Columns::for_width(table.width);
     let mut header = vec!["score"];
-    let mut widths = vec![Constraint::Length(5)];
+    let mut widths = vec![Constraint::Length(6)];
     if cols.votes {
         header.push("v");
-        widths.push(Constraint::Length(2));
+        widths.push(Constraint::Length(3));
     }
     header.push("time");
     widths.push(Constraint::Length(if cols.full_time { 27 } else { 8 }));
@@ -285,6 +285,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             }
         })
         .collect();
+    let header = sorted_header(&header, t);
     let widget = TableWidget::new(rows, widths)
         .header(Row::new(header).style(th.title()))
         .column_spacing(1);
@@ -306,6 +307,25 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             f.render_widget(Paragraph::new(lines), below);
         }
     }
+}
+
+/// The header with the sort column marked ▼ (highest first) or ▲ (lowest first).
+fn sorted_header(header: &[&str], t: &Table) -> Vec<String> {
+    // Score and votes sort highest first, the others in text or time order.
+    let descending = matches!(t.sort, SortKey::Score | SortKey::Votes) != t.reverse;
+    let arrow = if descending { "▼" } else { "▲" };
+    header
+        .iter()
+        .map(|&h| match (t.sort, h) {
+            (SortKey::Score, "score")
+            | (SortKey::Votes, "v")
+            | (SortKey::Time, "time")
+            | (SortKey::Service, "service") => format!("{h}{arrow}"),
+            (SortKey::Source, "orig → resp") => format!("orig{arrow} → resp"),
+            (SortKey::Destination, "orig → resp") => format!("orig → resp{arrow}"),
+            _ => h.to_string(),
+        })
+        .collect()
 }
 
 fn cells(fl: &Flagged, cols: &Columns, r: &Results) -> Vec<String> {
