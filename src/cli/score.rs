@@ -45,22 +45,44 @@ struct Row {
     reasons: Vec<String>,
 }
 
-fn rows(log: &crate::ingest::Log, a: &Analysis, all: bool) -> Vec<Row> {
-    a.ranking()
+/// Rows printed at a time: they are made in parallel a chunk at a time, so memory grows
+/// with the chunk, not with the rows flagged (a scan that is most of a big log flags most
+/// of it).
+const CHUNK: usize = 4096;
+
+/// Calls `each` on the rows to print (the flagged ones, or all), most anomalous first.
+fn for_rows(
+    log: &crate::ingest::Log,
+    a: &Analysis,
+    all: bool,
+    mut each: impl FnMut(Row) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    use rayon::prelude::*;
+    let order: Vec<usize> = a
+        .ranking()
         .into_iter()
         .filter(|&i| all || a.verdicts.flagged[i])
-        .map(|i| {
-            let r = a.matrix.rows[i] as usize;
-            Row {
-                fields: FIELDS.iter().map(|c| cell(&log.frame, c, r)).collect(),
-                score: a.verdicts.combined[i],
-                votes: a.verdicts.votes[i],
-                flagged: a.verdicts.flagged[i],
-                detectors: a.verdicts.flagged_by(i),
-                reasons: a.reasons(i, 3).into_iter().map(|r| r.text).collect(),
-            }
-        })
-        .collect()
+        .collect();
+    for chunk in order.chunks(CHUNK) {
+        let rows: Vec<Row> = chunk
+            .par_iter()
+            .map(|&i| {
+                let r = a.matrix.rows[i] as usize;
+                Row {
+                    fields: FIELDS.iter().map(|c| cell(&log.frame, c, r)).collect(),
+                    score: a.verdicts.combined[i],
+                    votes: a.verdicts.votes[i],
+                    flagged: a.verdicts.flagged[i],
+                    detectors: a.verdicts.flagged_by(i),
+                    reasons: a.reasons(i, 3).into_iter().map(|r| r.text).collect(),
+                }
+            })
+            .collect();
+        for r in rows {
+            each(r)?;
+        }
+    }
+    Ok(())
 }
 
 /// Prints the verdicts in `format`. CSV has no escapes, so its fields are the log's text
@@ -77,7 +99,6 @@ pub fn run(
     let log = input.load()?;
     let m = model.model(&log)?;
     let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
-    let rows = rows(&log, &a, all);
     if format != OutputFormat::Table {
         // The table says so on standard output; CSV and JSON keep it for data.
         for r in a.verdicts.runs.iter().filter(|r| !r.ok()) {
@@ -102,28 +123,29 @@ pub fn run(
     }
     match format {
         OutputFormat::Json => {
-            let v: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|r| {
-                    let mut o = serde_json::Map::new();
-                    for (k, v) in FIELDS.iter().zip(&r.fields) {
-                        let value = match (v.as_str(), v.parse::<i64>()) {
-                            ("-", _) => serde_json::Value::Null,
-                            (_, Ok(n)) if k.ends_with("_p") => json!(n),
-                            _ => json!(v),
-                        };
-                        o.insert(k.to_string(), value);
-                    }
-                    o.insert("score".into(), json!(r.score));
-                    o.insert("votes".into(), json!(r.votes));
-                    o.insert("flagged".into(), json!(r.flagged));
-                    o.insert("detectors".into(), json!(r.detectors));
-                    o.insert("reasons".into(), json!(r.reasons));
-                    serde_json::Value::Object(o)
-                })
-                .collect();
-            crate::sanitize::write_json(&mut *out, &v)?;
-            writeln!(out)?;
+            // One array, written an object at a time.
+            let mut first = true;
+            for_rows(&log, &a, all, |r| {
+                let mut o = serde_json::Map::new();
+                for (k, v) in FIELDS.iter().zip(&r.fields) {
+                    let value = match (v.as_str(), v.parse::<i64>()) {
+                        ("-", _) => serde_json::Value::Null,
+                        (_, Ok(n)) if k.ends_with("_p") => json!(n),
+                        _ => json!(v),
+                    };
+                    o.insert(k.to_string(), value);
+                }
+                o.insert("score".into(), json!(r.score));
+                o.insert("votes".into(), json!(r.votes));
+                o.insert("flagged".into(), json!(r.flagged));
+                o.insert("detectors".into(), json!(r.detectors));
+                o.insert("reasons".into(), json!(r.reasons));
+                out.write_all(if first { b"[\n" } else { b",\n" })?;
+                first = false;
+                crate::sanitize::write_json(&mut *out, &serde_json::Value::Object(o))?;
+                Ok(())
+            })?;
+            out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
         }
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
@@ -137,15 +159,15 @@ pub fn run(
                     s.to_string()
                 }
             };
-            for r in &rows {
+            for_rows(&log, &a, all, |r| {
                 let mut rec: Vec<String> = r.fields.iter().map(|s| field(s)).collect();
                 rec.push(format!("{:.6}", r.score));
                 rec.push(r.votes.to_string());
                 rec.push(r.flagged.to_string());
                 rec.push(r.detectors.join(" "));
                 rec.push(field(&r.reasons.join("; ")));
-                w.write_record(&rec).map_err(csv_err)?;
-            }
+                w.write_record(&rec).map_err(csv_err)
+            })?;
             w.flush()?;
         }
         OutputFormat::Table => {
@@ -186,7 +208,7 @@ pub fn run(
                 "{:>5} {:>2}  {:<26} {:<18} {:<40} {:<10} {:<22} reasons",
                 "score", "v", "ts", "uid", "orig -> resp", "service", "detectors"
             )?;
-            for r in &rows {
+            for_rows(&log, &a, all, |r| {
                 let f: Vec<String> = r.fields.iter().map(|s| sanitize(s).into_owned()).collect();
                 let conn = format!("{}:{} -> {}:{}/{}", f[2], f[3], f[4], f[5], f[6]);
                 writeln!(
@@ -201,7 +223,8 @@ pub fn run(
                     r.detectors.join(","),
                     sanitize(&r.reasons.join("; "))
                 )?;
-            }
+                Ok(())
+            })?;
         }
     }
     Ok(())
