@@ -990,3 +990,28 @@ fn the_hosts_tab_ranks_sorts_and_opens_connections() {
     let feats = &app.results.as_ref().unwrap().analysis.matrix.features;
     assert!(feats.iter().any(|f| f.column == "src.hosts"), "{feats:?}");
 }
+
+#[test]
+fn the_overview_never_runs_words_into_its_second_column() {
+    let (mut app, _w) = demo();
+    app.tab = Tab::Overview;
+    for (w_, h) in [(80, 24), (100, 30), (120, 40)] {
+        let screen = draw(&app, w_, h);
+        let lines: Vec<&str> = screen.lines().collect();
+        // The right column starts where its first heading does; one blank column before it.
+        let head = lines.iter().position(|l| l.contains("Detectors")).unwrap();
+        let start = lines[head].find("Detectors").unwrap();
+        let col = lines[head][..start].chars().count();
+        for l in &lines[head..lines.len() - 1] {
+            let before: Vec<char> = l.chars().collect();
+            if before.len() > col {
+                assert_eq!(before[col - 1], ' ', "{w_}x{h}: {l:?}\n{screen}");
+            }
+        }
+        // A line too long for its column is cut with a mark, not mid-word without one.
+        let talkers = lines.iter().find(|l| l.starts_with("Top talkers"));
+        if let Some(t) = talkers {
+            assert!(t.contains("destination)") || t.contains('…'), "{t}");
+        }
+    }
+}

@@ -184,13 +184,36 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     }
     let scroll = u16::try_from(app.overview.scroll).unwrap_or(u16::MAX);
     if area.width >= 72 {
-        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(area);
-        f.render_widget(Paragraph::new(left).scroll((scroll, 0)), l);
-        f.render_widget(Paragraph::new(right).scroll((scroll, 0)), r);
+        // A column of gap, and lines cut with a mark where they do not fit: text never
+        // runs into the next column.
+        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+            .spacing(1)
+            .areas(area);
+        f.render_widget(Paragraph::new(fit(left, l.width)).scroll((scroll, 0)), l);
+        f.render_widget(Paragraph::new(fit(right, r.width)).scroll((scroll, 0)), r);
     } else {
         let mut all = right;
         all.push(Line::raw(""));
         all.extend(left);
-        f.render_widget(Paragraph::new(all).scroll((scroll, 0)), area);
+        f.render_widget(
+            Paragraph::new(fit(all, area.width)).scroll((scroll, 0)),
+            area,
+        );
     }
+}
+
+/// Lines cut to `width` columns, a cut one ending in `…` (in its first span's style).
+fn fit(lines: Vec<Line<'static>>, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width);
+    lines
+        .into_iter()
+        .map(|line| {
+            if line.width() <= width {
+                return line;
+            }
+            let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+            let style = line.spans.first().map(|s| s.style).unwrap_or_default();
+            Line::styled(cut(&text, width), style)
+        })
+        .collect()
 }
