@@ -826,6 +826,15 @@ fn a_log_growing_while_it_is_read_loads_what_was_there_when_opened() {
         (start..=written).contains(&rows),
         "{rows} rows, {start} before and {written} after"
     );
-    assert_eq!(v["skipped"]["count"], 0, "{}", v["skipped"]);
+    // An append is not atomic for a reader: the size taken when the file is opened can
+    // fall inside a record the writer is still writing. That one record, the last line
+    // read, is then skipped as malformed (the README says so); no other.
+    let skipped = v["skipped"]["count"].as_u64().unwrap();
+    assert!(skipped <= 1, "{}", v["skipped"]);
+    if skipped == 1 {
+        let line = v["skipped"]["first"][0]["line"].as_u64().unwrap() as usize;
+        let header_lines = HEADER.lines().count();
+        assert_eq!(line, header_lines + rows + 1, "{}", v["skipped"]);
+    }
     assert!(written > start, "the writer appended while zsift read");
 }
