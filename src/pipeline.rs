@@ -152,6 +152,26 @@ impl Analysis {
 
     /// Sources, destinations or pairs ranked by host score.
     pub fn hosts(&self, unit: crate::hosts::Unit) -> Vec<crate::hosts::Ranked> {
+        let (score, flagged) = self.host_row_scores();
+        crate::hosts::rank(&self.context, &self.behaviours, unit, &score, &flagged)
+    }
+
+    /// Sources, destinations and pairs ranked by host score (in that order), side by side.
+    pub fn hosts_all(&self) -> [Vec<crate::hosts::Ranked>; 3] {
+        use crate::hosts::{percentiles, rank_by_percentile, Unit};
+        let (score, flagged) = self.host_row_scores();
+        let pct = percentiles(&score);
+        let rank = |u| rank_by_percentile(&self.context, &self.behaviours, u, &pct, &flagged);
+        let (src, (dst, pair)) = rayon::join(
+            || rank(Unit::Src),
+            || rayon::join(|| rank(Unit::Dst), || rank(Unit::Pair)),
+        );
+        [src, dst, pair]
+    }
+
+    /// Per selected row, the score hosts are ranked by (NaN for rows the matrix left out:
+    /// they count among a host's connections, not in its anomaly) and the verdict.
+    fn host_row_scores(&self) -> (Vec<f64>, Vec<bool>) {
         let (mut score, flagged) = self.by_selection();
         if self.matrix.keep.len() < score.len() {
             // Rows the matrix left out count among a host's connections, not in its anomaly.
@@ -165,7 +185,7 @@ impl Analysis {
                 }
             }
         }
-        crate::hosts::rank(&self.context, &self.behaviours, unit, &score, &flagged)
+        (score, flagged)
     }
 
     /// Matrix rows in order of combined score, highest first (ties by row).

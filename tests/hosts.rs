@@ -130,6 +130,16 @@ fn demo_injected_anomalies_top_the_hosts() {
     let log = zsift::demo::load().unwrap();
     let a = run(&log, &Model::default());
     let src = a.hosts(Unit::Src);
+    // The three rankings made side by side are the ones made one at a time.
+    let all = a.hosts_all();
+    for (list, unit) in all.iter().zip([Unit::Src, Unit::Dst, Unit::Pair]) {
+        let one = a.hosts(unit);
+        assert_eq!(list.len(), one.len());
+        assert!(list
+            .iter()
+            .zip(&one)
+            .all(|(x, y)| x.label() == y.label() && x.score == y.score));
+    }
     let rank = |h: &str| src.iter().position(|r| r.host == h).unwrap() + 1;
     for (host, behaviour) in [
         ("10.0.1.66", Some("scan: ")),

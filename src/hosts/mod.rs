@@ -461,8 +461,18 @@ pub fn rank(
     row_score: &[f64],
     flagged: &[bool],
 ) -> Vec<Ranked> {
+    rank_by_percentile(ctx, beh, unit, &percentiles(row_score), flagged)
+}
+
+/// [`rank`] from the rows' [`percentiles`] (made once for several units).
+pub fn rank_by_percentile(
+    ctx: &Context,
+    beh: &Behaviours,
+    unit: Unit,
+    pct: &[f64],
+    flagged: &[bool],
+) -> Vec<Ranked> {
     let (groups, scores) = (ctx.groups(unit), beh.scores(unit));
-    let pct = percentiles(row_score);
     let mut sum = vec![0.5f64; groups.len];
     let mut analysed = vec![1.0f64; groups.len];
     let mut n_flagged = vec![0usize; groups.len];

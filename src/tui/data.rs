@@ -463,10 +463,9 @@ impl Results {
         if cancel.is_cancelled() {
             return None;
         }
-        let hosts = UNITS.map(|u| {
-            analysis
-                .hosts(u)
-                .into_iter()
+        // In [`UNITS`] order.
+        let hosts = analysis.hosts_all().map(|list| {
+            list.into_iter()
                 .map(|h| HostRow {
                     label: clean(&match &h.dst {
                         Some(d) => format!("{} → {d}", h.host),
