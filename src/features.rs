@@ -269,7 +269,10 @@ pub enum FeatureError {
     NoFeatures,
 }
 
-fn numeric_values(frame: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, FeatureError> {
+pub(crate) fn numeric_values(
+    frame: &DataFrame,
+    name: &str,
+) -> Result<Vec<Option<f64>>, FeatureError> {
     let col = frame
         .column(name)
         .map_err(|_| FeatureError::Missing(name.into()))?;

@@ -227,28 +227,16 @@ pub fn no_answer_expected(addr: &str) -> bool {
     }
 }
 
-/// A numeric column's values for the selected rows (unset, missing or non-finite as 0).
+/// A numeric column's values for the selected rows, as the features read them (times in
+/// seconds); unset, non-finite, missing or non-numeric as NaN.
 fn numbers(frame: &DataFrame, name: &str, rows: &[u32]) -> Vec<f64> {
-    let Some(s) = frame.column(name).ok().map(|c| c.as_materialized_series()) else {
-        return vec![0.0; rows.len()];
-    };
-    let s = match s.dtype() {
-        DataType::Datetime(_, _) => s
-            .to_physical_repr()
-            .cast(&DataType::Float64)
-            .map(|s| &s / 1e6),
-        _ => s.cast(&DataType::Float64),
-    };
-    let Some(ca) = s.ok().and_then(|s| s.f64().ok().cloned()) else {
-        return vec![0.0; rows.len()];
-    };
-    rows.iter()
-        .map(|&r| {
-            ca.get(r as usize)
-                .filter(|v| v.is_finite())
-                .unwrap_or(f64::NAN)
-        })
-        .collect()
+    match crate::features::numeric_values(frame, name) {
+        Ok(col) => rows
+            .iter()
+            .map(|&r| col[r as usize].unwrap_or(f64::NAN))
+            .collect(),
+        Err(_) => vec![f64::NAN; rows.len()],
+    }
 }
 
 fn zero_unset(v: Vec<f64>) -> Vec<f64> {
@@ -507,9 +495,9 @@ impl Context {
             .collect()
     }
 
-    /// Connections per minute of each group over its active span (first to last
-    /// connection, at least a minute: a burst within a minute is its count per minute).
-    fn rate_per(&self, g: &Groups) -> Vec<f64> {
+    /// Seconds from the first to the last timed connection of each group (0 with fewer
+    /// than two).
+    pub fn span_per(&self, g: &Groups) -> Vec<f64> {
         let mut lo = vec![f64::INFINITY; g.len];
         let mut hi = vec![f64::NEG_INFINITY; g.len];
         for (&k, &t) in g.of.iter().zip(&self.ts) {
@@ -518,13 +506,19 @@ impl Context {
                 hi[k as usize] = hi[k as usize].max(t);
             }
         }
+        lo.iter()
+            .zip(&hi)
+            .map(|(l, h)| if h >= l { h - l } else { 0.0 })
+            .collect()
+    }
+
+    /// Connections per minute of each group over its active span (first to last
+    /// connection, at least a minute: a burst within a minute is its count per minute).
+    fn rate_per(&self, g: &Groups) -> Vec<f64> {
         g.counts()
             .iter()
-            .enumerate()
-            .map(|(k, &c)| {
-                let span = if hi[k] >= lo[k] { hi[k] - lo[k] } else { 0.0 };
-                f64::from(c) / (span / 60.0).max(1.0)
-            })
+            .zip(self.span_per(g))
+            .map(|(&c, span)| f64::from(c) / (span / 60.0).max(1.0))
             .collect()
     }
 }

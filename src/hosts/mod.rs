@@ -186,6 +186,7 @@ impl Behaviours {
         let svc_members = ctx.by_service.members();
         let svc_port = ctx.by_service.shared(&ctx.port);
         let svc_pair = ctx.by_service.shared(&ctx.by_pair.of);
+        let svc_span = ctx.span_per(&ctx.by_service);
         let brute: Vec<Score> = (0..ctx.by_service.len)
             .map(|g| {
                 let rows = svc_members.of(g);
@@ -196,20 +197,12 @@ impl Behaviours {
                     return Score::none();
                 }
                 let short = rows.iter().filter(|&&i| is_short(ctx, i as usize)).count();
-                let (lo, hi) = rows
-                    .iter()
-                    .map(|&i| ctx.ts[i as usize])
-                    .filter(|t| t.is_finite())
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), t| {
-                        (l.min(t), h.max(t))
-                    });
-                let span = if hi >= lo { hi - lo } else { 0.0 };
                 let p = svc_pair[g] as usize;
                 let name = format!(
                     "{} on {}",
                     ctx.ports[svc_port[g] as usize], ctx.addrs[pair_dst[p] as usize]
                 );
-                behaviour::brute(&name, short, rows.len(), span)
+                behaviour::brute(&name, short, rows.len(), svc_span[g])
             })
             .collect();
 
