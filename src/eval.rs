@@ -12,6 +12,19 @@ pub fn truth_from_label(label: Option<&str>) -> Option<bool> {
     }
 }
 
+/// Ground truth of the given frame rows from the text column `label_column` (every row
+/// `None` if the log has no such column).
+pub fn truth(
+    frame: &polars::prelude::DataFrame,
+    label_column: &str,
+    rows: &[u32],
+) -> Vec<Option<bool>> {
+    let labels = crate::filter::string_values(frame, label_column);
+    rows.iter()
+        .map(|&r| truth_from_label(labels.get(r as usize).copied().flatten()))
+        .collect()
+}
+
 /// Area under the ROC curve of `scores` for the rows with a truth value: the probability
 /// that a random positive scores above a random negative, ties counting half
 /// (Mann–Whitney U). `None` without both classes.

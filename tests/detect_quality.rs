@@ -3,7 +3,7 @@
 mod common;
 
 use zsift::cancel::Cancel;
-use zsift::eval::{roc_auc, truth_from_label};
+use zsift::eval::{roc_auc, truth};
 use zsift::filter::{string_values, Filter};
 use zsift::ingest;
 use zsift::pipeline::{analyze, Model};
@@ -17,13 +17,7 @@ fn auc(rel: &str) -> (f64, Vec<(String, f64)>) {
         ..Model::default()
     };
     let a = analyze(&log, &model, &Cancel::new(), &|_| {}).unwrap();
-    let labels = string_values(&log.frame, "label");
-    let truth: Vec<Option<bool>> = a
-        .matrix
-        .rows
-        .iter()
-        .map(|&r| truth_from_label(labels[r as usize]))
-        .collect();
+    let truth = truth(&log.frame, "label", &a.matrix.rows);
     let per: Vec<(String, f64)> = a
         .verdicts
         .runs

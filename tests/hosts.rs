@@ -10,8 +10,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde_json::Value;
 use zsift::cancel::Cancel;
-use zsift::eval::{precision_at_k, roc_auc, truth_from_label};
-use zsift::filter::string_values;
+use zsift::eval::{precision_at_k, roc_auc, truth};
 use zsift::hosts::Unit;
 use zsift::ingest;
 use zsift::pipeline::{analyze, Analysis, Model};
@@ -57,13 +56,7 @@ fn minority_mix(rel: &str, share: f64, seed: u64) -> ingest::Log {
 }
 
 fn quality(log: &ingest::Log, a: &Analysis) -> (f64, f64) {
-    let labels = string_values(&log.frame, "label");
-    let truth: Vec<Option<bool>> = a
-        .matrix
-        .rows
-        .iter()
-        .map(|&r| truth_from_label(labels[r as usize]))
-        .collect();
+    let truth = truth(&log.frame, "label", &a.matrix.rows);
     (
         roc_auc(&a.verdicts.combined, &truth).unwrap(),
         precision_at_k(&a.verdicts.combined, &truth).unwrap(),

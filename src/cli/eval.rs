@@ -8,8 +8,7 @@ use serde_json::json;
 use super::model::ModelArgs;
 use super::{CliError, Input};
 use crate::cancel::Cancel;
-use crate::eval::{precision_at_k, roc_auc, truth_from_label};
-use crate::filter::string_values;
+use crate::eval::{precision_at_k, roc_auc, truth};
 use crate::pipeline;
 
 pub fn run(
@@ -27,13 +26,7 @@ pub fn run(
         )));
     }
     let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
-    let labels = string_values(&log.frame, &m.label_column);
-    let truth: Vec<Option<bool>> = a
-        .matrix
-        .rows
-        .iter()
-        .map(|&r| truth_from_label(labels[r as usize]))
-        .collect();
+    let truth = truth(&log.frame, &m.label_column, &a.matrix.rows);
     let positives = truth.iter().filter(|t| **t == Some(true)).count();
     let negatives = truth.iter().filter(|t| **t == Some(false)).count();
     if positives == 0 || negatives == 0 {

@@ -526,13 +526,7 @@ impl Results {
 }
 
 fn evaluate(log: &Log, model: &Model, a: &Analysis) -> Option<Evaluation> {
-    let labels = filter::string_values(&log.frame, &model.label_column);
-    let truth: Vec<Option<bool>> = a
-        .matrix
-        .rows
-        .iter()
-        .map(|&r| eval::truth_from_label(labels.get(r as usize).copied().flatten()))
-        .collect();
+    let truth = eval::truth(&log.frame, &model.label_column, &a.matrix.rows);
     let positives = truth.iter().filter(|t| **t == Some(true)).count();
     let negatives = truth.iter().filter(|t| **t == Some(false)).count();
     if positives == 0 || negatives == 0 {
