@@ -140,8 +140,13 @@ impl Analysis {
     /// Per selected row (as the context's rows): its combined score and whether it is
     /// flagged (rows the matrix left out: 0 and not flagged).
     pub fn by_selection(&self) -> (Vec<f64>, Vec<bool>) {
+        self.by_selection_or(0.0)
+    }
+
+    /// [`Analysis::by_selection`], rows the matrix left out scoring `unset`.
+    fn by_selection_or(&self, unset: f64) -> (Vec<f64>, Vec<bool>) {
         let n = self.selection.len();
-        let mut score = vec![0.0; n];
+        let mut score = vec![unset; n];
         let mut flagged = vec![false; n];
         for (i, &k) in self.matrix.keep.iter().enumerate() {
             score[k] = self.verdicts.combined[i];
@@ -172,20 +177,7 @@ impl Analysis {
     /// Per selected row, the score hosts are ranked by (NaN for rows the matrix left out:
     /// they count among a host's connections, not in its anomaly) and the verdict.
     fn host_row_scores(&self) -> (Vec<f64>, Vec<bool>) {
-        let (mut score, flagged) = self.by_selection();
-        if self.matrix.keep.len() < score.len() {
-            // Rows the matrix left out count among a host's connections, not in its anomaly.
-            let mut analysed = vec![false; score.len()];
-            for &k in &self.matrix.keep {
-                analysed[k] = true;
-            }
-            for (s, a) in score.iter_mut().zip(analysed) {
-                if !a {
-                    *s = f64::NAN;
-                }
-            }
-        }
-        (score, flagged)
+        self.by_selection_or(f64::NAN)
     }
 
     /// Matrix rows in order of combined score, highest first (ties by row).

@@ -225,12 +225,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         return;
     };
     let s = &app.hosts;
-    let entries = s.entries(r);
-    let list: Vec<&HostRow> = s
-        .order
-        .iter()
-        .filter_map(|&k| entries.get(k as usize))
-        .collect();
+    let list = s.sorted(r);
     let warn_h = u16::try_from(r.warnings.len().min(2)).unwrap_or(0);
     let detail_h = if area.height >= 14 { 3 } else { 0 };
     let [title, warn, table, detail] = Layout::vertical([
