@@ -94,7 +94,11 @@ fn every_tab_draws_the_demo_at_80x24_and_tiny_sizes() {
         let flagged = r.flagged.len();
         // Every probe of the scan (its source's failure evidence), and about the
         // contamination share (2%) of the other rows.
-        let probes = r.flagged.iter().filter(|f| f.orig == "10.0.1.66").count();
+        let probes = r
+            .flagged
+            .iter()
+            .filter(|f| r.text(f).orig == "10.0.1.66")
+            .count();
         assert_eq!(probes, 180);
         assert!((180 + 34..=180 + 101).contains(&flagged), "{flagged}");
         assert!(
@@ -237,7 +241,11 @@ fn log_escapes_never_reach_the_screen() {
         "the loader decodes escapes: {uid:?}"
     );
     let (mut app, mut w) = ready(log, "hostile.log");
-    let first = app.selected_flagged().map(|f| f.uid.clone()).unwrap();
+    let r = app.results.clone().unwrap();
+    let first = app
+        .selected_flagged()
+        .map(|f| r.text(f).uid.clone())
+        .unwrap();
     assert!(first.contains("\\x1b]52"), "{first}");
     let mut screens = Vec::new();
     for tab in Tab::ALL {
@@ -290,7 +298,12 @@ fn hostile_text_is_neutralised_on_every_tab_and_overlay() {
             .any(|c| c.as_str() == hostile::evil_column()));
         let (mut app, mut w) = ready(log, &name);
         assert!(
-            app.selected_flagged().unwrap().uid.starts_with("C"),
+            app.results
+                .as_ref()
+                .unwrap()
+                .text(app.selected_flagged().unwrap())
+                .uid
+                .starts_with("C"),
             "{format}: a hostile row is the most anomalous"
         );
         let mut screens: Vec<(String, String)> = Vec::new();
@@ -321,7 +334,7 @@ fn hostile_text_is_neutralised_on_every_tab_and_overlay() {
             }
         }
         app.tab = Tab::Histograms;
-        let n = app.results.as_ref().unwrap().dists.len();
+        let n = app.results.as_ref().unwrap().dists().len();
         for k in 0..n {
             app.hist.feature = k;
             shot(&app, &format!("histogram {k}"));
@@ -460,7 +473,7 @@ fn keys_switch_tabs_and_filters_and_start_jobs() {
     assert!(app.results.is_none() && app.busy());
     finish(&mut app, &mut w);
     let r = app.results.clone().unwrap();
-    assert!(r.flagged.iter().all(|f| f.service.contains("dns")));
+    assert!(r.flagged.iter().all(|f| r.text(f).service.contains("dns")));
     let screen = draw(&app, 80, 24);
     assert!(screen.contains("filter service dns"), "{screen}");
 
@@ -520,7 +533,11 @@ fn keys_switch_tabs_and_filters_and_start_jobs() {
     assert_eq!(app.results.as_ref().unwrap().timings.len(), 8);
 
     // Pivot on the highlighted row's source host.
-    let orig = app.selected_flagged().and_then(|f| f.orig_ip).unwrap();
+    let r = app.results.clone().unwrap();
+    let orig = app
+        .selected_flagged()
+        .and_then(|f| r.text(f).orig_ip)
+        .unwrap();
     press(&mut app, &mut w, &[key('H')]);
     assert_eq!(
         app.model.filter.ips,
@@ -530,7 +547,8 @@ fn keys_switch_tabs_and_filters_and_start_jobs() {
 
     // Pivot on the highlighted row's host pair: only rows between those two hosts, in
     // either direction, remain.
-    let f = app.selected_flagged().unwrap().clone();
+    let r = app.results.clone().unwrap();
+    let f = r.text(app.selected_flagged().unwrap());
     let (a, b) = (f.orig_ip.unwrap(), f.resp_ip.unwrap());
     press(&mut app, &mut w, &[key('P')]);
     assert!(app.model.filter.ips.is_empty());
@@ -563,7 +581,7 @@ fn search_sort_record_and_quit() {
     assert!(!app.table.order.is_empty());
     assert!(app.table.order.len() < r.flagged.len());
     for &k in &app.table.order {
-        let f = &r.flagged[k];
+        let f = r.text(&r.flagged[k]);
         assert!(f.orig.contains("10.0.1.66") || f.resp.contains("10.0.1.66"));
     }
     let scanner = app.table.order.len();
@@ -576,7 +594,7 @@ fn search_sort_record_and_quit() {
     };
     let exact = search(&mut app, &mut w, "10.0.1.6");
     for &k in &app.table.order {
-        let f = &r.flagged[k];
+        let f = r.text(&r.flagged[k]);
         assert!(f.orig == "10.0.1.6" || f.resp == "10.0.1.6", "{}", f.orig);
     }
     assert!(exact < scanner);
@@ -602,7 +620,7 @@ fn search_sort_record_and_quit() {
         .table
         .order
         .iter()
-        .map(|&k| r.flagged[k].ts.as_str())
+        .map(|&k| r.text(&r.flagged[k]).ts.as_str())
         .collect();
     assert!(times.windows(2).all(|p| p[0] <= p[1]));
     press(&mut app, &mut w, &[key('G')]);

@@ -462,6 +462,9 @@ impl App {
                 }
             }
             Event::LandscapeStage { step, .. } => self.landscape_step = Some(step),
+            Event::Summarised { .. } => {
+                self.hist.feature = self.hist.feature.min(self.n_features().saturating_sub(1));
+            }
             Event::Landscape { result, .. } => {
                 self.landscape_step = None;
                 match result {
@@ -474,9 +477,8 @@ impl App {
                     j.running = false;
                     j.fraction = 1.0;
                 }
-                self.landscape_step = Some("PCA".into());
+                self.landscape_step = Some("histograms".into());
                 self.results = Some(results);
-                self.hist.feature = self.hist.feature.min(self.n_features().saturating_sub(1));
                 self.table.reorder(self.results.as_deref());
                 self.hosts.refresh(self.results.as_deref());
             }
@@ -496,7 +498,7 @@ impl App {
     }
 
     fn n_features(&self) -> usize {
-        self.results.as_ref().map_or(0, |r| r.dists.len())
+        self.results.as_ref().map_or(0, |r| r.dists().len())
     }
 
     /// The flagged row highlighted in the Anomalies table.
@@ -655,21 +657,26 @@ impl App {
             .collect();
         fields.push(("score".into(), format!("{:.4}", f.score)));
         fields.push(("votes".into(), f.votes.to_string()));
-        fields.push(("detectors".into(), f.detectors.clone()));
+        let mut uid = String::new();
         if let Some(r) = &self.results {
+            let text = r.text(&f);
+            fields.push(("detectors".into(), text.detectors.clone()));
             fields.push(("reasons".into(), r.reasons(&f)));
+            uid.clone_from(&text.uid);
         }
         self.overlay = Overlay::Detail {
-            title: format!("{} (row {})", f.uid, f.row + 1),
+            title: format!("{uid} (row {})", f.row + 1),
             fields,
             scroll: 0,
         };
     }
 
     fn pivot(&mut self, action: Action) -> Option<Job> {
-        let f = self.selected_flagged()?.clone();
+        let f = self.selected_flagged()?;
+        let text = self.results.as_ref()?.text(f);
+        let (orig, resp) = (text.orig_ip, text.resp_ip);
         let filter = &mut self.model.filter;
-        match (action, f.orig_ip, f.resp_ip) {
+        match (action, orig, resp) {
             (Action::PivotPair, Some(a), Some(b)) => {
                 filter.ips.clear();
                 filter.pairs = vec![(a, b)];

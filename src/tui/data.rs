@@ -3,6 +3,7 @@
 //! any widget sees it.
 
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use polars::prelude::{DataFrame, DataType};
@@ -191,13 +192,25 @@ impl LogInfo {
     }
 }
 
-/// A flagged connection as the Anomalies table shows it.
+/// A flagged connection in the Anomalies table. Its text is made when first needed
+/// ([`Results::text`]): a scan that is most of the log flags most rows, and a frame draws
+/// a page of them.
 #[derive(Debug, Clone)]
 pub struct Flagged {
     /// Matrix row.
     pub i: usize,
     /// Frame row.
     pub row: usize,
+    /// Combined score.
+    pub score: f64,
+    /// Detectors flagging it.
+    pub votes: u8,
+    text: OnceLock<RowText>,
+}
+
+/// A flagged connection's cells as the Anomalies table shows them (sanitized).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowText {
     /// `ts`, ISO 8601.
     pub ts: String,
     /// `uid`.
@@ -214,11 +227,7 @@ pub struct Flagged {
     pub proto: String,
     /// `service`.
     pub service: String,
-    /// Combined score.
-    pub score: f64,
-    /// Detectors flagging it.
-    pub votes: u8,
-    /// Their names, comma-separated.
+    /// The detectors flagging it, comma-separated (`(mean rank)` for none alone).
     pub detectors: String,
     /// The source address, when it parses (for pivoting).
     pub orig_ip: Option<IpAddr>,
@@ -305,6 +314,8 @@ const REASONS: usize = 3;
 
 /// Everything a finished job gives the views.
 pub struct Results {
+    /// The log analysed (for the flagged rows' text).
+    log: Arc<Log>,
     /// The analysis itself.
     pub analysis: Analysis,
     /// The model it ran.
@@ -313,17 +324,22 @@ pub struct Results {
     pub flagged: Vec<Flagged>,
     /// Per detector.
     pub timings: Vec<Timing>,
-    /// Against the labels, when the log has them.
-    pub evaluation: Option<Evaluation>,
-    /// Per feature.
-    pub dists: Vec<FeatureDist>,
+    /// The distributions and the evaluation, once worked out.
+    summaries: OnceLock<Summaries>,
     /// Seconds the job took.
     pub seconds: f64,
     /// Sources, destinations and pairs by host score (in [`Unit`] order: src, dst, pair).
     pub hosts: [Vec<HostRow>; 3],
-    /// Warnings in words: a behaviour that explains a large share of the rows, a ranking
-    /// the labels show upside down.
-    pub warnings: Vec<String>,
+    /// The hosts' warnings: a behaviour that explains a large share of the rows.
+    warnings: Vec<String>,
+}
+
+/// What the Histograms tab and the Overview add to a job's results.
+struct Summaries {
+    dists: Vec<FeatureDist>,
+    evaluation: Option<Evaluation>,
+    /// The warning when the labels show the ranking upside down.
+    upside_down: Option<String>,
 }
 
 /// A host or pair as the Hosts tab shows it.
@@ -335,83 +351,116 @@ pub struct HostRow {
     pub label: String,
 }
 
-/// The flagged rows of an analysis as the Anomalies table shows them, most anomalous
-/// first; `None` if cancelled meanwhile.
-fn flagged_rows(frame: &DataFrame, analysis: &Analysis, cancel: &Cancel) -> Option<Vec<Flagged>> {
-    use rayon::prelude::*;
+/// The flagged rows of an analysis, most anomalous first.
+fn flagged_rows(analysis: &Analysis) -> Vec<Flagged> {
     let v = &analysis.verdicts;
-    // Text columns are read whole once rather than cell by cell.
-    let texts: Vec<(&str, Option<Vec<Option<&str>>>)> =
-        ["uid", "id.orig_h", "id.resp_h", "proto", "service"]
-            .into_iter()
-            .map(|c| {
-                let whole = frame
-                    .column(c)
-                    .is_ok_and(|col| col.dtype() == &DataType::String)
-                    .then(|| filter::string_values(frame, c));
-                (c, whole)
-            })
-            .collect();
-    // Times and ports likewise, as numbers (unset: `-`, as `cell` writes it).
-    let micros: Option<Vec<Option<i64>>> = frame.column("ts").ok().and_then(|c| {
-        c.as_materialized_series()
-            .datetime()
-            .ok()
-            .map(|ca| ca.physical().iter().collect())
-    });
-    let port = |c: &str| -> Option<Vec<Option<i64>>> {
-        frame
-            .column(c)
-            .ok()
-            .and_then(|c| c.i64().ok().map(|ca| ca.iter().collect()))
-    };
-    let (orig_p, resp_p) = (port("id.orig_p"), port("id.resp_p"));
-    let number = |v: &Option<Vec<Option<i64>>>, c: &str, row: usize| match v {
-        Some(v) => v[row].map_or_else(|| "-".to_string(), |x| x.to_string()),
-        None => cell(frame, c, row),
-    };
-    let order: Vec<usize> = analysis
+    analysis
         .ranking()
         .into_iter()
         .filter(|&i| v.flagged[i])
-        .collect();
-    order
-        .par_iter()
-        .with_min_len(1024)
-        .map(|&i| {
-            if cancel.is_cancelled() {
-                return None;
-            }
-            let row = analysis.matrix.rows[i] as usize;
-            let raw = |c: &str| -> std::borrow::Cow<'_, str> {
-                match texts.iter().find(|(n, _)| *n == c) {
-                    Some((_, Some(whole))) => whole[row].unwrap_or("-").into(),
-                    _ => cell(frame, c, row).into(),
-                }
-            };
-            let (orig, resp) = (raw("id.orig_h"), raw("id.resp_h"));
-            Some(Flagged {
-                i,
-                row,
-                ts: match &micros {
-                    Some(m) => m[row].map_or_else(|| "-".to_string(), crate::summary::iso),
-                    None => clean(&raw("ts")),
-                },
-                uid: clean(&raw("uid")),
-                orig_ip: orig.parse().ok(),
-                resp_ip: resp.parse().ok(),
-                orig: clean(&orig),
-                orig_p: clean(&number(&orig_p, "id.orig_p", row)),
-                resp: clean(&resp),
-                resp_p: clean(&number(&resp_p, "id.resp_p", row)),
-                proto: clean(&raw("proto")),
-                service: clean(&raw("service")),
-                score: v.combined[i],
-                votes: v.votes[i],
-                detectors: v.flagged_by(i).join(","),
-            })
+        .map(|i| Flagged {
+            i,
+            row: analysis.matrix.rows[i] as usize,
+            score: v.combined[i],
+            votes: v.votes[i],
+            text: OnceLock::new(),
         })
         .collect()
+}
+
+/// The columns the Anomalies table shows, read whole (for many rows at once) or cell by
+/// cell (for a page of them).
+struct Cells<'a> {
+    frame: &'a DataFrame,
+    texts: Vec<(&'static str, Vec<Option<&'a str>>)>,
+    micros: Option<Vec<Option<i64>>>,
+    ports: [Option<Vec<Option<i64>>>; 2],
+}
+
+const TEXT_COLUMNS: [&str; 5] = ["uid", "id.orig_h", "id.resp_h", "proto", "service"];
+const PORT_COLUMNS: [&str; 2] = ["id.orig_p", "id.resp_p"];
+
+impl<'a> Cells<'a> {
+    /// Cell by cell: nothing read in advance.
+    fn lazy(frame: &'a DataFrame) -> Self {
+        Self {
+            frame,
+            texts: Vec::new(),
+            micros: None,
+            ports: [None, None],
+        }
+    }
+
+    /// Text columns, times and ports read whole once rather than cell by cell.
+    fn whole(frame: &'a DataFrame) -> Self {
+        let texts = TEXT_COLUMNS
+            .into_iter()
+            .filter(|c| {
+                frame
+                    .column(c)
+                    .is_ok_and(|col| col.dtype() == &DataType::String)
+            })
+            .map(|c| (c, filter::string_values(frame, c)))
+            .collect();
+        let micros = frame.column("ts").ok().and_then(|c| {
+            c.as_materialized_series()
+                .datetime()
+                .ok()
+                .map(|ca| ca.physical().iter().collect())
+        });
+        let port = |c: &str| -> Option<Vec<Option<i64>>> {
+            frame
+                .column(c)
+                .ok()
+                .and_then(|c| c.i64().ok().map(|ca| ca.iter().collect()))
+        };
+        Self {
+            frame,
+            texts,
+            micros,
+            ports: PORT_COLUMNS.map(port),
+        }
+    }
+
+    fn raw(&self, c: &str, row: usize) -> std::borrow::Cow<'a, str> {
+        match self.texts.iter().find(|(n, _)| *n == c) {
+            Some((_, whole)) => whole[row].unwrap_or("-").into(),
+            None => cell(self.frame, c, row).into(),
+        }
+    }
+
+    /// A port (unset: `-`, as `cell` writes it).
+    fn port(&self, k: usize, row: usize) -> String {
+        match &self.ports[k] {
+            Some(v) => v[row].map_or_else(|| "-".to_string(), |x| x.to_string()),
+            None => cell(self.frame, PORT_COLUMNS[k], row),
+        }
+    }
+
+    fn text(&self, analysis: &Analysis, f: &Flagged) -> RowText {
+        let row = f.row;
+        let (orig, resp) = (self.raw("id.orig_h", row), self.raw("id.resp_h", row));
+        RowText {
+            ts: match &self.micros {
+                Some(m) => m[row].map_or_else(|| "-".to_string(), crate::summary::iso),
+                None => clean(&self.raw("ts", row)),
+            },
+            uid: clean(&self.raw("uid", row)),
+            orig_ip: orig.parse().ok(),
+            resp_ip: resp.parse().ok(),
+            orig: clean(&orig),
+            orig_p: clean(&self.port(0, row)),
+            resp: clean(&resp),
+            resp_p: clean(&self.port(1, row)),
+            proto: clean(&self.raw("proto", row)),
+            service: clean(&self.raw("service", row)),
+            // Flagged by the mean rank alone, no detector past its own threshold.
+            detectors: match analysis.verdicts.flagged_by(f.i) {
+                by if by.is_empty() => "(mean rank)".into(),
+                by => by.join(","),
+            },
+        }
+    }
 }
 
 /// The units of the Hosts tab, in the order of [`Results::hosts`].
@@ -420,35 +469,16 @@ pub const UNITS: [Unit; 3] = [Unit::Src, Unit::Dst, Unit::Pair];
 impl Results {
     /// Prepares the views' data from a finished analysis; `None` if cancelled meanwhile.
     pub fn new(
-        log: &Log,
+        log: &Arc<Log>,
         model: &Model,
         analysis: Analysis,
         cancel: &Cancel,
         started: Instant,
     ) -> Option<Self> {
-        let frame = &log.frame;
         let v = &analysis.verdicts;
-        // The flagged rows' table and the features' distributions are made side by side,
-        // each in parallel: a scan that is most of the log flags most rows.
-        let (flagged, dists) = rayon::join(
-            || flagged_rows(frame, &analysis, cancel),
-            || {
-                use rayon::prelude::*;
-                analysis
-                    .matrix
-                    .features
-                    .par_iter()
-                    .zip(&analysis.matrix.raw)
-                    .map(|(f, raw)| {
-                        (!cancel.is_cancelled()).then(|| FeatureDist {
-                            name: clean(&f.column),
-                            dist: distribution(&f.column, raw, &v.flagged),
-                        })
-                    })
-                    .collect::<Option<Vec<_>>>()
-            },
-        );
-        let (flagged, dists) = (flagged?, dists?);
+        // Enough for the Anomalies and Hosts tabs; the flagged rows' text waits until it
+        // is shown, the distributions and the evaluation until [`Results::summarise`].
+        let flagged = flagged_rows(&analysis);
         let timings = v
             .runs
             .iter()
@@ -459,7 +489,6 @@ impl Results {
                 error: r.error.as_deref().map(clean),
             })
             .collect();
-        let evaluation = evaluate(log, model, &analysis);
         if cancel.is_cancelled() {
             return None;
         }
@@ -475,30 +504,94 @@ impl Results {
                 })
                 .collect()
         });
-        let mut warnings = crate::hosts::warnings(
+        let warnings = crate::hosts::warnings(
             &analysis.behaviours,
             analysis.host_evidence.then_some(&analysis.evidence),
         );
-        if let Some(e) = &evaluation {
-            if let Some(auc) = e.rows.last().and_then(|r| r.auc).filter(|&a| a < 0.5) {
-                warnings.push(format!(
-                    "against the labels the ranking is upside down (ensemble ROC-AUC \
-                     {auc:.2}): the attack is most of the rows; see the Hosts tab, or train \
-                     on a label (t)"
-                ));
-            }
-        }
         Some(Self {
+            log: Arc::clone(log),
             hosts,
             warnings,
             model: model.clone(),
             flagged,
             timings,
-            evaluation,
-            dists,
+            summaries: OnceLock::new(),
             seconds: started.elapsed().as_secs_f64(),
             analysis,
         })
+    }
+
+    /// Works out the features' distributions (Histograms tab) and the evaluation against
+    /// the labels (Overview), after the first anomalies are on screen; false if
+    /// cancelled meanwhile.
+    pub fn summarise(&self, cancel: &Cancel) -> bool {
+        use rayon::prelude::*;
+        let a = &self.analysis;
+        // Side by side, each in parallel.
+        let (dists, evaluation) = rayon::join(
+            || {
+                a.matrix
+                    .features
+                    .par_iter()
+                    .zip(&a.matrix.raw)
+                    .map(|(f, raw)| {
+                        (!cancel.is_cancelled()).then(|| FeatureDist {
+                            name: clean(&f.column),
+                            dist: distribution(&f.column, raw, &a.verdicts.flagged),
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()
+            },
+            || evaluate(&self.log, &self.model, a),
+        );
+        let Some(dists) = dists else {
+            return false;
+        };
+        let upside_down = evaluation
+            .as_ref()
+            .and_then(|e| e.rows.last())
+            .and_then(|r| r.auc)
+            .filter(|&a| a < 0.5)
+            .map(|auc| {
+                format!(
+                    "against the labels the ranking is upside down (ensemble ROC-AUC \
+                     {auc:.2}): the attack is most of the rows; see the Hosts tab, or train \
+                     on a label (t)"
+                )
+            });
+        let _ = self.summaries.set(Summaries {
+            dists,
+            evaluation,
+            upside_down,
+        });
+        true
+    }
+
+    /// Each feature's distribution (none until [`Results::summarise`] ran).
+    pub fn dists(&self) -> &[FeatureDist] {
+        self.summaries.get().map_or(&[], |s| &s.dists)
+    }
+
+    /// The evaluation against the labels, when the log has them (and
+    /// [`Results::summarise`] ran).
+    pub fn evaluation(&self) -> Option<&Evaluation> {
+        self.summaries.get().and_then(|s| s.evaluation.as_ref())
+    }
+
+    /// Whether [`Results::summarise`] ran.
+    pub fn summarised(&self) -> bool {
+        self.summaries.get().is_some()
+    }
+
+    /// Warnings in words: a behaviour that explains a large share of the rows, a ranking
+    /// the labels show upside down.
+    pub fn warnings(&self) -> Vec<&str> {
+        let labels = self.summaries.get().and_then(|s| s.upside_down.as_deref());
+        self.warnings
+            .iter()
+            .map(String::as_str)
+            .chain(labels)
+            .collect()
     }
 
     /// Why a flagged row was flagged, most unusual first (sanitized). Worked out when
@@ -519,6 +612,25 @@ impl Results {
         clean(&h.ranked.reasons(&self.analysis.behaviours).join("; "))
     }
 
+    /// A flagged row's text, read from the log the first time it is asked for.
+    pub fn text<'a>(&'a self, f: &'a Flagged) -> &'a RowText {
+        f.text
+            .get_or_init(|| Cells::lazy(&self.log.frame).text(&self.analysis, f))
+    }
+
+    /// Makes every flagged row's text at once (before sorting or searching by it),
+    /// reading the columns whole and the rows in parallel.
+    pub fn fill_texts(&self) {
+        use rayon::prelude::*;
+        if self.flagged.iter().all(|f| f.text.get().is_some()) {
+            return;
+        }
+        let cells = Cells::whole(&self.log.frame);
+        self.flagged.par_iter().with_min_len(1024).for_each(|f| {
+            f.text.get_or_init(|| cells.text(&self.analysis, f));
+        });
+    }
+
     /// Rows analysed.
     pub fn rows(&self) -> usize {
         self.analysis.matrix.rows.len()
@@ -532,22 +644,24 @@ fn evaluate(log: &Log, model: &Model, a: &Analysis) -> Option<Evaluation> {
     if positives == 0 || negatives == 0 {
         return None;
     }
-    let mut rows: Vec<EvalRow> = a
+    use rayon::prelude::*;
+    // Each detector, then the ensemble; each a sort of every row, so in parallel.
+    let scored: Vec<(&str, &[f64])> = a
         .verdicts
         .runs
         .iter()
         .filter(|r| r.ok())
-        .map(|r| EvalRow {
-            name: r.kind.name().to_string(),
-            auc: eval::roc_auc(&r.scores, &truth),
-            precision: eval::precision_at_k(&r.scores, &truth),
+        .map(|r| (r.kind.name(), r.scores.as_slice()))
+        .chain([("ensemble", a.verdicts.combined.as_slice())])
+        .collect();
+    let rows: Vec<EvalRow> = scored
+        .into_par_iter()
+        .map(|(name, scores)| EvalRow {
+            name: name.to_string(),
+            auc: eval::roc_auc(scores, &truth),
+            precision: eval::precision_at_k(scores, &truth),
         })
         .collect();
-    rows.push(EvalRow {
-        name: "ensemble".into(),
-        auc: eval::roc_auc(&a.verdicts.combined, &truth),
-        precision: eval::precision_at_k(&a.verdicts.combined, &truth),
-    });
     Some(Evaluation {
         positives,
         negatives,
@@ -614,6 +728,34 @@ fn distribution(name: &str, raw: &Raw, flagged: &[bool]) -> Dist {
                 n_normal,
                 n_anomalous,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page's text read cell by cell is the text read from whole columns, for every
+    /// flagged row of the demo log (rows with and without a service among them).
+    #[test]
+    fn lazy_text_is_the_whole_columns_text() {
+        let log = crate::demo::load().unwrap();
+        let analysis = crate::pipeline::analyze(
+            &log,
+            &Model::default(),
+            &Cancel::new(),
+            &|_: crate::pipeline::Progress| {},
+        )
+        .unwrap();
+        let flagged = flagged_rows(&analysis);
+        assert!(flagged.len() > 100, "{}", flagged.len());
+        let (lazy, whole) = (Cells::lazy(&log.frame), Cells::whole(&log.frame));
+        for f in &flagged {
+            let t = whole.text(&analysis, f);
+            assert_eq!(lazy.text(&analysis, f), t);
+            assert!(t.ts.starts_with("20") && !t.uid.is_empty() && t.orig_ip.is_some());
+            assert!(!t.detectors.is_empty());
         }
     }
 }

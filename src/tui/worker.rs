@@ -87,6 +87,11 @@ pub enum Event {
         /// What it found.
         results: Arc<Results>,
     },
+    /// A finished job's distributions and evaluation are ready.
+    Summarised {
+        /// The job.
+        generation: u64,
+    },
     /// The embedding and clustering stage of a finished job entered a step.
     LandscapeStage {
         /// The job.
@@ -123,6 +128,7 @@ impl Event {
             Event::Stage { generation, .. }
             | Event::Detector { generation, .. }
             | Event::Done { generation, .. }
+            | Event::Summarised { generation }
             | Event::LandscapeStage { generation, .. }
             | Event::Landscape { generation, .. }
             | Event::Failed { generation, .. }
@@ -196,6 +202,13 @@ impl Worker {
     }
 }
 
+impl Drop for Worker {
+    /// A job still running (the 2-D views of the last one, say) stops with its UI.
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
 /// Loads a log and summarises it (the first screen needs both).
 pub fn load(input: &Input) -> Result<(Arc<Log>, Arc<LogInfo>), String> {
     let log = input.load().map_err(|e| e.to_string())?;
@@ -253,11 +266,20 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
         if events.send(event).is_err() {
             return;
         }
-        // The anomalies are on screen; the 2-D views and clusters follow, unless a newer
-        // job is already waiting.
+        // The anomalies are on screen; the distributions and the evaluation, then the 2-D
+        // views and clusters follow, unless a newer job is already waiting.
         if let Some(results) = finished {
+            let summarised = catch_unwind(AssertUnwindSafe(|| results.summarise(&cancel)));
             if cancel.is_cancelled() {
                 continue;
+            }
+            if let Err(p) = summarised {
+                let error = format!("internal error: {}", panic_text(&p));
+                let _ = events.send(Event::Failed { generation, error });
+                continue;
+            }
+            if events.send(Event::Summarised { generation }).is_err() {
+                return;
             }
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 run_landscape(&job, &results, &cancel, &events)

@@ -7,7 +7,7 @@ use ratatui::widgets::{Paragraph, Row, Table as TableWidget};
 use ratatui::Frame;
 
 use crate::tui::app::{moves, scrolled, App};
-use crate::tui::data::{Flagged, Results};
+use crate::tui::data::{Flagged, Results, RowText};
 use crate::tui::keys::Action;
 use crate::tui::views::{count, cut, pending, Theme};
 
@@ -77,11 +77,16 @@ impl Table {
         // An address or a network matches whole (`4.18.12.16` is not `104.18.12.169`); other
         // text matches within UIDs and addresses.
         let net = crate::filter::IpMatch::parse(&needle).ok();
+        if !needle.is_empty() || !matches!(self.sort, SortKey::Score | SortKey::Votes) {
+            r.fill_texts();
+        }
         let mut order: Vec<usize> = (0..r.flagged.len())
             .filter(|&k| {
-                let f = &r.flagged[k];
+                if needle.is_empty() {
+                    return true;
+                }
+                let f = r.text(&r.flagged[k]);
                 match &net {
-                    _ if needle.is_empty() => true,
                     Some(m) => [f.orig_ip, f.resp_ip]
                         .into_iter()
                         .flatten()
@@ -94,17 +99,24 @@ impl Table {
                 }
             })
             .collect();
-        let fl = &r.flagged;
+        let text = |k: usize| r.text(&r.flagged[k]);
         match self.sort {
             // Flagged rows come most anomalous first already.
             SortKey::Score => {}
-            SortKey::Time => order.sort_by(|&a, &b| fl[a].ts.cmp(&fl[b].ts)),
-            SortKey::Votes => order.sort_by(|&a, &b| fl[b].votes.cmp(&fl[a].votes)),
-            SortKey::Source => order
-                .sort_by(|&a, &b| (fl[a].orig_ip, &fl[a].orig).cmp(&(fl[b].orig_ip, &fl[b].orig))),
-            SortKey::Destination => order
-                .sort_by(|&a, &b| (fl[a].resp_ip, &fl[a].resp).cmp(&(fl[b].resp_ip, &fl[b].resp))),
-            SortKey::Service => order.sort_by(|&a, &b| fl[a].service.cmp(&fl[b].service)),
+            SortKey::Time => order.sort_by(|&a, &b| text(a).ts.cmp(&text(b).ts)),
+            SortKey::Votes => {
+                let f = &r.flagged;
+                order.sort_by(|&a, &b| f[b].votes.cmp(&f[a].votes))
+            }
+            SortKey::Source => order.sort_by(|&a, &b| {
+                let (a, b) = (text(a), text(b));
+                (a.orig_ip, &a.orig).cmp(&(b.orig_ip, &b.orig))
+            }),
+            SortKey::Destination => order.sort_by(|&a, &b| {
+                let (a, b) = (text(a), text(b));
+                (a.resp_ip, &a.resp).cmp(&(b.resp_ip, &b.resp))
+            }),
+            SortKey::Service => order.sort_by(|&a, &b| text(a).service.cmp(&text(b).service)),
         }
         if self.reverse {
             order.reverse();
@@ -176,7 +188,8 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     };
     let preview = if area.height >= 10 { PREVIEW } else { 0 };
     // A warning that the ranking may be upside down takes a line when there is room.
-    let warn_h = u16::from(area.height >= 12 && !r.warnings.is_empty());
+    let warnings = r.warnings();
+    let warn_h = u16::from(area.height >= 12 && !warnings.is_empty());
     let [caption, warning, table, below] = Layout::vertical([
         Constraint::Length(u16::from(area.height >= 4)),
         Constraint::Length(warn_h),
@@ -187,7 +200,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     if warn_h > 0 {
         f.render_widget(
             Paragraph::new(Line::styled(
-                cut(&format!("! {}", r.warnings[0]), usize::from(warning.width)),
+                cut(&format!("! {}", warnings[0]), usize::from(warning.width)),
                 th.warn(),
             )),
             warning,
@@ -256,7 +269,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     // As wide as the widest connection on screen: addresses vary from 7 to 45 columns.
     let conn_w = shown
         .iter()
-        .map(|(_, fl)| conn(fl).chars().count())
+        .map(|(_, fl)| conn(r.text(fl)).chars().count())
         .max()
         .unwrap_or(20)
         .clamp(20, 94);
@@ -292,12 +305,13 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     f.render_widget(widget, table);
     if preview > 0 {
         if let Some(fl) = app.selected_flagged() {
+            let text = r.text(fl);
             let lines = vec![
                 Line::from(vec![
                     Span::styled("uid ", th.dim()),
-                    Span::raw(fl.uid.clone()),
+                    Span::raw(text.uid.clone()),
                     Span::styled("  detectors ", th.dim()),
-                    Span::raw(fl.detectors.clone()),
+                    Span::raw(text.detectors.clone()),
                 ]),
                 Line::from(vec![
                     Span::styled("why ", th.dim()),
@@ -328,10 +342,11 @@ fn sorted_header(header: &[&str], t: &Table) -> Vec<String> {
         .collect()
 }
 
-fn cells(fl: &Flagged, cols: &Columns, r: &Results) -> Vec<String> {
-    let mut c = vec![format!("{:.3}", fl.score)];
+fn cells(flagged: &Flagged, cols: &Columns, r: &Results) -> Vec<String> {
+    let fl = r.text(flagged);
+    let mut c = vec![format!("{:.3}", flagged.score)];
     if cols.votes {
-        c.push(fl.votes.to_string());
+        c.push(flagged.votes.to_string());
     }
     c.push(if cols.full_time {
         fl.ts.clone()
@@ -356,11 +371,11 @@ fn cells(fl: &Flagged, cols: &Columns, r: &Results) -> Vec<String> {
         c.push(fl.detectors.clone());
     }
     if cols.reasons {
-        c.push(r.reasons(fl));
+        c.push(r.reasons(flagged));
     }
     c
 }
 
-fn conn(fl: &Flagged) -> String {
+fn conn(fl: &RowText) -> String {
     format!("{}:{} → {}:{}", fl.orig, fl.orig_p, fl.resp, fl.resp_p)
 }

@@ -60,7 +60,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         pending(app, f, area);
         return;
     };
-    let Some(fd) = r.dists.get(app.hist.feature) else {
+    let Some(fd) = r.dists().get(app.hist.feature) else {
         f.render_widget(Paragraph::new("No feature to show."), area);
         return;
     };
@@ -80,7 +80,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let mut cap = vec![
         Span::styled(format!("◀ {} ▶", fd.name), th.title()),
         Span::styled(
-            format!(" {}/{}", app.hist.feature + 1, r.dists.len()),
+            format!(" {}/{}", app.hist.feature + 1, r.dists().len()),
             th.dim(),
         ),
         Span::raw(" · "),

@@ -226,7 +226,8 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     };
     let s = &app.hosts;
     let list = s.sorted(r);
-    let warn_h = u16::try_from(r.warnings.len().min(2)).unwrap_or(0);
+    let warnings = r.warnings();
+    let warn_h = u16::try_from(warnings.len().min(2)).unwrap_or(0);
     let detail_h = if area.height >= 14 { 3 } else { 0 };
     let [title, warn, table, detail] = Layout::vertical([
         Constraint::Length(1),
@@ -254,8 +255,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         title,
     );
     if warn_h > 0 {
-        let lines: Vec<Line> = r
-            .warnings
+        let lines: Vec<Line> = warnings
             .iter()
             .map(|w| Line::styled(format!("! {w}"), th.warn()))
             .collect();

@@ -130,7 +130,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                 }
             }
             right.push(Line::raw(""));
-            match &r.evaluation {
+            match r.evaluation() {
                 Some(ev) => {
                     right.push(heading("Evaluation against the labels"));
                     right.push(Line::styled(
@@ -161,7 +161,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                 )),
                 None => right.push(Line::styled("No label column: no evaluation.", th.dim())),
             }
-            for w in &r.warnings {
+            for w in r.warnings() {
                 right.push(Line::raw(""));
                 right.push(Line::styled(format!("! {w}"), th.warn()));
             }
