@@ -75,10 +75,7 @@ fn session(input: &Input) -> (f64, f64, f64, App) {
 
 fn main() {
     let path = scaled(rows(), false);
-    let input = Input {
-        logs: vec![path.clone()],
-        demo: false,
-    };
+    let input = Input::files(vec![path.clone()]);
     if child_task().is_some() {
         let (_, _, _, app) = session(&input);
         println!("{} {}", peak_rss(), app.results.map_or(0, |r| r.rows()));

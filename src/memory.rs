@@ -81,8 +81,10 @@ mod tests {
         // Touch 64 MB so that it is resident.
         let v = std::hint::black_box(vec![1u8; 64 << 20]);
         let after = read().unwrap();
+        // Other tests of this process allocate and free meanwhile, and may have set the
+        // peak already: what must hold is that the 64 MB are seen while held.
         assert!(
-            after.peak >= before.peak + (60 << 20),
+            after.resident >= 60 << 20 && after.peak >= after.resident,
             "{before:?} {after:?}"
         );
         drop(v);

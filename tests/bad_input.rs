@@ -537,6 +537,48 @@ fn cases() -> Vec<Case> {
             kept(30, 2, &[31, 32], "invalid JSON"),
         ),
     ];
+    // Past the loading limits (README: "Limits"): refused, never loaded until memory
+    // runs out.
+    let wide_header: String = (0..300).map(|i| format!("\tf{i}")).collect();
+    v.push(case(
+        "a TSV header of 300 fields",
+        "wide.log",
+        format!(
+            "#separator \\x09\n#fields\tts{wide_header}\n1.0{}\n",
+            "\t1".repeat(300)
+        ),
+        Want::Refused("more than 256 distinct fields"),
+    ));
+    v.push(case(
+        "JSON records each with a new key",
+        "keys.json",
+        (0..400)
+            .map(|i| format!("{{\"ts\":{}.0,\"uid\":\"C{i}\",\"k{i}\":{i}}}\n", 1 + i))
+            .collect::<String>(),
+        Want::Refused("more than 256 distinct fields within its first 400 lines"),
+    ));
+    v.push(case(
+        "header blocks each adding a field",
+        "blocks.log",
+        (0..300)
+            .map(|i| {
+                let extra: String = (0..i).map(|j| format!("\tx{j}")).collect();
+                format!(
+                    "#separator \\x09\n#fields\tts{extra}\n1.0{}\n",
+                    "\t1".repeat(i)
+                )
+            })
+            .collect::<String>(),
+        Want::Refused("more than 256 distinct fields"),
+    ));
+    // 70 MB of one repeated record: gzip packs it about 1,000 times.
+    let record = "{\"ts\":1.0,\"uid\":\"C1\",\"id.orig_h\":\"10.0.0.1\",\"id.resp_h\":\"10.0.0.2\",\"proto\":\"tcp\"}\n";
+    v.push(case(
+        "a gzip bomb",
+        "bomb.json.gz",
+        gzip(record.repeat((70 << 20) / record.len()).as_bytes()),
+        Want::Refused("a decompression bomb, not a log (--max-gzip-ratio"),
+    ));
     // Zeek JSON with a raw control byte inside a string.
     v.push(case(
         "JSON with a raw NUL inside a string",
@@ -837,4 +879,61 @@ fn a_log_growing_while_it_is_read_loads_what_was_there_when_opened() {
         assert_eq!(line, header_lines + rows + 1, "{}", v["skipped"]);
     }
     assert!(written > start, "the writer appended while zsift read");
+}
+
+/// Endless input with no line end (`/dev/zero`, as a file and as standard input) is
+/// refused as binary from its first bytes, not read forever.
+#[test]
+fn endless_binary_input_is_refused() {
+    let out = run(&["summary".as_ref(), "/dev/zero".as_ref()]);
+    assert_refused("/dev/zero", &out, Path::new("/dev/zero"), "binary data");
+    let out = zsift()
+        .args(["summary", "-"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_refused("stdin", &out, Path::new("-"), "binary data");
+}
+
+/// Files that report a size of 0 but have content (those under /proc) are read to
+/// their end, not called empty.
+#[test]
+fn files_that_report_no_size_are_read() {
+    let out = run(&["summary".as_ref(), "/proc/self/status".as_ref()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("neither Zeek TSV"), "{err}");
+}
+
+/// A log with its own `_file` field, loaded with another file: both columns are kept
+/// (the log's own under `_file_2`) and every row is loaded.
+#[test]
+fn a_log_with_its_own_file_column_loads_with_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    std::fs::write(
+        &a,
+        "{\"ts\":1.0,\"uid\":\"C1\",\"_file\":\"x\",\"id.orig_h\":\"10.0.0.1\",\"id.resp_h\":\"10.0.0.2\"}\n",
+    )
+    .unwrap();
+    std::fs::write(&b, json_rows()).unwrap();
+    let out = run(&[
+        "summary".as_ref(),
+        "--json".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rows"], 31);
+    let names: Vec<&str> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"_file") && names.contains(&"_file_2"),
+        "{names:?}"
+    );
 }

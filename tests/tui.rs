@@ -798,10 +798,7 @@ fn no_color_draws_without_colours() {
 
 #[test]
 fn loading_reports_unreadable_input() {
-    let input = Input {
-        logs: vec!["/nonexistent/conn.log".into()],
-        demo: false,
-    };
+    let input = Input::files(vec!["/nonexistent/conn.log".into()]);
     let e = worker::load(&input).err().unwrap();
     assert!(e.contains("/nonexistent/conn.log"), "{e}");
     let mut app = App::new("x", 0, true);

@@ -261,33 +261,33 @@ struct Columns {
     /// fill absent keys with nulls.
     filled: Vec<usize>,
     cap: usize,
+    /// Most columns.
+    max: usize,
 }
 
 impl Columns {
-    fn index(&mut self, key: &str, rows: usize) -> usize {
+    /// The column of `key`, made if new (`None` past `max` columns). Columns are named by
+    /// their keys as written and typed by the Zeek field the key names; the file's
+    /// columns get Zeek's names once all its parts are read.
+    fn index(&mut self, key: &str, rows: usize) -> Option<usize> {
         if let Some(&i) = self.by_key.get(key) {
-            return i;
+            return Some(i);
         }
-        let mut name = canonical_name(key);
-        if self.cols.iter().any(|c| c.name() == name) {
-            name = key.to_string();
-            let base = name.clone();
-            let mut n = 2;
-            while self.cols.iter().any(|c| c.name() == name) {
-                name = format!("{base}_{n}");
-                n += 1;
-            }
+        if self.cols.len() >= self.max {
+            return None;
         }
-        self.known.push(known_type(&name));
-        self.cols.push(Column::untyped(name, rows, self.cap));
+        self.known.push(known_type(&canonical_name(key)));
+        self.cols
+            .push(Column::untyped(key.to_string(), rows, self.cap));
         self.filled.push(usize::MAX);
         self.by_key.insert(key.to_string(), self.cols.len() - 1);
-        self.cols.len() - 1
+        Some(self.cols.len() - 1)
     }
 }
 
-/// Parses a run of JSON lines.
-pub fn parse_chunk(data: &[u8]) -> Part {
+/// Parses a run of JSON lines, making at most `max_columns` columns: at a record with a
+/// key beyond them, parsing stops with the part marked too wide.
+pub fn parse_chunk(data: &[u8], max_columns: usize) -> Part {
     let mut part = Part::default();
     let mut c = Columns {
         cols: Vec::new(),
@@ -295,6 +295,7 @@ pub fn parse_chunk(data: &[u8]) -> Part {
         by_key: HashMap::new(),
         filled: Vec::new(),
         cap: data.len() / 200 + 16,
+        max: max_columns,
     };
     let mut pairs = Vec::new();
     let mut vals: Vec<(usize, Value)> = Vec::new();
@@ -335,7 +336,10 @@ pub fn parse_chunk(data: &[u8]) -> Part {
                 }
                 _ => {}
             }
-            let idx = c.index(&k, part.rows);
+            let Some(idx) = c.index(&k, part.rows) else {
+                part.too_wide = true;
+                break;
+            };
             match convert(c.cols[idx].name(), c.known[idx], v) {
                 Ok(v) => vals.push((idx, v)),
                 Err(e) => {
@@ -343,6 +347,9 @@ pub fn parse_chunk(data: &[u8]) -> Part {
                     break;
                 }
             }
+        }
+        if part.too_wide {
+            break;
         }
         if let Some(reason) = bad {
             part.skip(i, reason);

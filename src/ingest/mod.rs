@@ -72,9 +72,80 @@ pub enum IngestError {
         /// Why, for the user.
         reason: String,
     },
+    /// The file is past one of the loading limits ([`Limits`]).
+    #[error("{file}: refused: {reason}")]
+    Limit {
+        /// The file, as named by the user.
+        file: String,
+        /// Which limit, and the flag that changes it.
+        reason: String,
+    },
     /// No input was given.
     #[error("no log file given")]
     NoInput,
+}
+
+/// Bounds on what one load may take, so that a hostile file is refused with a message
+/// rather than exhausting memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct Limits {
+    /// Most distinct fields (columns) a load may have. A frame holds every column for
+    /// every row, so a log whose records each bring a new key would take memory in
+    /// columns × rows; Zeek's widest logs have under 100 fields.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.max_columns)]
+    pub max_columns: usize,
+    /// Most bytes of text per byte of gzip (0: no limit), checked once a file has given
+    /// 64 MiB of text. Zeek logs compress 3 to 15 times (each line has its own uid and
+    /// time); far more is a decompression bomb, not a log.
+    #[arg(long, value_name = "RATIO", default_value_t = Limits::DEFAULT.max_gzip_ratio)]
+    pub max_gzip_ratio: u64,
+}
+
+impl Limits {
+    /// The defaults.
+    pub const DEFAULT: Limits = Limits {
+        max_columns: 256,
+        max_gzip_ratio: 100,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Text a gzip file may give before its ratio is checked: small files may compress far
+/// better than logs do (a header and a few repeated lines).
+const GZIP_RATIO_AFTER: u64 = 64 << 20;
+
+/// A refusal raised while reading, carried through `io::Error`: past a limit (a bomb),
+/// or not a log at all (binary data).
+#[derive(Debug)]
+struct Refused {
+    reason: String,
+    limit: bool,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+fn refused(reason: String, limit: bool) -> io::Error {
+    io::Error::other(Refused { reason, limit })
+}
+
+/// A size for messages: bytes, KB or MB.
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        b if b >= 10 << 20 => format!("{} MB", b >> 20),
+        b if b >= 10 << 10 => format!("{} KB", b >> 10),
+        b => format!("{b} bytes"),
+    }
 }
 
 /// A line that was skipped.
@@ -164,6 +235,8 @@ pub struct Part {
     skipped: Vec<(usize, String)>,
     /// `_path` values seen (JSON).
     paths: Vec<String>,
+    /// Parsing stopped at a record that would have made more columns than allowed.
+    too_wide: bool,
 }
 
 impl Part {
@@ -197,21 +270,39 @@ pub struct Input {
     /// Use the demo log built into zsift instead of files.
     #[arg(long, conflicts_with = "logs")]
     pub demo: bool,
+    /// Loading limits.
+    #[command(flatten)]
+    pub limits: Limits,
 }
 
 impl Input {
+    /// The given logs, with the default limits.
+    pub fn files(logs: Vec<PathBuf>) -> Self {
+        Self {
+            logs,
+            demo: false,
+            limits: Limits::default(),
+        }
+    }
+
     /// Loads the logs (or the demo log).
     pub fn load(&self) -> Result<Log, IngestError> {
         if self.demo {
             crate::demo::load()
         } else {
-            load(&self.logs)
+            load_with(&self.logs, &self.limits)
         }
     }
 }
 
-/// Loads one or more logs (`-` is standard input) into one frame.
+/// Loads one or more logs (`-` is standard input) into one frame, with the default
+/// limits.
 pub fn load(inputs: &[PathBuf]) -> Result<Log, IngestError> {
+    load_with(inputs, &Limits::default())
+}
+
+/// Loads one or more logs (`-` is standard input) into one frame.
+pub fn load_with(inputs: &[PathBuf], limits: &Limits) -> Result<Log, IngestError> {
     if inputs.is_empty() {
         return Err(IngestError::NoInput);
     }
@@ -223,15 +314,16 @@ pub fn load(inputs: &[PathBuf]) -> Result<Log, IngestError> {
         } else {
             open_file(p, &name)?
         };
-        loads.push(read(&name, reader)?);
+        loads.push(read(&name, reader, limits)?);
     }
-    Ok(assemble(loads))
+    assemble(loads, limits)
 }
 
 /// Loads a log held in memory (the embedded demo log, tests); `name` names it in
 /// messages.
 pub fn load_bytes(name: &str, data: &[u8]) -> Result<Log, IngestError> {
-    Ok(assemble(vec![read(name, Box::new(data))?]))
+    let limits = Limits::default();
+    assemble(vec![read(name, Box::new(data), &limits)?], &limits)
 }
 
 fn open_file(p: &Path, name: &str) -> Result<Box<dyn Read>, IngestError> {
@@ -248,9 +340,10 @@ fn open_file(p: &Path, name: &str) -> Result<Box<dyn Read>, IngestError> {
     }
     let file = File::open(p).map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
-    if meta.is_file() {
+    if meta.is_file() && meta.len() > 0 {
         // A log that grows while it is read (Zeek still writing it) is read up to its
-        // size when opened: a consistent snapshot, and a load that ends.
+        // size when opened: a consistent snapshot, and a load that ends. (Files that say
+        // they are empty, as those under /proc do, are read to their end.)
         return Ok(Box::new(file.take(meta.len())));
     }
     Ok(Box::new(file))
@@ -267,6 +360,8 @@ struct Blocks<'a> {
     reader: Box<dyn Read + 'a>,
     carry: Vec<u8>,
     eof: bool,
+    /// Whether the input's first bytes were looked at.
+    started: bool,
     /// Lines longer than [`MAX_LINE`] dropped since the last block was returned; they
     /// come right before that block's first line.
     too_long: u64,
@@ -291,6 +386,17 @@ impl Blocks<'_> {
                 .read_to_end(&mut self.carry)?;
             if got < want {
                 self.eof = true;
+            }
+            if !self.started && !self.carry.is_empty() {
+                // Binary data is told by a NUL byte in the first line (as
+                // [`detect_format`] does), here before a line end is found: an endless
+                // input with no newline (`/dev/zero`) would otherwise be read forever.
+                self.started = true;
+                let first =
+                    &self.carry[..memchr::memchr(b'\n', &self.carry).unwrap_or(self.carry.len())];
+                if memchr::memchr(0, first).is_some() {
+                    return Err(refused("binary data (NUL bytes)".into(), false));
+                }
             }
             if self.eof {
                 continue;
@@ -423,9 +529,11 @@ fn merge(mut parts: Vec<Part>, contiguous: bool) -> Part {
         return p;
     }
     let mut names: Vec<PlSmallStr> = Vec::new();
+    let mut index: std::collections::HashMap<PlSmallStr, usize> = std::collections::HashMap::new();
     for p in &parts {
         for s in &p.columns {
-            if !names.contains(s.name()) {
+            if !index.contains_key(s.name()) {
+                index.insert(s.name().clone(), names.len());
                 names.push(s.name().clone());
             }
         }
@@ -441,7 +549,7 @@ fn merge(mut parts: Vec<Part>, contiguous: bool) -> Part {
             }
         }
         for s in p.columns.drain(..) {
-            if let Some(ci) = names.iter().position(|n| n == s.name()) {
+            if let Some(&ci) = index.get(s.name()) {
                 pieces[ci][pi] = Some(s);
             }
         }
@@ -478,10 +586,15 @@ fn merge(mut parts: Vec<Part>, contiguous: bool) -> Part {
         rows: rows.iter().sum(),
         skipped: Vec::new(),
         paths,
+        too_wide: parts.iter().any(|p| p.too_wide),
     }
 }
 
-fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestError> {
+fn read<'a>(
+    name: &str,
+    reader: Box<dyn Read + 'a>,
+    limits: &Limits,
+) -> Result<FileLoad, IngestError> {
     let io_err = |source| IngestError::Io {
         file: name.to_string(),
         source,
@@ -492,7 +605,17 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
         .map_err(io_err)?
         .starts_with(&[0x1f, 0x8b]);
     let reader: Box<dyn Read + 'a> = if gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(buffered))
+        let packed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let counted = Counted {
+            inner: buffered,
+            count: std::rc::Rc::clone(&packed),
+        };
+        Box::new(Bounded {
+            inner: flate2::read::MultiGzDecoder::new(counted),
+            packed,
+            unpacked: 0,
+            ratio: limits.max_gzip_ratio,
+        })
     } else {
         Box::new(buffered)
     };
@@ -500,14 +623,34 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
         reader,
         carry: Vec::new(),
         eof: false,
+        started: false,
         too_long: 0,
     };
     let read_err = |e: io::Error| {
-        if gzip {
+        if let Some(r) = e.get_ref().and_then(|i| i.downcast_ref::<Refused>()) {
+            if r.limit {
+                IngestError::Limit {
+                    file: name.to_string(),
+                    reason: r.reason.clone(),
+                }
+            } else {
+                not_zeek(name, r.reason.clone())
+            }
+        } else if gzip {
             not_zeek(name, format!("corrupt or truncated gzip data ({e})"))
         } else {
             io_err(e)
         }
+    };
+    // Distinct fields so far, against the limit.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let too_wide = |line: u64| IngestError::Limit {
+        file: name.to_string(),
+        reason: format!(
+            "more than {} distinct fields within its first {line} lines (--max-columns \
+             raises the limit)",
+            limits.max_columns
+        ),
     };
     let mut parts = Vec::new();
     let mut skipped = Skipped::default();
@@ -529,11 +672,12 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
         };
         match fmt {
             Format::Json => {
+                let max = limits.max_columns;
                 parse_pieces(
                     name,
                     block,
                     line,
-                    json::parse_chunk,
+                    |d| json::parse_chunk(d, max),
                     &mut parts,
                     &mut skipped,
                 );
@@ -558,6 +702,9 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
                         .map_or(block.len(), |i| pos + i + 1);
                     let seg = &block[pos..end];
                     match header.header() {
+                        Some(h) if h.names.len() > limits.max_columns => {
+                            return Err(too_wide(at));
+                        }
                         Some(h) => parse_pieces(
                             name,
                             seg,
@@ -581,6 +728,21 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
             }
         }
         line += memchr::memchr_iter(b'\n', block).count() as u64;
+        // Every part of this block is in (each bounded by the limit while parsed): the
+        // fields they bring, with those before.
+        for p in &parts {
+            if p.too_wide {
+                return Err(too_wide(line));
+            }
+            for c in &p.columns {
+                if !seen.contains(c.name().as_str()) {
+                    seen.insert(c.name().to_string());
+                }
+            }
+        }
+        if seen.len() > limits.max_columns {
+            return Err(too_wide(line));
+        }
     }
     // Over-long lines at the very end come with no block after them.
     count_too_long(name, &mut blocks, &mut line, &mut skipped);
@@ -615,6 +777,9 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
         };
         return Err(not_zeek(name, reason));
     }
+    if format == Format::Json {
+        name_json_columns(&mut parts);
+    }
     let mut paths = header.paths;
     for p in &parts {
         for x in &p.paths {
@@ -636,6 +801,84 @@ fn read<'a>(name: &str, reader: Box<dyn Read + 'a>) -> Result<FileLoad, IngestEr
     })
 }
 
+/// Names a JSON file's columns. Its parts name them by their keys as written; once the
+/// whole file is read, the keys take Zeek's names ([`schema::canonical_names`]), so that
+/// an alias and its field (`protocol` and `proto`) are told apart the same way whatever
+/// the parts' boundaries (which depend on the number of cores).
+fn name_json_columns(parts: &mut [Part]) {
+    let mut keys: Vec<PlSmallStr> = Vec::new();
+    let mut known: std::collections::HashSet<PlSmallStr> = std::collections::HashSet::new();
+    for p in parts.iter() {
+        for c in &p.columns {
+            if known.insert(c.name().clone()) {
+                keys.push(c.name().clone());
+            }
+        }
+    }
+    // A key that is a Zeek name keeps it; an alias takes its Zeek name when the log has
+    // no field of that name, else keeps its own.
+    let (real, alias): (Vec<&PlSmallStr>, Vec<&PlSmallStr>) = keys
+        .iter()
+        .partition(|k| schema::canonical_name(k.as_str()) == k.as_str());
+    let ordered: Vec<&PlSmallStr> = real.into_iter().chain(alias).collect();
+    let names = schema::canonical_names(ordered.iter().map(|k| k.as_str()));
+    let to: std::collections::HashMap<&PlSmallStr, &String> =
+        ordered.into_iter().zip(&names).collect();
+    for p in parts.iter_mut() {
+        for c in &mut p.columns {
+            if let Some(n) = to.get(c.name()) {
+                c.rename(n.as_str().into());
+            }
+        }
+    }
+}
+
+/// Counts the bytes read through it (the compressed side of a gzip input).
+struct Counted<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// A gzip decoder that stops with a refusal once the text it gave is more than
+/// `ratio` times the gzip read ([`Limits::max_gzip_ratio`]).
+struct Bounded<R> {
+    inner: R,
+    packed: std::rc::Rc<std::cell::Cell<u64>>,
+    unpacked: u64,
+    ratio: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.unpacked += n as u64;
+        let packed = self.packed.get().max(1);
+        if self.ratio > 0 && self.unpacked > GZIP_RATIO_AFTER && self.unpacked / packed > self.ratio
+        {
+            return Err(refused(
+                format!(
+                    "decompresses to more than {} times its size ({} of text from {} of \
+                     gzip): a decompression bomb, not a log (--max-gzip-ratio raises the \
+                     limit)",
+                    self.ratio,
+                    size_text(self.unpacked),
+                    size_text(packed)
+                ),
+                true,
+            ));
+        }
+        Ok(n)
+    }
+}
+
 /// Records the over-long lines dropped before the next block as skipped.
 fn count_too_long(name: &str, blocks: &mut Blocks, line: &mut u64, skipped: &mut Skipped) {
     for _ in 0..std::mem::take(&mut blocks.too_long) {
@@ -646,7 +889,7 @@ fn count_too_long(name: &str, blocks: &mut Blocks, line: &mut u64, skipped: &mut
 
 /// Joins the loads of every file into one frame, adding a `_file` column when there are
 /// several files.
-fn assemble(loads: Vec<FileLoad>) -> Log {
+fn assemble(loads: Vec<FileLoad>, limits: &Limits) -> Result<Log, IngestError> {
     let several = loads.len() > 1;
     let mut files = Vec::new();
     let mut skipped = Skipped::default();
@@ -669,21 +912,53 @@ fn assemble(loads: Vec<FileLoad>) -> Log {
         merge(parts, false)
     };
     let height = merged.rows;
+    let whole = |reason: String| IngestError::Limit {
+        file: files
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        reason,
+    };
+    if merged.columns.len() > limits.max_columns {
+        return Err(whole(format!(
+            "{} distinct fields across the files, more than {} (--max-columns raises the \
+             limit)",
+            merged.columns.len(),
+            limits.max_columns
+        )));
+    }
     let mut columns: Vec<polars::prelude::Column> =
         merged.columns.into_iter().map(Into::into).collect();
     if several {
+        // A log's own `_file` field keeps its values under the next free name, as a
+        // repeated field of a header does.
+        let taken = |n: &str| columns.iter().any(|c| c.name().as_str() == n);
+        if taken(FILE_COLUMN) {
+            let free = (2..)
+                .map(|i| format!("{FILE_COLUMN}_{i}"))
+                .find(|n| !taken(n))
+                .unwrap_or_default();
+            if let Some(c) = columns
+                .iter_mut()
+                .find(|c| c.name().as_str() == FILE_COLUMN)
+            {
+                c.rename(free.into());
+            }
+        }
         let file_col: StringChunked = files
             .iter()
             .flat_map(|f| std::iter::repeat_n(f.name.as_str(), f.rows))
             .collect();
         columns.push(file_col.with_name(FILE_COLUMN.into()).into_series().into());
     }
-    let frame = DataFrame::new(height, columns).unwrap_or_else(|_| DataFrame::empty());
-    Log {
+    let frame = DataFrame::new(height, columns)
+        .map_err(|e| whole(format!("the files do not make one table: {e}")))?;
+    Ok(Log {
         frame,
         files,
         skipped,
-    }
+    })
 }
 
 /// A frame cell as text: unset as `-`, times as ISO 8601, lists joined with commas.
