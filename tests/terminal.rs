@@ -1,6 +1,6 @@
-//! The real binary on a pseudo-terminal: however the UI ends (a panic, SIGTERM, SIGHUP,
-//! SIGINT), the alternate screen is left, the cursor shown and the terminal back in
-//! cooked mode; a worker's panic is an error on screen, not the end of the UI; CSV
+//! The real binary on a pseudo-terminal: however the UI ends (a panic, an abort, a
+//! SIGKILL of its process, SIGTERM, SIGHUP, SIGINT), the alternate screen is left, the
+//! cursor shown and the terminal back in cooked mode; a worker's panic is an error on screen, not the end of the UI; CSV
 //! written to a terminal is neutralised.
 
 mod common;
@@ -363,4 +363,54 @@ fn a_panic_on_a_worker_thread_is_a_job_error_in_the_ui() {
     // The panic is reported in the UI, not printed over it by the default hook.
     let text = String::from_utf8_lossy(&out[..restored]);
     assert!(!text.contains("thread 'zsift-worker'"), "{text}");
+}
+
+/// The UI's process, a child of the zsift started on the terminal (which guards it).
+fn ui_process(parent: u32) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next() {
+            return pid.parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the UI runs in no child process");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ended with no code of its own running (the kernel's out-of-memory killer sends
+/// SIGKILL): the guarding parent restores the terminal and says how the UI ended.
+#[test]
+fn a_killed_ui_process_leaves_the_terminal_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = private_binary(dir.path());
+    let pty = Pty::spawn(&bin, &["--demo".as_ref()], &[]);
+    pty.wait_for("flagged of");
+    let before = pty.before;
+    let ui = ui_process(pty.child.id());
+    // SAFETY: signalling a process of this test.
+    assert_eq!(unsafe { libc::kill(ui, libc::SIGKILL) }, 0);
+    let (status, out, after) = pty.finish();
+    let restored = assert_restored(&out, &before, &after);
+    let message = find(&out, b"the UI ended abnormally (SIGKILL")
+        .unwrap_or_else(|| panic!("no message:\n{}", String::from_utf8_lossy(&out)));
+    assert!(message > restored, "the message follows the restore");
+    assert_eq!(status.code(), Some(128 + libc::SIGKILL), "{status:?}");
+}
+
+/// An abort (what a failed allocation does: no unwinding, no panic hook) likewise.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn an_aborting_ui_process_leaves_the_terminal_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = private_binary(dir.path());
+    let pty = Pty::spawn(&bin, &["--demo".as_ref()], &[("ZSIFT_FAULT", "abort")]);
+    let before = pty.before;
+    let (status, out, after) = pty.finish();
+    let restored = assert_restored(&out, &before, &after);
+    let message = find(&out, b"the UI ended abnormally (SIGABRT")
+        .unwrap_or_else(|| panic!("no message:\n{}", String::from_utf8_lossy(&out)));
+    assert!(message > restored, "the message follows the restore");
+    assert_eq!(status.code(), Some(128 + libc::SIGABRT), "{status:?}");
 }

@@ -213,6 +213,13 @@ pub fn open(input: &Input, out: &mut dyn Write) -> Result<(), CliError> {
         input.demo = true;
     }
     if io::stdout().is_terminal() {
+        // The UI runs in a child process while this one guards the terminal (restored
+        // even if the child aborts or is killed); in-process if no child can start.
+        if !crate::tui::guard::is_child() {
+            if let Some(code) = crate::tui::guard::run() {
+                std::process::exit(code.into());
+            }
+        }
         return crate::tui::run(&input).map_err(|e| match e {
             crate::tui::UiError::Load(m) => CliError::Usage(m),
             crate::tui::UiError::Terminal(e) => CliError::Output(e),

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod data;
+pub mod guard;
 pub mod keys;
 pub mod tabs;
 pub mod terminal;
@@ -122,6 +123,11 @@ fn event_loop(tui: &mut Tui, app: &mut App, worker: &mut Worker) -> Result<(), U
             #[cfg(feature = "fault-injection")]
             if last_draw.is_none() && crate::fault::wanted("panic") {
                 panic!("injected fault: the UI thread panics after the first frame");
+            }
+            #[cfg(feature = "fault-injection")]
+            if last_draw.is_none() && crate::fault::wanted("abort") {
+                // As a failed allocation ends a process: no unwinding, no hook.
+                std::process::abort();
             }
             last_draw = Some(Instant::now());
         }
