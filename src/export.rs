@@ -5,9 +5,10 @@
 //! Every file is written to a temporary file in the target folder and renamed into place,
 //! so a reader never sees half a file and an interrupted export leaves the old file whole.
 //! The files are renamed only once all of them are written, so an export that fails to
-//! write one replaces none; a rename that fails (a folder, or another user's file, where a
-//! file should go) leaves the files renamed before it replaced, and its error names the
-//! file.
+//! write one replaces none; a folder where a file should go, or an input log there, is
+//! refused before anything is written. A rename that still fails (another user's file
+//! in a shared folder) leaves the files renamed before it replaced, and its error names
+//! the file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,9 @@ pub struct Extras<'a> {
     pub umap: Option<&'a Array2<f64>>,
     /// Per-cluster statistics, by subset (`all`, `anomalous`, `normal`).
     pub clusters: &'a [(String, Vec<ClusterStats>)],
+    /// Write text cells as in the log even when a spreadsheet would run them as formulas
+    /// (by default they get a leading `'`: see [`crate::sanitize::formula_safe`]).
+    pub keep_formulas: bool,
 }
 
 /// A file written in full to a temporary file beside its path, not yet in place.
@@ -151,9 +155,33 @@ const CSV_PIECE: usize = 1 << 14;
 
 /// Writes the table of `rows` (matrix rows) to `path` as CSV, a piece of rows at a time:
 /// `table` forms the piece's table (the same columns for every piece).
+/// Text cells a spreadsheet would run as formulas, made text (see
+/// [`crate::sanitize::formula_safe`]).
+fn defuse_formulas(df: &mut DataFrame) -> PolarsResult<()> {
+    let names: Vec<PlSmallStr> = df
+        .columns()
+        .iter()
+        .filter(|c| c.dtype() == &DataType::String)
+        .map(|c| c.name().clone())
+        .collect();
+    for name in names {
+        let ca = df.column(&name)?.str()?;
+        if !ca.iter().flatten().any(crate::sanitize::is_formula) {
+            continue;
+        }
+        let safe: StringChunked = ca
+            .iter()
+            .map(|v| v.map(crate::sanitize::formula_safe))
+            .collect();
+        df.with_column(safe.with_name(name).into_series().into())?;
+    }
+    Ok(())
+}
+
 fn write_csv(
     path: &Path,
     rows: &[usize],
+    keep_formulas: bool,
     table: impl Fn(&[usize]) -> PolarsResult<DataFrame>,
 ) -> Result<Pending, ExportError> {
     write_pending(path, |w| {
@@ -167,6 +195,9 @@ fn write_csv(
         for (i, piece) in pieces.into_iter().enumerate() {
             let mut df = table(piece).map_err(|e| e.to_string())?;
             flatten_lists(&mut df).map_err(|e| e.to_string())?;
+            if !keep_formulas {
+                defuse_formulas(&mut df).map_err(|e| e.to_string())?;
+            }
             CsvWriter::new(&mut *w)
                 .include_header(i == 0)
                 .finish(&mut df)
@@ -196,8 +227,52 @@ fn add<T: Into<polars::prelude::Column>>(df: &mut DataFrame, col: T) -> PolarsRe
     df.with_column(col.into()).map(|_| ())
 }
 
+/// The files an export writes, in its folder.
+pub const FILES: [&str; 4] = ["anomalous.csv", "rows.csv", "clusters.json", "clusters.txt"];
+
+/// Refuses, before anything is written, a target that cannot be replaced by a file (a
+/// folder of that name) or that is one of the input logs (the input is never modified).
+fn check_targets(dir: &Path, log: &Log) -> Result<(), ExportError> {
+    #[cfg(unix)]
+    use std::os::unix::fs::MetadataExt;
+    let inputs: Vec<std::fs::Metadata> = log
+        .files
+        .iter()
+        .filter(|f| f.name != "-")
+        .filter_map(|f| std::fs::metadata(&f.name).ok())
+        .collect();
+    for name in FILES {
+        let path = dir.join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let refuse = |reason: &str| ExportError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(reason.to_string()),
+        };
+        if meta.is_dir() {
+            return Err(refuse("a folder is in the way; nothing was written"));
+        }
+        #[cfg(unix)]
+        if let Ok(target) = std::fs::metadata(&path) {
+            if inputs
+                .iter()
+                .any(|i| i.dev() == target.dev() && i.ino() == target.ino())
+            {
+                return Err(refuse(
+                    "is an input log, which an export never replaces; nothing was written",
+                ));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = &inputs;
+    }
+    Ok(())
+}
+
 /// Writes `anomalous.csv`, `rows.csv`, `clusters.json` and `clusters.txt` to `dir`
-/// (created if missing) and returns their paths.
+/// (created if missing) and returns their paths. A target that is a folder or one of the
+/// input logs refuses the export before anything is written.
 pub fn export(
     dir: &Path,
     log: &Log,
@@ -208,6 +283,7 @@ pub fn export(
         path: dir.display().to_string(),
         source,
     })?;
+    check_targets(dir, log)?;
     // The tables and the cluster files are written side by side (the cluster files on
     // one thread, the tables' reasons and rows on the others), then put in place together
     // once all are written: an export that fails to write one replaces none (when both
@@ -249,9 +325,9 @@ fn write_tables(
     let n = a.matrix.rows.len();
 
     // anomalous.csv: flagged rows, most anomalous first.
-    let path = dir.join("anomalous.csv");
+    let path = dir.join(FILES[0]);
     let flagged: Vec<usize> = a.ranking().into_iter().filter(|&i| v.flagged[i]).collect();
-    let anomalous = write_csv(&path, &flagged, |rows| {
+    let anomalous = write_csv(&path, &flagged, extras.keep_formulas, |rows| {
         let mut df = log_rows(log, a, rows)?;
         let score: Float64Chunked = rows.iter().map(|&i| Some(v.combined[i])).collect();
         let votes: UInt32Chunked = rows.iter().map(|&i| Some(u32::from(v.votes[i]))).collect();
@@ -290,9 +366,9 @@ fn write_tables(
     })?;
 
     // rows.csv: every analysed row in log order.
-    let rows_path = dir.join("rows.csv");
+    let rows_path = dir.join(FILES[1]);
     let all: Vec<usize> = (0..n).collect();
-    let rows_csv = write_csv(&rows_path, &all, |rows| {
+    let rows_csv = write_csv(&rows_path, &all, extras.keep_formulas, |rows| {
         let mut df = log_rows(log, a, rows)?;
         let pick_f = |col: &[f64]| -> Vec<f64> { rows.iter().map(|&i| col[i]).collect() };
         let flags: Vec<bool> = rows.iter().map(|&i| v.flagged[i]).collect();
@@ -322,7 +398,7 @@ fn write_cluster_files(
     dir: &Path,
     clusters: &[(String, Vec<ClusterStats>)],
 ) -> Result<[Pending; 2], ExportError> {
-    let path = dir.join("clusters.json");
+    let path = dir.join(FILES[2]);
     // Serialised straight from the statistics (keys in order), not through a tree of
     // JSON values, which for thousands of clusters is larger than the log.
     let map: std::collections::BTreeMap<&str, &Vec<ClusterStats>> =
@@ -331,7 +407,7 @@ fn write_cluster_files(
         serde_json::to_writer_pretty(&mut *w, &map).map_err(|e| e.to_string())?;
         writeln!(w).map_err(|e| e.to_string())
     })?;
-    let text = write_pending(&dir.join("clusters.txt"), |w| {
+    let text = write_pending(&dir.join(FILES[3]), |w| {
         #[cfg(feature = "fault-injection")]
         if crate::fault::wanted("export-clusters") {
             return Err("fault injected".into());

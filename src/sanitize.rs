@@ -19,8 +19,16 @@ pub fn is_unsafe(c: char) -> bool {
             '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
             | '\u{2028}' | '\u{2029}' // line and paragraph separators
             | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
-            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
-            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{2060}'..='\u{206F}' // word joiner, invisible operators, bidi
+                                         // isolates, deprecated format controls
+            | '\u{00AD}' // soft hyphen
+            | '\u{034F}' // combining grapheme joiner
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+            | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
+            | '\u{FE00}'..='\u{FE0F}' // variation selectors
+            | '\u{E0100}'..='\u{E01EF}' // variation selectors supplement
+            | '\u{1D173}'..='\u{1D17A}' // musical formatting controls
+            | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
             | '\u{061C}' // Arabic letter mark
             | '\u{FEFF}' // zero-width no-break space
             | '\u{180E}' // Mongolian vowel separator
@@ -49,6 +57,29 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Whether a spreadsheet opening a CSV would take `s` as a formula: text starting with
+/// `=`, `@`, a tab or a carriage return, or with `+` or `-` when it is not a plain number
+/// (OWASP's list). Zeek's unset marker `-` alone is not one.
+pub fn is_formula(s: &str) -> bool {
+    match s.as_bytes().first() {
+        Some(b'=' | b'@' | b'\t' | b'\r') => true,
+        Some(b'+' | b'-') => s.len() > 1 && s.parse::<f64>().is_err(),
+        _ => false,
+    }
+}
+
+/// A CSV cell that a spreadsheet shows as text: a formula (see [`is_formula`]) gets a
+/// leading `'`, which spreadsheets take as "this is text" and do not show. Log values are
+/// attacker-controlled, and CSV exports are opened in spreadsheets (`=HYPERLINK(...)`
+/// would be a live link, `=cmd|...` a command on some). Other text is borrowed.
+pub fn formula_safe(s: &str) -> Cow<'_, str> {
+    if is_formula(s) {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// Writes `value` as pretty-printed JSON with every unsafe character (see [`is_unsafe`])
@@ -102,6 +133,26 @@ mod tests {
     }
 
     #[test]
+    fn formulas_become_text() {
+        for f in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "@SUM(A1)",
+            "+cmd|' /C calc'!A0",
+            "-2+3+cmd|' /C calc'!A0",
+            "\t=1",
+            "\r=1",
+        ] {
+            assert!(is_formula(f), "{f:?}");
+            assert_eq!(formula_safe(f), format!("'{f}"));
+        }
+        for t in [
+            "-", "-5", "+1.5", "1e3", "10.0.0.1", "dns", "", "a=b", "-inf",
+        ] {
+            assert!(matches!(formula_safe(t), Cow::Borrowed(_)), "{t:?}");
+        }
+    }
+
+    #[test]
     fn safe_text_is_borrowed() {
         assert!(matches!(
             sanitize("10.0.0.1 → ssl ünïcode"),
@@ -129,6 +180,41 @@ mod tests {
             assert!(is_unsafe(c), "{c:?}");
         }
         for c in ['a', 'ü', '→', '█', '⠿', '…', '\u{e0080}'] {
+            assert!(!is_unsafe(c), "{c:?}");
+        }
+    }
+
+    /// Characters that draw nothing (or nothing different) make two values look the
+    /// same: `dns` and `dns` + a soft hyphen, a variation selector or a Hangul filler are
+    /// told apart once sanitized.
+    #[test]
+    fn invisible_characters_are_shown() {
+        let invisible = [
+            '\u{ad}',
+            '\u{34f}',
+            '\u{115f}',
+            '\u{1160}',
+            '\u{3164}',
+            '\u{ffa0}',
+            '\u{17b4}',
+            '\u{206a}',
+            '\u{206f}',
+            '\u{2065}',
+            '\u{fe00}',
+            '\u{fe0f}',
+            '\u{e0100}',
+            '\u{e01ef}',
+            '\u{1d173}',
+            '\u{1bca0}',
+        ];
+        for c in invisible {
+            assert!(is_unsafe(c), "{c:?}");
+            let shown = sanitize(&format!("dns{c}")).into_owned();
+            assert_ne!(shown, "dns");
+            assert!(shown.starts_with("dns\\") && shown.is_ascii(), "{shown}");
+        }
+        // Printable neighbours stay as they are.
+        for c in ['\u{ac}', '\u{ae}', '\u{3165}', '\u{fe10}', '\u{2070}'] {
             assert!(!is_unsafe(c), "{c:?}");
         }
     }

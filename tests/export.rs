@@ -172,11 +172,11 @@ fn failed_export_replaces_no_file() {
 
 #[cfg(unix)]
 #[test]
-fn export_whose_rename_fails_names_the_file_and_leaves_no_temporary_file() {
+fn export_with_a_folder_in_the_way_replaces_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("found");
     common::assert_success(&export_demo(&out_dir, None));
-    // A folder where rows.csv goes: every file is written, then the renames stop there.
+    // A folder where rows.csv goes: refused before anything is written.
     std::fs::remove_file(out_dir.join("rows.csv")).unwrap();
     std::fs::create_dir(out_dir.join("rows.csv")).unwrap();
     let before = inodes(&out_dir, &EXPORTED);
@@ -184,12 +184,50 @@ fn export_whose_rename_fails_names_the_file_and_leaves_no_temporary_file() {
     let out = export_demo(&out_dir, None);
     assert_eq!(out.status.code(), Some(1), "an output error");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("rows.csv"), "{err}");
-    let after = inodes(&out_dir, &EXPORTED);
-    // anomalous.csv is renamed before rows.csv (replaced), the cluster files after (kept).
-    assert_ne!(after[0], before[0]);
-    assert_eq!(after[1..], before[1..]);
+    assert!(
+        err.contains("rows.csv") && err.contains("a folder is in the way"),
+        "{err}"
+    );
+    assert_eq!(inodes(&out_dir, &EXPORTED), before, "no file replaced");
     assert_eq!(names_in(&out_dir), EXPORTED, "no temporary files left");
+}
+
+/// `zsift export DIR/rows.csv --out DIR`: the input log is never written over, even by
+/// another name for it (a hard link).
+#[cfg(unix)]
+#[test]
+fn export_never_writes_over_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("rows.csv");
+    std::fs::write(&log, zsift::demo::DEMO_LOG).unwrap();
+    let out = zsift()
+        .args(["export", "--out"])
+        .arg(dir.path())
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rows.csv") && err.contains("is an input log"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&log).unwrap(), zsift::demo::DEMO_LOG);
+    assert!(
+        !dir.path().join("anomalous.csv").exists(),
+        "nothing written"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    std::fs::hard_link(&log, other.path().join("clusters.txt")).unwrap();
+    let out = zsift()
+        .args(["export", "--out"])
+        .arg(other.path())
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(&log).unwrap(), zsift::demo::DEMO_LOG);
 }
 
 #[test]
@@ -281,4 +319,91 @@ fn landscape_clusters_every_subset_and_samples_above_the_limit() {
     let c = Cancel::new();
     c.cancel();
     assert!(landscape(&log, &a, &opts, &c, &|_| {}).is_err());
+}
+
+/// The demo log with formulas as values: in the uid of every tenth record and in the
+/// service of every seventh (log values are attacker-controlled).
+fn log_with_formulas(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = String::from_utf8(zsift::demo::DEMO_LOG.to_vec()).unwrap();
+    let mut out = String::new();
+    let mut record = 0;
+    for line in text.lines() {
+        if line.starts_with('#') {
+            out.push_str(line);
+        } else {
+            let mut f: Vec<String> = line.split('\t').map(str::to_string).collect();
+            if record % 10 == 0 {
+                f[1] = format!("=HYPERLINK(\"http://x/{record}\",\"C{record}\")");
+            }
+            if record % 7 == 0 {
+                f[7] = "@SUM(1+1)".into();
+            }
+            out.push_str(&f.join("\t"));
+            record += 1;
+        }
+        out.push('\n');
+    }
+    let path = dir.join("formulas.log");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// Every cell of a CSV file.
+fn cells(text: &[u8]) -> Vec<String> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text);
+    r.records()
+        .flat_map(|x| x.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+/// CSV files are opened in spreadsheets: a log value a spreadsheet would run as a
+/// formula is written as text (a leading `'`), unless `--keep-formulas` is given.
+#[test]
+fn csv_cells_never_run_as_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_with_formulas(dir.path());
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        let o = zsift()
+            .args(["export", "--no-umap", "--out"])
+            .arg(&out)
+            .args(extra)
+            .arg(&log)
+            .output()
+            .unwrap();
+        common::assert_success(&o);
+        let s = zsift()
+            .args(["score", "--format", "csv", "--all"])
+            .args(extra)
+            .arg(&log)
+            .output()
+            .unwrap();
+        common::assert_success(&s);
+        let mut all = cells(&std::fs::read(out.join("rows.csv")).unwrap());
+        all.extend(cells(&std::fs::read(out.join("anomalous.csv")).unwrap()));
+        all.extend(cells(&s.stdout));
+        all
+    };
+    let safe = run(&[]);
+    let formulas: Vec<&String> = safe
+        .iter()
+        .filter(|c| zsift::sanitize::is_formula(c))
+        .collect();
+    assert!(
+        formulas.is_empty(),
+        "{:?}",
+        &formulas[..formulas.len().min(5)]
+    );
+    // The values are all there, as text.
+    assert!(safe
+        .iter()
+        .any(|c| c == "'=HYPERLINK(\"http://x/10\",\"C10\")"));
+    assert!(safe.iter().any(|c| c == "'@SUM(1+1)"));
+    let raw = run(&["--keep-formulas"]);
+    assert!(raw
+        .iter()
+        .any(|c| c == "=HYPERLINK(\"http://x/10\",\"C10\")"));
+    assert!(!raw.iter().any(|c| c.starts_with("'=")));
 }

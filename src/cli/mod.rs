@@ -60,6 +60,10 @@ pub enum Command {
         /// Print every row, not only the flagged ones.
         #[arg(long)]
         all: bool,
+        /// CSV: write text cells as in the log even when a spreadsheet would run them as
+        /// formulas (by default `=...`, `@...`, `+...`, `-...` get a leading `'`).
+        #[arg(long)]
+        keep_formulas: bool,
     },
     /// Cluster the rows (HDBSCAN) and print each cluster's size and statistics: numeric
     /// features (mean, std, variance, range, quartiles) and the top five values of the
@@ -96,6 +100,10 @@ pub enum Command {
         /// Leave out the UMAP positions (faster on large logs).
         #[arg(long)]
         no_umap: bool,
+        /// Write text cells as in the log even when a spreadsheet would run them as
+        /// formulas (by default `=...`, `@...`, `+...`, `-...` get a leading `'`).
+        #[arg(long)]
+        keep_formulas: bool,
     },
     /// Rank sources, destinations or pairs by host score: behaviour scores (scan, beacon,
     /// long connection, exfiltration, brute force) and how anomalous their connections are.
@@ -170,9 +178,14 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             model,
             format,
             all,
+            keep_formulas,
         } => {
             let terminal = io::stdout().is_terminal();
-            score::run(input, model, *format, *all, terminal, out)
+            let csv = score::CsvCells {
+                terminal,
+                keep_formulas: *keep_formulas,
+            };
+            score::run(input, model, *format, *all, csv, out)
         }
         Command::Eval { input, model, json } => eval::run(input, model, *json, out),
         Command::Hosts {
@@ -194,7 +207,8 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             model,
             out: dir,
             no_umap,
-        } => stats::run_export(input, model, dir, !*no_umap, out),
+            keep_formulas,
+        } => stats::run_export(input, model, dir, !*no_umap, *keep_formulas, out),
     }
 }
 

@@ -93,9 +93,10 @@ pub fn run(
     model: &ModelArgs,
     format: OutputFormat,
     all: bool,
-    terminal: bool,
+    csv: CsvCells,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    let terminal = csv.terminal;
     let log = input.load()?;
     let m = model.model(&log)?;
     let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
@@ -153,10 +154,15 @@ pub fn run(
             header.extend(["score", "votes", "flagged", "detectors", "reasons"]);
             w.write_record(&header).map_err(csv_err)?;
             let field = |s: &str| -> String {
-                if terminal {
-                    sanitize(s).into_owned()
+                let s = if csv.keep_formulas {
+                    std::borrow::Cow::Borrowed(s)
                 } else {
-                    s.to_string()
+                    crate::sanitize::formula_safe(s)
+                };
+                if terminal {
+                    sanitize(&s).into_owned()
+                } else {
+                    s.into_owned()
                 }
             };
             for_rows(&log, &a, all, |r| {
@@ -228,6 +234,16 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// How CSV cells are written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CsvCells {
+    /// Standard output is a terminal: cells are neutralised as the table's are.
+    pub terminal: bool,
+    /// Text a spreadsheet would run as a formula is written as it is (else it gets a
+    /// leading `'`).
+    pub keep_formulas: bool,
 }
 
 fn csv_err(e: csv::Error) -> CliError {

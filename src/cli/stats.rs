@@ -178,6 +178,7 @@ pub fn run_export(
     model: &ModelArgs,
     dir: &Path,
     umap: bool,
+    keep_formulas: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let (log, a, l) = analyse(input, model, umap, &Subset::ALL)?;
@@ -187,6 +188,7 @@ pub fn run_export(
         pca: Some(&l.pca.points),
         umap: l.umap.as_ref().map(|u| &u.points),
         clusters: &stats,
+        keep_formulas,
     };
     let written = export::export(dir, &log, &a, extras)
         .map_err(|e| CliError::Output(std::io::Error::other(e.to_string())))?;

@@ -746,6 +746,7 @@ impl App {
                 pca: Some(&l.pca.points),
                 umap: l.umap.as_ref().map(|u| &u.points),
                 clusters: &stats,
+                keep_formulas: false,
             },
             None => crate::export::Extras::default(),
         };
