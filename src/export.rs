@@ -445,17 +445,12 @@ pub fn write_clusters_text(
                 "feature", "mean", "std", "min", "q1", "median", "q3", "max"
             )?;
             for s in &c.numeric {
+                let [mean, std, min, q1, median, q3, max] =
+                    [s.mean, s.std, s.min, s.q1, s.median, s.q3, s.max].map(stat_text);
                 writeln!(
                     w,
-                    "  {:<16} {:>12.4} {:>12.4} {:>12.4} {:>12.4} {:>12.4} {:>12.4} {:>12.4}",
+                    "  {:<16} {mean:>12} {std:>12} {min:>12} {q1:>12} {median:>12} {q3:>12} {max:>12}",
                     sanitize(&s.feature),
-                    s.mean,
-                    s.std,
-                    s.min,
-                    s.q1,
-                    s.median,
-                    s.q3,
-                    s.max
                 )?;
             }
             for t in &c.categorical {
@@ -470,4 +465,14 @@ pub fn write_clusters_text(
         writeln!(w)?;
     }
     Ok(())
+}
+
+/// A statistic in a 12-wide column: four decimals, or exponent form from 10⁹ on (a
+/// hostile `1e308` would print 300 digits).
+fn stat_text(x: f64) -> String {
+    if x.abs() >= 1e9 {
+        format!("{x:.4e}")
+    } else {
+        format!("{x:.4}")
+    }
 }

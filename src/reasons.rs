@@ -132,16 +132,24 @@ impl Explainer {
 
 /// A ratio for text: `2.5`, `41`, `2041172`.
 fn ratio(r: f64) -> String {
-    if r >= 10.0 {
+    if r.is_infinite() {
+        // x / median beyond a double: x near the largest double, the median small.
+        "over 1e308".into()
+    } else if r >= 1e6 {
+        format!("{r:.1e}")
+    } else if r >= 10.0 {
         format!("{r:.0}")
     } else {
         format!("{r:.1}")
     }
 }
 
-/// A number for text: integers as they are, others with three significant digits.
+/// A number for text: integers as they are, others with three significant digits; from
+/// 10¹⁵ on (and for hostile values near the largest double), in exponent form.
 pub fn number(x: f64) -> String {
-    if (x.fract() == 0.0 && x.abs() < 1e15) || x.abs() >= 100.0 {
+    if x.abs() >= 1e15 {
+        format!("{x:.2e}")
+    } else if x.fract() == 0.0 || x.abs() >= 100.0 {
         format!("{x:.0}")
     } else if x.abs() >= 1.0 {
         format!("{x:.2}")

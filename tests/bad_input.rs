@@ -579,6 +579,26 @@ fn cases() -> Vec<Case> {
         gzip(record.repeat((70 << 20) / record.len()).as_bytes()),
         Want::Refused("a decompression bomb, not a log (--max-gzip-ratio"),
     ));
+    // A separator that cannot be one: the tab stays (the records load), or, where the
+    // header then cannot be read, the message says why.
+    v.push(case(
+        "a #separator escape that does not decode, tab-separated records",
+        "sep-x.log",
+        good.replacen("#separator \\x09", "#separator \\x", 1),
+        kept(30, 0, &[], ""),
+    ));
+    v.push(case(
+        "a line end as #separator",
+        "sep-nl.log",
+        "#separator \\x0a\n#fields ts uid\n1.0 C1\n",
+        Want::Refused("bad #separator \"\\\\x0a\""),
+    ));
+    v.push(case(
+        "the smallest int",
+        "min.log",
+        "#separator \\x09\n#fields\tts\tuid\tn\n#types\ttime\tstring\tint\n1.0\tC1\t-9223372036854775808\n2.0\tC2\t5\n",
+        kept(2, 0, &[], ""),
+    ));
     // Zeek JSON with a raw control byte inside a string.
     v.push(case(
         "JSON with a raw NUL inside a string",
@@ -936,4 +956,65 @@ fn a_log_with_its_own_file_column_loads_with_others() {
         names.contains(&"_file") && names.contains(&"_file_2"),
         "{names:?}"
     );
+}
+
+/// Durations near the largest double (`1e308`, `1.7e308`): statistics, cluster files and
+/// reasons hold finite numbers, never `inf`, `NaN` or `null` where a number belongs.
+#[test]
+fn huge_finite_values_give_numbers_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(HEADER);
+    for i in 1..=60 {
+        let v = match i {
+            1 => "1e308".to_string(),
+            2 => "1.7e308".to_string(),
+            _ => format!("0.{i}"),
+        };
+        text.push_str(&row_with(i, 8, &v));
+    }
+    let log = dir.path().join("huge.log");
+    std::fs::write(&log, text).unwrap();
+    let bad = |s: &str| {
+        s.contains("inf") && !s.contains("info") || s.contains("NaN") || s.contains("null")
+    };
+    let out = run(&["stats".as_ref(), "--json".as_ref(), log.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stats = v["stats"].to_string();
+    assert!(!bad(&stats), "{stats}");
+    assert!(stats.contains("duration"), "{stats}");
+    let export = dir.path().join("out");
+    let out = run(&[
+        "export".as_ref(),
+        "--no-umap".as_ref(),
+        "--out".as_ref(),
+        export.as_os_str(),
+        log.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    for f in ["clusters.json", "clusters.txt"] {
+        let t = std::fs::read_to_string(export.join(f)).unwrap();
+        assert!(!bad(&t), "{f}: {t}");
+    }
+    let out = run(&[
+        "score".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        log.as_os_str(),
+    ]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reasons: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["reasons"].as_array().unwrap().clone())
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("duration")),
+        "{reasons:?}"
+    );
+    for r in &reasons {
+        assert!(!bad(r) && r.len() < 200, "{r}");
+    }
 }

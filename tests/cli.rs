@@ -53,6 +53,7 @@ fn summary_of_the_demo_log() {
 fn argument_errors_neutralise_what_they_quote() {
     // A bidi override, a backspace, an OSC 52 clipboard write and a BEL in an argument.
     let hostile = "a\u{202e}b\u{8}c\u{1b}]52;c;SGVsbG8=\u{7}d";
+    let mut quoted = 0;
     for args in [
         vec!["score", "--contamination", hostile, "x.log"],
         vec!["score", "--no-such-flag", hostile],
@@ -72,7 +73,18 @@ fn argument_errors_neutralise_what_they_quote() {
                 "the override is shown escaped: {err}"
             );
         }
+        // The argument as typed, escaped, never with its escape sequence dropped; the
+        // message named as zsift's others are.
+        if err.contains("SGVsbG8") {
+            assert!(
+                err.contains("c\\x1b]52;c;SGVsbG8=\\x07d"),
+                "{args:?}: shown escaped: {err}"
+            );
+            quoted += 1;
+        }
+        assert!(err.starts_with("zsift: "), "{err}");
     }
+    assert!(quoted >= 1, "the argument is quoted by a message");
     // Help still prints normally.
     let out = zsift().arg("--help").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -432,4 +444,86 @@ fn hostile_logs_print_neutralised_tables_and_exact_machine_formats() {
             "{args:?}: the message quotes the text, neutralised: {err}"
         );
     }
+}
+
+/// Output errors: a reader that goes away ends zsift quietly whatever the format (as
+/// `head` expects), and standard output closed at start is an error, not a success
+/// having written nothing.
+#[cfg(unix)]
+#[test]
+fn closed_outputs_are_told_apart() {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    for format in ["csv", "json", "table"] {
+        let mut child = zsift()
+            .args(["score", "--demo", "--all", "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 64];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The pipe's reader is gone (dropped above) while zsift still writes.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: {:?}", out.stderr);
+        assert!(
+            out.stderr.is_empty(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut cmd = zsift();
+    cmd.args(["summary", "--demo"]);
+    // SAFETY: close() is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard output is closed"));
+    // Written to /dev/null on purpose: a success.
+    let out = zsift()
+        .args(["summary", "--demo"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// Settings that could never flag a row are refused.
+#[test]
+fn a_vote_count_above_the_detectors_is_refused() {
+    let out = zsift()
+        .args([
+            "score",
+            "--demo",
+            "--detectors",
+            "iforest,hbos",
+            "--combine",
+            "votes:3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("votes:3 can never flag a row: only 2 detectors"),
+        "{err}"
+    );
+    let out = zsift()
+        .args([
+            "score",
+            "--demo",
+            "--detectors",
+            "iforest,hbos",
+            "--combine",
+            "votes:2",
+        ])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
 }

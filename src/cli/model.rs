@@ -121,6 +121,16 @@ impl ModelArgs {
                 self.contamination
             )));
         }
+        let detectors = DetectorKind::parse_list(&self.detectors).map_err(CliError::Usage)?;
+        let combine = Combine::parse(&self.combine).map_err(CliError::Usage)?;
+        if let Combine::Votes(m) = combine {
+            if m > detectors.len() {
+                return Err(CliError::Usage(format!(
+                    "--combine votes:{m} can never flag a row: only {} detectors run",
+                    detectors.len()
+                )));
+            }
+        }
         Ok(Model {
             filter: Filter {
                 services: self.services.clone(),
@@ -131,9 +141,9 @@ impl ModelArgs {
             label_column: self.label_col.clone(),
             features: Some(fo),
             ensemble: EnsembleOptions {
-                detectors: DetectorKind::parse_list(&self.detectors).map_err(CliError::Usage)?,
+                detectors,
                 contamination: self.contamination,
-                combine: Combine::parse(&self.combine).map_err(CliError::Usage)?,
+                combine,
                 seed: self.seed,
                 fit_limit: (self.fit_limit > 0).then_some(self.fit_limit),
             },

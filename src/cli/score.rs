@@ -246,6 +246,11 @@ pub struct CsvCells {
     pub keep_formulas: bool,
 }
 
+/// A CSV writer's error as an output error, keeping the kind of an I/O error (a closed
+/// pipe ends zsift quietly, as for the other formats).
 fn csv_err(e: csv::Error) -> CliError {
-    CliError::Output(std::io::Error::other(e))
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => CliError::Output(io),
+        other => CliError::Output(std::io::Error::other(format!("{other:?}"))),
+    }
 }

@@ -59,25 +59,51 @@ impl NumericStats {
         }
         v.sort_by(f64::total_cmp);
         let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let var = if v.len() > 1 {
-            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-        } else {
-            0.0
+        let moments = |v: &[f64]| {
+            let mean = v.iter().sum::<f64>() / n;
+            let var = if v.len() > 1 {
+                v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+            } else {
+                0.0
+            };
+            (mean, var)
         };
+        let (mut mean, mut var) = moments(&v);
+        let mut std = var.sqrt();
+        if !(mean.is_finite() && var.is_finite()) {
+            // Values near the largest double (a hostile `1e308`): their sum or squares
+            // overflow. Worked out on the values divided by the largest magnitude, then
+            // scaled back; what is still beyond a double (a variance of 1e616) is given
+            // as the largest double.
+            let scale = v[0].abs().max(v[v.len() - 1].abs());
+            let scaled: Vec<f64> = v.iter().map(|x| x / scale).collect();
+            let (m, s2) = moments(&scaled);
+            mean = m * scale;
+            std = saturate(s2.sqrt() * scale);
+            var = saturate(s2 * scale * scale);
+        }
         Some(Self {
             feature: feature.to_string(),
             count: v.len(),
             mean,
-            std: var.sqrt(),
+            std,
             var,
             min: v[0],
             max: v[v.len() - 1],
-            range: v[v.len() - 1] - v[0],
+            range: saturate(v[v.len() - 1] - v[0]),
             q1: quantile_sorted(&v, 0.25),
             median: quantile_sorted(&v, 0.5),
             q3: quantile_sorted(&v, 0.75),
         })
+    }
+}
+
+/// `x`, or the largest double of its sign where it overflowed.
+fn saturate(x: f64) -> f64 {
+    if x.is_infinite() {
+        f64::MAX.copysign(x)
+    } else {
+        x
     }
 }
 
@@ -311,6 +337,27 @@ mod tests {
         assert_eq!((s.min, s.max, s.range), (1.0, 10.0, 9.0));
         assert!(NumericStats::of("x", &[]).is_none());
         assert_eq!(NumericStats::of("x", &[7.0]).unwrap().std, 0.0);
+    }
+
+    /// Values near the largest double: every statistic a finite number (the mean of
+    /// 1e308 and 1.7e308 is 1.35e308; their variance, 2.45e615, is given as the largest
+    /// double), as JSON and text need.
+    #[test]
+    fn huge_values_give_finite_statistics() {
+        let s = NumericStats::of("duration", &[1e308, 1.7e308, -1.7e308, 0.5]).unwrap();
+        for x in [
+            s.mean, s.std, s.var, s.min, s.max, s.range, s.q1, s.median, s.q3,
+        ] {
+            assert!(x.is_finite(), "{s:?}");
+        }
+        let t = NumericStats::of("duration", &[1e308, 1.7e308]).unwrap();
+        assert!((t.mean / 1.35e308 - 1.0).abs() < 1e-12, "{t:?}");
+        assert!(
+            (t.std / (0.7e308 / 2f64.sqrt()) - 1.0).abs() < 1e-12,
+            "{t:?}"
+        );
+        assert_eq!(t.var, f64::MAX);
+        assert_eq!(s.range, f64::MAX);
     }
 
     #[test]

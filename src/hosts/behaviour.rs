@@ -281,8 +281,11 @@ pub fn seconds(s: f64) -> String {
         format!("{:.0} min", s / 60.0)
     } else if s < 172_800.0 {
         format!("{:.1} h", s / 3600.0)
-    } else {
+    } else if s < 8.64e10 {
         format!("{:.1} d", s / 86_400.0)
+    } else {
+        // Over a million days: only a hostile or broken log says so.
+        format!("{} d", crate::reasons::number((s / 86_400.0).min(f64::MAX)))
     }
 }
 
@@ -318,8 +321,10 @@ pub fn bytes(b: f64) -> String {
         format!("{:.0} kB", b / 1e3)
     } else if b < 1e9 {
         format!("{:.1} MB", b / 1e6)
-    } else {
+    } else if b < 1e15 {
         format!("{:.1} GB", b / 1e9)
+    } else {
+        format!("{} GB", crate::reasons::number((b / 1e9).min(f64::MAX)))
     }
 }
 

@@ -715,10 +715,16 @@ fn read<'a>(
                         ),
                         None => {
                             if seg.iter().any(|b| !b.is_ascii_whitespace()) {
-                                return Err(not_zeek(
-                                    name,
-                                    format!("line {}: data before any #fields header", at + 1),
-                                ));
+                                let reason = match &header.bad_separator {
+                                    Some(sep) => format!(
+                                        "bad #separator {sep:?} (Zeek writes \\x09 for a tab), \
+                                         so no #fields header could be read"
+                                    ),
+                                    None => {
+                                        format!("line {}: data before any #fields header", at + 1)
+                                    }
+                                };
+                                return Err(not_zeek(name, reason));
                             }
                         }
                     }

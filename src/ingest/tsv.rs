@@ -41,6 +41,9 @@ pub struct HeaderState {
     types: Option<Vec<String>>,
     /// `#path` values seen (the log's kind: conn, dns...).
     pub paths: Vec<String>,
+    /// A `#separator` that cannot be one (a line end, an escape that does not decode), as
+    /// written; the separator before it stays.
+    pub bad_separator: Option<String>,
     current: Option<Arc<Header>>,
 }
 
@@ -54,6 +57,7 @@ impl Default for HeaderState {
             fields: None,
             types: None,
             paths: Vec::new(),
+            bad_separator: None,
             current: None,
         }
     }
@@ -65,12 +69,19 @@ impl HeaderState {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if let Some(v) = line.strip_prefix(b"#separator") {
             // Written before the separator is known, so it is space-delimited.
-            let v = String::from_utf8_lossy(v);
-            let v = values::unescape(v.trim().as_bytes())
-                .into_owned()
-                .into_bytes();
-            if !v.is_empty() {
+            let raw = String::from_utf8_lossy(v);
+            let raw = raw.trim();
+            let v = values::unescape(raw.as_bytes()).into_owned().into_bytes();
+            // A line end cannot separate fields of one line, and an escape that does not
+            // decode (`\x`, `\xZZ`) is a broken header, not a two-byte separator.
+            let broken = v.contains(&b'\n')
+                || v.contains(&b'\r')
+                || (raw.contains("\\x") && v == raw.as_bytes());
+            if broken {
+                self.bad_separator = Some(raw.to_string());
+            } else if !v.is_empty() {
                 self.sep = v;
+                self.bad_separator = None;
             }
             return;
         }

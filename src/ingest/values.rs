@@ -98,15 +98,20 @@ pub fn int(b: &[u8]) -> Option<i64> {
     if digits.is_empty() {
         return None;
     }
+    // Accumulated negative, so that i64::MIN (one past i64::MAX in magnitude) parses.
     let mut v: i64 = 0;
     for &c in digits {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add(i64::from(d))?;
+        v = v.checked_mul(10)?.checked_sub(i64::from(d))?;
     }
-    Some(if neg { -v } else { v })
+    if neg {
+        Some(v)
+    } else {
+        v.checked_neg()
+    }
 }
 
 /// Parses a Zeek bool (`T`/`F`, also `true`/`false`).
@@ -195,6 +200,9 @@ mod tests {
         assert_eq!(int(b"-12"), Some(-12));
         assert_eq!(int(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(int(b"9223372036854775808"), None);
+        assert_eq!(int(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(int(b"-9223372036854775809"), None);
+        assert_eq!(int(b"-0"), Some(0));
         assert_eq!(int(b""), None);
         assert_eq!(int(b"-"), None);
         assert_eq!(int(b"1.5"), None);
