@@ -477,3 +477,58 @@ fn the_ui_says_what_happened_on_degenerate_data() {
         assert!(s.contains("no rows to analyse"), "{tab:?}:\n{s}");
     }
 }
+
+/// A log of 1,100 numeric fields over 40 rows, analysed on all of them (`--max-columns`
+/// raised, every field chosen): the covariance-based detectors (GMM, PCA) and the PCA
+/// view are skipped with a message naming the limit, the other detectors decide, and
+/// nothing allocates a matrix of the width squared per chunk.
+#[test]
+fn a_very_wide_matrix_skips_the_covariance_detectors() {
+    let d = 1_100;
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..d).map(|j| format!("f{j}")).collect();
+    let mut text = format!(
+        "#separator \\x09\n#fields\tts\tuid\t{}\n#types\ttime\tstring\t{}\n",
+        names.join("\t"),
+        vec!["double"; d].join("\t")
+    );
+    for i in 0..40 {
+        let values: Vec<String> = (0..d)
+            .map(|j| ((i * 7 + j * 13) % 17).to_string())
+            .collect();
+        text.push_str(&format!(
+            "{}.0\tC{i}\t{}\n",
+            1_600_000_000 + i,
+            values.join("\t")
+        ));
+    }
+    let log = write(dir.path(), "wide.log", &text);
+    let features = names.join(",");
+    let out = zsift(&[
+        "score",
+        &log,
+        "--max-columns",
+        "2000",
+        "--features",
+        &features,
+        "--all",
+        "--format",
+        "json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for det in ["gmm", "pca"] {
+        assert!(
+            err.contains(&format!(
+                "detector {det} failed: {det}: 1100 features, more than 1024"
+            )),
+            "{err}"
+        );
+    }
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 40);
+    // The default limit refuses the log before any of this.
+    let out = zsift(&["summary", &log]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("more than 256 distinct fields"));
+}

@@ -381,6 +381,7 @@ impl Detector for Gmm {
             ));
         }
         check_matrix(NAME, &x, k.max(2))?;
+        super::input::check_width(NAME, &x)?;
         if k > 1 && !has_distinct_rows(&x, k) {
             return Err(input(
                 NAME,

@@ -5,6 +5,28 @@ use ndarray::ArrayView2;
 
 use super::DetectError;
 
+/// Most columns a detector that works with a d × d covariance (GMM, PCA) accepts: 8 MB
+/// per matrix at 1,024, where memory and the eigen-decomposition's d³ time grow fast
+/// (10,000 columns: 800 MB each, and minutes). A Zeek log has a few dozen fields; past the
+/// limit the detector is skipped with this message and the others decide.
+pub const MAX_COVARIANCE_WIDTH: usize = 1024;
+
+/// Refuses a matrix wider than [`MAX_COVARIANCE_WIDTH`] for a covariance-based detector.
+pub(crate) fn check_width(detector: &'static str, x: &ArrayView2<f64>) -> Result<(), DetectError> {
+    let d = x.ncols();
+    if d > MAX_COVARIANCE_WIDTH {
+        return Err(input(
+            detector,
+            format!(
+                "{d} features, more than {MAX_COVARIANCE_WIDTH}: its d x d covariance would \
+                 take {} MB; choose fewer features (--features)",
+                (d * d * 8) >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that `x` has at least `min_rows` rows, at least one column and only finite
 /// values.
 pub(crate) fn check_matrix(

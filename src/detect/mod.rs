@@ -72,6 +72,7 @@ pub mod gmm;
 pub mod hbos;
 pub mod iforest;
 mod input;
+pub use input::MAX_COVARIANCE_WIDTH;
 pub mod pca;
 mod tails;
 

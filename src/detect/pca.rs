@@ -150,6 +150,7 @@ impl Detector for Pca {
 
     fn fit_model(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<bool, DetectError> {
         check_matrix(NAME, &x, 2)?;
+        super::input::check_width(NAME, &x)?;
         let (n, d) = x.dim();
         let nf = n as f64;
         // Column means and (population) variances, as StandardScaler.

@@ -33,6 +33,15 @@ pub struct Projection {
 pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError> {
     check_input("pca", x)?;
     let (n, d) = x.dim();
+    if d > crate::detect::MAX_COVARIANCE_WIDTH {
+        return Err(EmbedError::Input {
+            method: "pca",
+            reason: format!(
+                "{d} features, more than {}: choose fewer features (--features)",
+                crate::detect::MAX_COVARIANCE_WIDTH
+            ),
+        });
+    }
     let mean: Vec<f64> = (0..d).map(|j| x.column(j).sum() / n as f64).collect();
 
     let chunks: Vec<_> = (0..n).step_by(CHUNK).collect();
@@ -52,13 +61,17 @@ pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError
                     }
                 }
             }
-            Ok(c)
+            Ok::<_, EmbedError>(c)
         })
-        .collect::<Result<Vec<_>, EmbedError>>()?;
-    let mut cov = Array2::<f64>::zeros((d, d));
-    for c in partial {
-        cov += &c;
-    }
+        // Summed as they come: one d x d matrix per thread, not one per chunk.
+        .try_reduce(
+            || Array2::<f64>::zeros((d, d)),
+            |mut a, b| {
+                a += &b;
+                Ok(a)
+            },
+        )?;
+    let mut cov = partial;
     let denom = (n.max(2) - 1) as f64;
     for a in 0..d {
         for b in a..d {
