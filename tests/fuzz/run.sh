@@ -4,7 +4,7 @@
 #
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET]     (default 600)
 #
-# Environment: ZSIFT_FUZZ_TARGETS (default "tsv json detect gzip"), ZSIFT_DATA (the
+# Environment: ZSIFT_FUZZ_TARGETS (default "tsv json detect gzip header"), ZSIFT_DATA (the
 # shared logs, default ../shared/data next to the repository), CARGO_TARGET_DIR (default
 # tests/fuzz/target, git-ignored). Corpora, seeds, crash inputs and logs are kept under
 # $CARGO_TARGET_DIR/zsift-fuzz. Exits 1 when any target found a crash, timeout or OOM.
@@ -13,7 +13,7 @@ set -euo pipefail
 secs=${1:-600}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-targets=${ZSIFT_FUZZ_TARGETS:-tsv json detect gzip}
+targets=${ZSIFT_FUZZ_TARGETS:-tsv json detect gzip header}
 data=${ZSIFT_DATA:-$root/../shared/data}
 target_dir=${CARGO_TARGET_DIR:-$here/target}
 work=$target_dir/zsift-fuzz
@@ -85,7 +85,7 @@ for f in "$seeds"/text/*; do { printf '\x53'; cat "$f"; } >"$seeds/gzip/$(basena
 echo "building fuzz targets (address sanitizer, debug assertions) in $target_dir"
 cargo fuzz build "${fuzz[@]}"
 
-declare -A dirs=([tsv]=text [json]=text [detect]="text gz" [gzip]=gzip)
+declare -A dirs=([tsv]=text [json]=text [detect]="text gz" [gzip]=gzip [header]=text)
 failed=0
 summary=()
 for t in $targets; do
