@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod memory;
 mod neighbors;
 pub mod pipeline;
+pub mod query;
 pub mod reasons;
 pub mod sanitize;
 pub mod summary;

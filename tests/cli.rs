@@ -527,3 +527,50 @@ fn a_vote_count_above_the_detectors_is_refused() {
         .unwrap();
     common::assert_success(&out);
 }
+
+/// `score --query` narrows and orders the rows printed as the UI's query bar does; the
+/// analysis is the same (a row's score does not change with the query).
+#[test]
+fn score_query_narrows_the_rows_printed() {
+    let run = |query: &str| -> Vec<serde_json::Value> {
+        let out = zsift()
+            .args([
+                "score", "--demo", "--all", "--format", "json", "--query", query,
+            ])
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let all = run("");
+    let ssh = run("port:22 sort:score");
+    assert!(!ssh.is_empty() && ssh.len() < all.len());
+    assert!(ssh.iter().all(|r| r["id.resp_p"] == 22));
+    let scores: Vec<f64> = ssh.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    assert!(
+        scores.windows(2).all(|p| p[0] <= p[1]),
+        "sorted lowest first"
+    );
+    let same = |r: &serde_json::Value| {
+        all.iter()
+            .find(|x| x["uid"] == r["uid"])
+            .is_some_and(|x| x["score"] == r["score"])
+    };
+    assert!(ssh.iter().all(same), "the same analysis");
+    let rest = run("-port:22");
+    assert_eq!(rest.len() + ssh.len(), all.len());
+    let flagged_ssh = run("port:22 flagged:yes votes:>=1");
+    assert!(flagged_ssh.iter().all(|r| r["flagged"] == true));
+    // A bad term is a usage error naming it.
+    let out = zsift()
+        .args(["score", "--demo", "--query", "port:22 colour:red"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--query: colour:red: unknown field"), "{err}");
+}

@@ -532,38 +532,40 @@ fn keys_switch_tabs_and_filters_and_start_jobs() {
     finish(&mut app, &mut w);
     assert_eq!(app.results.as_ref().unwrap().timings.len(), 8);
 
-    // Pivot on the highlighted row's source host.
+    // Pivots narrow the view of the analysis made (no new job): the highlighted row's
+    // source host, then its two hosts; Backspace steps back.
     let r = app.results.clone().unwrap();
-    let orig = app
-        .selected_flagged()
-        .and_then(|f| r.text(f).orig_ip)
-        .unwrap();
-    press(&mut app, &mut w, &[key('H')]);
-    assert_eq!(
-        app.model.filter.ips,
-        vec![zsift::filter::IpMatch::Addr(orig)]
-    );
-    finish(&mut app, &mut w);
-
-    // Pivot on the highlighted row's host pair: only rows between those two hosts, in
-    // either direction, remain.
-    let r = app.results.clone().unwrap();
-    let f = r.text(app.selected_flagged().unwrap());
-    let (a, b) = (f.orig_ip.unwrap(), f.resp_ip.unwrap());
+    let generation = app.generation;
+    let all = app.table.order.len();
+    let f = app.selected_flagged().unwrap().clone();
+    let text = r.text(&f).clone();
+    let (a, b) = (text.orig_ip.unwrap(), text.resp_ip.unwrap());
+    assert!(!press(&mut app, &mut w, &[key('H')]), "no job");
+    assert_eq!(app.table.query.text(), format!("host:{a}"));
+    let host_view = app.table.order.len();
+    assert!(host_view >= 1 && host_view <= all);
+    for &k in &app.table.order {
+        let t = r.text(&r.flagged[k]);
+        assert!(t.orig_ip == Some(a) || t.resp_ip == Some(a), "{}", t.orig);
+    }
+    assert!(draw(&app, 120, 30).contains(&format!("view host:{a}")));
     press(&mut app, &mut w, &[key('P')]);
-    assert!(app.model.filter.ips.is_empty());
-    assert_eq!(app.model.filter.pairs, vec![(a, b)]);
-    finish(&mut app, &mut w);
-    let log = app.log.clone().unwrap();
-    let hosts = |col: &str| zsift::filter::string_values(&log.frame, col);
-    let (orig, resp) = (hosts("id.orig_h"), hosts("id.resp_h"));
-    let rows = &app.results.as_ref().unwrap().analysis.selection;
-    assert!(!rows.is_empty());
-    for &r in rows.iter() {
-        let (o, d) = (orig[r as usize].unwrap(), resp[r as usize].unwrap());
-        let (o, d): (std::net::IpAddr, std::net::IpAddr) = (o.parse().unwrap(), d.parse().unwrap());
+    assert_eq!(app.generation, generation, "a pivot runs no job");
+    assert!(std::sync::Arc::ptr_eq(app.results.as_ref().unwrap(), &r));
+    let pair_view = app.table.order.len();
+    assert!(pair_view >= 1 && pair_view <= host_view);
+    for &k in &app.table.order {
+        let t = r.text(&r.flagged[k]);
+        let (o, d) = (t.orig_ip.unwrap(), t.resp_ip.unwrap());
         assert!((o, d) == (a, b) || (o, d) == (b, a), "{o} -> {d}");
     }
+    // The row pivoted from is still there, still flagged.
+    assert!(app.table.order.iter().any(|&k| r.flagged[k].i == f.i));
+    press(&mut app, &mut w, &[code(KeyCode::Backspace)]);
+    assert_eq!(app.table.order.len(), host_view);
+    press(&mut app, &mut w, &[code(KeyCode::Backspace)]);
+    assert_eq!(app.table.order.len(), all);
+    assert!(app.table.query.is_empty());
 
     // No label column: the training picker says so.
     press(&mut app, &mut w, &[key('t')]);
@@ -1028,5 +1030,50 @@ fn the_overview_never_runs_words_into_its_second_column() {
         if let Some(t) = talkers {
             assert!(t.contains("destination)") || t.contains('…'), "{t}");
         }
+    }
+}
+
+/// The query bar: terms narrow and order the view, a bad term changes nothing and says
+/// why in the bar, Tab completes field names.
+#[test]
+fn the_query_bar_narrows_the_view() {
+    let (mut app, mut w) = demo();
+    let r = app.results.clone().unwrap();
+    let all = app.table.order.len();
+    press(&mut app, &mut w, &[key(':')]);
+    press(&mut app, &mut w, &typed("por"));
+    press(&mut app, &mut w, &[code(KeyCode::Tab)]);
+    press(&mut app, &mut w, &typed("22 sort:-score"));
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    assert!(matches!(app.overlay, Overlay::None));
+    assert_eq!(app.table.query.text(), "port:22 sort:-score");
+    let ssh = app.table.order.len();
+    assert!(ssh > 0 && ssh < all, "{ssh} of {all}");
+    for &k in &app.table.order {
+        assert_eq!(r.text(&r.flagged[k]).resp_p, "22");
+    }
+    assert!(draw(&app, 120, 30).contains("view port:22 sort:-score"));
+    // Negation: the other flagged rows.
+    press(&mut app, &mut w, &[key(':'), code(KeyCode::Delete)]);
+    press(&mut app, &mut w, &typed("-port:22"));
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    assert_eq!(app.table.order.len(), all - ssh);
+    // A bad term: the bar stays open with the error, the view is unchanged.
+    press(&mut app, &mut w, &[key(':'), code(KeyCode::Delete)]);
+    press(&mut app, &mut w, &typed("port:ssh"));
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    assert!(matches!(app.overlay, Overlay::Prompt { .. }));
+    assert_eq!(app.table.order.len(), all - ssh);
+    let screen = draw(&app, 120, 30);
+    assert!(screen.contains("port:ssh: not a port number"), "{screen}");
+    press(&mut app, &mut w, &[code(KeyCode::Esc)]);
+    // Behaviour terms: the demo's scanner.
+    press(&mut app, &mut w, &[key(':'), code(KeyCode::Delete)]);
+    press(&mut app, &mut w, &typed("scan:>0.9"));
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    assert!(!app.table.order.is_empty());
+    for &k in &app.table.order {
+        let t = r.text(&r.flagged[k]);
+        assert!(t.orig == "10.0.1.66" || t.resp == "10.0.1.66", "{}", t.orig);
     }
 }

@@ -64,6 +64,16 @@ pub enum Command {
         /// formulas (by default `=...`, `@...`, `+...`, `-...` get a leading `'`).
         #[arg(long)]
         keep_formulas: bool,
+        /// Narrow and order the rows printed, as the UI's query bar does (`src:10.0.0.0/8
+        /// port:22,23 -service:dns score:>0.9 beacon:>0.5 after:2022-06-13 sort:-orig_bytes`;
+        /// the README lists every field). The analysis is the same; only the view changes.
+        #[arg(
+            long,
+            value_name = "TERMS",
+            default_value = "",
+            allow_hyphen_values = true
+        )]
+        query: String,
     },
     /// Cluster the rows (HDBSCAN) and print each cluster's size and statistics: numeric
     /// features (mean, std, variance, range, quartiles) and the top five values of the
@@ -179,13 +189,14 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             format,
             all,
             keep_formulas,
+            query,
         } => {
             let terminal = io::stdout().is_terminal();
             let csv = score::CsvCells {
                 terminal,
                 keep_formulas: *keep_formulas,
             };
-            score::run(input, model, *format, *all, csv, out)
+            score::run(input, model, *format, *all, csv, query, out)
         }
         Command::Eval { input, model, json } => eval::run(input, model, *json, out),
         Command::Hosts {

@@ -9,6 +9,7 @@ use super::model::ModelArgs;
 use super::{CliError, Input};
 use crate::cancel::Cancel;
 use crate::pipeline::{self, Analysis};
+use crate::query::Query;
 use crate::sanitize::sanitize;
 
 /// Output format.
@@ -54,15 +55,10 @@ const CHUNK: usize = 4096;
 fn for_rows(
     log: &crate::ingest::Log,
     a: &Analysis,
-    all: bool,
+    order: &[usize],
     mut each: impl FnMut(Row) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
     use rayon::prelude::*;
-    let order: Vec<usize> = a
-        .ranking()
-        .into_iter()
-        .filter(|&i| all || a.verdicts.flagged[i])
-        .collect();
     for chunk in order.chunks(CHUNK) {
         let rows: Vec<Row> = chunk
             .par_iter()
@@ -94,12 +90,25 @@ pub fn run(
     format: OutputFormat,
     all: bool,
     csv: CsvCells,
+    query: &str,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let terminal = csv.terminal;
+    let query = Query::parse(query).map_err(|e| CliError::Usage(format!("--query: {e}")))?;
     let log = input.load()?;
     let m = model.model(&log)?;
     let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
+    // The rows printed: flagged (or all), narrowed by the query, most anomalous first or
+    // as the query sorts them.
+    let keep = query.mask(&log.frame, &a, &m.label_column);
+    let mut order: Vec<usize> = a
+        .ranking()
+        .into_iter()
+        .filter(|&i| (all || a.verdicts.flagged[i]) && keep[i])
+        .collect();
+    query
+        .order(&mut order, &log.frame, &a)
+        .map_err(|e| CliError::Usage(format!("--query: {e}")))?;
     if format != OutputFormat::Table {
         // The table says so on standard output; CSV and JSON keep it for data.
         for r in a.verdicts.runs.iter().filter(|r| !r.ok()) {
@@ -126,7 +135,7 @@ pub fn run(
         OutputFormat::Json => {
             // One array, written an object at a time.
             let mut first = true;
-            for_rows(&log, &a, all, |r| {
+            for_rows(&log, &a, &order, |r| {
                 let mut o = serde_json::Map::new();
                 for (k, v) in FIELDS.iter().zip(&r.fields) {
                     let value = match (v.as_str(), v.parse::<i64>()) {
@@ -165,7 +174,7 @@ pub fn run(
                     s.into_owned()
                 }
             };
-            for_rows(&log, &a, all, |r| {
+            for_rows(&log, &a, &order, |r| {
                 let mut rec: Vec<String> = r.fields.iter().map(|s| field(s)).collect();
                 rec.push(format!("{:.6}", r.score));
                 rec.push(r.votes.to_string());
@@ -187,6 +196,14 @@ pub fn run(
                 a.verdicts.combine,
                 m.ensemble.contamination
             )?;
+            if !query.is_empty() {
+                writeln!(
+                    out,
+                    "query {}: {} rows shown",
+                    sanitize(&query.text()),
+                    order.len()
+                )?;
+            }
             if let Some(of) = a.verdicts.fit_sampled_from {
                 writeln!(
                     out,
@@ -214,7 +231,7 @@ pub fn run(
                 "{:>5} {:>2}  {:<26} {:<18} {:<40} {:<10} {:<22} reasons",
                 "score", "v", "ts", "uid", "orig -> resp", "service", "detectors"
             )?;
-            for_rows(&log, &a, all, |r| {
+            for_rows(&log, &a, &order, |r| {
                 let f: Vec<String> = r.fields.iter().map(|s| sanitize(s).into_owned()).collect();
                 let conn = format!("{}:{} -> {}:{}/{}", f[2], f[3], f[4], f[5], f[6]);
                 writeln!(

@@ -204,6 +204,8 @@ impl Picker {
 pub enum PromptKind {
     /// Narrow the Anomalies table.
     Search,
+    /// The query bar (`:`).
+    Query,
     /// The export directory.
     Export,
 }
@@ -289,6 +291,11 @@ pub struct App {
     pub tab: Tab,
     /// Anomalies tab.
     pub table: Table,
+    /// The queries before the current one (Backspace steps back through them; pivots push
+    /// onto it).
+    pub query_back: Vec<crate::query::Query>,
+    /// Why the text in the query bar did not parse at the last Enter (shown in the bar).
+    pub query_error: Option<String>,
     /// Scatter tab.
     pub scatter: Scatter,
     /// Clusters tab.
@@ -332,13 +339,9 @@ impl App {
             landscape_step: None,
             landscape_error: None,
             tab: Tab::Anomalies,
-            table: Table {
-                selected: 0,
-                sort: SortKey::Score,
-                reverse: false,
-                search: String::new(),
-                order: Vec::new(),
-            },
+            table: Table::new(),
+            query_back: Vec::new(),
+            query_error: None,
             // UMAP keeps local structure that a few extreme rows squash flat in PCA.
             scatter: Scatter {
                 umap: true,
@@ -479,7 +482,10 @@ impl App {
                 }
                 self.landscape_step = Some("histograms".into());
                 self.results = Some(results);
-                self.table.reorder(self.results.as_deref());
+                let q = self.table.query.clone();
+                let results = self.results.clone();
+                self.table
+                    .set_query(q, results.as_deref(), &self.model.label_column);
                 self.hosts.refresh(self.results.as_deref());
             }
             Event::Failed { error, .. } => {
@@ -578,6 +584,21 @@ impl App {
                     text: self.table.search.clone(),
                 };
             }
+            Action::Query => {
+                self.query_error = None;
+                let mut text = self.table.query.text();
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                self.overlay = Overlay::Prompt {
+                    kind: PromptKind::Query,
+                    text,
+                };
+            }
+            Action::Back => match self.query_back.pop() {
+                Some(q) => self.set_query(q),
+                None => self.status = Some("no earlier query to go back to".into()),
+            },
             Action::Export => {
                 if self.results.is_some() {
                     self.overlay = Overlay::Prompt {
@@ -671,30 +692,47 @@ impl App {
         };
     }
 
+    /// Narrows the view to the highlighted row's source host, or to its two hosts, by
+    /// adding a term to the query: the analysis stays as it is (re-fitting on a subset is
+    /// the address filter's job, `i`).
     fn pivot(&mut self, action: Action) -> Option<Job> {
         let f = self.selected_flagged()?;
         let text = self.results.as_ref()?.text(f);
-        let (orig, resp) = (text.orig_ip, text.resp_ip);
-        let filter = &mut self.model.filter;
-        match (action, orig, resp) {
-            (Action::PivotPair, Some(a), Some(b)) => {
-                filter.ips.clear();
-                filter.pairs = vec![(a, b)];
-            }
-            (Action::PivotHost, Some(a), _) => {
-                filter.pairs.clear();
-                filter.ips = vec![IpMatch::Addr(a)];
-            }
+        let term = match (action, text.orig_ip, text.resp_ip) {
+            (Action::PivotPair, Some(a), Some(b)) => format!("pair:{a},{b}"),
+            (Action::PivotHost, Some(a), _) => format!("host:{a}"),
             _ => {
                 self.status = Some("the row's addresses do not parse".into());
                 return None;
             }
+        };
+        let text = format!("{} {term}", self.table.query.text());
+        match crate::query::Query::parse(&text) {
+            Ok(q) => {
+                self.query_back.push(self.table.query.clone());
+                self.table.search.clear();
+                self.set_query(q);
+            }
+            Err(e) => self.status = Some(clean(&e.to_string())),
         }
-        self.table.search.clear();
-        self.start_job()
+        None
+    }
+
+    /// Shows the view `q` asks for.
+    fn set_query(&mut self, q: crate::query::Query) {
+        let results = self.results.clone();
+        self.table
+            .set_query(q, results.as_deref(), &self.model.label_column);
+        self.status = Some(match &self.table.sort_error {
+            Some(e) => clean(e),
+            None => format!("{} flagged rows in view", self.table.order.len()),
+        });
     }
 
     fn on_prompt(&mut self, kind: PromptKind, mut text: String, action: Action) -> Option<Job> {
+        if kind == PromptKind::Query && matches!(action, Action::Char(_) | Action::Erase) {
+            self.query_error = None;
+        }
         match action {
             Action::Close => {
                 if kind == PromptKind::Search {
@@ -709,8 +747,28 @@ impl App {
                         self.status = Some(format!("{} rows match", self.table.order.len()));
                     }
                     PromptKind::Export => self.export(&text),
+                    PromptKind::Query => match crate::query::Query::parse(&text) {
+                        Ok(q) => {
+                            self.query_error = None;
+                            if q != self.table.query {
+                                self.query_back.push(self.table.query.clone());
+                            }
+                            self.tab = Tab::Anomalies;
+                            self.set_query(q);
+                        }
+                        // A bad term changes nothing: the bar stays open with the error.
+                        Err(e) => {
+                            self.query_error = Some(clean(&e.to_string()));
+                            self.overlay = Overlay::Prompt { kind, text };
+                        }
+                    },
                 }
                 return None;
+            }
+            Action::Complete if kind == PromptKind::Query => {
+                if let Some(t) = crate::query::Query::complete(&text) {
+                    text = t;
+                }
             }
             Action::Erase => {
                 text.pop();

@@ -612,6 +612,11 @@ impl Results {
         clean(&h.ranked.reasons(&self.analysis.behaviours).join("; "))
     }
 
+    /// The log analysed.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
     /// A flagged row's text, read from the log the first time it is asked for.
     pub fn text<'a>(&'a self, f: &'a Flagged) -> &'a RowText {
         f.text

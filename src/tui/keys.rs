@@ -94,6 +94,12 @@ pub enum Action {
     TrainLabel,
     /// Search flagged rows by UID or address.
     Search,
+    /// Open the query bar.
+    Query,
+    /// Go back to the query before the current one.
+    Back,
+    /// Complete the field name typed (query bar).
+    Complete,
     /// Export the flagged rows.
     Export,
     /// Open the selected row's full record.
@@ -216,6 +222,8 @@ pub const BINDINGS: &[Binding] = &[
     b(&[k('t')], "t", A::TrainLabel, C::Global, "train on the rows of one label", None),
     b(&[k('/')], "/", A::Search, C::Global, "search flagged rows by UID or address", Some("search")),
     b(&[k('e')], "e", A::Export, C::Global, "export the flagged rows to a directory", Some("export")),
+    b(&[k(':')], ":", A::Query, C::Global, "query bar: narrow the view (src:10.0.0.0/8 port:22 score:>0.9 -service:dns sort:-orig_bytes)", Some("query")),
+    b(&[code(KeyCode::Backspace), k('-')], "Bksp", A::Back, C::Global, "back to the view before the last query or pivot", None),
     // Moving.
     b(&[code(KeyCode::Up), k('k')], "↑/k", A::Up, C::Move, "up", None),
     b(&[code(KeyCode::Down), k('j')], "↓/j", A::Down, C::Move, "down", None),
@@ -227,8 +235,8 @@ pub const BINDINGS: &[Binding] = &[
     b(&[k('G'), code(KeyCode::End)], "G", A::Bottom, C::Move, "last row", None),
     // Tabs.
     b(&[code(KeyCode::Enter)], "Enter", A::Open, C::Anomalies, "full record of the row", Some("record")),
-    b(&[k('H')], "H", A::PivotHost, C::Anomalies, "all rows of the row's source host", Some("host")),
-    b(&[k('P')], "P", A::PivotPair, C::Anomalies, "the rows between the row's two hosts", Some("pair")),
+    b(&[k('H')], "H", A::PivotHost, C::Anomalies, "narrow the view to the row's source host (host: term)", Some("host")),
+    b(&[k('P')], "P", A::PivotPair, C::Anomalies, "narrow the view to the row's two hosts (pair: term)", Some("pair")),
     b(&[k('o')], "o", A::Sort, C::Anomalies, "sort by the next column", Some("sort")),
     b(&[k('O'), k('r')], "O", A::Reverse, C::Anomalies, "reverse the order (the header's ▲/▼ marks it)", None),
     b(&[code(KeyCode::Enter)], "Enter", A::Open, C::Hosts, "the host's or pair's connections, flagged first", Some("rows")),
@@ -261,6 +269,7 @@ pub const BINDINGS: &[Binding] = &[
     b(&[code(KeyCode::Esc), code(KeyCode::Enter), k('q')], "Esc", A::Close, C::Detail, "close", Some("close")),
     // Prompt.
     b(&[code(KeyCode::Enter)], "Enter", A::Confirm, C::Prompt, "confirm", Some("ok")),
+    b(&[code(KeyCode::Tab)], "Tab", A::Complete, C::Prompt, "complete the field name (query bar)", None),
     b(&[code(KeyCode::Backspace)], "Bksp", A::Erase, C::Prompt, "erase a character", None),
     b(&[code(KeyCode::Delete), ctrl('u')], "Del", A::Clear, C::Prompt, "clear the text", None),
     b(&[code(KeyCode::Esc)], "Esc", A::Close, C::Prompt, "cancel", Some("cancel")),

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table as TableWidget};
 use ratatui::Frame;
 
+use crate::query::Query;
 use crate::tui::app::{moves, scrolled, App};
 use crate::tui::data::{Flagged, Results, RowText};
 use crate::tui::keys::Action;
@@ -64,9 +65,49 @@ pub struct Table {
     pub search: String,
     /// Indices into the results' flagged rows, as shown.
     pub order: Vec<usize>,
+    /// The query bar's terms (`:`), narrowing and perhaps ordering the view.
+    pub query: Query,
+    /// For each analysed row, whether the query's terms hold (`None`: no term).
+    pub view: Option<Vec<bool>>,
+    /// Why the query's sort could not apply, if it could not.
+    pub sort_error: Option<String>,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Table {
+    /// An empty table, most anomalous first.
+    pub fn new() -> Self {
+        Self {
+            selected: 0,
+            sort: SortKey::Score,
+            reverse: false,
+            search: String::new(),
+            order: Vec::new(),
+            query: Query::default(),
+            view: None,
+            sort_error: None,
+        }
+    }
+
+    /// Works out which analysed rows `query` keeps (once per query and job), then
+    /// reorders.
+    pub fn set_query(&mut self, query: Query, results: Option<&Results>, label_column: &str) {
+        self.view = match results {
+            Some(r) if !query.terms.is_empty() => {
+                Some(query.mask(&r.log().frame, &r.analysis, label_column))
+            }
+            _ => None,
+        };
+        self.query = query;
+        self.selected = 0;
+        self.reorder(results);
+    }
+
     /// Sorts and narrows the flagged rows of `results` into `order`.
     pub fn reorder(&mut self, results: Option<&Results>) {
         let Some(r) = results else {
@@ -82,6 +123,11 @@ impl Table {
         }
         let mut order: Vec<usize> = (0..r.flagged.len())
             .filter(|&k| {
+                if let Some(v) = &self.view {
+                    if !v[r.flagged[k].i] {
+                        return false;
+                    }
+                }
                 if needle.is_empty() {
                     return true;
                 }
@@ -100,8 +146,20 @@ impl Table {
             })
             .collect();
         let text = |k: usize| r.text(&r.flagged[k]);
+        self.sort_error = None;
         match self.sort {
-            // Flagged rows come most anomalous first already.
+            // Flagged rows come most anomalous first already, or as the query sorts.
+            SortKey::Score if self.query.sort.is_some() => {
+                let mut rows: Vec<usize> = order.iter().map(|&k| r.flagged[k].i).collect();
+                match self.query.order(&mut rows, &r.log().frame, &r.analysis) {
+                    Ok(()) => {
+                        let at: std::collections::HashMap<usize, usize> =
+                            order.iter().map(|&k| (r.flagged[k].i, k)).collect();
+                        order = rows.iter().filter_map(|i| at.get(i).copied()).collect();
+                    }
+                    Err(e) => self.sort_error = Some(e),
+                }
+            }
             SortKey::Score => {}
             SortKey::Time => order.sort_by(|&a, &b| text(a).ts.cmp(&text(b).ts)),
             SortKey::Votes => {

@@ -189,15 +189,28 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
         Some(l) => format!(" · train {}", super::data::clean(l)),
         None => String::new(),
     };
-    let second = vec![
+    let mut second = vec![
         Span::styled("filter ", th.dim()),
         Span::styled(super::data::clean(&filter), th.title()),
+    ];
+    // The view's query, as a breadcrumb: Backspace steps back.
+    if !app.table.query.is_empty() {
+        second.push(Span::styled(" › view ", th.dim()));
+        second.push(Span::styled(
+            super::data::clean(&app.table.query.text()),
+            th.title(),
+        ));
+        if !app.query_back.is_empty() {
+            second.push(Span::styled(" (Bksp: back)", th.dim()));
+        }
+    }
+    second.extend([
         Span::raw(format!(" · {counts} · ")),
         Span::styled(
             format!("{dets} c={} {}{train}", e.contamination, e.combine),
             th.dim(),
         ),
-    ];
+    ]);
     if roomy {
         let [a, b] = Layout::vertical([Constraint::Length(1); 2]).areas(area);
         f.render_widget(Paragraph::new(Line::from(first)), a);

@@ -176,11 +176,19 @@ fn prompt(app: &App, f: &mut Frame, area: Rect, kind: PromptKind, text: &str) {
     let title = match kind {
         PromptKind::Search => "Search flagged rows: UID or address (Enter keeps, Esc clears)",
         PromptKind::Export => "Export the flagged rows to directory (Enter writes anomalous.csv)",
+        PromptKind::Query => {
+            "Query: field:value terms, -field: negates, Tab completes (? lists fields)"
+        }
     };
     let inner = popup(f, rect, title, th);
-    let line = Line::from(vec![
+    let mut spans = vec![
         Span::raw(crate::tui::data::clean(text)),
         Span::styled("▏", th.key()),
-    ]);
-    f.render_widget(Paragraph::new(line), inner);
+    ];
+    if kind == PromptKind::Query {
+        if let Some(e) = &app.query_error {
+            spans.push(Span::styled(format!("  ✗ {e}"), th.warn()));
+        }
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), inner);
 }
