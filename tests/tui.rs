@@ -542,10 +542,11 @@ fn keys_switch_tabs_and_filters_and_start_jobs() {
     let (a, b) = (text.orig_ip.unwrap(), text.resp_ip.unwrap());
     assert!(!press(&mut app, &mut w, &[key('H')]), "no job");
     assert_eq!(app.table.query.text(), format!("host:{a}"));
+    // Every row of the host, flagged or not.
     let host_view = app.table.order.len();
-    assert!(host_view >= 1 && host_view <= all);
+    assert!(host_view >= 1 && host_view <= r.rows());
     for &k in &app.table.order {
-        let t = r.text(&r.flagged[k]);
+        let t = r.text(&app.table.rows(&r)[k]);
         assert!(t.orig_ip == Some(a) || t.resp_ip == Some(a), "{}", t.orig);
     }
     assert!(draw(&app, 120, 30).contains(&format!("view host:{a}")));
@@ -555,12 +556,16 @@ fn keys_switch_tabs_and_filters_and_start_jobs() {
     let pair_view = app.table.order.len();
     assert!(pair_view >= 1 && pair_view <= host_view);
     for &k in &app.table.order {
-        let t = r.text(&r.flagged[k]);
+        let t = r.text(&app.table.rows(&r)[k]);
         let (o, d) = (t.orig_ip.unwrap(), t.resp_ip.unwrap());
         assert!((o, d) == (a, b) || (o, d) == (b, a), "{o} -> {d}");
     }
     // The row pivoted from is still there, still flagged.
-    assert!(app.table.order.iter().any(|&k| r.flagged[k].i == f.i));
+    assert!(app
+        .table
+        .order
+        .iter()
+        .any(|&k| app.table.rows(&r)[k].i == f.i));
     press(&mut app, &mut w, &[code(KeyCode::Backspace)]);
     assert_eq!(app.table.order.len(), host_view);
     press(&mut app, &mut w, &[code(KeyCode::Backspace)]);
@@ -583,7 +588,7 @@ fn search_sort_record_and_quit() {
     assert!(!app.table.order.is_empty());
     assert!(app.table.order.len() < r.flagged.len());
     for &k in &app.table.order {
-        let f = r.text(&r.flagged[k]);
+        let f = r.text(&app.table.rows(&r)[k]);
         assert!(f.orig.contains("10.0.1.66") || f.resp.contains("10.0.1.66"));
     }
     let scanner = app.table.order.len();
@@ -596,7 +601,7 @@ fn search_sort_record_and_quit() {
     };
     let exact = search(&mut app, &mut w, "10.0.1.6");
     for &k in &app.table.order {
-        let f = r.text(&r.flagged[k]);
+        let f = r.text(&app.table.rows(&r)[k]);
         assert!(f.orig == "10.0.1.6" || f.resp == "10.0.1.6", "{}", f.orig);
     }
     assert!(exact < scanner);
@@ -622,7 +627,7 @@ fn search_sort_record_and_quit() {
         .table
         .order
         .iter()
-        .map(|&k| r.text(&r.flagged[k]).ts.as_str())
+        .map(|&k| r.text(&app.table.rows(&r)[k]).ts.as_str())
         .collect();
     assert!(times.windows(2).all(|p| p[0] <= p[1]));
     press(&mut app, &mut w, &[key('G')]);
@@ -1039,7 +1044,6 @@ fn the_overview_never_runs_words_into_its_second_column() {
 fn the_query_bar_narrows_the_view() {
     let (mut app, mut w) = demo();
     let r = app.results.clone().unwrap();
-    let all = app.table.order.len();
     press(&mut app, &mut w, &[key(':')]);
     press(&mut app, &mut w, &typed("por"));
     press(&mut app, &mut w, &[code(KeyCode::Tab)]);
@@ -1047,23 +1051,30 @@ fn the_query_bar_narrows_the_view() {
     press(&mut app, &mut w, &[code(KeyCode::Enter)]);
     assert!(matches!(app.overlay, Overlay::None));
     assert_eq!(app.table.query.text(), "port:22 sort:-score");
+    // Every analysed row to port 22, flagged or not (unflagged ones drawn dim).
     let ssh = app.table.order.len();
-    assert!(ssh > 0 && ssh < all, "{ssh} of {all}");
+    let total = r.rows();
+    assert!(ssh > 0 && ssh < total, "{ssh} of {total}");
+    assert!(app
+        .table
+        .order
+        .iter()
+        .any(|&k| !app.table.rows(&r)[k].flagged));
     for &k in &app.table.order {
-        assert_eq!(r.text(&r.flagged[k]).resp_p, "22");
+        assert_eq!(r.text(&app.table.rows(&r)[k]).resp_p, "22");
     }
     assert!(draw(&app, 120, 30).contains("view port:22 sort:-score"));
     // Negation: the other flagged rows.
     press(&mut app, &mut w, &[key(':'), code(KeyCode::Delete)]);
     press(&mut app, &mut w, &typed("-port:22"));
     press(&mut app, &mut w, &[code(KeyCode::Enter)]);
-    assert_eq!(app.table.order.len(), all - ssh);
+    assert_eq!(app.table.order.len(), total - ssh);
     // A bad term: the bar stays open with the error, the view is unchanged.
     press(&mut app, &mut w, &[key(':'), code(KeyCode::Delete)]);
     press(&mut app, &mut w, &typed("port:ssh"));
     press(&mut app, &mut w, &[code(KeyCode::Enter)]);
     assert!(matches!(app.overlay, Overlay::Prompt { .. }));
-    assert_eq!(app.table.order.len(), all - ssh);
+    assert_eq!(app.table.order.len(), total - ssh);
     let screen = draw(&app, 120, 30);
     assert!(screen.contains("port:ssh: not a port number"), "{screen}");
     press(&mut app, &mut w, &[code(KeyCode::Esc)]);
@@ -1073,7 +1084,44 @@ fn the_query_bar_narrows_the_view() {
     press(&mut app, &mut w, &[code(KeyCode::Enter)]);
     assert!(!app.table.order.is_empty());
     for &k in &app.table.order {
-        let t = r.text(&r.flagged[k]);
+        let t = r.text(&app.table.rows(&r)[k]);
         assert!(t.orig == "10.0.1.66" || t.resp == "10.0.1.66", "{}", t.orig);
+    }
+}
+
+/// Search covers every analysed row, not only the flagged ones, and says how many of
+/// each match.
+#[test]
+fn search_finds_unflagged_rows_too() {
+    let (mut app, mut w) = demo();
+    let r = app.results.clone().unwrap();
+    let quiet = r.all().iter().find(|f| !f.flagged).unwrap();
+    let addr = r.text(quiet).orig.clone();
+    press(&mut app, &mut w, &[key('/')]);
+    press(&mut app, &mut w, &typed(&addr));
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    let rows = app.table.rows(&r);
+    let matched: Vec<&zsift::tui::data::Flagged> =
+        app.table.order.iter().map(|&k| &rows[k]).collect();
+    assert!(
+        matched.iter().any(|f| f.i == quiet.i),
+        "the unflagged row is found"
+    );
+    let flagged = matched.iter().filter(|f| f.flagged).count();
+    // Flagged rows first.
+    assert!(matched[..flagged].iter().all(|f| f.flagged));
+    let screen = draw(&app, 120, 30);
+    assert!(
+        screen.contains(&format!(
+            "{} rows in view ({} flagged, {} not)",
+            matched.len(),
+            flagged,
+            matched.len() - flagged
+        )),
+        "{screen}"
+    );
+    for f in &matched {
+        let t = r.text(f);
+        assert!(t.orig == addr || t.resp == addr);
     }
 }

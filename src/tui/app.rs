@@ -511,7 +511,7 @@ impl App {
     pub fn selected_flagged(&self) -> Option<&super::data::Flagged> {
         let r = self.results.as_ref()?;
         let k = *self.table.order.get(self.table.selected)?;
-        r.flagged.get(k)
+        self.table.rows(r).get(k)
     }
 
     /// Applies a key's action; returns a job to start when the model changed.
@@ -725,7 +725,7 @@ impl App {
             .set_query(q, results.as_deref(), &self.model.label_column);
         self.status = Some(match &self.table.sort_error {
             Some(e) => clean(e),
-            None => format!("{} flagged rows in view", self.table.order.len()),
+            None => format!("{} rows in view", self.table.order.len()),
         });
     }
 

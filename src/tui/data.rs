@@ -205,7 +205,10 @@ pub struct Flagged {
     pub score: f64,
     /// Detectors flagging it.
     pub votes: u8,
-    text: OnceLock<RowText>,
+    /// Whether it is flagged.
+    pub flagged: bool,
+    // Boxed: a list of every analysed row holds one per row, most never shown.
+    text: OnceLock<Box<RowText>>,
 }
 
 /// A flagged connection's cells as the Anomalies table shows them (sanitized).
@@ -322,6 +325,8 @@ pub struct Results {
     pub model: Model,
     /// Flagged rows, most anomalous first.
     pub flagged: Vec<Flagged>,
+    /// Every analysed row, flagged first ([`Results::all`]).
+    all: OnceLock<Vec<Flagged>>,
     /// Per detector.
     pub timings: Vec<Timing>,
     /// The distributions and the evaluation, once worked out.
@@ -358,14 +363,33 @@ fn flagged_rows(analysis: &Analysis) -> Vec<Flagged> {
         .ranking()
         .into_iter()
         .filter(|&i| v.flagged[i])
-        .map(|i| Flagged {
-            i,
-            row: analysis.matrix.rows[i] as usize,
-            score: v.combined[i],
-            votes: v.votes[i],
-            text: OnceLock::new(),
-        })
+        .map(|i| entry(analysis, i))
         .collect()
+}
+
+/// Every analysed row, flagged first, each part most anomalous first.
+fn every_row(analysis: &Analysis) -> Vec<Flagged> {
+    let v = &analysis.verdicts;
+    let ranked = analysis.ranking();
+    let (flagged, other): (Vec<usize>, Vec<usize>) =
+        ranked.into_iter().partition(|&i| v.flagged[i]);
+    flagged
+        .into_iter()
+        .chain(other)
+        .map(|i| entry(analysis, i))
+        .collect()
+}
+
+fn entry(analysis: &Analysis, i: usize) -> Flagged {
+    let v = &analysis.verdicts;
+    Flagged {
+        i,
+        row: analysis.matrix.rows[i] as usize,
+        score: v.combined[i],
+        votes: v.votes[i],
+        flagged: v.flagged[i],
+        text: OnceLock::new(),
+    }
 }
 
 /// The columns the Anomalies table shows, read whole (for many rows at once) or cell by
@@ -456,7 +480,8 @@ impl<'a> Cells<'a> {
             service: clean(&self.raw("service", row)),
             // Flagged by the mean rank alone, no detector past its own threshold.
             detectors: match analysis.verdicts.flagged_by(f.i) {
-                by if by.is_empty() => "(mean rank)".into(),
+                by if by.is_empty() && f.flagged => "(mean rank)".into(),
+                by if by.is_empty() => "-".into(),
                 by => by.join(","),
             },
         }
@@ -514,6 +539,7 @@ impl Results {
             warnings,
             model: model.clone(),
             flagged,
+            all: OnceLock::new(),
             timings,
             summaries: OnceLock::new(),
             seconds: started.elapsed().as_secs_f64(),
@@ -620,19 +646,25 @@ impl Results {
     /// A flagged row's text, read from the log the first time it is asked for.
     pub fn text<'a>(&'a self, f: &'a Flagged) -> &'a RowText {
         f.text
-            .get_or_init(|| Cells::lazy(&self.log.frame).text(&self.analysis, f))
+            .get_or_init(|| Box::new(Cells::lazy(&self.log.frame).text(&self.analysis, f)))
     }
 
-    /// Makes every flagged row's text at once (before sorting or searching by it),
-    /// reading the columns whole and the rows in parallel.
-    pub fn fill_texts(&self) {
+    /// Every analysed row, flagged first (made when a query or a search first asks).
+    pub fn all(&self) -> &[Flagged] {
+        self.all.get_or_init(|| every_row(&self.analysis))
+    }
+
+    /// Makes the text of every row of `rows` at once (before sorting or searching by
+    /// it), reading the columns whole and the rows in parallel.
+    pub fn fill_texts(&self, rows: &[Flagged]) {
         use rayon::prelude::*;
-        if self.flagged.iter().all(|f| f.text.get().is_some()) {
+        if rows.iter().all(|f| f.text.get().is_some()) {
             return;
         }
         let cells = Cells::whole(&self.log.frame);
-        self.flagged.par_iter().with_min_len(1024).for_each(|f| {
-            f.text.get_or_init(|| cells.text(&self.analysis, f));
+        rows.par_iter().with_min_len(1024).for_each(|f| {
+            f.text
+                .get_or_init(|| Box::new(cells.text(&self.analysis, f)));
         });
     }
 

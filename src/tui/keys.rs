@@ -220,7 +220,7 @@ pub const BINDINGS: &[Binding] = &[
     b(&[k('f')], "f", A::Features, C::Global, "choose features, scaling and unset values", Some("feat")),
     b(&[k('d')], "d", A::Detectors, C::Global, "detectors, contamination and verdict rule", Some("det")),
     b(&[k('t')], "t", A::TrainLabel, C::Global, "train on the rows of one label", None),
-    b(&[k('/')], "/", A::Search, C::Global, "search flagged rows by UID or address", Some("search")),
+    b(&[k('/')], "/", A::Search, C::Global, "search every row by UID or address, flagged first", Some("search")),
     b(&[k('e')], "e", A::Export, C::Global, "export the flagged rows to a directory", Some("export")),
     b(&[k(':')], ":", A::Query, C::Global, "query bar: narrow the view (src:10.0.0.0/8 port:22 score:>0.9 -service:dns sort:-orig_bytes)", Some("query")),
     b(&[code(KeyCode::Backspace), k('-')], "Bksp", A::Back, C::Global, "back to the view before the last query or pivot", None),

@@ -108,7 +108,18 @@ impl Table {
         self.reorder(results);
     }
 
-    /// Sorts and narrows the flagged rows of `results` into `order`.
+    /// The rows `order` indexes: the flagged rows, or, while a query or a search narrows
+    /// the view, every analysed row (flagged first), so that a host's unflagged
+    /// connections can be found too.
+    pub fn rows<'r>(&self, r: &'r Results) -> &'r [Flagged] {
+        if self.view.is_some() || !self.search.trim().is_empty() {
+            r.all()
+        } else {
+            &r.flagged
+        }
+    }
+
+    /// Sorts and narrows the rows of `results` into `order`.
     pub fn reorder(&mut self, results: Option<&Results>) {
         let Some(r) = results else {
             self.order.clear();
@@ -118,20 +129,28 @@ impl Table {
         // An address or a network matches whole (`4.18.12.16` is not `104.18.12.169`); other
         // text matches within UIDs and addresses.
         let net = crate::filter::IpMatch::parse(&needle).ok();
+        let rows = self.rows(r);
+        // Only the rows the query keeps need their text.
+        let kept: Vec<usize> = (0..rows.len())
+            .filter(|&k| self.view.as_ref().is_none_or(|v| v[rows[k].i]))
+            .collect();
         if !needle.is_empty() || !matches!(self.sort, SortKey::Score | SortKey::Votes) {
-            r.fill_texts();
-        }
-        let mut order: Vec<usize> = (0..r.flagged.len())
-            .filter(|&k| {
-                if let Some(v) = &self.view {
-                    if !v[r.flagged[k].i] {
-                        return false;
-                    }
+            let some: Vec<&Flagged> = kept.iter().map(|&k| &rows[k]).collect();
+            if some.len() == rows.len() {
+                r.fill_texts(rows);
+            } else {
+                for f in some {
+                    r.text(f);
                 }
+            }
+        }
+        let mut order: Vec<usize> = kept
+            .into_iter()
+            .filter(|&k| {
                 if needle.is_empty() {
                     return true;
                 }
-                let f = r.text(&r.flagged[k]);
+                let f = r.text(&rows[k]);
                 match &net {
                     Some(m) => [f.orig_ip, f.resp_ip]
                         .into_iter()
@@ -145,27 +164,24 @@ impl Table {
                 }
             })
             .collect();
-        let text = |k: usize| r.text(&r.flagged[k]);
+        let text = |k: usize| r.text(&rows[k]);
         self.sort_error = None;
         match self.sort {
             // Flagged rows come most anomalous first already, or as the query sorts.
             SortKey::Score if self.query.sort.is_some() => {
-                let mut rows: Vec<usize> = order.iter().map(|&k| r.flagged[k].i).collect();
-                match self.query.order(&mut rows, &r.log().frame, &r.analysis) {
+                let mut matrix: Vec<usize> = order.iter().map(|&k| rows[k].i).collect();
+                match self.query.order(&mut matrix, &r.log().frame, &r.analysis) {
                     Ok(()) => {
                         let at: std::collections::HashMap<usize, usize> =
-                            order.iter().map(|&k| (r.flagged[k].i, k)).collect();
-                        order = rows.iter().filter_map(|i| at.get(i).copied()).collect();
+                            order.iter().map(|&k| (rows[k].i, k)).collect();
+                        order = matrix.iter().filter_map(|i| at.get(i).copied()).collect();
                     }
                     Err(e) => self.sort_error = Some(e),
                 }
             }
             SortKey::Score => {}
             SortKey::Time => order.sort_by(|&a, &b| text(a).ts.cmp(&text(b).ts)),
-            SortKey::Votes => {
-                let f = &r.flagged;
-                order.sort_by(|&a, &b| f[b].votes.cmp(&f[a].votes))
-            }
+            SortKey::Votes => order.sort_by(|&a, &b| rows[b].votes.cmp(&rows[a].votes)),
             SortKey::Source => order.sort_by(|&a, &b| {
                 let (a, b) = (text(a), text(b));
                 (a.orig_ip, &a.orig).cmp(&(b.orig_ip, &b.orig))
@@ -265,15 +281,26 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         );
     }
     let t = &app.table;
+    let rows = t.rows(r);
+    let in_view = if t.view.is_some() || !t.search.trim().is_empty() {
+        let flagged = t.order.iter().filter(|&&k| rows[k].flagged).count();
+        format!(
+            "{} rows in view ({} flagged, {} not) · {} flagged of {} rows",
+            count(t.order.len()),
+            count(flagged),
+            count(t.order.len() - flagged),
+            count(r.flagged.len()),
+            count(r.rows())
+        )
+    } else {
+        format!(
+            "{} flagged of {} rows",
+            count(r.flagged.len()),
+            count(r.rows())
+        )
+    };
     let mut cap = vec![
-        Span::styled(
-            format!(
-                "{} flagged of {} rows",
-                count(r.flagged.len()),
-                count(r.rows())
-            ),
-            th.title(),
-        ),
+        Span::styled(in_view, th.title()),
         Span::styled(
             format!(
                 " · sort {}{}",
@@ -294,7 +321,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         ));
     }
     f.render_widget(Paragraph::new(Line::from(cap)), caption);
-    if r.flagged.is_empty() {
+    if rows.is_empty() {
         f.render_widget(
             Paragraph::new("No row is flagged with these settings (d: raise the contamination)."),
             table,
@@ -322,7 +349,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         .enumerate()
         .skip(offset)
         .take(visible)
-        .filter_map(|(pos, &k)| r.flagged.get(k).map(|fl| (pos, fl)))
+        .filter_map(|(pos, &k)| rows.get(k).map(|fl| (pos, fl)))
         .collect();
     // As wide as the widest connection on screen: addresses vary from 7 to 45 columns.
     let conn_w = shown
@@ -351,6 +378,9 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             let row = Row::new(cells(fl, &cols, r));
             if pos == t.selected {
                 row.style(th.selected())
+            } else if !fl.flagged {
+                // In a query's or a search's view: not flagged, shown dim.
+                row.style(th.dim())
             } else {
                 row
             }

@@ -174,7 +174,7 @@ fn prompt(app: &App, f: &mut Frame, area: Rect, kind: PromptKind, text: &str) {
         height: h,
     };
     let title = match kind {
-        PromptKind::Search => "Search flagged rows: UID or address (Enter keeps, Esc clears)",
+        PromptKind::Search => "Search every row: UID or address (Enter keeps, Esc clears)",
         PromptKind::Export => "Export the flagged rows to directory (Enter writes anomalous.csv)",
         PromptKind::Query => {
             "Query: field:value terms, -field: negates, Tab completes (? lists fields)"
