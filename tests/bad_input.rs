@@ -4,6 +4,8 @@
 //! their line numbers), or refused with exit status 2 and a message naming the file and
 //! the reason. Never a panic, and the input file is never changed.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -946,12 +948,7 @@ fn a_log_with_its_own_file_column_loads_with_others() {
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["rows"], 31);
-    let names: Vec<&str> = v["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = common::column_names(&v);
     assert!(
         names.contains(&"_file") && names.contains(&"_file_2"),
         "{names:?}"

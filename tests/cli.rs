@@ -22,12 +22,7 @@ fn summary_json_has_the_documented_keys() {
     assert_eq!(v["rows"], 5347);
     assert_eq!(v["skipped"]["count"], 0);
     assert_eq!(v["format"], "tsv");
-    let cols: Vec<&str> = v["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let cols: Vec<&str> = common::column_names(&v);
     assert!(
         cols.contains(&"id.orig_h") && cols.contains(&"label"),
         "{cols:?}"
@@ -497,35 +492,27 @@ fn closed_outputs_are_told_apart() {
 /// Settings that could never flag a row are refused.
 #[test]
 fn a_vote_count_above_the_detectors_is_refused() {
-    let out = zsift()
-        .args([
-            "score",
-            "--demo",
-            "--detectors",
-            "iforest,hbos",
-            "--combine",
-            "votes:3",
-        ])
-        .output()
-        .unwrap();
+    let votes = |m: u8| {
+        zsift()
+            .args([
+                "score",
+                "--demo",
+                "--detectors",
+                "iforest,hbos",
+                "--combine",
+            ])
+            .arg(format!("votes:{m}"))
+            .output()
+            .unwrap()
+    };
+    let out = votes(3);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("votes:3 can never flag a row: only 2 detectors"),
         "{err}"
     );
-    let out = zsift()
-        .args([
-            "score",
-            "--demo",
-            "--detectors",
-            "iforest,hbos",
-            "--combine",
-            "votes:2",
-        ])
-        .output()
-        .unwrap();
-    common::assert_success(&out);
+    common::assert_success(&votes(2));
 }
 
 /// `score --query` narrows and orders the rows printed as the UI's query bar does; the

@@ -76,12 +76,7 @@ fn json_columns_do_not_depend_on_the_core_count() {
     // Every record's `protocol` is in one column; `proto`, where given, in another.
     let v: serde_json::Value =
         serde_json::from_slice(&output(2, &["summary", "--json"], &log)).unwrap();
-    let names: Vec<&str> = v["columns"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = common::column_names(&v);
     assert!(
         names.contains(&"proto") && names.contains(&"protocol"),
         "{names:?}"

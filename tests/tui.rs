@@ -1125,3 +1125,36 @@ fn search_finds_unflagged_rows_too() {
         assert!(t.orig == addr || t.resp == addr);
     }
 }
+
+/// Rows over more than a day show their date in the time column (sorting by time then
+/// reads in order); rows within a day show the time of day only.
+#[test]
+fn times_show_their_date_when_the_rows_span_days() {
+    let log =
+        zsift::ingest::load(&[common::data("stratosphere/008-mixed.conn.log.labeled")]).unwrap();
+    let (mut app, mut w) = ready(log, "008");
+    let r = app.results.clone().unwrap();
+    assert!(r.multi_day);
+    // Sorted by time at 120 columns: month-day and time, in order.
+    while app.table.sort != zsift::tui::app::SortKey::Time {
+        press(&mut app, &mut w, &[key('o')]);
+    }
+    let screen = draw(&app, 120, 30);
+    let stamps: Vec<&str> = screen
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .find_map(|p| {
+                    let dated = p[0].len() == 5 && p[0].as_bytes()[2] == b'-';
+                    let timed = p[1].len() == 8 && p[1].as_bytes()[2] == b':';
+                    (dated && timed).then_some(p[0])
+                })
+        })
+        .collect();
+    assert!(stamps.len() > 10, "{screen}");
+    assert!(stamps.windows(2).all(|p| p[0] <= p[1]), "{stamps:?}");
+    let (demo, _w) = demo();
+    assert!(!demo.results.as_ref().unwrap().multi_day);
+}

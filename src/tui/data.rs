@@ -337,6 +337,8 @@ pub struct Results {
     pub hosts: [Vec<HostRow>; 3],
     /// The hosts' warnings: a behaviour that explains a large share of the rows.
     warnings: Vec<String>,
+    /// Whether the analysed rows span more than a day (times then show their date).
+    pub multi_day: bool,
 }
 
 /// What the Histograms tab and the Overview add to a job's results.
@@ -354,6 +356,27 @@ pub struct HostRow {
     pub ranked: Ranked,
     /// Its host, or `src → dst` (sanitized).
     pub label: String,
+}
+
+/// Microseconds from the first to the last `ts` of `rows` (0 without times).
+fn time_span(frame: &DataFrame, rows: &[u32]) -> f64 {
+    let Some(micros) = frame
+        .column("ts")
+        .ok()
+        .and_then(|c| c.as_materialized_series().datetime().ok().cloned())
+    else {
+        return 0.0;
+    };
+    let physical = micros.physical();
+    let (lo, hi) = rows
+        .iter()
+        .filter_map(|&r| physical.get(r as usize))
+        .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    if lo > hi {
+        0.0
+    } else {
+        (hi as f64) - (lo as f64)
+    }
 }
 
 /// The flagged rows of an analysis, most anomalous first.
@@ -533,8 +556,10 @@ impl Results {
             &analysis.behaviours,
             analysis.host_evidence.then_some(&analysis.evidence),
         );
+        let multi_day = time_span(&log.frame, &analysis.matrix.rows) > 86_400e6;
         Some(Self {
             log: Arc::clone(log),
+            multi_day,
             hosts,
             warnings,
             model: model.clone(),

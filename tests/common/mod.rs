@@ -145,3 +145,13 @@ pub fn assert_success(out: &std::process::Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The column names listed by `zsift summary --json`.
+pub fn column_names(summary: &serde_json::Value) -> Vec<&str> {
+    summary["columns"]
+        .as_array()
+        .expect("summary --json lists its columns")
+        .iter()
+        .map(|c| c["name"].as_str().expect("a column has a name"))
+        .collect()
+}

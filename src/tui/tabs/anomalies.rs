@@ -336,7 +336,11 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         widths.push(Constraint::Length(3));
     }
     header.push("time");
-    widths.push(Constraint::Length(if cols.full_time { 27 } else { 8 }));
+    widths.push(Constraint::Length(match (cols.full_time, r.multi_day) {
+        (true, _) => 27,
+        (false, true) => 14,
+        (false, false) => 8,
+    }));
     if cols.uid {
         header.push("uid");
         widths.push(Constraint::Length(18));
@@ -438,8 +442,15 @@ fn cells(flagged: &Flagged, cols: &Columns, r: &Results) -> Vec<String> {
     }
     c.push(if cols.full_time {
         fl.ts.clone()
+    } else if r.multi_day {
+        // Rows over more than a day: month-day and time of day (`06-13 23:18:00`), so
+        // that an order by time reads as one.
+        match (fl.ts.get(5..10), fl.ts.get(11..19)) {
+            (Some(d), Some(t)) => format!("{d} {t}"),
+            _ => fl.ts.clone(),
+        }
     } else {
-        // ISO 8601: the time of day is what tells rows of one log apart.
+        // ISO 8601: the time of day is what tells rows of one day apart.
         fl.ts.get(11..19).unwrap_or(&fl.ts).to_string()
     });
     if cols.uid {
