@@ -1158,3 +1158,30 @@ fn times_show_their_date_when_the_rows_span_days() {
     let (demo, _w) = demo();
     assert!(!demo.results.as_ref().unwrap().multi_day);
 }
+
+/// The Overview shows when things happened: a line per time bucket with its rows and
+/// flagged rows, the counts adding up to the rows analysed.
+#[test]
+fn the_overview_shows_rows_over_time() {
+    let (mut app, _w) = demo();
+    app.tab = Tab::Overview;
+    let r = app.results.clone().unwrap();
+    let t = r.timeline().unwrap();
+    let screen = draw(&app, 160, 60);
+    assert!(screen.contains("When (rows per bucket"), "{screen}");
+    let lines: Vec<&str> = screen.lines().filter(|l| l.contains('█')).collect();
+    assert_eq!(
+        lines.len(),
+        t.rows.iter().filter(|&&n| n > 0).count(),
+        "{screen}"
+    );
+    let total: usize = lines
+        .iter()
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let n = words[words.len() - 2].replace(',', "");
+            n.parse::<usize>().unwrap()
+        })
+        .sum();
+    assert_eq!(total, r.rows());
+}

@@ -345,6 +345,7 @@ pub struct Results {
 struct Summaries {
     dists: Vec<FeatureDist>,
     evaluation: Option<Evaluation>,
+    timeline: Option<Timeline>,
     /// The warning when the labels show the ranking upside down.
     upside_down: Option<String>,
 }
@@ -356,6 +357,84 @@ pub struct HostRow {
     pub ranked: Ranked,
     /// Its host, or `src → dst` (sanitized).
     pub label: String,
+}
+
+/// Most buckets of the Overview's timeline (one line each).
+const TIMELINE_BUCKETS: usize = 16;
+
+/// Bucket widths the timeline chooses from, in seconds: round steps a reader can add up.
+const TIMELINE_STEPS: [i64; 14] = [
+    1,
+    10,
+    60,
+    300,
+    900,
+    1800,
+    3600,
+    3 * 3600,
+    6 * 3600,
+    12 * 3600,
+    86_400,
+    7 * 86_400,
+    30 * 86_400,
+    365 * 86_400,
+];
+
+/// The analysed rows counted per time bucket, all and flagged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    /// Start of the first bucket, microseconds since the epoch (a multiple of the step).
+    pub start: i64,
+    /// Bucket width in microseconds.
+    pub step: i64,
+    /// Rows per bucket.
+    pub rows: Vec<usize>,
+    /// Flagged rows per bucket.
+    pub flagged: Vec<usize>,
+}
+
+impl Timeline {
+    /// Buckets of the smallest round step that gives at most `most` of them over the
+    /// analysed rows' times; `None` without times.
+    pub fn of(frame: &DataFrame, a: &Analysis, most: usize) -> Option<Self> {
+        let micros = frame
+            .column("ts")
+            .ok()?
+            .as_materialized_series()
+            .datetime()
+            .ok()?
+            .physical()
+            .clone();
+        let times: Vec<(i64, bool)> = a
+            .matrix
+            .rows
+            .iter()
+            .zip(&a.verdicts.flagged)
+            .filter_map(|(&r, &f)| micros.get(r as usize).map(|t| (t, f)))
+            .collect();
+        let lo = times.iter().map(|t| t.0).min()?;
+        let hi = times.iter().map(|t| t.0).max()?;
+        let most = most.max(1) as i64;
+        let step = TIMELINE_STEPS
+            .iter()
+            .map(|s| s * 1_000_000)
+            .find(|&s| hi.div_euclid(s) - lo.div_euclid(s) < most)
+            .unwrap_or(i64::MAX / most);
+        let start = lo.div_euclid(step) * step;
+        let n = usize::try_from((hi - start) / step + 1).unwrap_or(1);
+        let (mut rows, mut flagged) = (vec![0; n], vec![0; n]);
+        for (t, f) in times {
+            let k = usize::try_from((t - start) / step).unwrap_or(0).min(n - 1);
+            rows[k] += 1;
+            flagged[k] += usize::from(f);
+        }
+        Some(Self {
+            start,
+            step,
+            rows,
+            flagged,
+        })
+    }
 }
 
 /// Microseconds from the first to the last `ts` of `rows` (0 without times).
@@ -610,9 +689,11 @@ impl Results {
                      on a label (t)"
                 )
             });
+        let timeline = Timeline::of(&self.log.frame, a, TIMELINE_BUCKETS);
         let _ = self.summaries.set(Summaries {
             dists,
             evaluation,
+            timeline,
             upside_down,
         });
         true
@@ -627,6 +708,12 @@ impl Results {
     /// [`Results::summarise`] ran).
     pub fn evaluation(&self) -> Option<&Evaluation> {
         self.summaries.get().and_then(|s| s.evaluation.as_ref())
+    }
+
+    /// Rows and flagged rows over time, when the rows have times (and
+    /// [`Results::summarise`] ran).
+    pub fn timeline(&self) -> Option<&Timeline> {
+        self.summaries.get().and_then(|s| s.timeline.as_ref())
     }
 
     /// Whether [`Results::summarise`] ran.
@@ -797,6 +884,36 @@ fn distribution(name: &str, raw: &Raw, flagged: &[bool]) -> Dist {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The demo's rows over time: every analysed row and every flagged row counted once,
+    /// in at most 16 round buckets that cover the first and last time.
+    #[test]
+    fn timeline_counts_every_row_once() {
+        let log = crate::demo::load().unwrap();
+        let a = crate::pipeline::analyze(
+            &log,
+            &Model::default(),
+            &Cancel::new(),
+            &|_: crate::pipeline::Progress| {},
+        )
+        .unwrap();
+        let t = Timeline::of(&log.frame, &a, 16).unwrap();
+        assert!(t.rows.len() <= 16 && t.rows.len() >= 2, "{t:?}");
+        assert_eq!(t.rows.iter().sum::<usize>(), a.matrix.rows.len());
+        assert_eq!(t.flagged.iter().sum::<usize>(), a.verdicts.n_flagged());
+        assert!(TIMELINE_STEPS.iter().any(|s| s * 1_000_000 == t.step));
+        assert_eq!(t.start % t.step, 0);
+        // A smaller step would need more than 16 buckets.
+        let smaller = TIMELINE_STEPS
+            .iter()
+            .map(|s| s * 1_000_000)
+            .filter(|&s| s < t.step)
+            .max();
+        if let Some(s) = smaller {
+            let span = t.start + t.step * t.rows.len() as i64;
+            assert!((span - t.start) / s >= 16 || t.rows.len() * (t.step / s) as usize > 16);
+        }
+    }
 
     /// A page's text read cell by cell is the text read from whole columns, for every
     /// flagged row of the demo log (rows with and without a service among them).

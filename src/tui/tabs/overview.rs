@@ -2,7 +2,7 @@
 //! talkers; the last job (detector timings); the evaluation when the log has labels.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
@@ -165,6 +165,15 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                 right.push(Line::raw(""));
                 right.push(Line::styled(format!("! {w}"), th.warn()));
             }
+            if let Some(t) = r.timeline() {
+                right.push(Line::raw(""));
+                let column = if area.width >= 72 {
+                    (area.width - 1) / 2
+                } else {
+                    area.width
+                };
+                right.extend(timeline(t, th, usize::from(column)));
+            }
         }
         None => match &app.job {
             Some(j) => {
@@ -216,4 +225,47 @@ fn fit(lines: Vec<Line<'static>>, width: u16) -> Vec<Line<'static>> {
             Line::styled(cut(&text, width), style)
         })
         .collect()
+}
+
+/// Rows over time: a line per bucket, its start, a bar of its rows (the flagged share in
+/// the warning colour) and the counts, the bars as wide as the column leaves (4 to 24).
+fn timeline(t: &crate::tui::data::Timeline, th: Theme, column: usize) -> Vec<Line<'static>> {
+    // Stamp, gaps and counts take 33 columns.
+    let bar = column.saturating_sub(33).clamp(4, 24);
+    let most = t.rows.iter().copied().max().unwrap_or(0).max(1);
+    let stamp = |us: i64| {
+        let iso = crate::summary::iso(us);
+        // `06-13 01:00`: month-day and minute, enough at the steps the timeline takes.
+        format!(
+            "{} {}",
+            iso.get(5..10).unwrap_or(""),
+            iso.get(11..16).unwrap_or("")
+        )
+    };
+    let mut lines = vec![
+        Line::styled("When (rows per bucket, flagged in colour)", th.title()),
+        Line::styled(
+            format!(
+                "{:<11}  {:<bar$}  {:>9} {:>8}",
+                "from", "", "rows", "flagged"
+            ),
+            th.dim(),
+        ),
+    ];
+    for (k, (&n, &fl)) in t.rows.iter().zip(&t.flagged).enumerate() {
+        let width = (n * bar).div_ceil(most);
+        let red = if n == 0 { 0 } else { (fl * width).div_ceil(n) };
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<11}  ", stamp(t.start + t.step * k as i64))),
+            Span::styled("█".repeat(red), th.warn()),
+            Span::raw("█".repeat(width - red)),
+            Span::raw(format!(
+                "{}  {:>9} {:>8}",
+                " ".repeat(bar - width),
+                count(n),
+                count(fl)
+            )),
+        ]));
+    }
+    lines
 }
