@@ -1185,3 +1185,51 @@ fn the_overview_shows_rows_over_time() {
         .sum();
     assert_eq!(total, r.rows());
 }
+
+/// The query bar, Backspace and the Overview's timeline on the real binary and a real
+/// two-day log, in a terminal.
+#[test]
+fn the_query_bar_and_the_timeline_in_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = private_binary(dir.path());
+    let log = common::data("stratosphere/008-mixed.conn.log.labeled");
+    let Some(t) = Tmux::start(
+        &format!("{bin} {}; echo ZSIFT-EXITED $?; sleep 30", log.display()),
+        120,
+        35,
+    ) else {
+        return;
+    };
+    t.wait_for("flagged of");
+    t.wait_for("done");
+    t.keys(&[":", "serv", "Tab", "dns", "Enter"]);
+    let s = t.wait_for("view service:dns");
+    assert!(s.contains("rows in view ("), "{s}");
+    // A bad term: the error in the bar, the view unchanged.
+    t.keys(&[":", "C-u", "port:ssh", "Enter"]);
+    t.wait_for("port:ssh: not a port number");
+    t.keys(&["Escape"]);
+    let s = t.wait_for("view service:dns");
+    assert!(!s.contains("not a port number"), "{s}");
+    // Back to the whole view.
+    t.keys(&["BSpace"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.screen().contains("view service:dns") {
+        assert!(Instant::now() < deadline, "{}", t.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys(&["6"]);
+    t.wait_for("Top talkers");
+    // Scrolled down until the timeline's buckets of the second day show.
+    let seen = |s: &str| s.lines().any(|l| l.contains("06-13 ") && l.contains('█'));
+    for _ in 0..60 {
+        if seen(&t.screen()) {
+            break;
+        }
+        t.keys(&["j"]);
+    }
+    let s = t.screen();
+    assert!(seen(&s), "dated buckets over two days: {s}");
+    t.keys(&["q"]);
+    t.wait_for("ZSIFT-EXITED 0");
+}
