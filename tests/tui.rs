@@ -1233,3 +1233,25 @@ fn the_query_bar_and_the_timeline_in_a_terminal() {
     t.keys(&["q"]);
     t.wait_for("ZSIFT-EXITED 0");
 }
+
+/// The footer's key hints at any width end with a whole hint: one that does not fit is
+/// left out, never cut mid-word.
+#[test]
+fn footer_hints_are_never_cut() {
+    let (mut app, _w) = demo();
+    let hints: Vec<&str> = zsift::tui::keys::BINDINGS
+        .iter()
+        .filter_map(|b| b.hint)
+        .collect();
+    for tab in Tab::ALL {
+        app.tab = tab;
+        for width in [40, 60, 80, 100, 120] {
+            let screen = draw(&app, width, 24);
+            let footer = screen.lines().last().unwrap().trim_end();
+            assert!(
+                hints.iter().any(|h| footer.ends_with(h)),
+                "{tab:?} at {width}: {footer:?}"
+            );
+        }
+    }
+}

@@ -325,15 +325,23 @@ fn render_footer(app: &App, f: &mut Frame, area: Rect) {
         return;
     }
     let (contexts, _) = app.contexts();
-    f.render_widget(Paragraph::new(hint_line(&contexts, th)), area);
+    f.render_widget(Paragraph::new(hint_line(&contexts, th, area.width)), area);
 }
 
-/// Key hints for the given contexts, as one line.
-fn hint_line(contexts: &[keys::Context], th: Theme) -> Line<'static> {
+/// Key hints for the given contexts, as one line of at most `width` columns: a hint
+/// that does not fit whole is left out (`?` lists every key), never cut mid-word.
+fn hint_line(contexts: &[keys::Context], th: Theme, width: u16) -> Line<'static> {
     let mut spans = Vec::new();
+    let mut used = 0;
     for (k, h) in keys::hints(contexts) {
+        let text = format!(" {h}");
+        let w = k.chars().count() + text.chars().count();
+        if used + w > usize::from(width) {
+            break;
+        }
+        used += w + 2;
         spans.push(Span::styled(k, th.key()));
-        spans.push(Span::raw(format!(" {h}  ")));
+        spans.push(Span::raw(format!("{text}  ")));
     }
     Line::from(spans)
 }

@@ -127,7 +127,7 @@ fn picker(app: &App, f: &mut Frame, area: Rect, p: &Picker) {
     } else {
         &[Context::Picker]
     };
-    f.render_widget(Paragraph::new(hint_line(contexts, th)), hints);
+    f.render_widget(Paragraph::new(hint_line(contexts, th, hints.width)), hints);
 }
 
 fn detail(
