@@ -471,7 +471,12 @@ fn keys_switch_tabs_and_filters_and_start_jobs() {
     assert_eq!(app.model.filter.services, vec!["dns".to_string()]);
     assert_eq!(app.generation, g + 1);
     assert!(app.results.is_none() && app.busy());
+    // Meanwhile the last results stay on screen, dimmed, under a line that says so.
+    let stale = draw(&app, 80, 24);
+    assert!(stale.contains("recomputing ("), "{stale}");
+    assert!(stale.contains("10.0.1.66"), "the old table stays: {stale}");
     finish(&mut app, &mut w);
+    assert!(app.previous.is_none());
     let r = app.results.clone().unwrap();
     assert!(r.flagged.iter().all(|f| r.text(f).service.contains("dns")));
     let screen = draw(&app, 80, 24);

@@ -294,6 +294,8 @@ pub struct App {
     /// The queries before the current one (Backspace steps back through them; pivots push
     /// onto it).
     pub query_back: Vec<crate::query::Query>,
+    /// The last finished results while a new job runs (shown dimmed).
+    pub previous: Option<Arc<Results>>,
     /// Why the text in the query bar did not parse at the last Enter (shown in the bar).
     pub query_error: Option<String>,
     /// Scatter tab.
@@ -341,6 +343,7 @@ impl App {
             tab: Tab::Anomalies,
             table: Table::new(),
             query_back: Vec::new(),
+            previous: None,
             query_error: None,
             // UMAP keeps local structure that a few extreme rows squash flat in PCA.
             scatter: Scatter {
@@ -402,12 +405,13 @@ impl App {
     fn start_job(&mut self) -> Option<Job> {
         let log = self.log.clone()?;
         self.generation += 1;
-        self.results = None;
+        // The finished results stay on screen, dimmed, until the new ones arrive.
+        if let Some(r) = self.results.take() {
+            self.previous = Some(r);
+        }
         self.landscape = None;
         self.landscape_step = None;
         self.landscape_error = None;
-        self.table.order.clear();
-        self.table.selected = 0;
         self.job = Some(JobState {
             stage: Stage::Queued,
             fraction: 0.0,
@@ -482,6 +486,7 @@ impl App {
                 }
                 self.landscape_step = Some("histograms".into());
                 self.results = Some(results);
+                self.previous = None;
                 let q = self.table.query.clone();
                 let results = self.results.clone();
                 self.table
@@ -489,6 +494,7 @@ impl App {
                 self.hosts.refresh(self.results.as_deref());
             }
             Event::Failed { error, .. } => {
+                self.previous = None;
                 if let Some(j) = &mut self.job {
                     j.running = false;
                     j.error = Some(clean(&error));
@@ -507,9 +513,15 @@ impl App {
         self.results.as_ref().map_or(0, |r| r.dists().len())
     }
 
+    /// The results the tables show: the current ones, or, while a new job runs, the last
+    /// finished ones.
+    pub fn shown(&self) -> Option<&Arc<Results>> {
+        self.results.as_ref().or(self.previous.as_ref())
+    }
+
     /// The flagged row highlighted in the Anomalies table.
     pub fn selected_flagged(&self) -> Option<&super::data::Flagged> {
-        let r = self.results.as_ref()?;
+        let r = self.shown()?;
         let k = *self.table.order.get(self.table.selected)?;
         self.table.rows(r).get(k)
     }
@@ -619,7 +631,7 @@ impl App {
 
     /// Hands a key to the tab shown.
     fn on_tab(&mut self, action: Action, page: usize) -> Option<Job> {
-        let results = self.results.clone();
+        let results = self.shown().cloned();
         let r = results.as_deref();
         match self.tab {
             Tab::Anomalies => {

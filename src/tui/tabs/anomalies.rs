@@ -256,7 +256,7 @@ impl Columns {
 /// Draws the tab.
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let th = Theme::of(app);
-    let Some(r) = &app.results else {
+    let Some(r) = app.shown() else {
         pending(app, f, area);
         return;
     };

@@ -301,6 +301,30 @@ fn render_body(app: &App, f: &mut Frame, area: Rect, th: Theme) {
         return;
     }
     match app.tab {
+        Tab::Anomalies | Tab::Hosts if app.results.is_none() && app.previous.is_some() => {
+            // A new job runs: the last results stay, dimmed, under a line that says so.
+            if app.tab == Tab::Anomalies {
+                anomalies::render(app, f, area);
+            } else {
+                hosts::render(app, f, area);
+            }
+            f.buffer_mut().set_style(area, th.dim());
+            let stage = app.job.as_ref().map_or("queued", |j| j.stage.name());
+            let line = Rect { height: 1, ..area };
+            f.render_widget(ratatui::widgets::Clear, line);
+            f.render_widget(
+                Paragraph::new(Line::styled(
+                    cut(
+                        &format!(
+                            "recomputing ({stage}): the last results, dimmed, until the new ones"
+                        ),
+                        usize::from(area.width),
+                    ),
+                    th.warn(),
+                )),
+                line,
+            );
+        }
         Tab::Anomalies => anomalies::render(app, f, area),
         Tab::Hosts => hosts::render(app, f, area),
         Tab::Scatter => scatter::render(app, f, area),
