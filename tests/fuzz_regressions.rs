@@ -124,3 +124,53 @@ fn generated_headers_load_with_unique_names_in_bounded_time() {
         }
     }
 }
+
+/// Found by the `json` target: a key that is an alias of a Zeek field (`detailedlabel`)
+/// loads under the Zeek name (`detailed-label`), as the same key in a TSV header does.
+#[test]
+fn json_alias_keys_take_the_zeek_name() {
+    let log = ingest::load_bytes(
+        NAME,
+        b"{\"ts\":1.5,\"uid\":\"a\",\"detailedlabel\":\"C&C\"}\n{\"ts\":2.5,\"uid\":\"b\"}\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = log
+        .frame
+        .get_column_names()
+        .into_iter()
+        .map(|n| n.as_str())
+        .collect();
+    assert_eq!(names, ["ts", "uid", "detailed-label"]);
+    assert_eq!(
+        ingest::json_column_names(&["protocol", "proto", "detailedlabel"]),
+        ["protocol", "proto", "detailed-label"]
+    );
+}
+
+/// Found by the `header` target: the column limit counts columns, and a field written as
+/// three-space-separated parts (IoT-23's combined last column) is three of them.
+#[test]
+fn combined_fields_count_as_their_columns_against_the_limit() {
+    let fields: Vec<String> = (0..90).map(|i| format!("a{i}   b{i}   c{i}")).collect();
+    let values: Vec<&str> = (0..90).map(|_| "1   2   3").collect();
+    let text = format!(
+        "#separator \\x09\n#fields\tts\t{}\n1.0\t{}\n",
+        fields.join("\t"),
+        values.join("\t")
+    );
+    let e = ingest::load_bytes(NAME, text.as_bytes()).unwrap_err();
+    assert!(
+        e.to_string().contains("more than 256 distinct fields"),
+        "{e}"
+    );
+    // 1 + 85 × 3 = 256 columns: at the limit, loaded.
+    let ok: Vec<String> = (0..85).map(|i| format!("a{i}   b{i}   c{i}")).collect();
+    let ones: Vec<&str> = (0..85).map(|_| "1   2   3").collect();
+    let text = format!(
+        "#separator \\x09\n#fields\tts\t{}\n1.0\t{}\n",
+        ok.join("\t"),
+        ones.join("\t")
+    );
+    let log = ingest::load_bytes(NAME, text.as_bytes()).unwrap();
+    assert_eq!(log.frame.width(), 1 + 85 * 3);
+}

@@ -1260,3 +1260,29 @@ fn footer_hints_are_never_cut() {
         }
     }
 }
+
+/// The full record at 80x24: long values (the reasons) wrap instead of being cut, a
+/// mark says there is more below, and G/g reach the last and first lines.
+#[test]
+fn the_full_record_wraps_and_scrolls_at_80_columns() {
+    let (mut app, mut w) = demo();
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    let r = app.results.clone().unwrap();
+    let reasons = r.reasons(app.selected_flagged().unwrap());
+    assert!(reasons.chars().count() > 60, "{reasons}");
+    let top = draw(&app, 80, 24);
+    assert!(top.contains("▼ more"), "{top}");
+    assert!(!top.contains("▲ more"), "{top}");
+    press(&mut app, &mut w, &[key('G')]);
+    let bottom = draw(&app, 80, 24);
+    assert!(
+        bottom.contains("▲ more") && !bottom.contains("▼ more"),
+        "{bottom}"
+    );
+    // Every word of the reasons is on screen, none cut.
+    for word in reasons.split(' ') {
+        assert!(bottom.contains(word), "{word:?} missing:\n{bottom}");
+    }
+    press(&mut app, &mut w, &[key('g')]);
+    assert!(draw(&app, 80, 24).contains("▼ more"));
+}

@@ -821,15 +821,8 @@ fn name_json_columns(parts: &mut [Part]) {
             }
         }
     }
-    // A key that is a Zeek name keeps it; an alias takes its Zeek name when the log has
-    // no field of that name, else keeps its own.
-    let (real, alias): (Vec<&PlSmallStr>, Vec<&PlSmallStr>) = keys
-        .iter()
-        .partition(|k| schema::canonical_name(k.as_str()) == k.as_str());
-    let ordered: Vec<&PlSmallStr> = real.into_iter().chain(alias).collect();
-    let names = schema::canonical_names(ordered.iter().map(|k| k.as_str()));
-    let to: std::collections::HashMap<&PlSmallStr, &String> =
-        ordered.into_iter().zip(&names).collect();
+    let names = json_column_names(&keys.iter().map(|k| k.as_str()).collect::<Vec<_>>());
+    let to: std::collections::HashMap<&PlSmallStr, &String> = keys.iter().zip(&names).collect();
     for p in parts.iter_mut() {
         for c in &mut p.columns {
             if let Some(n) = to.get(c.name()) {
@@ -837,6 +830,21 @@ fn name_json_columns(parts: &mut [Part]) {
             }
         }
     }
+}
+
+/// The column names of a JSON file whose keys are `keys` (each once, in order of first
+/// appearance): a key that is a Zeek name keeps it; an alias takes its Zeek name when the
+/// file has no field of that name, else keeps its own. In the order of `keys`.
+pub fn json_column_names(keys: &[&str]) -> Vec<String> {
+    let (real, alias): (Vec<usize>, Vec<usize>) =
+        (0..keys.len()).partition(|&i| schema::canonical_name(keys[i]) == keys[i]);
+    let ordered: Vec<usize> = real.into_iter().chain(alias).collect();
+    let named = schema::canonical_names(ordered.iter().map(|&i| keys[i]));
+    let mut out = vec![String::new(); keys.len()];
+    for (i, n) in ordered.into_iter().zip(named) {
+        out[i] = n;
+    }
+    out
 }
 
 /// Counts the bytes read through it (the compressed side of a gzip input).

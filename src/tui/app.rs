@@ -296,6 +296,9 @@ pub struct App {
     pub query_back: Vec<crate::query::Query>,
     /// The last finished results while a new job runs (shown dimmed).
     pub previous: Option<Arc<Results>>,
+    /// The furthest the full-record overlay can scroll, as it last drew (its long values
+    /// wrap, so only the drawing knows).
+    pub detail_max: std::cell::Cell<usize>,
     /// Why the text in the query bar did not parse at the last Enter (shown in the bar).
     pub query_error: Option<String>,
     /// Scatter tab.
@@ -344,6 +347,7 @@ impl App {
             table: Table::new(),
             query_back: Vec::new(),
             previous: None,
+            detail_max: std::cell::Cell::new(usize::MAX),
             query_error: None,
             // UMAP keeps local structure that a few extreme rows squash flat in PCA.
             scatter: Scatter {
@@ -546,7 +550,9 @@ impl App {
                 scroll,
             } => {
                 if action != Action::Close {
-                    let max = fields.len().saturating_sub(1);
+                    // The last scroll position the overlay drew (its lines wrap).
+                    let max = self.detail_max.get();
+                    self.detail_max.set(usize::MAX);
                     self.overlay = Overlay::Detail {
                         title,
                         scroll: scrolled(scroll, action, self.page, max),
@@ -666,6 +672,7 @@ impl App {
         let Some((title, fields)) = self.hosts.connections(&log, &r) else {
             return;
         };
+        self.detail_max.set(usize::MAX);
         self.overlay = Overlay::Detail {
             title,
             fields,
@@ -697,6 +704,7 @@ impl App {
             fields.push(("reasons".into(), r.reasons(&f)));
             uid.clone_from(&text.uid);
         }
+        self.detail_max.set(usize::MAX);
         self.overlay = Overlay::Detail {
             title: format!("{uid} (row {})", f.row + 1),
             fields,

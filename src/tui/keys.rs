@@ -266,6 +266,8 @@ pub const BINDINGS: &[Binding] = &[
     b(&[code(KeyCode::Down), k('j')], "↓/j", A::Down, C::Detail, "scroll down", None),
     b(&[code(KeyCode::PageUp)], "PgUp", A::PageUp, C::Detail, "page up", None),
     b(&[code(KeyCode::PageDown)], "PgDn", A::PageDown, C::Detail, "page down", None),
+    b(&[k('g'), code(KeyCode::Home)], "g", A::Top, C::Detail, "first line", None),
+    b(&[k('G'), code(KeyCode::End)], "G", A::Bottom, C::Detail, "last line", None),
     b(&[code(KeyCode::Esc), code(KeyCode::Enter), k('q')], "Esc", A::Close, C::Detail, "close", Some("close")),
     // Prompt.
     b(&[code(KeyCode::Enter)], "Enter", A::Confirm, C::Prompt, "confirm", Some("ok")),

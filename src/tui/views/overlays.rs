@@ -151,17 +151,86 @@ fn detail(
         .max()
         .unwrap_or(0)
         .min(24);
-    let lines: Vec<Line> = fields
-        .iter()
-        .skip(scroll)
-        .map(|(n, v)| {
-            Line::from(vec![
-                Span::styled(format!("{:<name_w$} ", cut(n, name_w)), th.dim()),
-                Span::raw(v.clone()),
-            ])
-        })
-        .collect();
-    f.render_widget(Paragraph::new(lines), inner);
+    // Long values (the reasons) wrap under themselves rather than run off the edge.
+    let room = usize::from(inner.width).saturating_sub(name_w + 1).max(10);
+    let mut lines: Vec<Line> = Vec::new();
+    for (n, v) in fields {
+        for (k, piece) in wrap(v, room).into_iter().enumerate() {
+            let name = if k == 0 {
+                cut(n, name_w)
+            } else {
+                String::new()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{name:<name_w$} "), th.dim()),
+                Span::raw(piece),
+            ]));
+        }
+    }
+    let visible = usize::from(inner.height).max(1);
+    let max = lines.len().saturating_sub(visible);
+    app.detail_max.set(max);
+    let scroll = scroll.min(max);
+    let shown: Vec<Line> = lines.into_iter().skip(scroll).take(visible).collect();
+    f.render_widget(Paragraph::new(shown), inner);
+    // Marks on the frame where there is more above or below.
+    let mark = |f: &mut Frame, y: u16, text: &str| {
+        let w = text.chars().count() as u16;
+        if rect.width > w + 4 {
+            let at = Rect {
+                x: rect.x + rect.width - w - 2,
+                y,
+                width: w,
+                height: 1,
+            };
+            f.render_widget(Paragraph::new(Line::styled(text.to_string(), th.key())), at);
+        }
+    };
+    if scroll > 0 {
+        mark(f, rect.y, "▲ more");
+    }
+    if scroll < max {
+        mark(
+            f,
+            rect.y + rect.height.saturating_sub(1),
+            "▼ more (↓ PgDn G)",
+        );
+    }
+}
+
+/// `text` in pieces of at most `width` columns, broken at spaces where it can be.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let need = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+            if need <= width {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if !line.is_empty() {
+                out.push(std::mem::take(&mut line));
+                continue;
+            }
+            // A word longer than the line: cut it.
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            out.push(head);
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
 }
 
 fn prompt(app: &App, f: &mut Frame, area: Rect, kind: PromptKind, text: &str) {
