@@ -175,6 +175,13 @@ pub fn string_values<'a>(frame: &'a DataFrame, column: &str) -> Vec<Option<&'a s
     }
 }
 
+/// An integer column's values (ports, counts), `None` where unset; `None` when the frame
+/// has no such integer column.
+pub fn int_values(frame: &DataFrame, column: &str) -> Option<Vec<Option<i64>>> {
+    let c = frame.column(column).ok()?;
+    Some(c.i64().ok()?.iter().collect())
+}
+
 /// The name of the label column, if the log has one.
 pub const LABEL_COLUMN: &str = "label";
 

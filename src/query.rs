@@ -409,11 +409,8 @@ fn term_hits(test: &Test, frame: &DataFrame, a: &Analysis, label_column: &str) -
             .collect()
     };
     let ints = |column: &str, want: &[i64]| -> Vec<bool> {
-        let v: Vec<Option<i64>> = frame
-            .column(column)
-            .ok()
-            .and_then(|c| c.i64().ok().map(|ca| ca.iter().collect()))
-            .unwrap_or_else(|| vec![None; frame.height()]);
+        let v =
+            crate::filter::int_values(frame, column).unwrap_or_else(|| vec![None; frame.height()]);
         rows.iter()
             .map(|&r| v[r].is_some_and(|x| want.contains(&x)))
             .collect()
@@ -497,16 +494,8 @@ fn term_hits(test: &Test, frame: &DataFrame, a: &Analysis, label_column: &str) -
                 .collect()
         }
         Test::After(t) | Test::Before(t) => {
-            let micros: Vec<Option<i64>> = frame
-                .column("ts")
-                .ok()
-                .and_then(|c| {
-                    c.as_materialized_series()
-                        .datetime()
-                        .ok()
-                        .map(|ca| ca.physical().iter().collect())
-                })
-                .unwrap_or_else(|| vec![None; frame.height()]);
+            let micros =
+                crate::summary::ts_micros(frame).unwrap_or_else(|| vec![None; frame.height()]);
             let after = matches!(test, Test::After(_));
             rows.iter()
                 .map(|&r| micros[r].is_some_and(|x| if after { x >= *t } else { x < *t }))

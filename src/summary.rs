@@ -91,6 +91,13 @@ pub fn iso(micros: i64) -> String {
         .unwrap_or_else(|| micros.to_string())
 }
 
+/// Every row's `ts` in microseconds since the epoch (`None` where unset); `None` when the
+/// frame has no time column.
+pub fn ts_micros(frame: &DataFrame) -> Option<Vec<Option<i64>>> {
+    let ts = frame.column("ts").ok()?.as_materialized_series();
+    Some(ts.datetime().ok()?.physical().iter().collect())
+}
+
 /// First and last `ts` of the frame, in microseconds.
 pub fn time_range(frame: &DataFrame) -> Option<(i64, i64)> {
     let ts = frame.column("ts").ok()?.as_materialized_series();

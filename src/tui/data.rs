@@ -397,20 +397,13 @@ impl Timeline {
     /// Buckets of the smallest round step that gives at most `most` of them over the
     /// analysed rows' times; `None` without times.
     pub fn of(frame: &DataFrame, a: &Analysis, most: usize) -> Option<Self> {
-        let micros = frame
-            .column("ts")
-            .ok()?
-            .as_materialized_series()
-            .datetime()
-            .ok()?
-            .physical()
-            .clone();
+        let micros = summary::ts_micros(frame)?;
         let times: Vec<(i64, bool)> = a
             .matrix
             .rows
             .iter()
             .zip(&a.verdicts.flagged)
-            .filter_map(|(&r, &f)| micros.get(r as usize).map(|t| (t, f)))
+            .filter_map(|(&r, &f)| micros[r as usize].map(|t| (t, f)))
             .collect();
         let lo = times.iter().map(|t| t.0).min()?;
         let hi = times.iter().map(|t| t.0).max()?;
@@ -439,17 +432,12 @@ impl Timeline {
 
 /// Microseconds from the first to the last `ts` of `rows` (0 without times).
 fn time_span(frame: &DataFrame, rows: &[u32]) -> f64 {
-    let Some(micros) = frame
-        .column("ts")
-        .ok()
-        .and_then(|c| c.as_materialized_series().datetime().ok().cloned())
-    else {
+    let Some(micros) = summary::ts_micros(frame) else {
         return 0.0;
     };
-    let physical = micros.physical();
     let (lo, hi) = rows
         .iter()
-        .filter_map(|&r| physical.get(r as usize))
+        .filter_map(|&r| micros[r as usize])
         .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
     if lo > hi {
         0.0
@@ -528,23 +516,11 @@ impl<'a> Cells<'a> {
             })
             .map(|c| (c, filter::string_values(frame, c)))
             .collect();
-        let micros = frame.column("ts").ok().and_then(|c| {
-            c.as_materialized_series()
-                .datetime()
-                .ok()
-                .map(|ca| ca.physical().iter().collect())
-        });
-        let port = |c: &str| -> Option<Vec<Option<i64>>> {
-            frame
-                .column(c)
-                .ok()
-                .and_then(|c| c.i64().ok().map(|ca| ca.iter().collect()))
-        };
         Self {
             frame,
             texts,
-            micros,
-            ports: PORT_COLUMNS.map(port),
+            micros: summary::ts_micros(frame),
+            ports: PORT_COLUMNS.map(|c| filter::int_values(frame, c)),
         }
     }
 
@@ -766,15 +742,25 @@ impl Results {
         self.all.get_or_init(|| every_row(&self.analysis))
     }
 
-    /// Makes the text of every row of `rows` at once (before sorting or searching by
-    /// it), reading the columns whole and the rows in parallel.
-    pub fn fill_texts(&self, rows: &[Flagged]) {
+    /// Makes the text of every row of `rows` that has none yet (before sorting or
+    /// searching by it): a few cell by cell, many from columns read whole, in parallel.
+    pub fn fill_texts(&self, rows: &[&Flagged]) {
         use rayon::prelude::*;
-        if rows.iter().all(|f| f.text.get().is_some()) {
+        let missing: Vec<&Flagged> = rows
+            .iter()
+            .copied()
+            .filter(|f| f.text.get().is_none())
+            .collect();
+        // Below this many rows, reading whole columns costs more than it saves.
+        const WHOLE_FROM: usize = 1024;
+        if missing.len() < WHOLE_FROM {
+            for f in missing {
+                self.text(f);
+            }
             return;
         }
         let cells = Cells::whole(&self.log.frame);
-        rows.par_iter().with_min_len(1024).for_each(|f| {
+        missing.par_iter().with_min_len(WHOLE_FROM).for_each(|f| {
             f.text
                 .get_or_init(|| Box::new(cells.text(&self.analysis, f)));
         });
@@ -885,10 +871,8 @@ fn distribution(name: &str, raw: &Raw, flagged: &[bool]) -> Dist {
 mod tests {
     use super::*;
 
-    /// The demo's rows over time: every analysed row and every flagged row counted once,
-    /// in at most 16 round buckets that cover the first and last time.
-    #[test]
-    fn timeline_counts_every_row_once() {
+    /// The demo log and its analysis with the default model.
+    fn demo_analysis() -> (Log, Analysis) {
         let log = crate::demo::load().unwrap();
         let a = crate::pipeline::analyze(
             &log,
@@ -897,6 +881,14 @@ mod tests {
             &|_: crate::pipeline::Progress| {},
         )
         .unwrap();
+        (log, a)
+    }
+
+    /// The demo's rows over time: every analysed row and every flagged row counted once,
+    /// in at most 16 round buckets that cover the first and last time.
+    #[test]
+    fn timeline_counts_every_row_once() {
+        let (log, a) = demo_analysis();
         let t = Timeline::of(&log.frame, &a, 16).unwrap();
         assert!(t.rows.len() <= 16 && t.rows.len() >= 2, "{t:?}");
         assert_eq!(t.rows.iter().sum::<usize>(), a.matrix.rows.len());
@@ -919,14 +911,7 @@ mod tests {
     /// flagged row of the demo log (rows with and without a service among them).
     #[test]
     fn lazy_text_is_the_whole_columns_text() {
-        let log = crate::demo::load().unwrap();
-        let analysis = crate::pipeline::analyze(
-            &log,
-            &Model::default(),
-            &Cancel::new(),
-            &|_: crate::pipeline::Progress| {},
-        )
-        .unwrap();
+        let (log, analysis) = demo_analysis();
         let flagged = flagged_rows(&analysis);
         assert!(flagged.len() > 100, "{}", flagged.len());
         let (lazy, whole) = (Cells::lazy(&log.frame), Cells::whole(&log.frame));

@@ -136,13 +136,7 @@ impl Table {
             .collect();
         if !needle.is_empty() || !matches!(self.sort, SortKey::Score | SortKey::Votes) {
             let some: Vec<&Flagged> = kept.iter().map(|&k| &rows[k]).collect();
-            if some.len() == rows.len() {
-                r.fill_texts(rows);
-            } else {
-                for f in some {
-                    r.text(f);
-                }
-            }
+            r.fill_texts(&some);
         }
         let mut order: Vec<usize> = kept
             .into_iter()
