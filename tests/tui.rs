@@ -924,6 +924,13 @@ fn the_binary_runs_in_a_terminal_and_restores_it() {
     t.wait_for("done");
     t.keys(&["2"]);
     t.wait_for("score = max(behaviour, anomaly)");
+    // A time window chosen on the strip above the table narrows the view.
+    t.keys(&["1", "[", "{", "}"]);
+    t.wait_for("Enter narrows");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("view after:");
+    assert!(s.contains("before:") && s.contains("rows in view ("), "{s}");
+    t.keys(&["BSpace"]);
     t.keys(&["6"]);
     t.wait_for("Top talkers");
     t.keys(&["5"]);
@@ -1223,6 +1230,13 @@ fn the_query_bar_and_the_timeline_in_a_terminal() {
         assert!(Instant::now() < deadline, "{}", t.screen());
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A time window chosen on the strip above the table narrows the view.
+    t.keys(&["1", "[", "{", "}"]);
+    t.wait_for("Enter narrows");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("view after:");
+    assert!(s.contains("before:") && s.contains("rows in view ("), "{s}");
+    t.keys(&["BSpace"]);
     t.keys(&["6"]);
     t.wait_for("Top talkers");
     // Scrolled down until the timeline's buckets of the second day show.
@@ -1285,4 +1299,267 @@ fn the_full_record_wraps_and_scrolls_at_80_columns() {
     }
     press(&mut app, &mut w, &[key('g')]);
     assert!(draw(&app, 80, 24).contains("▼ more"));
+}
+
+/// The words of a screen: runs of letters, digits, dots and underscores (a trailing dot
+/// dropped), with `…` kept as the mark of a word cut on purpose.
+fn words(screen: &str) -> Vec<String> {
+    screen
+        .split(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '…')))
+        .map(|w| w.trim_end_matches('.').to_string())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// The inside of the screen's box (an overlay), if it has one: the words around it are
+/// the tab's, covered on purpose.
+fn inside_popup(screen: &str) -> String {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let Some((top, left)) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(y, l)| l.iter().position(|&c| c == '┌').map(|x| (y, x)))
+    else {
+        return screen.to_string();
+    };
+    let right = lines[top]
+        .iter()
+        .rposition(|&c| c == '┐')
+        .unwrap_or(lines[top].len());
+    lines[top + 1..]
+        .iter()
+        .take_while(|l| l.get(left) != Some(&'└'))
+        .map(|l| l[left + 1..right.min(l.len())].iter().collect::<String>() + "\n")
+        .collect()
+}
+
+/// The words of `app`'s screen at 80x24 that the same state never shows whole on a large
+/// screen (150x60 or 300x80) and that carry no `…`: words cut mid-word without a mark.
+fn cut_words(app: &App) -> Vec<String> {
+    let narrow = inside_popup(&draw(app, 80, 24));
+    let wide: std::collections::HashSet<String> = words(&draw(app, 150, 60))
+        .into_iter()
+        .chain(words(&draw(app, 300, 80)))
+        .collect();
+    // Bucket widths in words (`1 min a bar`) differ with the width by design.
+    let units = ["s", "min", "h", "d"];
+    let mut cut: Vec<String> = words(&narrow)
+        .into_iter()
+        .filter(|w| !w.contains('…') && !wide.contains(w) && !units.contains(&w.as_str()))
+        .collect();
+    cut.dedup();
+    cut
+}
+
+/// Every tab and overlay at 80x24, on the demo and on a two-day real log, with and
+/// without a query's view: no word is cut mid-word without a mark, and a list longer
+/// than the screen shows a scroll bar.
+#[test]
+fn every_view_reads_at_80x24() {
+    let scrolls = |s: &str| s.contains(views::SCROLL_THUMB);
+    let real =
+        zsift::ingest::load(&[common::data("stratosphere/008-mixed.conn.log.labeled")]).unwrap();
+    for (mut app, mut w, name) in [
+        {
+            let (a, w) = demo();
+            (a, w, "demo")
+        },
+        {
+            let (a, w) = ready(real, "008");
+            (a, w, "008")
+        },
+    ] {
+        for query in ["", "port:22"] {
+            if !query.is_empty() {
+                let mut keys = vec![key(':')];
+                keys.extend(typed(query));
+                keys.push(code(KeyCode::Enter));
+                press(&mut app, &mut w, &keys);
+                assert!(app.table.view.is_some(), "{name}: {query}");
+            }
+            for tab in Tab::ALL {
+                app.tab = tab;
+                app.overlay = Overlay::None;
+                let cut = cut_words(&app);
+                assert!(
+                    cut.is_empty(),
+                    "{name} {query:?} {tab:?}: {cut:?}\n{}",
+                    draw(&app, 80, 24)
+                );
+                let screen = draw(&app, 80, 24);
+                let long = match tab {
+                    Tab::Anomalies => app.table.order.len() > 12,
+                    Tab::Hosts => app.hosts.order.len() > 12,
+                    Tab::Overview => true,
+                    _ => false,
+                };
+                if long {
+                    assert!(scrolls(&screen), "{name} {query:?} {tab:?}:\n{screen}");
+                }
+            }
+            // The overlays, over the Anomalies tab (the record, the strip's window) and
+            // the Hosts tab (a host's connections).
+            let overlays: [(Tab, Vec<KeyEvent>, bool); 10] = [
+                (Tab::Anomalies, vec![key('?')], true),
+                (Tab::Anomalies, vec![key('s')], false),
+                (Tab::Anomalies, vec![key('i')], true),
+                (Tab::Anomalies, vec![key('f')], false),
+                (Tab::Anomalies, vec![key('d')], false),
+                (Tab::Anomalies, vec![code(KeyCode::Enter)], false),
+                (Tab::Hosts, vec![code(KeyCode::Enter)], false),
+                (Tab::Anomalies, vec![key(':')], false),
+                (Tab::Anomalies, vec![key('e')], false),
+                (Tab::Anomalies, vec![key('['), key('['), key('}')], false),
+            ];
+            for (tab, keys, long) in overlays {
+                app.tab = tab;
+                app.overlay = Overlay::None;
+                press(&mut app, &mut w, &keys);
+                let cut = cut_words(&app);
+                let screen = draw(&app, 80, 24);
+                assert!(
+                    cut.is_empty(),
+                    "{name} {query:?} {keys:?}: {cut:?}\n{screen}"
+                );
+                if long {
+                    assert!(scrolls(&screen), "{name} {query:?} {keys:?}:\n{screen}");
+                }
+                app.strip.window = None;
+            }
+            app.overlay = Overlay::None;
+        }
+    }
+}
+
+/// The time strip: a window chosen with the keys narrows the view to its rows (as
+/// `after:`/`before:` terms, replacing the query's), and Backspace goes back.
+#[test]
+fn a_time_window_narrows_the_view() {
+    let log =
+        zsift::ingest::load(&[common::data("stratosphere/008-mixed.conn.log.labeled")]).unwrap();
+    let (mut app, mut w) = ready(log, "008");
+    let screen = draw(&app, 100, 30);
+    assert!(
+        screen.contains("flagged ") && screen.contains("a bar"),
+        "{screen}"
+    );
+    let (start, step, n) = app.strip.drawn.get().expect("the strip was drawn");
+    assert!(n > 10, "{n} buckets over two days at 100 columns");
+    // The busiest bucket of the strip and the one after it.
+    let t = app.results.as_ref().unwrap().strip(100 - 8).unwrap();
+    assert_eq!((t.start, t.step, t.rows.len()), (start, step, n));
+    let k = (0..n - 1).max_by_key(|&k| t.rows[k]).unwrap();
+    let mut keys = vec![key(']'); k + 1];
+    keys.push(key('}'));
+    press(&mut app, &mut w, &keys);
+    let (from, to) = app.strip.window.unwrap();
+    let k = k as i64;
+    assert_eq!((from, to), (start + k * step, start + (k + 2) * step));
+    let screen = draw(&app, 100, 30);
+    assert!(screen.contains("Enter narrows"), "{screen}");
+    // A query first: the window's terms join it.
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    let text = app.table.query.text();
+    assert!(
+        text.contains("after:") && text.contains("before:"),
+        "{text}"
+    );
+    assert!(app.strip.window.is_none());
+    let r = app.results.clone().unwrap();
+    let micros = zsift::summary::ts_micros(&r.log().frame).unwrap();
+    let view = app.table.view.clone().unwrap();
+    let expected = r
+        .analysis
+        .matrix
+        .rows
+        .iter()
+        .filter(|&&row| micros[row as usize].is_some_and(|t| t >= from && t < to))
+        .count();
+    assert!(expected > 0);
+    assert_eq!(view.iter().filter(|&&k| k).count(), expected);
+    assert_eq!(app.table.order.len(), expected);
+    // Moving the window and narrowing again replaces the time terms.
+    press(
+        &mut app,
+        &mut w,
+        &[key(']'), key(']'), code(KeyCode::Enter)],
+    );
+    let again = app.table.query.text();
+    assert_eq!(again.matches("after:").count(), 1, "{again}");
+    press(&mut app, &mut w, &[code(KeyCode::Backspace)]);
+    assert_eq!(app.table.query.text(), text);
+    // Esc drops a window being chosen without touching the view.
+    press(&mut app, &mut w, &[key('['), code(KeyCode::Esc)]);
+    assert!(app.strip.window.is_none());
+    assert_eq!(app.table.query.text(), text);
+    // `w` hides the strip.
+    press(&mut app, &mut w, &[key('w')]);
+    assert!(!draw(&app, 100, 30).contains("a bar"));
+}
+
+/// A query narrows every tab: the Hosts tab lists the hosts with a connection in the
+/// view, the Scatter draws the view's rows, the Histograms count them, the Clusters name
+/// the clusters that hold them.
+#[test]
+fn the_query_narrows_every_tab() {
+    let (mut app, mut w) = demo();
+    let mut keys = vec![key(':')];
+    keys.extend(typed("port:22"));
+    keys.push(code(KeyCode::Enter));
+    press(&mut app, &mut w, &keys);
+    let view = app.table.view.clone().unwrap();
+    let in_view = view.iter().filter(|&&k| k).count();
+    assert!(in_view > 0 && in_view < view.len());
+    let r = app.results.clone().unwrap();
+    // Sources with a connection to port 22, from the log itself.
+    let frame = &r.log().frame;
+    let port = zsift::filter::int_values(frame, "id.resp_p").unwrap();
+    let orig = zsift::filter::string_values(frame, "id.orig_h");
+    let mut sources: Vec<&str> = r
+        .analysis
+        .matrix
+        .rows
+        .iter()
+        .filter(|&&row| port[row as usize] == Some(22))
+        .filter_map(|&row| orig[row as usize])
+        .collect();
+    sources.sort_unstable();
+    sources.dedup();
+    app.tab = Tab::Hosts;
+    let screen = draw(&app, 120, 40);
+    assert_eq!(app.hosts.order.len(), sources.len(), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "{} of {} sources with connections in the view",
+            sources.len(),
+            r.hosts[0].len()
+        )),
+        "{screen}"
+    );
+    for s in &sources {
+        assert!(screen.contains(s), "{s} missing:\n{screen}");
+    }
+    app.tab = Tab::Scatter;
+    let screen = draw(&app, 120, 40);
+    assert!(
+        screen.contains(&format!("the {in_view} rows in the view")),
+        "{screen}"
+    );
+    app.tab = Tab::Histograms;
+    let screen = draw(&app, 120, 40);
+    assert!(screen.contains("in the view"), "{screen}");
+    let flagged = (0..view.len())
+        .filter(|&i| view[i] && r.analysis.verdicts.flagged[i])
+        .count();
+    assert!(
+        screen.contains(&format!("normal {}", in_view - flagged))
+            && screen.contains(&format!("anomalous {flagged}")),
+        "{screen}"
+    );
+    app.tab = Tab::Clusters;
+    let screen = draw(&app, 120, 40);
+    assert!(
+        screen.contains(&format!("the view's {in_view} rows are in")),
+        "{screen}"
+    );
 }

@@ -301,6 +301,8 @@ pub struct App {
     pub detail_max: std::cell::Cell<usize>,
     /// Why the text in the query bar did not parse at the last Enter (shown in the bar).
     pub query_error: Option<String>,
+    /// The time strip above the Anomalies table.
+    pub strip: super::tabs::timestrip::TimeStrip,
     /// Scatter tab.
     pub scatter: Scatter,
     /// Clusters tab.
@@ -349,6 +351,7 @@ impl App {
             previous: None,
             detail_max: std::cell::Cell::new(usize::MAX),
             query_error: None,
+            strip: Default::default(),
             // UMAP keeps local structure that a few extreme rows squash flat in PCA.
             scatter: Scatter {
                 umap: true,
@@ -495,7 +498,8 @@ impl App {
                 let results = self.results.clone();
                 self.table
                     .set_query(q, results.as_deref(), &self.model.label_column);
-                self.hosts.refresh(self.results.as_deref());
+                self.hosts
+                    .refresh(self.results.as_deref(), self.table.view.as_deref());
             }
             Event::Failed { error, .. } => {
                 self.previous = None;
@@ -571,6 +575,7 @@ impl App {
         match action {
             // Esc clears a search; it never quits (q does): a stray Esc must not throw away
             // the filters and model settings.
+            Action::Close if self.strip.window.is_some() => self.strip.window = None,
             Action::Close => {
                 if self.table.search.is_empty() {
                     self.status = Some("q quits".into());
@@ -628,6 +633,9 @@ impl App {
                 }
             }
             Action::Open if self.tab == Tab::Hosts => self.open_host(),
+            Action::Open if self.tab == Tab::Anomalies && self.strip.window.is_some() => {
+                self.narrow_to_window()
+            }
             Action::Open => self.open_detail(),
             Action::PivotHost | Action::PivotPair => return self.pivot(action),
             a => return self.on_tab(a, page),
@@ -641,10 +649,13 @@ impl App {
         let r = results.as_deref();
         match self.tab {
             Tab::Anomalies => {
-                self.table.update(action, r, page);
+                if !self.strip.update(action) {
+                    self.table.update(action, r, page);
+                }
             }
             Tab::Hosts => {
-                self.hosts.update(action, r, page);
+                self.hosts
+                    .update(action, r, self.table.view.as_deref(), page);
             }
             Tab::Scatter => {
                 self.scatter
@@ -738,11 +749,29 @@ impl App {
         None
     }
 
+    /// Narrows the view to the time window chosen on the strip (its `after:`/`before:`
+    /// terms replace the query's).
+    fn narrow_to_window(&mut self) {
+        let Some(text) = self.strip.narrowed(&self.table.query) else {
+            return;
+        };
+        self.strip.window = None;
+        match crate::query::Query::parse(&text) {
+            Ok(q) => {
+                self.query_back.push(self.table.query.clone());
+                self.set_query(q);
+            }
+            Err(e) => self.status = Some(clean(&e.to_string())),
+        }
+    }
+
     /// Shows the view `q` asks for.
     fn set_query(&mut self, q: crate::query::Query) {
         let results = self.results.clone();
         self.table
             .set_query(q, results.as_deref(), &self.model.label_column);
+        self.hosts
+            .refresh(results.as_deref(), self.table.view.as_deref());
         self.status = Some(match &self.table.sort_error {
             Some(e) => clean(e),
             None => format!("{} rows in view", self.table.order.len()),
@@ -773,7 +802,6 @@ impl App {
                             if q != self.table.query {
                                 self.query_back.push(self.table.query.clone());
                             }
-                            self.tab = Tab::Anomalies;
                             self.set_query(q);
                         }
                         // A bad term changes nothing: the bar stays open with the error.

@@ -3,7 +3,7 @@
 //! any widget sees it.
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use polars::prelude::{DataFrame, DataType};
@@ -339,6 +339,8 @@ pub struct Results {
     warnings: Vec<String>,
     /// Whether the analysed rows span more than a day (times then show their date).
     pub multi_day: bool,
+    /// The time strip's buckets, made for the width last asked ([`Results::strip`]).
+    strip: Mutex<Option<(usize, Option<Arc<Timeline>>)>>,
 }
 
 /// What the Histograms tab and the Overview add to a job's results.
@@ -363,19 +365,30 @@ pub struct HostRow {
 const TIMELINE_BUCKETS: usize = 16;
 
 /// Bucket widths the timeline chooses from, in seconds: round steps a reader can add up.
-const TIMELINE_STEPS: [i64; 14] = [
+const TIMELINE_STEPS: [i64; 25] = [
     1,
+    2,
+    5,
     10,
+    15,
+    30,
     60,
-    300,
-    900,
-    1800,
+    2 * 60,
+    5 * 60,
+    10 * 60,
+    15 * 60,
+    20 * 60,
+    30 * 60,
     3600,
+    2 * 3600,
     3 * 3600,
+    4 * 3600,
     6 * 3600,
     12 * 3600,
     86_400,
+    2 * 86_400,
     7 * 86_400,
+    14 * 86_400,
     30 * 86_400,
     365 * 86_400,
 ];
@@ -624,6 +637,7 @@ impl Results {
             summaries: OnceLock::new(),
             seconds: started.elapsed().as_secs_f64(),
             analysis,
+            strip: Mutex::new(None),
         })
     }
 
@@ -690,6 +704,46 @@ impl Results {
     /// [`Results::summarise`] ran).
     pub fn timeline(&self) -> Option<&Timeline> {
         self.summaries.get().and_then(|s| s.timeline.as_ref())
+    }
+
+    /// The analysed rows over time in at most `most` buckets, for the time strip: made
+    /// once per width, not per frame.
+    pub fn strip(&self, most: usize) -> Option<Arc<Timeline>> {
+        let mut slot = self.strip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((m, t)) = &*slot {
+            if *m == most {
+                return t.clone();
+            }
+        }
+        let t = Timeline::of(&self.log.frame, &self.analysis, most).map(Arc::new);
+        *slot = Some((most, t.clone()));
+        t
+    }
+
+    /// Feature `k`'s distribution over the analysed rows `view` keeps (a query's view),
+    /// anomalous against normal; `None` without such a feature.
+    pub fn dist_in(&self, k: usize, view: &[bool]) -> Option<FeatureDist> {
+        let a = &self.analysis;
+        let (f, raw) = (a.matrix.features.get(k)?, a.matrix.raw.get(k)?);
+        let keep = |i: &usize| view.get(*i).copied().unwrap_or(false);
+        let rows: Vec<usize> = (0..a.verdicts.flagged.len()).filter(keep).collect();
+        let flagged: Vec<bool> = rows.iter().map(|&i| a.verdicts.flagged[i]).collect();
+        let raw = match raw {
+            Raw::Num(v) => Raw::Num(rows.iter().map(|&i| v[i]).collect()),
+            Raw::Cat {
+                codes,
+                vocab,
+                counts,
+            } => Raw::Cat {
+                codes: rows.iter().map(|&i| codes[i]).collect(),
+                vocab: vocab.clone(),
+                counts: counts.clone(),
+            },
+        };
+        Some(FeatureDist {
+            name: clean(&f.column),
+            dist: distribution(&f.column, &raw, &flagged),
+        })
     }
 
     /// Whether [`Results::summarise`] ran.

@@ -138,6 +138,16 @@ pub enum Action {
     More,
     /// Lower the contamination.
     Less,
+    /// Show or hide the time strip.
+    Strip,
+    /// Move the time window earlier.
+    Earlier,
+    /// Move the time window later.
+    Later,
+    /// Narrow the time window by a bucket.
+    Narrower,
+    /// Widen the time window by a bucket.
+    Wider,
     /// Next verdict rule.
     Rule,
     /// Every detector on.
@@ -234,11 +244,16 @@ pub const BINDINGS: &[Binding] = &[
     b(&[k('g'), code(KeyCode::Home)], "g", A::Top, C::Move, "first row", None),
     b(&[k('G'), code(KeyCode::End)], "G", A::Bottom, C::Move, "last row", None),
     // Tabs.
-    b(&[code(KeyCode::Enter)], "Enter", A::Open, C::Anomalies, "full record of the row", Some("record")),
+    b(&[code(KeyCode::Enter)], "Enter", A::Open, C::Anomalies, "full record of the row (with a time window chosen: narrow the view to it)", Some("record")),
     b(&[k('H')], "H", A::PivotHost, C::Anomalies, "narrow the view to the row's source host (host: term)", Some("host")),
     b(&[k('P')], "P", A::PivotPair, C::Anomalies, "narrow the view to the row's two hosts (pair: term)", Some("pair")),
     b(&[k('o')], "o", A::Sort, C::Anomalies, "sort by the next column", Some("sort")),
     b(&[k('O'), k('r')], "O", A::Reverse, C::Anomalies, "reverse the order (the header's ▲/▼ marks it)", None),
+    b(&[k('w')], "w", A::Strip, C::Anomalies, "show or hide the time strip (rows and flagged rows over time)", None),
+    b(&[k('[')], "[", A::Earlier, C::Anomalies, "time window: choose one, or move it earlier", Some("when")),
+    b(&[k(']')], "]", A::Later, C::Anomalies, "time window: choose one, or move it later", None),
+    b(&[k('{')], "{", A::Narrower, C::Anomalies, "time window: a bucket narrower", None),
+    b(&[k('}')], "}", A::Wider, C::Anomalies, "time window: a bucket wider", None),
     b(&[code(KeyCode::Enter)], "Enter", A::Open, C::Hosts, "the host's or pair's connections, flagged first", Some("rows")),
     b(&[k('u')], "u", A::Unit, C::Hosts, "rank sources, destinations or pairs", Some("src/dst/pair")),
     b(&[k('o')], "o", A::Sort, C::Hosts, "sort by score, a behaviour, rows or flagged", Some("sort")),

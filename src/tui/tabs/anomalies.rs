@@ -10,7 +10,7 @@ use crate::query::Query;
 use crate::tui::app::{moves, scrolled, App};
 use crate::tui::data::{Flagged, Results, RowText};
 use crate::tui::keys::Action;
-use crate::tui::views::{count, cut, pending, Theme};
+use crate::tui::views::{count, cut, fit, pending, scrollbar, Theme};
 
 /// Columns the Anomalies table sorts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,9 @@ pub struct Table {
     pub view: Option<Vec<bool>>,
     /// Why the query's sort could not apply, if it could not.
     pub sort_error: Option<String>,
+    /// Counts the views set (so that what other tabs derive from `view` can be kept
+    /// until it changes).
+    pub view_generation: u64,
 }
 
 impl Default for Table {
@@ -91,6 +94,7 @@ impl Table {
             query: Query::default(),
             view: None,
             sort_error: None,
+            view_generation: 0,
         }
     }
 
@@ -104,6 +108,7 @@ impl Table {
             _ => None,
         };
         self.query = query;
+        self.view_generation += 1;
         self.selected = 0;
         self.reorder(results);
     }
@@ -221,6 +226,9 @@ impl Table {
     }
 }
 
+/// The narrowest reasons column worth showing (a reason's first words).
+const MIN_REASONS: usize = 16;
+
 /// Rows of detail under the table, when there is room.
 const PREVIEW: u16 = 2;
 
@@ -258,13 +266,25 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     // A warning that the ranking may be upside down takes a line when there is room.
     let warnings = r.warnings();
     let warn_h = u16::from(area.height >= 12 && !warnings.is_empty());
-    let [caption, warning, table, below] = Layout::vertical([
+    // The time strip, when asked for and there is room for a table under it.
+    let strip_h = if app.strip.shown && area.height >= 14 {
+        super::timestrip::HEIGHT
+    } else {
+        0
+    };
+    let [caption, strip, warning, table, below] = Layout::vertical([
         Constraint::Length(u16::from(area.height >= 4)),
+        Constraint::Length(strip_h),
         Constraint::Length(warn_h),
         Constraint::Min(0),
         Constraint::Length(preview),
     ])
     .areas(area);
+    if strip_h > 0 {
+        super::timestrip::render(&app.strip, &app.table.query, r, th, f, strip);
+    } else {
+        app.strip.drawn.set(None);
+    }
     if warn_h > 0 {
         f.render_widget(
             Paragraph::new(Line::styled(
@@ -314,7 +334,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             th.warn(),
         ));
     }
-    f.render_widget(Paragraph::new(Line::from(cap)), caption);
+    f.render_widget(Paragraph::new(fit(Line::from(cap), caption.width)), caption);
     if rows.is_empty() {
         f.render_widget(
             Paragraph::new("No row is flagged with these settings (d: raise the contamination)."),
@@ -322,7 +342,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         );
         return;
     }
-    let cols = Columns::for_width(table.width);
+    let visible = usize::from(table.height.saturating_sub(1)).max(1);
+    let offset = t.selected.saturating_sub(visible - 1);
+    let table = scrollbar(f, table, t.order.len(), offset, visible, th);
+    let mut cols = Columns::for_width(table.width);
     let mut header = vec!["score"];
     let mut widths = vec![Constraint::Length(6)];
     if cols.votes {
@@ -339,8 +362,6 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         header.push("uid");
         widths.push(Constraint::Length(18));
     }
-    let visible = usize::from(table.height.saturating_sub(1)).max(1);
-    let offset = t.selected.saturating_sub(visible - 1);
     let shown: Vec<(usize, &Flagged)> = t
         .order
         .iter()
@@ -366,6 +387,21 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         header.push("detectors");
         widths.push(Constraint::Length(24));
     }
+    // What the other columns and the gaps leave the reasons: cells that do not fit end in
+    // a mark, never mid-word; too little room for a few words and the column is left to
+    // the line under the table.
+    let fixed: u16 = widths
+        .iter()
+        .map(|c| match c {
+            Constraint::Length(n) => *n + 1,
+            _ => 1,
+        })
+        .sum();
+    let lengths = Widths {
+        conn: conn_w,
+        reasons: usize::from(table.width.saturating_sub(fixed)),
+    };
+    cols.reasons &= lengths.reasons >= MIN_REASONS;
     if cols.reasons {
         header.push("reasons");
         widths.push(Constraint::Fill(1));
@@ -373,7 +409,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let rows: Vec<Row> = shown
         .into_iter()
         .map(|(pos, fl)| {
-            let row = Row::new(cells(fl, &cols, r));
+            let row = Row::new(cells(fl, &cols, &lengths, r));
             if pos == t.selected {
                 row.style(th.selected())
             } else if !fl.flagged {
@@ -404,6 +440,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                     Span::styled(r.reasons(fl), th.anomalous()),
                 ]),
             ];
+            let lines: Vec<Line> = lines.into_iter().map(|l| fit(l, below.width)).collect();
             f.render_widget(Paragraph::new(lines), below);
         }
     }
@@ -428,7 +465,13 @@ fn sorted_header(header: &[&str], t: &Table) -> Vec<String> {
         .collect()
 }
 
-fn cells(flagged: &Flagged, cols: &Columns, r: &Results) -> Vec<String> {
+/// Columns of the cells whose width varies.
+struct Widths {
+    conn: usize,
+    reasons: usize,
+}
+
+fn cells(flagged: &Flagged, cols: &Columns, w: &Widths, r: &Results) -> Vec<String> {
     let fl = r.text(flagged);
     let mut c = vec![format!("{:.3}", flagged.score)];
     if cols.votes {
@@ -448,9 +491,9 @@ fn cells(flagged: &Flagged, cols: &Columns, r: &Results) -> Vec<String> {
         fl.ts.get(11..19).unwrap_or(&fl.ts).to_string()
     });
     if cols.uid {
-        c.push(fl.uid.clone());
+        c.push(cut(&fl.uid, 18));
     }
-    c.push(conn(fl));
+    c.push(cut(&conn(fl), w.conn));
     if cols.service {
         // No service (Zeek's `-`): the protocol, in parentheses, says more.
         let s = if fl.service == "-" {
@@ -461,10 +504,10 @@ fn cells(flagged: &Flagged, cols: &Columns, r: &Results) -> Vec<String> {
         c.push(cut(&s, 8));
     }
     if cols.detectors {
-        c.push(fl.detectors.clone());
+        c.push(cut(&fl.detectors, 24));
     }
     if cols.reasons {
-        c.push(r.reasons(flagged));
+        c.push(cut(&r.reasons(flagged), w.reasons));
     }
     c
 }

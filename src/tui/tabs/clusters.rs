@@ -16,7 +16,7 @@ use crate::tui::app::App;
 use crate::tui::app::{moves, scrolled, Subset};
 use crate::tui::data::clean;
 use crate::tui::keys::Action;
-use crate::tui::views::{count, pending, Theme};
+use crate::tui::views::{count, cut, fit, pending, scrollbar, Theme};
 
 /// The Clusters tab's state.
 #[derive(Debug, Clone)]
@@ -85,26 +85,58 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         ));
     }
     head.push(Line::styled(info, th.dim()));
-    // Anomalous share per cluster.
+    // Anomalous share per cluster, and its rows in a query's view.
+    let view = app.table.view.as_deref();
     let mut flagged: HashMap<i32, usize> = HashMap::new();
+    let mut in_view: HashMap<i32, usize> = HashMap::new();
     for (&i, &lab) in c.rows.iter().zip(&c.labels) {
         if r.analysis.verdicts.flagged[i] {
             *flagged.entry(lab).or_default() += 1;
         }
+        if view.is_some_and(|v| v.get(i).copied().unwrap_or(false)) {
+            *in_view.entry(lab).or_default() += 1;
+        }
+    }
+    // While a query narrows the view, the clusters that hold its rows.
+    let shown: Vec<usize> = (0..c.stats.len())
+        .filter(|&k| view.is_none() || in_view.contains_key(&c.stats[k].cluster))
+        .collect();
+    if view.is_some() {
+        head[1] = Line::styled(
+            cut(
+                &format!(
+                    "the view's {} rows are in {} of {} clusters (noise as one); whole-cluster \
+                     statistics",
+                    count(in_view.values().sum()),
+                    shown.len(),
+                    c.stats.len()
+                ),
+                usize::from(area.width),
+            ),
+            th.dim(),
+        );
     }
     let [top, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    let head: Vec<Line> = head.into_iter().map(|l| fit(l, top.width)).collect();
     f.render_widget(Paragraph::new(head), top);
     let list_w = if body.width >= 60 { 26 } else { body.width / 2 };
     let [list, detail] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(1)]).areas(body);
-    let sel = app.clusters.selected.min(c.stats.len().saturating_sub(1));
+    let sel = app.clusters.selected.min(shown.len().saturating_sub(1));
     let visible = usize::from(list.height.saturating_sub(1)).max(1);
     let first = sel.saturating_sub(visible.saturating_sub(1));
+    let list = scrollbar(f, list, shown.len(), first, visible, th);
     let mut rows = vec![Line::styled(
         format!("{:<9}{:>8}{:>8}", "cluster", "rows", "anom%"),
         th.dim(),
     )];
-    for (k, s) in c.stats.iter().enumerate().skip(first).take(visible) {
+    for (k, s) in shown
+        .iter()
+        .map(|&k| &c.stats[k])
+        .enumerate()
+        .skip(first)
+        .take(visible)
+    {
         let name = if s.cluster < 0 {
             "noise".to_string()
         } else {
@@ -119,39 +151,44 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         });
     }
     f.render_widget(Paragraph::new(rows), list);
-    if let Some(s) = c.stats.get(sel) {
-        f.render_widget(Paragraph::new(stats_lines(&th, s)), detail);
+    if let Some(s) = shown.get(sel).and_then(|&k| c.stats.get(k)) {
+        f.render_widget(Paragraph::new(stats_lines(&th, s, detail.width)), detail);
     }
 }
 
-fn stats_lines(th: &Theme, s: &ClusterStats) -> Vec<Line<'static>> {
+fn stats_lines(th: &Theme, s: &ClusterStats, width: u16) -> Vec<Line<'static>> {
     let name = if s.cluster < 0 {
         "noise".to_string()
     } else {
         format!("cluster #{}", s.cluster)
     };
-    let mut lines = vec![
-        Line::styled(format!("{name}: {} rows", count(s.count)), th.title()),
-        Line::styled(
-            format!(
-                "{:<13}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
-                "feature", "mean", "std", "min", "q1", "median", "q3", "max"
-            ),
-            th.dim(),
-        ),
-    ];
+    let mut lines = vec![Line::styled(
+        format!("{name}: {} rows", count(s.count)),
+        th.title(),
+    )];
+    // The statistics that fit: all seven, or the mean, the extremes and the median.
+    let all = usize::from(width) >= 13 + 7 * 8;
+    let names: &[&str] = if all {
+        &["mean", "std", "min", "q1", "median", "q3", "max"]
+    } else {
+        &["mean", "min", "median", "max"]
+    };
+    let mut head = format!("{:<13}", "feature");
+    for n in names {
+        head.push_str(&format!("{n:>8}"));
+    }
+    lines.push(Line::styled(head, th.dim()));
     for n in &s.numeric {
-        lines.push(Line::raw(format!(
-            "{:<13}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
-            clean(&n.feature),
-            short(n.mean),
-            short(n.std),
-            short(n.min),
-            short(n.q1),
-            short(n.median),
-            short(n.q3),
-            short(n.max)
-        )));
+        let values = if all {
+            vec![n.mean, n.std, n.min, n.q1, n.median, n.q3, n.max]
+        } else {
+            vec![n.mean, n.min, n.median, n.max]
+        };
+        let mut line = format!("{:<13}", cut(&clean(&n.feature), 12));
+        for v in values {
+            line.push_str(&format!("{:>8}", short(v)));
+        }
+        lines.push(Line::raw(line));
     }
     lines.push(Line::raw(""));
     for c in &s.categorical {
@@ -164,7 +201,7 @@ fn stats_lines(th: &Theme, s: &ClusterStats) -> Vec<Line<'static>> {
         spans.push(Span::raw(top.join(" · ")));
         lines.push(Line::from(spans));
     }
-    lines
+    lines.into_iter().map(|l| fit(l, width)).collect()
 }
 
 /// A number in at most 7 columns: large values with a k, M or G suffix.

@@ -11,9 +11,12 @@ use ratatui::Frame;
 use crate::cluster::stats::Histogram;
 use crate::reasons::number;
 use crate::tui::app::App;
-use crate::tui::data::{log_scale, Dist};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::tui::data::{log_scale, Dist, FeatureDist, Results};
 use crate::tui::keys::Action;
-use crate::tui::views::{count, cut, pending, Theme};
+use crate::tui::views::{count, cut, fit, pending, Theme};
 
 /// The Histograms tab's state.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +27,25 @@ pub struct Histograms {
     pub side_by_side: bool,
     /// Log bins.
     pub log: bool,
+    /// The feature shown over a query's view: (view generation, feature, distribution),
+    /// made when first drawn, one feature at a time.
+    pub in_view: RefCell<Option<(u64, usize, Arc<FeatureDist>)>>,
+}
+
+impl Histograms {
+    /// The shown feature's distribution over the query's view (`generation` numbers the
+    /// view), made once per feature and view.
+    fn view_dist(&self, r: &Results, view: &[bool], generation: u64) -> Option<Arc<FeatureDist>> {
+        let mut slot = self.in_view.borrow_mut();
+        if let Some((g, k, d)) = &*slot {
+            if *g == generation && *k == self.feature {
+                return Some(Arc::clone(d));
+            }
+        }
+        let d = Arc::new(r.dist_in(self.feature, view)?);
+        *slot = Some((generation, self.feature, Arc::clone(&d)));
+        Some(d)
+    }
 }
 
 impl Histograms {
@@ -60,7 +82,13 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         pending(app, f, area);
         return;
     };
-    let Some(fd) = r.dists().get(app.hist.feature) else {
+    // Over the query's view when one narrows it (the whole analysis's are ready first).
+    let view = app.table.view.as_deref();
+    let in_view = match view {
+        Some(v) if !r.dists().is_empty() => app.hist.view_dist(r, v, app.table.view_generation),
+        _ => None,
+    };
+    let Some(fd) = in_view.as_deref().or(r.dists().get(app.hist.feature)) else {
         f.render_widget(Paragraph::new("No feature to show."), area);
         return;
     };
@@ -83,6 +111,14 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             format!(" {}/{}", app.hist.feature + 1, r.dists().len()),
             th.dim(),
         ),
+        Span::styled(
+            if in_view.is_some() {
+                " · in the view"
+            } else {
+                ""
+            },
+            th.warn(),
+        ),
         Span::raw(" · "),
         Span::styled(format!("normal {}", count(n_normal)), th.normal()),
         Span::raw(" · "),
@@ -102,7 +138,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             th.dim(),
         ));
     }
-    f.render_widget(Paragraph::new(Line::from(cap)), caption);
+    f.render_widget(Paragraph::new(fit(Line::from(cap), caption.width)), caption);
     match &fd.dist {
         Dist::Num { hist, curve, .. } => {
             let bins = if app.hist.log {

@@ -13,7 +13,7 @@ use crate::ingest::Log;
 use crate::tui::app::{moves, scrolled, App};
 use crate::tui::data::{clean, HostRow, Results, UNITS};
 use crate::tui::keys::Action;
-use crate::tui::views::{count, cut, pending, Theme};
+use crate::tui::views::{count, cut, fit, pending, scrollbar, Theme};
 
 /// What the Hosts table is sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,9 @@ pub struct Hosts {
     pub order: Vec<u32>,
     /// The widest label among them, in columns (at most a pair's).
     pub widest: usize,
+    /// While a query narrows the view: how many entries of `unit` have a connection in
+    /// it, of how many.
+    pub in_view: Option<(usize, usize)>,
 }
 
 impl Default for Hosts {
@@ -74,6 +77,7 @@ impl Default for Hosts {
             selected: 0,
             order: Vec::new(),
             widest: 4,
+            in_view: None,
         }
     }
 }
@@ -96,14 +100,41 @@ impl Hosts {
 
     /// Sorts the current unit's entries of `results` into `order` and keeps the
     /// highlight in range.
-    pub fn refresh(&mut self, results: Option<&Results>) {
+    /// While a query narrows the view (`view`: for each analysed row, whether it is in
+    /// it), only the hosts or pairs with a connection in it are listed.
+    pub fn refresh(&mut self, results: Option<&Results>, view: Option<&[bool]>) {
         let Some(r) = results else {
             self.order.clear();
             self.selected = 0;
+            self.in_view = None;
             return;
         };
         let v = self.entries(r);
         let mut order: Vec<u32> = (0..v.len() as u32).collect();
+        self.in_view = None;
+        if let Some(view) = view {
+            let a = &r.analysis;
+            let groups = match self.unit {
+                Unit::Src => &a.context.by_src,
+                Unit::Dst => &a.context.by_dst,
+                Unit::Pair => &a.context.by_pair,
+            };
+            let mut seen =
+                vec![false; groups.of.iter().map(|&g| g as usize + 1).max().unwrap_or(0)];
+            for (&k, _) in a
+                .matrix
+                .keep
+                .iter()
+                .zip(view)
+                .filter(|(_, &in_view)| in_view)
+            {
+                if let Some(s) = seen.get_mut(groups.of[k] as usize) {
+                    *s = true;
+                }
+            }
+            order.retain(|&k| seen.get(v[k as usize].ranked.group).is_some_and(|&s| s));
+            self.in_view = Some((order.len(), v.len()));
+        }
         // Stable sorts: equal keys keep the ranking's order.
         let at = |k: &u32| &v[*k as usize].ranked;
         match self.sort {
@@ -134,7 +165,13 @@ impl Hosts {
     }
 
     /// Handles the tab's own keys; returns whether the key was its.
-    pub fn update(&mut self, action: Action, results: Option<&Results>, page: usize) -> bool {
+    pub fn update(
+        &mut self,
+        action: Action,
+        results: Option<&Results>,
+        view: Option<&[bool]>,
+        page: usize,
+    ) -> bool {
         match action {
             Action::Unit => {
                 self.unit = match self.unit {
@@ -143,12 +180,12 @@ impl Hosts {
                     Unit::Pair => Unit::Src,
                 };
                 self.selected = 0;
-                self.refresh(results);
+                self.refresh(results, view);
             }
             Action::Sort => {
                 self.sort = self.sort.next();
                 self.selected = 0;
-                self.refresh(results);
+                self.refresh(results, view);
             }
             a if moves(a) => {
                 let max = self.order.len().saturating_sub(1);
@@ -242,16 +279,29 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         Unit::Pair => "pairs",
     };
     f.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(format!("{} {unit}", count(list.len())), th.title()),
-            Span::styled(
-                format!(
-                    " · sort {} · score = max(behaviour, anomaly)",
-                    s.sort.name()
+        Paragraph::new(fit(
+            Line::from(vec![
+                Span::styled(
+                    match s.in_view {
+                        Some((n, of)) => format!(
+                            "{} of {} {unit} with connections in the view",
+                            count(n),
+                            count(of)
+                        ),
+                        None => format!("{} {unit}", count(list.len())),
+                    },
+                    th.title(),
                 ),
-                th.dim(),
-            ),
-        ])),
+                Span::styled(
+                    format!(
+                        " · sort {} · score = max(behaviour, anomaly)",
+                        s.sort.name()
+                    ),
+                    th.dim(),
+                ),
+            ]),
+            title.width,
+        )),
         title,
     );
     if warn_h > 0 {
@@ -262,9 +312,17 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), warn);
     }
     if list.is_empty() {
-        f.render_widget(Paragraph::new("No host to rank."), table);
+        let none = if s.in_view.is_some() {
+            "No host has a connection in the view (Bksp: the view before)."
+        } else {
+            "No host to rank."
+        };
+        f.render_widget(Paragraph::new(none), table);
         return;
     }
+    let rows_h = usize::from(table.height.saturating_sub(1)).max(1);
+    let first = s.selected.saturating_sub(rows_h - 1);
+    let table = scrollbar(f, table, list.len(), first, rows_h, th);
     let w = table.width;
     // Behaviour columns when they fit beside a 15-character address.
     let widest = s.widest;
@@ -276,8 +334,6 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         .saturating_sub(fixed + if behaviours { 5 * BEHAVIOUR_W } else { 0 })
         .min(widest)
         .max(4);
-    let rows_h = usize::from(table.height.saturating_sub(1)).max(1);
-    let first = s.selected.saturating_sub(rows_h - 1);
     let mut header = vec![
         "rank".to_string(),
         "host".into(),
@@ -289,6 +345,11 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         header.extend(Behaviour::ALL.iter().map(|b| b.short().to_string()));
     }
     header.push("reasons".into());
+    // What the other columns and the gaps leave the reasons (cut with a mark).
+    let columns = 5 + if behaviours { 5 } else { 0 };
+    let reasons_w = usize::from(w).saturating_sub(
+        4 + host_w + 5 + 6 + 5 + if behaviours { 5 * (BEHAVIOUR_W - 1) } else { 0 } + columns,
+    );
     let body: Vec<Row> = list
         .iter()
         .enumerate()
@@ -311,7 +372,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                     }
                 }));
             }
-            c.push(r.host_reasons(h));
+            c.push(cut(&r.host_reasons(h), reasons_w));
             let row = Row::new(c);
             if k == s.selected {
                 row.style(th.selected())

@@ -8,3 +8,4 @@ pub mod histograms;
 pub mod hosts;
 pub mod overview;
 pub mod scatter;
+pub mod timestrip;

@@ -9,7 +9,7 @@ use ratatui::Frame;
 use crate::tui::app::App;
 use crate::tui::app::{moves, scrolled};
 use crate::tui::keys::Action;
-use crate::tui::views::{count, cut, Theme};
+use crate::tui::views::{count, cut, fit, scrollbar, Theme};
 
 /// The Overview tab's state.
 #[derive(Debug, Clone, Default)]
@@ -191,40 +191,44 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             None => right.push(Line::raw("waiting")),
         },
     }
-    let scroll = u16::try_from(app.overview.scroll).unwrap_or(u16::MAX);
-    if area.width >= 72 {
+    let visible = usize::from(area.height);
+    let two = area.width >= 72;
+    let total = if two {
+        left.len().max(right.len())
+    } else {
+        left.len() + right.len() + 1
+    };
+    let first = app.overview.scroll.min(total.saturating_sub(visible));
+    let area = scrollbar(f, area, total, first, visible, th);
+    let scroll = u16::try_from(first).unwrap_or(u16::MAX);
+    if two {
         // A column of gap, and lines cut with a mark where they do not fit: text never
         // runs into the next column.
         let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
             .spacing(1)
             .areas(area);
-        f.render_widget(Paragraph::new(fit(left, l.width)).scroll((scroll, 0)), l);
-        f.render_widget(Paragraph::new(fit(right, r.width)).scroll((scroll, 0)), r);
+        f.render_widget(
+            Paragraph::new(fit_all(left, l.width)).scroll((scroll, 0)),
+            l,
+        );
+        f.render_widget(
+            Paragraph::new(fit_all(right, r.width)).scroll((scroll, 0)),
+            r,
+        );
     } else {
         let mut all = right;
         all.push(Line::raw(""));
         all.extend(left);
         f.render_widget(
-            Paragraph::new(fit(all, area.width)).scroll((scroll, 0)),
+            Paragraph::new(fit_all(all, area.width)).scroll((scroll, 0)),
             area,
         );
     }
 }
 
-/// Lines cut to `width` columns, a cut one ending in `…` (in its first span's style).
-fn fit(lines: Vec<Line<'static>>, width: u16) -> Vec<Line<'static>> {
-    let width = usize::from(width);
-    lines
-        .into_iter()
-        .map(|line| {
-            if line.width() <= width {
-                return line;
-            }
-            let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
-            let style = line.spans.first().map(|s| s.style).unwrap_or_default();
-            Line::styled(cut(&text, width), style)
-        })
-        .collect()
+/// Lines cut to `width` columns, a cut one ending in `…`.
+fn fit_all(lines: Vec<Line<'static>>, width: u16) -> Vec<Line<'static>> {
+    lines.into_iter().map(|l| fit(l, width)).collect()
 }
 
 /// Rows over time: a line per bucket, its start, a bar of its rows (the flagged share in

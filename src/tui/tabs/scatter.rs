@@ -12,7 +12,7 @@ use ratatui::Frame;
 
 use crate::tui::app::App;
 use crate::tui::keys::Action;
-use crate::tui::views::{pending, Theme};
+use crate::tui::views::{fit, pending, Theme};
 
 /// The Scatter tab's state.
 #[derive(Debug, Clone, Default)]
@@ -146,8 +146,19 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         .as_ref()
         .and_then(|u| u.sampled)
         .filter(|_| name == "UMAP");
+    // While a query narrows the view, only its rows are drawn, on the whole map's axes
+    // (so they show where they sit among the rest).
+    let view = app.table.view.as_deref().filter(|v| v.len() == n);
+    let kept = |i: usize| view.is_none_or(|v| v[i]);
+    let heading = match view {
+        Some(v) => format!(
+            "{name}: the {} rows in the view, of {n}",
+            v.iter().filter(|&&k| k).count()
+        ),
+        None => format!("{name} of {n} rows"),
+    };
     let mut title = vec![
-        Span::styled(format!("{name} of {n} rows"), th.title()),
+        Span::styled(heading, th.title()),
         Span::styled(
             format!(" · colour: {mode} (p: PCA/UMAP, c: colour)"),
             th.dim(),
@@ -170,7 +181,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         .take(2 * 6)
         .collect();
     f.render_widget(
-        Paragraph::new(vec![Line::from(title), Line::from(legend_spans)]),
+        Paragraph::new(vec![
+            fit(Line::from(title), head.width),
+            fit(Line::from(legend_spans), head.width),
+        ]),
         head,
     );
     if plot.width < 4 || plot.height < 2 || n == 0 {
@@ -188,13 +202,13 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let stride = n.div_ceil(MAX_POINTS).max(1);
     let n_classes = legend.len().max(1);
     let mut layers: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n_classes];
-    for i in (0..n).step_by(stride) {
+    for i in (0..n).step_by(stride).filter(|&i| kept(i)) {
         let c = classes.get(i).copied().unwrap_or(0).min(n_classes - 1);
         layers[c].push((points[[i, 0]], points[[i, 1]]));
     }
     // Anomalous rows are always drawn, whatever the stride.
     if stride > 1 && app.scatter.colour == 0 {
-        for i in (0..n).filter(|&i| v.flagged[i] && i % stride != 0) {
+        for i in (0..n).filter(|&i| v.flagged[i] && i % stride != 0 && kept(i)) {
             layers[1].push((points[[i, 0]], points[[i, 1]]));
         }
     }

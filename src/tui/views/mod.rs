@@ -213,14 +213,14 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
     ]);
     if roomy {
         let [a, b] = Layout::vertical([Constraint::Length(1); 2]).areas(area);
-        f.render_widget(Paragraph::new(Line::from(first)), a);
-        f.render_widget(Paragraph::new(Line::from(second)), b);
+        f.render_widget(Paragraph::new(fit(Line::from(first), a.width)), a);
+        f.render_widget(Paragraph::new(fit(Line::from(second), b.width)), b);
     } else {
         // One line: what matters most on a tiny screen is the state and the filter.
         let mut one = job_spans(app);
         one.push(Span::raw(" "));
         one.extend(second.into_iter().skip(1));
-        f.render_widget(Paragraph::new(Line::from(one)), area);
+        f.render_widget(Paragraph::new(fit(Line::from(one), area.width)), area);
     }
 }
 
@@ -427,6 +427,44 @@ fn centred(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
+/// The thumb of the scroll bars (a heavy line, found nowhere else on screen).
+pub const SCROLL_THUMB: &str = "┃";
+
+/// A scroll bar on the right edge of `area` when `total` lines do not fit in the
+/// `visible` ones (the first shown being `first`), so that a list that goes on says so;
+/// returns the area left for the content (a column narrower when the bar shows).
+pub(crate) fn scrollbar(
+    f: &mut Frame,
+    area: Rect,
+    total: usize,
+    first: usize,
+    visible: usize,
+    th: Theme,
+) -> Rect {
+    use ratatui::widgets::{Scrollbar, ScrollbarOrientation, ScrollbarState};
+    if total <= visible || area.width < 2 || area.height < 2 {
+        return area;
+    }
+    let [content, bar] =
+        Layout::horizontal([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    // The state counts scroll positions (0 to total - visible), the thumb the lines shown.
+    let mut state = ScrollbarState::new(total - visible + 1)
+        .position(first.min(total - visible))
+        .viewport_content_length(visible);
+    f.render_stateful_widget(
+        Scrollbar::new(ScrollbarOrientation::VerticalRight)
+            .begin_symbol(Some("▲"))
+            .end_symbol(Some("▼"))
+            .track_symbol(Some("│"))
+            .thumb_symbol(SCROLL_THUMB)
+            .track_style(th.dim())
+            .thumb_style(th.key()),
+        bar,
+        &mut state,
+    );
+    content
+}
+
 /// Clears `area` and draws a bordered box titled `title`; returns the inside.
 fn popup(f: &mut Frame, area: Rect, title: &str, th: Theme) -> Rect {
     f.render_widget(Clear, area);
@@ -459,6 +497,30 @@ pub(crate) fn cut(s: &str, width: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// `line` cut to `width` columns, a cut one ending in `…` in the style of the span it
+/// cuts: a line that runs off the screen says so instead of ending mid-word.
+pub(crate) fn fit(line: Line<'static>, width: u16) -> Line<'static> {
+    use unicode_width::UnicodeWidthStr;
+    let width = usize::from(width);
+    if line.width() <= width {
+        return line;
+    }
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for span in line.spans {
+        let w = span.content.width();
+        if used + w < width {
+            used += w;
+            spans.push(span);
+            continue;
+        }
+        // The span that reaches the edge: as much as fits with the mark.
+        spans.push(Span::styled(cut(&span.content, width - used), span.style));
+        break;
+    }
+    Line::from(spans).style(line.style)
 }
 
 /// A count with thousands separators.

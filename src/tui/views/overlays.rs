@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{centred, cut, hint_line, popup, Theme};
+use super::{centred, cut, hint_line, popup, scrollbar, Theme};
 use crate::tui::app::{App, Item, Overlay, Picker, PickerKind, PromptKind};
 use crate::tui::keys::{self, Context};
 
@@ -25,10 +25,11 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     }
 }
 
-const HELP_ORDER: [Context; 11] = [
+const HELP_ORDER: [Context; 12] = [
     Context::Global,
     Context::Move,
     Context::Anomalies,
+    Context::Hosts,
     Context::Scatter,
     Context::Clusters,
     Context::Histograms,
@@ -44,17 +45,24 @@ fn help(app: &App, f: &mut Frame, area: Rect, scroll: usize) {
     let rect = centred(area, 72, area.height.saturating_sub(2).max(3));
     let inner = popup(f, rect, "Keys (Esc closes)", th);
     let mut lines = Vec::new();
+    // Long texts wrap under themselves, beside the keys (a column is kept for the bar).
+    let room = usize::from(inner.width).saturating_sub(11).max(10);
     for c in HELP_ORDER {
         lines.push(Line::styled(c.title(), th.title()));
         for b in keys::of(c) {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:<8}", b.label), th.key()),
-                Span::raw(b.help),
-            ]));
+            for (k, piece) in wrap(b.help, room).into_iter().enumerate() {
+                let label = if k == 0 { b.label } else { "" };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {label:<8}"), th.key()),
+                    Span::raw(piece),
+                ]));
+            }
         }
     }
     let max = lines.len().saturating_sub(usize::from(inner.height));
-    let scroll = u16::try_from(scroll.min(max)).unwrap_or(0);
+    let first = scroll.min(max);
+    let inner = scrollbar(f, inner, lines.len(), first, usize::from(inner.height), th);
+    let scroll = u16::try_from(first).unwrap_or(0);
     f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
 }
 
@@ -90,6 +98,7 @@ fn picker(app: &App, f: &mut Frame, area: Rect, p: &Picker) {
     let visible = p.visible();
     let rows = usize::from(list.height).max(1);
     let offset = p.cursor.saturating_sub(rows - 1);
+    let list = scrollbar(f, list, visible.len(), offset, rows, th);
     let width = usize::from(list.width);
     let mut lines = Vec::new();
     for (pos, &i) in visible.iter().enumerate().skip(offset).take(rows) {
