@@ -1,9 +1,9 @@
 //! Detector speed and memory on scaled real conn logs.
 //!
 //! `cargo bench --bench detect` prints, at 100k and 1M rows (made from
-//! `stratosphere/010-mixed` by `../shared/tools/scale_conn.py`), each detector's fit on the
+//! `stratosphere/010-mixed` by `benches/scale_conn.py`), each detector's fit on the
 //! Benign rows plus score of every row — the seed notebook's protocol and the one PyOD was
-//! timed with in `../shared/reference/seed_speed.json` — on the seed's seven features
+//! timed with in `tests/reference/seed_speed.json` — on the seed's seven features
 //! divided by their max (median of 7 runs up to 200k rows, where a run lasts hundredths of
 //! a second and one noisy run moves a median of 3, of 5 runs up to 2M rows, else one), then
 //! the whole default analysis (default features and all ten detectors), and, from a child

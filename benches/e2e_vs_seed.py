@@ -14,10 +14,11 @@ start-up counts for zsift.
 
 Without `--zsift` the release binary is built with `cargo build --release` (in
 `$CARGO_TARGET_DIR`, else `target/`). The seed runs in a virtual environment with the
-versions of `../shared/reference/seed_speed.json`, made on first use at
-`${XDG_CACHE_HOME:-$HOME/.cache}/zsift/seed-venv`. Scaled logs are made with
-`../shared/tools/scale_conn.py` from `stratosphere/010-mixed` and kept in the benches'
-data folder (`$CARGO_TARGET_DIR/bench-data`, else `target/bench-data`).
+versions of `tests/reference/seed_speed.json`, made on first use at
+`${XDG_CACHE_HOME:-$HOME/.cache}/zsift/seed-venv`; it runs `benches/seed_pipeline.py`.
+Scaled logs are made with `benches/scale_conn.py` from
+`tests/data/stratosphere/010-mixed` and kept in the benches' data folder
+(`$CARGO_TARGET_DIR/bench-data`, else `target/bench-data`).
 
 Protocol: with `--fit benign` (the default, as in seed_speed.json) both fit their
 detectors on the rows labelled Benign and score every row (`zsift export --train-label
@@ -44,7 +45,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+BENCHES = REPO / "benches"
+DATA = REPO / "tests" / "data"
 SEED_VERSIONS = {
     "pyod": "3.6.7",
     "zat": "0.4.9",
@@ -115,8 +117,8 @@ def scaled(rows, data_dir):
         data_dir.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
         subprocess.run(
-            [sys.executable, str(SHARED / "tools" / "scale_conn.py"),
-             str(SHARED / "data" / "stratosphere" / "010-mixed.conn.log.labeled"),
+            [sys.executable, str(BENCHES / "scale_conn.py"),
+             str(DATA / "stratosphere" / "010-mixed.conn.log.labeled"),
              str(tmp), str(rows)],
             check=True,
         )
@@ -188,7 +190,7 @@ def run_seed(py, log_path, fit, n, timeout_s, lite):
     runs = []
     for i in range(n):
         with tempfile.TemporaryDirectory(prefix="seed-e2e-") as d:
-            cmd = [str(py), str(SHARED / "tools" / "seed_pipeline.py"), "--log", str(log_path),
+            cmd = [str(py), str(BENCHES / "seed_pipeline.py"), "--log", str(log_path),
                    *fit_args_seed(fit), "--export", os.path.join(d, "anomalous.csv")]
             if lite:
                 cmd += ["--no-umap", "--no-hdbscan"]

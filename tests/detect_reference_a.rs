@@ -1,5 +1,5 @@
-//! The detectors against PyOD's training scores on the shared reference matrix
-//! (`../shared/reference/010-mixed`): Spearman rank correlation of `fit`'s output with
+//! The detectors against PyOD's training scores on the reference matrix
+//! (`tests/reference/010-mixed`): Spearman rank correlation of `fit`'s output with
 //! PyOD's `decision_scores_`, and the agreement of `score` with `fit` on the training rows.
 
 mod common;

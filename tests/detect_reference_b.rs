@@ -1,5 +1,5 @@
 //! KNN, LOF and CBLOF training scores on the reference matrix against PyOD's
-//! (`../shared/reference/010-mixed/pyod_scores.csv`), by Spearman rank correlation.
+//! (`tests/reference/010-mixed/pyod_scores.csv`), by Spearman rank correlation.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Embedding and clustering against the Python references (umap-learn, hdbscan) on the
-//! reference matrix of `../shared/reference/010-mixed`, plus closed-form cases.
+//! reference matrix of `tests/reference/010-mixed`, plus closed-form cases.
 
 mod common;
 

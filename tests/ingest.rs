@@ -42,8 +42,8 @@ fn has_columns(log: &Log, names: &[&str]) {
 }
 
 #[test]
-fn every_shared_log_loads_with_its_row_count() {
-    // Row counts as listed in ../shared/data/SOURCES.md.
+fn every_real_log_loads_with_its_row_count() {
+    // Row counts as listed in tests/data/SOURCES.md.
     let cases: &[(&str, usize, &[&str])] = &[
         (
             "stratosphere/008-mixed.conn.log.labeled",

@@ -1,14 +1,14 @@
-//! Shared by the benchmark binaries: inputs made from the real logs with
-//! `../shared/tools/scale_conn.py`, medians, and peak memory measured in a child process.
+//! Shared by the benchmark binaries: inputs made from the real logs of `tests/data` with
+//! `benches/scale_conn.py`, medians, and peak memory measured in a child process.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-/// `../shared` beside the checkout.
-pub fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+/// The repository's root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Where generated inputs are kept between runs (outside the checkout).
@@ -33,8 +33,8 @@ pub fn scaled(rows: usize, json: bool) -> PathBuf {
     if !out.exists() {
         let tmp = out.with_extension("tmp");
         let status = Command::new("python3")
-            .arg(shared().join("tools/scale_conn.py"))
-            .arg(shared().join("data").join(src))
+            .arg(root().join("benches/scale_conn.py"))
+            .arg(root().join("tests/data").join(src))
             .arg(&tmp)
             .arg(rows.to_string())
             .status()

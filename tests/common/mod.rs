@@ -1,24 +1,26 @@
-//! Helpers shared by the integration tests: paths to the shared real logs and reference
-//! figures, readers for the reference CSVs, and rank statistics.
+//! Helpers of the integration tests: paths to the real logs (`tests/data`) and the
+//! reference figures (`tests/reference`), readers for the reference CSVs, and rank
+//! statistics.
 #![allow(dead_code)]
 
 pub mod hostile;
 
 use std::path::PathBuf;
 
-/// `../shared` beside the checkout, where the real logs and reference outputs live.
-pub fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
+/// The tests' own directory, where the real logs (`data`, see `data/SOURCES.md`) and the
+/// reference outputs of the Python stack (`reference`) live.
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests")
 }
 
-/// A file under `../shared/data`.
+/// A file under `tests/data`.
 pub fn data(rel: &str) -> PathBuf {
-    shared().join("data").join(rel)
+    tests_dir().join("data").join(rel)
 }
 
-/// A file under `../shared/reference`.
+/// A file under `tests/reference`.
 pub fn reference(rel: &str) -> PathBuf {
-    shared().join("reference").join(rel)
+    tests_dir().join("reference").join(rel)
 }
 
 /// Reads a numeric CSV with a header; returns the header and the rows. Columns listed in
@@ -44,7 +46,7 @@ pub fn read_csv(path: &std::path::Path, skip: &[&str]) -> (Vec<String>, Vec<Vec<
     (names, rows)
 }
 
-/// The reference matrix of `../shared/reference/010-mixed/matrix.csv` (seven features,
+/// The reference matrix of `tests/reference/010-mixed/matrix.csv` (seven features,
 /// each divided by its max), as an ndarray.
 pub fn reference_matrix() -> ndarray::Array2<f64> {
     let (names, rows) = read_csv(&reference("010-mixed/matrix.csv"), &["uid"]);

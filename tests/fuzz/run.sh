@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Fuzzes zsift's readers: builds the seed corpus from the shared logs and the malformed
+# Fuzzes zsift's readers: builds the seed corpus from the real logs and the malformed
 # cases, runs every target in turn on one core, and reports executions and findings.
 #
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET]     (default 600)
 #
 # Environment: ZSIFT_FUZZ_TARGETS (default "tsv json detect gzip header"), ZSIFT_DATA (the
-# shared logs, default ../shared/data next to the repository), CARGO_TARGET_DIR (default
+# real logs to seed from, default tests/data), CARGO_TARGET_DIR (default
 # tests/fuzz/target, git-ignored). Corpora, seeds, crash inputs and logs are kept under
 # $CARGO_TARGET_DIR/zsift-fuzz. Exits 1 when any target found a crash, timeout or OOM.
 set -euo pipefail
@@ -14,7 +14,7 @@ secs=${1:-600}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 targets=${ZSIFT_FUZZ_TARGETS:-tsv json detect gzip header}
-data=${ZSIFT_DATA:-$root/../shared/data}
+data=${ZSIFT_DATA:-$root/tests/data}
 target_dir=${CARGO_TARGET_DIR:-$here/target}
 work=$target_dir/zsift-fuzz
 
@@ -31,7 +31,7 @@ fuzz=(--fuzz-dir "$here" --target-dir "$target_dir" --sanitizer address --codege
 # One core: the loader's parallel parsing runs on one thread.
 export RAYON_NUM_THREADS=1 POLARS_MAX_THREADS=1
 
-# Seeds: the first 64 KB of every shared log (gzipped ones decompressed, and as they are
+# Seeds: the first 64 KB of every real log (gzipped ones decompressed, and as they are
 # for the gzip target), plus the malformed cases the loader documents.
 seeds=$work/seeds
 rm -rf "$seeds"
@@ -49,7 +49,7 @@ if [ -d "$data" ]; then
         fi
     done < <(find "$data" -type f ! -name '*.md' -print0 | sort -z)
 else
-    echo "note: no shared logs at $data; seeding from the malformed cases only" >&2
+    echo "note: no logs at $data; seeding from the malformed cases only" >&2
 fi
 hdr='#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tduration\torig_bytes\ttunnel_parents\n#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tinterval\tcount\tset[string]\n'
 row='1600000000.000001\tC1\t10.0.0.1\t5000\t10.0.0.2\t80\ttcp\t1.5\t10\t(empty)\n'
