@@ -247,6 +247,133 @@ pub struct Matrix {
     pub dropped: usize,
     /// Number of training rows.
     pub n_train: usize,
+    /// How each column was made from the log, to make the same columns for rows that
+    /// arrive later ([`Transform::apply`]).
+    pub transform: Transform,
+}
+
+/// How one matrix column is made from a log's rows, as fitted on the training rows.
+#[derive(Debug, Clone)]
+enum Param {
+    /// A numeric column (or a context feature), log-scaled under robust scaling.
+    Numeric,
+    /// A categorical column: the rarity of each value seen among the training rows; a
+    /// value never seen takes `unseen`.
+    Rarity {
+        counts: HashMap<String, usize>,
+        n_train: usize,
+    },
+}
+
+/// New rows made into matrix rows by [`Transform::apply`].
+#[derive(Debug, Clone)]
+pub struct NewRows {
+    /// The matrix rows.
+    pub x: Array2<f64>,
+    /// The position in the selection of each (`Nulls::Drop` leaves some out).
+    pub keep: Vec<usize>,
+    /// Each feature's raw values (for reasons).
+    pub raw: Vec<Raw>,
+}
+
+/// The features as fitted: each column's encoding, centre and scale.
+#[derive(Debug, Clone)]
+pub struct Transform {
+    opts: FeatureOptions,
+    params: Vec<(Param, f64, f64)>,
+}
+
+impl Transform {
+    /// The matrix rows of the selected rows of `frame` (rows that arrived after the fit),
+    /// made as the training matrix was, and each feature's raw values (to give reasons).
+    /// Context features are read from `context` from its row `at` on (its rows cover a
+    /// window that ends with these).
+    pub fn apply(
+        &self,
+        frame: &DataFrame,
+        selection: &[u32],
+        context: Option<(&Context, usize)>,
+    ) -> Result<NewRows, FeatureError> {
+        let opts = &self.opts;
+        let from_context = |name: &str| -> Option<Vec<f64>> {
+            if frame.column(name).is_ok() {
+                return None;
+            }
+            let (c, at) = context?;
+            let all = c.column(name)?;
+            Some(all.get(at..at + selection.len())?.to_vec())
+        };
+        let mut keep: Vec<usize> = (0..selection.len()).collect();
+        if opts.nulls == Nulls::Drop {
+            for f in opts
+                .features
+                .iter()
+                .filter(|f| f.encoding == Encoding::Numeric)
+            {
+                if frame.column(&f.column).is_err() && context.is_some() {
+                    continue;
+                }
+                let col = numeric_values(frame, &f.column)?;
+                keep.retain(|&i| col[selection[i] as usize].is_some());
+            }
+        }
+        let mut x = Array2::<f64>::zeros((keep.len(), opts.features.len()));
+        let mut raw = Vec::with_capacity(opts.features.len());
+        for (j, (f, (param, centre, scale))) in opts.features.iter().zip(&self.params).enumerate() {
+            let (values, r): (Vec<f64>, Raw) = match param {
+                Param::Numeric => {
+                    let v: Vec<f64> = match from_context(&f.column) {
+                        Some(c) => keep.iter().map(|&i| c[i]).collect(),
+                        None => {
+                            let col = numeric_values(frame, &f.column)?;
+                            keep.iter()
+                                .map(|&i| col[selection[i] as usize].unwrap_or(0.0))
+                                .collect()
+                        }
+                    };
+                    let scaled = match opts.scaling {
+                        Scaling::Max => v.clone(),
+                        Scaling::Robust => {
+                            v.iter().map(|&x| x.signum() * x.abs().ln_1p()).collect()
+                        }
+                    };
+                    (scaled, Raw::Num(v))
+                }
+                Param::Rarity { counts, n_train } => {
+                    let (all, vocab) = category_codes(frame, &f.column)?;
+                    let codes: Vec<u32> =
+                        keep.iter().map(|&i| all[selection[i] as usize]).collect();
+                    // Each value's count among the training rows (0: never seen there).
+                    let counts: Vec<usize> = vocab
+                        .iter()
+                        .map(|v| counts.get(v).copied().unwrap_or(0))
+                        .collect();
+                    let v = codes
+                        .iter()
+                        .map(|&c| rarity(counts[c as usize], *n_train))
+                        .collect();
+                    (
+                        v,
+                        Raw::Cat {
+                            codes,
+                            vocab,
+                            counts,
+                        },
+                    )
+                }
+            };
+            for (i, v) in values.into_iter().enumerate() {
+                x[[i, j]] = (v - centre) / scale;
+            }
+            raw.push(r);
+        }
+        Ok(NewRows { x, keep, raw })
+    }
+
+    /// The features, in matrix column order.
+    pub fn features(&self) -> &[Feature] {
+        &self.opts.features
+    }
 }
 
 /// Why a matrix could not be built.
@@ -440,6 +567,7 @@ pub fn build(
     let d = opts.features.len();
     let mut x = Array2::<f64>::zeros((n, d));
     let mut raw = Vec::with_capacity(d);
+    let mut params = Vec::with_capacity(d);
     for (j, f) in opts.features.iter().enumerate() {
         let (values, r): (Vec<f64>, Raw) = match f.encoding {
             Encoding::Numeric => {
@@ -495,6 +623,19 @@ pub fn build(
         for (i, v) in values.iter().enumerate() {
             x[[i, j]] = (v - centre) / scale;
         }
+        let param = match &r {
+            Raw::Num(_) => Param::Numeric,
+            Raw::Cat { vocab, counts, .. } => Param::Rarity {
+                counts: vocab
+                    .iter()
+                    .zip(counts)
+                    .filter(|(_, &c)| c > 0)
+                    .map(|(v, &c)| (v.clone(), c))
+                    .collect(),
+                n_train,
+            },
+        };
+        params.push((param, centre, scale));
         raw.push(r);
     }
     Ok(Matrix {
@@ -506,6 +647,10 @@ pub fn build(
         raw,
         dropped,
         n_train,
+        transform: Transform {
+            opts: opts.clone(),
+            params,
+        },
     })
 }
 

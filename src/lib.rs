@@ -22,6 +22,7 @@ pub mod features;
 pub mod filter;
 pub mod hosts;
 pub mod ingest;
+pub mod live;
 pub mod memory;
 mod neighbors;
 pub mod pipeline;

@@ -196,6 +196,18 @@ pub fn analyze(
     cancel: &Cancel,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Analysis, PipelineError> {
+    analyze_keeping(log, model, cancel, progress, false).map(|(a, _)| a)
+}
+
+/// [`analyze`], keeping the fitted detectors (when `keep`) to score rows that arrive
+/// later ([`crate::live`]).
+pub fn analyze_keeping(
+    log: &Log,
+    model: &Model,
+    cancel: &Cancel,
+    progress: &(dyn Fn(Progress) + Sync),
+    keep: bool,
+) -> Result<(Analysis, Option<ensemble::Fitted>), PipelineError> {
     let frame = &log.frame;
     let selection = model.filter.select(frame);
     if selection.is_empty() {
@@ -234,9 +246,18 @@ pub fn analyze(
     // its time).
     let ((behaviours, evidence), verdicts) = rayon::join(
         || (Behaviours::of(&context), Evidence::of(&context)),
-        || ensemble::run(&matrix.x, &matrix.train, &model.ensemble, cancel, &on_done),
+        || {
+            ensemble::run_keeping(
+                &matrix.x,
+                &matrix.train,
+                &model.ensemble,
+                cancel,
+                &on_done,
+                keep,
+            )
+        },
     );
-    let mut verdicts = verdicts?;
+    let (mut verdicts, fitted) = verdicts?;
     if model.hosts {
         let extra: Vec<f64> = matrix.keep.iter().map(|&k| evidence.nats[k]).collect();
         let flag: Vec<bool> = extra.iter().map(|&e| e > 0.0).collect();
@@ -244,16 +265,19 @@ pub fn analyze(
     }
     crate::memory::release();
     let explainer = Explainer::new(&matrix);
-    Ok(Analysis {
-        selection,
-        matrix,
-        verdicts,
-        explainer,
-        context,
-        behaviours,
-        evidence,
-        host_evidence: model.hosts,
-    })
+    Ok((
+        Analysis {
+            selection,
+            matrix,
+            verdicts,
+            explainer,
+            context,
+            behaviours,
+            evidence,
+            host_evidence: model.hosts,
+        },
+        fitted,
+    ))
 }
 
 /// Settings of the embedding and clustering stages.

@@ -58,9 +58,21 @@ impl Explainer {
 
     /// Up to `top` reasons for matrix row `i`, most unusual first.
     pub fn explain(&self, m: &Matrix, i: usize, top: usize) -> Vec<Reason> {
+        self.explain_raw(&m.features, &m.raw, i, top)
+    }
+
+    /// Up to `top` reasons for row `i` of the raw feature values `raw` (of `features`,
+    /// the features of the matrix the explainer was built from), most unusual first.
+    pub fn explain_raw(
+        &self,
+        features: &[crate::features::Feature],
+        raw: &[Raw],
+        i: usize,
+        top: usize,
+    ) -> Vec<Reason> {
         // Every feature's share first; only the `top` most unusual are put into words.
         let mut unusual: Vec<(usize, f64)> = Vec::new();
-        for (j, (raw, r)) in m.raw.iter().zip(&self.refs).enumerate() {
+        for (j, (raw, r)) in raw.iter().zip(&self.refs).enumerate() {
             let share = match (raw, r) {
                 (Raw::Num(v), Reference::Num { sorted, median }) => {
                     let x = v[i];
@@ -92,8 +104,8 @@ impl Explainer {
         unusual
             .into_iter()
             .filter_map(|(j, share)| {
-                let column = &m.features[j].column;
-                let text = match (&m.raw[j], &self.refs[j]) {
+                let column = &features[j].column;
+                let text = match (&raw[j], &self.refs[j]) {
                     (Raw::Num(v), Reference::Num { median, .. }) => {
                         let x = v[i];
                         if x > *median && *median > 0.0 && x / median >= 2.0 {

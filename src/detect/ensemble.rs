@@ -17,7 +17,7 @@
 
 use std::time::Instant;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use super::{DetectError, Detector, DetectorKind};
@@ -304,6 +304,7 @@ impl Distinct {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     kind: DetectorKind,
     x: &Array2<f64>,
@@ -312,7 +313,8 @@ fn run_one(
     train_idx: &[usize],
     opts: &EnsembleOptions,
     cancel: &Cancel,
-) -> Result<DetectorRun, DetectError> {
+    keep: bool,
+) -> Result<(DetectorRun, Option<FittedDetector>), DetectError> {
     let mut det = kind.build(opts.seed);
     let t = Instant::now();
     let n = x.nrows();
@@ -386,16 +388,26 @@ fn run_one(
             None => rows.scatter(&per_rank, 0..n, &mut ranks),
         }
     }
-    Ok(DetectorRun {
+    let fitted = keep.then(|| FittedDetector {
         kind,
-        scores,
+        det,
+        index: Ranker::new(&sorted).index,
+        sorted: sorted.clone(),
         threshold,
-        flags,
-        ranks,
-        fit_s,
-        score_s,
-        error: None,
-    })
+    });
+    Ok((
+        DetectorRun {
+            kind,
+            scores,
+            threshold,
+            flags,
+            ranks,
+            fit_s,
+            score_s,
+            error: None,
+        },
+        fitted,
+    ))
 }
 
 /// Runs the ensemble on `x` (rows × features), fitting on the rows marked in `train`.
@@ -408,6 +420,18 @@ pub fn run(
     cancel: &Cancel,
     done: &(dyn Fn(&DetectorRun) + Sync),
 ) -> Result<Verdicts, DetectError> {
+    run_keeping(x, train, opts, cancel, done, false).map(|(v, _)| v)
+}
+
+/// [`run`], keeping the fitted detectors (when `keep`) to score rows that arrive later.
+pub fn run_keeping(
+    x: &Array2<f64>,
+    train: &[bool],
+    opts: &EnsembleOptions,
+    cancel: &Cancel,
+    done: &(dyn Fn(&DetectorRun) + Sync),
+    keep: bool,
+) -> Result<(Verdicts, Option<Fitted>), DetectError> {
     if !(opts.contamination > 0.0 && opts.contamination <= 0.5) {
         return Err(DetectError::Input {
             detector: "ensemble",
@@ -453,33 +477,46 @@ pub fn run(
     // sequential job, so it starts at once and the others fill the other cores.
     let mut order: Vec<usize> = (0..opts.detectors.len()).collect();
     order.sort_by_key(|&i| usize::from(opts.detectors[i] != DetectorKind::Vae));
-    let mut runs: Vec<(usize, DetectorRun)> = order
+    let mut runs: Vec<(usize, (DetectorRun, Option<FittedDetector>))> = order
         .par_iter()
         .with_max_len(1)
         .map(|&i| {
             let kind = opts.detectors[i];
-            let r = match run_one(kind, x, split.as_ref(), &distinct, &train_idx, opts, cancel) {
+            let r = match run_one(
+                kind,
+                x,
+                split.as_ref(),
+                &distinct,
+                &train_idx,
+                opts,
+                cancel,
+                keep,
+            ) {
                 Ok(r) => Ok(r),
                 Err(DetectError::Cancelled) => Err(DetectError::Cancelled),
-                Err(e) => Ok(DetectorRun {
-                    kind,
-                    scores: Vec::new(),
-                    threshold: f64::NAN,
-                    flags: Vec::new(),
-                    ranks: Vec::new(),
-                    fit_s: 0.0,
-                    score_s: 0.0,
-                    error: Some(e.to_string()),
-                }),
+                Err(e) => Ok((
+                    DetectorRun {
+                        kind,
+                        scores: Vec::new(),
+                        threshold: f64::NAN,
+                        flags: Vec::new(),
+                        ranks: Vec::new(),
+                        fit_s: 0.0,
+                        score_s: 0.0,
+                        error: Some(e.to_string()),
+                    },
+                    None,
+                )),
             };
-            if let Ok(r) = &r {
+            if let Ok((r, _)) = &r {
                 done(r);
             }
             r.map(|r| (i, r))
         })
         .collect::<Result<_, _>>()?;
     runs.sort_by_key(|r| r.0);
-    let runs: Vec<DetectorRun> = runs.into_iter().map(|r| r.1).collect();
+    let (runs, fitted): (Vec<DetectorRun>, Vec<Option<FittedDetector>>) =
+        runs.into_iter().map(|r| r.1).unzip();
     cancel.check()?;
     let ok: Vec<&DetectorRun> = runs.iter().filter(|r| r.ok()).collect();
     if ok.is_empty() {
@@ -507,17 +544,111 @@ pub fn run(
             Combine::Mean => combined[i] > combined_threshold,
         })
         .collect();
-    Ok(Verdicts {
-        runs,
-        combined,
+    let fitted = keep.then(|| Fitted {
+        detectors: fitted.into_iter().flatten().collect(),
         combined_threshold,
-        votes,
-        flagged,
         combine: opts.combine,
-        fit_rows: train_idx.len(),
-        fit_sampled_from,
-        by_behaviour: vec![false; n],
-    })
+    });
+    Ok((
+        Verdicts {
+            runs,
+            combined,
+            combined_threshold,
+            votes,
+            flagged,
+            combine: opts.combine,
+            fit_rows: train_idx.len(),
+            fit_sampled_from,
+            by_behaviour: vec![false; n],
+        },
+        fitted,
+    ))
+}
+
+/// One detector as fitted, with what ranks its scores: its training scores, sorted.
+pub struct FittedDetector {
+    /// Which detector.
+    pub kind: DetectorKind,
+    det: Box<dyn Detector>,
+    sorted: Vec<f64>,
+    /// Every [`RANK_STRIDE`]-th of `sorted` (a [`Ranker`]'s index, kept).
+    index: Vec<f64>,
+    /// Its threshold.
+    pub threshold: f64,
+}
+
+/// The ensemble as fitted: scores rows that were not there when it was fitted, exactly as
+/// [`run`] scores the rows it was not fitted on.
+pub struct Fitted {
+    /// The detectors that fitted (those that failed take no part, as in [`run`]).
+    pub detectors: Vec<FittedDetector>,
+    /// Threshold of the combined score.
+    pub combined_threshold: f64,
+    /// The verdict rule.
+    pub combine: Combine,
+}
+
+/// Verdicts on new rows.
+#[derive(Debug, Clone, Default)]
+pub struct NewVerdicts {
+    /// Combined score per row.
+    pub combined: Vec<f64>,
+    /// Detectors flagging each row.
+    pub votes: Vec<u8>,
+    /// The verdict per row.
+    pub flagged: Vec<bool>,
+    /// Per row, the names of the detectors that flag it.
+    pub by: Vec<Vec<&'static str>>,
+}
+
+impl Fitted {
+    /// Scores the rows of `x` (scaled as the training rows were).
+    pub fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<NewVerdicts, DetectError> {
+        let n = x.nrows();
+        let mut sum = vec![0.0; n];
+        let mut votes = vec![0u8; n];
+        let mut by = vec![Vec::new(); n];
+        let per: Vec<Vec<f64>> = self
+            .detectors
+            .par_iter()
+            .map(|d| {
+                let mut out = Vec::with_capacity(n);
+                for start in (0..n).step_by(SCORE_BLOCK) {
+                    let end = (start + SCORE_BLOCK).min(n);
+                    out.extend(d.det.score(x.slice(ndarray::s![start..end, ..]), cancel)?);
+                }
+                Ok(out)
+            })
+            .collect::<Result<_, DetectError>>()?;
+        for (d, scores) in self.detectors.iter().zip(&per) {
+            let ranker = Ranker {
+                sorted: &d.sorted,
+                index: d.index.clone(),
+            };
+            for (i, &s) in scores.iter().enumerate() {
+                sum[i] += ranker.rank(s);
+                if s > d.threshold {
+                    votes[i] += 1;
+                    by[i].push(d.kind.name());
+                }
+            }
+        }
+        let k = self.detectors.len().max(1) as f64;
+        let combined: Vec<f64> = sum.iter().map(|s| s / k).collect();
+        let flagged = (0..n)
+            .map(|i| match self.combine {
+                Combine::Any => votes[i] >= 1,
+                Combine::Votes(m) => usize::from(votes[i]) >= m,
+                Combine::Mean => combined[i] > self.combined_threshold,
+            })
+            .collect();
+        Ok(NewVerdicts {
+            combined,
+            votes,
+            flagged,
+            by,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! naming it. The input is only ever opened for reading.
 
 mod column;
+pub mod follow;
 pub mod json;
 pub mod schema;
 pub mod tsv;
@@ -590,6 +591,140 @@ fn merge(mut parts: Vec<Part>, contiguous: bool) -> Part {
     }
 }
 
+/// Parses a log's lines a block of whole lines at a time, as they are read: tells the
+/// format from the first block, follows TSV header blocks, and collects the parsed parts
+/// and the skipped lines. The batch reader and the follower ([`follow`]) share it.
+struct Parser {
+    name: String,
+    limits: Limits,
+    format: Option<Format>,
+    header: tsv::HeaderState,
+    saw_fields: bool,
+    /// Lines before the next block.
+    line: u64,
+    /// Distinct fields so far, against the limit.
+    seen: std::collections::HashSet<String>,
+    parts: Vec<Part>,
+    skipped: Skipped,
+}
+
+impl Parser {
+    fn new(name: &str, limits: &Limits) -> Self {
+        Self {
+            name: name.to_string(),
+            limits: *limits,
+            format: None,
+            header: tsv::HeaderState::default(),
+            saw_fields: false,
+            line: 0,
+            seen: std::collections::HashSet::new(),
+            parts: Vec::new(),
+            skipped: Skipped::default(),
+        }
+    }
+
+    /// Parses one block of whole lines (the first tells the format).
+    fn block(&mut self, block: &[u8]) -> Result<(), IngestError> {
+        let name = self.name.as_str();
+        let limits = self.limits;
+        let too_wide = |line: u64| IngestError::Limit {
+            file: name.to_string(),
+            reason: format!(
+                "more than {} distinct fields within its first {line} lines (--max-columns \
+                 raises the limit)",
+                limits.max_columns
+            ),
+        };
+        let first_block = self.format.is_none();
+        let fmt = match self.format {
+            Some(f) => f,
+            None => *self.format.insert(detect_format(name, block)?),
+        };
+        let block: &[u8] = if first_block {
+            block.strip_prefix(b"\xef\xbb\xbf").unwrap_or(block)
+        } else {
+            block
+        };
+        let line = self.line;
+        let (parts, skipped, header) = (&mut self.parts, &mut self.skipped, &mut self.header);
+        match fmt {
+            Format::Json => {
+                let max = limits.max_columns;
+                parse_pieces(
+                    name,
+                    block,
+                    line,
+                    |d| json::parse_chunk(d, max),
+                    parts,
+                    skipped,
+                );
+            }
+            Format::Tsv => {
+                let mut pos = 0;
+                let mut at = line;
+                while pos < block.len() {
+                    if block[pos] == b'#' {
+                        let end = memchr::memchr(b'\n', &block[pos..])
+                            .map_or(block.len(), |i| pos + i + 1);
+                        let l = block[pos..end]
+                            .strip_suffix(b"\n")
+                            .unwrap_or(&block[pos..end]);
+                        header.directive(l);
+                        self.saw_fields |= l.starts_with(b"#fields");
+                        pos = end;
+                        at += 1;
+                        continue;
+                    }
+                    let end = memchr::memmem::find(&block[pos..], b"\n#")
+                        .map_or(block.len(), |i| pos + i + 1);
+                    let seg = &block[pos..end];
+                    match header.header() {
+                        Some(h) if h.names.len() > limits.max_columns => {
+                            return Err(too_wide(at));
+                        }
+                        Some(h) => {
+                            parse_pieces(name, seg, at, |d| tsv::parse_chunk(d, &h), parts, skipped)
+                        }
+                        None => {
+                            if seg.iter().any(|b| !b.is_ascii_whitespace()) {
+                                let reason = match &header.bad_separator {
+                                    Some(sep) => format!(
+                                        "bad #separator {sep:?} (Zeek writes \\x09 for a tab), \
+                                         so no #fields header could be read"
+                                    ),
+                                    None => {
+                                        format!("line {}: data before any #fields header", at + 1)
+                                    }
+                                };
+                                return Err(not_zeek(name, reason));
+                            }
+                        }
+                    }
+                    at += memchr::memchr_iter(b'\n', seg).count() as u64;
+                    pos = end;
+                }
+            }
+        }
+        self.line += memchr::memchr_iter(b'\n', block).count() as u64;
+        // Every part of this block is in (each bounded by the limit while parsed): the
+        // fields they bring, with those before.
+        for p in parts.iter() {
+            if p.too_wide {
+                return Err(too_wide(self.line));
+            }
+            for c in &p.columns {
+                if !self.seen.contains(c.name().as_str()) {
+                    self.seen.insert(c.name().to_string());
+                }
+            }
+        }
+        if self.seen.len() > limits.max_columns {
+            return Err(too_wide(self.line));
+        }
+        Ok(())
+    }
+}
+
 fn read<'a>(
     name: &str,
     reader: Box<dyn Read + 'a>,
@@ -642,116 +777,21 @@ fn read<'a>(
             io_err(e)
         }
     };
-    // Distinct fields so far, against the limit.
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let too_wide = |line: u64| IngestError::Limit {
-        file: name.to_string(),
-        reason: format!(
-            "more than {} distinct fields within its first {line} lines (--max-columns \
-             raises the limit)",
-            limits.max_columns
-        ),
-    };
-    let mut parts = Vec::new();
-    let mut skipped = Skipped::default();
-    let mut format = None;
-    let mut header = tsv::HeaderState::default();
-    let mut saw_fields = false;
-    let mut line: u64 = 0;
+    let mut parser = Parser::new(name, limits);
     while let Some(block) = blocks.next().map_err(read_err)? {
-        count_too_long(name, &mut blocks, &mut line, &mut skipped);
-        let first_block = format.is_none();
-        let fmt = match format {
-            Some(f) => f,
-            None => *format.insert(detect_format(name, &block)?),
-        };
-        let block: &[u8] = if first_block {
-            block.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&block)
-        } else {
-            &block
-        };
-        match fmt {
-            Format::Json => {
-                let max = limits.max_columns;
-                parse_pieces(
-                    name,
-                    block,
-                    line,
-                    |d| json::parse_chunk(d, max),
-                    &mut parts,
-                    &mut skipped,
-                );
-            }
-            Format::Tsv => {
-                let mut pos = 0;
-                let mut at = line;
-                while pos < block.len() {
-                    if block[pos] == b'#' {
-                        let end = memchr::memchr(b'\n', &block[pos..])
-                            .map_or(block.len(), |i| pos + i + 1);
-                        let l = block[pos..end]
-                            .strip_suffix(b"\n")
-                            .unwrap_or(&block[pos..end]);
-                        header.directive(l);
-                        saw_fields |= l.starts_with(b"#fields");
-                        pos = end;
-                        at += 1;
-                        continue;
-                    }
-                    let end = memchr::memmem::find(&block[pos..], b"\n#")
-                        .map_or(block.len(), |i| pos + i + 1);
-                    let seg = &block[pos..end];
-                    match header.header() {
-                        Some(h) if h.names.len() > limits.max_columns => {
-                            return Err(too_wide(at));
-                        }
-                        Some(h) => parse_pieces(
-                            name,
-                            seg,
-                            at,
-                            |d| tsv::parse_chunk(d, &h),
-                            &mut parts,
-                            &mut skipped,
-                        ),
-                        None => {
-                            if seg.iter().any(|b| !b.is_ascii_whitespace()) {
-                                let reason = match &header.bad_separator {
-                                    Some(sep) => format!(
-                                        "bad #separator {sep:?} (Zeek writes \\x09 for a tab), \
-                                         so no #fields header could be read"
-                                    ),
-                                    None => {
-                                        format!("line {}: data before any #fields header", at + 1)
-                                    }
-                                };
-                                return Err(not_zeek(name, reason));
-                            }
-                        }
-                    }
-                    at += memchr::memchr_iter(b'\n', seg).count() as u64;
-                    pos = end;
-                }
-            }
-        }
-        line += memchr::memchr_iter(b'\n', block).count() as u64;
-        // Every part of this block is in (each bounded by the limit while parsed): the
-        // fields they bring, with those before.
-        for p in &parts {
-            if p.too_wide {
-                return Err(too_wide(line));
-            }
-            for c in &p.columns {
-                if !seen.contains(c.name().as_str()) {
-                    seen.insert(c.name().to_string());
-                }
-            }
-        }
-        if seen.len() > limits.max_columns {
-            return Err(too_wide(line));
-        }
+        count_too_long(name, &mut blocks, &mut parser.line, &mut parser.skipped);
+        parser.block(&block)?;
     }
     // Over-long lines at the very end come with no block after them.
-    count_too_long(name, &mut blocks, &mut line, &mut skipped);
+    count_too_long(name, &mut blocks, &mut parser.line, &mut parser.skipped);
+    let Parser {
+        format,
+        header,
+        saw_fields,
+        mut parts,
+        skipped,
+        ..
+    } = parser;
     let Some(format) = format else {
         if skipped.count > 0 {
             return Err(not_zeek(
@@ -973,6 +1013,42 @@ fn assemble(loads: Vec<FileLoad>, limits: &Limits) -> Result<Log, IngestError> {
         files,
         skipped,
     })
+}
+
+/// `b`'s rows after `a`'s: columns in order of first appearance, each of the type common
+/// to its two pieces, unset where a frame lacks it (a followed log whose header changed).
+pub fn concat(a: &DataFrame, b: &DataFrame) -> DataFrame {
+    let mut names: Vec<PlSmallStr> = a.get_column_names_owned();
+    for n in b.get_column_names_owned() {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    let (ha, hb) = (a.height(), b.height());
+    let columns: Vec<polars::prelude::Column> = names
+        .into_iter()
+        .map(|name| {
+            let pa = a
+                .column(&name)
+                .ok()
+                .map(|c| c.as_materialized_series().clone());
+            let pb = b
+                .column(&name)
+                .ok()
+                .map(|c| c.as_materialized_series().clone());
+            let dtype = common_dtype(pa.iter().chain(pb.iter()).map(|s| s.dtype()));
+            let piece = |p: Option<Series>, n: usize| {
+                p.map(|s| cast_or_null(s, &dtype))
+                    .unwrap_or_else(|| Series::full_null(name.clone(), n, &dtype))
+            };
+            let mut s = piece(pa, ha);
+            // Same dtype after the cast, so appending cannot fail.
+            let _ = s.append(&piece(pb, hb));
+            s.rename(name);
+            s.into()
+        })
+        .collect();
+    DataFrame::new(ha + hb, columns).unwrap_or_else(|_| a.clone())
 }
 
 /// A frame cell as text: unset as `-`, times as ISO 8601, lists joined with commas.

@@ -1,0 +1,275 @@
+//! Following a growing log: a writer thread appends real rows at a steady rate, with a
+//! rotation, a truncation, a partial line split across writes, a header change and a
+//! removal; the follower must see every row exactly once.
+
+mod common;
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use zsift::ingest::follow::{Event, Follower};
+use zsift::ingest::Limits;
+
+/// A real log's header lines and data lines.
+fn split(rel: &str) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(common::data(rel)).unwrap();
+    let (header, rows): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .filter(|l| !l.starts_with("#close"))
+        .partition(|l| l.starts_with('#'));
+    (
+        header.into_iter().map(String::from).collect(),
+        rows.into_iter().map(String::from).collect(),
+    )
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f.flush().unwrap();
+}
+
+/// Appends `rows` in runs of `run` lines, a pause between runs.
+fn append_rows(path: &Path, rows: &[String], run: usize) {
+    for chunk in rows.chunks(run) {
+        let mut text = chunk.join("\n");
+        text.push('\n');
+        append(path, &text);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// What the follower saw: uids in order, events, skipped lines.
+#[derive(Default)]
+struct Seen {
+    uids: Vec<String>,
+    events: Vec<Event>,
+    skipped: u64,
+    /// Each row's `label`, if the batch has the column and the row a value.
+    labels: Vec<Option<String>>,
+}
+
+impl Seen {
+    /// Looks once and records what the look found.
+    fn look(&mut self, f: &mut Follower) {
+        let b = f.poll().unwrap();
+        self.events.extend(b.events);
+        self.skipped += b.skipped.count;
+        if let Some(log) = b.log {
+            let label = zsift::filter::string_values(&log.frame, "label");
+            self.labels
+                .extend(label.into_iter().map(|l| l.map(String::from)));
+            let uid = zsift::filter::string_values(&log.frame, "uid");
+            self.uids
+                .extend(uid.into_iter().map(|u| u.unwrap_or("-").to_string()));
+        }
+    }
+
+    /// Looks until `n` rows were seen (or 20 s passed).
+    fn until(&mut self, f: &mut Follower, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.uids.len() < n {
+            assert!(Instant::now() < deadline, "{} of {n} rows", self.uids.len());
+            self.look(f);
+            f.wait(Duration::from_millis(5));
+        }
+    }
+}
+
+fn once_each(uids: &[String], expected: &[String]) {
+    assert_eq!(uids.len(), expected.len(), "rows seen");
+    let seen: HashSet<&String> = uids.iter().collect();
+    assert_eq!(seen.len(), uids.len(), "a row seen twice");
+    assert_eq!(uids, expected, "rows in the order written");
+}
+
+fn uid_of(line: &str) -> String {
+    line.split('\t').nth(1).unwrap().to_string()
+}
+
+fn temp_log(dir: &Path) -> PathBuf {
+    dir.join("conn.log")
+}
+
+/// TSV: appends in runs and a line split across two writes, then a rotation (renamed, a
+/// new file with its header), a truncation (copytruncate), a header block with other
+/// fields, and a last line finished after a pause; every row exactly once, in order.
+#[test]
+fn follows_a_growing_tsv_log_through_rotation_truncation_and_header_changes() {
+    let (header, rows) = split("stratosphere/010-mixed.conn.log.labeled");
+    let rows = &rows[..3000];
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    append(&path, &(header.join("\n") + "\n"));
+    let mut f = Follower::open(&path, &Limits::default()).unwrap();
+    let (ack_tx, ack_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let writer = {
+        let (path, header, rows) = (path.clone(), header.clone(), rows.to_vec());
+        std::thread::spawn(move || {
+            // 1. Runs of rows, and one line in two writes with a pause between.
+            append_rows(&path, &rows[..600], 50);
+            let (a, b) = rows[600].split_at(rows[600].len() / 2);
+            append(&path, a);
+            std::thread::sleep(Duration::from_millis(50));
+            append(&path, &format!("{b}\n"));
+            append_rows(&path, &rows[601..1000], 40);
+            // 2. Rotation as Zeek does it: renamed, a new file with its own header.
+            go_rx.recv().unwrap();
+            std::fs::rename(&path, path.with_file_name("conn.2022-06-17-00-00-07.log")).unwrap();
+            append(&path, &(header.join("\n") + "\n"));
+            append_rows(&path, &rows[1000..2000], 100);
+            // 3. copytruncate: once everything was read, the file is emptied in place and
+            //    the writer goes on (without a header).
+            go_rx.recv().unwrap();
+            File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(0)
+                .unwrap();
+            // A truncation shows while the file is shorter than what was read: the
+            // follower looks before the writer outgrows the old length (as with tail -F).
+            go_rx.recv().unwrap();
+            append_rows(&path, &rows[2000..2500], 100);
+            // 4. A header block with other fields: the last four columns left out.
+            let fields = header.iter().find(|h| h.starts_with("#fields")).unwrap();
+            let types = header.iter().find(|h| h.starts_with("#types")).unwrap();
+            let keep = fields.split('\t').count() - 1 - 4;
+            let cut = |l: &str| l.split('\t').take(1 + keep).collect::<Vec<_>>().join("\t");
+            append(&path, &format!("{}\n{}\n", cut(fields), cut(types)));
+            let short: Vec<String> = rows[2500..2999]
+                .iter()
+                .map(|r| r.split('\t').take(keep).collect::<Vec<_>>().join("\t"))
+                .collect();
+            append_rows(&path, &short, 100);
+            // 5. The last line, its end after a pause.
+            let last: String = rows[2999]
+                .split('\t')
+                .take(keep)
+                .collect::<Vec<_>>()
+                .join("\t");
+            append(&path, &last);
+            std::thread::sleep(Duration::from_millis(100));
+            ack_tx.send(()).unwrap();
+            append(&path, "\n");
+        })
+    };
+    let mut seen = Seen::default();
+    seen.until(&mut f, 1000);
+    go_tx.send(()).unwrap();
+    seen.until(&mut f, 2000);
+    assert!(seen.events.contains(&Event::Rotated), "{:?}", seen.events);
+    go_tx.send(()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.events.contains(&Event::Truncated) {
+        assert!(Instant::now() < deadline, "{:?}", seen.events);
+        seen.look(&mut f);
+        f.wait(Duration::from_millis(5));
+    }
+    go_tx.send(()).unwrap();
+    // The last line without its end is not a row yet.
+    ack_rx.recv().unwrap();
+    let before_end = seen.uids.len();
+    seen.until(&mut f, 3000);
+    assert!(before_end < 3000);
+    writer.join().unwrap();
+    for _ in 0..5 {
+        seen.look(&mut f);
+    }
+    let expected: Vec<String> = rows.iter().map(|r| uid_of(r)).collect();
+    once_each(&seen.uids, &expected);
+    assert!(seen.events.contains(&Event::Truncated), "{:?}", seen.events);
+    assert_eq!(seen.skipped, 0);
+    // Rows under the second header have no label column: unset there, set before.
+    assert!(seen.labels[..2500].iter().all(Option::is_some));
+    assert!(seen.labels[2500..].iter().all(Option::is_none));
+}
+
+/// JSON lines: appended in pieces (a record split across writes), then a rotation to a
+/// new file; a malformed line is skipped and counted.
+#[test]
+fn follows_a_growing_json_log() {
+    let (_, rows) = split("stratosphere/002-portscan.conn.json.log");
+    let rows = &rows[..2000];
+    let uid = |l: &str| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        v["uid"].as_str().unwrap().to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    append(&path, "");
+    let mut f = Follower::open(&path, &Limits::default()).unwrap();
+    let mut seen = Seen::default();
+    seen.look(&mut f);
+    assert!(seen.uids.is_empty());
+    append_rows(&path, &rows[..700], 70);
+    let (a, b) = rows[700].split_at(20);
+    append(&path, a);
+    seen.look(&mut f);
+    append(&path, &format!("{b}\n{{\"ts\": broken\n"));
+    append_rows(&path, &rows[701..1000], 99);
+    seen.until(&mut f, 1000);
+    std::fs::rename(&path, dir.path().join("conn.old.log")).unwrap();
+    append_rows(&path, &rows[1000..], 250);
+    seen.until(&mut f, 2000);
+    let expected: Vec<String> = rows.iter().map(|r| uid(r)).collect();
+    once_each(&seen.uids, &expected);
+    assert_eq!(seen.skipped, 1);
+    assert!(seen.events.contains(&Event::Rotated), "{:?}", seen.events);
+}
+
+/// A removed file: reported once, the rows kept; when the path names a file again it is
+/// read from its start.
+#[test]
+fn a_removed_log_is_waited_for() {
+    let (header, rows) = split("stratosphere/008-mixed.conn.log.labeled");
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    append(&path, &(header.join("\n") + "\n"));
+    append_rows(&path, &rows[..100], 100);
+    let mut f = Follower::open(&path, &Limits::default()).unwrap();
+    let mut seen = Seen::default();
+    seen.until(&mut f, 100);
+    std::fs::remove_file(&path).unwrap();
+    for _ in 0..3 {
+        seen.look(&mut f);
+    }
+    assert_eq!(seen.events, vec![Event::Gone]);
+    append(&path, &(header.join("\n") + "\n"));
+    append_rows(&path, &rows[100..200], 100);
+    seen.until(&mut f, 200);
+    assert_eq!(seen.events, vec![Event::Gone, Event::Back]);
+    let expected: Vec<String> = rows[..200].iter().map(|r| uid_of(r)).collect();
+    once_each(&seen.uids, &expected);
+}
+
+/// What cannot be followed is refused with the file's name: a gzipped log, a path that
+/// names nothing, a directory.
+#[test]
+fn what_cannot_be_followed_is_refused() {
+    let gz = common::data("zed/dns.log.gz");
+    let mut f = Follower::open(&gz, &Limits::default()).unwrap();
+    let e = f.poll().unwrap_err().to_string();
+    assert!(e.contains("dns.log.gz") && e.contains("gzipped"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.log");
+    let e = Follower::open(&missing, &Limits::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("nope.log"), "{e}");
+    let e = Follower::open(dir.path(), &Limits::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("directory"), "{e}");
+}

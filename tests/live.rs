@@ -1,0 +1,172 @@
+//! Scoring rows as they arrive with a model fitted once: the same verdicts as the batch
+//! analysis gives rows it was not fitted on, and a scan that grows after the fit is
+//! caught by its hosts' evidence.
+
+mod common;
+
+use polars::prelude::*;
+use zsift::cancel::Cancel;
+use zsift::features::FeatureOptions;
+use zsift::ingest::Log;
+use zsift::live::{Live, Window};
+use zsift::pipeline::{self, Model};
+
+/// `log`'s rows `range`, as a log of their own.
+fn rows(log: &Log, start: usize, len: usize) -> Log {
+    Log {
+        frame: log.frame.slice(start as i64, len),
+        files: log.files.clone(),
+        skipped: Default::default(),
+    }
+}
+
+/// A rows-only model (no context features, no hosts' evidence): fitted on the first
+/// part of a real log, then fed the rest in batches, it gives each new row the combined
+/// score, votes and verdict that the batch analysis gives it when fitted on the same
+/// first part (a `part` column marks it) and scoring the rest.
+#[test]
+fn new_rows_score_as_the_batch_analysis_scores_rows_it_did_not_fit() {
+    let mut log =
+        zsift::ingest::load(&[common::data("stratosphere/010-mixed.conn.log.labeled")]).unwrap();
+    let n = log.rows();
+    let fit = 3000;
+    let part: StringChunked = (0..n)
+        .map(|i| Some(if i < fit { "fit" } else { "new" }))
+        .collect();
+    log.frame
+        .with_column(part.with_name("part".into()).into_series().into())
+        .unwrap();
+    // The default features without the context ones (those depend on other rows).
+    let mut features = FeatureOptions::default_for(&log.frame);
+    features
+        .features
+        .retain(|f| !zsift::hosts::context::is_feature(&f.column));
+    let model = Model {
+        features: Some(features),
+        hosts: false,
+        train_label: Some("fit".into()),
+        label_column: "part".into(),
+        ..Model::default()
+    };
+    let batch = pipeline::analyze(&log, &model, &Cancel::new(), &|_| {}).unwrap();
+    let (_, mut live) =
+        Live::fit(&rows(&log, 0, fit), &model, Window::Rows(n), &Cancel::new()).unwrap();
+    let mut scored = Vec::new();
+    let mut at = fit;
+    for len in [1, 7, 500, 1000, n] {
+        let len = len.min(n - at);
+        if len == 0 {
+            break;
+        }
+        scored.extend(live.score(&rows(&log, at, len), &Cancel::new()).unwrap());
+        at += len;
+    }
+    assert_eq!(scored.len(), n - fit);
+    let v = &batch.verdicts;
+    let mut flagged = 0;
+    for (k, s) in scored.iter().enumerate() {
+        // Matrix row i of the batch analysis is frame row fit + k (no row dropped).
+        let i = fit + k;
+        assert_eq!(batch.matrix.rows[i] as usize, i);
+        assert_eq!(s.row, i, "the window holds every row");
+        assert!(
+            (s.score - v.combined[i]).abs() < 1e-9,
+            "row {i}: {} against {}",
+            s.score,
+            v.combined[i]
+        );
+        assert_eq!(s.votes, v.votes[i], "row {i}");
+        assert_eq!(s.flagged, v.flagged[i], "row {i}");
+        assert_eq!(s.detectors, v.flagged_by(i), "row {i}");
+        assert_eq!(s.reasons.is_empty(), !s.flagged, "row {i}");
+        flagged += usize::from(s.flagged);
+    }
+    assert!(flagged > 0 && flagged < n - fit, "{flagged}");
+    assert_eq!(live.scored(), (n - fit) as u64);
+}
+
+/// The demo's port scan (10.0.1.66's 180 probes) arrives after the fit, 20 rows at a
+/// time: the first probes look like any failed connection, but once the scan has grown
+/// its source's failure evidence flags every probe, with the reason.
+#[test]
+fn a_scan_that_grows_after_the_fit_is_caught() {
+    let log = zsift::demo::load().unwrap();
+    let src = zsift::filter::string_values(&log.frame, "id.orig_h");
+    let scan: Vec<usize> = (0..log.rows())
+        .filter(|&i| src[i] == Some("10.0.1.66"))
+        .collect();
+    assert_eq!(scan.len(), 180);
+    let idx =
+        |v: Vec<usize>| IdxCa::from_vec("i".into(), v.into_iter().map(|i| i as IdxSize).collect());
+    let others: Vec<usize> = (0..log.rows()).filter(|i| !scan.contains(i)).collect();
+    let before = Log {
+        frame: log.frame.take(&idx(others)).unwrap(),
+        files: log.files.clone(),
+        skipped: Default::default(),
+    };
+    let model = Model::default();
+    let (a, mut live) =
+        Live::fit(&before, &model, Window::Rows(1_000_000), &Cancel::new()).unwrap();
+    assert_eq!(a.matrix.rows.len(), log.rows() - 180);
+    let mut caught = Vec::new();
+    for chunk in scan.chunks(20) {
+        let batch = Log {
+            frame: log.frame.take(&idx(chunk.to_vec())).unwrap(),
+            files: log.files.clone(),
+            skipped: Default::default(),
+        };
+        let s = live.score(&batch, &Cancel::new()).unwrap();
+        assert_eq!(s.len(), chunk.len());
+        caught.push(
+            s.iter()
+                .filter(|r| r.flagged && r.detectors.contains(&"hosts"))
+                .count(),
+        );
+        if caught.len() == 9 {
+            assert!(
+                s.iter().all(|r| r.reasons[0].contains("10.0.1.66")),
+                "{:?}",
+                s[0].reasons
+            );
+        }
+    }
+    // The last batches: every probe flagged for its host.
+    assert_eq!(caught[caught.len() - 3..], [20, 20, 20], "{caught:?}");
+    assert_eq!(live.frame().height(), log.rows());
+}
+
+/// Windows by rows and by time: `24h`, `30m`, `90s`, `7d`, a row count; nonsense refused.
+#[test]
+fn windows_parse() {
+    assert_eq!(Window::parse("100000"), Ok(Window::Rows(100_000)));
+    assert_eq!(Window::parse("24h"), Ok(Window::Micros(86_400_000_000)));
+    assert_eq!(Window::parse("30m"), Ok(Window::Micros(1_800_000_000)));
+    assert_eq!(Window::parse("90s"), Ok(Window::Micros(90_000_000)));
+    assert_eq!(Window::parse("7d"), Ok(Window::Micros(604_800_000_000)));
+    for bad in ["", "0", "h", "-5m", "3w", "1e9d", "99999999999999999d"] {
+        assert!(Window::parse(bad).is_err(), "{bad}");
+    }
+}
+
+/// A window of rows keeps the newest rows only.
+#[test]
+fn the_window_keeps_the_newest_rows() {
+    let log = zsift::demo::load().unwrap();
+    let (_, mut live) = Live::fit(
+        &rows(&log, 0, 2000),
+        &Model::default(),
+        Window::Rows(2500),
+        &Cancel::new(),
+    )
+    .unwrap();
+    assert_eq!(live.frame().height(), 2000);
+    let s = live.score(&rows(&log, 2000, 1000), &Cancel::new()).unwrap();
+    assert_eq!(live.frame().height(), 2500);
+    assert_eq!(s.len(), 1000);
+    // New rows sit at the end of the window.
+    assert_eq!(s[0].row, 1500);
+    let uid = zsift::filter::string_values(live.frame(), "uid");
+    let want = zsift::filter::string_values(&log.frame, "uid");
+    assert_eq!(uid[0], want[500]);
+    assert_eq!(uid[2499], want[2999]);
+}
