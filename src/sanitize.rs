@@ -95,6 +95,18 @@ pub fn write_json<T: serde::Serialize + ?Sized>(
     out.write_all(json_escape_unsafe(&text).as_bytes())
 }
 
+/// Writes `value` as one line of compact JSON (JSON lines), escaped as [`write_json`]
+/// escapes, and the line end.
+pub fn write_json_line<T: serde::Serialize + ?Sized>(
+    out: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    let mut text = serde_json::to_string(value).map_err(std::io::Error::from)?;
+    text = json_escape_unsafe(&text).into_owned();
+    text.push('\n');
+    out.write_all(text.as_bytes())
+}
+
 /// Escapes the unsafe characters of serialized JSON that serde_json leaves raw. They can
 /// only occur inside strings (the JSON syntax around them is ASCII, and serde_json escapes
 /// C0 controls itself), so the result is the same JSON value.

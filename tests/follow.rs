@@ -273,3 +273,187 @@ fn what_cannot_be_followed_is_refused() {
         .to_string();
     assert!(e.contains("directory"), "{e}");
 }
+
+/// The demo log without its port scan (written to `path`), and the scan's rows.
+fn demo_without_scan(path: &Path) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/conn.log"),
+    )
+    .unwrap();
+    let header: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with('#') && !l.starts_with("#close"))
+        .collect();
+    let (scan, rest): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .partition(|l| l.split('\t').nth(2) == Some("10.0.1.66"));
+    let mut body = header.join("\n");
+    body.push('\n');
+    append(path, &body);
+    (
+        rest.into_iter().map(String::from).collect(),
+        scan.into_iter().map(String::from).collect(),
+    )
+}
+
+/// Reads lines from `r` on a thread, for reading with a deadline.
+fn lines_of(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for_line(rx: &mpsc::Receiver<String>, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains(what) => return l,
+            Ok(_) => {}
+            Err(e) => panic!("no line with {what:?}: {e}"),
+        }
+    }
+}
+
+/// `zsift score --follow LOG --format jsonl`: the model is fitted on the rows there; a
+/// port scan appended afterwards comes out, a JSON object per line, each probe flagged
+/// for its host with the reason, within seconds; SIGINT ends it with status 0 and a
+/// summary.
+#[cfg(unix)]
+#[test]
+fn score_follow_prints_new_flagged_rows_as_they_come() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    let (rest, scan) = demo_without_scan(&path);
+    append_rows(&path, &rest, 1000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
+        .args(["score", "--follow", "--format", "jsonl", "--warmup", "500"])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    let fitted = wait_for_line(&err, "model fitted");
+    assert!(
+        fitted.contains(&format!("on {} rows", rest.len())),
+        "{fitted}"
+    );
+    let t = Instant::now();
+    append_rows(&path, &scan, 30);
+    let scan_uids: HashSet<String> = scan.iter().map(|r| uid_of(r)).collect();
+    let mut seen = HashSet::new();
+    while seen.len() < scan.len() {
+        let line = out
+            .recv_timeout(Duration::from_secs(30))
+            .expect("every probe printed");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["flagged"], true, "{line}");
+        let uid = v["uid"].as_str().unwrap().to_string();
+        assert!(scan_uids.contains(&uid), "only the scan is new: {line}");
+        assert!(seen.insert(uid), "printed twice: {line}");
+        assert_eq!(v["id.orig_h"], "10.0.1.66");
+        assert!(v["id.resp_p"].is_i64(), "{line}");
+    }
+    // Well within the test's patience; the bench measures the latency itself.
+    assert!(t.elapsed() < Duration::from_secs(20));
+    // SIGINT: a clean end, the summary on standard error.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let summary = wait_for_line(&err, "followed");
+    assert!(
+        summary.contains(&format!("{} rows read", rest.len() + scan.len()))
+            && summary.contains(&format!("{} scored", scan.len()))
+            && summary.contains(&format!("{} flagged", scan.len())),
+        "{summary}"
+    );
+    assert!(child.wait().unwrap().success());
+}
+
+/// `tail -F conn.log | zsift score --follow -`: standard input followed to its end; a
+/// last line without a newline counts; the end of input ends zsift with status 0.
+#[cfg(unix)]
+#[test]
+fn score_follow_reads_standard_input_to_its_end() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    let (rest, scan) = demo_without_scan(&path);
+    let header = std::fs::read_to_string(&path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
+        .args(["score", "-f", "-", "--format", "jsonl", "--warmup", "1000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let err = lines_of(child.stderr.take().unwrap());
+    let out = lines_of(child.stdout.take().unwrap());
+    stdin.write_all(header.as_bytes()).unwrap();
+    stdin
+        .write_all((rest.join("\n") + "\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    wait_for_line(&err, "model fitted");
+    // The scan, its last line without a newline, then the end of input.
+    stdin.write_all(scan.join("\n").as_bytes()).unwrap();
+    drop(stdin);
+    let summary = wait_for_line(&err, "followed");
+    assert!(child.wait().unwrap().success(), "{summary}");
+    // Every line, until the reader meets the end of zsift's output.
+    let printed: Vec<serde_json::Value> = out
+        .iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    let flagged_scan: HashSet<&str> = printed
+        .iter()
+        .filter(|v| v["id.orig_h"] == "10.0.1.66")
+        .map(|v| v["uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(flagged_scan.len(), scan.len(), "{summary}");
+    assert!(
+        summary.contains(&format!("{} rows read", rest.len() + scan.len())),
+        "{summary}"
+    );
+}
+
+/// What --follow cannot do is refused before anything is read.
+#[test]
+fn score_follow_refuses_what_it_cannot_do() {
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_zsift"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/conn.log");
+    let demo = demo.to_str().unwrap();
+    let (code, e) = run(&["score", "--follow", "--format", "json", demo]);
+    assert_eq!(code, Some(2), "{e}");
+    assert!(e.contains("jsonl"), "{e}");
+    let (code, e) = run(&["score", "--follow", demo, demo]);
+    assert_eq!(code, Some(2), "{e}");
+    assert!(e.contains("one log"), "{e}");
+    let (code, e) = run(&["score", "--follow", "--window", "3w", demo]);
+    assert_eq!(code, Some(2), "{e}");
+    assert!(e.contains("--window"), "{e}");
+    let (code, e) = run(&["score", "--warmup", "10", demo]);
+    assert_eq!(code, Some(2), "{e}");
+    assert!(e.contains("--follow"), "{e}");
+}

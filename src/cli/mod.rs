@@ -2,6 +2,7 @@
 //! library and prints; nothing here computes.
 
 mod eval;
+mod follow;
 mod hosts;
 pub mod model;
 pub mod score;
@@ -74,6 +75,26 @@ pub enum Command {
             allow_hyphen_values = true
         )]
         query: String,
+        /// Follow the log as it grows (one LOG, `-` for standard input): fit the model on
+        /// the rows there (at least --warmup), then print each new row the model flags as
+        /// soon as it is scored, flushed line by line; rotation and truncation are
+        /// followed. SIGINT or SIGTERM ends it with a summary on standard error.
+        #[arg(short = 'f', long, conflicts_with = "query")]
+        follow: bool,
+        /// With --follow: rows to read before fitting the model. The detectors' thresholds
+        /// are quantiles of the training scores: at a 2% contamination, 1000 rows put 20
+        /// above the threshold, few enough to be noisy and enough to be usable.
+        #[arg(long, value_name = "N", default_value_t = 1000, requires = "follow")]
+        warmup: usize,
+        /// With --follow: the rows kept for the context features and the hosts' evidence:
+        /// a duration (`30m`, `24h`, `7d`) or a number of rows. Memory stays flat.
+        #[arg(
+            long,
+            value_name = "SPAN|ROWS",
+            default_value = "24h",
+            requires = "follow"
+        )]
+        window: String,
     },
     /// Cluster the rows (HDBSCAN) and print each cluster's size and statistics: numeric
     /// features (mean, std, variance, range, quartiles) and the top five values of the
@@ -190,8 +211,29 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             all,
             keep_formulas,
             query,
+            follow,
+            warmup,
+            window,
         } => {
             let terminal = io::stdout().is_terminal();
+            if *follow {
+                let [log] = input.logs.as_slice() else {
+                    return Err(CliError::Usage(
+                        "--follow follows one log (or `-` for standard input)".into(),
+                    ));
+                };
+                let args = follow::FollowArgs {
+                    log,
+                    limits: input.limits,
+                    warmup: (*warmup).max(1),
+                    window: crate::live::Window::parse(window)
+                        .map_err(|e| CliError::Usage(format!("--window: {e}")))?,
+                    all: *all,
+                    format: *format,
+                    terminal,
+                };
+                return follow::run(&args, model, out);
+            }
             let csv = score::CsvCells {
                 terminal,
                 keep_formulas: *keep_formulas,

@@ -21,12 +21,15 @@ pub enum OutputFormat {
     Csv,
     /// One JSON array of objects.
     Json,
+    /// One JSON object per line, each flushed as it is written (for `jq`, a SIEM
+    /// forwarder; the format of `--follow`).
+    Jsonl,
 }
 
 pub use crate::ingest::cell;
 
 /// The columns printed for each connection.
-const FIELDS: [&str; 8] = [
+pub(crate) const FIELDS: [&str; 8] = [
     "ts",
     "uid",
     "id.orig_h",
@@ -37,13 +40,40 @@ const FIELDS: [&str; 8] = [
     "service",
 ];
 
-struct Row {
-    fields: Vec<String>,
-    score: f64,
-    votes: u8,
-    flagged: bool,
-    detectors: Vec<&'static str>,
-    reasons: Vec<String>,
+pub(crate) struct Row {
+    pub fields: Vec<String>,
+    pub score: f64,
+    pub votes: u8,
+    pub flagged: bool,
+    pub detectors: Vec<&'static str>,
+    pub reasons: Vec<String>,
+}
+
+impl Row {
+    /// The printed fields of frame row `r`.
+    pub fn fields_of(frame: &polars::prelude::DataFrame, r: usize) -> Vec<String> {
+        FIELDS.iter().map(|c| cell(frame, c, r)).collect()
+    }
+
+    /// The row as a JSON object: the fields (ports as numbers, unset as null), then the
+    /// verdict.
+    pub fn json(&self) -> serde_json::Value {
+        let mut o = serde_json::Map::new();
+        for (k, v) in FIELDS.iter().zip(&self.fields) {
+            let value = match (v.as_str(), v.parse::<i64>()) {
+                ("-", _) => serde_json::Value::Null,
+                (_, Ok(n)) if k.ends_with("_p") => json!(n),
+                _ => json!(v),
+            };
+            o.insert(k.to_string(), value);
+        }
+        o.insert("score".into(), json!(self.score));
+        o.insert("votes".into(), json!(self.votes));
+        o.insert("flagged".into(), json!(self.flagged));
+        o.insert("detectors".into(), json!(self.detectors));
+        o.insert("reasons".into(), json!(self.reasons));
+        serde_json::Value::Object(o)
+    }
 }
 
 /// Rows printed at a time: they are made in parallel a chunk at a time, so memory grows
@@ -65,7 +95,7 @@ fn for_rows(
             .map(|&i| {
                 let r = a.matrix.rows[i] as usize;
                 Row {
-                    fields: FIELDS.iter().map(|c| cell(&log.frame, c, r)).collect(),
+                    fields: Row::fields_of(&log.frame, r),
                     score: a.verdicts.combined[i],
                     votes: a.verdicts.votes[i],
                     flagged: a.verdicts.flagged[i],
@@ -136,26 +166,18 @@ pub fn run(
             // One array, written an object at a time.
             let mut first = true;
             for_rows(&log, &a, &order, |r| {
-                let mut o = serde_json::Map::new();
-                for (k, v) in FIELDS.iter().zip(&r.fields) {
-                    let value = match (v.as_str(), v.parse::<i64>()) {
-                        ("-", _) => serde_json::Value::Null,
-                        (_, Ok(n)) if k.ends_with("_p") => json!(n),
-                        _ => json!(v),
-                    };
-                    o.insert(k.to_string(), value);
-                }
-                o.insert("score".into(), json!(r.score));
-                o.insert("votes".into(), json!(r.votes));
-                o.insert("flagged".into(), json!(r.flagged));
-                o.insert("detectors".into(), json!(r.detectors));
-                o.insert("reasons".into(), json!(r.reasons));
                 out.write_all(if first { b"[\n" } else { b",\n" })?;
                 first = false;
-                crate::sanitize::write_json(&mut *out, &serde_json::Value::Object(o))?;
+                crate::sanitize::write_json(&mut *out, &r.json())?;
                 Ok(())
             })?;
             out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+        }
+        OutputFormat::Jsonl => {
+            for_rows(&log, &a, &order, |r| {
+                crate::sanitize::write_json_line(&mut *out, &r.json())?;
+                Ok(())
+            })?;
         }
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
@@ -265,7 +287,7 @@ pub struct CsvCells {
 
 /// A CSV writer's error as an output error, keeping the kind of an I/O error (a closed
 /// pipe ends zsift quietly, as for the other formats).
-fn csv_err(e: csv::Error) -> CliError {
+pub(crate) fn csv_err(e: csv::Error) -> CliError {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => CliError::Output(io),
         other => CliError::Output(std::io::Error::other(format!("{other:?}"))),

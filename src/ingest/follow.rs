@@ -323,8 +323,8 @@ impl Follower {
     /// last line without a newline is whole) into the batch.
     fn parse_lines(&mut self, at_end: bool, batch: &mut Batch) -> Result<(), IngestError> {
         let complete = match memchr::memrchr(b'\n', &self.carry) {
+            _ if at_end => self.carry.len(),
             Some(i) => i + 1,
-            None if at_end => self.carry.len(),
             None => {
                 // A line longer than any log's: skipped (and counted) when it ends.
                 if self.carry.len() > MAX_LINE {

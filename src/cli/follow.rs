@@ -1,0 +1,222 @@
+//! `zsift score --follow LOG`: follows a growing log, fits the model once enough rows have
+//! arrived, then prints each new flagged row as soon as it is scored, a line at a time
+//! (JSON lines by default). SIGINT and SIGTERM end it cleanly, with a summary on
+//! standard error, as does the end of standard input.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::model::ModelArgs;
+use super::score::{OutputFormat, Row};
+use super::CliError;
+use crate::cancel::Cancel;
+use crate::ingest::follow::{Event, Follower};
+use crate::ingest::{Limits, Log};
+use crate::live::{Live, Window};
+use crate::sanitize::sanitize;
+
+/// How often the log is looked at: new rows reach the output within about this (plus
+/// their scoring), well under the second an alert pipeline expects.
+const LOOK_EVERY: Duration = Duration::from_millis(200);
+
+/// What `--follow` is given.
+pub struct FollowArgs<'a> {
+    /// The log (`-`: standard input).
+    pub log: &'a Path,
+    /// Loading limits.
+    pub limits: Limits,
+    /// Rows needed before the model is fitted.
+    pub warmup: usize,
+    /// The window kept for the context and hosts' evidence.
+    pub window: Window,
+    /// Print every scored row, not only the flagged ones.
+    pub all: bool,
+    /// Output format.
+    pub format: OutputFormat,
+    /// Standard output is a terminal (CSV cells are then neutralised as the table's).
+    pub terminal: bool,
+}
+
+/// Counts for the summary.
+#[derive(Default)]
+struct Counts {
+    read: u64,
+    scored: u64,
+    flagged: u64,
+    skipped: u64,
+    rotated: u64,
+    truncated: u64,
+}
+
+/// Follows `args.log` until a signal or the end of standard input.
+pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    if args.format == OutputFormat::Json {
+        return Err(CliError::Usage(
+            "--follow prints rows as they come: --format jsonl, csv or table (a JSON array \
+             would never end)"
+                .into(),
+        ));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(CliError::Output)?;
+    }
+    let started = Instant::now();
+    let mut follower = Follower::open(args.log, &args.limits)?;
+    let name = sanitize(follower.name()).into_owned();
+    let mut counts = Counts::default();
+    let cancel = Cancel::new();
+    // Rows before the fit, and then the fitted model.
+    let mut pending: Option<Log> = None;
+    let mut live: Option<Live> = None;
+    let mut closed = false;
+    let mut csv_header = args.format == OutputFormat::Csv;
+    while !stop.load(Ordering::Relaxed) && !closed {
+        let batch = follower.poll()?;
+        counts.skipped += batch.skipped.count;
+        for e in &batch.events {
+            match e {
+                Event::Rotated => counts.rotated += 1,
+                Event::Truncated => counts.truncated += 1,
+                Event::Closed => closed = true,
+                Event::Gone => eprintln!("zsift: {name} was removed; waiting for it to return"),
+                Event::Back => eprintln!("zsift: {name} is back"),
+            }
+        }
+        if let Some(log) = batch.log {
+            counts.read += log.rows() as u64;
+            match &mut live {
+                Some(l) => {
+                    let scored = l.score(&log, &cancel)?;
+                    counts.scored += scored.len() as u64;
+                    for s in scored.iter().filter(|s| args.all || s.flagged) {
+                        counts.flagged += u64::from(s.flagged);
+                        let row = Row {
+                            fields: Row::fields_of(l.frame(), s.row),
+                            score: s.score,
+                            votes: s.votes,
+                            flagged: s.flagged,
+                            detectors: s.detectors.clone(),
+                            reasons: s.reasons.clone(),
+                        };
+                        write_row(out, args, &row, &mut csv_header)?;
+                    }
+                    // Each batch reaches the reader at once, not when a buffer fills.
+                    out.flush()?;
+                }
+                None => {
+                    pending = Some(match pending.take() {
+                        Some(p) => Log {
+                            frame: crate::ingest::concat(&p.frame, &log.frame),
+                            files: p.files,
+                            skipped: p.skipped,
+                        },
+                        None => log,
+                    });
+                }
+            }
+        }
+        // The model is fitted once the rows so far are read and there are enough.
+        if live.is_none() && !batch.more {
+            if let Some(p) = pending.as_ref().filter(|p| p.rows() >= args.warmup) {
+                let t = Instant::now();
+                let m = model.model(p)?;
+                let (a, l) = Live::fit(p, &m, args.window, &cancel)?;
+                eprintln!(
+                    "zsift: model fitted on {} rows of {name} in {:.1} s ({} flagged among \
+                     them); scoring new rows",
+                    a.matrix.rows.len(),
+                    t.elapsed().as_secs_f64(),
+                    a.verdicts.n_flagged()
+                );
+                live = Some(l);
+                pending = None;
+            }
+        }
+        if !batch.more && !closed {
+            follower.wait(LOOK_EVERY);
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let fitted = if live.is_some() {
+        String::new()
+    } else {
+        format!(
+            " (the model was never fitted: fewer than the {} rows --warmup asks for)",
+            args.warmup
+        )
+    };
+    eprintln!(
+        "zsift: followed {name} for {secs:.1} s: {} rows read, {} scored, {} flagged, {} \
+         malformed lines skipped, {} rotations, {} truncations{fitted}",
+        counts.read,
+        counts.scored,
+        counts.flagged,
+        counts.skipped,
+        counts.rotated,
+        counts.truncated
+    );
+    out.flush()?;
+    Ok(())
+}
+
+fn write_row(
+    out: &mut dyn Write,
+    args: &FollowArgs,
+    r: &Row,
+    csv_header: &mut bool,
+) -> Result<(), CliError> {
+    // CSV cells: formulas defused; neutralised too when a person reads them.
+    let cell = |s: &str| {
+        let s = crate::sanitize::formula_safe(s);
+        if args.terminal {
+            sanitize(&s).into_owned()
+        } else {
+            s.into_owned()
+        }
+    };
+    match args.format {
+        OutputFormat::Jsonl | OutputFormat::Json => {
+            crate::sanitize::write_json_line(&mut *out, &r.json())?
+        }
+        OutputFormat::Csv => {
+            let mut w = csv::WriterBuilder::new().from_writer(&mut *out);
+            if std::mem::take(csv_header) {
+                let mut header: Vec<&str> = super::score::FIELDS.to_vec();
+                header.extend(["score", "votes", "flagged", "detectors", "reasons"]);
+                w.write_record(&header).map_err(super::score::csv_err)?;
+            }
+            let mut rec: Vec<String> = r.fields.iter().map(|s| cell(s)).collect();
+            rec.push(format!("{:.6}", r.score));
+            rec.push(r.votes.to_string());
+            rec.push(r.flagged.to_string());
+            rec.push(r.detectors.join(" "));
+            rec.push(cell(&r.reasons.join("; ")));
+            w.write_record(&rec).map_err(super::score::csv_err)?;
+            w.flush()?;
+        }
+        OutputFormat::Table => {
+            let f: Vec<String> = r.fields.iter().map(|s| sanitize(s).into_owned()).collect();
+            writeln!(
+                out,
+                "{:>5.3} {:>2}  {:<26} {:<18} {}:{} -> {}:{}/{} {:<10} {:<22} {}",
+                r.score,
+                r.votes,
+                f[0],
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                f[5],
+                f[6],
+                f[7],
+                r.detectors.join(","),
+                sanitize(&r.reasons.join("; "))
+            )?;
+        }
+    }
+    Ok(())
+}
