@@ -92,6 +92,8 @@ pub struct Live {
     context_features: bool,
     /// Rows scored since the fit.
     scored: u64,
+    /// Rows appended to the window since the fit (scored or not).
+    appended: u64,
 }
 
 /// Reasons given per flagged row.
@@ -123,6 +125,7 @@ impl Live {
             window,
             context_features,
             scored: 0,
+            appended: 0,
         };
         live.trim();
         Ok((a, live))
@@ -138,6 +141,34 @@ impl Live {
         self.scored
     }
 
+    /// Rows appended to the window since the fit.
+    pub fn appended(&self) -> u64 {
+        self.appended
+    }
+
+    /// The window as a log, for fitting a new model on it.
+    pub fn window_log(&self) -> Log {
+        Log {
+            frame: self.frame.clone(),
+            files: Vec::new(),
+            skipped: Default::default(),
+        }
+    }
+
+    /// Takes over from `old`, a model fitted before this one was: the rows `old` was given
+    /// while this one was being fitted join this one's window (unscored: `old` scored
+    /// them), so the context the next rows are judged in misses none.
+    pub fn take_over(&mut self, old: &Live, appended_at_fit: u64) {
+        let since = usize::try_from(old.appended.saturating_sub(appended_at_fit)).unwrap_or(0);
+        let h = old.frame.height();
+        let since = since.min(h);
+        if since > 0 {
+            let rows = old.frame.slice((h - since) as i64, since);
+            self.frame = ingest::concat(&self.frame, &rows);
+            self.trim();
+        }
+    }
+
     /// Scores the rows of `batch` (in order) and keeps them in the window. Rows the
     /// model's filter leaves out are kept but not scored.
     pub fn score(&mut self, batch: &Log, cancel: &Cancel) -> Result<Vec<Scored>, PipelineError> {
@@ -146,6 +177,7 @@ impl Live {
             return Ok(Vec::new());
         }
         self.frame = ingest::concat(&self.frame, &batch.frame);
+        self.appended += added as u64;
         self.trim();
         let height = self.frame.height();
         let start = height - added.min(height);

@@ -457,3 +457,47 @@ fn score_follow_refuses_what_it_cannot_do() {
     assert_eq!(code, Some(2), "{e}");
     assert!(e.contains("--follow"), "{e}");
 }
+
+/// `--refit 1s`: a new model is fitted on the window in the background and takes over,
+/// and the rows after it are scored by it: the scan that comes next is still caught.
+#[cfg(unix)]
+#[test]
+fn score_follow_refits_in_the_background() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    let (rest, scan) = demo_without_scan(&path);
+    append_rows(&path, &rest[..2000], 1000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
+        .args([
+            "score", "-f", "--format", "jsonl", "--warmup", "500", "--refit", "1s",
+        ])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    wait_for_line(&err, "model fitted on 2000 rows");
+    append_rows(&path, &rest[2000..], 200);
+    let refitted = wait_for_line(&err, "model refitted");
+    assert!(refitted.contains("rows)"), "{refitted}");
+    append_rows(&path, &scan, 30);
+    let mut probes = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while probes.len() < scan.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = out.recv_timeout(left).expect("every probe printed");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["id.orig_h"] == "10.0.1.66" {
+            probes.insert(v["uid"].as_str().unwrap().to_string());
+        }
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let summary = wait_for_line(&err, "followed");
+    assert!(!summary.contains(" 0 refits"), "{summary}");
+    assert!(child.wait().unwrap().success());
+}

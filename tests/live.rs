@@ -170,3 +170,38 @@ fn the_window_keeps_the_newest_rows() {
     assert_eq!(uid[0], want[500]);
     assert_eq!(uid[2499], want[2999]);
 }
+
+/// A model fitted on the window in the background takes over with the rows the model in
+/// use was given meanwhile: its window misses none.
+#[test]
+fn a_refitted_model_takes_over_the_rows_that_came_meanwhile() {
+    let log = zsift::demo::load().unwrap();
+    let (_, mut old) = Live::fit(
+        &rows(&log, 0, 2000),
+        &Model::default(),
+        Window::Rows(10_000),
+        &Cancel::new(),
+    )
+    .unwrap();
+    old.score(&rows(&log, 2000, 500), &Cancel::new()).unwrap();
+    // The refit starts here, on the window so far...
+    let at = old.appended();
+    assert_eq!(at, 500);
+    let (_, mut new) = Live::fit(
+        &old.window_log(),
+        &Model::default(),
+        Window::Rows(10_000),
+        &Cancel::new(),
+    )
+    .unwrap();
+    // ...while the old model goes on scoring.
+    old.score(&rows(&log, 2500, 200), &Cancel::new()).unwrap();
+    new.take_over(&old, at);
+    assert_eq!(new.frame().height(), 2700);
+    let uid = zsift::filter::string_values(new.frame(), "uid");
+    let want = zsift::filter::string_values(&log.frame, "uid");
+    assert_eq!(uid[2699], want[2699]);
+    assert_eq!(uid[2500], want[2500]);
+    let s = new.score(&rows(&log, 2700, 100), &Cancel::new()).unwrap();
+    assert_eq!(s[0].row, 2700);
+}

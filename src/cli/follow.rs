@@ -38,6 +38,16 @@ pub struct FollowArgs<'a> {
     pub format: OutputFormat,
     /// Standard output is a terminal (CSV cells are then neutralised as the table's).
     pub terminal: bool,
+    /// Fit a new model on the window this often (the old one scores meanwhile).
+    pub refit: Option<Duration>,
+}
+
+/// A model being fitted in the background: the thread, and how many rows the model in
+/// use had been given when it started.
+struct Refit {
+    thread: std::thread::JoinHandle<Result<Live, crate::pipeline::PipelineError>>,
+    appended: u64,
+    started: Instant,
 }
 
 /// Counts for the summary.
@@ -49,6 +59,7 @@ struct Counts {
     skipped: u64,
     rotated: u64,
     truncated: u64,
+    refits: u64,
 }
 
 /// Follows `args.log` until a signal or the end of standard input.
@@ -72,6 +83,9 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
     // Rows before the fit, and then the fitted model.
     let mut pending: Option<Log> = None;
     let mut live: Option<Live> = None;
+    let mut fitted_model: Option<crate::pipeline::Model> = None;
+    let mut last_fit = Instant::now();
+    let mut refit: Option<Refit> = None;
     let mut closed = false;
     let mut csv_header = args.format == OutputFormat::Csv;
     while !stop.load(Ordering::Relaxed) && !closed {
@@ -133,7 +147,46 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
                     a.verdicts.n_flagged()
                 );
                 live = Some(l);
+                fitted_model = Some(m);
+                last_fit = Instant::now();
                 pending = None;
+            }
+        }
+        // A new model on the window, fitted in the background; the old one scores until
+        // it is ready.
+        if let (Some(every), Some(l), Some(m), None) = (args.refit, &live, &fitted_model, &refit) {
+            if last_fit.elapsed() >= every {
+                let (log, m, window) = (l.window_log(), m.clone(), args.window);
+                refit = Some(Refit {
+                    thread: std::thread::spawn(move || {
+                        Live::fit(&log, &m, window, &Cancel::new()).map(|(_, l)| l)
+                    }),
+                    appended: l.appended(),
+                    started: Instant::now(),
+                });
+            }
+        }
+        if refit.as_ref().is_some_and(|r| r.thread.is_finished()) {
+            let r = refit.take().expect("checked");
+            last_fit = Instant::now();
+            match r.thread.join() {
+                Ok(Ok(mut new)) => {
+                    if let Some(old) = &live {
+                        new.take_over(old, r.appended);
+                    }
+                    eprintln!(
+                        "zsift: model refitted on the window ({} rows) in {:.1} s",
+                        new.frame().height(),
+                        r.started.elapsed().as_secs_f64()
+                    );
+                    counts.refits += 1;
+                    live = Some(new);
+                }
+                Ok(Err(e)) => eprintln!(
+                    "zsift: refit failed, the model in use goes on: {}",
+                    sanitize(&e.to_string())
+                ),
+                Err(_) => eprintln!("zsift: refit failed, the model in use goes on"),
             }
         }
         if !batch.more && !closed {
@@ -151,13 +204,14 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
     };
     eprintln!(
         "zsift: followed {name} for {secs:.1} s: {} rows read, {} scored, {} flagged, {} \
-         malformed lines skipped, {} rotations, {} truncations{fitted}",
+         malformed lines skipped, {} rotations, {} truncations, {} refits{fitted}",
         counts.read,
         counts.scored,
         counts.flagged,
         counts.skipped,
         counts.rotated,
-        counts.truncated
+        counts.truncated,
+        counts.refits
     );
     out.flush()?;
     Ok(())

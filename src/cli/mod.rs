@@ -95,6 +95,10 @@ pub enum Command {
             requires = "follow"
         )]
         window: String,
+        /// With --follow: fit a new model on the window this often (`30m`, `6h`), in the
+        /// background; the model in use scores until the new one is ready.
+        #[arg(long, value_name = "SPAN", requires = "follow")]
+        refit: Option<String>,
     },
     /// Cluster the rows (HDBSCAN) and print each cluster's size and statistics: numeric
     /// features (mean, std, variance, range, quartiles) and the top five values of the
@@ -214,6 +218,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             follow,
             warmup,
             window,
+            refit,
         } => {
             let terminal = io::stdout().is_terminal();
             if *follow {
@@ -231,6 +236,20 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
                     all: *all,
                     format: *format,
                     terminal,
+                    refit: match refit {
+                        None => None,
+                        Some(r) => match crate::live::Window::parse(r) {
+                            Ok(crate::live::Window::Micros(us)) => {
+                                Some(std::time::Duration::from_micros(us.unsigned_abs()))
+                            }
+                            _ => {
+                                return Err(CliError::Usage(format!(
+                                    "--refit: not a duration: {:?} (30m, 6h, 1d)",
+                                    crate::sanitize::sanitize(r)
+                                )))
+                            }
+                        },
+                    },
                 };
                 return follow::run(&args, model, out);
             }
