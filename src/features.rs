@@ -303,20 +303,7 @@ impl Transform {
             let all = c.column(name)?;
             Some(all.get(at..at + selection.len())?.to_vec())
         };
-        let mut keep: Vec<usize> = (0..selection.len()).collect();
-        if opts.nulls == Nulls::Drop {
-            for f in opts
-                .features
-                .iter()
-                .filter(|f| f.encoding == Encoding::Numeric)
-            {
-                if frame.column(&f.column).is_err() && context.is_some() {
-                    continue;
-                }
-                let col = numeric_values(frame, &f.column)?;
-                keep.retain(|&i| col[selection[i] as usize].is_some());
-            }
-        }
+        let keep = kept_rows(frame, selection, opts, context.is_some())?;
         let mut x = Array2::<f64>::zeros((keep.len(), opts.features.len()));
         let mut raw = Vec::with_capacity(opts.features.len());
         for (j, (f, (param, centre, scale))) in opts.features.iter().zip(&self.params).enumerate() {
@@ -331,12 +318,7 @@ impl Transform {
                                 .collect()
                         }
                     };
-                    let scaled = match opts.scaling {
-                        Scaling::Max => v.clone(),
-                        Scaling::Robust => {
-                            v.iter().map(|&x| x.signum() * x.abs().ln_1p()).collect()
-                        }
-                    };
+                    let scaled = compressed(&v, opts.scaling);
                     (scaled, Raw::Num(v))
                 }
                 Param::Rarity { counts, n_train } => {
@@ -492,6 +474,42 @@ pub fn rarity(count: usize, n: usize) -> f64 {
     -((count as f64 + 1.0) / (n as f64 + 2.0)).ln()
 }
 
+/// Positions in `selection` of the rows `opts.nulls` keeps: all under `Nulls::Zero`;
+/// under `Nulls::Drop` those with every numeric feature set (context features, which are
+/// always set, are skipped when `context` is there). The numeric columns are read one at
+/// a time, so that only one is held as a whole-log copy at any moment.
+fn kept_rows(
+    frame: &DataFrame,
+    selection: &[u32],
+    opts: &FeatureOptions,
+    context: bool,
+) -> Result<Vec<usize>, FeatureError> {
+    let mut keep: Vec<usize> = (0..selection.len()).collect();
+    if opts.nulls == Nulls::Drop {
+        for f in opts
+            .features
+            .iter()
+            .filter(|f| f.encoding == Encoding::Numeric)
+        {
+            if frame.column(&f.column).is_err() && context {
+                continue;
+            }
+            let col = numeric_values(frame, &f.column)?;
+            keep.retain(|&i| col[selection[i] as usize].is_some());
+        }
+    }
+    Ok(keep)
+}
+
+/// A numeric feature's values as the matrix takes them: as they are under `Max`
+/// scaling, sign(x)·ln(1 + |x|) under `Robust`.
+fn compressed(v: &[f64], scaling: Scaling) -> Vec<f64> {
+    match scaling {
+        Scaling::Max => v.to_vec(),
+        Scaling::Robust => v.iter().map(|&x| x.signum() * x.abs().ln_1p()).collect(),
+    }
+}
+
 /// Builds the matrix for the selected frame rows. `train` marks training rows (per
 /// selected row); `None` trains on all of them. Context features are read from `context`
 /// (which covers `selection`, in order) when the frame has no column of their name; it is
@@ -528,26 +546,8 @@ pub fn build(
     if selection.is_empty() {
         return Err(FeatureError::NoRows(" after the filter".into()));
     }
-    // Which rows survive `Nulls::Drop`: the numeric columns are read one at a time (here
-    // and again below), so that only one is held as a whole-log copy at any moment.
-    let mut keep: Vec<usize> = (0..selection.len()).collect();
-    if opts.nulls == Nulls::Drop {
-        let mut set = vec![true; selection.len()];
-        for f in opts
-            .features
-            .iter()
-            .filter(|f| f.encoding == Encoding::Numeric)
-        {
-            if frame.column(&f.column).is_err() && context.is_some() {
-                continue;
-            }
-            let col = numeric_values(frame, &f.column)?;
-            for (s, &r) in set.iter_mut().zip(selection) {
-                *s &= col[r as usize].is_some();
-            }
-        }
-        keep.retain(|&i| set[i]);
-    }
+    // Read again below, one column at a time.
+    let keep = kept_rows(frame, selection, opts, context.is_some())?;
     let dropped = selection.len() - keep.len();
     if keep.is_empty() {
         return Err(FeatureError::NoRows(format!(
@@ -580,10 +580,7 @@ pub fn build(
                             .collect()
                     }
                 };
-                let scaled = match opts.scaling {
-                    Scaling::Max => v.clone(),
-                    Scaling::Robust => v.iter().map(|&x| x.signum() * x.abs().ln_1p()).collect(),
-                };
+                let scaled = compressed(&v, opts.scaling);
                 (scaled, Raw::Num(v))
             }
             Encoding::Rarity => {

@@ -501,3 +501,45 @@ fn score_follow_refits_in_the_background() {
     assert!(!summary.contains(" 0 refits"), "{summary}");
     assert!(child.wait().unwrap().success());
 }
+
+/// Hostile growth: a line longer than any log's (written in pieces) is skipped and
+/// counted without being held whole, a line of binary garbage is skipped as malformed,
+/// and the rows around them are read; a header block past the column limit is refused
+/// with the file's name and the option that raises the limit.
+#[test]
+fn hostile_growth_is_skipped_or_refused() {
+    let (header, rows) = split("stratosphere/008-mixed.conn.log.labeled");
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    append(&path, &(header.join("\n") + "\n"));
+    append_rows(&path, &rows[..100], 100);
+    let mut f = Follower::open(&path, &Limits::default()).unwrap();
+    let mut seen = Seen::default();
+    seen.until(&mut f, 100);
+    // 17 MiB without a newline, in 1 MiB writes, looked at between them.
+    let piece = "x".repeat(1 << 20);
+    for _ in 0..17 {
+        append(&path, &piece);
+        seen.look(&mut f);
+    }
+    append(&path, "\n");
+    append(&path, "\u{0}\u{1}\u{2}garbage\u{7f}\tmore\n");
+    append_rows(&path, &rows[100..200], 50);
+    seen.until(&mut f, 200);
+    assert_eq!(seen.skipped, 2);
+    let expected: Vec<String> = rows[..200].iter().map(|r| uid_of(r)).collect();
+    once_each(&seen.uids, &expected);
+    // A header of 300 fields: past the default limit of 256.
+    let names: Vec<String> = (0..300).map(|i| format!("f{i}")).collect();
+    append(&path, &format!("#fields\t{}\n", names.join("\t")));
+    append(&path, &format!("{}\n", vec!["1"; 300].join("\t")));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let e = loop {
+        assert!(Instant::now() < deadline);
+        match f.poll() {
+            Err(e) => break e.to_string(),
+            Ok(_) => f.wait(Duration::from_millis(5)),
+        }
+    };
+    assert!(e.contains("conn.log") && e.contains("--max-columns"), "{e}");
+}
