@@ -281,6 +281,7 @@ pub struct NewRows {
 pub struct Transform {
     opts: FeatureOptions,
     params: Vec<(Param, f64, f64)>,
+    n_train: usize,
 }
 
 impl Transform {
@@ -355,6 +356,11 @@ impl Transform {
     /// The features, in matrix column order.
     pub fn features(&self) -> &[Feature] {
         &self.opts.features
+    }
+
+    /// Training rows the fit saw.
+    pub fn n_train(&self) -> usize {
+        self.n_train
     }
 }
 
@@ -647,6 +653,7 @@ pub fn build(
         transform: Transform {
             opts: opts.clone(),
             params,
+            n_train,
         },
     })
 }

@@ -20,6 +20,7 @@ use crate::detect::ensemble::Fitted;
 use crate::features::{Encoding, Transform};
 use crate::hosts::context::Context;
 use crate::hosts::evidence::Evidence;
+use crate::hosts::Behaviours;
 use crate::ingest::{self, Log};
 use crate::pipeline::{self, Analysis, Model, PipelineError};
 use crate::reasons::Explainer;
@@ -94,6 +95,41 @@ pub struct Live {
     scored: u64,
     /// Rows appended to the window since the fit (scored or not).
     appended: u64,
+    /// Per window row, the detectors' part of its verdict (what [`Live::analysis`] needs
+    /// to show the window without scoring it again).
+    verdicts: RowVerdicts,
+}
+
+/// The detectors' verdicts on each window row, as scored when it arrived (or by the fit).
+#[derive(Default)]
+struct RowVerdicts {
+    /// Mean rank over the detectors (NaN: not scored, the filter left it out).
+    mean: Vec<f64>,
+    /// Detectors flagging it.
+    votes: Vec<u8>,
+    /// Per fitted detector, its score.
+    scores: Vec<Vec<f64>>,
+}
+
+impl RowVerdicts {
+    /// `n` unscored rows at the end.
+    fn grow(&mut self, n: usize) {
+        let h = self.mean.len() + n;
+        self.mean.resize(h, f64::NAN);
+        self.votes.resize(h, 0);
+        for s in &mut self.scores {
+            s.resize(h, f64::NAN);
+        }
+    }
+
+    /// Drops the first `n` rows.
+    fn drop_front(&mut self, n: usize) {
+        self.mean.drain(..n);
+        self.votes.drain(..n);
+        for s in &mut self.scores {
+            s.drain(..n);
+        }
+    }
 }
 
 /// Reasons given per flagged row.
@@ -116,6 +152,24 @@ impl Live {
                 && crate::hosts::context::is_feature(&f.column)
         });
         let explainer = Explainer::new(&a.matrix);
+        // The fit's verdicts, per frame row: the detectors that fitted are the runs
+        // without an error, in order.
+        let h = log.frame.height();
+        let mut verdicts = RowVerdicts {
+            mean: vec![f64::NAN; h],
+            votes: vec![0; h],
+            scores: vec![vec![f64::NAN; h]; fitted.detectors.len()],
+        };
+        let ok: Vec<_> = a.verdicts.runs.iter().filter(|r| r.ok()).collect();
+        for (i, &r) in a.matrix.rows.iter().enumerate() {
+            let r = r as usize;
+            verdicts.mean[r] =
+                ok.iter().map(|run| run.ranks[i]).sum::<f64>() / ok.len().max(1) as f64;
+            verdicts.votes[r] = a.verdicts.votes[i];
+            for (k, run) in ok.iter().enumerate() {
+                verdicts.scores[k][r] = run.scores[i];
+            }
+        }
         let mut live = Live {
             model: model.clone(),
             fitted,
@@ -126,6 +180,7 @@ impl Live {
             context_features,
             scored: 0,
             appended: 0,
+            verdicts,
         };
         live.trim();
         Ok((a, live))
@@ -163,10 +218,113 @@ impl Live {
         let h = old.frame.height();
         let since = since.min(h);
         if since > 0 {
-            let rows = old.frame.slice((h - since) as i64, since);
-            self.frame = ingest::concat(&self.frame, &rows);
-            self.trim();
+            let rows = Log {
+                frame: old.frame.slice((h - since) as i64, since),
+                files: Vec::new(),
+                skipped: Default::default(),
+            };
+            // Scored by this model, so that its view of the window is its own.
+            let _ = self.score(&rows, &Cancel::new());
+            self.scored = 0;
         }
+    }
+
+    /// The window as an analysis, for the views: every row with the verdict this model
+    /// gave it (nothing is scored again), the features, the context, behaviours and the
+    /// hosts' evidence worked out over the window as it is now.
+    pub fn analysis(&self, cancel: &Cancel) -> Result<Analysis, PipelineError> {
+        use crate::detect::ensemble::{Combine, DetectorRun, Verdicts};
+        let frame = &self.frame;
+        let selection = self.model.filter.select(frame);
+        if selection.is_empty() {
+            return Err(crate::features::FeatureError::NoRows(format!(
+                " ({} matches no row of the window)",
+                self.model.filter.describe()
+            ))
+            .into());
+        }
+        let context = Context::build(frame, &selection);
+        cancel.check().map_err(crate::detect::DetectError::from)?;
+        let crate::features::NewRows { x, keep, raw } =
+            self.transform
+                .apply(frame, &selection, Some((&context, 0)))?;
+        let rows: Vec<u32> = keep.iter().map(|&k| selection[k]).collect();
+        let at = |r: &u32| *r as usize;
+        let v = &self.verdicts;
+        let runs: Vec<DetectorRun> = self
+            .fitted
+            .detectors
+            .iter()
+            .enumerate()
+            .map(|(d, det)| {
+                let scores: Vec<f64> = rows.iter().map(|r| v.scores[d][at(r)]).collect();
+                DetectorRun {
+                    kind: det.kind,
+                    flags: scores.iter().map(|&s| s > det.threshold).collect(),
+                    ranks: scores.iter().map(|&s| det.rank(s)).collect(),
+                    scores,
+                    threshold: det.threshold,
+                    fit_s: 0.0,
+                    score_s: 0.0,
+                    error: None,
+                }
+            })
+            .collect();
+        let combined: Vec<f64> = rows
+            .iter()
+            .map(|r| v.mean[at(r)])
+            .map(|m| if m.is_finite() { m } else { 0.0 })
+            .collect();
+        let votes: Vec<u8> = rows.iter().map(|r| v.votes[at(r)]).collect();
+        let threshold = self.fitted.combined_threshold;
+        let flagged = combined
+            .iter()
+            .zip(&votes)
+            .map(|(&c, &n)| match self.fitted.combine {
+                Combine::Any => n >= 1,
+                Combine::Votes(m) => usize::from(n) >= m,
+                Combine::Mean => c > threshold,
+            })
+            .collect();
+        let n = rows.len();
+        let mut verdicts = Verdicts {
+            runs,
+            combined,
+            combined_threshold: threshold,
+            votes,
+            flagged,
+            combine: self.fitted.combine,
+            fit_rows: self.transform.n_train(),
+            fit_sampled_from: None,
+            by_behaviour: vec![false; n],
+        };
+        let (behaviours, evidence) = (Behaviours::of(&context), Evidence::of(&context));
+        if self.model.hosts {
+            let extra: Vec<f64> = keep.iter().map(|&k| evidence.nats[k]).collect();
+            let flag: Vec<bool> = extra.iter().map(|&e| e > 0.0).collect();
+            verdicts.add_evidence(&extra, &flag);
+        }
+        let matrix = crate::features::Matrix {
+            x,
+            rows,
+            keep,
+            train: vec![false; n],
+            features: self.transform.features().to_vec(),
+            raw,
+            dropped: selection.len() - n,
+            n_train: self.transform.n_train(),
+            transform: self.transform.clone(),
+        };
+        Ok(Analysis::from_parts(
+            selection,
+            matrix,
+            verdicts,
+            self.explainer.clone(),
+            context,
+            behaviours,
+            evidence,
+            self.model.hosts,
+        ))
     }
 
     /// Scores the rows of `batch` (in order) and keeps them in the window. Rows the
@@ -177,6 +335,7 @@ impl Live {
             return Ok(Vec::new());
         }
         self.frame = ingest::concat(&self.frame, &batch.frame);
+        self.verdicts.grow(added);
         self.appended += added as u64;
         self.trim();
         let height = self.frame.height();
@@ -198,6 +357,14 @@ impl Live {
                 .apply(&rows, &batch_sel, context.as_ref().map(|c| (c, first)))?;
         cancel.check().map_err(crate::detect::DetectError::from)?;
         let mut v = self.fitted.score(x.view(), cancel)?;
+        for (i, &k) in keep.iter().enumerate() {
+            let r = start + batch_sel[k] as usize;
+            self.verdicts.mean[r] = v.combined[i];
+            self.verdicts.votes[r] = v.votes[i];
+            for (d, s) in v.scores.iter().enumerate() {
+                self.verdicts.scores[d][r] = s[i];
+            }
+        }
         let evidence = match &context {
             Some(c) if self.model.hosts => Some(Evidence::of(c)),
             _ => None,
@@ -257,6 +424,7 @@ impl Live {
         };
         if drop > 0 {
             self.frame = self.frame.slice(drop as i64, h - drop);
+            self.verdicts.drop_front(drop);
         }
         // Appends add chunks; a frame of many small chunks is slow to read.
         if self.frame.first_col_n_chunks() > 64 {

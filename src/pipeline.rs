@@ -107,6 +107,30 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// An analysis made of its parts (the window of a followed log, [`crate::live`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        selection: Vec<u32>,
+        matrix: Matrix,
+        verdicts: Verdicts,
+        explainer: Explainer,
+        context: Context,
+        behaviours: Behaviours,
+        evidence: Evidence,
+        host_evidence: bool,
+    ) -> Self {
+        Self {
+            selection,
+            matrix,
+            verdicts,
+            explainer,
+            context,
+            behaviours,
+            evidence,
+            host_evidence,
+        }
+    }
+
     /// Reasons for matrix row `i`, most unusual first: its hosts' failure evidence and the
     /// behaviour it takes part in (unless rows are judged alone), then its most unusual
     /// features.

@@ -19,12 +19,14 @@ pub struct Reason {
     pub share: f64,
 }
 
+#[derive(Clone)]
 enum Reference {
     Num { sorted: Vec<f64>, median: f64 },
     Cat { n: usize },
 }
 
 /// Per-feature reference distributions from the training rows of a matrix.
+#[derive(Clone)]
 pub struct Explainer {
     refs: Vec<Reference>,
 }

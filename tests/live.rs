@@ -205,3 +205,48 @@ fn a_refitted_model_takes_over_the_rows_that_came_meanwhile() {
     let s = new.score(&rows(&log, 2700, 100), &Cancel::new()).unwrap();
     assert_eq!(s[0].row, 2700);
 }
+
+/// The window as an analysis: right after the fit it is the fit's own analysis (every
+/// row's score, votes and verdict); after new rows, their verdicts are those they were
+/// scored with (nothing is scored again).
+#[test]
+fn the_window_as_an_analysis() {
+    let log = zsift::demo::load().unwrap();
+    let model = Model::default();
+    let (a, mut live) = Live::fit(&log, &model, Window::Rows(1_000_000), &Cancel::new()).unwrap();
+    let w = live.analysis(&Cancel::new()).unwrap();
+    assert_eq!(w.matrix.rows, a.matrix.rows);
+    for i in 0..a.matrix.rows.len() {
+        assert!(
+            (w.verdicts.combined[i] - a.verdicts.combined[i]).abs() < 1e-9,
+            "row {i}"
+        );
+        assert_eq!(w.verdicts.votes[i], a.verdicts.votes[i], "row {i}");
+        assert_eq!(w.verdicts.flagged[i], a.verdicts.flagged[i], "row {i}");
+        assert_eq!(
+            w.verdicts.flagged_by(i),
+            a.verdicts.flagged_by(i),
+            "row {i}"
+        );
+    }
+    // New rows: the window's analysis gives them the scores they were scored with.
+    let s = live.score(&rows(&log, 0, 300), &Cancel::new()).unwrap();
+    let w = live.analysis(&Cancel::new()).unwrap();
+    assert_eq!(w.matrix.rows.len(), log.rows() + 300);
+    for x in &s {
+        let i = w
+            .matrix
+            .rows
+            .iter()
+            .position(|&r| r as usize == x.row)
+            .unwrap();
+        assert_eq!(w.verdicts.votes[i], x.votes);
+        assert!(
+            (w.verdicts.combined[i] - x.score).abs() < 1e-9,
+            "{} {}",
+            w.verdicts.combined[i],
+            x.score
+        );
+        assert_eq!(w.verdicts.flagged[i], x.flagged);
+    }
+}

@@ -223,6 +223,13 @@ impl<'a> Ranker<'a> {
         start + self.sorted[start..end].partition_point(|&s| pred(s))
     }
 
+    /// [`Ranker::rank`] without the index (one ranking: a binary search is as good).
+    fn rank_plain(&self, v: f64) -> f64 {
+        let lo = self.sorted.partition_point(|&s| s < v);
+        let hi = self.sorted.partition_point(|&s| s <= v);
+        (lo as f64 + (hi - lo) as f64 / 2.0) / self.sorted.len() as f64
+    }
+
     /// Fraction of the scores below `v`, ties counting half.
     fn rank(&self, v: f64) -> f64 {
         let lo = self.partition_point(|s| s < v);
@@ -599,6 +606,19 @@ pub struct NewVerdicts {
     pub flagged: Vec<bool>,
     /// Per row, the names of the detectors that flag it.
     pub by: Vec<Vec<&'static str>>,
+    /// Per fitted detector (in [`Fitted::detectors`] order), each row's score.
+    pub scores: Vec<Vec<f64>>,
+}
+
+impl FittedDetector {
+    /// A score's rank among the training scores (ties count half).
+    pub fn rank(&self, score: f64) -> f64 {
+        Ranker {
+            sorted: &self.sorted,
+            index: Vec::new(),
+        }
+        .rank_plain(score)
+    }
 }
 
 impl Fitted {
@@ -647,6 +667,7 @@ impl Fitted {
             votes,
             flagged,
             by,
+            scores: per,
         })
     }
 }
