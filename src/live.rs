@@ -5,7 +5,13 @@
 //! training scores, and the thresholds. [`Live::score`] then scores a batch of new rows
 //! exactly as the analysis scores rows it was not fitted on: the same columns, the same
 //! detectors, ranks among the same training scores, the same verdict rule. Nothing is
-//! refitted per row.
+//! refitted per row. (One exception: under `--scaling max` the analysis divides by the
+//! largest value among all its rows, new rows by the largest the fit saw.)
+//!
+//! A window of time ends at "now", the newest time among the newest rows that lies
+//! within a window of their median (so a stray time far ahead cannot move it); rows
+//! older than the window, or further ahead than its length, leave it once scored. Rows
+//! without times keep a window of [`UNTIMED_ROWS`] rows.
 //!
 //! What depends on other rows — the context features (a source's connections, distinct
 //! ports...) and the failure evidence of a row's hosts — is worked out over the retained
@@ -122,6 +128,19 @@ impl RowVerdicts {
         }
     }
 
+    /// Keeps the rows marked in `keep`.
+    fn retain(&mut self, keep: &[bool]) {
+        fn filter<T: Copy>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut k = keep.iter();
+            v.retain(|_| *k.next().unwrap_or(&true));
+        }
+        filter(&mut self.mean, keep);
+        filter(&mut self.votes, keep);
+        for s in &mut self.scores {
+            filter(s, keep);
+        }
+    }
+
     /// Drops the first `n` rows.
     fn drop_front(&mut self, n: usize) {
         self.mean.drain(..n);
@@ -134,6 +153,13 @@ impl RowVerdicts {
 
 /// Reasons given per flagged row.
 const REASONS: usize = 3;
+
+/// Rows a window of time keeps when the rows have no times (about 0.5 GB).
+const UNTIMED_ROWS: usize = 1_000_000;
+
+/// The newest rows whose median time is "now" for a window of time: enough that a few
+/// stray times cannot move it.
+const NOW_ROWS: usize = 1000;
 
 impl Live {
     /// Analyses `log` and keeps the fitted model, to score rows that arrive later.
@@ -182,7 +208,7 @@ impl Live {
             appended: 0,
             verdicts,
         };
-        live.trim();
+        live.trim(0);
         Ok((a, live))
     }
 
@@ -334,10 +360,12 @@ impl Live {
         if added == 0 {
             return Ok(Vec::new());
         }
-        self.frame = ingest::concat(&self.frame, &batch.frame);
+        self.frame = ingest::concat(&self.frame, &batch.frame).map_err(|e| {
+            PipelineError::Stage(format!("the new rows do not fit the window: {e}"))
+        })?;
         self.verdicts.grow(added);
         self.appended += added as u64;
-        self.trim();
+        self.trim(added);
         let height = self.frame.height();
         let start = height - added.min(height);
         let selection = self.model.filter.select(&self.frame);
@@ -405,27 +433,68 @@ impl Live {
         Ok(out)
     }
 
-    /// Drops the rows that fell out of the window.
-    fn trim(&mut self) {
+    /// Drops the rows that fell out of the window, never the newest `protect` (a batch
+    /// not scored yet, however large).
+    fn trim(&mut self, protect: usize) {
         let h = self.frame.height();
-        let drop = match self.window {
-            Window::Rows(n) => h.saturating_sub(n),
-            Window::Micros(span) => match crate::summary::ts_micros(&self.frame) {
-                Some(ts) => {
-                    let newest = ts.iter().flatten().copied().max().unwrap_or(i64::MIN);
-                    let cutoff = newest.saturating_sub(span);
-                    // Rows arrive about in time order: the old ones at the front go.
-                    ts.iter()
-                        .take_while(|t| t.is_some_and(|t| t < cutoff))
-                        .count()
-                }
-                None => 0,
-            },
+        let protect = protect.min(h);
+        let span = match self.window {
+            Window::Rows(n) => {
+                self.drop_front(h.saturating_sub(n.max(protect)));
+                return self.compact();
+            }
+            Window::Micros(span) => span,
         };
-        if drop > 0 {
-            self.frame = self.frame.slice(drop as i64, h - drop);
-            self.verdicts.drop_front(drop);
+        let Some(ts) = crate::summary::ts_micros(&self.frame) else {
+            // Rows without times: a window of rows instead.
+            self.drop_front(h.saturating_sub(UNTIMED_ROWS.max(protect)));
+            return self.compact();
+        };
+        // "Now" is the newest time among the newest rows that is within a window of
+        // their median: a stray time far ahead (a `ts` in milliseconds, a sensor with a
+        // wrong clock) can neither empty the window nor stop it from moving.
+        let recent = protect.max(NOW_ROWS).min(h);
+        let mut times: Vec<i64> = ts[h - recent..].iter().flatten().copied().collect();
+        if times.is_empty() {
+            return self.compact();
         }
+        let mid = times.len() / 2;
+        let median = *times.select_nth_unstable(mid).1;
+        let now = times
+            .iter()
+            .copied()
+            .filter(|&t| t <= median.saturating_add(span))
+            .max()
+            .unwrap_or(median);
+        let (cutoff, ahead) = (now.saturating_sub(span), now.saturating_add(span));
+        // Older rows go wherever they are (rows arrive about in time order, not exactly),
+        // and so do rows without a time, or with one further ahead than the window is
+        // long, once they are not new.
+        let keep: Vec<bool> = (0..h)
+            .map(|i| i >= h - protect || ts[i].is_some_and(|t| t >= cutoff && t <= ahead))
+            .collect();
+        if keep.iter().all(|&k| k) {
+            return self.compact();
+        }
+        let mask: BooleanChunked = keep.iter().copied().collect();
+        if let Ok(f) = self.frame.filter(&mask) {
+            self.frame = f;
+            self.verdicts.retain(&keep);
+        }
+        self.compact();
+    }
+
+    /// Drops the first `n` rows of the window.
+    fn drop_front(&mut self, n: usize) {
+        if n > 0 {
+            let h = self.frame.height();
+            self.frame = self.frame.slice(n as i64, h - n);
+            self.verdicts.drop_front(n);
+        }
+    }
+
+    /// Keeps the frame in few chunks.
+    fn compact(&mut self) {
         // Appends add chunks; a frame of many small chunks is slow to read.
         if self.frame.first_col_n_chunks() > 64 {
             self.frame.rechunk_mut();

@@ -53,6 +53,8 @@ struct Seen {
     uids: Vec<String>,
     events: Vec<Event>,
     skipped: u64,
+    /// The skipped lines' numbers.
+    skipped_lines: Vec<u64>,
     /// Each row's `label`, if the batch has the column and the row a value.
     labels: Vec<Option<String>>,
 }
@@ -63,6 +65,8 @@ impl Seen {
         let b = f.poll().unwrap();
         self.events.extend(b.events);
         self.skipped += b.skipped.count;
+        self.skipped_lines
+            .extend(b.skipped.first.iter().map(|l| l.line));
         if let Some(log) = b.log {
             let label = zsift::filter::string_values(&log.frame, "label");
             self.labels
@@ -158,8 +162,8 @@ fn follows_a_growing_tsv_log_through_rotation_truncation_and_header_changes() {
                 .collect::<Vec<_>>()
                 .join("\t");
             append(&path, &last);
-            std::thread::sleep(Duration::from_millis(100));
             ack_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
             append(&path, "\n");
         })
     };
@@ -176,11 +180,16 @@ fn follows_a_growing_tsv_log_through_rotation_truncation_and_header_changes() {
         f.wait(Duration::from_millis(5));
     }
     go_tx.send(()).unwrap();
-    // The last line without its end is not a row yet.
+    // Every row but the last, whose end has not been written: it is not a row yet.
     ack_rx.recv().unwrap();
-    let before_end = seen.uids.len();
+    seen.until(&mut f, 2999);
+    for _ in 0..5 {
+        seen.look(&mut f);
+        f.wait(Duration::from_millis(5));
+    }
+    assert_eq!(seen.uids.len(), 2999);
+    go_tx.send(()).unwrap();
     seen.until(&mut f, 3000);
-    assert!(before_end < 3000);
     writer.join().unwrap();
     for _ in 0..5 {
         seen.look(&mut f);
@@ -350,7 +359,9 @@ fn score_follow_prints_new_flagged_rows_as_they_come() {
         "{fitted}"
     );
     let t = Instant::now();
-    append_rows(&path, &scan, 30);
+    // One write: the scan's first probes alone would not be flagged yet (the scan has to
+    // grow first), and looks fall anywhere between writes.
+    append_rows(&path, &scan, scan.len());
     let scan_uids: HashSet<String> = scan.iter().map(|r| uid_of(r)).collect();
     let mut seen = HashSet::new();
     while seen.len() < scan.len() {
@@ -482,8 +493,12 @@ fn score_follow_refits_in_the_background() {
     wait_for_line(&err, "model fitted on 2000 rows");
     append_rows(&path, &rest[2000..], 200);
     let refitted = wait_for_line(&err, "model refitted");
-    assert!(refitted.contains("rows)"), "{refitted}");
-    append_rows(&path, &scan, 30);
+    // Fitted on every row written before it began, and those since.
+    assert!(
+        refitted.contains(&format!("({} rows)", rest.len())),
+        "{refitted}"
+    );
+    append_rows(&path, &scan, scan.len());
     let mut probes = HashSet::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while probes.len() < scan.len() {
@@ -542,4 +557,31 @@ fn hostile_growth_is_skipped_or_refused() {
         }
     };
     assert!(e.contains("conn.log") && e.contains("--max-columns"), "{e}");
+}
+
+/// A rotation while rows of the old file are still unread: the old file is read to its
+/// end first (its last line, without a newline, complete), then the new one; every row
+/// once, in order, and the new file's malformed line is numbered from its own start.
+#[test]
+fn a_rotation_with_unread_rows_reads_the_old_file_first() {
+    let (header, rows) = split("stratosphere/008-mixed.conn.log.labeled");
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    append(&path, &(header.join("\n") + "\n"));
+    append_rows(&path, &rows[..100], 100);
+    let mut f = Follower::open(&path, &Limits::default()).unwrap();
+    let mut seen = Seen::default();
+    seen.until(&mut f, 100);
+    // Appended, its last line unfinished, renamed, and a new file: no look in between.
+    append_rows(&path, &rows[100..999], 899);
+    append(&path, &rows[999]);
+    std::fs::rename(&path, dir.path().join("conn.1.log")).unwrap();
+    append(&path, &(header.join("\n") + "\n"));
+    append(&path, "not a row\n");
+    append_rows(&path, &rows[1000..1100], 100);
+    seen.until(&mut f, 1100);
+    let expected: Vec<String> = rows[..1100].iter().map(|r| uid_of(r)).collect();
+    once_each(&seen.uids, &expected);
+    assert_eq!(seen.events, vec![Event::Rotated]);
+    assert_eq!(seen.skipped_lines, vec![header.len() as u64 + 1]);
 }

@@ -36,21 +36,40 @@ fn new_rows_score_as_the_batch_analysis_scores_rows_it_did_not_fit() {
     log.frame
         .with_column(part.with_name("part".into()).into_series().into())
         .unwrap();
-    // The default features without the context ones (those depend on other rows).
+    // The default features without the context ones (those depend on other rows); then
+    // with unset values dropping their rows, and with a filter on the service.
     let mut features = FeatureOptions::default_for(&log.frame);
     features
         .features
         .retain(|f| !zsift::hosts::context::is_feature(&f.column));
-    let model = Model {
-        features: Some(features),
+    let base = Model {
+        features: Some(features.clone()),
         hosts: false,
         train_label: Some("fit".into()),
         label_column: "part".into(),
         ..Model::default()
     };
-    let batch = pipeline::analyze(&log, &model, &Cancel::new(), &|_| {}).unwrap();
+    let dropping = Model {
+        features: Some(FeatureOptions {
+            nulls: zsift::features::Nulls::Drop,
+            ..features
+        }),
+        ..base.clone()
+    };
+    let mut filtered = base.clone();
+    filtered.filter.services = vec!["-".into()];
+    for model in [base, dropping, filtered] {
+        same_verdicts(&log, fit, &model);
+    }
+}
+
+/// Checks one model of [`new_rows_score_as_the_batch_analysis_scores_rows_it_did_not_fit`].
+fn same_verdicts(log: &Log, fit: usize, model: &Model) {
+    let n = log.rows();
+    let log = log.clone();
+    let batch = pipeline::analyze(&log, model, &Cancel::new(), &|_| {}).unwrap();
     let (_, mut live) =
-        Live::fit(&rows(&log, 0, fit), &model, Window::Rows(n), &Cancel::new()).unwrap();
+        Live::fit(&rows(&log, 0, fit), model, Window::Rows(n), &Cancel::new()).unwrap();
     let mut scored = Vec::new();
     let mut at = fit;
     for len in [1, 7, 500, 1000, n] {
@@ -61,14 +80,19 @@ fn new_rows_score_as_the_batch_analysis_scores_rows_it_did_not_fit() {
         scored.extend(live.score(&rows(&log, at, len), &Cancel::new()).unwrap());
         at += len;
     }
-    assert_eq!(scored.len(), n - fit);
+    // The batch analysis's matrix rows after the fit part are the rows scored, in order.
+    let after: Vec<usize> = (0..batch.matrix.rows.len())
+        .filter(|&i| batch.matrix.rows[i] as usize >= fit)
+        .collect();
+    assert_eq!(scored.len(), after.len());
+    assert!(after.len() > 100, "{}", after.len());
     let v = &batch.verdicts;
     let mut flagged = 0;
-    for (k, s) in scored.iter().enumerate() {
-        // Matrix row i of the batch analysis is frame row fit + k (no row dropped).
-        let i = fit + k;
-        assert_eq!(batch.matrix.rows[i] as usize, i);
-        assert_eq!(s.row, i, "the window holds every row");
+    for (s, &i) in scored.iter().zip(&after) {
+        assert_eq!(
+            s.row, batch.matrix.rows[i] as usize,
+            "the window holds every row"
+        );
         assert!(
             (s.score - v.combined[i]).abs() < 1e-9,
             "row {i}: {} against {}",
@@ -81,8 +105,8 @@ fn new_rows_score_as_the_batch_analysis_scores_rows_it_did_not_fit() {
         assert_eq!(s.reasons.is_empty(), !s.flagged, "row {i}");
         flagged += usize::from(s.flagged);
     }
-    assert!(flagged > 0 && flagged < n - fit, "{flagged}");
-    assert_eq!(live.scored(), (n - fit) as u64);
+    assert!(flagged > 0 && flagged < after.len(), "{flagged}");
+    assert_eq!(live.scored(), after.len() as u64);
 }
 
 /// The demo's port scan (10.0.1.66's 180 probes) arrives after the fit, 20 rows at a
@@ -249,4 +273,67 @@ fn the_window_as_an_analysis() {
         );
         assert_eq!(w.verdicts.flagged[i], x.flagged);
     }
+}
+
+/// A batch larger than the window is scored whole (the window keeps it, then shrinks
+/// back with the next batch).
+#[test]
+fn a_batch_larger_than_the_window_is_scored_whole() {
+    let log = zsift::demo::load().unwrap();
+    let (_, mut live) = Live::fit(
+        &rows(&log, 0, 1000),
+        &Model::default(),
+        Window::Rows(500),
+        &Cancel::new(),
+    )
+    .unwrap();
+    assert_eq!(live.frame().height(), 500);
+    let s = live.score(&rows(&log, 1000, 2000), &Cancel::new()).unwrap();
+    assert_eq!(s.len(), 2000);
+    assert_eq!(live.frame().height(), 2000);
+    let s = live.score(&rows(&log, 3000, 10), &Cancel::new()).unwrap();
+    assert_eq!(s.len(), 10);
+    assert_eq!(live.frame().height(), 500);
+}
+
+/// A window of time: rows older than it go, and a stray time far ahead (a `ts` in
+/// milliseconds) neither empties the window nor stops it from moving.
+#[test]
+fn a_window_of_time_survives_a_stray_time() {
+    let log = zsift::demo::load().unwrap();
+    let ts = zsift::summary::ts_micros(&log.frame).unwrap();
+    let (first, last) = (ts[0].unwrap(), ts[log.rows() - 1].unwrap());
+    let span = last - first;
+    assert!(
+        span > 30 * 60_000_000,
+        "the demo spans more than half an hour"
+    );
+    // A window of a third of the demo's span.
+    let (_, mut live) = Live::fit(
+        &rows(&log, 0, 1000),
+        &Model::default(),
+        Window::Micros(span / 3),
+        &Cancel::new(),
+    )
+    .unwrap();
+    // One row with its time a thousand times too large, among ordinary rows.
+    let mut stray = rows(&log, 1000, 1);
+    let far = polars::prelude::Series::new("ts".into(), [ts[1000].unwrap() * 1000])
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+        .unwrap();
+    stray.frame.replace("ts", far.into()).unwrap();
+    live.score(&stray, &Cancel::new()).unwrap();
+    let mut at = 1001;
+    while at < log.rows() {
+        let len = 200.min(log.rows() - at);
+        live.score(&rows(&log, at, len), &Cancel::new()).unwrap();
+        at += len;
+    }
+    // The window holds about the last third of the rows, not all of them, not none.
+    let kept = zsift::summary::ts_micros(live.frame()).unwrap();
+    let oldest = kept.iter().flatten().min().unwrap();
+    assert!(*oldest >= last - span / 3 - 60_000_000, "window moved");
+    let newest = kept.iter().flatten().max().unwrap();
+    assert_eq!(*newest, last, "the stray time is gone");
+    assert!(live.frame().height() > 100 && live.frame().height() < log.rows() / 2);
 }

@@ -73,13 +73,30 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
     }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while the first is being handled ends zsift at once.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))
+            .map_err(CliError::Output)?;
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(CliError::Output)?;
     }
     let started = Instant::now();
     let mut follower = Follower::open(args.log, &args.limits)?;
     let name = sanitize(follower.name()).into_owned();
     let mut counts = Counts::default();
+    // A signal also stops a fit or a scoring under way, not only the next look.
     let cancel = Cancel::new();
+    {
+        let (stop, cancel) = (Arc::clone(&stop), cancel.clone());
+        std::thread::spawn(move || loop {
+            if stop.load(Ordering::Relaxed) {
+                cancel.cancel();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        });
+    }
+    // Rows needed before the next try at fitting (more after a try that failed).
+    let mut warmup = args.warmup;
+    let mut fit_failure: Option<String> = None;
     // Rows before the fit, and then the fitted model.
     let mut pending: Option<Log> = None;
     let mut live: Option<Live> = None;
@@ -104,7 +121,16 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
             counts.read += log.rows() as u64;
             match &mut live {
                 Some(l) => {
-                    let scored = l.score(&log, &cancel)?;
+                    let scored = match l.score(&log, &cancel) {
+                        Ok(s) => s,
+                        Err(e) if e.is_cancelled() => break,
+                        Err(e) => {
+                            return Err(CliError::Usage(format!(
+                                "{name}: {}",
+                                sanitize(&e.to_string())
+                            )))
+                        }
+                    };
                     counts.scored += scored.len() as u64;
                     for s in scored.iter().filter(|s| args.all || s.flagged) {
                         counts.flagged += u64::from(s.flagged);
@@ -124,7 +150,9 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
                 None => {
                     pending = Some(match pending.take() {
                         Some(p) => Log {
-                            frame: crate::ingest::concat(&p.frame, &log.frame),
+                            frame: crate::ingest::concat(&p.frame, &log.frame).map_err(|e| {
+                                CliError::Usage(format!("{name}: {}", sanitize(&e.to_string())))
+                            })?,
                             files: p.files,
                             skipped: p.skipped,
                         },
@@ -135,10 +163,27 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
         }
         // The model is fitted once the rows so far are read and there are enough.
         if live.is_none() && !batch.more {
-            if let Some(p) = pending.as_ref().filter(|p| p.rows() >= args.warmup) {
+            if let Some(p) = pending.as_ref().filter(|p| p.rows() >= warmup) {
                 let t = Instant::now();
                 let m = model.model(p)?;
-                let (a, l) = Live::fit(p, &m, args.window, &cancel)?;
+                let (a, l) = match Live::fit(p, &m, args.window, &cancel) {
+                    Ok(fit) => fit,
+                    Err(e) if e.is_cancelled() => break,
+                    // Too few rows pass the filter, none has the training label, every
+                    // detector failed on so few: wait for twice as many rows.
+                    Err(e) => {
+                        let why = sanitize(&e.to_string()).into_owned();
+                        eprintln!(
+                            "zsift: cannot fit the model on the {} rows of {name} yet ({why}); \
+                             waiting for {}",
+                            p.rows(),
+                            p.rows() * 2
+                        );
+                        warmup = p.rows() * 2;
+                        fit_failure = Some(why);
+                        continue;
+                    }
+                };
                 eprintln!(
                     "zsift: model fitted on {} rows of {name} in {:.1} s ({} flagged among \
                      them); scoring new rows",
@@ -175,7 +220,7 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
                         new.take_over(old, r.appended);
                     }
                     eprintln!(
-                        "zsift: model refitted on the window ({} rows) in {:.1} s",
+                        "zsift: model refitted on the window of {name} ({} rows) in {:.1} s",
                         new.frame().height(),
                         r.started.elapsed().as_secs_f64()
                     );
@@ -183,10 +228,12 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
                     live = Some(new);
                 }
                 Ok(Err(e)) => eprintln!(
-                    "zsift: refit failed, the model in use goes on: {}",
+                    "zsift: refit on the window of {name} failed, the model in use goes on: {}",
                     sanitize(&e.to_string())
                 ),
-                Err(_) => eprintln!("zsift: refit failed, the model in use goes on"),
+                Err(_) => eprintln!(
+                    "zsift: refit on the window of {name} failed, the model in use goes on"
+                ),
             }
         }
         if !batch.more && !closed {
@@ -194,13 +241,16 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    let fitted = if live.is_some() {
-        String::new()
-    } else {
-        format!(
+    let fitted = match (&live, &fit_failure) {
+        (Some(_), _) => String::new(),
+        (None, Some(why)) => format!(" (the model could not be fitted: {why})"),
+        (None, None) if stop.load(Ordering::Relaxed) => {
+            " (stopped before the model was fitted)".to_string()
+        }
+        (None, None) => format!(
             " (the model was never fitted: fewer than the {} rows --warmup asks for)",
             args.warmup
-        )
+        ),
     };
     eprintln!(
         "zsift: followed {name} for {secs:.1} s: {} rows read, {} scored, {} flagged, {} \

@@ -637,6 +637,13 @@ impl Fitted {
                     let end = (start + SCORE_BLOCK).min(n);
                     out.extend(d.det.score(x.slice(ndarray::s![start..end, ..]), cancel)?);
                 }
+                // A score that is not a number (a row far outside what the detector was
+                // fitted on overflowed it) counts as the most anomalous.
+                for s in &mut out {
+                    if s.is_nan() {
+                        *s = f64::INFINITY;
+                    }
+                }
                 Ok(out)
             })
             .collect::<Result<_, DetectError>>()?;

@@ -91,6 +91,8 @@ enum Source {
         pos: u64,
         /// The path was found missing (reported once).
         gone: bool,
+        /// Looks in a row that found the path missing.
+        missing: u8,
     },
     Stdin {
         chunks: Receiver<io::Result<Vec<u8>>>,
@@ -166,6 +168,7 @@ impl Follower {
                 file: Some(file),
                 pos: 0,
                 gone: false,
+                missing: 0,
             }
         };
         Ok(Self {
@@ -213,6 +216,7 @@ impl Follower {
             return Err(io_err(&self.name, e));
         }
         let mut at_end = false;
+        let mut new_file = false;
         match &mut self.source {
             Source::Stdin { chunks, closed } => {
                 while self.carry.len() < READ_MOST && !*closed {
@@ -235,53 +239,38 @@ impl Follower {
                 id,
                 pos,
                 gone,
+                missing,
             } => {
                 // What the path names now, before reading: a file renamed away after
                 // this look is read to its end on the next one.
-                let now = std::fs::metadata(&*path).ok().map(|m| identity(&m));
-                match (now, file.is_some()) {
-                    (None, _) => {
-                        if !*gone {
-                            *gone = true;
-                            batch.events.push(Event::Gone);
-                        }
-                    }
-                    (Some(n), true) if n == *id => {
+                let switch = match std::fs::metadata(&*path) {
+                    Ok(m) if file.is_some() && identity(&m) == *id => {
+                        *missing = 0;
                         if *gone {
                             *gone = false;
                             batch.events.push(Event::Back);
                         }
+                        false
                     }
-                    (Some(_), had) => {
-                        // Rotated (or back after a removal): the old file to its end, its
-                        // last line complete, then the new one from its start.
-                        if let Some(f) = file.as_mut() {
-                            let mut rest = Vec::new();
-                            f.read_to_end(&mut rest)
-                                .map_err(|e| io_err(&self.name, e))?;
-                            self.carry.extend_from_slice(&rest);
-                            at_end = true;
+                    // Another file under the path (a rotation), or one back after a
+                    // removal.
+                    Ok(_) => true,
+                    // Missing on two looks in a row: a rotation renames the file and
+                    // creates the next one at once, a removal leaves nothing.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        *missing = missing.saturating_add(1);
+                        if *missing == 2 && !*gone {
+                            *gone = true;
+                            batch.events.push(Event::Gone);
                         }
-                        match File::open(&*path) {
-                            Ok(f) => {
-                                let meta = f.metadata().map_err(|e| io_err(&self.name, e))?;
-                                *id = identity(&meta);
-                                *file = Some(f);
-                                *pos = 0;
-                                batch.events.push(if had && !*gone {
-                                    Event::Rotated
-                                } else {
-                                    Event::Back
-                                });
-                                *gone = false;
-                            }
-                            // Gone again between the look and the open: next time.
-                            Err(_) => *file = None,
-                        }
+                        false
                     }
-                }
-                if !at_end {
-                    if let Some(f) = file.as_mut() {
+                    // Cannot tell (permissions changed): go on with the file open.
+                    Err(_) => false,
+                };
+                let had = file.is_some();
+                if let Some(f) = file.as_mut() {
+                    if !switch {
                         let len = f.metadata().map_err(|e| io_err(&self.name, e))?.len();
                         if len < *pos {
                             f.seek(SeekFrom::Start(0))
@@ -292,14 +281,39 @@ impl Follower {
                             self.parser.line = 0;
                             batch.events.push(Event::Truncated);
                         }
-                        let want = READ_MOST.saturating_sub(self.carry.len()).max(1 << 16);
-                        let got = f
-                            .by_ref()
-                            .take(want as u64)
-                            .read_to_end(&mut self.carry)
-                            .map_err(|e| io_err(&self.name, e))?;
-                        *pos += got as u64;
-                        batch.more = got == want;
+                    }
+                    // The open file, a slice at a time (after a rotation the old one is
+                    // drained this way before the new one is opened).
+                    let want = READ_MOST.saturating_sub(self.carry.len()).max(1 << 16);
+                    let got = f
+                        .by_ref()
+                        .take(want as u64)
+                        .read_to_end(&mut self.carry)
+                        .map_err(|e| io_err(&self.name, e))?;
+                    *pos += got as u64;
+                    batch.more = got == want;
+                    // The old file read to its end: its last line is complete.
+                    at_end = switch && !batch.more;
+                }
+                if switch && (at_end || !had) {
+                    match File::open(&*path) {
+                        Ok(f) => {
+                            let meta = f.metadata().map_err(|e| io_err(&self.name, e))?;
+                            *id = identity(&meta);
+                            *file = Some(f);
+                            *pos = 0;
+                            batch.events.push(if had && !*gone {
+                                Event::Rotated
+                            } else {
+                                Event::Back
+                            });
+                            *gone = false;
+                            *missing = 0;
+                            new_file = true;
+                            batch.more = true;
+                        }
+                        // Gone again between the look and the open: next time.
+                        Err(_) => *file = None,
                     }
                 }
             }
@@ -312,7 +326,7 @@ impl Follower {
             ));
         }
         self.parse_lines(at_end, &mut batch)?;
-        if at_end && batch.events.contains(&Event::Rotated) {
+        if new_file {
             // The new file's lines are numbered from its start.
             self.parser.line = 0;
         }

@@ -1015,9 +1015,11 @@ fn assemble(loads: Vec<FileLoad>, limits: &Limits) -> Result<Log, IngestError> {
     })
 }
 
-/// `b`'s rows after `a`'s: columns in order of first appearance, each of the type common
-/// to its two pieces, unset where a frame lacks it (a followed log whose header changed).
-pub fn concat(a: &DataFrame, b: &DataFrame) -> DataFrame {
+/// `b`'s rows after `a`'s (new rows of a followed log after the window): columns in
+/// order of first appearance; a column `a` has keeps its type, and `b`'s values that do
+/// not fit it are unset (a window's types never change under a model fitted on them);
+/// a column only one of them has is unset in the other's rows.
+pub fn concat(a: &DataFrame, b: &DataFrame) -> PolarsResult<DataFrame> {
     let mut names: Vec<PlSmallStr> = a.get_column_names_owned();
     for n in b.get_column_names_owned() {
         if !names.contains(&n) {
@@ -1025,7 +1027,7 @@ pub fn concat(a: &DataFrame, b: &DataFrame) -> DataFrame {
         }
     }
     let (ha, hb) = (a.height(), b.height());
-    let columns: Vec<polars::prelude::Column> = names
+    let columns = names
         .into_iter()
         .map(|name| {
             let pa = a
@@ -1036,19 +1038,21 @@ pub fn concat(a: &DataFrame, b: &DataFrame) -> DataFrame {
                 .column(&name)
                 .ok()
                 .map(|c| c.as_materialized_series().clone());
-            let dtype = common_dtype(pa.iter().chain(pb.iter()).map(|s| s.dtype()));
+            let dtype = match (&pa, &pb) {
+                (Some(s), _) | (None, Some(s)) => s.dtype().clone(),
+                (None, None) => DataType::Null,
+            };
             let piece = |p: Option<Series>, n: usize| {
                 p.map(|s| cast_or_null(s, &dtype))
                     .unwrap_or_else(|| Series::full_null(name.clone(), n, &dtype))
             };
             let mut s = piece(pa, ha);
-            // Same dtype after the cast, so appending cannot fail.
-            let _ = s.append(&piece(pb, hb));
+            s.append(&piece(pb, hb))?;
             s.rename(name);
-            s.into()
+            Ok(s.into())
         })
-        .collect();
-    DataFrame::new(ha + hb, columns).unwrap_or_else(|_| a.clone())
+        .collect::<PolarsResult<Vec<polars::prelude::Column>>>()?;
+    DataFrame::new(ha + hb, columns)
 }
 
 /// A frame cell as text: unset as `-`, times as ISO 8601, lists joined with commas.
