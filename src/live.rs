@@ -69,6 +69,15 @@ impl Window {
     }
 }
 
+/// How a log is followed (`zsift -f LOG`, `zsift score --follow LOG`).
+#[derive(Debug, Clone, Copy)]
+pub struct FollowSettings {
+    /// Rows to read before fitting.
+    pub warmup: usize,
+    /// What is kept.
+    pub window: Window,
+}
+
 /// One new row, scored.
 #[derive(Debug, Clone)]
 pub struct Scored {
@@ -169,7 +178,18 @@ impl Live {
         window: Window,
         cancel: &Cancel,
     ) -> Result<(Analysis, Live), PipelineError> {
-        let (a, fitted) = pipeline::analyze_keeping(log, model, cancel, &|_| {}, true)?;
+        Self::fit_reporting(log, model, window, cancel, &|_| {})
+    }
+
+    /// [`Live::fit`], reporting the analysis's progress.
+    pub fn fit_reporting(
+        log: &Log,
+        model: &Model,
+        window: Window,
+        cancel: &Cancel,
+        progress: &(dyn Fn(pipeline::Progress) + Sync),
+    ) -> Result<(Analysis, Live), PipelineError> {
+        let (a, fitted) = pipeline::analyze_keeping(log, model, cancel, progress, true)?;
         let fitted = fitted.expect("kept when asked");
         let transform = a.matrix.transform.clone();
         let context_features = transform.features().iter().any(|f| {

@@ -43,7 +43,9 @@ fn main() -> ExitCode {
     let mut out = io::BufWriter::new(io::stdout());
     let result = match &args.command {
         Some(command) => cli::run(command, &mut out),
-        None => cli::open(&args.input, &mut out),
+        None => args
+            .follow_ui()
+            .and_then(|follow| cli::open(&args.input, follow, &mut out)),
     };
     let result = result.and_then(|()| out.flush().map_err(CliError::from));
     match result {

@@ -1563,3 +1563,101 @@ fn the_query_narrows_every_tab() {
         "{screen}"
     );
 }
+
+/// Waits for the worker's events, applying them, until `done(app)` holds.
+fn until(app: &mut App, w: &mut Worker, what: &str, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(app) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "waited in vain for {what}");
+        if let Ok(e) = w.events.recv_timeout(left.min(Duration::from_millis(100))) {
+            if let Some(job) = app.on_event(e) {
+                w.submit(job);
+            }
+        }
+    }
+}
+
+/// `zsift -f LOG`: the log is read, the model fitted; a port scan appended afterwards
+/// shows in the Anomalies tab within seconds, its rows marked ● and counted in the
+/// header; `n` marks them seen; Space stops the view while rows are still read (the header
+/// counts them) and lets it move again; R fits the model again on the window.
+#[test]
+fn following_shows_new_rows_as_they_come() {
+    use std::io::Write;
+    let text = include_str!("../demo/conn.log");
+    let header: String = text
+        .lines()
+        .filter(|l| l.starts_with('#') && !l.starts_with("#close"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (scan, rest): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .partition(|l| l.split('\t').nth(2) == Some("10.0.1.66"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conn.log");
+    std::fs::write(&path, header + &rest.join("\n") + "\n").unwrap();
+    let append = |lines: &[&str]| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all((lines.join("\n") + "\n").as_bytes()).unwrap();
+    };
+    let mut app = App::new("conn.log", 0, true);
+    app.follow = Some(zsift::tui::app::FollowView::default());
+    let mut w = Worker::start();
+    w.load_follow(
+        path.clone(),
+        zsift::ingest::Limits::default(),
+        500,
+        zsift::live::Window::Rows(1_000_000),
+    );
+    finish(&mut app, &mut w);
+    assert_eq!(app.results.as_ref().unwrap().rows(), rest.len());
+    let screen = draw(&app, 120, 30);
+    assert!(screen.contains("following: 0 new rows"), "{screen}");
+    // The scan arrives.
+    append(&scan);
+    let total = rest.len() + scan.len();
+    until(&mut app, &mut w, "the scan", |a| {
+        a.results.as_ref().is_some_and(|r| r.rows() == total)
+    });
+    let screen = draw(&app, 120, 30);
+    assert!(
+        screen.contains(&format!(
+            "following: {} new rows, {} flagged",
+            scan.len(),
+            scan.len()
+        )),
+        "{screen}"
+    );
+    let marked = screen
+        .lines()
+        .filter(|l| l.contains("● 10:25") && l.contains("10.0.1.66"))
+        .count();
+    assert!(marked > 10, "{screen}");
+    // Seen: no mark left.
+    press(&mut app, &mut w, &[key('n')]);
+    let screen = draw(&app, 120, 30);
+    assert!(!screen.contains("● 10:"), "{screen}");
+    assert!(screen.contains("following: 0 new rows"), "{screen}");
+    // Paused: rows are still read, the view stands still and says how many came.
+    press(&mut app, &mut w, &[key(' ')]);
+    append(&rest[..50]);
+    until(&mut app, &mut w, "the held update", |a| {
+        a.follow.as_ref().is_some_and(|f| f.held.is_some())
+    });
+    assert_eq!(app.results.as_ref().unwrap().rows(), total);
+    let screen = draw(&app, 120, 30);
+    assert!(screen.contains("paused: 50 rows arrived"), "{screen}");
+    press(&mut app, &mut w, &[key(' ')]);
+    assert_eq!(app.results.as_ref().unwrap().rows(), total + 50);
+    // R: the model fitted again, on the window.
+    assert!(press(&mut app, &mut w, &[key('R')]));
+    finish(&mut app, &mut w);
+    assert_eq!(app.results.as_ref().unwrap().rows(), total + 50);
+    assert!(app.landscape.is_some(), "the 2-D views made anew");
+    assert_eq!(app.table.new_from, None);
+}

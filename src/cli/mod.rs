@@ -26,6 +26,43 @@ pub struct Cli {
     /// What to load.
     #[command(flatten)]
     pub input: Input,
+    /// Follow the log as it grows (one LOG, `-` for standard input): fit the model once
+    /// it is read, then score the rows that arrive and show them as they come (new ones
+    /// marked ●; Space stops the view, n marks them seen, R fits again on the window).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// With --follow: rows to read before fitting the model.
+    #[arg(long, value_name = "N", default_value_t = 1000, requires = "follow")]
+    pub warmup: usize,
+    /// With --follow: the rows kept (for the views, the context features and the hosts'
+    /// evidence): a duration (`30m`, `24h`) or a number of rows.
+    #[arg(
+        long,
+        value_name = "SPAN|ROWS",
+        default_value = "24h",
+        requires = "follow"
+    )]
+    pub window: String,
+}
+
+impl Cli {
+    /// The UI's follow settings, when `-f` is given; refuses what cannot be followed.
+    pub fn follow_ui(&self) -> Result<Option<crate::live::FollowSettings>, CliError> {
+        if !self.follow {
+            return Ok(None);
+        }
+        if self.input.demo || self.input.logs.len() != 1 {
+            return Err(CliError::Usage(
+                "--follow follows one log (or `-` for standard input)".into(),
+            ));
+        }
+        let window = crate::live::Window::parse(&self.window)
+            .map_err(|e| CliError::Usage(format!("--window: {e}")))?;
+        Ok(Some(crate::live::FollowSettings {
+            warmup: self.warmup.max(1),
+            window,
+        }))
+    }
 }
 
 pub use crate::ingest::Input;
@@ -287,7 +324,11 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
 /// `zsift [LOG]...` without a command: loads the logs (the demo log when none is given
 /// on a terminal) and opens them in the terminal UI; with standard output not a
 /// terminal, prints what they hold instead.
-pub fn open(input: &Input, out: &mut dyn Write) -> Result<(), CliError> {
+pub fn open(
+    input: &Input,
+    follow: Option<crate::live::FollowSettings>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     use std::io::IsTerminal;
     let mut input = input.clone();
     if input.logs.is_empty() && !input.demo {
@@ -306,10 +347,17 @@ pub fn open(input: &Input, out: &mut dyn Write) -> Result<(), CliError> {
                 std::process::exit(code.into());
             }
         }
-        return crate::tui::run(&input).map_err(|e| match e {
+        return crate::tui::run(&input, follow).map_err(|e| match e {
             crate::tui::UiError::Load(m) => CliError::Usage(m),
             crate::tui::UiError::Terminal(e) => CliError::Output(e),
         });
+    }
+    if follow.is_some() {
+        return Err(CliError::Usage(
+            "the UI follows a log on a terminal; for a pipe or a file, use `zsift score \
+             --follow LOG`"
+                .into(),
+        ));
     }
     summary::run(&input, false, 10, out)
 }

@@ -325,6 +325,37 @@ pub struct App {
     pub page: usize,
     /// The time of the current frame (set by the event loop, so views stay pure).
     pub now: Instant,
+    /// Following a growing log (`zsift -f`); `None` otherwise.
+    pub follow: Option<FollowView>,
+}
+
+/// An update of a followed log's window.
+pub struct Grown {
+    /// The window's results.
+    pub results: Arc<Results>,
+    /// The window.
+    pub log: Arc<Log>,
+    /// What the views know of it.
+    pub info: Arc<LogInfo>,
+    /// Rows appended since the fit.
+    pub appended: u64,
+}
+
+/// What the views show of a followed log.
+#[derive(Default)]
+pub struct FollowView {
+    /// The view stands still (Space): the newest update waits in `held`.
+    pub paused: bool,
+    /// The newest update while paused.
+    pub held: Option<Grown>,
+    /// Rows appended since the fit, as shown.
+    pub shown: u64,
+    /// Rows appended since the fit when the user last marked them seen (n).
+    pub seen: u64,
+    /// When the model in use was fitted.
+    pub fitted: Option<Instant>,
+    /// Why following stopped, if it did.
+    pub error: Option<String>,
 }
 
 impl App {
@@ -375,6 +406,7 @@ impl App {
             color,
             page: 10,
             now,
+            follow: None,
         }
     }
 
@@ -432,6 +464,7 @@ impl App {
             generation: self.generation,
             model: self.model.clone(),
             log,
+            follow: None,
         })
     }
 
@@ -491,6 +524,16 @@ impl App {
                     j.running = false;
                     j.fraction = 1.0;
                 }
+                // Following, the job ran on the newest window.
+                self.log = Some(results.log_arc());
+                if let Some(f) = &mut self.follow {
+                    *f = FollowView {
+                        paused: f.paused,
+                        fitted: Some(self.now),
+                        ..FollowView::default()
+                    };
+                }
+                self.table.new_from = None;
                 self.landscape_step = Some("histograms".into());
                 self.results = Some(results);
                 self.previous = None;
@@ -500,6 +543,31 @@ impl App {
                     .set_query(q, results.as_deref(), &self.model.label_column);
                 self.hosts
                     .refresh(self.results.as_deref(), self.table.view.as_deref());
+            }
+            Event::Grew {
+                results,
+                log,
+                info,
+                appended,
+                ..
+            } => {
+                let g = Grown {
+                    results,
+                    log,
+                    info,
+                    appended,
+                };
+                match &mut self.follow {
+                    Some(f) if f.paused => f.held = Some(g),
+                    _ => self.grew(g),
+                }
+            }
+            Event::FollowFailed { error, .. } => {
+                let e = clean(&error);
+                self.status = Some(format!("following stopped: {e}"));
+                if let Some(f) = &mut self.follow {
+                    f.error = Some(e);
+                }
             }
             Event::Failed { error, .. } => {
                 self.previous = None;
@@ -515,6 +583,53 @@ impl App {
             }
         }
         None
+    }
+
+    /// Shows the followed log's new window: its rows, with those that came since the
+    /// last look marked, the view (query, highlight) kept.
+    fn grew(&mut self, g: Grown) {
+        let Grown {
+            results,
+            log,
+            info,
+            appended,
+        } = g;
+        let rows = log.rows();
+        self.log = Some(log);
+        self.info = Some(info);
+        self.results = Some(Arc::clone(&results));
+        // The 2-D views and clusters belong to the rows of the fit.
+        self.landscape = None;
+        self.landscape_step = None;
+        self.landscape_error = Some(
+            "the 2-D views and clusters are of the rows the model was fitted on: R fits again \
+             on the window and makes them anew"
+                .into(),
+        );
+        let (selected, q) = (self.table.selected, self.table.query.clone());
+        self.table
+            .set_query(q, Some(&results), &self.model.label_column);
+        self.table.selected = selected.min(self.table.order.len().saturating_sub(1));
+        self.hosts
+            .refresh(Some(&results), self.table.view.as_deref());
+        if let Some(f) = &mut self.follow {
+            f.shown = appended;
+            let new = usize::try_from(appended.saturating_sub(f.seen)).unwrap_or(usize::MAX);
+            self.table.new_from = (new > 0).then(|| rows.saturating_sub(new));
+        }
+    }
+
+    /// Following: rows shown as new since the last look, and how many of them are
+    /// flagged.
+    pub fn new_rows(&self) -> (u64, usize) {
+        let (Some(f), Some(r)) = (&self.follow, &self.results) else {
+            return (0, 0);
+        };
+        let flagged = match self.table.new_from {
+            Some(from) => r.flagged.iter().filter(|x| x.row >= from).count(),
+            None => 0,
+        };
+        (f.shown.saturating_sub(f.seen), flagged)
     }
 
     fn n_features(&self) -> usize {
@@ -632,6 +747,26 @@ impl App {
                     self.status = Some("nothing to export until the detectors finish".into());
                 }
             }
+            Action::Pause => match &mut self.follow {
+                Some(f) => {
+                    f.paused = !f.paused;
+                    if !f.paused {
+                        if let Some(g) = f.held.take() {
+                            self.grew(g);
+                        }
+                    }
+                }
+                None => {
+                    self.status = Some("Space stops the view while following (zsift -f LOG)".into())
+                }
+            },
+            Action::Seen => {
+                if let Some(f) = &mut self.follow {
+                    f.seen = f.shown;
+                    self.table.new_from = None;
+                }
+            }
+            Action::Refit => return self.start_job(),
             Action::Open if self.tab == Tab::Hosts => self.open_host(),
             Action::Open if self.tab == Tab::Anomalies && self.strip.window.is_some() => {
                 self.narrow_to_window()

@@ -785,6 +785,11 @@ impl Results {
         &self.log
     }
 
+    /// The log analysed, shared.
+    pub fn log_arc(&self) -> Arc<Log> {
+        Arc::clone(&self.log)
+    }
+
     /// A flagged row's text, read from the log the first time it is asked for.
     pub fn text<'a>(&'a self, f: &'a Flagged) -> &'a RowText {
         f.text

@@ -148,6 +148,12 @@ pub enum Action {
     Narrower,
     /// Widen the time window by a bucket.
     Wider,
+    /// Following: stop or resume the view.
+    Pause,
+    /// Following: mark the new rows seen.
+    Seen,
+    /// Fit the model again (following: on the window).
+    Refit,
     /// Next verdict rule.
     Rule,
     /// Every detector on.
@@ -234,6 +240,9 @@ pub const BINDINGS: &[Binding] = &[
     b(&[k('e')], "e", A::Export, C::Global, "export the flagged rows to a directory", Some("export")),
     b(&[k(':')], ":", A::Query, C::Global, "query bar: narrow the view (src:10.0.0.0/8 port:22 score:>0.9 -service:dns sort:-orig_bytes)", Some("query")),
     b(&[code(KeyCode::Backspace), k('-')], "Bksp", A::Back, C::Global, "back to the view before the last query or pivot", None),
+    b(&[k(' ')], "Space", A::Pause, C::Global, "following (zsift -f): stop the view or let it move again (rows are still read and scored)", None),
+    b(&[k('n')], "n", A::Seen, C::Global, "following: mark the new rows (●) seen", None),
+    b(&[k('R')], "R", A::Refit, C::Global, "fit the model again (following: on the rows in the window; the 2-D views too)", None),
     // Moving.
     b(&[code(KeyCode::Up), k('k')], "↑/k", A::Up, C::Move, "up", None),
     b(&[code(KeyCode::Down), k('j')], "↓/j", A::Down, C::Move, "down", None),

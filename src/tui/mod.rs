@@ -63,14 +63,20 @@ fn input_bytes(input: &Input) -> u64 {
 /// Runs the UI on the logs until the user quits. The terminal is restored on every way
 /// out; a SIGTERM, SIGHUP or SIGINT ends zsift as the signal would have, after restoring
 /// it.
-pub fn run(input: &Input) -> Result<(), UiError> {
+pub fn run(input: &Input, follow: Option<crate::live::FollowSettings>) -> Result<(), UiError> {
     let mut app = App::new(
         &worker::input_name(input),
         input_bytes(input),
         colors_wanted(),
     );
     let mut worker = Worker::start();
-    worker.load(input.clone());
+    match (follow, input.logs.as_slice()) {
+        (Some(f), [log]) => {
+            app.follow = Some(app::FollowView::default());
+            worker.load_follow(log.clone(), input.limits, f.warmup, f.window);
+        }
+        _ => worker.load(input.clone()),
+    }
     let mut tui = Tui::enter()?;
     let result = event_loop(&mut tui, &mut app, &mut worker);
     worker.cancel();

@@ -7,13 +7,15 @@
 //! one, so a late result can never overwrite a newer one.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::cancel::Cancel;
-use crate::ingest::Input;
-use crate::ingest::Log;
+use crate::ingest::follow::Follower;
+use crate::ingest::{Input, Limits, Log};
+use crate::live::{Live, Window};
 use crate::pipeline::{self, Model, Progress};
 use crate::pipeline::{Landscape, LandscapeOptions, LandscapeStage};
 
@@ -52,7 +54,30 @@ pub struct Job {
     pub model: Model,
     /// On what.
     pub log: Arc<Log>,
+    /// The followed log, when following: the job then fits on its newest window and goes
+    /// on scoring the rows that arrive (set by [`Worker::submit`]).
+    pub follow: Option<Arc<Following>>,
 }
+
+/// A log being followed, shared by the jobs one after the other: the follower (where
+/// reading stopped) and the newest window (the rows the next job fits on).
+pub struct Following {
+    /// The input's name, for the views.
+    pub name: String,
+    /// The follower, once loading has read to the end.
+    pub follower: Mutex<Option<Follower>>,
+    /// The newest window (all rows read, within the window).
+    pub latest: Mutex<Option<Arc<Log>>>,
+    /// What is kept.
+    pub window: Window,
+}
+
+/// How often the followed window is looked at.
+const LOOK_EVERY: Duration = Duration::from_millis(200);
+
+/// Least time between two updates of the views while following (more when making one
+/// takes longer: at most half the time goes to it).
+const REFRESH: Duration = Duration::from_secs(1);
 
 /// What the worker tells the UI.
 pub enum Event {
@@ -106,6 +131,26 @@ pub enum Event {
         /// The 2-D views and clusters, or why they could not be computed.
         result: Result<Arc<Landscape>, String>,
     },
+    /// Rows arrived in a followed log and were scored: the views of the new window.
+    Grew {
+        /// The job.
+        generation: u64,
+        /// The window's results.
+        results: Arc<Results>,
+        /// The window.
+        log: Arc<Log>,
+        /// What the views know of it.
+        info: Arc<LogInfo>,
+        /// Rows appended since the job's fit.
+        appended: u64,
+    },
+    /// Following stopped (the log could not be read further).
+    FollowFailed {
+        /// The job.
+        generation: u64,
+        /// Why, for the user.
+        error: String,
+    },
     /// The job could not run.
     Failed {
         /// The job.
@@ -132,6 +177,8 @@ impl Event {
             | Event::LandscapeStage { generation, .. }
             | Event::Landscape { generation, .. }
             | Event::Failed { generation, .. }
+            | Event::Grew { generation, .. }
+            | Event::FollowFailed { generation, .. }
             | Event::Cancelled { generation } => Some(*generation),
         }
     }
@@ -144,6 +191,8 @@ pub struct Worker {
     /// Events for the UI.
     pub events: Receiver<Event>,
     cancel: Cancel,
+    /// The followed log, when following.
+    follow: Option<Arc<Following>>,
 }
 
 impl Worker {
@@ -163,6 +212,35 @@ impl Worker {
             events_tx,
             events,
             cancel: Cancel::new(),
+            follow: None,
+        }
+    }
+
+    /// Loads a log to follow: reads it to its end (and until it has `warmup` rows), then
+    /// keeps the follower for the jobs, which fit on the newest window and go on scoring.
+    pub fn load_follow(&mut self, path: PathBuf, limits: Limits, warmup: usize, window: Window) {
+        let name = path.display().to_string();
+        let following = Arc::new(Following {
+            name: name.clone(),
+            follower: Mutex::new(None),
+            latest: Mutex::new(None),
+            window,
+        });
+        self.follow = Some(Arc::clone(&following));
+        let tx = self.events_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("zsift-load".into())
+            .spawn(move || {
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    load_followed(&path, &limits, warmup, &following)
+                }))
+                .unwrap_or_else(|p| Err(format!("internal error: {}", panic_text(&p))));
+                let _ = tx.send(Event::Loaded(r));
+            });
+        if let Err(e) = spawned {
+            let _ = self
+                .events_tx
+                .send(Event::Loaded(Err(format!("cannot start loading: {e}"))));
         }
     }
 
@@ -184,7 +262,8 @@ impl Worker {
     }
 
     /// Cancels the running job and queues `job`.
-    pub fn submit(&mut self, job: Job) {
+    pub fn submit(&mut self, mut job: Job) {
+        job.follow.clone_from(&self.follow);
         self.cancel.cancel();
         self.cancel = Cancel::new();
         let generation = job.generation;
@@ -214,6 +293,54 @@ pub fn load(input: &Input) -> Result<(Arc<Log>, Arc<LogInfo>), String> {
     let log = input.load().map_err(|e| e.to_string())?;
     let info = LogInfo::new(&log, &input_name(input));
     Ok((Arc::new(log), Arc::new(info)))
+}
+
+/// Reads a followed log to its end, and on until it has `warmup` rows.
+fn load_followed(
+    path: &std::path::Path,
+    limits: &Limits,
+    warmup: usize,
+    following: &Following,
+) -> Result<(Arc<Log>, Arc<LogInfo>), String> {
+    let mut f = Follower::open(path, limits).map_err(|e| e.to_string())?;
+    let mut log: Option<Log> = None;
+    loop {
+        let b = f.poll().map_err(|e| e.to_string())?;
+        if let Some(new) = b.log {
+            log = Some(match log.take() {
+                Some(old) => Log {
+                    frame: crate::ingest::concat(&old.frame, &new.frame)
+                        .map_err(|e| format!("{}: {e}", following.name))?,
+                    ..old
+                },
+                None => new,
+            });
+        }
+        let rows = log.as_ref().map_or(0, Log::rows);
+        let closed = b.events.contains(&crate::ingest::follow::Event::Closed);
+        if !b.more && (rows >= warmup || (closed && rows > 0)) {
+            break;
+        }
+        if closed {
+            return Err(format!(
+                "{}: no rows before the input ended",
+                following.name
+            ));
+        }
+        if !b.more {
+            f.wait(LOOK_EVERY);
+        }
+    }
+    let log = Arc::new(log.expect("rows were read"));
+    *lock(&following.follower) = Some(f);
+    *lock(&following.latest) = Some(Arc::clone(&log));
+    let info = LogInfo::new(&log, &following.name);
+    Ok((log, Arc::new(info)))
+}
+
+/// A mutex's contents, even after a panic elsewhere (the data stays usable).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How the input is named in the header.
@@ -248,9 +375,9 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
         let outcome = catch_unwind(AssertUnwindSafe(|| run(&job, &cancel, &events)));
         let mut finished = None;
         let event = match outcome {
-            Ok(Ok(results)) => {
+            Ok(Ok((results, live, log))) => {
                 let results = Arc::new(results);
-                finished = Some(Arc::clone(&results));
+                finished = Some((Arc::clone(&results), live, log));
                 Event::Done {
                     generation,
                     results,
@@ -268,7 +395,7 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
         }
         // The anomalies are on screen; the distributions and the evaluation, then the 2-D
         // views and clusters follow, unless a newer job is already waiting.
-        if let Some(results) = finished {
+        if let Some((results, live, log)) = finished {
             let summarised = catch_unwind(AssertUnwindSafe(|| results.summarise(&cancel)));
             if cancel.is_cancelled() {
                 continue;
@@ -282,7 +409,7 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
                 return;
             }
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                run_landscape(&job, &results, &cancel, &events)
+                run_landscape(generation, &log, &results, &cancel, &events)
             }));
             let result = match outcome {
                 Ok(Ok(l)) => Ok(Arc::new(l)),
@@ -296,18 +423,100 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
             {
                 return;
             }
+            // Following: the rows that arrive, scored by this job's model, until a newer
+            // job supersedes it.
+            if let (Some(mut live), Some(following)) = (live, job.follow.as_ref()) {
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    follow(&job, following, &mut live, &cancel, &events)
+                }));
+                let error = match outcome {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(e)) => e,
+                    Err(p) => format!("internal error: {}", panic_text(&p)),
+                };
+                let _ = events.send(Event::FollowFailed { generation, error });
+            }
         }
     }
 }
 
+/// Follows the log for a finished job: scores the rows that arrive with its model and,
+/// at most every [`REFRESH`] (or twice the time it takes), sends the views of the new
+/// window. Ends when a newer job cancels it.
+fn follow(
+    job: &Job,
+    following: &Following,
+    live: &mut Live,
+    cancel: &Cancel,
+    events: &Sender<Event>,
+) -> Result<(), String> {
+    let mut unsent = false;
+    let mut last_sent = Instant::now();
+    let mut every = REFRESH;
+    while !cancel.is_cancelled() {
+        let batch = {
+            let mut f = lock(&following.follower);
+            let Some(f) = f.as_mut() else {
+                return Err("the log is not being followed".into());
+            };
+            f.poll().map_err(|e| e.to_string())?
+        };
+        if let Some(rows) = batch.log {
+            match live.score(&rows, cancel) {
+                Ok(_) => {}
+                Err(e) if e.is_cancelled() => return Ok(()),
+                Err(e) => return Err(format!("{}: {e}", following.name)),
+            }
+            unsent = true;
+            // The next job fits on every row read so far.
+            *lock(&following.latest) = Some(Arc::new(live.window_log()));
+        }
+        if unsent && last_sent.elapsed() >= every {
+            let t = Instant::now();
+            let analysis = match live.analysis(cancel) {
+                Ok(a) => a,
+                Err(e) if e.is_cancelled() => return Ok(()),
+                Err(e) => return Err(format!("{}: {e}", following.name)),
+            };
+            let log = Arc::new(live.window_log());
+            let Some(results) = Results::new(&log, &job.model, analysis, cancel, t) else {
+                return Ok(());
+            };
+            if !results.summarise(cancel) {
+                return Ok(());
+            }
+            let info = Arc::new(LogInfo::new(&log, &following.name));
+            let sent = events.send(Event::Grew {
+                generation: job.generation,
+                results: Arc::new(results),
+                log,
+                info,
+                appended: live.appended(),
+            });
+            if sent.is_err() {
+                return Ok(());
+            }
+            unsent = false;
+            last_sent = Instant::now();
+            every = REFRESH.max(t.elapsed() * 2);
+        }
+        if !batch.more {
+            if let Some(f) = lock(&following.follower).as_mut() {
+                f.wait(LOOK_EVERY);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// PCA, UMAP and HDBSCAN on a finished job's matrix, streaming the step names.
 fn run_landscape(
-    job: &Job,
+    generation: u64,
+    log: &Log,
     results: &Results,
     cancel: &Cancel,
     events: &Sender<Event>,
 ) -> Result<Landscape, Stop> {
-    let generation = job.generation;
     let progress = |s: LandscapeStage| {
         let step = match s {
             LandscapeStage::Pca => "PCA".to_string(),
@@ -317,7 +526,7 @@ fn run_landscape(
         let _ = events.send(Event::LandscapeStage { generation, step });
     };
     pipeline::landscape(
-        &job.log,
+        log,
         &results.analysis,
         &LandscapeOptions::default(),
         cancel,
@@ -337,8 +546,12 @@ enum Stop {
     Failed(String),
 }
 
+/// What a job made: its results, the model kept to score new rows (when following),
+/// and the log it ran on (when following, the newest window).
+type Ran = (Results, Option<Live>, Arc<Log>);
+
 /// Runs one job, streaming its progress.
-fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Results, Stop> {
+fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Ran, Stop> {
     let generation = job.generation;
     #[cfg(feature = "fault-injection")]
     if crate::fault::wanted("panic-worker") {
@@ -373,13 +586,27 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Results, St
         };
         let _ = events.send(e);
     };
-    let analysis = pipeline::analyze(&job.log, &job.model, cancel, &progress).map_err(|e| {
+    let stop = |e: pipeline::PipelineError| {
         if e.is_cancelled() {
             Stop::Cancelled
         } else {
             Stop::Failed(e.to_string())
         }
-    })?;
+    };
+    let (log, analysis, live) = match &job.follow {
+        Some(f) => {
+            let log = lock(&f.latest)
+                .clone()
+                .unwrap_or_else(|| Arc::clone(&job.log));
+            let (a, l) =
+                Live::fit_reporting(&log, &job.model, f.window, cancel, &progress).map_err(stop)?;
+            (log, a, Some(l))
+        }
+        None => {
+            let a = pipeline::analyze(&job.log, &job.model, cancel, &progress).map_err(stop)?;
+            (Arc::clone(&job.log), a, None)
+        }
+    };
     if cancel.is_cancelled() {
         return Err(Stop::Cancelled);
     }
@@ -388,9 +615,9 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Results, St
         stage: Stage::Summaries,
         fraction: detector_fraction(total, total),
     });
-    let results = Results::new(&job.log, &job.model, analysis, cancel, started);
+    let results = Results::new(&log, &job.model, analysis, cancel, started);
     crate::memory::release();
-    results.ok_or(Stop::Cancelled)
+    results.map(|r| (r, live, log)).ok_or(Stop::Cancelled)
 }
 
 /// Share of a job done once `done` of `total` detectors finished: the features take a

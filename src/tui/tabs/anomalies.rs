@@ -74,6 +74,9 @@ pub struct Table {
     /// Counts the views set (so that what other tabs derive from `view` can be kept
     /// until it changes).
     pub view_generation: u64,
+    /// Following: the first frame row that came since the last look (rows from it on are
+    /// marked ●); `None` when none is new.
+    pub new_from: Option<usize>,
 }
 
 impl Default for Table {
@@ -95,6 +98,7 @@ impl Table {
             view: None,
             sort_error: None,
             view_generation: 0,
+            new_from: None,
         }
     }
 
@@ -353,11 +357,15 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         widths.push(Constraint::Length(3));
     }
     header.push("time");
-    widths.push(Constraint::Length(match (cols.full_time, r.multi_day) {
-        (true, _) => 27,
-        (false, true) => 14,
-        (false, false) => 8,
-    }));
+    // Following, a column for the mark of rows new since the last look.
+    let mark = u16::from(app.follow.is_some()) * 2;
+    widths.push(Constraint::Length(
+        mark + match (cols.full_time, r.multi_day) {
+            (true, _) => 27,
+            (false, true) => 14,
+            (false, false) => 8,
+        },
+    ));
     if cols.uid {
         header.push("uid");
         widths.push(Constraint::Length(18));
@@ -400,6 +408,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let lengths = Widths {
         conn: conn_w,
         reasons: usize::from(table.width.saturating_sub(fixed)),
+        mark: (mark > 0).then_some(t.new_from.unwrap_or(usize::MAX)),
     };
     cols.reasons &= lengths.reasons >= MIN_REASONS;
     if cols.reasons {
@@ -465,10 +474,12 @@ fn sorted_header(header: &[&str], t: &Table) -> Vec<String> {
         .collect()
 }
 
-/// Columns of the cells whose width varies.
+/// Columns of the cells whose width varies, and the mark of new rows.
 struct Widths {
     conn: usize,
     reasons: usize,
+    /// Following: rows from this frame row on are new (marked ●).
+    mark: Option<usize>,
 }
 
 fn cells(flagged: &Flagged, cols: &Columns, w: &Widths, r: &Results) -> Vec<String> {
@@ -477,19 +488,27 @@ fn cells(flagged: &Flagged, cols: &Columns, w: &Widths, r: &Results) -> Vec<Stri
     if cols.votes {
         c.push(flagged.votes.to_string());
     }
-    c.push(if cols.full_time {
-        fl.ts.clone()
-    } else if r.multi_day {
-        // Rows over more than a day: month-day and time of day (`06-13 23:18:00`), so
-        // that an order by time reads as one.
-        match (fl.ts.get(5..10), fl.ts.get(11..19)) {
-            (Some(d), Some(t)) => format!("{d} {t}"),
-            _ => fl.ts.clone(),
-        }
-    } else {
-        // ISO 8601: the time of day is what tells rows of one day apart.
-        fl.ts.get(11..19).unwrap_or(&fl.ts).to_string()
-    });
+    let mark = match w.mark {
+        Some(from) if flagged.row >= from => "● ",
+        Some(_) => "  ",
+        None => "",
+    };
+    c.push(
+        mark.to_string()
+            + &if cols.full_time {
+                fl.ts.clone()
+            } else if r.multi_day {
+                // Rows over more than a day: month-day and time of day (`06-13 23:18:00`), so
+                // that an order by time reads as one.
+                match (fl.ts.get(5..10), fl.ts.get(11..19)) {
+                    (Some(d), Some(t)) => format!("{d} {t}"),
+                    _ => fl.ts.clone(),
+                }
+            } else {
+                // ISO 8601: the time of day is what tells rows of one day apart.
+                fl.ts.get(11..19).unwrap_or(&fl.ts).to_string()
+            },
+    );
     if cols.uid {
         c.push(cut(&fl.uid, 18));
     }

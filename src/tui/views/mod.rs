@@ -163,6 +163,32 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
     }
     first.push(Span::raw(" · "));
     first.extend(job_spans(app));
+    if let Some(f) = &app.follow {
+        first.push(Span::raw(" · "));
+        first.push(match (&f.error, f.paused, &f.held) {
+            (Some(e), _, _) => Span::styled(format!("following stopped: {e}"), th.warn()),
+            (None, true, held) => {
+                let arrived = held
+                    .as_ref()
+                    .map_or(0, |h| h.appended.saturating_sub(f.shown));
+                Span::styled(
+                    format!("paused: {arrived} rows arrived (Space resumes)"),
+                    th.warn(),
+                )
+            }
+            (None, false, _) => {
+                let (new, flagged) = app.new_rows();
+                let age = f
+                    .fitted
+                    .map(|t| format!(" · model {}", age(app.since(t).as_secs())))
+                    .unwrap_or_default();
+                Span::styled(
+                    format!("following: {new} new rows, {flagged} flagged ● (n: seen){age}"),
+                    if flagged > 0 { th.warn() } else { th.title() },
+                )
+            }
+        });
+    }
     if let Some(m) = crate::memory::now() {
         first.push(Span::styled(
             format!(
@@ -221,6 +247,15 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
         one.push(Span::raw(" "));
         one.extend(second.into_iter().skip(1));
         f.render_widget(Paragraph::new(fit(Line::from(one), area.width)), area);
+    }
+}
+
+/// A duration in a few characters: `42s`, `5m`, `3h`.
+fn age(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s => format!("{}h", s / 3600),
     }
 }
 
