@@ -76,6 +76,8 @@ pub struct FollowSettings {
     pub warmup: usize,
     /// What is kept.
     pub window: Window,
+    /// Fit again on the window this often.
+    pub refit: Option<std::time::Duration>,
 }
 
 /// One new row, scored.

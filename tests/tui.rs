@@ -1654,10 +1654,63 @@ fn following_shows_new_rows_as_they_come() {
     assert!(screen.contains("paused: 50 rows arrived"), "{screen}");
     press(&mut app, &mut w, &[key(' ')]);
     assert_eq!(app.results.as_ref().unwrap().rows(), total + 50);
+    // Sorted by time, the newest first.
+    app.table.newest_first = true;
+    while app.table.sort != zsift::tui::app::SortKey::Time {
+        press(&mut app, &mut w, &[key('o')]);
+    }
+    let r = app.results.clone().unwrap();
+    let rows = app.table.rows(&r);
+    let ts: Vec<String> = app
+        .table
+        .order
+        .iter()
+        .map(|&k| r.text(&rows[k]).ts.clone())
+        .collect();
+    assert!(ts.windows(2).all(|p| p[0] >= p[1]), "newest first");
+    assert!(draw(&app, 120, 30).contains("time▼"));
     // R: the model fitted again, on the window.
     assert!(press(&mut app, &mut w, &[key('R')]));
     finish(&mut app, &mut w);
     assert_eq!(app.results.as_ref().unwrap().rows(), total + 50);
     assert!(app.landscape.is_some(), "the 2-D views made anew");
     assert_eq!(app.table.new_from, None);
+    // --refit: once the model is as old as asked, time alone starts a fit.
+    assert!(app.tick().is_none());
+    app.follow.as_mut().unwrap().refit = Some(Duration::ZERO);
+    assert!(app.tick().is_some());
+}
+
+/// `zsift -f LOG` in a terminal: the binary follows the log, a scan appended after the
+/// fit shows with its marks and the header's count; `q` quits with status 0.
+#[test]
+fn following_in_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = private_binary(dir.path());
+    let text = include_str!("../demo/conn.log");
+    let (scan, rest): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .partition(|l| !l.starts_with('#') && l.split('\t').nth(2) == Some("10.0.1.66"));
+    let path = dir.path().join("conn.log");
+    std::fs::write(&path, rest.join("\n") + "\n").unwrap();
+    let Some(t) = Tmux::start(
+        &format!(
+            "{bin} -f {} --refit 1d; echo ZSIFT-EXITED $?; sleep 30",
+            path.display()
+        ),
+        120,
+        35,
+    ) else {
+        return;
+    };
+    t.wait_for("following: 0 new rows");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, (scan.join("\n") + "\n").as_bytes()).unwrap();
+    let s = t.wait_for(&format!("following: {} new rows", scan.len()));
+    assert!(s.contains("● ") && s.contains("10.0.1.66"), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("ZSIFT-EXITED 0");
 }

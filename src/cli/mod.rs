@@ -43,6 +43,9 @@ pub struct Cli {
         requires = "follow"
     )]
     pub window: String,
+    /// With --follow: fit the model again on the window this often (`30m`, `6h`).
+    #[arg(long, value_name = "SPAN", requires = "follow")]
+    pub refit: Option<String>,
 }
 
 impl Cli {
@@ -61,7 +64,21 @@ impl Cli {
         Ok(Some(crate::live::FollowSettings {
             warmup: self.warmup.max(1),
             window,
+            refit: self.refit.as_deref().map(parse_span).transpose()?,
         }))
+    }
+}
+
+/// A `--refit` duration: `30m`, `6h`, `1d`.
+fn parse_span(s: &str) -> Result<std::time::Duration, CliError> {
+    match crate::live::Window::parse(s) {
+        Ok(crate::live::Window::Micros(us)) => {
+            Ok(std::time::Duration::from_micros(us.unsigned_abs()))
+        }
+        _ => Err(CliError::Usage(format!(
+            "--refit: not a duration: {:?} (30m, 6h, 1d)",
+            crate::sanitize::sanitize(s)
+        ))),
     }
 }
 
@@ -273,20 +290,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
                     all: *all,
                     format: *format,
                     terminal,
-                    refit: match refit {
-                        None => None,
-                        Some(r) => match crate::live::Window::parse(r) {
-                            Ok(crate::live::Window::Micros(us)) => {
-                                Some(std::time::Duration::from_micros(us.unsigned_abs()))
-                            }
-                            _ => {
-                                return Err(CliError::Usage(format!(
-                                    "--refit: not a duration: {:?} (30m, 6h, 1d)",
-                                    crate::sanitize::sanitize(r)
-                                )))
-                            }
-                        },
-                    },
+                    refit: refit.as_deref().map(parse_span).transpose()?,
                 };
                 return follow::run(&args, model, out);
             }

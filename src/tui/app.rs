@@ -356,6 +356,8 @@ pub struct FollowView {
     pub fitted: Option<Instant>,
     /// Why following stopped, if it did.
     pub error: Option<String>,
+    /// Fit again on the window this often (`--refit`).
+    pub refit: Option<Duration>,
 }
 
 impl App {
@@ -617,6 +619,18 @@ impl App {
             let new = usize::try_from(appended.saturating_sub(f.seen)).unwrap_or(usize::MAX);
             self.table.new_from = (new > 0).then(|| rows.saturating_sub(new));
         }
+    }
+
+    /// What time alone asks for: following with `--refit`, a new fit on the window once
+    /// the model in use is that old (and no job runs).
+    pub fn tick(&mut self) -> Option<Job> {
+        let f = self.follow.as_ref()?;
+        let (every, fitted) = (f.refit?, f.fitted?);
+        let idle = self.job.as_ref().is_none_or(|j| !j.running) && self.landscape_step.is_none();
+        if idle && self.since(fitted) >= every {
+            return self.start_job();
+        }
+        None
     }
 
     /// Following: rows shown as new since the last look, and how many of them are

@@ -72,7 +72,11 @@ pub fn run(input: &Input, follow: Option<crate::live::FollowSettings>) -> Result
     let mut worker = Worker::start();
     match (follow, input.logs.as_slice()) {
         (Some(f), [log]) => {
-            app.follow = Some(app::FollowView::default());
+            app.follow = Some(app::FollowView {
+                refit: f.refit,
+                ..app::FollowView::default()
+            });
+            app.table.newest_first = true;
             worker.load_follow(log.clone(), input.limits, f.warmup, f.window);
         }
         _ => worker.load(input.clone()),
@@ -105,6 +109,10 @@ fn event_loop(tui: &mut Tui, app: &mut App, worker: &mut Worker) -> Result<(), U
             if let Some(job) = app.on_event(e) {
                 worker.submit(job);
             }
+            dirty = true;
+        }
+        if let Some(job) = app.tick() {
+            worker.submit(job);
             dirty = true;
         }
         if let Some(m) = terminal::take_worker_panic() {

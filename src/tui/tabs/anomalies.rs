@@ -77,6 +77,8 @@ pub struct Table {
     /// Following: the first frame row that came since the last look (rows from it on are
     /// marked ●); `None` when none is new.
     pub new_from: Option<usize>,
+    /// Following: sorting by time puts the newest first.
+    pub newest_first: bool,
 }
 
 impl Default for Table {
@@ -99,6 +101,7 @@ impl Table {
             sort_error: None,
             view_generation: 0,
             new_from: None,
+            newest_first: false,
         }
     }
 
@@ -183,6 +186,10 @@ impl Table {
                 }
             }
             SortKey::Score => {}
+            // Following, the newest first.
+            SortKey::Time if self.newest_first => {
+                order.sort_by(|&a, &b| text(b).ts.cmp(&text(a).ts))
+            }
             SortKey::Time => order.sort_by(|&a, &b| text(a).ts.cmp(&text(b).ts)),
             SortKey::Votes => order.sort_by(|&a, &b| rows[b].votes.cmp(&rows[a].votes)),
             SortKey::Source => order.sort_by(|&a, &b| {
@@ -458,7 +465,9 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
 /// The header with the sort column marked ▼ (highest first) or ▲ (lowest first).
 fn sorted_header(header: &[&str], t: &Table) -> Vec<String> {
     // Score and votes sort highest first, the others in text or time order.
-    let descending = matches!(t.sort, SortKey::Score | SortKey::Votes) != t.reverse;
+    let descending = (matches!(t.sort, SortKey::Score | SortKey::Votes)
+        || (t.sort == SortKey::Time && t.newest_first))
+        != t.reverse;
     let arrow = if descending { "▼" } else { "▲" };
     header
         .iter()
