@@ -10,6 +10,8 @@
 //! 2. **delay**: the `zsift` binary (`score --follow --all --format jsonl`) on a file a
 //!    writer appends 20 rows to every 10 ms (2,000 rows/s) for 30 s; each row's delay
 //!    from the end of its write to its line on zsift's output; p50, p99, max;
+//! 4. **the UI**: the same stream followed by the worker and the app of `zsift -f`: the
+//!    delay from a write to the view holding its rows (p50, p99, max);
 //! 3. **memory**: a run at 1,000 rows/s simulated faster than real time (one batch per
 //!    simulated minute), window 10 minutes (600k rows), one simulated hour: resident
 //!    memory every 10 simulated minutes (`ZSIFT_BENCH_HOURS` for longer runs,
@@ -256,9 +258,139 @@ fn memory(header: &str, rows: &[String]) {
     }
 }
 
+/// The delay from a row's append to the UI's view holding it: the worker and the app
+/// of `zsift -f` (no terminal: the frame a view is drawn in takes under a millisecond),
+/// 2,000 rows/s for 20 s onto a 20k-row log.
+fn screen(header: &str, rows: &[String]) {
+    use zsift::tui::app::{App, FollowView};
+    use zsift::tui::worker::Worker;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("conn.log");
+    let rate = 2000.0;
+    let step = 1.0 / rate;
+    let warm = 20_000;
+    {
+        let mut f = std::fs::File::create(&path).expect("create");
+        f.write_all(header.as_bytes()).unwrap();
+        for k in 0..warm {
+            writeln!(f, "{}", line(rows, k, T0 + k as f64 * step)).unwrap();
+        }
+    }
+    let mut app = App::new("conn.log", 0, false);
+    app.follow = Some(FollowView::default());
+    let mut w = Worker::start();
+    w.load_follow(
+        path.clone(),
+        zsift::ingest::Limits::default(),
+        1000,
+        Window::Micros(86_400_000_000),
+    );
+    // Until the first fit and its 2-D views are done.
+    let apply = |app: &mut App, w: &mut Worker, wait: Duration| {
+        if let Ok(e) = w.events.recv_timeout(wait) {
+            if let Some(job) = app.on_event(e) {
+                w.submit(job);
+            }
+        }
+    };
+    while app.results.is_none() || app.busy() {
+        apply(&mut app, &mut w, Duration::from_millis(50));
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .expect("open");
+    let seconds = 20;
+    let per_write = 20;
+    // (rows appended after this write, when it was written)
+    let mut writes: Vec<(u64, Instant)> = Vec::new();
+    let mut seen: Vec<(u64, Instant)> = Vec::new();
+    let start = Instant::now();
+    let mut k = warm;
+    let mut appended = 0u64;
+    for wr in 0..(seconds * 1000 / 10) {
+        let due = start + Duration::from_millis(10 * wr as u64);
+        while Instant::now() < due {
+            let left = due.saturating_duration_since(Instant::now());
+            apply(&mut app, &mut w, left.min(Duration::from_millis(5)));
+            let shown = app.follow.as_ref().map_or(0, |f| f.shown);
+            if seen.last().is_none_or(|s| s.0 < shown) {
+                seen.push((shown, Instant::now()));
+            }
+        }
+        let mut text = String::new();
+        for _ in 0..per_write {
+            text.push_str(&line(rows, k, T0 + k as f64 * step));
+            text.push('\n');
+            k += 1;
+        }
+        f.write_all(text.as_bytes()).unwrap();
+        appended += per_write as u64;
+        writes.push((appended, Instant::now()));
+    }
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end && seen.last().is_none_or(|s| s.0 < appended) {
+        apply(&mut app, &mut w, Duration::from_millis(5));
+        let shown = app.follow.as_ref().map_or(0, |f| f.shown);
+        if seen.last().is_none_or(|s| s.0 < shown) {
+            seen.push((shown, Instant::now()));
+        }
+    }
+    let mut delays: Vec<f64> = writes
+        .iter()
+        .filter_map(|&(n, t)| {
+            seen.iter()
+                .find(|s| s.0 >= n)
+                .map(|s| s.1.saturating_duration_since(t).as_secs_f64())
+        })
+        .collect();
+    let missing = writes.len() - delays.len();
+    delays.sort_by(f64::total_cmp);
+    let q = |p: f64| delays[((delays.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "UI delay at {rate:.0} rows/s for {seconds} s ({} updates, {missing} writes never \
+         shown): p50 {:.3} s, p99 {:.3} s, max {:.3} s (target p99 < 1 s)",
+        seen.len(),
+        q(0.5),
+        q(0.99),
+        delays[delays.len() - 1]
+    );
+}
+
+/// What one update of the UI's views costs on a 60k-row window: the window as an
+/// analysis, the views' results, their summaries, the log's summary.
+fn update_cost(header: &str, rows: &[String]) {
+    let log = batch(header, rows, 0, 60_000, 0.0005);
+    let (_, live) = Live::fit(
+        &log,
+        &Model::default(),
+        Window::Micros(86_400_000_000),
+        &Cancel::new(),
+    )
+    .expect("fit");
+    let model = Model::default();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let a = live.analysis(&Cancel::new()).expect("analysis");
+        let t1 = t.elapsed().as_secs_f64();
+        let log = std::sync::Arc::new(live.window_log());
+        let t = Instant::now();
+        let r = zsift::tui::data::Results::new(&log, &model, a, &Cancel::new(), Instant::now())
+            .expect("results");
+        let t2 = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        r.summarise(&Cancel::new());
+        let t3 = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let _ = zsift::tui::data::LogInfo::new(&log, "x");
+        let t4 = t.elapsed().as_secs_f64();
+        println!("update of 60k rows: analysis {t1:.3} s, results {t2:.3} s, summaries {t3:.3} s, log summary {t4:.3} s");
+    }
+}
+
 fn main() {
     let (header, rows) = source(200_000);
-    let parts = std::env::var("ZSIFT_BENCH_PARTS").unwrap_or_else(|_| "1,2,3".into());
+    let parts = std::env::var("ZSIFT_BENCH_PARTS").unwrap_or_else(|_| "1,2,3,4".into());
     if parts.contains('1') {
         throughput(&header, &rows);
     }
@@ -267,5 +399,11 @@ fn main() {
     }
     if parts.contains('3') {
         memory(&header, &rows);
+    }
+    if parts.contains('4') {
+        screen(&header, &rows);
+    }
+    if parts.contains('5') {
+        update_cost(&header, &rows);
     }
 }

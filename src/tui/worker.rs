@@ -72,12 +72,12 @@ pub struct Following {
     pub window: Window,
 }
 
-/// How often the followed window is looked at.
-const LOOK_EVERY: Duration = Duration::from_millis(200);
+/// How often the followed log is looked at (a look that finds nothing costs a `stat`).
+const LOOK_EVERY: Duration = Duration::from_millis(100);
 
 /// Least time between two updates of the views while following (more when making one
-/// takes longer: at most half the time goes to it).
-const REFRESH: Duration = Duration::from_secs(1);
+/// takes longer: the worker never spends all its time on them).
+const REFRESH: Duration = Duration::from_millis(400);
 
 /// What the worker tells the UI.
 pub enum Event {
@@ -441,7 +441,7 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
 }
 
 /// Follows the log for a finished job: scores the rows that arrive with its model and,
-/// at most every [`REFRESH`] (or twice the time it takes), sends the views of the new
+/// at most every [`REFRESH`] (or the time one takes to make), sends the views of the new
 /// window. Ends when a newer job cancels it.
 fn follow(
     job: &Job,
@@ -498,7 +498,7 @@ fn follow(
             }
             unsent = false;
             last_sent = Instant::now();
-            every = REFRESH.max(t.elapsed() * 2);
+            every = REFRESH.max(t.elapsed());
         }
         if !batch.more {
             if let Some(f) = lock(&following.follower).as_mut() {
