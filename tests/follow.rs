@@ -585,3 +585,66 @@ fn a_rotation_with_unread_rows_reads_the_old_file_first() {
     assert_eq!(seen.events, vec![Event::Rotated]);
     assert_eq!(seen.skipped_lines, vec![header.len() as u64 + 1]);
 }
+
+/// `zsift score --follow --all` through a rotation and a truncation: every row written
+/// after the fit printed exactly once.
+#[cfg(unix)]
+#[test]
+fn score_follow_prints_every_row_once_through_rotation_and_truncation() {
+    use std::process::{Command, Stdio};
+    let (header, rows) = split("stratosphere/010-mixed.conn.log.labeled");
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    append(&path, &(header.join("\n") + "\n"));
+    append_rows(&path, &rows[..2000], 1000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
+        .args([
+            "score", "-f", "--all", "--format", "jsonl", "--warmup", "1000",
+        ])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    wait_for_line(&err, "model fitted on 2000 rows");
+    let mut printed: Vec<String> = Vec::new();
+    let read_until = |n: usize, printed: &mut Vec<String>| {
+        while printed.len() < n {
+            let l = out
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("{} of {n} rows printed", printed.len()));
+            let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+            printed.push(v["uid"].as_str().unwrap().to_string());
+        }
+    };
+    append_rows(&path, &rows[2000..2500], 100);
+    // Rotation: renamed with rows not yet read, a new file with its header.
+    append_rows(&path, &rows[2500..2600], 100);
+    std::fs::rename(&path, dir.path().join("conn.1.log")).unwrap();
+    append(&path, &(header.join("\n") + "\n"));
+    append_rows(&path, &rows[2600..3000], 100);
+    read_until(1000, &mut printed);
+    // copytruncate: emptied in place once read, then written on, less than before (so
+    // the file stays shorter than what was read, however late the next look).
+    File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append_rows(&path, &rows[3000..3300], 100);
+    read_until(1300, &mut printed);
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let summary = wait_for_line(&err, "followed");
+    assert!(child.wait().unwrap().success());
+    let expected: Vec<String> = rows[2000..3300].iter().map(|r| uid_of(r)).collect();
+    once_each(&printed, &expected);
+    assert!(
+        summary.contains("1 rotations") && summary.contains("1 truncations"),
+        "{summary}"
+    );
+}

@@ -1714,3 +1714,69 @@ fn following_in_a_terminal() {
     t.keys(&["q"]);
     t.wait_for("ZSIFT-EXITED 0");
 }
+
+/// The worker of `zsift -f` through a rotation (renamed, a new file with its header)
+/// and a removal: every row in the window once, in order; the header says the log was
+/// removed, and what was read stays.
+#[test]
+fn following_through_rotation_and_removal() {
+    use std::io::Write;
+    let text =
+        std::fs::read_to_string(common::data("stratosphere/008-mixed.conn.log.labeled")).unwrap();
+    let header: String = text
+        .lines()
+        .filter(|l| l.starts_with('#') && !l.starts_with("#close"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conn.log");
+    let append = |lines: &[&str]| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all((lines.join("\n") + "\n").as_bytes()).unwrap();
+    };
+    std::fs::write(&path, &header).unwrap();
+    append(&rows[..2000]);
+    let mut app = App::new("conn.log", 0, true);
+    app.follow = Some(zsift::tui::app::FollowView::default());
+    let mut w = Worker::start();
+    w.load_follow(
+        path.clone(),
+        zsift::ingest::Limits::default(),
+        1000,
+        zsift::live::Window::Rows(1_000_000),
+    );
+    finish(&mut app, &mut w);
+    append(&rows[2000..3000]);
+    std::fs::rename(&path, dir.path().join("conn.1.log")).unwrap();
+    std::fs::write(&path, &header).unwrap();
+    append(&rows[3000..4000]);
+    until(&mut app, &mut w, "4000 rows", |a| {
+        a.results.as_ref().is_some_and(|r| r.rows() == 4000)
+    });
+    let uid = |app: &App| -> Vec<String> {
+        zsift::filter::string_values(&app.log.as_ref().unwrap().frame, "uid")
+            .into_iter()
+            .map(|u| u.unwrap().to_string())
+            .collect()
+    };
+    let want: Vec<String> = rows[..4000]
+        .iter()
+        .map(|r| r.split('\t').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(uid(&app), want);
+    std::fs::remove_file(&path).unwrap();
+    until(&mut app, &mut w, "the removal noticed", |a| {
+        a.follow
+            .as_ref()
+            .and_then(|f| f.note.as_deref())
+            .is_some_and(|n| n.contains("removed"))
+    });
+    let screen = draw(&app, 200, 30);
+    assert!(screen.contains("the log was removed"), "{screen}");
+    assert_eq!(app.results.as_ref().unwrap().rows(), 4000);
+}

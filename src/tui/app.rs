@@ -358,6 +358,8 @@ pub struct FollowView {
     pub error: Option<String>,
     /// Fit again on the window this often (`--refit`).
     pub refit: Option<Duration>,
+    /// The last thing that happened to the log (rotated, removed...), for the header.
+    pub note: Option<String>,
 }
 
 impl App {
@@ -532,6 +534,8 @@ impl App {
                     *f = FollowView {
                         paused: f.paused,
                         fitted: Some(self.now),
+                        refit: f.refit,
+                        note: f.note.take(),
                         ..FollowView::default()
                     };
                 }
@@ -562,6 +566,12 @@ impl App {
                 match &mut self.follow {
                     Some(f) if f.paused => f.held = Some(g),
                     _ => self.grew(g),
+                }
+            }
+            Event::FollowNote { note, .. } => {
+                self.status = Some(clean(&note));
+                if let Some(f) = &mut self.follow {
+                    f.note = Some(clean(&note));
                 }
             }
             Event::FollowFailed { error, .. } => {

@@ -144,6 +144,13 @@ pub enum Event {
         /// Rows appended since the job's fit.
         appended: u64,
     },
+    /// Something happened to a followed log (rotated, truncated, removed, back, ended).
+    FollowNote {
+        /// The job.
+        generation: u64,
+        /// What, in words.
+        note: String,
+    },
     /// Following stopped (the log could not be read further).
     FollowFailed {
         /// The job.
@@ -179,6 +186,7 @@ impl Event {
             | Event::Failed { generation, .. }
             | Event::Grew { generation, .. }
             | Event::FollowFailed { generation, .. }
+            | Event::FollowNote { generation, .. }
             | Event::Cancelled { generation } => Some(*generation),
         }
     }
@@ -461,6 +469,20 @@ fn follow(
             };
             f.poll().map_err(|e| e.to_string())?
         };
+        for e in &batch.events {
+            use crate::ingest::follow::Event as F;
+            let note = match e {
+                F::Rotated => "the log was rotated: reading the new file",
+                F::Truncated => "the log was truncated: reading it again from its start",
+                F::Gone => "the log was removed: keeping what was read, watching for it",
+                F::Back => "the log is back: reading it",
+                F::Closed => "the input ended: no more rows will come",
+            };
+            let _ = events.send(Event::FollowNote {
+                generation: job.generation,
+                note: note.into(),
+            });
+        }
         if let Some(rows) = batch.log {
             match live.score(&rows, cancel) {
                 Ok(_) => {}

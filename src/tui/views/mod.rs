@@ -182,8 +182,13 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
                     .fitted
                     .map(|t| format!(" · model {}", age(app.since(t).as_secs())))
                     .unwrap_or_default();
+                let note = f
+                    .note
+                    .as_ref()
+                    .map(|n| format!(" · {n}"))
+                    .unwrap_or_default();
                 Span::styled(
-                    format!("following: {new} new rows, {flagged} flagged ● (n: seen){age}"),
+                    format!("following: {new} new rows, {flagged} flagged ● (n: seen){age}{note}"),
                     if flagged > 0 { th.warn() } else { th.title() },
                 )
             }
