@@ -495,7 +495,10 @@ impl Live {
         let keep: Vec<bool> = (0..h)
             .map(|i| i >= h - protect || ts[i].is_some_and(|t| t >= cutoff && t <= ahead))
             .collect();
-        if keep.iter().all(|&k| k) {
+        // Usually the rows that go are the oldest, at the front: cut off without a copy.
+        let front = keep.iter().take_while(|&&k| !k).count();
+        if keep[front..].iter().all(|&k| k) {
+            self.drop_front(front);
             return self.compact();
         }
         let mask: BooleanChunked = keep.iter().copied().collect();
