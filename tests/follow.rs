@@ -88,6 +88,31 @@ impl Seen {
     }
 }
 
+/// A temporary conn.log holding `rel`'s header and its first `n` rows, followed and
+/// read: the directory, the path, the header and rows of `rel`, the follower and what it
+/// saw.
+fn following(
+    rel: &str,
+    n: usize,
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    Vec<String>,
+    Vec<String>,
+    Follower,
+    Seen,
+) {
+    let (header, rows) = split(rel);
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    append(&path, &(header.join("\n") + "\n"));
+    append_rows(&path, &rows[..n], n);
+    let mut f = Follower::open(&path, &Limits::default()).unwrap();
+    let mut seen = Seen::default();
+    seen.until(&mut f, n);
+    (dir, path, header, rows, f, seen)
+}
+
 fn once_each(uids: &[String], expected: &[String]) {
     assert_eq!(uids.len(), expected.len(), "rows seen");
     let seen: HashSet<&String> = uids.iter().collect();
@@ -240,14 +265,8 @@ fn follows_a_growing_json_log() {
 /// read from its start.
 #[test]
 fn a_removed_log_is_waited_for() {
-    let (header, rows) = split("stratosphere/008-mixed.conn.log.labeled");
-    let dir = tempfile::tempdir().unwrap();
-    let path = temp_log(dir.path());
-    append(&path, &(header.join("\n") + "\n"));
-    append_rows(&path, &rows[..100], 100);
-    let mut f = Follower::open(&path, &Limits::default()).unwrap();
-    let mut seen = Seen::default();
-    seen.until(&mut f, 100);
+    let (_dir, path, header, rows, mut f, mut seen) =
+        following("stratosphere/008-mixed.conn.log.labeled", 100);
     std::fs::remove_file(&path).unwrap();
     for _ in 0..3 {
         seen.look(&mut f);
@@ -523,14 +542,8 @@ fn score_follow_refits_in_the_background() {
 /// with the file's name and the option that raises the limit.
 #[test]
 fn hostile_growth_is_skipped_or_refused() {
-    let (header, rows) = split("stratosphere/008-mixed.conn.log.labeled");
-    let dir = tempfile::tempdir().unwrap();
-    let path = temp_log(dir.path());
-    append(&path, &(header.join("\n") + "\n"));
-    append_rows(&path, &rows[..100], 100);
-    let mut f = Follower::open(&path, &Limits::default()).unwrap();
-    let mut seen = Seen::default();
-    seen.until(&mut f, 100);
+    let (_dir, path, _header, rows, mut f, mut seen) =
+        following("stratosphere/008-mixed.conn.log.labeled", 100);
     // 17 MiB without a newline, in 1 MiB writes, looked at between them.
     let piece = "x".repeat(1 << 20);
     for _ in 0..17 {
@@ -564,14 +577,8 @@ fn hostile_growth_is_skipped_or_refused() {
 /// once, in order, and the new file's malformed line is numbered from its own start.
 #[test]
 fn a_rotation_with_unread_rows_reads_the_old_file_first() {
-    let (header, rows) = split("stratosphere/008-mixed.conn.log.labeled");
-    let dir = tempfile::tempdir().unwrap();
-    let path = temp_log(dir.path());
-    append(&path, &(header.join("\n") + "\n"));
-    append_rows(&path, &rows[..100], 100);
-    let mut f = Follower::open(&path, &Limits::default()).unwrap();
-    let mut seen = Seen::default();
-    seen.until(&mut f, 100);
+    let (dir, path, header, rows, mut f, mut seen) =
+        following("stratosphere/008-mixed.conn.log.labeled", 100);
     // Appended, its last line unfinished, renamed, and a new file: no look in between.
     append_rows(&path, &rows[100..999], 899);
     append(&path, &rows[999]);

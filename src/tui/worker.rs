@@ -235,30 +235,25 @@ impl Worker {
             window,
         });
         self.follow = Some(Arc::clone(&following));
-        let tx = self.events_tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("zsift-load".into())
-            .spawn(move || {
-                let r = catch_unwind(AssertUnwindSafe(|| {
-                    load_followed(&path, &limits, warmup, &following)
-                }))
-                .unwrap_or_else(|p| Err(format!("internal error: {}", panic_text(&p))));
-                let _ = tx.send(Event::Loaded(r));
-            });
-        if let Err(e) = spawned {
-            let _ = self
-                .events_tx
-                .send(Event::Loaded(Err(format!("cannot start loading: {e}"))));
-        }
+        self.spawn_load(move || load_followed(&path, &limits, warmup, &following));
     }
 
     /// Loads the input on its own thread, then summarises it for the views.
     pub fn load(&self, input: Input) {
+        self.spawn_load(move || load(&input));
+    }
+
+    /// Runs `load` on a thread of its own and reports what it gives (a panic as an
+    /// internal error).
+    fn spawn_load(
+        &self,
+        load: impl FnOnce() -> Result<(Arc<Log>, Arc<LogInfo>), String> + Send + 'static,
+    ) {
         let tx = self.events_tx.clone();
         let spawned = std::thread::Builder::new()
             .name("zsift-load".into())
             .spawn(move || {
-                let r = catch_unwind(AssertUnwindSafe(|| load(&input)))
+                let r = catch_unwind(AssertUnwindSafe(load))
                     .unwrap_or_else(|p| Err(format!("internal error: {}", panic_text(&p))));
                 let _ = tx.send(Event::Loaded(r));
             });
