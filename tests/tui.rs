@@ -1780,3 +1780,45 @@ fn following_through_rotation_and_removal() {
     assert!(screen.contains("the log was removed"), "{screen}");
     assert_eq!(app.results.as_ref().unwrap().rows(), 4000);
 }
+
+/// `zsift -f` on a log with fewer rows than --warmup: the first screen says how many
+/// rows it has and how many the fit waits for; more rows, and the model is fitted.
+#[test]
+fn following_waits_for_the_warmup_rows() {
+    use std::io::Write;
+    let text = include_str!("../demo/conn.log");
+    let header: String = text
+        .lines()
+        .filter(|l| l.starts_with('#') && !l.starts_with("#close"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conn.log");
+    std::fs::write(&path, header + &rows[..300].join("\n") + "\n").unwrap();
+    let mut app = App::new("conn.log", 0, true);
+    app.follow = Some(zsift::tui::app::FollowView::default());
+    let mut w = Worker::start();
+    w.load_follow(
+        path.clone(),
+        zsift::ingest::Limits::default(),
+        1000,
+        zsift::live::Window::Rows(1_000_000),
+    );
+    until(&mut app, &mut w, "the wait", |a| {
+        a.waiting == Some((300, 1000))
+    });
+    let screen = draw(&app, 120, 30);
+    assert!(
+        screen.contains("300 rows read, the model is fitted at 1000"),
+        "{screen}"
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all((rows[300..1200].join("\n") + "\n").as_bytes())
+        .unwrap();
+    finish(&mut app, &mut w);
+    assert_eq!(app.results.as_ref().unwrap().rows(), 1200);
+}

@@ -269,6 +269,8 @@ pub struct App {
     pub loading_name: String,
     /// Bytes to load (0 when unknown).
     pub loading_bytes: u64,
+    /// Following: rows read so far and rows the fit waits for, while waiting.
+    pub waiting: Option<(usize, usize)>,
     /// When loading started.
     pub started: Instant,
     /// Why loading failed.
@@ -371,6 +373,7 @@ impl App {
             info: None,
             loading_name: clean(name),
             loading_bytes: bytes,
+            waiting: None,
             started: now,
             load_error: None,
             model: Model::default(),
@@ -490,6 +493,7 @@ impl App {
                 return self.start_job();
             }
             Event::Loaded(Err(e)) => self.load_error = Some(clean(&e)),
+            Event::Waiting { rows, warmup } => self.waiting = Some((rows, warmup)),
             Event::Stage {
                 stage, fraction, ..
             } => {

@@ -83,6 +83,13 @@ const REFRESH: Duration = Duration::from_millis(400);
 pub enum Event {
     /// The log finished loading (or failed to).
     Loaded(Result<(Arc<Log>, Arc<LogInfo>), String>),
+    /// Following: rows read so far, and how many the fit waits for.
+    Waiting {
+        /// Rows read.
+        rows: usize,
+        /// Rows needed to fit.
+        warmup: usize,
+    },
     /// A job entered a stage; `fraction` of the whole job is done.
     Stage {
         /// The job.
@@ -176,7 +183,7 @@ impl Event {
     /// The job generation this event belongs to (`None` for loading).
     pub fn generation(&self) -> Option<u64> {
         match self {
-            Event::Loaded(_) => None,
+            Event::Loaded(_) | Event::Waiting { .. } => None,
             Event::Stage { generation, .. }
             | Event::Detector { generation, .. }
             | Event::Done { generation, .. }
@@ -235,7 +242,8 @@ impl Worker {
             window,
         });
         self.follow = Some(Arc::clone(&following));
-        self.spawn_load(move || load_followed(&path, &limits, warmup, &following));
+        let tx = self.events_tx.clone();
+        self.spawn_load(move || load_followed(&path, &limits, warmup, &following, &tx));
     }
 
     /// Loads the input on its own thread, then summarises it for the views.
@@ -304,6 +312,7 @@ fn load_followed(
     limits: &Limits,
     warmup: usize,
     following: &Following,
+    events: &Sender<Event>,
 ) -> Result<(Arc<Log>, Arc<LogInfo>), String> {
     let mut f = Follower::open(path, limits).map_err(|e| e.to_string())?;
     let mut log: Option<Log> = None;
@@ -331,6 +340,7 @@ fn load_followed(
             ));
         }
         if !b.more {
+            let _ = events.send(Event::Waiting { rows, warmup });
             f.wait(LOOK_EVERY);
         }
     }

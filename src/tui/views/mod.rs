@@ -141,14 +141,23 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
             .unwrap_or_default();
         let line = Line::from(vec![
             Span::styled("zsift ", th.title()),
-            Span::raw(format!(
-                "loading {}{size} {} {secs:.1} s",
-                app.loading_name,
-                spinner(secs)
-            )),
+            Span::raw(match app.waiting {
+                // Following: the rows so far, and what the fit waits for.
+                Some((rows, warmup)) => format!(
+                    "following {}: {rows} rows read, the model is fitted at {warmup} (--warmup) \
+                     {} {secs:.1} s",
+                    app.loading_name,
+                    spinner(secs)
+                ),
+                None => format!(
+                    "loading {}{size} {} {secs:.1} s",
+                    app.loading_name,
+                    spinner(secs)
+                ),
+            }),
             Span::styled(memory, th.dim()),
         ]);
-        f.render_widget(Paragraph::new(line), area);
+        f.render_widget(Paragraph::new(fit(line, area.width)), area);
         return;
     };
     let mut first = vec![
