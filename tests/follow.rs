@@ -655,3 +655,36 @@ fn score_follow_prints_every_row_once_through_rotation_and_truncation() {
         "{summary}"
     );
 }
+
+/// A first fit that cannot be made (the filter keeps no row) waits for more rows
+/// instead of ending, and the summary says why nothing was scored.
+#[cfg(unix)]
+#[test]
+fn score_follow_waits_when_the_first_fit_cannot_be_made() {
+    use std::process::{Command, Stdio};
+    let (_dir, path, _header, _rows, _f, _seen) =
+        following("stratosphere/008-mixed.conn.log.labeled", 500);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
+        .args([
+            "score",
+            "-f",
+            "--warmup",
+            "100",
+            "--service",
+            "no-such-service",
+        ])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = lines_of(child.stderr.take().unwrap());
+    let line = wait_for_line(&err, "cannot fit the model");
+    assert!(line.contains("waiting for 1000"), "{line}");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let summary = wait_for_line(&err, "followed");
+    assert!(summary.contains("could not be fitted"), "{summary}");
+    assert!(child.wait().unwrap().success());
+}

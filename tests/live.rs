@@ -337,3 +337,23 @@ fn a_window_of_time_survives_a_stray_time() {
     assert_eq!(*newest, last, "the stray time is gone");
     assert!(live.frame().height() > 100 && live.frame().height() < log.rows() / 2);
 }
+
+/// New rows join the window in its column types: a port that arrives as a float stays
+/// an integer column, text where numbers were becomes unset, a new column is unset in
+/// the older rows.
+#[test]
+fn the_window_keeps_its_types() {
+    let a = df!("id.resp_p" => [22i64, 80], "duration" => [1.5f64, 2.0]).unwrap();
+    let b = df!("id.resp_p" => [443.0f64], "duration" => ["long"], "extra" => ["x"]).unwrap();
+    let c = zsift::ingest::concat(&a, &b).unwrap();
+    assert_eq!(c.height(), 3);
+    assert_eq!(c.column("id.resp_p").unwrap().dtype(), &DataType::Int64);
+    assert_eq!(
+        zsift::filter::int_values(&c, "id.resp_p").unwrap(),
+        vec![Some(22), Some(80), Some(443)]
+    );
+    let d = c.column("duration").unwrap();
+    assert_eq!(d.dtype(), &DataType::Float64);
+    assert_eq!(d.null_count(), 1);
+    assert_eq!(c.column("extra").unwrap().null_count(), 2);
+}
