@@ -362,6 +362,8 @@ pub struct FollowView {
     pub refit: Option<Duration>,
     /// The last thing that happened to the log (rotated, removed...), for the header.
     pub note: Option<String>,
+    /// The job whose model scores the rows that arrive.
+    pub generation: Option<u64>,
 }
 
 impl App {
@@ -478,7 +480,14 @@ impl App {
     /// Applies what the worker reports; returns a job to start (after loading).
     pub fn on_event(&mut self, event: Event) -> Option<Job> {
         if let Some(g) = event.generation() {
-            if g != self.generation {
+            // Following, the model in use goes on scoring while a newer one is fitted:
+            // its updates are shown until the new one is done.
+            let scoring = self.follow.as_ref().and_then(|f| f.generation) == Some(g)
+                && matches!(
+                    event,
+                    Event::Grew { .. } | Event::FollowNote { .. } | Event::FollowFailed { .. }
+                );
+            if g != self.generation && !scoring {
                 return None;
             }
         }
@@ -540,6 +549,7 @@ impl App {
                         fitted: Some(self.now),
                         refit: f.refit,
                         note: f.note.take(),
+                        generation: Some(self.generation),
                         ..FollowView::default()
                     };
                 }

@@ -8,6 +8,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -70,6 +71,9 @@ pub struct Following {
     pub latest: Mutex<Option<Arc<Log>>>,
     /// What is kept.
     pub window: Window,
+    /// A job's model is scoring the rows that arrive: a new job is then fitted beside it
+    /// rather than stopping it.
+    pub looping: AtomicBool,
 }
 
 /// How often the followed log is looked at (a look that finds nothing costs a `stat`).
@@ -240,6 +244,7 @@ impl Worker {
             follower: Mutex::new(None),
             latest: Mutex::new(None),
             window,
+            looping: AtomicBool::new(false),
         });
         self.follow = Some(Arc::clone(&following));
         let tx = self.events_tx.clone();
@@ -275,7 +280,14 @@ impl Worker {
     /// Cancels the running job and queues `job`.
     pub fn submit(&mut self, mut job: Job) {
         job.follow.clone_from(&self.follow);
-        self.cancel.cancel();
+        // Following, a model that is scoring goes on until the new one is fitted.
+        let scoring = self
+            .follow
+            .as_ref()
+            .is_some_and(|f| f.looping.load(Ordering::SeqCst));
+        if !scoring {
+            self.cancel.cancel();
+        }
         self.cancel = Cancel::new();
         let generation = job.generation;
         if self.jobs.send((job, self.cancel.clone())).is_err() {
@@ -368,16 +380,40 @@ pub fn input_name(input: &Input) -> String {
     }
 }
 
+/// What running a job gave (a panic caught).
+type Outcome = std::thread::Result<Result<Ran, Stop>>;
+
+/// The newest of the jobs queued after `first` (the others are superseded and said so).
+fn newest(
+    jobs: &Receiver<(Job, Cancel)>,
+    first: (Job, Cancel),
+    events: &Sender<Event>,
+) -> (Job, Cancel) {
+    let mut next = first;
+    while let Ok(newer) = jobs.try_recv() {
+        let _ = events.send(Event::Cancelled {
+            generation: next.0.generation,
+        });
+        next = newer;
+    }
+    next
+}
+
 fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
-    while let Ok(mut next) = jobs.recv() {
-        // Only the newest queued job matters; the others were superseded.
-        while let Ok(newer) = jobs.try_recv() {
-            let _ = events.send(Event::Cancelled {
-                generation: next.0.generation,
-            });
-            next = newer;
-        }
-        let (job, cancel) = next;
+    // A job whose fit already ran (in the background, while a followed log went on being
+    // scored by the model before it).
+    let mut handed: Option<(Job, Cancel, Outcome)> = None;
+    loop {
+        let (job, cancel, ran) = match handed.take() {
+            Some((job, cancel, outcome)) => (job, cancel, Some(outcome)),
+            None => {
+                let Ok(first) = jobs.recv() else {
+                    return;
+                };
+                let (job, cancel) = newest(&jobs, first, &events);
+                (job, cancel, None)
+            }
+        };
         if cancel.is_cancelled() {
             let _ = events.send(Event::Cancelled {
                 generation: job.generation,
@@ -385,7 +421,10 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
             continue;
         }
         let generation = job.generation;
-        let outcome = catch_unwind(AssertUnwindSafe(|| run(&job, &cancel, &events)));
+        let outcome = match ran {
+            Some(o) => o,
+            None => catch_unwind(AssertUnwindSafe(|| run(&job, &cancel, &events))),
+        };
         let mut finished = None;
         let event = match outcome {
             Ok(Ok((results, live, log))) => {
@@ -439,11 +478,19 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
             // Following: the rows that arrive, scored by this job's model, until a newer
             // job supersedes it.
             if let (Some(mut live), Some(following)) = (live, job.follow.as_ref()) {
+                following.looping.store(true, Ordering::SeqCst);
+                // Rows taken over from the model before (scored while this one was
+                // fitted) are not in the results sent yet.
+                let unsent = live.frame().height() != log.rows();
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    follow(&job, following, &mut live, &cancel, &events)
+                    follow(&job, following, &mut live, unsent, &cancel, &events, &jobs)
                 }));
+                following.looping.store(false, Ordering::SeqCst);
                 let error = match outcome {
-                    Ok(Ok(())) => continue,
+                    Ok(Ok(next)) => {
+                        handed = next;
+                        continue;
+                    }
                     Ok(Err(e)) => e,
                     Err(p) => format!("internal error: {}", panic_text(&p)),
                 };
@@ -456,17 +503,70 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
 /// Follows the log for a finished job: scores the rows that arrive with its model and,
 /// at most every [`REFRESH`] (or the time one takes to make), sends the views of the new
 /// window. Ends when a newer job cancels it.
+///
+/// A job submitted meanwhile (a refit, another model) is fitted on a thread of its own
+/// while this model goes on scoring; once it is fitted, it takes over the rows scored
+/// meanwhile and is handed back to be served (`Some`).
+#[allow(clippy::too_many_arguments)]
 fn follow(
     job: &Job,
     following: &Following,
     live: &mut Live,
+    mut unsent: bool,
     cancel: &Cancel,
     events: &Sender<Event>,
-) -> Result<(), String> {
-    let mut unsent = false;
+    jobs: &Receiver<(Job, Cancel)>,
+) -> Result<Option<(Job, Cancel, Outcome)>, String> {
     let mut last_sent = Instant::now();
     let mut every = REFRESH;
+    // The job being fitted in the background: its cancel flag, its thread, and the rows
+    // this model had been given when it started.
+    type Background = (Cancel, std::thread::JoinHandle<(Job, Outcome)>, u64);
+    let mut background: Option<Background> = None;
     while !cancel.is_cancelled() {
+        match jobs.try_recv() {
+            Ok(first) => {
+                // A newer job supersedes the one being fitted.
+                if let Some((c, _, _)) = background.take() {
+                    c.cancel();
+                }
+                let (next, next_cancel) = newest(jobs, first, events);
+                let (ev, c) = (events.clone(), next_cancel.clone());
+                let thread = std::thread::Builder::new()
+                    .name("zsift-refit".into())
+                    .spawn(move || {
+                        let outcome = catch_unwind(AssertUnwindSafe(|| run(&next, &c, &ev)));
+                        (next, outcome)
+                    })
+                    .map_err(|e| format!("cannot start a fit: {e}"))?;
+                background = Some((next_cancel, thread, live.appended()));
+            }
+            Err(mpsc::TryRecvError::Disconnected) => return Ok(None),
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        if background.as_ref().is_some_and(|b| b.1.is_finished()) {
+            let (next_cancel, thread, at) = background.take().expect("checked");
+            match thread.join() {
+                Ok((next, Ok(Ok((results, Some(mut new), log))))) => {
+                    // The rows this model scored meanwhile join the new one's window.
+                    new.take_over(live, at);
+                    return Ok(Some((next, next_cancel, Ok(Ok((results, Some(new), log))))));
+                }
+                // A fit that failed or was cancelled: said so, and this model goes on.
+                Ok((next, outcome)) => {
+                    let generation = next.generation;
+                    let _ = events.send(match outcome {
+                        Ok(Err(Stop::Failed(error))) => Event::Failed { generation, error },
+                        Err(p) => Event::Failed {
+                            generation,
+                            error: format!("internal error: {}", panic_text(&p)),
+                        },
+                        _ => Event::Cancelled { generation },
+                    });
+                }
+                Err(_) => {}
+            }
+        }
         let batch = {
             let mut f = lock(&following.follower);
             let Some(f) = f.as_mut() else {
@@ -491,7 +591,7 @@ fn follow(
         if let Some(rows) = batch.log {
             match live.score(&rows, cancel) {
                 Ok(_) => {}
-                Err(e) if e.is_cancelled() => return Ok(()),
+                Err(e) if e.is_cancelled() => return Ok(None),
                 Err(e) => return Err(format!("{}: {e}", following.name)),
             }
             unsent = true;
@@ -502,15 +602,15 @@ fn follow(
             let t = Instant::now();
             let analysis = match live.analysis(cancel) {
                 Ok(a) => a,
-                Err(e) if e.is_cancelled() => return Ok(()),
+                Err(e) if e.is_cancelled() => return Ok(None),
                 Err(e) => return Err(format!("{}: {e}", following.name)),
             };
             let log = Arc::new(live.window_log());
             let Some(results) = Results::new(&log, &job.model, analysis, cancel, t) else {
-                return Ok(());
+                return Ok(None);
             };
             if !results.summarise(cancel) {
-                return Ok(());
+                return Ok(None);
             }
             let info = Arc::new(LogInfo::new(&log, &following.name));
             let sent = events.send(Event::Grew {
@@ -521,7 +621,7 @@ fn follow(
                 appended: live.appended(),
             });
             if sent.is_err() {
-                return Ok(());
+                return Ok(None);
             }
             unsent = false;
             last_sent = Instant::now();
@@ -533,7 +633,10 @@ fn follow(
             }
         }
     }
-    Ok(())
+    if let Some((c, _, _)) = background {
+        c.cancel();
+    }
+    Ok(None)
 }
 
 /// PCA, UMAP and HDBSCAN on a finished job's matrix, streaming the step names.
