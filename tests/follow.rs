@@ -688,3 +688,33 @@ fn score_follow_waits_when_the_first_fit_cannot_be_made() {
     assert!(summary.contains("could not be fitted"), "{summary}");
     assert!(child.wait().unwrap().success());
 }
+
+/// JSON keys are named once for the whole followed log: an alias alone in the first
+/// batch takes its Zeek name (`protocol` → `proto`) and keeps it when a later batch
+/// brings the field itself too (which then takes the next free name).
+#[test]
+fn json_names_hold_across_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_log(dir.path());
+    append(
+        &path,
+        "{\"ts\":1600000000.1,\"uid\":\"C1\",\"id.orig_h\":\"10.0.0.1\",\"protocol\":\"tcp\"}\n",
+    );
+    let mut f = Follower::open(&path, &Limits::default()).unwrap();
+    let first = f.poll().unwrap().log.unwrap();
+    assert!(first.frame.column("proto").is_ok());
+    append(
+        &path,
+        "{\"ts\":1600000001.1,\"uid\":\"C2\",\"id.orig_h\":\"10.0.0.2\",\"protocol\":\"udp\",\"proto\":\"udp\"}\n",
+    );
+    let second = f.poll().unwrap().log.unwrap();
+    let names: Vec<String> = second
+        .frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert!(names.contains(&"proto".to_string()), "{names:?}");
+    assert!(!names.contains(&"protocol".to_string()), "{names:?}");
+    assert!(names.contains(&"proto_2".to_string()), "{names:?}");
+}

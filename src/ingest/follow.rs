@@ -26,8 +26,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
 use super::{
-    assemble, name_json_columns, FileInfo, FileLoad, Format, IngestError, Limits, Log, Parser,
-    Skipped, MAX_LINE,
+    assemble, FileInfo, FileLoad, Format, IngestError, Limits, Log, Parser, Skipped, MAX_LINE,
 };
 
 /// Most bytes read in one look: a large existing file is taken in several batches, so
@@ -111,6 +110,9 @@ pub struct Follower {
     discarding: bool,
     /// A read error of standard input met while waiting, for the next look to report.
     failed: Option<io::Error>,
+    /// JSON keys in order of first appearance, and the column name each was given.
+    json_keys: Vec<String>,
+    json_names: std::collections::HashMap<String, String>,
 }
 
 impl Follower {
@@ -178,6 +180,8 @@ impl Follower {
             carry: Vec::new(),
             discarding: false,
             failed: None,
+            json_keys: Vec::new(),
+            json_names: std::collections::HashMap::new(),
         })
     }
 
@@ -333,6 +337,48 @@ impl Follower {
         Ok(batch)
     }
 
+    /// Names a batch's JSON columns as the batch reader names a file's (an alias takes
+    /// its Zeek name unless the log also has that field), keeping the names given to
+    /// keys in earlier batches: a key is named once for the whole log.
+    fn name_json_columns(&mut self, parts: &mut [super::Part]) {
+        let before = self.json_keys.len();
+        for p in parts.iter() {
+            for c in &p.columns {
+                let k = c.name().as_str();
+                if !self.json_names.contains_key(k)
+                    && !self.json_keys[before..].iter().any(|x| x == k)
+                {
+                    self.json_keys.push(k.to_string());
+                }
+            }
+        }
+        if self.json_keys.len() > before {
+            let keys: Vec<&str> = self.json_keys.iter().map(String::as_str).collect();
+            let names = super::json_column_names(&keys);
+            for (k, n) in self.json_keys[before..].iter().zip(&names[before..]) {
+                // A name an earlier key took (a field arriving after its alias took its
+                // name) goes to the next free one.
+                let taken = |n: &str| self.json_names.values().any(|v| v == n);
+                let name = if !taken(n) {
+                    n.clone()
+                } else {
+                    (2..)
+                        .map(|i| format!("{n}_{i}"))
+                        .find(|c| !taken(c))
+                        .unwrap_or_default()
+                };
+                self.json_names.insert(k.clone(), name);
+            }
+        }
+        for p in parts.iter_mut() {
+            for c in &mut p.columns {
+                if let Some(n) = self.json_names.get(c.name().as_str()) {
+                    c.rename(n.as_str().into());
+                }
+            }
+        }
+    }
+
     /// Parses the complete lines held (every line when `at_end`: the input ended, so a
     /// last line without a newline is whole) into the batch.
     fn parse_lines(&mut self, at_end: bool, batch: &mut Batch) -> Result<(), IngestError> {
@@ -381,7 +427,7 @@ impl Follower {
         }
         let format = self.parser.format.unwrap_or(Format::Tsv);
         if format == Format::Json {
-            name_json_columns(&mut parts);
+            self.name_json_columns(&mut parts);
         }
         let load = FileLoad {
             info: FileInfo {
