@@ -478,6 +478,8 @@ impl Live {
         let recent = protect.max(NOW_ROWS).min(h);
         let mut times: Vec<i64> = ts[h - recent..].iter().flatten().copied().collect();
         if times.is_empty() {
+            // The newest rows have no times: a window of rows instead.
+            self.drop_front(h.saturating_sub(UNTIMED_ROWS.max(protect)));
             return self.compact();
         }
         let mid = times.len() / 2;

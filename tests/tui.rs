@@ -1678,10 +1678,31 @@ fn following_shows_new_rows_as_they_come() {
     until(&mut app, &mut w, "the rows that came during the fit", |a| {
         a.results.as_ref().is_some_and(|r| r.rows() == total + 150)
     });
-    // --refit: once the model is as old as asked, time alone starts a fit.
+    // A fit that fails (the filter keeps no row) leaves the model in use: its results
+    // come back, and the rows that arrive go on showing.
+    let shown = app.results.as_ref().unwrap().rows();
+    app.model.filter.services = vec!["no-such-service".into()];
+    assert!(press(&mut app, &mut w, &[key('R')]));
+    finish(&mut app, &mut w);
+    assert!(app.job.as_ref().unwrap().error.is_some());
+    assert_eq!(app.results.as_ref().unwrap().rows(), shown);
+    append(&rest[150..200]);
+    until(&mut app, &mut w, "rows after the failed fit", |a| {
+        a.results.as_ref().is_some_and(|r| r.rows() == shown + 50)
+    });
+    // --refit: once the model is as old as asked, time alone starts a fit, and not again
+    // at once; a paused view starts none.
+    app.model.filter.services.clear();
+    app.follow.as_mut().unwrap().refit = Some(Duration::from_secs(3600));
     assert!(app.tick().is_none());
-    app.follow.as_mut().unwrap().refit = Some(Duration::ZERO);
-    assert!(app.tick().is_some());
+    app.follow.as_mut().unwrap().fitted = Some(Instant::now() - Duration::from_secs(7200));
+    app.follow.as_mut().unwrap().paused = true;
+    assert!(app.tick().is_none());
+    app.follow.as_mut().unwrap().paused = false;
+    let job = app.tick().expect("a fit is due");
+    w.submit(job);
+    assert!(app.tick().is_none(), "not again while it runs");
+    finish(&mut app, &mut w);
 }
 
 /// `zsift -f LOG` in a terminal: the binary follows the log, a scan appended after the

@@ -364,6 +364,8 @@ pub struct FollowView {
     pub note: Option<String>,
     /// The job whose model scores the rows that arrive.
     pub generation: Option<u64>,
+    /// When `--refit` last started a fit (a failed one is not tried again at once).
+    pub last_try: Option<Instant>,
 }
 
 impl App {
@@ -474,6 +476,7 @@ impl App {
             model: self.model.clone(),
             log,
             follow: None,
+            window: None,
         })
     }
 
@@ -550,9 +553,11 @@ impl App {
                         refit: f.refit,
                         note: f.note.take(),
                         generation: Some(self.generation),
+                        last_try: f.last_try,
                         ..FollowView::default()
                     };
                 }
+                self.landscape_error = None;
                 self.table.new_from = None;
                 self.landscape_step = Some("histograms".into());
                 self.results = Some(results);
@@ -596,6 +601,8 @@ impl App {
                 }
             }
             Event::Failed { error, .. } => {
+                self.landscape_step = None;
+                self.restore_following();
                 self.previous = None;
                 if let Some(j) = &mut self.job {
                     j.running = false;
@@ -603,6 +610,7 @@ impl App {
                 }
             }
             Event::Cancelled { .. } => {
+                self.restore_following();
                 if let Some(j) = &mut self.job {
                     j.running = false;
                 }
@@ -650,11 +658,24 @@ impl App {
     pub fn tick(&mut self) -> Option<Job> {
         let f = self.follow.as_ref()?;
         let (every, fitted) = (f.refit?, f.fitted?);
+        // A paused view stays as it is; a fit that failed is tried again after as long.
+        let last = f.last_try.map_or(fitted, |t| t.max(fitted));
         let idle = self.job.as_ref().is_none_or(|j| !j.running) && self.landscape_step.is_none();
-        if idle && self.since(fitted) >= every {
-            return self.start_job();
+        if f.paused || !idle || self.since(last) < every {
+            return None;
         }
-        None
+        if let Some(f) = &mut self.follow {
+            f.last_try = Some(self.now);
+        }
+        self.start_job()
+    }
+
+    /// Following, when a new fit fails or is cancelled, the model in use goes on: its
+    /// last results come back on screen.
+    fn restore_following(&mut self) {
+        if self.follow.as_ref().is_some_and(|f| f.generation.is_some()) && self.results.is_none() {
+            self.results = self.previous.take();
+        }
     }
 
     /// Following: rows shown as new since the last look, and how many of them are

@@ -2,9 +2,11 @@
 //!
 //! The UI submits a [`Job`] with a generation number; the worker thread runs the
 //! pipeline and streams [`Event`]s back over a channel. Submitting a new job cancels the
-//! running one through its [`Cancel`] flag, and the worker skips jobs that were already
-//! superseded while queued. The UI drops every event whose generation is not its current
-//! one, so a late result can never overwrite a newer one.
+//! running one through its [`Cancel`] flag (except while a followed log is being scored:
+//! the new job is then fitted beside the scoring model, which takes over only once it is
+//! fitted), and the worker skips jobs that were already superseded while queued. The UI
+//! drops every event whose generation is not its current one (or, following, the scoring
+//! model's updates), so a late result can never overwrite a newer one.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -58,6 +60,9 @@ pub struct Job {
     /// The followed log, when following: the job then fits on its newest window and goes
     /// on scoring the rows that arrive (set by [`Worker::submit`]).
     pub follow: Option<Arc<Following>>,
+    /// Following, the window to fit on when it is fixed at submission (a fit beside a
+    /// scoring model); otherwise the newest window when the fit starts.
+    pub window: Option<Arc<Log>>,
 }
 
 /// A log being followed, shared by the jobs one after the other: the follower (where
@@ -74,6 +79,8 @@ pub struct Following {
     /// A job's model is scoring the rows that arrive: a new job is then fitted beside it
     /// rather than stopping it.
     pub looping: AtomicBool,
+    /// The scoring job's cancel flag (for quitting).
+    pub scoring: Mutex<Option<Cancel>>,
 }
 
 /// How often the followed log is looked at (a look that finds nothing costs a `stat`).
@@ -245,6 +252,7 @@ impl Worker {
             latest: Mutex::new(None),
             window,
             looping: AtomicBool::new(false),
+            scoring: Mutex::new(None),
         });
         self.follow = Some(Arc::clone(&following));
         let tx = self.events_tx.clone();
@@ -277,7 +285,8 @@ impl Worker {
         }
     }
 
-    /// Cancels the running job and queues `job`.
+    /// Queues `job`, cancelling the running one (following, a model that is scoring goes
+    /// on until the new one is fitted).
     pub fn submit(&mut self, mut job: Job) {
         job.follow.clone_from(&self.follow);
         // Following, a model that is scoring goes on until the new one is fitted.
@@ -298,16 +307,21 @@ impl Worker {
         }
     }
 
-    /// Cancels the running job, if any (on quit).
+    /// Cancels the running job, if any, and the model scoring a followed log (on quit).
     pub fn cancel(&self) {
         self.cancel.cancel();
+        if let Some(f) = &self.follow {
+            if let Some(c) = lock(&f.scoring).as_ref() {
+                c.cancel();
+            }
+        }
     }
 }
 
 impl Drop for Worker {
     /// A job still running (the 2-D views of the last one, say) stops with its UI.
     fn drop(&mut self) {
-        self.cancel.cancel();
+        self.cancel();
     }
 }
 
@@ -352,7 +366,9 @@ fn load_followed(
             ));
         }
         if !b.more {
-            let _ = events.send(Event::Waiting { rows, warmup });
+            if events.send(Event::Waiting { rows, warmup }).is_err() {
+                return Err("nobody is waiting for the log any more".into());
+            }
             f.wait(LOOK_EVERY);
         }
     }
@@ -405,7 +421,17 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
     let mut handed: Option<(Job, Cancel, Outcome)> = None;
     loop {
         let (job, cancel, ran) = match handed.take() {
-            Some((job, cancel, outcome)) => (job, cancel, Some(outcome)),
+            Some((job, cancel, outcome)) => match jobs.try_recv() {
+                // A newer job waits already: the handed one is superseded.
+                Ok(first) => {
+                    let _ = events.send(Event::Cancelled {
+                        generation: job.generation,
+                    });
+                    let (job, cancel) = newest(&jobs, first, &events);
+                    (job, cancel, None)
+                }
+                Err(_) => (job, cancel, Some(outcome)),
+            },
             None => {
                 let Ok(first) = jobs.recv() else {
                     return;
@@ -421,6 +447,7 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
             continue;
         }
         let generation = job.generation;
+        let handed_over = ran.is_some();
         let outcome = match ran {
             Some(o) => o,
             None => catch_unwind(AssertUnwindSafe(|| run(&job, &cancel, &events))),
@@ -479,13 +506,23 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
             // job supersedes it.
             if let (Some(mut live), Some(following)) = (live, job.follow.as_ref()) {
                 following.looping.store(true, Ordering::SeqCst);
-                // Rows taken over from the model before (scored while this one was
-                // fitted) are not in the results sent yet.
-                let unsent = live.frame().height() != log.rows();
+                // The next job fits on this model's window; rows taken over from the
+                // model before (scored while this one was fitted) are not shown yet.
+                *lock(&following.latest) = Some(Arc::new(live.window_log()));
+                *lock(&following.scoring) = Some(cancel.clone());
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    follow(&job, following, &mut live, unsent, &cancel, &events, &jobs)
+                    follow(
+                        &job,
+                        following,
+                        &mut live,
+                        handed_over,
+                        &cancel,
+                        &events,
+                        &jobs,
+                    )
                 }));
                 following.looping.store(false, Ordering::SeqCst);
+                *lock(&following.scoring) = None;
                 let error = match outcome {
                     Ok(Ok(next)) => {
                         handed = next;
@@ -512,40 +549,103 @@ fn follow(
     job: &Job,
     following: &Following,
     live: &mut Live,
-    mut unsent: bool,
+    unsent: bool,
     cancel: &Cancel,
     events: &Sender<Event>,
     jobs: &Receiver<(Job, Cancel)>,
 ) -> Result<Option<(Job, Cancel, Outcome)>, String> {
+    let mut background: Option<Background> = None;
+    let r = follow_loop(
+        job,
+        following,
+        live,
+        unsent,
+        cancel,
+        events,
+        jobs,
+        &mut background,
+    );
+    // However following ends, a fit still running beside it ends too, and says so.
+    if let Some(b) = background {
+        b.cancel.cancel();
+        let _ = events.send(Event::Cancelled {
+            generation: b.generation,
+        });
+    }
+    r
+}
+
+/// A job being fitted beside the scoring model.
+struct Background {
+    cancel: Cancel,
+    thread: std::thread::JoinHandle<(Job, Outcome)>,
+    /// Rows the scoring model had been given when the fit started.
+    at: u64,
+    generation: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn follow_loop(
+    job: &Job,
+    following: &Following,
+    live: &mut Live,
+    mut unsent: bool,
+    cancel: &Cancel,
+    events: &Sender<Event>,
+    jobs: &Receiver<(Job, Cancel)>,
+    background: &mut Option<Background>,
+) -> Result<Option<(Job, Cancel, Outcome)>, String> {
     let mut last_sent = Instant::now();
     let mut every = REFRESH;
-    // The job being fitted in the background: its cancel flag, its thread, and the rows
-    // this model had been given when it started.
-    type Background = (Cancel, std::thread::JoinHandle<(Job, Outcome)>, u64);
-    let mut background: Option<Background> = None;
     while !cancel.is_cancelled() {
         match jobs.try_recv() {
             Ok(first) => {
                 // A newer job supersedes the one being fitted.
-                if let Some((c, _, _)) = background.take() {
-                    c.cancel();
+                if let Some(b) = background.take() {
+                    b.cancel.cancel();
+                    let _ = events.send(Event::Cancelled {
+                        generation: b.generation,
+                    });
                 }
-                let (next, next_cancel) = newest(jobs, first, events);
+                let (mut next, next_cancel) = newest(jobs, first, events);
+                // Fitted on the window as it is now: the rows after it are those this
+                // model scores meanwhile, which the new one takes over.
+                next.window = Some(Arc::new(live.window_log()));
                 let (ev, c) = (events.clone(), next_cancel.clone());
-                let thread = std::thread::Builder::new()
+                let generation = next.generation;
+                let spawned = std::thread::Builder::new()
                     .name("zsift-refit".into())
                     .spawn(move || {
                         let outcome = catch_unwind(AssertUnwindSafe(|| run(&next, &c, &ev)));
                         (next, outcome)
-                    })
-                    .map_err(|e| format!("cannot start a fit: {e}"))?;
-                background = Some((next_cancel, thread, live.appended()));
+                    });
+                match spawned {
+                    Ok(thread) => {
+                        *background = Some(Background {
+                            cancel: next_cancel,
+                            thread,
+                            at: live.appended(),
+                            generation,
+                        })
+                    }
+                    Err(e) => {
+                        let _ = events.send(Event::Failed {
+                            generation,
+                            error: format!("cannot start the fit: {e}"),
+                        });
+                    }
+                }
             }
             Err(mpsc::TryRecvError::Disconnected) => return Ok(None),
             Err(mpsc::TryRecvError::Empty) => {}
         }
-        if background.as_ref().is_some_and(|b| b.1.is_finished()) {
-            let (next_cancel, thread, at) = background.take().expect("checked");
+        if background.as_ref().is_some_and(|b| b.thread.is_finished()) {
+            let Background {
+                cancel: next_cancel,
+                thread,
+                at,
+                generation,
+            } = background.take().expect("checked");
             match thread.join() {
                 Ok((next, Ok(Ok((results, Some(mut new), log))))) => {
                     // The rows this model scored meanwhile join the new one's window.
@@ -564,7 +664,12 @@ fn follow(
                         _ => Event::Cancelled { generation },
                     });
                 }
-                Err(_) => {}
+                Err(_) => {
+                    let _ = events.send(Event::Failed {
+                        generation,
+                        error: "internal error: the fit's thread ended".into(),
+                    });
+                }
             }
         }
         let batch = {
@@ -603,6 +708,14 @@ fn follow(
             let analysis = match live.analysis(cancel) {
                 Ok(a) => a,
                 Err(e) if e.is_cancelled() => return Ok(None),
+                // The filter keeps no row of the window now: nothing to show until it does.
+                Err(pipeline::PipelineError::Features(crate::features::FeatureError::NoRows(
+                    _,
+                ))) => {
+                    unsent = false;
+                    last_sent = Instant::now();
+                    continue;
+                }
                 Err(e) => return Err(format!("{}: {e}", following.name)),
             };
             let log = Arc::new(live.window_log());
@@ -632,9 +745,6 @@ fn follow(
                 f.wait(LOOK_EVERY);
             }
         }
-    }
-    if let Some((c, _, _)) = background {
-        c.cancel();
     }
     Ok(None)
 }
@@ -725,8 +835,10 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Ran, Stop> 
     };
     let (log, analysis, live) = match &job.follow {
         Some(f) => {
-            let log = lock(&f.latest)
+            let log = job
+                .window
                 .clone()
+                .or_else(|| lock(&f.latest).clone())
                 .unwrap_or_else(|| Arc::clone(&job.log));
             let (a, l) =
                 Live::fit_reporting(&log, &job.model, f.window, cancel, &progress).map_err(stop)?;
