@@ -1846,3 +1846,54 @@ fn following_waits_for_the_warmup_rows() {
     finish(&mut app, &mut w);
     assert_eq!(app.results.as_ref().unwrap().rows(), 1200);
 }
+
+/// `zsift -f` when the first fit cannot be made (here the filter keeps no row): the
+/// header says so, the rows that arrive are still read, and R fits on all of them.
+#[test]
+fn following_reads_on_when_the_first_fit_fails() {
+    use std::io::Write;
+    let text = include_str!("../demo/conn.log");
+    let header: String = text
+        .lines()
+        .filter(|l| l.starts_with('#') && !l.starts_with("#close"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conn.log");
+    std::fs::write(&path, header + &rows[..1500].join("\n") + "\n").unwrap();
+    let mut app = App::new("conn.log", 0, true);
+    app.follow = Some(zsift::tui::app::FollowView::default());
+    app.model.filter.services = vec!["no-such-service".into()];
+    let mut w = Worker::start();
+    w.load_follow(
+        path.clone(),
+        zsift::ingest::Limits::default(),
+        1000,
+        zsift::live::Window::Rows(1_000_000),
+    );
+    finish(&mut app, &mut w);
+    assert!(app.job.as_ref().unwrap().error.is_some());
+    let note = app
+        .follow
+        .as_ref()
+        .unwrap()
+        .note
+        .clone()
+        .unwrap_or_default();
+    assert!(note.contains("no model yet"), "{note}");
+    let screen = draw(&app, 300, 30);
+    assert!(screen.contains("no model yet"), "{screen}");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all((rows[1500..2000].join("\n") + "\n").as_bytes())
+        .unwrap();
+    // Time for the worker to read them, then a fit without the filter.
+    std::thread::sleep(Duration::from_millis(500));
+    app.model.filter.services.clear();
+    assert!(press(&mut app, &mut w, &[key('R')]));
+    finish(&mut app, &mut w);
+    assert_eq!(app.results.as_ref().unwrap().rows(), 2000);
+}

@@ -603,6 +603,10 @@ impl App {
             Event::Failed { error, .. } => {
                 self.landscape_step = None;
                 self.restore_following();
+                if let Some(f) = self.follow.as_mut().filter(|f| f.generation.is_none()) {
+                    f.note =
+                        Some("no model yet: the rows that arrive are read; R fits again".into());
+                }
                 self.previous = None;
                 if let Some(j) = &mut self.job {
                     j.running = false;

@@ -419,6 +419,8 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
     // A job whose fit already ran (in the background, while a followed log went on being
     // scored by the model before it).
     let mut handed: Option<(Job, Cancel, Outcome)> = None;
+    // A job taken from the queue while rows were being collected.
+    let mut queued: Option<(Job, Cancel)> = None;
     loop {
         let (job, cancel, ran) = match handed.take() {
             Some((job, cancel, outcome)) => match jobs.try_recv() {
@@ -433,8 +435,12 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
                 Err(_) => (job, cancel, Some(outcome)),
             },
             None => {
-                let Ok(first) = jobs.recv() else {
-                    return;
+                let first = match queued.take() {
+                    Some(q) => q,
+                    None => match jobs.recv() {
+                        Ok(first) => first,
+                        Err(_) => return,
+                    },
                 };
                 let (job, cancel) = newest(&jobs, first, &events);
                 (job, cancel, None)
@@ -469,8 +475,18 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
                 error: format!("internal error: {}", panic_text(&p)),
             },
         };
+        let failed = finished.is_none();
         if events.send(event).is_err() {
             return;
+        }
+        // Following with no model (the fit could not be made on the rows so far): the rows
+        // that arrive are still read, so that the next fit (R) has them.
+        if let (true, Some(following)) = (failed, job.follow.as_ref()) {
+            match collect(following, &jobs) {
+                Some(next) => queued = Some(next),
+                None => return,
+            }
+            continue;
         }
         // The anomalies are on screen; the distributions and the evaluation, then the 2-D
         // views and clusters follow, unless a newer job is already waiting.
@@ -573,6 +589,44 @@ fn follow(
         });
     }
     r
+}
+
+/// Reads the rows that arrive into the newest window until a job is submitted (which is
+/// returned); `None` when the UI is gone.
+fn collect(following: &Following, jobs: &Receiver<(Job, Cancel)>) -> Option<(Job, Cancel)> {
+    loop {
+        match jobs.try_recv() {
+            Ok(next) => return Some(next),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        let mut f = lock(&following.follower);
+        let Some(f) = f.as_mut() else {
+            return jobs.recv().ok();
+        };
+        let Ok(b) = f.poll() else {
+            return jobs.recv().ok();
+        };
+        if let Some(rows) = b.log {
+            let mut latest = lock(&following.latest);
+            let grown = match latest.as_ref() {
+                Some(old) => crate::ingest::concat(&old.frame, &rows.frame)
+                    .ok()
+                    .map(|frame| Log {
+                        frame,
+                        files: old.files.clone(),
+                        skipped: old.skipped.clone(),
+                    }),
+                None => Some(rows),
+            };
+            if let Some(g) = grown {
+                *latest = Some(Arc::new(g));
+            }
+        }
+        if !b.more {
+            f.wait(LOOK_EVERY);
+        }
+    }
 }
 
 /// A job being fitted beside the scoring model.
