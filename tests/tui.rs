@@ -1703,6 +1703,39 @@ fn following_shows_new_rows_as_they_come() {
     w.submit(job);
     assert!(app.tick().is_none(), "not again while it runs");
     finish(&mut app, &mut w);
+    // The highlighted row stays highlighted while rows arrive, even when they sort above
+    // it: a second scan (new uids), flagged like the first, sorted by time oldest first
+    // (its probes are as old as the first scan's).
+    let before = app.results.as_ref().unwrap().rows();
+    while app.table.sort != zsift::tui::app::SortKey::Time {
+        press(&mut app, &mut w, &[key('o')]);
+    }
+    press(&mut app, &mut w, &[key('O')]);
+    for _ in 0..20 {
+        press(&mut app, &mut w, &[key('j')]);
+    }
+    let uid_of = |app: &App| {
+        let r = app.shown().unwrap().clone();
+        r.text(app.selected_flagged().unwrap()).uid.clone()
+    };
+    let uid = uid_of(&app);
+    let again: Vec<String> = scan
+        .iter()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split('\t').collect();
+            let u = format!("X{}", &f[1][1..]);
+            f[1] = &u;
+            f.join("\t")
+        })
+        .collect();
+    let again: Vec<&str> = again.iter().map(String::as_str).collect();
+    append(&again);
+    until(&mut app, &mut w, "the second scan", |a| {
+        a.results
+            .as_ref()
+            .is_some_and(|r| r.rows() == before + scan.len())
+    });
+    assert_eq!(uid_of(&app), uid);
 }
 
 /// `zsift -f LOG` in a terminal: the binary follows the log, a scan appended after the

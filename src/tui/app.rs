@@ -633,6 +633,14 @@ impl App {
             appended,
         } = g;
         let rows = log.rows();
+        // The highlighted row stays highlighted as rows arrive (at the top, the highlight
+        // stays at the top: the newest or most anomalous row).
+        let keep = (self.table.selected > 0)
+            .then(|| {
+                let r = self.shown()?;
+                Some(r.text(self.selected_flagged()?).uid.clone())
+            })
+            .flatten();
         self.log = Some(log);
         self.info = Some(info);
         self.results = Some(Arc::clone(&results));
@@ -648,6 +656,18 @@ impl App {
         self.table
             .set_query(q, Some(&results), &self.model.label_column);
         self.table.selected = selected.min(self.table.order.len().saturating_sub(1));
+        if let Some(uid) = keep {
+            let uids = crate::filter::string_values(&results.log().frame, "uid");
+            let rows = self.table.rows(&results);
+            if let Some(pos) = self
+                .table
+                .order
+                .iter()
+                .position(|&k| uids.get(rows[k].row).copied().flatten() == Some(uid.as_str()))
+            {
+                self.table.selected = pos;
+            }
+        }
         self.hosts
             .refresh(Some(&results), self.table.view.as_deref());
         if let Some(f) = &mut self.follow {
