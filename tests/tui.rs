@@ -1838,12 +1838,20 @@ fn following_through_rotation_and_removal() {
     assert_eq!(app.results.as_ref().unwrap().rows(), 4000);
 }
 
-/// `zsift -f` on a log with fewer rows than --warmup: the first screen says how many
-/// rows it has and how many the fit waits for; more rows, and the model is fitted.
-#[test]
-fn following_waits_for_the_warmup_rows() {
-    use std::io::Write;
-    let text = include_str!("../demo/conn.log");
+/// The demo's header and its first `first` rows in a temporary conn.log, followed by an
+/// app (set up by `setup` before loading) and its worker (warm-up 1000 rows): the
+/// directory, the log, the demo's data lines, the app, the worker.
+fn follow_demo(
+    first: usize,
+    setup: impl FnOnce(&mut App),
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Vec<&'static str>,
+    App,
+    Worker,
+) {
+    let text: &'static str = include_str!("../demo/conn.log");
     let header: String = text
         .lines()
         .filter(|l| l.starts_with('#') && !l.starts_with("#close"))
@@ -1852,9 +1860,10 @@ fn following_waits_for_the_warmup_rows() {
     let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("conn.log");
-    std::fs::write(&path, header + &rows[..300].join("\n") + "\n").unwrap();
+    std::fs::write(&path, header + &rows[..first].join("\n") + "\n").unwrap();
     let mut app = App::new("conn.log", 0, true);
     app.follow = Some(zsift::tui::app::FollowView::default());
+    setup(&mut app);
     let mut w = Worker::start();
     w.load_follow(
         path.clone(),
@@ -1862,6 +1871,15 @@ fn following_waits_for_the_warmup_rows() {
         1000,
         zsift::live::Window::Rows(1_000_000),
     );
+    (dir, path, rows, app, w)
+}
+
+/// `zsift -f` on a log with fewer rows than --warmup: the first screen says how many
+/// rows it has and how many the fit waits for; more rows, and the model is fitted.
+#[test]
+fn following_waits_for_the_warmup_rows() {
+    use std::io::Write;
+    let (_dir, path, rows, mut app, mut w) = follow_demo(300, |_| {});
     until(&mut app, &mut w, "the wait", |a| {
         a.waiting == Some((300, 1000))
     });
@@ -1885,26 +1903,9 @@ fn following_waits_for_the_warmup_rows() {
 #[test]
 fn following_reads_on_when_the_first_fit_fails() {
     use std::io::Write;
-    let text = include_str!("../demo/conn.log");
-    let header: String = text
-        .lines()
-        .filter(|l| l.starts_with('#') && !l.starts_with("#close"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("conn.log");
-    std::fs::write(&path, header + &rows[..1500].join("\n") + "\n").unwrap();
-    let mut app = App::new("conn.log", 0, true);
-    app.follow = Some(zsift::tui::app::FollowView::default());
-    app.model.filter.services = vec!["no-such-service".into()];
-    let mut w = Worker::start();
-    w.load_follow(
-        path.clone(),
-        zsift::ingest::Limits::default(),
-        1000,
-        zsift::live::Window::Rows(1_000_000),
-    );
+    let (_dir, path, rows, mut app, mut w) = follow_demo(1500, |app| {
+        app.model.filter.services = vec!["no-such-service".into()];
+    });
     finish(&mut app, &mut w);
     assert!(app.job.as_ref().unwrap().error.is_some());
     let note = app
