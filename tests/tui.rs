@@ -1770,6 +1770,25 @@ fn following_in_a_terminal() {
     assert!(s.contains("● ") && s.contains("10.0.1.66"), "{s}");
     t.keys(&["q"]);
     t.wait_for("ZSIFT-EXITED 0");
+    drop(t);
+    // The same from standard input (`tail -F conn.log | zsift -f -`): keys still come from
+    // the terminal.
+    let scan_file = dir.path().join("scan.log");
+    std::fs::write(&scan_file, scan.join("\n") + "\n").unwrap();
+    let Some(t) = Tmux::start(
+        &format!(
+            "(cat {}; sleep 3; cat {}; sleep 60) | {{ {bin} -f -; echo ZSIFT-EXITED $?; sleep 30; }}",
+            path.display(),
+            scan_file.display()
+        ),
+        120,
+        35,
+    ) else {
+        return;
+    };
+    t.wait_for(&format!("following: {} new rows", scan.len()));
+    t.keys(&["q"]);
+    t.wait_for("ZSIFT-EXITED 0");
 }
 
 /// The worker of `zsift -f` through a rotation (renamed, a new file with its header)
