@@ -1949,4 +1949,6 @@ fn following_reads_on_when_the_first_fit_fails() {
     assert!(press(&mut app, &mut w, &[key('R')]));
     finish(&mut app, &mut w);
     assert_eq!(app.results.as_ref().unwrap().rows(), 2000);
+    // The header's count follows the window the fit ran on.
+    assert_eq!(app.info.as_ref().unwrap().rows, 2000);
 }

@@ -544,8 +544,18 @@ impl App {
                     j.running = false;
                     j.fraction = 1.0;
                 }
-                // Following, the job ran on the newest window.
+                // Following, the job ran on the newest window (and the views' summary of
+                // the log follows it).
                 self.log = Some(results.log_arc());
+                if self.follow.is_some() {
+                    if let Some(info) = self
+                        .info
+                        .as_ref()
+                        .filter(|i| i.rows != results.log().rows())
+                    {
+                        self.info = Some(Arc::new(LogInfo::new(results.log(), &info.name)));
+                    }
+                }
                 if let Some(f) = &mut self.follow {
                     *f = FollowView {
                         paused: f.paused,
