@@ -839,7 +839,10 @@ impl Tmux {
             eprintln!("SKIPPED: tmux is not installed; the end-to-end UI test needs it");
             return None;
         }
-        let socket = format!("zsift-test-{}-{}", std::process::id(), w);
+        // A server of its own for each session: tests run side by side in one process.
+        static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let socket = format!("zsift-test-{}-{w}-{n}", std::process::id());
         let ok = Command::new("tmux")
             .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
             .args(["-x", &w.to_string(), "-y", &h.to_string()])
@@ -1773,12 +1776,13 @@ fn following_in_a_terminal() {
     drop(t);
     // The same from standard input (`tail -F conn.log | zsift -f -`): keys still come from
     // the terminal.
-    let scan_file = dir.path().join("scan.log");
+    let (rest_file, scan_file) = (dir.path().join("rest.log"), dir.path().join("scan.log"));
+    std::fs::write(&rest_file, rest.join("\n") + "\n").unwrap();
     std::fs::write(&scan_file, scan.join("\n") + "\n").unwrap();
     let Some(t) = Tmux::start(
         &format!(
             "(cat {}; sleep 3; cat {}; sleep 60) | {{ {bin} -f -; echo ZSIFT-EXITED $?; sleep 30; }}",
-            path.display(),
+            rest_file.display(),
             scan_file.display()
         ),
         120,
@@ -1786,7 +1790,9 @@ fn following_in_a_terminal() {
     ) else {
         return;
     };
-    t.wait_for(&format!("following: {} new rows", scan.len()));
+    // The scan's probes, new and flagged, at the top.
+    let s = t.wait_for("● 10:25");
+    assert!(s.contains("10.0.1.66") && s.contains("following: "), "{s}");
     t.keys(&["q"]);
     t.wait_for("ZSIFT-EXITED 0");
 }
