@@ -119,19 +119,29 @@ fn throughput(header: &str, rows: &[String]) {
     );
 }
 
-fn delay(header: &str, rows: &[String]) {
+/// A temporary conn.log of `header` and the stream's first `n` rows, one every `step`
+/// seconds: the directory (removed when dropped) and the log.
+fn warm_log(
+    header: &str,
+    rows: &[String],
+    n: usize,
+    step: f64,
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("conn.log");
+    let mut f = std::fs::File::create(&path).expect("create");
+    f.write_all(header.as_bytes()).unwrap();
+    for k in 0..n {
+        writeln!(f, "{}", line(rows, k, T0 + k as f64 * step)).unwrap();
+    }
+    (dir, path)
+}
+
+fn delay(header: &str, rows: &[String]) {
     let rate = 2000.0;
     let step = 1.0 / rate;
     let warm = 20_000;
-    {
-        let mut f = std::fs::File::create(&path).expect("create");
-        f.write_all(header.as_bytes()).unwrap();
-        for k in 0..warm {
-            writeln!(f, "{}", line(rows, k, T0 + k as f64 * step)).unwrap();
-        }
-    }
+    let (_dir, path) = warm_log(header, rows, warm, step);
     let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
         .args([
             "score", "--follow", "--all", "--format", "jsonl", "--warmup", "1000",
@@ -264,18 +274,10 @@ fn memory(header: &str, rows: &[String]) {
 fn screen(header: &str, rows: &[String]) {
     use zsift::tui::app::{App, FollowView};
     use zsift::tui::worker::Worker;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("conn.log");
     let rate = 2000.0;
     let step = 1.0 / rate;
     let warm = 20_000;
-    {
-        let mut f = std::fs::File::create(&path).expect("create");
-        f.write_all(header.as_bytes()).unwrap();
-        for k in 0..warm {
-            writeln!(f, "{}", line(rows, k, T0 + k as f64 * step)).unwrap();
-        }
-    }
+    let (_dir, path) = warm_log(header, rows, warm, step);
     let mut app = App::new("conn.log", 0, false);
     app.follow = Some(FollowView::default());
     let mut w = Worker::start();

@@ -339,6 +339,30 @@ fn lines_of(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
+/// `zsift` run with `args` and then `log`, its standard output and error read line by
+/// line.
+#[cfg(unix)]
+fn follow_cli(
+    args: &[&str],
+    log: &Path,
+) -> (
+    std::process::Child,
+    mpsc::Receiver<String>,
+    mpsc::Receiver<String>,
+) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
+        .args(args)
+        .arg(log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    (child, out, err)
+}
+
 fn wait_for_line(rx: &mpsc::Receiver<String>, what: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -358,20 +382,14 @@ fn wait_for_line(rx: &mpsc::Receiver<String>, what: &str) -> String {
 #[cfg(unix)]
 #[test]
 fn score_follow_prints_new_flagged_rows_as_they_come() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let path = temp_log(dir.path());
     let (rest, scan) = demo_without_scan(&path);
     append_rows(&path, &rest, 1000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
-        .args(["score", "--follow", "--format", "jsonl", "--warmup", "500"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = lines_of(child.stdout.take().unwrap());
-    let err = lines_of(child.stderr.take().unwrap());
+    let (mut child, out, err) = follow_cli(
+        &["score", "--follow", "--format", "jsonl", "--warmup", "500"],
+        &path,
+    );
     let fitted = wait_for_line(&err, "model fitted");
     assert!(
         fitted.contains(&format!("on {} rows", rest.len())),
@@ -493,22 +511,16 @@ fn score_follow_refuses_what_it_cannot_do() {
 #[cfg(unix)]
 #[test]
 fn score_follow_refits_in_the_background() {
-    use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let path = temp_log(dir.path());
     let (rest, scan) = demo_without_scan(&path);
     append_rows(&path, &rest[..2000], 1000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
-        .args([
+    let (mut child, out, err) = follow_cli(
+        &[
             "score", "-f", "--format", "jsonl", "--warmup", "500", "--refit", "1s",
-        ])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = lines_of(child.stdout.take().unwrap());
-    let err = lines_of(child.stderr.take().unwrap());
+        ],
+        &path,
+    );
     wait_for_line(&err, "model fitted on 2000 rows");
     append_rows(&path, &rest[2000..], 200);
     let refitted = wait_for_line(&err, "model refitted");
@@ -598,23 +610,17 @@ fn a_rotation_with_unread_rows_reads_the_old_file_first() {
 #[cfg(unix)]
 #[test]
 fn score_follow_prints_every_row_once_through_rotation_and_truncation() {
-    use std::process::{Command, Stdio};
     let (header, rows) = split("stratosphere/010-mixed.conn.log.labeled");
     let dir = tempfile::tempdir().unwrap();
     let path = temp_log(dir.path());
     append(&path, &(header.join("\n") + "\n"));
     append_rows(&path, &rows[..2000], 1000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
-        .args([
+    let (mut child, out, err) = follow_cli(
+        &[
             "score", "-f", "--all", "--format", "jsonl", "--warmup", "1000",
-        ])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = lines_of(child.stdout.take().unwrap());
-    let err = lines_of(child.stderr.take().unwrap());
+        ],
+        &path,
+    );
     wait_for_line(&err, "model fitted on 2000 rows");
     let mut printed: Vec<String> = Vec::new();
     let read_until = |n: usize, printed: &mut Vec<String>| {
@@ -661,24 +667,19 @@ fn score_follow_prints_every_row_once_through_rotation_and_truncation() {
 #[cfg(unix)]
 #[test]
 fn score_follow_waits_when_the_first_fit_cannot_be_made() {
-    use std::process::{Command, Stdio};
     let (_dir, path, _header, _rows, _f, _seen) =
         following("stratosphere/008-mixed.conn.log.labeled", 500);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zsift"))
-        .args([
+    let (mut child, _out, err) = follow_cli(
+        &[
             "score",
             "-f",
             "--warmup",
             "100",
             "--service",
             "no-such-service",
-        ])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = lines_of(child.stderr.take().unwrap());
+        ],
+        &path,
+    );
     let line = wait_for_line(&err, "cannot fit the model");
     assert!(line.contains("waiting for 1000"), "{line}");
     unsafe {
