@@ -36,8 +36,8 @@ pub struct FollowArgs<'a> {
     pub all: bool,
     /// Output format.
     pub format: OutputFormat,
-    /// Standard output is a terminal (CSV cells are then neutralised as the table's).
-    pub terminal: bool,
+    /// How CSV cells are written.
+    pub csv: super::score::CsvCells,
     /// Fit a new model on the window this often (the old one scores meanwhile).
     pub refit: Option<Duration>,
 }
@@ -273,15 +273,6 @@ fn write_row(
     r: &Row,
     csv_header: &mut bool,
 ) -> Result<(), CliError> {
-    // CSV cells: formulas defused; neutralised too when a person reads them.
-    let cell = |s: &str| {
-        let s = crate::sanitize::formula_safe(s);
-        if args.terminal {
-            sanitize(&s).into_owned()
-        } else {
-            s.into_owned()
-        }
-    };
     match args.format {
         OutputFormat::Jsonl | OutputFormat::Json => {
             crate::sanitize::write_json_line(&mut *out, &r.json())?
@@ -289,17 +280,11 @@ fn write_row(
         OutputFormat::Csv => {
             let mut w = csv::WriterBuilder::new().from_writer(&mut *out);
             if std::mem::take(csv_header) {
-                let mut header: Vec<&str> = super::score::FIELDS.to_vec();
-                header.extend(["score", "votes", "flagged", "detectors", "reasons"]);
-                w.write_record(&header).map_err(super::score::csv_err)?;
+                w.write_record(super::score::csv_header())
+                    .map_err(super::score::csv_err)?;
             }
-            let mut rec: Vec<String> = r.fields.iter().map(|s| cell(s)).collect();
-            rec.push(format!("{:.6}", r.score));
-            rec.push(r.votes.to_string());
-            rec.push(r.flagged.to_string());
-            rec.push(r.detectors.join(" "));
-            rec.push(cell(&r.reasons.join("; ")));
-            w.write_record(&rec).map_err(super::score::csv_err)?;
+            w.write_record(r.csv_record(&args.csv))
+                .map_err(super::score::csv_err)?;
             w.flush()?;
         }
         OutputFormat::Table => {

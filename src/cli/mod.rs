@@ -275,6 +275,10 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             refit,
         } => {
             let terminal = io::stdout().is_terminal();
+            let csv = score::CsvCells {
+                terminal,
+                keep_formulas: *keep_formulas,
+            };
             if *follow {
                 let [log] = input.logs.as_slice() else {
                     return Err(CliError::Usage(
@@ -289,15 +293,11 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
                         .map_err(|e| CliError::Usage(format!("--window: {e}")))?,
                     all: *all,
                     format: *format,
-                    terminal,
+                    csv,
                     refit: refit.as_deref().map(parse_span).transpose()?,
                 };
                 return follow::run(&args, model, out);
             }
-            let csv = score::CsvCells {
-                terminal,
-                keep_formulas: *keep_formulas,
-            };
             score::run(input, model, *format, *all, csv, query, out)
         }
         Command::Eval { input, model, json } => eval::run(input, model, *json, out),

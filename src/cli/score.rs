@@ -29,7 +29,7 @@ pub enum OutputFormat {
 pub use crate::ingest::cell;
 
 /// The columns printed for each connection.
-pub(crate) const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 8] = [
     "ts",
     "uid",
     "id.orig_h",
@@ -53,6 +53,17 @@ impl Row {
     /// The printed fields of frame row `r`.
     pub fn fields_of(frame: &polars::prelude::DataFrame, r: usize) -> Vec<String> {
         FIELDS.iter().map(|c| cell(frame, c, r)).collect()
+    }
+
+    /// The row as a CSV record, its text cells written as `cells` says.
+    pub fn csv_record(&self, cells: &CsvCells) -> Vec<String> {
+        let mut rec: Vec<String> = self.fields.iter().map(|s| cells.cell(s)).collect();
+        rec.push(format!("{:.6}", self.score));
+        rec.push(self.votes.to_string());
+        rec.push(self.flagged.to_string());
+        rec.push(self.detectors.join(" "));
+        rec.push(cells.cell(&self.reasons.join("; ")));
+        rec
     }
 
     /// The row as a JSON object: the fields (ports as numbers, unset as null), then the
@@ -123,7 +134,6 @@ pub fn run(
     query: &str,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let terminal = csv.terminal;
     let query = Query::parse(query).map_err(|e| CliError::Usage(format!("--query: {e}")))?;
     let log = input.load()?;
     let m = model.model(&log)?;
@@ -181,29 +191,9 @@ pub fn run(
         }
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            let mut header: Vec<&str> = FIELDS.to_vec();
-            header.extend(["score", "votes", "flagged", "detectors", "reasons"]);
-            w.write_record(&header).map_err(csv_err)?;
-            let field = |s: &str| -> String {
-                let s = if csv.keep_formulas {
-                    std::borrow::Cow::Borrowed(s)
-                } else {
-                    crate::sanitize::formula_safe(s)
-                };
-                if terminal {
-                    sanitize(&s).into_owned()
-                } else {
-                    s.into_owned()
-                }
-            };
+            w.write_record(csv_header()).map_err(csv_err)?;
             for_rows(&log, &a, &order, |r| {
-                let mut rec: Vec<String> = r.fields.iter().map(|s| field(s)).collect();
-                rec.push(format!("{:.6}", r.score));
-                rec.push(r.votes.to_string());
-                rec.push(r.flagged.to_string());
-                rec.push(r.detectors.join(" "));
-                rec.push(field(&r.reasons.join("; ")));
-                w.write_record(&rec).map_err(csv_err)
+                w.write_record(r.csv_record(&csv)).map_err(csv_err)
             })?;
             w.flush()?;
         }
@@ -275,6 +265,13 @@ pub fn run(
     Ok(())
 }
 
+/// The CSV header: the printed fields, then the verdict.
+pub(crate) fn csv_header() -> Vec<&'static str> {
+    let mut header: Vec<&str> = FIELDS.to_vec();
+    header.extend(["score", "votes", "flagged", "detectors", "reasons"]);
+    header
+}
+
 /// How CSV cells are written.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CsvCells {
@@ -283,6 +280,22 @@ pub struct CsvCells {
     /// Text a spreadsheet would run as a formula is written as it is (else it gets a
     /// leading `'`).
     pub keep_formulas: bool,
+}
+
+impl CsvCells {
+    /// A text cell: formulas defused unless kept, neutralised when a person reads it.
+    pub fn cell(&self, s: &str) -> String {
+        let s = if self.keep_formulas {
+            std::borrow::Cow::Borrowed(s)
+        } else {
+            crate::sanitize::formula_safe(s)
+        };
+        if self.terminal {
+            sanitize(&s).into_owned()
+        } else {
+            s.into_owned()
+        }
+    }
 }
 
 /// A CSV writer's error as an output error, keeping the kind of an I/O error (a closed
