@@ -60,7 +60,7 @@ pub struct Extras<'a> {
 
 /// A file written in full to a temporary file beside its path, not yet in place.
 /// Dropped without [`Pending::persist`], the temporary file is removed.
-struct Pending {
+pub(crate) struct Pending {
     tmp: tempfile::NamedTempFile,
     path: PathBuf,
 }
@@ -68,7 +68,7 @@ struct Pending {
 impl Pending {
     /// Puts the file in place (a rename: readers see the old file or the new one) and
     /// returns its path.
-    fn persist(self) -> Result<PathBuf, ExportError> {
+    pub(crate) fn persist(self) -> Result<PathBuf, ExportError> {
         let path = self.path;
         self.tmp.persist(&path).map_err(|e| ExportError::Io {
             path: path.display().to_string(),
@@ -80,7 +80,7 @@ impl Pending {
 
 /// Writes `contents` to a temporary file in the folder of `path`, synced to disk, to be
 /// put in place by [`Pending::persist`].
-fn write_pending(
+pub(crate) fn write_pending(
     path: &Path,
     contents: impl FnOnce(&mut dyn Write) -> Result<(), String>,
 ) -> Result<Pending, ExportError> {

@@ -25,7 +25,7 @@ use polars::prelude::*;
 use crate::hosts::context::Context;
 
 /// How a column enters the matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Encoding {
     /// The value itself.
     Numeric,
@@ -34,7 +34,7 @@ pub enum Encoding {
 }
 
 /// One chosen feature.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Feature {
     /// Column name in the log.
     pub column: String,
@@ -43,7 +43,7 @@ pub struct Feature {
 }
 
 /// How columns are scaled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Scaling {
     /// Divide by the column's largest absolute value (the seed notebook's).
     Max,
@@ -52,7 +52,7 @@ pub enum Scaling {
 }
 
 /// What to do with a row whose numeric feature is unset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Nulls {
     /// Leave the row out (the seed notebook's).
     Drop,
@@ -82,7 +82,7 @@ pub const CONTEXT_DEFAULT: [&str; 1] = ["dport.odd"];
 const NOT_NUMERIC: [&str; 4] = ["id.orig_p", "id.resp_p", "trans_id", "missed_bytes"];
 
 /// What goes into the matrix.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureOptions {
     /// Chosen features, in matrix column order.
     pub features: Vec<Feature>,
@@ -253,16 +253,26 @@ pub struct Matrix {
 }
 
 /// How one matrix column is made from a log's rows, as fitted on the training rows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Param {
     /// A numeric column (or a context feature), log-scaled under robust scaling.
     Numeric,
     /// A categorical column: the rarity of each value seen among the training rows; a
     /// value never seen takes `unseen`.
     Rarity {
+        /// Written sorted, so that a model saved twice is the same file.
+        #[serde(serialize_with = "sorted_counts")]
         counts: HashMap<String, usize>,
         n_train: usize,
     },
+}
+
+/// A map's entries in key order.
+fn sorted_counts<S: serde::Serializer>(
+    m: &HashMap<String, usize>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(m.iter().collect::<std::collections::BTreeMap<_, _>>())
 }
 
 /// New rows made into matrix rows by [`Transform::apply`].
@@ -277,7 +287,7 @@ pub struct NewRows {
 }
 
 /// The features as fitted: each column's encoding, centre and scale.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Transform {
     opts: FeatureOptions,
     params: Vec<(Param, f64, f64)>,
@@ -356,6 +366,27 @@ impl Transform {
     /// The features, in matrix column order.
     pub fn features(&self) -> &[Feature] {
         &self.opts.features
+    }
+
+    /// Checks a saved transform: features, each with an encoding of its kind.
+    pub fn check(&self) -> Result<(), String> {
+        let bad = |what: &str| Err(format!("inconsistent features ({what})"));
+        if self.opts.features.is_empty() {
+            return bad("none");
+        }
+        if self.params.len() != self.opts.features.len() {
+            return bad("encodings");
+        }
+        for (f, (p, _, _)) in self.opts.features.iter().zip(&self.params) {
+            let fits = matches!(
+                (f.encoding, p),
+                (Encoding::Numeric, Param::Numeric) | (Encoding::Rarity, Param::Rarity { .. })
+            );
+            if !fits {
+                return bad(&f.column);
+            }
+        }
+        Ok(())
     }
 
     /// Training rows the fit saw.

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use polars::prelude::*;
 
 /// An address or a network to match `id.orig_h` / `id.resp_h` against.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum IpMatch {
     /// One address.
     Addr(IpAddr),
@@ -67,7 +67,7 @@ impl std::fmt::Display for IpMatch {
 }
 
 /// Which rows to analyse.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Filter {
     /// Keep rows whose `service` is one of these (empty: all). A value matches a service
     /// exactly or as one part of Zeek's comma-joined list (`dns` matches `dns,ssl`); `-`

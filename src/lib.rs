@@ -24,6 +24,7 @@ pub mod hosts;
 pub mod ingest;
 pub mod live;
 pub mod memory;
+pub mod modelfile;
 mod neighbors;
 pub mod pipeline;
 pub mod query;

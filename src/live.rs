@@ -97,6 +97,20 @@ pub struct Scored {
     pub reasons: Vec<String>,
 }
 
+/// Scores every row of `log` with a saved model, as [`Live::score`] scores rows that
+/// arrive (the context features and the hosts' evidence worked out over `log`), and
+/// gives the model with the rows as an analysis, as [`pipeline::analyze`] does.
+pub fn analyze_saved(
+    saved: crate::modelfile::Loaded,
+    log: &Log,
+    cancel: &Cancel,
+) -> Result<(Model, Analysis), PipelineError> {
+    let mut live = Live::from_loaded(saved, Window::Rows(usize::MAX));
+    live.score_batch(log, cancel, false)?;
+    let a = live.analysis(cancel)?;
+    Ok((live.model, a))
+}
+
 /// A fitted model and the window of rows it scores new rows against.
 pub struct Live {
     model: Model,
@@ -232,6 +246,59 @@ impl Live {
         };
         live.trim(0);
         Ok((a, live))
+    }
+
+    /// A model read from a file, with an empty window.
+    pub fn from_loaded(m: crate::modelfile::Loaded, window: Window) -> Live {
+        // No log to tell a context feature from a column of the same name: the context is
+        // made whenever a feature is named as one (a column the log has still wins).
+        let context_features = m.transform.features().iter().any(|f| {
+            f.encoding == Encoding::Numeric && crate::hosts::context::is_feature(&f.column)
+        });
+        let verdicts = RowVerdicts {
+            scores: vec![Vec::new(); m.fitted.detectors.len()],
+            ..Default::default()
+        };
+        Live {
+            model: m.model,
+            fitted: m.fitted,
+            transform: m.transform,
+            explainer: m.explainer,
+            frame: DataFrame::empty(),
+            window,
+            context_features,
+            scored: 0,
+            appended: 0,
+            verdicts,
+        }
+    }
+
+    /// The model as a model file holds it.
+    pub fn saved(&self, info: crate::modelfile::FitInfo) -> crate::modelfile::Body {
+        crate::modelfile::Body {
+            info,
+            model: self.model.clone(),
+            transform: self.transform.clone(),
+            explainer: self.explainer.clone(),
+            ensemble: self.fitted.save(),
+        }
+    }
+
+    /// The model as [`crate::modelfile::read`] gives it, without a file: what scoring a log
+    /// with the model fitted in this process reads.
+    pub fn into_loaded(self, info: crate::modelfile::FitInfo) -> crate::modelfile::Loaded {
+        crate::modelfile::Loaded {
+            info,
+            model: self.model,
+            transform: self.transform,
+            explainer: self.explainer,
+            fitted: self.fitted,
+        }
+    }
+
+    /// The filter, features and ensemble options of the model.
+    pub fn model(&self) -> &Model {
+        &self.model
     }
 
     /// The retained rows (the new ones last).
@@ -378,6 +445,17 @@ impl Live {
     /// Scores the rows of `batch` (in order) and keeps them in the window. Rows the
     /// model's filter leaves out are kept but not scored.
     pub fn score(&mut self, batch: &Log, cancel: &Cancel) -> Result<Vec<Scored>, PipelineError> {
+        self.score_batch(batch, cancel, true)
+    }
+
+    /// [`Live::score`]; without `explain`, the verdicts are only kept (for
+    /// [`Live::analysis`]), and nothing is returned.
+    fn score_batch(
+        &mut self,
+        batch: &Log,
+        cancel: &Cancel,
+        explain: bool,
+    ) -> Result<Vec<Scored>, PipelineError> {
         let added = batch.frame.height();
         if added == 0 {
             return Ok(Vec::new());
@@ -399,7 +477,7 @@ impl Live {
         if batch_sel.is_empty() {
             return Ok(Vec::new());
         }
-        let context = (self.context_features || self.model.hosts)
+        let context = (self.context_features || (explain && self.model.hosts))
             .then(|| Context::build(&self.frame, &selection));
         let rows = self.frame.slice(start as i64, height - start);
         let crate::features::NewRows { x, keep, raw } =
@@ -414,6 +492,10 @@ impl Live {
             for (d, s) in v.scores.iter().enumerate() {
                 self.verdicts.scores[d][r] = s[i];
             }
+        }
+        if !explain {
+            self.scored += keep.len() as u64;
+            return Ok(Vec::new());
         }
         let evidence = match &context {
             Some(c) if self.model.hosts => Some(Evidence::of(c)),

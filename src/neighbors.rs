@@ -93,7 +93,7 @@ pub(crate) fn to_row_major(x: ArrayView2<f64>) -> Vec<f64> {
     x.as_standard_layout().iter().copied().collect()
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Node {
     /// Range of tree positions covered by the node.
     start: usize,
@@ -104,7 +104,7 @@ struct Node {
 }
 
 /// A k-d tree over owned points.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct KdTree {
     dim: usize,
     /// Points in tree order, row-major.
@@ -118,6 +118,7 @@ pub(crate) struct KdTree {
     /// [`KdTree::with_leaf_columns`]): a leaf over positions `s..e` holds at `s * dim` the
     /// first coordinates of its `e - s` points, then their second ones..., so that a leaf
     /// scan computes its distances a coordinate at a time for all its points.
+    #[serde(skip)]
     leaf_cols: Vec<f64>,
 }
 
@@ -1134,7 +1135,7 @@ impl Candidates for Counted<'_> {
 /// A k-d tree over the distinct rows of a training matrix, each counting as many
 /// neighbours as it has copies. Answers the same k-nearest-neighbour distances as a
 /// [`KdTree`] over all rows, with a tree and a leaf scan over the distinct rows only.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CountedTree {
     tree: KdTree,
     /// Multiplicity of each distinct row; a distinct row's id is its tree position.
@@ -1173,6 +1174,49 @@ impl CountedTree {
     /// Number of training rows (copies counted).
     pub fn len(&self) -> usize {
         self.rows
+    }
+
+    /// A saved tree, checked to be one a search can walk (see
+    /// [`crate::detect::Saved::restore`]), with its leaf columns made again.
+    pub fn restore(self, columns: usize) -> Result<Self, String> {
+        use crate::detect::ensure;
+        let t = &self.tree;
+        let n = t.index.len();
+        ensure(t.dim == columns && columns > 0, "tree columns")?;
+        ensure(n > 0 && t.points.len() == n * t.dim, "tree points")?;
+        ensure(t.index.iter().all(|&i| i < n), "tree index")?;
+        ensure(t.bounds.len() == t.nodes.len() * 2 * t.dim, "tree bounds")?;
+        // Children come after their parent (as the tree is built), so a walk ends.
+        ensure(
+            t.nodes.iter().enumerate().all(|(i, nd)| {
+                nd.start <= nd.end
+                    && nd.end <= n
+                    && ((nd.left == NO_CHILD && nd.right == NO_CHILD)
+                        || (nd.left > i
+                            && nd.right > i
+                            && nd.left < t.nodes.len()
+                            && nd.right < t.nodes.len()))
+            }),
+            "tree nodes",
+        )?;
+        ensure(
+            !t.nodes.is_empty() && t.nodes[0].start == 0 && t.nodes[0].end == n,
+            "tree root",
+        )?;
+        ensure(
+            self.count.len() == n && self.count.iter().all(|&c| c > 0),
+            "row counts",
+        )?;
+        ensure(
+            self.count.iter().try_fold(0usize, |a, &c| a.checked_add(c)) == Some(self.rows),
+            "row total",
+        )?;
+        let CountedTree { tree, count, rows } = self;
+        Ok(CountedTree {
+            tree: tree.with_leaf_columns(),
+            count,
+            rows,
+        })
     }
 
     /// Number of distinct training rows; their ids are `0..distinct_len()`.
@@ -1324,6 +1368,37 @@ mod tests {
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn a_saved_tree_is_checked_before_it_is_searched() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
+        let x = Array2::from_shape_fn((500, 3), |_| rng.gen::<f64>());
+        let (tree, _) = CountedTree::build(x.view());
+        let q = [1.0, 2.0, 3.0];
+        let want = tree.kneighbors(&q, 5, &Cancel::new()).unwrap().dist;
+        let back = tree.clone().restore(3).unwrap();
+        assert_eq!(back.kneighbors(&q, 5, &Cancel::new()).unwrap().dist, want);
+        assert!(tree.clone().restore(4).is_err());
+        // A child that points back up (a walk would never end), a node past the points,
+        // counts that do not add up.
+        let mut cycle = tree.clone();
+        let parent = cycle
+            .tree
+            .nodes
+            .iter()
+            .position(|n| n.left != NO_CHILD)
+            .unwrap();
+        let child = cycle.tree.nodes[parent].left;
+        cycle.tree.nodes[child].left = parent;
+        cycle.tree.nodes[child].right = parent;
+        assert!(cycle.restore(3).is_err());
+        let mut past = tree.clone();
+        past.tree.nodes[1].end = past.tree.index.len() + 1;
+        assert!(past.restore(3).is_err());
+        let mut counts = tree;
+        counts.count[0] += 1;
+        assert!(counts.restore(3).is_err());
+    }
 
     #[test]
     fn distances_in_lanes_equal_row_distances() {

@@ -14,7 +14,7 @@ use crate::ingest::Log;
 use crate::reasons::{Explainer, Reason};
 
 /// Everything that decides an analysis besides the log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     /// Which rows.
     pub filter: Filter,

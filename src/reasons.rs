@@ -19,14 +19,14 @@ pub struct Reason {
     pub share: f64,
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Reference {
     Num { sorted: Vec<f64>, median: f64 },
     Cat { n: usize },
 }
 
 /// Per-feature reference distributions from the training rows of a matrix.
-#[derive(Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Explainer {
     refs: Vec<Reference>,
 }
@@ -56,6 +56,11 @@ impl Explainer {
             })
             .collect();
         Self { refs }
+    }
+
+    /// Whether a saved explainer has a reference for each of `features` features.
+    pub fn fits(&self, features: usize) -> bool {
+        self.refs.len() == features
     }
 
     /// Up to `top` reasons for matrix row `i`, most unusual first.

@@ -9,7 +9,6 @@ use super::model::ModelArgs;
 use super::{CliError, Input};
 use crate::cancel::Cancel;
 use crate::eval::{precision_at_k, roc_auc, truth};
-use crate::pipeline;
 
 pub fn run(
     input: &Input,
@@ -18,14 +17,19 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let log = input.load()?;
-    let m = model.model(&log)?;
-    if log.frame.column(&m.label_column).is_err() {
-        return Err(CliError::Usage(format!(
-            "the log has no label column {:?} (choose one with --label-col)",
-            m.label_column
-        )));
+    let no_label = |column: &str| {
+        CliError::Usage(format!(
+            "the log has no label column {column:?} (choose one with --label-col)"
+        ))
+    };
+    // Checked before the analysis when the options name it, after when a model file does.
+    if model.model_file.is_none() && log.frame.column(&model.label_col).is_err() {
+        return Err(no_label(&model.label_col));
     }
-    let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
+    let (m, a) = model.analyze(&log, &Cancel::new())?;
+    if log.frame.column(&m.label_column).is_err() {
+        return Err(no_label(&m.label_column));
+    }
     let truth = truth(&log.frame, &m.label_column, &a.matrix.rows);
     let positives = truth.iter().filter(|t| **t == Some(true)).count();
     let negatives = truth.iter().filter(|t| **t == Some(false)).count();

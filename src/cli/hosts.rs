@@ -11,7 +11,6 @@ use super::{CliError, Input};
 use crate::cancel::Cancel;
 use crate::hosts::behaviour::Behaviour;
 use crate::hosts::{self, Unit};
-use crate::pipeline;
 use crate::sanitize::sanitize;
 
 /// What to rank, on the command line.
@@ -44,8 +43,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let log = input.load()?;
-    let m = model.model(&log)?;
-    let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
+    let (m, a) = model.analyze(&log, &Cancel::new())?;
     let unit = Unit::from(unit);
     let ranked = a.hosts(unit);
     let shown = if top == 0 {

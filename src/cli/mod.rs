@@ -2,6 +2,7 @@
 //! library and prints; nothing here computes.
 
 mod eval;
+mod fit;
 mod follow;
 mod hosts;
 pub mod model;
@@ -154,6 +155,20 @@ pub enum Command {
         #[arg(long, value_name = "SPAN", requires = "follow")]
         refit: Option<String>,
     },
+    /// Fit the detectors on the logs and save the model to a file, to score other logs
+    /// with it (`zsift score --model FILE`, `zsift --model FILE LOG`): on another day, on
+    /// another sensor, on many machines with one model.
+    Fit {
+        /// What to load.
+        #[command(flatten)]
+        input: Input,
+        /// Filters and model.
+        #[command(flatten)]
+        model: model::ModelArgs,
+        /// The model file to write (written whole or not at all).
+        #[arg(long, value_name = "FILE")]
+        save: PathBuf,
+    },
     /// Cluster the rows (HDBSCAN) and print each cluster's size and statistics: numeric
     /// features (mean, std, variance, range, quartiles) and the top five values of the
     /// categorical fields.
@@ -241,6 +256,9 @@ pub enum CliError {
     /// exit status 2.
     #[error(transparent)]
     Analysis(#[from] crate::pipeline::PipelineError),
+    /// A model file that cannot be used: exit status 2.
+    #[error(transparent)]
+    Model(#[from] crate::modelfile::ModelFileError),
     /// Writing the output failed: exit status 1 (a closed pipe is not an error).
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
@@ -250,7 +268,10 @@ impl CliError {
     /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Input(_) | CliError::Usage(_) | CliError::Analysis(_) => 2,
+            CliError::Input(_)
+            | CliError::Usage(_)
+            | CliError::Analysis(_)
+            | CliError::Model(_) => 2,
             CliError::Output(_) => 1,
         }
     }
@@ -280,6 +301,13 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
                 keep_formulas: *keep_formulas,
             };
             if *follow {
+                if model.model_file.is_some() {
+                    return Err(CliError::Usage(
+                        "--follow fits its own model on the rows it reads; --model cannot be \
+                         given with it"
+                            .into(),
+                    ));
+                }
                 let [log] = input.logs.as_slice() else {
                     return Err(CliError::Usage(
                         "--follow follows one log (or `-` for standard input)".into(),
@@ -301,6 +329,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             score::run(input, model, *format, *all, csv, query, out)
         }
         Command::Eval { input, model, json } => eval::run(input, model, *json, out),
+        Command::Fit { input, model, save } => fit::run(input, model, save, out),
         Command::Hosts {
             input,
             model,

@@ -1,15 +1,17 @@
 //! Options shared by the commands that run the detectors.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::cancel::Cancel;
 use crate::detect::ensemble::{Combine, EnsembleOptions};
 use crate::detect::DetectorKind;
 use crate::features::{FeatureOptions, Nulls, Scaling};
 use crate::filter::{Filter, IpMatch, LABEL_COLUMN};
 use crate::ingest::Log;
-use crate::pipeline::Model;
+use crate::pipeline::{self, Analysis, Model};
 
 use super::CliError;
 
@@ -80,9 +82,36 @@ pub struct ModelArgs {
     /// hosts out of its score and verdict.
     #[arg(long)]
     pub rows_only: bool,
+    /// Score with a model saved by `zsift fit --save` instead of fitting one on the log:
+    /// its filter, features, detectors and thresholds replace the options above.
+    #[arg(
+        long = "model",
+        value_name = "FILE",
+        conflicts_with_all = [
+            "services", "ips", "pairs", "train_label", "detectors", "contamination",
+            "combine", "features", "scaling", "nulls", "seed", "fit_limit", "rows_only",
+        ]
+    )]
+    pub model_file: Option<PathBuf>,
 }
 
 impl ModelArgs {
+    /// The model and the analysis of `log`: fitted on it, or, with `--model`, every row
+    /// scored by the saved model.
+    pub fn analyze(&self, log: &Log, cancel: &Cancel) -> Result<(Model, Analysis), CliError> {
+        let Some(path) = &self.model_file else {
+            let m = self.model(log)?;
+            let a = pipeline::analyze(log, &m, cancel, &|_| {})?;
+            return Ok((m, a));
+        };
+        let loaded = crate::modelfile::read(path)?;
+        let (mut m, a) = crate::live::analyze_saved(loaded, log, cancel)?;
+        if self.label_col != LABEL_COLUMN {
+            m.label_column = self.label_col.clone();
+        }
+        Ok((m, a))
+    }
+
     /// The model these options describe, for `log`.
     pub fn model(&self, log: &Log) -> Result<Model, CliError> {
         let ips = self

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::model::ModelArgs;
 use super::{CliError, Input};
 use crate::cancel::Cancel;
-use crate::pipeline::{self, Analysis};
+use crate::pipeline::Analysis;
 use crate::query::Query;
 use crate::sanitize::sanitize;
 
@@ -136,8 +136,7 @@ pub fn run(
 ) -> Result<(), CliError> {
     let query = Query::parse(query).map_err(|e| CliError::Usage(format!("--query: {e}")))?;
     let log = input.load()?;
-    let m = model.model(&log)?;
-    let a = pipeline::analyze(&log, &m, &Cancel::new(), &|_| {})?;
+    let (m, a) = model.analyze(&log, &Cancel::new())?;
     // The rows printed: flagged (or all), narrowed by the query, most anomalous first or
     // as the query sorts them.
     let keep = query.mask(&log.frame, &a, &m.label_column);

@@ -43,9 +43,8 @@ fn analyse(
     subsets: &[Subset],
 ) -> Result<(Log, Analysis, Landscape), CliError> {
     let log = input.load()?;
-    let m = model.model(&log)?;
     let cancel = Cancel::new();
-    let a = pipeline::analyze(&log, &m, &cancel, &|_| {})?;
+    let (_, a) = model.analyze(&log, &cancel)?;
     let opts = LandscapeOptions {
         umap,
         subsets: subsets.to_vec(),

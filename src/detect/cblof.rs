@@ -46,7 +46,7 @@ const KMEANS_ROWS: usize = 20_000;
 /// 100k-row log (36k training rows) the final inertia over all rows stays within the
 /// spread that the seed alone causes. This bounds the cost of the ten restarts on
 /// millions of rows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Cblof {
     /// Number of k-means clusters (PyOD default 8; the seed notebook used 5).
     pub n_clusters: usize,
@@ -348,6 +348,10 @@ impl Detector for Cblof {
         NAME
     }
 
+    fn save(&self) -> super::Saved {
+        super::Saved::Cblof(self.clone())
+    }
+
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         check_matrix(NAME, &x, 1)?;
         if self.n_clusters < 2 {
@@ -464,6 +468,18 @@ impl Detector for Cblof {
         };
         let nearest = assign(centroids, x, cancel)?;
         Self::scores(centroids, &self.large, x, &nearest, cancel)
+    }
+}
+
+impl Cblof {
+    /// A saved detector, checked (see [`super::Saved::restore`]).
+    pub(crate) fn restore(self, columns: usize) -> Result<Self, String> {
+        use super::ensure;
+        let c = self.centroids.as_ref().ok_or("not fitted")?;
+        ensure(c.nrows() > 0 && c.ncols() == columns, "centroids")?;
+        ensure(self.large.len() == c.nrows(), "cluster sizes")?;
+        ensure(self.large.contains(&true), "no large cluster")?;
+        Ok(self)
     }
 }
 

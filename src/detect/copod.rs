@@ -20,7 +20,7 @@ const NAME: &str = "copod";
 /// each row as if it alone were appended to the training data: a tail probability is
 /// `(#{t <= x} + 1) / (n + 1)`. PyOD appends the whole batch instead, so its scores for a
 /// batch depend on the other rows of the batch; for a single row both agree exactly.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Copod {
     tails: Tails,
 }
@@ -45,6 +45,10 @@ impl Detector for Copod {
         NAME
     }
 
+    fn save(&self) -> super::Saved {
+        super::Saved::Copod(self.clone())
+    }
+
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         let (tails, scores) = Tails::fit(NAME, x, Combine::Copod, cancel)?;
         self.tails = tails;
@@ -53,6 +57,14 @@ impl Detector for Copod {
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         self.tails.score(NAME, x, Combine::Copod, cancel)
+    }
+}
+
+impl Copod {
+    /// A saved detector, checked (see [`super::Saved::restore`]).
+    pub(crate) fn restore(self, columns: usize) -> Result<Self, String> {
+        self.tails.check(columns)?;
+        Ok(self)
     }
 }
 

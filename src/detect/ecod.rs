@@ -19,7 +19,7 @@ const NAME: &str = "ecod";
 /// training data: a tail probability is `(#{t <= x} + 1) / (n + 1)`. PyOD instead
 /// appends the whole batch to the training data, so its scores for a batch depend on the
 /// other rows of the batch; for a single row both agree exactly.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Ecod {
     tails: Tails,
 }
@@ -44,6 +44,10 @@ impl Detector for Ecod {
         NAME
     }
 
+    fn save(&self) -> super::Saved {
+        super::Saved::Ecod(self.clone())
+    }
+
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         let (tails, scores) = Tails::fit(NAME, x, Combine::Ecod, cancel)?;
         self.tails = tails;
@@ -52,6 +56,14 @@ impl Detector for Ecod {
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         self.tails.score(NAME, x, Combine::Ecod, cancel)
+    }
+}
+
+impl Ecod {
+    /// A saved detector, checked (see [`super::Saved::restore`]).
+    pub(crate) fn restore(self, columns: usize) -> Result<Self, String> {
+        self.tails.check(columns)?;
+        Ok(self)
     }
 }
 

@@ -26,7 +26,7 @@ use crate::features::quantile_sorted;
 use crate::neighbors::{distinct_among, select_rows};
 
 /// How detector flags become a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Combine {
     /// Flag a row if any detector flags it (the seed notebook's rule).
     Any,
@@ -64,7 +64,7 @@ impl std::fmt::Display for Combine {
 }
 
 /// The ensemble's settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EnsembleOptions {
     /// Detectors to run.
     pub detectors: Vec<DetectorKind>,
@@ -608,6 +608,77 @@ pub struct NewVerdicts {
     pub by: Vec<Vec<&'static str>>,
     /// Per fitted detector (in [`Fitted::detectors`] order), each row's score.
     pub scores: Vec<Vec<f64>>,
+}
+
+/// A fitted detector as a saved model holds it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SavedDetector {
+    /// The detector's state.
+    pub state: super::Saved,
+    /// Its training scores, sorted.
+    pub sorted: Vec<f64>,
+    /// Its threshold.
+    pub threshold: f64,
+}
+
+/// The fitted ensemble as a saved model holds it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SavedFitted {
+    /// The detectors that fitted.
+    pub detectors: Vec<SavedDetector>,
+    /// Threshold of the combined score.
+    pub combined_threshold: f64,
+    /// The verdict rule.
+    pub combine: Combine,
+}
+
+impl Fitted {
+    /// What a saved model holds of the ensemble.
+    pub fn save(&self) -> SavedFitted {
+        SavedFitted {
+            detectors: self
+                .detectors
+                .iter()
+                .map(|d| SavedDetector {
+                    state: d.det.save(),
+                    sorted: d.sorted.clone(),
+                    threshold: d.threshold,
+                })
+                .collect(),
+            combined_threshold: self.combined_threshold,
+            combine: self.combine,
+        }
+    }
+
+    /// The ensemble of a saved model, scoring rows of `columns` features, once every
+    /// part is checked (see [`super::Saved::restore`]).
+    pub fn restore(saved: SavedFitted, columns: usize) -> Result<Fitted, String> {
+        use super::ensure;
+        ensure(!saved.detectors.is_empty(), "no detectors")?;
+        let detectors = saved
+            .detectors
+            .into_iter()
+            .map(|d| {
+                let kind = d.state.kind();
+                ensure(
+                    !d.sorted.is_empty() && d.sorted.windows(2).all(|w| w[0] <= w[1]),
+                    &format!("{kind} training scores"),
+                )?;
+                Ok(FittedDetector {
+                    kind,
+                    det: d.state.restore(columns)?,
+                    index: Ranker::new(&d.sorted).index,
+                    sorted: d.sorted,
+                    threshold: d.threshold,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Fitted {
+            detectors,
+            combined_threshold: saved.combined_threshold,
+            combine: saved.combine,
+        })
+    }
 }
 
 impl FittedDetector {

@@ -37,7 +37,7 @@ const NAME: &str = "gmm";
 /// stays singular despite `reg_covar` is a [`DetectError::Input`]; so is asking for more
 /// components than there are distinct rows. A constant column only needs `reg_covar` to
 /// keep the covariance positive definite.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Gmm {
     /// Number of mixture components (PyOD default 1).
     pub n_components: usize,
@@ -57,7 +57,7 @@ pub struct Gmm {
 /// the Mahalanobis term is `‖P(x − μ)‖²` (scikit-learn's `precisions_cholesky_`, which
 /// is `Pᵀ`): a product of independent terms per row, where solving with `L` would chain
 /// a division per column.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Component {
     log_norm: f64,
     mean: Vec<f64>,
@@ -362,6 +362,10 @@ impl Detector for Gmm {
         NAME
     }
 
+    fn save(&self) -> super::Saved {
+        super::Saved::Gmm(self.clone())
+    }
+
     /// Fits the mixture and returns the training scores (`score` on the training matrix
     /// gives the same values, as in PyOD).
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
@@ -433,6 +437,20 @@ impl Detector for Gmm {
             },
         )?;
         Ok(out)
+    }
+}
+
+impl Gmm {
+    /// A saved detector, checked (see [`super::Saved::restore`]).
+    pub(crate) fn restore(self, columns: usize) -> Result<Self, String> {
+        super::ensure(!self.components.is_empty(), "no components")?;
+        super::ensure(
+            self.components
+                .iter()
+                .all(|c| c.mean.len() == columns && c.prec.len() == columns * columns),
+            "component shapes",
+        )?;
+        Ok(self)
     }
 }
 

@@ -20,7 +20,7 @@ const NAME: &str = "hbos";
 /// `(e_i, e_{i+1}]`, and a value equal to the lowest edge falls "left of the bins". A
 /// value outside the edges by at most `tol` bin widths gets the nearest edge bin's score;
 /// further out it gets the lowest score of all bins. Scores are `-Σ log2(density + alpha)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Hbos {
     /// Number of equal-width bins per feature (PyOD default 10).
     pub n_bins: usize,
@@ -33,7 +33,7 @@ pub struct Hbos {
 }
 
 /// One fitted feature: its bin edges and the `log2(density + alpha)` of every bin.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Column {
     edges: Vec<f64>,
     log_density: Vec<f64>,
@@ -147,6 +147,10 @@ impl Detector for Hbos {
         NAME
     }
 
+    fn save(&self) -> super::Saved {
+        super::Saved::Hbos(self.clone())
+    }
+
     /// Builds the histograms and returns the training scores (PyOD scores the training
     /// matrix with the same rule as new rows, so `fit` and `score` agree on it).
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
@@ -196,6 +200,20 @@ impl Detector for Hbos {
             },
         )?;
         Ok(out)
+    }
+}
+
+impl Hbos {
+    /// A saved detector, checked (see [`super::Saved::restore`]).
+    pub(crate) fn restore(self, columns: usize) -> Result<Self, String> {
+        super::ensure(self.columns.len() == columns && columns > 0, "columns")?;
+        super::ensure(
+            self.columns
+                .iter()
+                .all(|c| !c.log_density.is_empty() && c.edges.len() == c.log_density.len() + 1),
+            "bins",
+        )?;
+        Ok(self)
     }
 }
 

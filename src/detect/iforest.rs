@@ -33,7 +33,7 @@ const FEATURE_THRESHOLD: f64 = 1e-7;
 ///
 /// Tree `i` draws from its own generator seeded from `(seed, i)`, so the forest and the
 /// scores do not depend on the number of threads that build and score it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IForest {
     /// Number of trees (default 100).
     pub n_estimators: usize,
@@ -68,7 +68,7 @@ const SCORE_CHUNK: usize = 256;
 /// instead of loading it. A leaf grown above the last level becomes a subtree whose
 /// nodes send every row left (threshold +∞) and whose leaves all carry its path length.
 /// Every walk takes exactly `depth` steps, without branching.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Tree {
     /// The internal nodes' splits, breadth first.
     split: Vec<Split>,
@@ -78,7 +78,8 @@ struct Tree {
     /// Columns of the rows it was grown on; every feature is below it.
     columns: usize,
     /// The first [`TOP`] levels as tables a vector walk looks up (see
-    /// [`Tree::add_path_lengths`]).
+    /// [`Tree::add_path_lengths`]); derived from `split`.
+    #[serde(skip)]
     top: [TopLevel; TOP],
 }
 
@@ -100,7 +101,7 @@ struct TopLevel {
 }
 
 /// A laid-out internal node: one load gives a walk both the feature and the threshold.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Split {
     /// Single-precision threshold: the largest `f32` at or below the drawn threshold, so
     /// that an `f32` value is at or below it exactly when it is at or below the drawn one.
@@ -206,9 +207,16 @@ impl Tree {
             top: [TopLevel::default(); TOP],
         };
         tree.place(&g.nodes, 0, 0, 0);
-        for (level, top) in tree.top.iter_mut().enumerate().take(g.depth) {
+        tree.index_top();
+        tree
+    }
+
+    /// Fills the tables of the first levels from the splits.
+    fn index_top(&mut self) {
+        self.top = [TopLevel::default(); TOP];
+        for (level, top) in self.top.iter_mut().enumerate().take(self.depth) {
             let first = (1 << level) - 1;
-            for (p, node) in tree.split[first..2 * first + 1].iter().enumerate() {
+            for (p, node) in self.split[first..2 * first + 1].iter().enumerate() {
                 top.threshold[p] = node.threshold;
                 top.column[p] = node.column;
                 if !top.used[..top.uses].contains(&node.column) {
@@ -217,7 +225,26 @@ impl Tree {
                 }
             }
         }
-        tree
+    }
+
+    /// Checks a saved tree's shape against what the walks assume (every split inside the
+    /// tree, every column below `columns`), and derives its tables.
+    fn restore(mut self, columns: usize) -> Result<Self, String> {
+        use super::ensure;
+        // A tree of more than 2^32 nodes is not addressed by the walks' `u32` positions.
+        ensure(self.depth < 32, "tree depth")?;
+        let internal = (1usize << self.depth) - 1;
+        ensure(self.split.len() == internal, "tree splits")?;
+        ensure(self.path.len() == internal + 1, "tree leaves")?;
+        ensure(self.columns == columns, "tree columns")?;
+        ensure(
+            self.split
+                .iter()
+                .all(|s| s.column as usize % LANES == 0 && (s.column as usize) < columns * LANES),
+            "split columns",
+        )?;
+        self.index_top();
+        Ok(self)
     }
 
     /// Lays grown node `node` out at position `pos` of level `level`.
@@ -483,6 +510,19 @@ impl IForest {
         }
     }
 
+    /// A saved forest, checked (see [`super::Saved::restore`]).
+    pub(crate) fn restore(mut self, columns: usize) -> Result<Self, String> {
+        super::ensure(!self.trees.is_empty(), "no trees")?;
+        super::ensure(self.n_features == columns, "columns")?;
+        super::ensure(self.norm.is_finite(), "normaliser")?;
+        self.trees = self
+            .trees
+            .into_iter()
+            .map(|t| t.restore(columns))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
     fn fitted_columns(&self) -> Option<usize> {
         if self.trees.is_empty() {
             None
@@ -554,6 +594,10 @@ impl Detector for IForest {
             },
         )?;
         Ok(out)
+    }
+
+    fn save(&self) -> super::Saved {
+        super::Saved::IForest(self.clone())
     }
 }
 
@@ -693,6 +737,27 @@ mod tests {
         assert_eq!(f32_at_or_below(0.1), f32::from_bits(0.1f32.to_bits() - 1));
         assert_eq!(f32_at_or_below(-0.1), -0.1f32);
         assert_eq!(f32_at_or_below(-1e-300), -f32::from_bits(1));
+    }
+
+    #[test]
+    fn a_saved_forest_is_checked_before_it_walks() {
+        let x = cloud_with_outlier(300, 3, 1);
+        let mut f = IForest::default();
+        let want = f.fit(x.view(), &Cancel::new()).unwrap();
+        let back = f.clone().restore(3).unwrap();
+        assert_eq!(back.score(x.view(), &Cancel::new()).unwrap(), want);
+        // Fewer features than the model's; a split on a column past the last feature; a
+        // tree with a level missing.
+        assert!(f.clone().restore(2).is_err());
+        let mut beyond = f.clone();
+        beyond.trees[3].split[0].column = (3 * LANES) as u32;
+        assert!(beyond.restore(3).is_err());
+        let mut short = f.clone();
+        short.trees[0].path.pop();
+        assert!(short.restore(3).is_err());
+        let mut deep = f;
+        deep.trees[1].depth += 1;
+        assert!(deep.restore(3).is_err());
     }
 
     #[test]

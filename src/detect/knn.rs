@@ -13,7 +13,7 @@ use crate::neighbors::{CountedTree, DistinctRows, Neighbourhoods};
 const NAME: &str = "knn";
 
 /// How the distances to the k nearest neighbours become one score (PyOD's `method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum KnnMethod {
     /// Distance to the k-th nearest neighbour (PyOD's default).
     #[default]
@@ -40,7 +40,7 @@ pub enum KnnMethod {
 /// counting as many neighbours as it has copies, and each distinct query row is answered
 /// once for all its copies. The distances, and so the scores, are those of a search over
 /// every row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Knn {
     /// Number of neighbours (PyOD default 5).
     pub n_neighbors: usize,
@@ -112,6 +112,10 @@ impl Detector for Knn {
         NAME
     }
 
+    fn save(&self) -> super::Saved {
+        super::Saved::Knn(self.clone())
+    }
+
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         check_matrix(NAME, &x, 1)?;
         if self.n_neighbors == 0 {
@@ -151,6 +155,18 @@ impl Detector for Knn {
         let queries = DistinctRows::of(x);
         let nb = tree.kneighbors(&queries.points, k, cancel)?;
         Ok(queries.expand(&self.combine(&nb, queries.len())))
+    }
+}
+
+impl Knn {
+    /// A saved detector, checked (see [`super::Saved::restore`]).
+    pub(crate) fn restore(mut self, columns: usize) -> Result<Self, String> {
+        use super::ensure;
+        let tree = self.tree.take().ok_or("not fitted")?.restore(columns)?;
+        ensure(self.cols == Some(columns), "columns")?;
+        ensure(self.k >= 1 && self.k <= tree.len(), "neighbours")?;
+        self.tree = Some(tree);
+        Ok(self)
     }
 }
 

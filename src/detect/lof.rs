@@ -32,7 +32,7 @@ const CHUNK: usize = 4096;
 /// counting as many neighbours as it has copies, and k-distances and densities are kept
 /// per distinct row (copies share them: they have the same neighbours). Among neighbours
 /// at equal distance, which are used is unspecified, as in scikit-learn.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Lof {
     /// Number of neighbours (PyOD default 20).
     pub n_neighbors: usize,
@@ -124,6 +124,10 @@ impl Detector for Lof {
         NAME
     }
 
+    fn save(&self) -> super::Saved {
+        super::Saved::Lof(self.clone())
+    }
+
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         check_matrix(NAME, &x, 1)?;
         if self.n_neighbors == 0 {
@@ -168,6 +172,23 @@ impl Detector for Lof {
         let nb = tree.kneighbors(&queries.points, self.k, cancel)?;
         let own = self.lrd_of(&nb, queries.len(), cancel)?;
         Ok(queries.expand(&self.ratios(&nb, &own, cancel)?))
+    }
+}
+
+impl Lof {
+    /// A saved detector, checked (see [`super::Saved::restore`]).
+    pub(crate) fn restore(mut self, columns: usize) -> Result<Self, String> {
+        use super::ensure;
+        let tree = self.tree.take().ok_or("not fitted")?.restore(columns)?;
+        ensure(self.cols == Some(columns), "columns")?;
+        ensure(self.k >= 1 && self.k <= tree.len(), "neighbours")?;
+        self.tree = Some(tree);
+        let distinct = self.tree.as_ref().map_or(0, CountedTree::distinct_len);
+        ensure(
+            self.k_distance.len() == distinct && self.lrd.len() == distinct,
+            "densities",
+        )?;
+        Ok(self)
     }
 }
 

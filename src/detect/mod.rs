@@ -64,6 +64,83 @@ pub trait Detector: Send + Sync {
 
     /// Scores the rows of `x` against the fitted model.
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError>;
+
+    /// The fitted state, for a saved model: everything [`Detector::score`] reads (what
+    /// can be derived from it again is left out).
+    fn save(&self) -> Saved;
+}
+
+/// A fitted detector as a saved model holds it (see [`crate::model`]). The variants'
+/// order is part of the model file's format.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub enum Saved {
+    /// Isolation Forest.
+    IForest(iforest::IForest),
+    /// CBLOF.
+    Cblof(cblof::Cblof),
+    /// GMM.
+    Gmm(gmm::Gmm),
+    /// VAE.
+    Vae(Box<vae::Vae>),
+    /// ECOD.
+    Ecod(ecod::Ecod),
+    /// COPOD.
+    Copod(copod::Copod),
+    /// HBOS.
+    Hbos(hbos::Hbos),
+    /// KNN.
+    Knn(knn::Knn),
+    /// LOF.
+    Lof(lof::Lof),
+    /// PCA.
+    Pca(pca::Pca),
+}
+
+impl Saved {
+    /// Which detector this is.
+    pub fn kind(&self) -> DetectorKind {
+        match self {
+            Saved::IForest(_) => DetectorKind::IForest,
+            Saved::Cblof(_) => DetectorKind::Cblof,
+            Saved::Gmm(_) => DetectorKind::Gmm,
+            Saved::Vae(_) => DetectorKind::Vae,
+            Saved::Ecod(_) => DetectorKind::Ecod,
+            Saved::Copod(_) => DetectorKind::Copod,
+            Saved::Hbos(_) => DetectorKind::Hbos,
+            Saved::Knn(_) => DetectorKind::Knn,
+            Saved::Lof(_) => DetectorKind::Lof,
+            Saved::Pca(_) => DetectorKind::Pca,
+        }
+    }
+
+    /// The detector, ready to score rows of `columns` features, once its state is checked
+    /// whole and consistent (so that no file, however altered, makes scoring read out of
+    /// bounds) and what was left out is derived again.
+    pub fn restore(self, columns: usize) -> Result<Box<dyn Detector>, String> {
+        let name = self.kind().name();
+        let at = |e: String| format!("{name}: {e}");
+        Ok(match self {
+            Saved::IForest(d) => Box::new(d.restore(columns).map_err(at)?),
+            Saved::Cblof(d) => Box::new(d.restore(columns).map_err(at)?),
+            Saved::Gmm(d) => Box::new(d.restore(columns).map_err(at)?),
+            Saved::Vae(d) => Box::new(d.restore(columns).map_err(at)?),
+            Saved::Ecod(d) => Box::new(d.restore(columns).map_err(at)?),
+            Saved::Copod(d) => Box::new(d.restore(columns).map_err(at)?),
+            Saved::Hbos(d) => Box::new(d.restore(columns).map_err(at)?),
+            Saved::Knn(d) => Box::new(d.restore(columns).map_err(at)?),
+            Saved::Lof(d) => Box::new(d.restore(columns).map_err(at)?),
+            Saved::Pca(d) => Box::new(d.restore(columns).map_err(at)?),
+        })
+    }
+}
+
+/// `Ok` when `cond` holds, else the error `what` (for checking a restored state).
+pub(crate) fn ensure(cond: bool, what: &str) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(format!("inconsistent state ({what})"))
+    }
 }
 
 pub mod copod;
@@ -77,7 +154,9 @@ pub mod pca;
 mod tails;
 
 /// The detectors zsift offers, by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum DetectorKind {
     /// Isolation Forest.
     IForest,

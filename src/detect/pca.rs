@@ -30,7 +30,7 @@ const MIN_VARIANCE_RATIO: f64 = 1e-12;
 ///
 /// The eigen-decomposition of the small d × d covariance matrix is done here with cyclic
 /// Jacobi rotations, which needs no BLAS/LAPACK and is accurate for symmetric matrices.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Pca {
     mean: Vec<f64>,
     scale: Vec<f64>,
@@ -139,6 +139,10 @@ impl Pca {
 impl Detector for Pca {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn save(&self) -> super::Saved {
+        super::Saved::Pca(self.clone())
     }
 
     /// Fits the axes and returns the training scores (`score` on the training matrix
@@ -269,6 +273,21 @@ impl Detector for Pca {
             },
         )?;
         Ok(out)
+    }
+}
+
+impl Pca {
+    /// A saved detector, checked (see [`super::Saved::restore`]).
+    pub(crate) fn restore(self, columns: usize) -> Result<Self, String> {
+        use super::ensure;
+        ensure(columns > 0, "no columns")?;
+        ensure(
+            self.mean.len() == columns && self.scale.len() == columns,
+            "centre",
+        )?;
+        ensure(self.axes.iter().all(|a| a.len() == columns), "axes")?;
+        ensure(self.ratios.len() == self.axes.len(), "ratios")?;
+        Ok(self)
     }
 }
 

@@ -21,7 +21,7 @@ use crate::cancel::Cancel;
 
 /// Sign of a training column's sample skewness, as scipy's `skew` (biased estimator)
 /// reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum SkewSign {
     /// Skewness < 0: the long tail is on the left.
     Negative,
@@ -64,7 +64,7 @@ impl Combine {
 
 /// The fitted tails: every training column sorted ascending, its skewness sign, and the
 /// table of tail scores new values take theirs from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Tails {
     sorted: Vec<Vec<f64>>,
     skew: Vec<SkewSign>,
@@ -319,6 +319,27 @@ impl Tails {
             add_column(&mut out, &c)
         })?;
         Ok(out)
+    }
+}
+
+impl Tails {
+    /// Checks saved tails against `columns` features (see [`super::Saved::restore`]).
+    pub(crate) fn check(&self, columns: usize) -> Result<(), String> {
+        use super::ensure;
+        let n = self.sorted.first().map_or(0, Vec::len);
+        ensure(columns > 0 && self.sorted.len() == columns, "columns")?;
+        ensure(self.skew.len() == columns, "skewness")?;
+        ensure(
+            n > 0 && self.sorted.iter().all(|c| c.len() == n),
+            "training values",
+        )?;
+        ensure(self.new_tail.len() == n + 2, "tail table")?;
+        ensure(
+            self.sorted
+                .iter()
+                .all(|c| c.windows(2).all(|w| w[0] <= w[1])),
+            "unsorted training values",
+        )
     }
 }
 

@@ -36,7 +36,7 @@ fn logvar_range<T: Float>() -> (T, T) {
 }
 
 /// Activation of the output layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum OutputActivation {
     /// Linear output: reconstructions can take any value, as standardised inputs do.
     #[default]
@@ -53,7 +53,7 @@ pub enum OutputActivation {
 /// unit by unit over the rows of a batch (the value of unit `i` for row `r` at
 /// `i * rows + r`), so that every loop runs along the rows, in vector lanes whatever
 /// the layer's width.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Dense<T> {
     inputs: usize,
     outputs: usize,
@@ -211,7 +211,7 @@ struct Workspace<T> {
 
 /// All parameters of the network, in a fixed order; also used for gradients and Adam
 /// moments.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Net<T> {
     encoder: Vec<Dense<T>>,
     mu: Dense<T>,
@@ -605,7 +605,7 @@ wide_fn! {
 /// scores are deterministic; and each epoch visits at most `epoch_rows` rows drawn afresh,
 /// so that training time stays bounded on millions of rows (with fewer rows than that, an
 /// epoch is a full pass as in PyOD).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Vae {
     /// Hidden layer widths of the encoder.
     pub encoder: Vec<usize>,
@@ -632,7 +632,7 @@ pub struct Vae {
     model: Option<Fitted>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Fitted {
     net: Net<f32>,
     mean: Array1<f64>,
@@ -714,6 +714,10 @@ impl Vae {
 impl Detector for Vae {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn save(&self) -> super::Saved {
+        super::Saved::Vae(Box::new(self.clone()))
     }
 
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
@@ -811,6 +815,44 @@ impl Detector for Vae {
         };
         let z = Self::standardise(x, &fitted.mean, &fitted.scale);
         Self::score_standardised(fitted, &z, self.output_activation, cancel)
+    }
+}
+
+impl Vae {
+    /// A saved detector, checked (see [`super::Saved::restore`]): every layer's weights
+    /// of its shape, each layer's inputs the previous one's outputs, from `columns`
+    /// features back to `columns`.
+    pub(crate) fn restore(self, columns: usize) -> Result<Self, String> {
+        use super::ensure;
+        let m = self.model.as_ref().ok_or("not fitted")?;
+        ensure(columns > 0, "no columns")?;
+        ensure(
+            m.mean.len() == columns && m.scale.len() == columns,
+            "centre",
+        )?;
+        let net = &m.net;
+        let whole = |l: &Dense<f32>| l.w.len() == l.inputs * l.outputs && l.b.len() == l.outputs;
+        ensure(net.layers().into_iter().all(whole), "layer weights")?;
+        let mut width = columns;
+        for l in &net.encoder {
+            ensure(l.inputs == width, "encoder widths")?;
+            width = l.outputs;
+        }
+        ensure(
+            net.mu.inputs == width && net.logvar.inputs == width,
+            "latent inputs",
+        )?;
+        ensure(net.mu.outputs == net.logvar.outputs, "latent widths")?;
+        width = net.mu.outputs;
+        for l in &net.decoder {
+            ensure(l.inputs == width, "decoder widths")?;
+            width = l.outputs;
+        }
+        ensure(
+            net.output.inputs == width && net.output.outputs == columns,
+            "output",
+        )?;
+        Ok(self)
     }
 }
 
