@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Some(command) => cli::run(command, &mut out),
         None => args
             .follow_ui()
-            .and_then(|follow| cli::open(&args.input, follow, &mut out)),
+            .and_then(|follow| cli::open(&args.input, follow, args.model.as_deref(), &mut out)),
     };
     let result = result.and_then(|()| out.flush().map_err(CliError::from));
     match result {

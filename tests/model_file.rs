@@ -396,3 +396,43 @@ fn fit_and_score_with_a_model_file_from_the_command_line() {
     // The model file is left as it was by scoring.
     assert!(std::fs::read(&model).unwrap() != bytes);
 }
+
+/// The UI opened with a model file (`zsift --model FILE LOG`) shows the rows as the file's
+/// model scores them, and says so in the header.
+#[test]
+fn the_ui_scores_with_a_model_file() {
+    use std::sync::Arc;
+    use zsift::tui::app::App;
+    use zsift::tui::data::LogInfo;
+    use zsift::tui::worker::{Event, SavedFile, Worker};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.zsm");
+    let zat = zsift::ingest::load(&[common::data("zat/conn.log")]).unwrap();
+    let model = Model {
+        features: Some(FeatureOptions::default_for(&zat.frame)),
+        ..Model::default()
+    };
+    let (bytes, _) = fitted(&zat, &model);
+    std::fs::write(&path, &bytes).unwrap();
+    let demo = zsift::demo::load().unwrap();
+    let (_, want) = analyze_saved(modelfile::read(&path).unwrap(), &demo, &Cancel::new()).unwrap();
+
+    let mut app = App::new("conn.log", 0, true);
+    app.saved = Some((model.clone(), "m.zsm".into()));
+    let mut w = Worker::start();
+    w.use_saved(SavedFile {
+        path: path.clone(),
+        model,
+    });
+    let info = LogInfo::new(&demo, "conn.log");
+    let job = app
+        .on_event(Event::Loaded(Ok((Arc::new(demo), Arc::new(info)))))
+        .expect("a job starts once the log is loaded");
+    w.submit(job);
+    common::finish(&mut app, &mut w);
+    let r = app.results.as_ref().expect("results");
+    assert_eq!(r.analysis.verdicts.flagged, want.verdicts.flagged);
+    assert_eq!(r.analysis.verdicts.combined, want.verdicts.combined);
+    let screen = common::draw(&app, 160, 40);
+    assert!(screen.contains("model m.zsm"), "{screen}");
+}

@@ -47,6 +47,10 @@ pub struct Cli {
     /// With --follow: fit the model again on the window this often (`30m`, `6h`).
     #[arg(long, value_name = "SPAN", requires = "follow")]
     pub refit: Option<String>,
+    /// Score the logs with a model saved by `zsift fit --save` instead of fitting one
+    /// on them (choosing other filters or detectors in the UI fits a new one).
+    #[arg(long, value_name = "FILE", conflicts_with = "follow")]
+    pub model: Option<PathBuf>,
 }
 
 impl Cli {
@@ -360,6 +364,7 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
 pub fn open(
     input: &Input,
     follow: Option<crate::live::FollowSettings>,
+    model: Option<&std::path::Path>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     use std::io::IsTerminal;
@@ -372,6 +377,14 @@ pub fn open(
         }
         input.demo = true;
     }
+    // A model file is read before the UI starts: one it cannot use ends zsift here.
+    let saved = match model {
+        Some(path) => Some(crate::tui::worker::SavedFile {
+            path: path.to_path_buf(),
+            model: crate::modelfile::read(path)?.model,
+        }),
+        None => None,
+    };
     if io::stdout().is_terminal() {
         // The UI runs in a child process while this one guards the terminal (restored
         // even if the child aborts or is killed); in-process if no child can start.
@@ -380,7 +393,7 @@ pub fn open(
                 std::process::exit(code.into());
             }
         }
-        return crate::tui::run(&input, follow).map_err(|e| match e {
+        return crate::tui::run(&input, follow, saved).map_err(|e| match e {
             crate::tui::UiError::Load(m) => CliError::Usage(m),
             crate::tui::UiError::Terminal(e) => CliError::Output(e),
         });

@@ -329,6 +329,9 @@ pub struct App {
     pub now: Instant,
     /// Following a growing log (`zsift -f`); `None` otherwise.
     pub follow: Option<FollowView>,
+    /// The saved model the UI was opened with (`--model FILE`): its options and the
+    /// file's name, shown in the header while they are the model's.
+    pub saved: Option<(Model, String)>,
 }
 
 /// An update of a followed log's window.
@@ -418,6 +421,7 @@ impl App {
             page: 10,
             now,
             follow: None,
+            saved: None,
         }
     }
 
@@ -477,6 +481,7 @@ impl App {
             log,
             follow: None,
             window: None,
+            saved: None,
         })
     }
 
@@ -496,9 +501,13 @@ impl App {
         }
         match event {
             Event::Loaded(Ok((log, info))) => {
-                self.model.features = Some(info.default_features.clone());
-                if let Some(c) = &info.label_column {
-                    self.model.label_column = c.clone();
+                if let Some((m, _)) = &self.saved {
+                    self.model = m.clone();
+                } else {
+                    self.model.features = Some(info.default_features.clone());
+                    if let Some(c) = &info.label_column {
+                        self.model.label_column = c.clone();
+                    }
                 }
                 self.log = Some(log);
                 self.info = Some(info);

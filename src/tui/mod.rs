@@ -63,13 +63,22 @@ fn input_bytes(input: &Input) -> u64 {
 /// Runs the UI on the logs until the user quits. The terminal is restored on every way
 /// out; a SIGTERM, SIGHUP or SIGINT ends zsift as the signal would have, after restoring
 /// it.
-pub fn run(input: &Input, follow: Option<crate::live::FollowSettings>) -> Result<(), UiError> {
+pub fn run(
+    input: &Input,
+    follow: Option<crate::live::FollowSettings>,
+    saved: Option<worker::SavedFile>,
+) -> Result<(), UiError> {
     let mut app = App::new(
         &worker::input_name(input),
         input_bytes(input),
         colors_wanted(),
     );
     let mut worker = Worker::start();
+    if let Some(s) = saved {
+        let name = s.path.file_name().unwrap_or(s.path.as_os_str());
+        app.saved = Some((s.model.clone(), data::clean(&name.to_string_lossy())));
+        worker.use_saved(s);
+    }
     match (follow, input.logs.as_slice()) {
         (Some(f), [log]) => {
             app.follow = Some(app::FollowView {

@@ -63,6 +63,18 @@ pub struct Job {
     /// Following, the window to fit on when it is fixed at submission (a fit beside a
     /// scoring model); otherwise the newest window when the fit starts.
     pub window: Option<Arc<Log>>,
+    /// The model file that scores the log instead of a fit, when the job's model is its
+    /// model (set by [`Worker::submit`]).
+    pub saved: Option<Arc<SavedFile>>,
+}
+
+/// A saved model the UI was opened with (`zsift --model FILE`).
+#[derive(Debug, Clone)]
+pub struct SavedFile {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Its model options: a job with these is scored by the file's model.
+    pub model: Model,
 }
 
 /// A log being followed, shared by the jobs one after the other: the follower (where
@@ -219,6 +231,8 @@ pub struct Worker {
     cancel: Cancel,
     /// The followed log, when following.
     follow: Option<Arc<Following>>,
+    /// The saved model, when the UI was opened with one.
+    saved: Option<Arc<SavedFile>>,
 }
 
 impl Worker {
@@ -239,6 +253,7 @@ impl Worker {
             events,
             cancel: Cancel::new(),
             follow: None,
+            saved: None,
         }
     }
 
@@ -289,6 +304,7 @@ impl Worker {
     /// on until the new one is fitted).
     pub fn submit(&mut self, mut job: Job) {
         job.follow.clone_from(&self.follow);
+        job.saved = self.saved.clone().filter(|s| s.model == job.model);
         // Following, a model that is scoring goes on until the new one is fitted.
         let scoring = self
             .follow
@@ -305,6 +321,12 @@ impl Worker {
                 error: "the worker thread stopped".into(),
             });
         }
+    }
+
+    /// Scores with the model of `saved` the jobs whose model is its model (the first one,
+    /// until another model is chosen).
+    pub fn use_saved(&mut self, saved: SavedFile) {
+        self.saved = Some(Arc::new(saved));
     }
 
     /// Cancels the running job, if any, and the model scoring a followed log (on quit).
@@ -899,7 +921,16 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Ran, Stop> 
             (log, a, Some(l))
         }
         None => {
-            let a = pipeline::analyze(&job.log, &job.model, cancel, &progress).map_err(stop)?;
+            let a = match &job.saved {
+                Some(s) => {
+                    let loaded =
+                        crate::modelfile::read(&s.path).map_err(|e| Stop::Failed(e.to_string()))?;
+                    crate::live::analyze_saved(loaded, &job.log, cancel)
+                        .map_err(stop)?
+                        .1
+                }
+                None => pipeline::analyze(&job.log, &job.model, cancel, &progress).map_err(stop)?,
+            };
             (Arc::clone(&job.log), a, None)
         }
     };

@@ -225,10 +225,15 @@ fn render_header(app: &App, f: &mut Frame, area: Rect, roomy: bool) {
         let names: Vec<&str> = e.detectors.iter().map(|d| d.name()).collect();
         names.join(",")
     };
-    let train = match &app.model.train_label {
+    let mut train = match &app.model.train_label {
         Some(l) => format!(" · train {}", super::data::clean(l)),
         None => String::new(),
     };
+    if let Some((m, name)) = &app.saved {
+        if *m == app.model {
+            train.push_str(&format!(" · model {name}"));
+        }
+    }
     let mut second = vec![
         Span::styled("filter ", th.dim()),
         Span::styled(super::data::clean(&filter), th.title()),
