@@ -56,6 +56,29 @@ pub struct Extras<'a> {
     /// Write text cells as in the log even when a spreadsheet would run them as formulas
     /// (by default they get a leading `'`: see [`crate::sanitize::formula_safe`]).
     pub keep_formulas: bool,
+    /// The tables' format.
+    pub format: TableFormat,
+}
+
+/// How the two tables (the flagged rows, every row) are written.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    /// `anomalous.csv` and `rows.csv`: lists comma-joined, formulas defused unless kept.
+    #[default]
+    Csv,
+    /// `anomalous.parquet` and `rows.parquet`: every value as it is, with its type (times
+    /// as timestamps, lists as lists), for pandas, polars, DuckDB or Spark.
+    Parquet,
+}
+
+impl TableFormat {
+    /// The names of the two tables.
+    pub fn files(self) -> [&'static str; 2] {
+        match self {
+            TableFormat::Csv => [FILES[0], FILES[1]],
+            TableFormat::Parquet => ["anomalous.parquet", "rows.parquet"],
+        }
+    }
 }
 
 /// A file written in full to a temporary file beside its path, not yet in place.
@@ -178,12 +201,16 @@ fn defuse_formulas(df: &mut DataFrame) -> PolarsResult<()> {
     Ok(())
 }
 
-fn write_csv(
+fn write_table(
     path: &Path,
     rows: &[usize],
-    keep_formulas: bool,
+    extras: Extras<'_>,
     table: impl Fn(&[usize]) -> PolarsResult<DataFrame>,
 ) -> Result<Pending, ExportError> {
+    if extras.format == TableFormat::Parquet {
+        return write_parquet(path, rows, table);
+    }
+    let keep_formulas = extras.keep_formulas;
     write_pending(path, |w| {
         // No rows: one empty piece, for the header.
         let empty: [&[usize]; 1] = [&[]];
@@ -202,6 +229,41 @@ fn write_csv(
                 .include_header(i == 0)
                 .finish(&mut df)
                 .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+/// A table as Parquet, a row group per piece of rows (no copy of the whole table is made).
+fn write_parquet(
+    path: &Path,
+    rows: &[usize],
+    table: impl Fn(&[usize]) -> PolarsResult<DataFrame>,
+) -> Result<Pending, ExportError> {
+    write_pending(path, |w| {
+        let text = |e: PolarsError| e.to_string();
+        let empty: [&[usize]; 1] = [&[]];
+        let pieces: Vec<&[usize]> = if rows.is_empty() {
+            empty.to_vec()
+        } else {
+            rows.chunks(CSV_PIECE).collect()
+        };
+        let mut writer = None;
+        for piece in pieces {
+            let df = table(piece).map_err(text)?;
+            if writer.is_none() {
+                writer = Some(
+                    ParquetWriter::new(&mut *w)
+                        .batched(df.schema())
+                        .map_err(text)?,
+                );
+            }
+            if let Some(bw) = writer.as_mut() {
+                bw.write_batch(&df).map_err(text)?;
+            }
+        }
+        if let Some(bw) = writer {
+            bw.finish().map_err(text)?;
         }
         Ok(())
     })
@@ -232,7 +294,7 @@ pub const FILES: [&str; 4] = ["anomalous.csv", "rows.csv", "clusters.json", "clu
 
 /// Refuses, before anything is written, a target that cannot be replaced by a file (a
 /// folder of that name) or that is one of the input logs (the input is never modified).
-fn check_targets(dir: &Path, log: &Log) -> Result<(), ExportError> {
+fn check_targets(dir: &Path, log: &Log, format: TableFormat) -> Result<(), ExportError> {
     #[cfg(unix)]
     use std::os::unix::fs::MetadataExt;
     let inputs: Vec<std::fs::Metadata> = log
@@ -241,7 +303,8 @@ fn check_targets(dir: &Path, log: &Log) -> Result<(), ExportError> {
         .filter(|f| f.name != "-")
         .filter_map(|f| std::fs::metadata(&f.name).ok())
         .collect();
-    for name in FILES {
+    let [first, second] = format.files();
+    for name in [first, second, FILES[2], FILES[3]] {
         let path = dir.join(name);
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
@@ -283,7 +346,7 @@ pub fn export(
         path: dir.display().to_string(),
         source,
     })?;
-    check_targets(dir, log)?;
+    check_targets(dir, log, extras.format)?;
     // The tables and the cluster files are written side by side (the cluster files on
     // one thread, the tables' reasons and rows on the others), then put in place together
     // once all are written: an export that fails to write one replaces none (when both
@@ -324,10 +387,11 @@ fn write_tables(
     let v = &a.verdicts;
     let n = a.matrix.rows.len();
 
+    let [anomalous_name, rows_name] = extras.format.files();
     // anomalous.csv: flagged rows, most anomalous first.
-    let path = dir.join(FILES[0]);
+    let path = dir.join(anomalous_name);
     let flagged: Vec<usize> = a.ranking().into_iter().filter(|&i| v.flagged[i]).collect();
-    let anomalous = write_csv(&path, &flagged, extras.keep_formulas, |rows| {
+    let anomalous = write_table(&path, &flagged, extras, |rows| {
         let mut df = log_rows(log, a, rows)?;
         let score: Float64Chunked = rows.iter().map(|&i| Some(v.combined[i])).collect();
         let votes: UInt32Chunked = rows.iter().map(|&i| Some(u32::from(v.votes[i]))).collect();
@@ -366,9 +430,9 @@ fn write_tables(
     })?;
 
     // rows.csv: every analysed row in log order.
-    let rows_path = dir.join(FILES[1]);
+    let rows_path = dir.join(rows_name);
     let all: Vec<usize> = (0..n).collect();
-    let rows_csv = write_csv(&rows_path, &all, extras.keep_formulas, |rows| {
+    let rows_csv = write_table(&rows_path, &all, extras, |rows| {
         let mut df = log_rows(log, a, rows)?;
         let pick_f = |col: &[f64]| -> Vec<f64> { rows.iter().map(|&i| col[i]).collect() };
         let flags: Vec<bool> = rows.iter().map(|&i| v.flagged[i]).collect();

@@ -193,8 +193,9 @@ pub enum Command {
         #[arg(long)]
         plot: bool,
     },
-    /// Write anomalous.csv, rows.csv, clusters.json and clusters.txt to a folder
-    /// (each file written whole or not at all).
+    /// Write anomalous.csv, rows.csv (or with --format parquet anomalous.parquet,
+    /// rows.parquet), clusters.json and clusters.txt to a folder (each file written
+    /// whole or not at all).
     Export {
         /// What to load.
         #[command(flatten)]
@@ -212,6 +213,10 @@ pub enum Command {
         /// formulas (by default `=...`, `@...`, `+...`, `-...` get a leading `'`).
         #[arg(long)]
         keep_formulas: bool,
+        /// The tables' format: `csv` (anomalous.csv, rows.csv) or `parquet`
+        /// (anomalous.parquet, rows.parquet, values with their types).
+        #[arg(long, value_enum, default_value = "csv")]
+        format: crate::export::TableFormat,
     },
     /// Rank sources, destinations or pairs by host score: behaviour scores (scan, beacon,
     /// long connection, exfiltration, brute force) and how anomalous their connections are.
@@ -354,7 +359,8 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             out: dir,
             no_umap,
             keep_formulas,
-        } => stats::run_export(input, model, dir, !*no_umap, *keep_formulas, out),
+            format,
+        } => stats::run_export(input, model, dir, !*no_umap, *keep_formulas, *format, out),
     }
 }
 

@@ -178,6 +178,7 @@ pub fn run_export(
     dir: &Path,
     umap: bool,
     keep_formulas: bool,
+    format: crate::export::TableFormat,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let (log, a, l) = analyse(input, model, umap, &Subset::ALL)?;
@@ -188,6 +189,7 @@ pub fn run_export(
         umap: l.umap.as_ref().map(|u| &u.points),
         clusters: &stats,
         keep_formulas,
+        format,
     };
     let written = export::export(dir, &log, &a, extras)
         .map_err(|e| CliError::Output(std::io::Error::other(e.to_string())))?;

@@ -1090,6 +1090,7 @@ impl App {
                 umap: l.umap.as_ref().map(|u| &u.points),
                 clusters: &stats,
                 keep_formulas: false,
+                format: crate::export::TableFormat::Csv,
             },
             None => crate::export::Extras::default(),
         };
