@@ -49,6 +49,26 @@ fn read() -> Option<Memory> {
     })
 }
 
+/// With `ZSIFT_MEMORY_TRACE` set, writes to standard error the resident memory at the end
+/// of `stage` and its peak since the previous stage (the kernel's mark is reset each
+/// time), to find which stage holds or builds what: `load`, `context`, `features`,
+/// `detectors`... Nothing otherwise.
+pub fn trace(stage: &str) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*ON.get_or_init(|| std::env::var_os("ZSIFT_MEMORY_TRACE").is_some()) {
+        return;
+    }
+    if let Some(m) = read() {
+        eprintln!(
+            "zsift: memory after {stage}: resident {} MB, peak during it {} MB",
+            m.resident >> 20,
+            m.peak >> 20
+        );
+    }
+    // Writing 5 resets the peak mark (VmHWM) to the resident size now.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// Hands memory that was freed back to the system (glibc keeps freed blocks in its
 /// arenas, where they count as resident): called after each stage that builds and drops
 /// large temporaries, so that the memory shown and held is what zsift uses.

@@ -251,8 +251,11 @@ pub fn analyze_keeping(
         .features
         .clone()
         .unwrap_or_else(|| FeatureOptions::default_for(frame));
+    crate::memory::trace("selection");
     let context = Context::build(frame, &selection);
+    crate::memory::trace("context");
     let matrix = features::build(frame, &selection, train.as_deref(), &opts, Some(&context))?;
+    crate::memory::trace("features");
     cancel.check().map_err(DetectError::from)?;
     let total = model.ensemble.detectors.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -282,6 +285,7 @@ pub fn analyze_keeping(
         },
     );
     let (mut verdicts, fitted) = verdicts?;
+    crate::memory::trace("detectors, behaviours and evidence");
     if model.hosts {
         let extra: Vec<f64> = matrix.keep.iter().map(|&k| evidence.nats[k]).collect();
         let flag: Vec<bool> = extra.iter().map(|&e| e > 0.0).collect();
@@ -289,6 +293,7 @@ pub fn analyze_keeping(
     }
     crate::memory::release();
     let explainer = Explainer::new(&matrix);
+    crate::memory::trace("reasons' references");
     Ok((
         Analysis {
             selection,

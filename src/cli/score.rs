@@ -136,6 +136,7 @@ pub fn run(
 ) -> Result<(), CliError> {
     let query = Query::parse(query).map_err(|e| CliError::Usage(format!("--query: {e}")))?;
     let log = input.load()?;
+    crate::memory::trace("load");
     let (m, a) = model.analyze(&log, &Cancel::new())?;
     // The rows printed: flagged (or all), narrowed by the query, most anomalous first or
     // as the query sorts them.
