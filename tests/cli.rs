@@ -561,3 +561,40 @@ fn score_query_narrows_the_rows_printed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--query: colour:red: unknown field"), "{err}");
 }
+
+/// `zsift completions` and `zsift man` come from the command line's own definitions: every
+/// subcommand, detector name and value of `--by` is there.
+#[test]
+fn completions_and_man_page_cover_the_command_line() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_zsift"))
+            .args(args)
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for shell in ["bash", "zsh", "fish"] {
+        let script = run(&["completions", shell]);
+        for word in [
+            "score", "fit", "hosts", "export", "lof", "pair", "parquet", "--model",
+        ] {
+            assert!(script.contains(word), "{shell}: {word}");
+        }
+    }
+    let page = run(&["man"]);
+    for section in [
+        ".TH ZSIFT 1",
+        ".SH SYNOPSIS",
+        ".SH SUBCOMMANDS",
+        ".SH EXAMPLES",
+        ".SH FILES",
+    ] {
+        assert!(page.contains(section), "{section}");
+    }
+    let version = run(&["--version"]);
+    assert!(
+        version.starts_with(&format!("zsift {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+}

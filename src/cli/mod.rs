@@ -1,6 +1,7 @@
 //! The command line: argument parsing and the headless commands. Each command calls the
 //! library and prints; nothing here computes.
 
+mod docs;
 mod eval;
 mod fit;
 mod follow;
@@ -17,9 +18,22 @@ use clap::{Parser, Subcommand};
 
 use crate::ingest::IngestError;
 
+/// The version, with the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ZSIFT_COMMIT"),
+    ")"
+);
+
 /// zsift finds anomalous network connections in Zeek logs.
 #[derive(Debug, Parser)]
-#[command(name = "zsift", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "zsift",
+    version = VERSION,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// A headless command; without one, zsift opens the logs in the terminal UI.
     #[command(subcommand)]
@@ -237,6 +251,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell):
+    /// subcommands, options and their values.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `zsift man | man -l -`.
+    Man,
     /// Measure each detector and the ensemble on a labelled log: ROC-AUC and precision at
     /// k (positives: label starting with "Malicious"; "Background" rows left out).
     Eval {
@@ -339,6 +362,8 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
         }
         Command::Eval { input, model, json } => eval::run(input, model, *json, out),
         Command::Fit { input, model, save } => fit::run(input, model, save, out),
+        Command::Completions { shell } => docs::completions(*shell, out),
+        Command::Man => docs::man(out),
         Command::Hosts {
             input,
             model,

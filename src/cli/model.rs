@@ -52,8 +52,14 @@ pub struct ModelArgs {
     #[arg(long, value_name = "COL", default_value = LABEL_COLUMN)]
     pub label_col: String,
     /// Detectors, comma-separated, or `all`.
-    #[arg(long, value_name = "LIST", default_value = "all")]
-    pub detectors: String,
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "all",
+        value_delimiter = ',',
+        value_parser = detector_names()
+    )]
+    pub detectors: Vec<String>,
     /// Expected share of anomalies; each detector flags this share of its training rows.
     #[arg(long, value_name = "C", default_value_t = 0.02)]
     pub contamination: f64,
@@ -150,7 +156,8 @@ impl ModelArgs {
                 self.contamination
             )));
         }
-        let detectors = DetectorKind::parse_list(&self.detectors).map_err(CliError::Usage)?;
+        let detectors =
+            DetectorKind::parse_list(&self.detectors.join(",")).map_err(CliError::Usage)?;
         let combine = Combine::parse(&self.combine).map_err(CliError::Usage)?;
         if let Combine::Votes(m) = combine {
             if m > detectors.len() {
@@ -179,6 +186,13 @@ impl ModelArgs {
             hosts: !self.rows_only,
         })
     }
+}
+
+/// The values `--detectors` takes (for its checks and for shell completion).
+fn detector_names() -> clap::builder::PossibleValuesParser {
+    let mut names = vec!["all"];
+    names.extend(DetectorKind::ALL.iter().map(|k| k.name()));
+    clap::builder::PossibleValuesParser::new(names)
 }
 
 /// `A,B`: two addresses.

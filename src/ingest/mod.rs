@@ -268,8 +268,8 @@ impl Part {
 /// The logs to load.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Input {
-    /// Zeek logs: TSV or JSON lines, gzipped or not, `-` for standard input. Several files
-    /// (a day of rotated logs) load as one.
+    /// Zeek logs: TSV or JSON lines (gzipped or not) or Parquet, `-` for standard input.
+    /// Several files (a day of rotated logs) load as one.
     #[arg(value_name = "LOG")]
     pub logs: Vec<PathBuf>,
     /// Use the demo log built into zsift instead of files.
