@@ -7,9 +7,10 @@
 INPUT is a file, a directory (read recursively) or a glob, on any file system
 Spark reads (local, HDFS, S3...). Each file may be a Zeek TSV log (with its
 `#fields` header), Zeek JSON lines, or Parquet, gzipped or not; the format is
-told from the content. Every row goes to zsift as one JSON object, each
-partition to one `zsift score --model MODEL --all --format jsonl -` process,
-and the scored rows come back as a DataFrame. The job writes
+told from the content. Each partition goes to one `zsift score --model MODEL
+--all --format jsonl -` process (TSV records as they are, after their header
+block; JSON lines as they are; Parquet rows, or TSV mixed with other formats,
+as JSON objects), and the scored rows come back as a DataFrame. The job writes
 
     OUT/flagged/  the flagged rows (Parquet): ts, uid, addresses, ports, proto,
                   service, score, votes, flagged, detectors, reasons
@@ -478,9 +479,12 @@ def score_pipe(zsift_name, model_name, headers):
 
 def ship(sc, path):
     """addFile(path) unless spark-submit --files already ships a file of that
-    name; returns the name SparkFiles.get finds it by."""
+    name (spark.files, or spark.yarn.dist.files on YARN); returns the name
+    SparkFiles.get finds it by."""
     name = os.path.basename(path)
-    shipped = [os.path.basename(f) for f in sc.getConf().get("spark.files", "").split(",") if f]
+    conf = sc.getConf()
+    listed = ",".join(conf.get(k, "") for k in ("spark.files", "spark.yarn.dist.files"))
+    shipped = [os.path.basename(f.split("#")[0]) for f in listed.split(",") if f]
     if name not in shipped:
         sc.addFile(os.path.abspath(path) if "://" not in path else path)
     return name
