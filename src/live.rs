@@ -213,7 +213,7 @@ impl Live {
                 && log.frame.column(&f.column).is_err()
                 && crate::hosts::context::is_feature(&f.column)
         });
-        let explainer = Explainer::new(&a.matrix);
+        let explainer = a.explainer().clone();
         // The fit's verdicts, per frame row: the detectors that fitted are the runs
         // without an error, in order.
         let h = log.frame.height();

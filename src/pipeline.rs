@@ -162,6 +162,11 @@ impl Analysis {
     }
 
     /// Per selected row (as the context's rows): its combined score and whether it is
+    /// The reference distributions reasons are given against.
+    pub fn explainer(&self) -> &Explainer {
+        &self.explainer
+    }
+
     /// flagged (rows the matrix left out: 0 and not flagged).
     pub fn by_selection(&self) -> (Vec<f64>, Vec<bool>) {
         self.by_selection_or(0.0)
@@ -292,7 +297,10 @@ pub fn analyze_keeping(
         verdicts.add_evidence(&extra, &flag);
     }
     crate::memory::release();
-    let explainer = Explainer::new(&matrix);
+    let explainer = Explainer::of_rows(
+        &matrix,
+        &ensemble::fit_rows(&matrix.train, &model.ensemble).0,
+    );
     crate::memory::trace("reasons' references");
     Ok((
         Analysis {

@@ -37,17 +37,21 @@ const ORDINARY: f64 = 0.2;
 impl Explainer {
     /// Builds the reference distributions of `m`'s training rows.
     pub fn new(m: &Matrix) -> Self {
+        let rows: Vec<usize> = (0..m.train.len()).filter(|&i| m.train[i]).collect();
+        Self::of_rows(m, &rows)
+    }
+
+    /// Builds the reference distributions of numeric features from the matrix rows
+    /// `rows` (the rows the detectors were fitted on: a sample of the training rows on a
+    /// large log, which keeps the references, and a saved model, bounded); a categorical
+    /// value's share is among all training rows.
+    pub fn of_rows(m: &Matrix, rows: &[usize]) -> Self {
         let refs = m
             .raw
             .iter()
             .map(|r| match r {
                 Raw::Num(v) => {
-                    let mut sorted: Vec<f64> = v
-                        .iter()
-                        .zip(&m.train)
-                        .filter(|(_, &t)| t)
-                        .map(|(x, _)| *x)
-                        .collect();
+                    let mut sorted: Vec<f64> = rows.iter().map(|&i| v[i]).collect();
                     sorted.sort_by(f64::total_cmp);
                     let median = crate::features::quantile_sorted(&sorted, 0.5);
                     Reference::Num { sorted, median }

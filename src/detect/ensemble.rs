@@ -417,6 +417,24 @@ fn run_one(
     ))
 }
 
+/// The rows the detectors are fitted on: those marked in `train`, or above
+/// [`EnsembleOptions::fit_limit`] a seeded sample of that many of them (in order), with
+/// the number they were sampled from.
+pub fn fit_rows(train: &[bool], opts: &EnsembleOptions) -> (Vec<usize>, Option<usize>) {
+    let train_idx: Vec<usize> = (0..train.len()).filter(|&i| train[i]).collect();
+    match opts.fit_limit.filter(|&l| l > 0 && train_idx.len() > l) {
+        Some(limit) => {
+            use rand::SeedableRng;
+            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(opts.seed);
+            let mut pick = rand::seq::index::sample(&mut rng, train_idx.len(), limit).into_vec();
+            pick.sort_unstable();
+            let from = train_idx.len();
+            (pick.into_iter().map(|j| train_idx[j]).collect(), Some(from))
+        }
+        None => (train_idx, None),
+    }
+}
+
 /// Runs the ensemble on `x` (rows × features), fitting on the rows marked in `train`.
 /// Detectors run in parallel; a detector that fails is reported in its run and left out
 /// of the verdict. `done` is called with each finished detector (for progress).
@@ -455,16 +473,7 @@ pub fn run_keeping(
         });
     }
     let n = x.nrows();
-    let mut train_idx: Vec<usize> = (0..n).filter(|&i| train[i]).collect();
-    let mut fit_sampled_from = None;
-    if let Some(limit) = opts.fit_limit.filter(|&l| l > 0 && train_idx.len() > l) {
-        use rand::SeedableRng;
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(opts.seed);
-        let mut pick = rand::seq::index::sample(&mut rng, train_idx.len(), limit).into_vec();
-        pick.sort_unstable();
-        fit_sampled_from = Some(train_idx.len());
-        train_idx = pick.into_iter().map(|j| train_idx[j]).collect();
-    }
+    let (train_idx, fit_sampled_from) = fit_rows(train, opts);
     let split = (train_idx.len() < n).then(|| {
         let mut is_train = vec![false; n];
         for &i in &train_idx {
