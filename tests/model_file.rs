@@ -436,3 +436,40 @@ fn the_ui_scores_with_a_model_file() {
     let screen = common::draw(&app, 160, 40);
     assert!(screen.contains("model m.zsm"), "{screen}");
 }
+
+/// A saved model whose filter keeps no row of a log (a partition of a fleet's logs with
+/// none of its service) scores nothing and says so: exit 0, no rows printed.
+#[test]
+fn a_model_whose_filter_keeps_no_row_scores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("dns.zsm");
+    let demo = common::tests_dir().join("../demo/conn.log");
+    let out = zsift()
+        .args(["fit", "--service", "dns", "--save"])
+        .arg(&model)
+        .arg(common::data("stratosphere/010-mixed.conn.log.labeled"))
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    // A log of one row, not of that service.
+    let text = std::fs::read_to_string(&demo).unwrap();
+    let mut lines: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    let row = text
+        .lines()
+        .find(|l| !l.starts_with('#') && l.split('\t').nth(7) == Some("-"))
+        .unwrap();
+    lines.push(row);
+    let one = dir.path().join("one.log");
+    std::fs::write(&one, lines.join("\n") + "\n").unwrap();
+    for (format, want) in [("jsonl", ""), ("json", "[]\n")] {
+        let out = zsift()
+            .args(["score", "--format", format, "--model"])
+            .arg(&model)
+            .arg(&one)
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no row to score"));
+    }
+}

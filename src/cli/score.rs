@@ -137,7 +137,18 @@ pub fn run(
     let query = Query::parse(query).map_err(|e| CliError::Usage(format!("--query: {e}")))?;
     let log = input.load()?;
     crate::memory::trace("load");
-    let (m, a) = model.analyze(&log, &Cancel::new())?;
+    let (m, a) = match model.analyze(&log, &Cancel::new()) {
+        // A saved model's filter keeps no row of these logs (a partition of a fleet's logs
+        // with none of its service, say): nothing is flagged, which is an answer, not an
+        // error.
+        Err(CliError::Analysis(crate::pipeline::PipelineError::Features(
+            crate::features::FeatureError::NoRows(why),
+        ))) if model.model_file.is_some() => {
+            eprintln!("zsift: no row to score{}", sanitize(&why));
+            return write_nothing(format, log.rows(), out);
+        }
+        r => r?,
+    };
     // The rows printed: flagged (or all), narrowed by the query, most anomalous first or
     // as the query sorts them.
     let keep = query.mask(&log.frame, &a, &m.label_column);
@@ -261,6 +272,25 @@ pub fn run(
                 Ok(())
             })?;
         }
+    }
+    Ok(())
+}
+
+/// The output of `run` when no row was scored: a CSV header, an empty JSON array, no
+/// JSON lines, or the table's count.
+fn write_nothing(format: OutputFormat, rows: usize, out: &mut dyn Write) -> Result<(), CliError> {
+    match format {
+        OutputFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(csv_header()).map_err(csv_err)?;
+            w.flush()?;
+        }
+        OutputFormat::Json => out.write_all(b"[]\n")?,
+        OutputFormat::Jsonl => {}
+        OutputFormat::Table => writeln!(
+            out,
+            "0 of {rows} rows scored: none matches the model's filter"
+        )?,
     }
     Ok(())
 }
