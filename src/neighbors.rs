@@ -1176,6 +1176,21 @@ impl CountedTree {
         self.rows
     }
 
+    /// The saved tree of a neighbour detector fitted on `cols` columns with `k`
+    /// neighbours, checked against `columns` features (see [`CountedTree::restore`]).
+    pub fn restore_fitted(
+        tree: Option<Self>,
+        cols: Option<usize>,
+        k: usize,
+        columns: usize,
+    ) -> Result<Self, String> {
+        use crate::detect::ensure;
+        let tree = tree.ok_or("not fitted")?.restore(columns)?;
+        ensure(cols == Some(columns), "columns")?;
+        ensure(k >= 1 && k <= tree.len(), "neighbours")?;
+        Ok(tree)
+    }
+
     /// A saved tree, checked to be one a search can walk (see
     /// [`crate::detect::Saved::restore`]), with its leaf columns made again.
     pub fn restore(self, columns: usize) -> Result<Self, String> {

@@ -161,11 +161,12 @@ impl Detector for Knn {
 impl Knn {
     /// A saved detector, checked (see [`super::Saved::restore`]).
     pub(crate) fn restore(mut self, columns: usize) -> Result<Self, String> {
-        use super::ensure;
-        let tree = self.tree.take().ok_or("not fitted")?.restore(columns)?;
-        ensure(self.cols == Some(columns), "columns")?;
-        ensure(self.k >= 1 && self.k <= tree.len(), "neighbours")?;
-        self.tree = Some(tree);
+        self.tree = Some(CountedTree::restore_fitted(
+            self.tree.take(),
+            self.cols,
+            self.k,
+            columns,
+        )?);
         Ok(self)
     }
 }

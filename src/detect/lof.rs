@@ -179,10 +179,12 @@ impl Lof {
     /// A saved detector, checked (see [`super::Saved::restore`]).
     pub(crate) fn restore(mut self, columns: usize) -> Result<Self, String> {
         use super::ensure;
-        let tree = self.tree.take().ok_or("not fitted")?.restore(columns)?;
-        ensure(self.cols == Some(columns), "columns")?;
-        ensure(self.k >= 1 && self.k <= tree.len(), "neighbours")?;
-        self.tree = Some(tree);
+        self.tree = Some(CountedTree::restore_fitted(
+            self.tree.take(),
+            self.cols,
+            self.k,
+            columns,
+        )?);
         let distinct = self.tree.as_ref().map_or(0, CountedTree::distinct_len);
         ensure(
             self.k_distance.len() == distinct && self.lrd.len() == distinct,

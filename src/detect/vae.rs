@@ -833,21 +833,20 @@ impl Vae {
         let net = &m.net;
         let whole = |l: &Dense<f32>| l.w.len() == l.inputs * l.outputs && l.b.len() == l.outputs;
         ensure(net.layers().into_iter().all(whole), "layer weights")?;
-        let mut width = columns;
-        for l in &net.encoder {
-            ensure(l.inputs == width, "encoder widths")?;
-            width = l.outputs;
-        }
+        // The width a stack of layers gives, each taking the previous one's outputs.
+        let chain = |layers: &[Dense<f32>], width: usize, what: &str| {
+            layers.iter().try_fold(width, |w, l| {
+                ensure(l.inputs == w, what)?;
+                Ok::<usize, String>(l.outputs)
+            })
+        };
+        let width = chain(&net.encoder, columns, "encoder widths")?;
         ensure(
             net.mu.inputs == width && net.logvar.inputs == width,
             "latent inputs",
         )?;
         ensure(net.mu.outputs == net.logvar.outputs, "latent widths")?;
-        width = net.mu.outputs;
-        for l in &net.decoder {
-            ensure(l.inputs == width, "decoder widths")?;
-            width = l.outputs;
-        }
+        let width = chain(&net.decoder, net.mu.outputs, "decoder widths")?;
         ensure(
             net.output.inputs == width && net.output.outputs == columns,
             "output",
