@@ -250,7 +250,10 @@ fn write_parquet(
         };
         let mut writer = None;
         for piece in pieces {
-            let df = table(piece).map_err(text)?;
+            let mut df = table(piece).map_err(text)?;
+            // A record batch needs its columns cut at the same rows: the log's columns
+            // come in the chunks they were read in, the added ones in one.
+            df.align_chunks();
             if writer.is_none() {
                 writer = Some(
                     ParquetWriter::new(&mut *w)

@@ -145,3 +145,25 @@ fn broken_parquet_is_refused() {
         assert_eq!(out.status.code(), Some(2), "{name}");
     }
 }
+
+/// Several logs load as one frame of several chunks (one per file, and a `_file` column
+/// of one): the Parquet export cuts every column at the same rows.
+#[test]
+fn parquet_export_of_several_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = common::data("stratosphere/008-mixed.conn.log.labeled");
+    let b = common::data("stratosphere/010-mixed.conn.log.labeled");
+    stdout(&[
+        "export".as_ref(),
+        "--no-umap".as_ref(),
+        "--format".as_ref(),
+        "parquet".as_ref(),
+        "--out".as_ref(),
+        dir.path().as_os_str(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    let both = zsift::ingest::load(&[a, b]).unwrap();
+    let rows = zsift::ingest::load(&[dir.path().join("rows.parquet")]).unwrap();
+    assert_same_columns(&rows.frame, &both.frame, &[], "rows.parquet of two logs");
+}
