@@ -81,6 +81,59 @@ pub const CONTEXT_DEFAULT: [&str; 1] = ["dport.odd"];
 /// Columns that are identifiers or addresses, never magnitudes.
 const NOT_NUMERIC: [&str; 4] = ["id.orig_p", "id.resp_p", "trans_id", "missed_bytes"];
 
+/// The default features of a dns, http or ssl log (`None` for other kinds): the fields
+/// that describe a query, a request or a handshake (numbers as they are, names and codes
+/// by rarity), the features [`crate::protocol`] makes of its names, and how odd the
+/// server is for its port (an outside resolver where the network uses its own).
+fn protocol_defaults(kind: &str, has: &dyn Fn(&str) -> bool) -> Option<Vec<Feature>> {
+    let (numeric, categorical): (&[&str], &[&str]) = match kind {
+        "dns" => (&["rtt"], &["proto", "qtype_name", "rcode_name"]),
+        "http" => (
+            &["request_body_len", "response_body_len"],
+            &["method", "status_code", "resp_mime_types"],
+        ),
+        "ssl" => (&[], &["version", "cipher", "established", "ja3", "ja3s"]),
+        _ => return None,
+    };
+    let num = |c: &str| Feature {
+        column: c.to_string(),
+        encoding: Encoding::Numeric,
+    };
+    let mut features: Vec<Feature> = numeric.iter().filter(|c| has(c)).map(|c| num(c)).collect();
+    features.extend(categorical.iter().filter(|c| has(c)).map(|c| Feature {
+        column: c.to_string(),
+        encoding: Encoding::Rarity,
+    }));
+    // A dns log without the names of codes has the codes.
+    if kind == "dns" {
+        for (name, code) in [("qtype_name", "qtype"), ("rcode_name", "rcode")] {
+            if !has(name) && has(code) {
+                features.push(Feature {
+                    column: code.to_string(),
+                    encoding: Encoding::Rarity,
+                });
+            }
+        }
+    }
+    let source = match kind {
+        "dns" => "query",
+        "http" => "uri",
+        _ => "server_name",
+    };
+    if has(source) {
+        features.extend(
+            crate::protocol::FEATURES
+                .iter()
+                .filter(|(_, k, _)| *k == kind)
+                .map(|(n, _, _)| num(n)),
+        );
+    }
+    if has("id.resp_h") && has("id.resp_p") {
+        features.extend(CONTEXT_DEFAULT.iter().map(|c| num(c)));
+    }
+    (!features.is_empty()).then_some(features)
+}
+
 /// What goes into the matrix.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureOptions {
@@ -98,6 +151,20 @@ impl FeatureOptions {
     /// numerics), every numeric column but identifiers. Robust scaling, unset as 0.
     pub fn default_for(frame: &DataFrame) -> Self {
         let has = |c: &str| frame.column(c).is_ok();
+        let names: Vec<&str> = frame
+            .get_column_names()
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        if let Some(features) =
+            protocol_defaults(crate::ingest::kinds::kind_of_fields(&names), &has)
+        {
+            return Self {
+                features,
+                scaling: Scaling::Robust,
+                nulls: Nulls::Zero,
+            };
+        }
         let mut features: Vec<Feature> = CONN_NUMERIC
             .iter()
             .filter(|c| has(c))

@@ -27,6 +27,7 @@ pub mod memory;
 pub mod modelfile;
 mod neighbors;
 pub mod pipeline;
+pub mod protocol;
 pub mod query;
 pub mod reasons;
 pub mod sanitize;

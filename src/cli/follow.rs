@@ -132,10 +132,12 @@ pub fn run(args: &FollowArgs, model: &ModelArgs, out: &mut dyn Write) -> Result<
                         }
                     };
                     counts.scored += scored.len() as u64;
+                    let extra = super::score::kind_fields(l.frame());
                     for s in scored.iter().filter(|s| args.all || s.flagged) {
                         counts.flagged += u64::from(s.flagged);
                         let row = Row {
-                            fields: Row::fields_of(l.frame(), s.row),
+                            fields: Row::fields_of(l.frame(), s.row, extra),
+                            extra,
                             score: s.score,
                             votes: s.votes,
                             flagged: s.flagged,
@@ -280,7 +282,7 @@ fn write_row(
         OutputFormat::Csv => {
             let mut w = csv::WriterBuilder::new().from_writer(&mut *out);
             if std::mem::take(csv_header) {
-                w.write_record(super::score::csv_header())
+                w.write_record(super::score::csv_header(r.extra))
                     .map_err(super::score::csv_err)?;
             }
             w.write_record(r.csv_record(&args.csv))

@@ -108,8 +108,9 @@ pub fn run(
         "rows",
         "flagged"
     )?;
-    for b in Behaviour::ALL {
-        write!(out, " {:>6}", b.name())?;
+    let kinds = a.behaviours.shown();
+    for &k in &kinds {
+        write!(out, " {:>6}", Behaviour::ALL[k].name())?;
     }
     writeln!(out, "  reasons")?;
     for (i, h) in shown.iter().enumerate() {
@@ -122,8 +123,8 @@ pub fn run(
             h.rows,
             h.flagged
         )?;
-        for s in &h.scores {
-            write!(out, " {s:>6.2}")?;
+        for &k in &kinds {
+            write!(out, " {:>6.2}", h.scores[k])?;
         }
         writeln!(out, "  {}", sanitize(&h.reasons(&a.behaviours).join("; ")))?;
     }

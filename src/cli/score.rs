@@ -40,8 +40,27 @@ const FIELDS: [&str; 8] = [
     "service",
 ];
 
+/// The fields printed after [`FIELDS`] for a log of another kind than conn: what says
+/// which query, request or handshake the row is.
+pub fn kind_fields(frame: &polars::prelude::DataFrame) -> &'static [&'static str] {
+    let names: Vec<&str> = frame
+        .get_column_names()
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    match crate::ingest::kinds::kind_of_fields(&names) {
+        "dns" => &["query", "qtype_name", "rcode_name"],
+        "http" => &["method", "host", "uri", "status_code", "user_agent"],
+        "ssl" => &["server_name", "version", "validation_status"],
+        _ => &[],
+    }
+}
+
 pub(crate) struct Row {
+    /// The values of [`FIELDS`], then of `extra`.
     pub fields: Vec<String>,
+    /// The fields after [`FIELDS`] ([`kind_fields`]).
+    pub extra: &'static [&'static str],
     pub score: f64,
     pub votes: u8,
     pub flagged: bool,
@@ -51,8 +70,12 @@ pub(crate) struct Row {
 
 impl Row {
     /// The printed fields of frame row `r`.
-    pub fn fields_of(frame: &polars::prelude::DataFrame, r: usize) -> Vec<String> {
-        FIELDS.iter().map(|c| cell(frame, c, r)).collect()
+    pub fn fields_of(frame: &polars::prelude::DataFrame, r: usize, extra: &[&str]) -> Vec<String> {
+        FIELDS
+            .iter()
+            .chain(extra)
+            .map(|c| cell(frame, c, r))
+            .collect()
     }
 
     /// The row as a CSV record, its text cells written as `cells` says.
@@ -70,7 +93,7 @@ impl Row {
     /// verdict.
     pub fn json(&self) -> serde_json::Value {
         let mut o = serde_json::Map::new();
-        for (k, v) in FIELDS.iter().zip(&self.fields) {
+        for (k, v) in FIELDS.iter().chain(self.extra).zip(&self.fields) {
             let value = match (v.as_str(), v.parse::<i64>()) {
                 ("-", _) => serde_json::Value::Null,
                 (_, Ok(n)) if k.ends_with("_p") => json!(n),
@@ -100,13 +123,15 @@ fn for_rows(
     mut each: impl FnMut(Row) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
     use rayon::prelude::*;
+    let extra = kind_fields(&log.frame);
     for chunk in order.chunks(CHUNK) {
         let rows: Vec<Row> = chunk
             .par_iter()
             .map(|&i| {
                 let r = a.matrix.rows[i] as usize;
                 Row {
-                    fields: Row::fields_of(&log.frame, r),
+                    fields: Row::fields_of(&log.frame, r, extra),
+                    extra,
                     score: a.verdicts.combined[i],
                     votes: a.verdicts.votes[i],
                     flagged: a.verdicts.flagged[i],
@@ -145,7 +170,7 @@ pub fn run(
             crate::features::FeatureError::NoRows(why),
         ))) if model.model_file.is_some() => {
             eprintln!("zsift: no row to score{}", sanitize(&why));
-            return write_nothing(format, log.rows(), out);
+            return write_nothing(format, &log, out);
         }
         r => r?,
     };
@@ -202,7 +227,8 @@ pub fn run(
         }
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record(csv_header()).map_err(csv_err)?;
+            w.write_record(csv_header(kind_fields(&log.frame)))
+                .map_err(csv_err)?;
             for_rows(&log, &a, &order, |r| {
                 w.write_record(r.csv_record(&csv)).map_err(csv_err)
             })?;
@@ -278,11 +304,17 @@ pub fn run(
 
 /// The output of `run` when no row was scored: a CSV header, an empty JSON array, no
 /// JSON lines, or the table's count.
-fn write_nothing(format: OutputFormat, rows: usize, out: &mut dyn Write) -> Result<(), CliError> {
+fn write_nothing(
+    format: OutputFormat,
+    log: &crate::ingest::Log,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let rows = log.rows();
     match format {
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record(csv_header()).map_err(csv_err)?;
+            w.write_record(csv_header(kind_fields(&log.frame)))
+                .map_err(csv_err)?;
             w.flush()?;
         }
         OutputFormat::Json => out.write_all(b"[]\n")?,
@@ -296,8 +328,9 @@ fn write_nothing(format: OutputFormat, rows: usize, out: &mut dyn Write) -> Resu
 }
 
 /// The CSV header: the printed fields, then the verdict.
-pub(crate) fn csv_header() -> Vec<&'static str> {
+pub(crate) fn csv_header(extra: &[&'static str]) -> Vec<&'static str> {
     let mut header: Vec<&str> = FIELDS.to_vec();
+    header.extend(extra);
     header.extend(["score", "votes", "flagged", "detectors", "reasons"]);
     header
 }

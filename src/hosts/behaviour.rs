@@ -18,6 +18,18 @@
 //! - **brute force**: Zeek's SSH policy reports 30 failed guesses within 30 minutes; here 30
 //!   short TCP sessions to one service (each guess a new session), at ten a minute for a
 //!   full score.
+//! - **DNS tunnel** (dns logs): data carried in query names needs a new name per message
+//!   under one domain the tunnel's owner runs (iodine, dnscat2), each name tens of encoded
+//!   characters long. RITA ranks domains by their distinct subdomains; here one client's
+//!   distinct names under one registered domain, from [`TUNNEL_NAMES_FROM`] (a site's own
+//!   handful of hosts and CDN shards) to [`TUNNEL_NAMES`] for a full score, weighed by how
+//!   long their labels under the domain are ([`TUNNEL_LEN_FROM`] to [`TUNNEL_LEN`]
+//!   characters).
+//! - **DGA** (dns logs): malware that generates domain names tries many before one
+//!   resolves, so its client gets NXDOMAIN for many random-looking names. Here the distinct
+//!   names answered NXDOMAIN to one client, from [`DGA_NAMES_FROM`] (a mistyped name, a
+//!   search-domain suffix retried) to [`DGA_NAMES`], weighed by their mean entropy (from
+//!   [`DGA_ENTROPY_FROM`] to [`DGA_ENTROPY`] bits per character).
 
 use crate::reasons::{number, percent};
 
@@ -73,16 +85,22 @@ pub enum Behaviour {
     Exfil,
     /// Many short sessions to one service.
     Brute,
+    /// Many long, distinct query names under one domain (dns logs).
+    Tunnel,
+    /// Many random-looking names that do not exist (dns logs).
+    Dga,
 }
 
 impl Behaviour {
     /// Every behaviour, in display order.
-    pub const ALL: [Behaviour; 5] = [
+    pub const ALL: [Behaviour; 7] = [
         Behaviour::Scan,
         Behaviour::Beacon,
         Behaviour::Long,
         Behaviour::Exfil,
         Behaviour::Brute,
+        Behaviour::Tunnel,
+        Behaviour::Dga,
     ];
 
     /// Its name in four letters, for narrow columns.
@@ -93,6 +111,8 @@ impl Behaviour {
             Behaviour::Long => "long",
             Behaviour::Exfil => "exfl",
             Behaviour::Brute => "brut",
+            Behaviour::Tunnel => "tunl",
+            Behaviour::Dga => "dga",
         }
     }
 
@@ -104,6 +124,8 @@ impl Behaviour {
             Behaviour::Long => "long",
             Behaviour::Exfil => "exfil",
             Behaviour::Brute => "brute",
+            Behaviour::Tunnel => "tunnel",
+            Behaviour::Dga => "dga",
         }
     }
 }
@@ -132,8 +154,70 @@ pub const BRUTE_RATE: f64 = 10.0;
 /// RDP, HTTP authentication) fits in a few kilobytes.
 pub const SHORT_BYTES: f64 = 10_000.0;
 
+/// Distinct names under one domain from which one client's queries may be a tunnel: a
+/// site's own hosts and a CDN's shards seldom pass ten for one client.
+pub const TUNNEL_NAMES_FROM: f64 = 10.0;
+/// Distinct names under one domain at which a tunnel scores full: a few kilobytes moved
+/// at a few dozen bytes a name.
+pub const TUNNEL_NAMES: f64 = 200.0;
+/// Characters of a name's labels under its domain from which it may carry data (`www`,
+/// `mail`, `cdn-3` do not).
+pub const TUNNEL_LEN_FROM: f64 = 10.0;
+/// Characters at which a name surely carries data (encoders fill labels of up to 63).
+pub const TUNNEL_LEN: f64 = 30.0;
+/// Distinct NXDOMAIN names of one client from which it may run a DGA.
+pub const DGA_NAMES_FROM: f64 = 5.0;
+/// Distinct NXDOMAIN names at which a DGA scores full (generators try hundreds a day).
+pub const DGA_NAMES: f64 = 50.0;
+/// Bits per character below which names read as words: English words and brand names
+/// of under a dozen letters sit under 3.
+pub const DGA_ENTROPY_FROM: f64 = 2.5;
+/// Bits per character at which names are random: a dozen random letters and digits
+/// average about 3.3, more with length.
+pub const DGA_ENTROPY: f64 = 3.3;
+
 fn ramp(x: f64, full: f64) -> f64 {
     (x / full).clamp(0.0, 1.0)
+}
+
+/// 0 at `from`, 1 at `full`, linear between.
+fn ramp_from(x: f64, from: f64, full: f64) -> f64 {
+    ((x - from) / (full - from)).clamp(0.0, 1.0)
+}
+
+/// 0 at `from`, 1 at `full`, linear in the logarithm between (counts over orders of
+/// magnitude).
+fn log_ramp(x: f64, from: f64, full: f64) -> f64 {
+    if x <= from {
+        return 0.0;
+    }
+    ((x / from).ln() / (full / from).ln()).clamp(0.0, 1.0)
+}
+
+/// A DNS tunnel: one client asked `names` distinct names under `domain`, their labels
+/// under it `mean_len` characters long on average.
+pub fn tunnel(domain: &str, names: usize, mean_len: f64) -> Score {
+    let v = log_ramp(names as f64, TUNNEL_NAMES_FROM, TUNNEL_NAMES)
+        * ramp_from(mean_len, TUNNEL_LEN_FROM, TUNNEL_LEN);
+    Score::new(v, || {
+        format!(
+            "{names} distinct names under {domain}, {} characters each",
+            number(mean_len)
+        )
+    })
+}
+
+/// A domain generation algorithm: `names` distinct names asked by one client did not
+/// exist, with `mean_entropy` bits per character on average.
+pub fn dga(names: usize, mean_entropy: f64, example: &str) -> Score {
+    let v = log_ramp(names as f64, DGA_NAMES_FROM, DGA_NAMES)
+        * ramp_from(mean_entropy, DGA_ENTROPY_FROM, DGA_ENTROPY);
+    Score::new(v, || {
+        format!(
+            "{names} names that do not exist ({} bits/char), such as {example}",
+            number(mean_entropy)
+        )
+    })
 }
 
 /// An address scan by one source on one port: `unanswered` of the `hosts` it reached there

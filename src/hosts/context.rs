@@ -79,9 +79,10 @@ pub const FEATURES: [(&str, &str); 17] = [
     ),
 ];
 
-/// Whether `name` is a context feature.
+/// Whether `name` is a context feature (of any log, or of a dns, http or ssl log: see
+/// [`crate::protocol`]).
 pub fn is_feature(name: &str) -> bool {
-    FEATURES.iter().any(|(n, _)| *n == name)
+    FEATURES.iter().any(|(n, _)| *n == name) || crate::protocol::is_feature(name)
 }
 
 /// A partition of rows into groups: `of[i]` is row i's group, numbered from 0 in order of
@@ -105,6 +106,16 @@ impl Groups {
             })
             .collect();
         Self { of, len: ids.len() }
+    }
+
+    /// Rows by the pair of their values in `a` and `b`.
+    pub fn by_pairs(a: &[u32], b: &[u32]) -> Self {
+        Self::by(
+            a.iter()
+                .zip(b)
+                .map(|(&x, &y)| (u64::from(x) << 32) | u64::from(y)),
+            a.len(),
+        )
     }
 
     /// Rows per group.
@@ -216,6 +227,10 @@ pub struct Context {
     pub by_dport: Groups,
     /// Rows by (source, destination, port): one service of one peer.
     pub by_service: Groups,
+    /// A dns log's query names (`None` for other logs).
+    pub dns: Option<crate::protocol::DnsRows>,
+    /// The features of a dns, http or ssl log's fields ([`crate::protocol`]).
+    pub protocol: Vec<(&'static str, Vec<f64>)>,
 }
 
 /// Whether an address is one no host answers from: multicast, or the IPv4 broadcast.
@@ -364,6 +379,8 @@ impl Context {
                     && (proto[i] == Some("tcp") || svc_size[by_service.of[i] as usize] <= 2)
             })
             .collect();
+        let dns = crate::protocol::DnsRows::of(frame, rows);
+        let protocol = crate::protocol::columns(frame, rows, &by_src, dns.as_ref());
         Self {
             rows: rows.to_vec(),
             addrs,
@@ -382,6 +399,8 @@ impl Context {
             by_sport,
             by_dport,
             by_service,
+            dns,
+            protocol,
         }
     }
 
@@ -463,7 +482,13 @@ impl Context {
                 as_f(self.by_dport.distinct(&self.by_service)),
             ),
             "dport.odd" => per_row(&self.by_dport, self.oddness()),
-            _ => return None,
+            other => {
+                return self
+                    .protocol
+                    .iter()
+                    .find(|(n, _)| *n == other)
+                    .map(|(_, v)| v.clone())
+            }
         })
     }
 

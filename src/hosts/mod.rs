@@ -14,8 +14,11 @@ pub mod evidence;
 use behaviour::{Behaviour, Score};
 use context::{Context, Groups};
 
-/// The five behaviour scores of one host, pair or row, in [`Behaviour::ALL`] order.
-pub type Scores = [Score; 5];
+/// Number of behaviours.
+pub const BEHAVIOURS: usize = Behaviour::ALL.len();
+
+/// The behaviour scores of one host, pair or row, in [`Behaviour::ALL`] order.
+pub type Scores = [Score; BEHAVIOURS];
 
 fn empty() -> Scores {
     std::array::from_fn(|_| Score::none())
@@ -47,6 +50,10 @@ pub struct Behaviours {
     sweep: Vec<Score>,
     scanned: Vec<Score>,
     brute: Vec<Score>,
+    /// Per (source, registered domain) group of a dns log: its tunnel score.
+    tunnel: Vec<Score>,
+    /// Per source of a dns log: its DGA score.
+    dga: Vec<Score>,
 }
 
 /// Which group's score a row took.
@@ -60,6 +67,8 @@ enum Origin {
     Pair(u32, u8),
     Long,
     Brute(u32),
+    Tunnel(u32),
+    Dga(u32),
 }
 
 /// Per group of `g`: whether every row of it failed.
@@ -231,6 +240,21 @@ impl Behaviours {
             raise(&mut src[g][0], s);
         }
 
+        // DNS: tunnels per (client, domain), DGA per client.
+        let dns = ctx.dns.as_ref().map(|d| dns_behaviours(ctx, d));
+        if let Some(d) = &dns {
+            for i in 0..n {
+                let (p, s) = (ctx.by_pair.of[i] as usize, ctx.by_src.of[i] as usize);
+                let t = &d.tunnel[d.by_client_domain.of[i] as usize];
+                raise(&mut src[s][5], t);
+                raise(&mut pair[p][5], t);
+                if d.nx[i] {
+                    raise(&mut src[s][6], &d.dga[s]);
+                    raise(&mut pair[p][6], &d.dga[s]);
+                }
+            }
+        }
+
         // Rows: the behaviours they take part in.
         let mut row = vec![0.0; n];
         let mut row_kind = vec![None; n];
@@ -293,6 +317,18 @@ impl Behaviours {
                     Origin::Brute(svc),
                 );
             }
+            if let Some(d) = &dns {
+                let g = d.by_client_domain.of[i];
+                offer(
+                    d.tunnel[g as usize].value,
+                    Behaviour::Tunnel,
+                    Origin::Tunnel(g),
+                );
+                if d.nx[i] {
+                    let s = ctx.by_src.of[i];
+                    offer(d.dga[s as usize].value, Behaviour::Dga, Origin::Dga(s));
+                }
+            }
             row[i] = best.0;
             row_kind[i] = best.1;
             row_from[i] = best.2;
@@ -309,7 +345,18 @@ impl Behaviours {
             sweep,
             scanned,
             brute,
+            tunnel: dns.as_ref().map(|d| d.tunnel.clone()).unwrap_or_default(),
+            dga: dns.map(|d| d.dga).unwrap_or_default(),
         }
+    }
+
+    /// The behaviours this log can show, as indices into [`Behaviour::ALL`]: the DNS
+    /// ones only for a dns log.
+    pub fn shown(&self) -> Vec<usize> {
+        let dns = !self.dga.is_empty() || !self.tunnel.is_empty();
+        (0..BEHAVIOURS)
+            .filter(|&k| dns || !matches!(Behaviour::ALL[k], Behaviour::Tunnel | Behaviour::Dga))
+            .collect()
     }
 
     /// The scores of each group of `unit` (in the context's grouping for it).
@@ -333,8 +380,72 @@ impl Behaviours {
             Origin::Pair(g, k) => self.pair[g as usize][k as usize].reason.clone(),
             Origin::Long => behaviour::long(ctx.duration[i], ctx.duration[i], 1).reason,
             Origin::Brute(g) => self.brute[g as usize].reason.clone(),
+            Origin::Tunnel(g) => self.tunnel[g as usize].reason.clone(),
+            Origin::Dga(g) => self.dga[g as usize].reason.clone(),
         };
         Some(format!("{}: {text}", kind.name()))
+    }
+}
+
+/// The DNS behaviours of a dns log's rows.
+struct DnsScores {
+    /// Rows by (client, registered domain).
+    by_client_domain: Groups,
+    /// Tunnel score per group of `by_client_domain`.
+    tunnel: Vec<Score>,
+    /// DGA score per source group.
+    dga: Vec<Score>,
+    /// Whether each row was answered NXDOMAIN.
+    nx: Vec<bool>,
+}
+
+fn dns_behaviours(ctx: &Context, d: &crate::protocol::DnsRows) -> DnsScores {
+    let clean = crate::sanitize::sanitize;
+    let by_cd = Groups::by_pairs(&ctx.by_src.of, &d.by_domain.of);
+    let by_cn = Groups::by_pairs(&ctx.by_src.of, &d.by_name.of);
+    let names = by_cd.distinct(&by_cn);
+    let len = Context::sum_per(&by_cd, &d.sub_len);
+    let rows = by_cd.counts();
+    let domain_of = by_cd.shared(&d.by_domain.of);
+    let tunnel = (0..by_cd.len)
+        .map(|g| {
+            behaviour::tunnel(
+                &clean(&d.domains[domain_of[g] as usize]),
+                names[g] as usize,
+                len[g] / f64::from(rows[g].max(1)),
+            )
+        })
+        .collect();
+    // Per client: distinct names answered NXDOMAIN, their mean entropy, one of them.
+    let mut nx_names = vec![0usize; ctx.by_src.len];
+    let mut nx_entropy = vec![0.0f64; ctx.by_src.len];
+    let mut example = vec![None::<usize>; ctx.by_src.len];
+    let mut seen = vec![false; by_cn.len];
+    for i in 0..ctx.len() {
+        let g = by_cn.of[i] as usize;
+        if d.nx[i] && !seen[g] {
+            seen[g] = true;
+            let s = ctx.by_src.of[i] as usize;
+            nx_names[s] += 1;
+            nx_entropy[s] += d.entropy[i];
+            example[s].get_or_insert(i);
+        }
+    }
+    let dga = (0..ctx.by_src.len)
+        .map(|s| {
+            let k = nx_names[s];
+            if k == 0 {
+                return Score::none();
+            }
+            let ex = example[s].map_or("", |i| d.names[d.by_name.of[i] as usize].as_str());
+            behaviour::dga(k, nx_entropy[s] / k as f64, &clean(ex))
+        })
+        .collect();
+    DnsScores {
+        by_client_domain: by_cd,
+        tunnel,
+        dga,
+        nx: d.nx.clone(),
     }
 }
 
@@ -388,7 +499,7 @@ pub struct Ranked {
     /// Its flagged connections.
     pub flagged: usize,
     /// Each behaviour's score, in [`Behaviour::ALL`] order.
-    pub scores: [f64; 5],
+    pub scores: [f64; BEHAVIOURS],
     /// Its group in the context's grouping for `unit` (`Context::by_src`, ...).
     pub group: usize,
 }
@@ -483,7 +594,7 @@ pub fn rank_by_percentile(
     let dst_of = groups.shared(&ctx.dst);
     let mut out: Vec<Ranked> = (0..groups.len)
         .map(|g| {
-            let values: [f64; 5] = std::array::from_fn(|k| scores[g][k].value);
+            let values: [f64; BEHAVIOURS] = std::array::from_fn(|k| scores[g][k].value);
             let behaviour = values.iter().copied().fold(0.0, f64::max);
             let (host, dst) = match unit {
                 Unit::Src => (ctx.addrs[src_of[g] as usize].clone(), None),

@@ -13,6 +13,7 @@
 mod column;
 pub mod follow;
 pub mod json;
+pub mod kinds;
 pub mod parquet;
 pub mod schema;
 pub mod tsv;
@@ -88,6 +89,14 @@ pub enum IngestError {
     /// No input was given.
     #[error("no log file given")]
     NoInput,
+    /// The kind asked for is not among the logs loaded.
+    #[error("no {kind} log among the logs given (loaded: {loaded})")]
+    NoKind {
+        /// The kind asked for.
+        kind: String,
+        /// The kinds loaded.
+        loaded: String,
+    },
 }
 
 /// Bounds on what one load may take, so that a hostile file is refused with a message
@@ -268,10 +277,15 @@ impl Part {
 /// The logs to load.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Input {
-    /// Zeek logs: TSV or JSON lines (gzipped or not) or Parquet, `-` for standard input.
-    /// Several files (a day of rotated logs) load as one.
+    /// Zeek logs: TSV or JSON lines (gzipped or not) or Parquet, `-` for standard input,
+    /// or a directory of them (its conn, dns, http and ssl logs). Files of one kind (a
+    /// day of rotated logs) load as one; each kind has its own table.
     #[arg(value_name = "LOG")]
     pub logs: Vec<PathBuf>,
+    /// The kind of log analysed when logs of several kinds are given: conn, dns, http,
+    /// ssl, or another Zeek path loaded (default: conn if loaded, else the first).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
     /// Use the demo log built into zsift instead of files.
     #[arg(long, conflicts_with = "logs")]
     pub demo: bool,
@@ -285,17 +299,29 @@ impl Input {
     pub fn files(logs: Vec<PathBuf>) -> Self {
         Self {
             logs,
+            kind: None,
             demo: false,
             limits: Limits::default(),
         }
     }
 
-    /// Loads the logs (or the demo log).
+    /// Loads the logs (or the demo log) and keeps the chosen kind's ([`Input::kind`]; a
+    /// directory's other logs are not read).
     pub fn load(&self) -> Result<Log, IngestError> {
+        let want = self.kind.as_deref().unwrap_or("conn");
+        self.loaded(Some(want))?.take(self.kind.as_deref())
+    }
+
+    /// Loads the logs (or the demo log), every kind in its own table.
+    pub fn load_all(&self) -> Result<kinds::Logs, IngestError> {
+        self.loaded(None)
+    }
+
+    fn loaded(&self, want: Option<&str>) -> Result<kinds::Logs, IngestError> {
         if self.demo {
-            crate::demo::load()
+            Ok(kinds::Logs::single("conn", crate::demo::load()?))
         } else {
-            load_with(&self.logs, &self.limits)
+            kinds::load_kinds(&self.logs, &self.limits, want)
         }
     }
 }

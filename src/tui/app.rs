@@ -869,6 +869,7 @@ impl App {
                 }
             }
             Action::Refit => return self.start_job(),
+            Action::Kind => return self.next_kind(),
             Action::Open if self.tab == Tab::Hosts => self.open_host(),
             Action::Open if self.tab == Tab::Anomalies && self.strip.window.is_some() => {
                 self.narrow_to_window()
@@ -911,6 +912,39 @@ impl App {
         None
     }
 
+    /// Analyses the next kind of log loaded: its own default features, no filter, no
+    /// query (the fields differ from kind to kind).
+    fn next_kind(&mut self) -> Option<Job> {
+        let info = self.info.clone()?;
+        if self.follow.is_some() || info.all.kinds.len() < 2 {
+            self.status = Some(
+                "one kind of log loaded (give zsift a sensor's directory, or conn, dns, http \
+                 and ssl logs together)"
+                    .into(),
+            );
+            return None;
+        }
+        let names = info.all.names();
+        let at = names.iter().position(|k| *k == info.kind).unwrap_or(0);
+        let kind = names[(at + 1) % names.len()].to_string();
+        let log = info.all.get(&kind)?.clone();
+        let base = info
+            .name
+            .strip_suffix(&format!(" [{}]", info.kind))
+            .unwrap_or(&info.name)
+            .to_string();
+        let new = super::worker::kind_info(&log, &base, &kind, Arc::clone(&info.all));
+        self.model.filter = crate::filter::Filter::default();
+        self.model.train_label = None;
+        self.model.features = Some(new.default_features.clone());
+        self.table.query = crate::query::Query::default();
+        self.query_back.clear();
+        self.status = Some(format!("analysing the {kind} log ({} rows)", log.rows()));
+        self.log = Some(Arc::new(log));
+        self.info = Some(Arc::new(new));
+        self.start_job()
+    }
+
     /// Lists the connections of the host or pair highlighted in the Hosts tab, flagged
     /// first, then by score.
     fn open_host(&mut self) {
@@ -951,6 +985,25 @@ impl App {
             fields.push(("detectors".into(), text.detectors.clone()));
             fields.push(("reasons".into(), r.reasons(&f)));
             uid.clone_from(&text.uid);
+        }
+        // The records of other kinds with the row's uid (a connection's dns, http and ssl
+        // records; a query's connection).
+        if let Some(info) = &self.info {
+            let raw_uid = crate::ingest::cell(frame, "uid", f.row);
+            for (kind, other, rows) in info.all.with_uid(&info.kind, &raw_uid) {
+                for &r in &rows {
+                    fields.push((
+                        format!("── {kind}"),
+                        format!("record {} of {} with this uid", r + 1, other.rows()),
+                    ));
+                    for c in other.frame.get_column_names() {
+                        let v = crate::ingest::cell(&other.frame, c.as_str(), r);
+                        if c.as_str() != "uid" && v != "-" && !v.is_empty() {
+                            fields.push((format!("{kind}.{}", clean(c.as_str())), clean(&v)));
+                        }
+                    }
+                }
+            }
         }
         self.detail_max.set(usize::MAX);
         self.overlay = Overlay::Detail {

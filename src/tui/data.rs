@@ -77,6 +77,11 @@ pub struct LogInfo {
     pub features: Vec<Feature>,
     /// The default features, scaling and unset handling for this log.
     pub default_features: FeatureOptions,
+    /// The kind of log analysed (`conn`, `dns`...).
+    pub kind: String,
+    /// Every log loaded, each kind in its own table (`L` switches between them; a row's
+    /// record shows the records of other kinds with its uid).
+    pub all: Arc<crate::ingest::kinds::Logs>,
 }
 
 impl LogInfo {
@@ -148,7 +153,12 @@ impl LogInfo {
         }
         // What each row's hosts and pairs do, for logs with addresses.
         if frame.column("id.orig_h").is_ok() && frame.column("id.resp_h").is_ok() {
-            for (name, _) in crate::hosts::context::FEATURES {
+            let protocol = crate::protocol::available(frame);
+            let names = crate::hosts::context::FEATURES
+                .iter()
+                .map(|(n, _)| *n)
+                .chain(protocol);
+            for name in names {
                 if frame.column(name).is_err() && !features.iter().any(|f| f.column == name) {
                     features.push(Feature {
                         column: name.to_string(),
@@ -188,6 +198,15 @@ impl LogInfo {
             labels,
             features,
             default_features,
+            kind: crate::ingest::kinds::kind_of_fields(
+                &frame
+                    .get_column_names()
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .to_string(),
+            all: Arc::default(),
         }
     }
 }

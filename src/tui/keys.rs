@@ -154,6 +154,8 @@ pub enum Action {
     Seen,
     /// Fit the model again (following: on the window).
     Refit,
+    /// Analyse the next kind of log loaded (conn, dns, http, ssl).
+    Kind,
     /// Next verdict rule.
     Rule,
     /// Every detector on.
@@ -243,6 +245,7 @@ pub const BINDINGS: &[Binding] = &[
     b(&[k(' ')], "Space", A::Pause, C::Global, "following (zsift -f): stop the view or let it move again (rows are still read and scored)", None),
     b(&[k('n')], "n", A::Seen, C::Global, "following: mark the new rows (●) seen", None),
     b(&[k('R')], "R", A::Refit, C::Global, "fit the model again (following: on the rows in the window; the 2-D views too)", None),
+    b(&[k('L')], "L", A::Kind, C::Global, "analyse the next kind of log loaded (conn, dns, http, ssl: given as files or a directory)", None),
     // Moving.
     b(&[code(KeyCode::Up), k('k')], "↑/k", A::Up, C::Move, "up", None),
     b(&[code(KeyCode::Down), k('j')], "↓/j", A::Down, C::Move, "down", None),

@@ -349,9 +349,39 @@ impl Drop for Worker {
 
 /// Loads a log and summarises it (the first screen needs both).
 pub fn load(input: &Input) -> Result<(Arc<Log>, Arc<LogInfo>), String> {
-    let log = input.load().map_err(|e| e.to_string())?;
-    let info = LogInfo::new(&log, &input_name(input));
+    let all = input.load_all().map_err(|e| e.to_string())?;
+    let kind = input
+        .kind
+        .clone()
+        .unwrap_or_else(|| all.default_kind().to_string());
+    let log = all.get(&kind).cloned().ok_or_else(|| {
+        crate::ingest::IngestError::NoKind {
+            kind: kind.clone(),
+            loaded: all.names().join(", "),
+        }
+        .to_string()
+    })?;
+    let info = kind_info(&log, &input_name(input), &kind, Arc::new(all));
     Ok((Arc::new(log), Arc::new(info)))
+}
+
+/// The summary of `log`, of kind `kind`, among `all` the logs loaded (the header names
+/// the kind when there are several).
+pub fn kind_info(
+    log: &Log,
+    name: &str,
+    kind: &str,
+    all: Arc<crate::ingest::kinds::Logs>,
+) -> LogInfo {
+    let name = if all.kinds.len() > 1 {
+        format!("{name} [{kind}]")
+    } else {
+        name.to_string()
+    };
+    let mut info = LogInfo::new(log, &name);
+    info.kind = kind.to_string();
+    info.all = all;
+    info
 }
 
 /// Reads a followed log to its end, and on until it has `warmup` rows.

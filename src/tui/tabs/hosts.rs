@@ -39,11 +39,17 @@ impl HostSort {
         }
     }
 
-    fn next(self) -> Self {
+    /// The next sort, through the behaviours `shown` (indices into [`Behaviour::ALL`]).
+    fn next(self, shown: &[usize]) -> Self {
+        let after = |b: Option<usize>| {
+            shown
+                .iter()
+                .find(|&&k| b.is_none_or(|b| k > b))
+                .map_or(HostSort::Rows, |&k| HostSort::Behaviour(k))
+        };
         match self {
-            HostSort::Score => HostSort::Behaviour(0),
-            HostSort::Behaviour(b) if b + 1 < Behaviour::ALL.len() => HostSort::Behaviour(b + 1),
-            HostSort::Behaviour(_) => HostSort::Rows,
+            HostSort::Score => after(None),
+            HostSort::Behaviour(b) => after(Some(b)),
             HostSort::Rows => HostSort::Flagged,
             HostSort::Flagged => HostSort::Score,
         }
@@ -183,7 +189,11 @@ impl Hosts {
                 self.refresh(results, view);
             }
             Action::Sort => {
-                self.sort = self.sort.next();
+                let shown = results.map_or_else(
+                    || (0..Behaviour::ALL.len()).collect(),
+                    |r| r.analysis.behaviours.shown(),
+                );
+                self.sort = self.sort.next(&shown);
                 self.selected = 0;
                 self.refresh(results, view);
             }
@@ -329,9 +339,11 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     // rank, score, rows, flagged and their gaps; each behaviour column takes 5 more. The
     // behaviours show when they leave the host its width and a few characters of reasons.
     let fixed = 4 + 6 + 7 + 6 + 2;
-    let behaviours = usize::from(w) >= fixed + 5 * BEHAVIOUR_W + widest + 12;
+    let kinds = r.analysis.behaviours.shown();
+    let nb = kinds.len();
+    let behaviours = usize::from(w) >= fixed + nb * BEHAVIOUR_W + widest + 12;
     let host_w = usize::from(w)
-        .saturating_sub(fixed + if behaviours { 5 * BEHAVIOUR_W } else { 0 })
+        .saturating_sub(fixed + if behaviours { nb * BEHAVIOUR_W } else { 0 })
         .min(widest)
         .max(4);
     let mut header = vec![
@@ -342,13 +354,22 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         "flag".into(),
     ];
     if behaviours {
-        header.extend(Behaviour::ALL.iter().map(|b| b.short().to_string()));
+        header.extend(kinds.iter().map(|&k| Behaviour::ALL[k].short().to_string()));
     }
     header.push("reasons".into());
     // What the other columns and the gaps leave the reasons (cut with a mark).
-    let columns = 5 + if behaviours { 5 } else { 0 };
+    let columns = 5 + if behaviours { nb } else { 0 };
     let reasons_w = usize::from(w).saturating_sub(
-        4 + host_w + 5 + 6 + 5 + if behaviours { 5 * (BEHAVIOUR_W - 1) } else { 0 } + columns,
+        4 + host_w
+            + 5
+            + 6
+            + 5
+            + if behaviours {
+                nb * (BEHAVIOUR_W - 1)
+            } else {
+                0
+            }
+            + columns,
     );
     let body: Vec<Row> = list
         .iter()
@@ -364,9 +385,9 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                 count(h.ranked.flagged),
             ];
             if behaviours {
-                c.extend(h.ranked.scores.iter().map(|b| {
-                    if *b > 0.0 {
-                        two_places(*b)
+                c.extend(kinds.iter().map(|&k| h.ranked.scores[k]).map(|b| {
+                    if b > 0.0 {
+                        two_places(b)
                     } else {
                         "·".into()
                     }
@@ -391,7 +412,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Length(5),
     ];
     if behaviours {
-        widths.extend([Constraint::Length(BEHAVIOUR_W as u16 - 1); 5]);
+        widths.extend(std::iter::repeat_n(
+            Constraint::Length(BEHAVIOUR_W as u16 - 1),
+            nb,
+        ));
     }
     widths.push(Constraint::Min(0));
     f.render_widget(

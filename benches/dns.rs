@@ -1,0 +1,60 @@
+//! dns log features: the query names split at their public suffix and measured
+//! (length, labels, entropy, digit and consonant shares), the rarities, the distinct
+//! names per domain, the NXDOMAIN share per client and the DNS behaviours (tunnels, DGA),
+//! on zed's 53,615-query dns log and on 1M rows made of it (its rows repeated, with every
+//! query name made distinct per copy so that the names stay as varied as a day's).
+//! Target: at least 1M rows/s for the features.
+//!
+//! `cargo bench --bench dns` prints medians of 5 runs.
+
+mod support;
+
+use polars::prelude::*;
+use support::*;
+use zsift::hosts::context::Context;
+use zsift::hosts::Behaviours;
+
+/// `log`'s rows repeated to `n` rows, copy k's query names prefixed with `k` (copy 0 as
+/// they are).
+fn scaled_dns(frame: &DataFrame, n: usize) -> DataFrame {
+    let mut out = frame.clone();
+    let mut k = 1;
+    while out.height() < n {
+        let mut copy = frame.clone();
+        let q = copy.column("query").unwrap().str().unwrap().clone();
+        let renamed: StringChunked = q.iter().map(|v| v.map(|v| format!("c{k}{v}"))).collect();
+        copy.with_column(renamed.with_name("query".into()).into_series().into())
+            .unwrap();
+        out.vstack_mut(&copy).unwrap();
+        k += 1;
+    }
+    out.slice(0, n)
+}
+
+fn main() {
+    let log = zsift::ingest::load(&[data_dir().join("zed/dns.log.gz")]).expect("load");
+    println!(
+        "{:<9} {:>12} {:>12} {:>14} {:>14}",
+        "rows", "features s", "rows/s", "+behaviours s", "rows/s"
+    );
+    for n in [log.rows(), 1_000_000] {
+        let frame = if n == log.rows() {
+            log.frame.clone()
+        } else {
+            scaled_dns(&log.frame, n)
+        };
+        let rows: Vec<u32> = (0..frame.height() as u32).collect();
+        let t = times(5, || Context::build(&frame, &rows).protocol.len());
+        let ctx = Context::build(&frame, &rows);
+        let b = times(5, || Behaviours::of(&ctx).row.len());
+        let (f, bm) = (median(&t), median(&b));
+        println!(
+            "{:<9} {:>12.3} {:>12.0} {:>14.3} {:>14.0}",
+            n,
+            f,
+            n as f64 / f,
+            f + bm,
+            n as f64 / (f + bm)
+        );
+    }
+}

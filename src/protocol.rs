@@ -1,0 +1,597 @@
+//! Features of dns, http and ssl logs: what a query name, a request or a TLS handshake
+//! says that the log's numbers do not.
+//!
+//! They are context features ([`crate::hosts::context`]): made from the analysed rows'
+//! own fields, per row (a name's length and randomness) or over the rows (how rare a
+//! domain is among them, how many names a domain has), so that they are made the same
+//! way for the rows fitted on, for rows scored later, and over a followed window.
+//!
+//! Registered domains follow Mozilla's Public Suffix List, compiled into zsift by the
+//! `psl` crate: a sensor has no network to fetch the list from, and a compiled table
+//! answers in a few hundred nanoseconds. A name under a suffix the list does not know
+//! (an internal `corp` or `lan`) takes its last label as the suffix, the list's own
+//! default rule. Reverse lookups (`in-addr.arpa`, `ip6.arpa`) are names of addresses,
+//! not names anyone chose: their chosen part is empty.
+
+use polars::prelude::*;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::filter::string_values;
+use crate::hosts::context::Groups;
+
+/// The features, with their log kind and what each measures (for the README, the
+/// feature picker and `--features`).
+pub const FEATURES: [(&str, &str, &str); 20] = [
+    ("query.len", "dns", "characters in the query name"),
+    (
+        "query.labels",
+        "dns",
+        "labels (dot-separated parts) in the query name",
+    ),
+    (
+        "query.entropy",
+        "dns",
+        "Shannon entropy, in bits per character, of the name's chosen part (left of the \
+         public suffix): random-looking names score high",
+    ),
+    (
+        "query.digits",
+        "dns",
+        "share of digits in the name's chosen part",
+    ),
+    (
+        "query.consonants",
+        "dns",
+        "share of consonants in the name's chosen part",
+    ),
+    (
+        "domain.rare",
+        "dns",
+        "how rare the registered domain is among the queries, in nats",
+    ),
+    (
+        "tld.rare",
+        "dns",
+        "how rare the public suffix is among the queries, in nats",
+    ),
+    (
+        "domain.names",
+        "dns",
+        "distinct names queried under the registered domain (tunnels use a new one per \
+         message)",
+    ),
+    (
+        "client.nxdomain",
+        "dns",
+        "share of the client's queries answered NXDOMAIN (no such name)",
+    ),
+    ("answers.count", "dns", "answers in the reply"),
+    ("uri.len", "http", "characters in the requested URI"),
+    (
+        "uri.entropy",
+        "http",
+        "Shannon entropy of the URI, bits per character",
+    ),
+    (
+        "host.ip",
+        "http",
+        "1 when the Host header is an address, not a name",
+    ),
+    (
+        "ua.rare",
+        "http",
+        "how rare the user agent is among the requests, in nats",
+    ),
+    (
+        "ua.src_rare",
+        "http",
+        "how rare the user agent is among its client's own requests, in nats",
+    ),
+    (
+        "sni.missing",
+        "ssl",
+        "1 when the client named no server (no SNI)",
+    ),
+    ("sni.ip", "ssl", "1 when the server name is an address"),
+    (
+        "cert.invalid",
+        "ssl",
+        "1 when the certificate failed validation (self-signed, expired, unknown \
+         issuer...)",
+    ),
+    (
+        "cert.self_signed",
+        "ssl",
+        "1 when the certificate (or its chain) is self-signed",
+    ),
+    (
+        "server.rare",
+        "ssl",
+        "how rare the server name is among the handshakes, in nats",
+    ),
+];
+
+/// Whether `name` is one of these features.
+pub fn is_feature(name: &str) -> bool {
+    FEATURES.iter().any(|(n, _, _)| *n == name)
+}
+
+/// The field each kind's features are made from: a frame with it has them.
+fn source_field(kind: &str) -> &'static str {
+    match kind {
+        "dns" => "query",
+        "http" => "uri",
+        _ => "server_name",
+    }
+}
+
+/// The features that a frame's fields make.
+pub fn available(frame: &DataFrame) -> Vec<&'static str> {
+    FEATURES
+        .iter()
+        .filter(|(_, kind, _)| frame.column(source_field(kind)).is_ok())
+        .map(|(n, _, _)| *n)
+        .collect()
+}
+
+/// Shannon entropy of the bytes of `s`, in bits per byte (0 for an empty text).
+pub fn entropy(s: &[u8]) -> f64 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in s {
+        counts[usize::from(b)] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A query name split at its public suffix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name {
+    /// The name in lower case, without a trailing dot.
+    pub name: String,
+    /// Labels in the name.
+    pub labels: usize,
+    /// The public suffix (`com`, `co.uk`, `in-addr.arpa`); empty for an empty name.
+    pub suffix: String,
+    /// The registered domain (`example.co.uk`): the suffix and one label more; the name
+    /// itself when it is a suffix.
+    pub domain: String,
+    /// The labels left of the suffix, without dots: what someone chose (`wwwexample`).
+    pub chosen: String,
+    /// Characters of the labels under the registered domain, without dots (`www`: 3).
+    pub sub_len: usize,
+}
+
+/// Splits a query name at its public suffix (see the module's words on the list).
+pub fn split_name(query: &str) -> Name {
+    let name = query.trim_end_matches('.').to_ascii_lowercase();
+    let labels = if name.is_empty() {
+        0
+    } else {
+        name.split('.').count()
+    };
+    let reverse = ["in-addr.arpa", "ip6.arpa"]
+        .iter()
+        .find(|s| name == **s || name.ends_with(&format!(".{s}")));
+    if let Some(s) = reverse {
+        return Name {
+            labels,
+            suffix: (*s).to_string(),
+            domain: (*s).to_string(),
+            chosen: String::new(),
+            sub_len: 0,
+            name,
+        };
+    }
+    let suffix = psl::suffix_str(&name).unwrap_or("").to_string();
+    let domain = psl::domain_str(&name).unwrap_or(&name).to_string();
+    let left = name[..name.len() - suffix.len().min(name.len())].trim_end_matches('.');
+    let chosen: String = left.chars().filter(|&c| c != '.').collect();
+    let sub_len = name
+        .len()
+        .checked_sub(domain.len() + 1)
+        .map_or(0, |n| name[..n].bytes().filter(|&b| b != b'.').count());
+    Name {
+        labels,
+        suffix,
+        domain,
+        chosen,
+        sub_len,
+        name,
+    }
+}
+
+/// Shares of digits and of consonants (ASCII letters other than a, e, i, o, u) in `s`.
+pub fn digit_consonant_shares(s: &str) -> (f64, f64) {
+    if s.is_empty() {
+        return (0.0, 0.0);
+    }
+    let (mut d, mut c) = (0usize, 0usize);
+    for b in s.bytes() {
+        if b.is_ascii_digit() {
+            d += 1;
+        } else if b.is_ascii_alphabetic() && !b"aeiou".contains(&b.to_ascii_lowercase()) {
+            c += 1;
+        }
+    }
+    let n = s.len() as f64;
+    (d as f64 / n, c as f64 / n)
+}
+
+/// Whether `host` (an HTTP Host header or a TLS server name) is an address, with or
+/// without a port or IPv6 brackets.
+pub fn is_address(host: &str) -> bool {
+    let h = host.trim();
+    if h.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest
+            .split(']')
+            .next()
+            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    h.rsplit_once(':')
+        .is_some_and(|(a, p)| p.parse::<u16>().is_ok() && a.parse::<std::net::Ipv4Addr>().is_ok())
+}
+
+/// −ln of the smoothed share of each row's value among the rows (see
+/// [`crate::features::rarity`]).
+fn rarity_of(values: &[u32], n_values: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; n_values];
+    for &v in values {
+        counts[v as usize] += 1;
+    }
+    let n = values.len();
+    values
+        .iter()
+        .map(|&v| crate::features::rarity(counts[v as usize], n))
+        .collect()
+}
+
+/// Numbers texts by first appearance.
+fn intern<'a>(values: impl Iterator<Item = &'a str>) -> (Vec<u32>, usize) {
+    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    let codes = values
+        .map(|v| {
+            let next = ids.len() as u32;
+            *ids.entry(v).or_insert(next)
+        })
+        .collect();
+    (codes, ids.len())
+}
+
+/// The number of values in each row's list (or comma-separated text), for the selected
+/// rows; 0 when unset or missing.
+fn list_lengths(frame: &DataFrame, column: &str, rows: &[u32]) -> Vec<f64> {
+    let Ok(col) = frame.column(column) else {
+        return vec![0.0; rows.len()];
+    };
+    let s = col.as_materialized_series();
+    if let Ok(ca) = s.list() {
+        let ca = ca.rechunk();
+        let Some(arr) = ca.downcast_iter().next() else {
+            return vec![0.0; rows.len()];
+        };
+        let offsets = arr.offsets().buffer();
+        return rows
+            .iter()
+            .map(|&r| {
+                let r = r as usize;
+                if arr.validity().is_some_and(|v| !v.get_bit(r)) {
+                    0.0
+                } else {
+                    (offsets[r + 1] - offsets[r]) as f64
+                }
+            })
+            .collect();
+    }
+    let text = string_values(frame, column);
+    rows.iter()
+        .map(|&r| match text[r as usize] {
+            Some(t) if !t.is_empty() => (t.matches(',').count() + 1) as f64,
+            _ => 0.0,
+        })
+        .collect()
+}
+
+/// The query names of a dns log's selected rows, split and measured once for the
+/// features and the behaviours (tunnels, DGA).
+#[derive(Debug, Clone)]
+pub struct DnsRows {
+    /// Rows by registered domain.
+    pub by_domain: Groups,
+    /// The registered domains, by group of `by_domain`.
+    pub domains: Vec<String>,
+    /// Rows by query name.
+    pub by_name: Groups,
+    /// The query names (lower case, no trailing dot), by group of `by_name`.
+    pub names: Vec<String>,
+    /// Each row's public suffix.
+    pub suffix: Vec<String>,
+    /// Characters in each row's name.
+    pub len: Vec<f64>,
+    /// Labels in each row's name.
+    pub labels: Vec<f64>,
+    /// Characters of each row's labels under its registered domain (no dots).
+    pub sub_len: Vec<f64>,
+    /// Entropy of each row's chosen part, bits per character.
+    pub entropy: Vec<f64>,
+    /// Share of digits in each row's chosen part.
+    pub digits: Vec<f64>,
+    /// Share of consonants in each row's chosen part.
+    pub consonants: Vec<f64>,
+    /// Whether each row was answered NXDOMAIN.
+    pub nx: Vec<bool>,
+}
+
+impl DnsRows {
+    /// The selected rows' names, for a frame with a `query` field (`None` otherwise).
+    pub fn of(frame: &DataFrame, rows: &[u32]) -> Option<Self> {
+        frame.column("query").ok()?;
+        let all = string_values(frame, "query");
+        let names: Vec<Name> = rows
+            .par_iter()
+            .map(|&r| split_name(all[r as usize].unwrap_or("")))
+            .collect();
+        let mut domains = Vec::new();
+        let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+        let domain_of: Vec<u32> = names
+            .iter()
+            .map(|n| {
+                *ids.entry(n.domain.as_str()).or_insert_with(|| {
+                    domains.push(n.domain.clone());
+                    (domains.len() - 1) as u32
+                })
+            })
+            .collect();
+        let mut distinct_names = Vec::new();
+        let mut name_ids: FxHashMap<&str, u32> = FxHashMap::default();
+        let name_of: Vec<u32> = names
+            .iter()
+            .map(|n| {
+                *name_ids.entry(n.name.as_str()).or_insert_with(|| {
+                    distinct_names.push(n.name.clone());
+                    (distinct_names.len() - 1) as u32
+                })
+            })
+            .collect();
+        let shares: Vec<(f64, f64)> = names
+            .par_iter()
+            .map(|n| digit_consonant_shares(&n.chosen))
+            .collect();
+        Some(Self {
+            by_domain: Groups {
+                of: domain_of,
+                len: domains.len(),
+            },
+            domains,
+            by_name: Groups {
+                of: name_of,
+                len: distinct_names.len(),
+            },
+            names: distinct_names,
+            len: names.iter().map(|n| n.name.len() as f64).collect(),
+            labels: names.iter().map(|n| n.labels as f64).collect(),
+            sub_len: names.iter().map(|n| n.sub_len as f64).collect(),
+            entropy: names
+                .par_iter()
+                .map(|n| entropy(n.chosen.as_bytes()))
+                .collect(),
+            digits: shares.iter().map(|s| s.0).collect(),
+            consonants: shares.iter().map(|s| s.1).collect(),
+            suffix: names.into_iter().map(|n| n.suffix).collect(),
+            nx: nxdomain(frame, rows),
+        })
+    }
+}
+
+/// Every feature the frame's fields make, for the selected rows (`src`: each row's
+/// source group, as [`crate::hosts::context::Context`] numbers them). Every value is
+/// finite.
+pub fn columns(
+    frame: &DataFrame,
+    rows: &[u32],
+    by_src: &Groups,
+    dns: Option<&DnsRows>,
+) -> Vec<(&'static str, Vec<f64>)> {
+    let mut out = Vec::new();
+    let text = |c: &str| {
+        let all = string_values(frame, c);
+        rows.iter()
+            .map(|&r| all[r as usize].unwrap_or(""))
+            .collect::<Vec<&str>>()
+    };
+    if let Some(d) = dns {
+        out.push(("query.len", d.len.clone()));
+        out.push(("query.labels", d.labels.clone()));
+        out.push(("query.entropy", d.entropy.clone()));
+        out.push(("query.digits", d.digits.clone()));
+        out.push(("query.consonants", d.consonants.clone()));
+        let (suffixes, n_suffixes) = intern(d.suffix.iter().map(String::as_str));
+        out.push(("domain.rare", rarity_of(&d.by_domain.of, d.by_domain.len)));
+        out.push(("tld.rare", rarity_of(&suffixes, n_suffixes)));
+        // Names are a refinement of domains: one name has one domain.
+        let distinct = d.by_domain.distinct(&d.by_name);
+        out.push((
+            "domain.names",
+            d.by_domain
+                .of
+                .iter()
+                .map(|&g| f64::from(distinct[g as usize]))
+                .collect(),
+        ));
+        let mut nx_per = vec![0u32; by_src.len];
+        for (&g, &x) in by_src.of.iter().zip(&d.nx) {
+            nx_per[g as usize] += u32::from(x);
+        }
+        let counts = by_src.counts();
+        out.push((
+            "client.nxdomain",
+            by_src
+                .of
+                .iter()
+                .map(|&g| f64::from(nx_per[g as usize]) / f64::from(counts[g as usize].max(1)))
+                .collect(),
+        ));
+        out.push(("answers.count", list_lengths(frame, "answers", rows)));
+    }
+    if frame.column("uri").is_ok() {
+        let uris = text("uri");
+        out.push(("uri.len", uris.iter().map(|u| u.len() as f64).collect()));
+        out.push((
+            "uri.entropy",
+            uris.par_iter().map(|u| entropy(u.as_bytes())).collect(),
+        ));
+        let hosts = text("host");
+        out.push((
+            "host.ip",
+            hosts
+                .iter()
+                .map(|h| f64::from(u8::from(is_address(h))))
+                .collect(),
+        ));
+        let agents = text("user_agent");
+        let (ua, n_ua) = intern(agents.iter().copied());
+        out.push(("ua.rare", rarity_of(&ua, n_ua)));
+        // Within each client: its share of requests with this agent.
+        let by_src_ua = Groups::by_pairs(&by_src.of, &ua);
+        let size = by_src_ua.counts();
+        let src_size = by_src.counts();
+        out.push((
+            "ua.src_rare",
+            (0..rows.len())
+                .map(|i| {
+                    crate::features::rarity(
+                        size[by_src_ua.of[i] as usize] as usize,
+                        src_size[by_src.of[i] as usize] as usize,
+                    )
+                })
+                .collect(),
+        ));
+    }
+    if frame.column("server_name").is_ok() {
+        let names = text("server_name");
+        out.push((
+            "sni.missing",
+            names
+                .iter()
+                .map(|n| f64::from(u8::from(n.is_empty())))
+                .collect(),
+        ));
+        out.push((
+            "sni.ip",
+            names
+                .iter()
+                .map(|n| f64::from(u8::from(is_address(n))))
+                .collect(),
+        ));
+        let status = text("validation_status");
+        out.push((
+            "cert.invalid",
+            status
+                .iter()
+                .map(|s| f64::from(u8::from(!s.is_empty() && *s != "ok")))
+                .collect(),
+        ));
+        out.push((
+            "cert.self_signed",
+            status
+                .iter()
+                .map(|s| f64::from(u8::from(s.contains("self signed"))))
+                .collect(),
+        ));
+        let (server, n_server) = intern(names.iter().copied());
+        out.push(("server.rare", rarity_of(&server, n_server)));
+    }
+    out
+}
+
+/// Whether each selected row's answer was NXDOMAIN (`rcode_name`, or `rcode` 3).
+pub fn nxdomain(frame: &DataFrame, rows: &[u32]) -> Vec<bool> {
+    if frame.column("rcode_name").is_ok() {
+        let names = string_values(frame, "rcode_name");
+        return rows
+            .iter()
+            .map(|&r| names[r as usize] == Some("NXDOMAIN"))
+            .collect();
+    }
+    match crate::filter::int_values(frame, "rcode") {
+        Some(codes) => rows.iter().map(|&r| codes[r as usize] == Some(3)).collect(),
+        None => vec![false; rows.len()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_in_closed_form() {
+        assert_eq!(entropy(b""), 0.0);
+        assert_eq!(entropy(b"aaaa"), 0.0);
+        assert!((entropy(b"ab") - 1.0).abs() < 1e-15);
+        assert!((entropy(b"abcd") - 2.0).abs() < 1e-15);
+        // p = (1/2, 1/4, 1/4): 1/2·1 + 2·1/4·2 = 1.5 bits.
+        assert!((entropy(b"aabc") - 1.5).abs() < 1e-15);
+        // Sixteen distinct bytes: 4 bits.
+        assert!((entropy(b"0123456789abcdef") - 4.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn names_split_at_the_public_suffix() {
+        let n = split_name("WWW.Example.CO.UK.");
+        assert_eq!(n.name, "www.example.co.uk");
+        assert_eq!((n.labels, n.suffix.as_str()), (4, "co.uk"));
+        assert_eq!(n.domain, "example.co.uk");
+        assert_eq!(n.chosen, "wwwexample");
+        assert_eq!(n.sub_len, 3);
+        let n = split_name("a1b2.tunnel.example.com");
+        assert_eq!(
+            (n.domain.as_str(), n.chosen.as_str()),
+            ("example.com", "a1b2tunnelexample")
+        );
+        assert_eq!(n.sub_len, 10);
+        // A suffix the list does not know: its last label.
+        let n = split_name("printer.office.lan");
+        assert_eq!(
+            (n.suffix.as_str(), n.domain.as_str()),
+            ("lan", "office.lan")
+        );
+        // A private-section suffix (a hosting platform): its customers are domains.
+        let n = split_name("foo.github.io");
+        assert_eq!(n.domain, "foo.github.io");
+        // Reverse lookups are addresses, not chosen names.
+        let n = split_name("4.3.2.1.in-addr.arpa");
+        assert_eq!((n.domain.as_str(), n.chosen.as_str()), ("in-addr.arpa", ""));
+        let n = split_name("");
+        assert_eq!((n.labels, n.chosen.as_str()), (0, ""));
+        // A bare suffix is its own domain.
+        assert_eq!(split_name("com").domain, "com");
+    }
+
+    #[test]
+    fn shares_and_addresses() {
+        assert_eq!(digit_consonant_shares("a1b2"), (0.5, 0.25));
+        assert_eq!(digit_consonant_shares("xkcd"), (0.0, 1.0));
+        assert_eq!(digit_consonant_shares(""), (0.0, 0.0));
+        assert!(is_address("10.0.0.1"));
+        assert!(is_address("10.0.0.1:8080"));
+        assert!(is_address("[2001:db8::1]:443"));
+        assert!(is_address("2001:db8::1"));
+        assert!(!is_address("example.com"));
+        assert!(!is_address("example.com:80"));
+        assert!(!is_address(""));
+    }
+}

@@ -1,0 +1,483 @@
+//! Logs beyond conn.log: a sensor's directory and logs of several kinds loaded at once,
+//! dns, http and ssl features on real logs, the DNS behaviours (tunnels, DGA) on
+//! synthetic series with known answers, records joined by uid, `--kind` headless and
+//! `L` in the UI.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use polars::prelude::*;
+use serde_json::Value;
+use zsift::cancel::Cancel;
+use zsift::hosts::behaviour::Behaviour;
+use zsift::hosts::context::Context;
+use zsift::hosts::{Behaviours, Unit};
+use zsift::ingest::{self, Input};
+use zsift::pipeline::{analyze, Model};
+
+fn zsift() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_zsift"))
+}
+
+/// A sensor's directory: zat's conn and dns logs (their uids match), zed's ssl log, a
+/// weird log and the sensor's own stderr.
+fn sensor_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(common::data(from), dir.path().join(to)).unwrap();
+    };
+    copy("zat/conn.log", "conn.log");
+    copy("zat/dns.log", "dns.09:00:00-10:00:00.log");
+    copy("zed/ssl.log.gz", "ssl.log.gz");
+    copy("zed/weird.log.gz", "weird.log.gz");
+    std::fs::write(dir.path().join("stderr.log"), "listening on eth0\n").unwrap();
+    dir
+}
+
+fn input(paths: Vec<PathBuf>, kind: Option<&str>) -> Input {
+    let mut i = Input::files(paths);
+    i.kind = kind.map(str::to_string);
+    i
+}
+
+#[test]
+fn a_directory_loads_each_kind_in_its_own_table() {
+    let dir = sensor_dir();
+    let all = input(vec![dir.path().to_path_buf()], None)
+        .load_all()
+        .unwrap();
+    assert_eq!(all.names(), ["conn", "dns", "ssl"]);
+    assert_eq!(all.default_kind(), "conn");
+    let rows = |k: &str| all.get(k).unwrap().rows();
+    // Rows as each file alone gives them.
+    for (k, f) in [
+        ("conn", "zat/conn.log"),
+        ("dns", "zat/dns.log"),
+        ("ssl", "zed/ssl.log.gz"),
+    ] {
+        assert_eq!(
+            rows(k),
+            ingest::load(&[common::data(f)]).unwrap().rows(),
+            "{k}"
+        );
+    }
+    let left: Vec<&str> = all.left_out.iter().map(|(f, _)| f.as_str()).collect();
+    assert!(left.iter().any(|f| f.ends_with("weird.log.gz")), "{left:?}");
+    assert!(left.iter().any(|f| f.ends_with("stderr.log")), "{left:?}");
+
+    // A kind chosen: the directory's other logs are not read.
+    let dns = input(vec![dir.path().to_path_buf()], Some("dns"))
+        .load()
+        .unwrap();
+    assert!(dns.frame.column("query").is_ok());
+    // A kind not loaded: an error that names what was.
+    let e = input(vec![dir.path().to_path_buf()], Some("http"))
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no http log") && e.contains("conn"), "{e}");
+}
+
+#[test]
+fn files_of_several_kinds_split_by_their_path_or_fields() {
+    // Named one by one, in any order; the JSON dns log names its kind by `_path`.
+    let all = input(
+        vec![
+            common::data("zed/dns.json.gz"),
+            common::data("stratosphere/005-malicious.conn.log"),
+            common::data("zed/dns.log.gz"),
+        ],
+        None,
+    )
+    .load_all()
+    .unwrap();
+    assert_eq!(all.names(), ["conn", "dns"]);
+    let dns = all.get("dns").unwrap();
+    assert_eq!(dns.files.len(), 2);
+    assert_eq!(dns.rows(), 2 * 53_615);
+    // A conn log alone has no dns log to analyse.
+    let e = input(
+        vec![common::data("stratosphere/005-malicious.conn.log")],
+        Some("dns"),
+    )
+    .load()
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("no dns log among the logs given (loaded: conn)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_connections_records_of_other_kinds_join_by_uid() {
+    let dir = sensor_dir();
+    let all = input(vec![dir.path().to_path_buf()], None)
+        .load_all()
+        .unwrap();
+    let dns = all.get("dns").unwrap();
+    let uid = ingest::cell(&dns.frame, "uid", 0);
+    let joined = all.with_uid("dns", &uid);
+    assert_eq!(joined.len(), 1, "one conn record per dns uid");
+    let (kind, conn, rows) = &joined[0];
+    assert_eq!((*kind, rows.len()), ("conn", 1));
+    assert_eq!(ingest::cell(&conn.frame, "uid", rows[0]), uid);
+    // And back: the conn record's dns records are those with its uid.
+    let back = all.with_uid("conn", &uid);
+    let (_, _, dns_rows) = back.iter().find(|(k, _, _)| *k == "dns").unwrap();
+    let want = (0..dns.rows())
+        .filter(|&r| ingest::cell(&dns.frame, "uid", r) == uid)
+        .count();
+    assert_eq!(dns_rows.len(), want);
+    // zed's ssl log is of another capture: none of its uids is a zat connection.
+    let ssl = all.get("ssl").unwrap();
+    for r in (0..ssl.rows()).step_by(97) {
+        let u = ingest::cell(&ssl.frame, "uid", r);
+        assert!(all.with_uid("ssl", &u).is_empty(), "{u}");
+    }
+}
+
+#[test]
+fn dns_features_on_a_real_log() {
+    let log = ingest::load(&[common::data("zed/dns.log.gz")]).unwrap();
+    let model = Model::default();
+    let a = analyze(&log, &model, &Cancel::new(), &|_| {}).unwrap();
+    let names: Vec<&str> = a
+        .matrix
+        .features
+        .iter()
+        .map(|f| f.column.as_str())
+        .collect();
+    for f in [
+        "query.entropy",
+        "domain.rare",
+        "domain.names",
+        "client.nxdomain",
+        "qtype_name",
+        "rcode_name",
+    ] {
+        assert!(names.contains(&f), "{f} not in {names:?}");
+    }
+    assert!(a.matrix.x.iter().all(|v| v.is_finite()));
+    // Recomputed from the rows themselves: the longest name's length and its labels.
+    let n = log.rows();
+    let rows: Vec<u32> = (0..n as u32).collect();
+    let ctx = Context::build(&log.frame, &rows);
+    let len = ctx.column("query.len").unwrap();
+    let labels = ctx.column("query.labels").unwrap();
+    for r in (0..n).step_by(501) {
+        let q = ingest::cell(&log.frame, "query", r);
+        let q = if q == "-" { String::new() } else { q };
+        let q = q.trim_end_matches('.');
+        assert_eq!(len[r], q.len() as f64, "{q}");
+        let want = if q.is_empty() {
+            0
+        } else {
+            q.split('.').count()
+        };
+        assert_eq!(labels[r], want as f64, "{q}");
+    }
+    // Shares of NXDOMAIN per client are shares.
+    let nx = ctx.column("client.nxdomain").unwrap();
+    assert!(nx.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(nx.iter().any(|&v| v > 0.0), "the log has NXDOMAIN answers");
+}
+
+#[test]
+fn ssl_and_http_features_on_real_logs() {
+    let ssl = ingest::load(&[common::data("zed/ssl.log.gz")]).unwrap();
+    let rows: Vec<u32> = (0..ssl.rows() as u32).collect();
+    let ctx = Context::build(&ssl.frame, &rows);
+    let missing = ctx.column("sni.missing").unwrap();
+    for r in (0..ssl.rows()).step_by(211) {
+        let sni = ingest::cell(&ssl.frame, "server_name", r);
+        assert_eq!(missing[r] == 1.0, sni == "-" || sni.is_empty(), "{sni}");
+    }
+    let invalid = ctx.column("cert.invalid").unwrap();
+    assert!(invalid.iter().all(|&v| v == 0.0 || v == 1.0));
+    let a = analyze(&ssl, &Model::default(), &Cancel::new(), &|_| {}).unwrap();
+    let names: Vec<&str> = a
+        .matrix
+        .features
+        .iter()
+        .map(|f| f.column.as_str())
+        .collect();
+    assert!(
+        names.contains(&"sni.missing") && names.contains(&"cipher"),
+        "{names:?}"
+    );
+
+    // zat's http log is damaged on purpose; what loads of it has http features.
+    if let Ok(http) = ingest::load(&[common::data("zat/http.log.corrupt.gz")]) {
+        if http.rows() > 0 {
+            let rows: Vec<u32> = (0..http.rows() as u32).collect();
+            let ctx = Context::build(&http.frame, &rows);
+            let len = ctx.column("uri.len").unwrap();
+            for (r, &l) in len.iter().enumerate() {
+                let u = ingest::cell(&http.frame, "uri", r);
+                let want = if u == "-" { 0 } else { u.len() };
+                assert_eq!(l, want as f64);
+            }
+        }
+    }
+}
+
+/// A dns log of queries: (client, name, rcode_name, ts).
+fn dns_frame(rows: &[(String, String, &str, f64)]) -> DataFrame {
+    df!(
+        "ts" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+        "uid" => (0..rows.len()).map(|i| format!("C{i}")).collect::<Vec<_>>(),
+        "id.orig_h" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        "id.orig_p" => vec![53_000i64; rows.len()],
+        "id.resp_h" => vec!["10.0.0.53"; rows.len()],
+        "id.resp_p" => vec![53i64; rows.len()],
+        "proto" => vec!["udp"; rows.len()],
+        "query" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+        "qtype_name" => vec!["A"; rows.len()],
+        "rcode_name" => rows.iter().map(|r| r.2).collect::<Vec<_>>()
+    )
+    .unwrap()
+}
+
+/// `n` names of `len` pseudo-random lower-case letters and digits (a fixed LCG).
+fn random_labels(n: usize, len: usize, seed: u64) -> Vec<String> {
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            (0..len)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    alphabet[((x >> 33) % alphabet.len() as u64) as usize] as char
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn behaviours_of(frame: &DataFrame) -> (Context, Behaviours) {
+    let rows: Vec<u32> = (0..frame.height() as u32).collect();
+    let ctx = Context::build(frame, &rows);
+    let b = Behaviours::of(&ctx);
+    (ctx, b)
+}
+
+fn src_score(ctx: &Context, b: &Behaviours, host: &str, k: Behaviour) -> f64 {
+    let k = Behaviour::ALL.iter().position(|&x| x == k).unwrap();
+    let g = (0..ctx.len())
+        .find(|&i| ctx.addrs[ctx.src[i] as usize] == host)
+        .map(|i| ctx.by_src.of[i] as usize)
+        .unwrap();
+    b.scores(Unit::Src)[g][k].value
+}
+
+#[test]
+fn a_dns_tunnel_scores_as_its_distinct_long_names_grow() {
+    let mut rows = Vec::new();
+    // The tunnel: 400 names of 40 random characters under one domain, a query a second.
+    for (i, l) in random_labels(400, 40, 7).into_iter().enumerate() {
+        rows.push((
+            "10.0.0.66".to_string(),
+            format!("{l}.t.example.com"),
+            "NOERROR",
+            i as f64,
+        ));
+    }
+    // Ordinary clients: a handful of names each, asked again and again.
+    for c in 0..20 {
+        for (j, n) in ["www.example.org", "mail.example.org", "cdn-3.example.net"]
+            .iter()
+            .enumerate()
+        {
+            for k in 0..5 {
+                rows.push((
+                    format!("10.0.1.{c}"),
+                    n.to_string(),
+                    "NOERROR",
+                    (c * 100 + j * 10 + k) as f64,
+                ));
+            }
+        }
+    }
+    let (ctx, b) = behaviours_of(&dns_frame(&rows));
+    assert_eq!(src_score(&ctx, &b, "10.0.0.66", Behaviour::Tunnel), 1.0);
+    assert_eq!(src_score(&ctx, &b, "10.0.1.3", Behaviour::Tunnel), 0.0);
+    // Closed form below full: 40 names of 20 characters under one domain:
+    // ln(40/10)/ln(200/10) · (20 − 10)/(30 − 10).
+    let rows: Vec<_> = random_labels(40, 20, 9)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            (
+                "10.0.0.7".to_string(),
+                format!("{l}.example.com"),
+                "NOERROR",
+                i as f64,
+            )
+        })
+        .collect();
+    let (ctx, b) = behaviours_of(&dns_frame(&rows));
+    let want = (4f64).ln() / (20f64).ln() * 0.5;
+    let got = src_score(&ctx, &b, "10.0.0.7", Behaviour::Tunnel);
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    // The row features agree: every name distinct under its domain.
+    assert_eq!(ctx.column("domain.names").unwrap()[0], 40.0);
+}
+
+#[test]
+fn dga_querying_scores_and_a_mistyped_name_does_not() {
+    let mut rows = Vec::new();
+    // A bot: 80 random 16-character .com names, none existing, and a few that resolve.
+    for (i, l) in random_labels(80, 16, 3).into_iter().enumerate() {
+        rows.push((
+            "10.0.0.99".to_string(),
+            format!("{l}.com"),
+            "NXDOMAIN",
+            i as f64,
+        ));
+    }
+    rows.push((
+        "10.0.0.99".to_string(),
+        "update.example.com".into(),
+        "NOERROR",
+        90.0,
+    ));
+    // A desktop retrying one mistyped name and the search-domain suffixes of another.
+    for k in 0..30 {
+        rows.push((
+            "10.0.0.5".to_string(),
+            "gooogle.com".into(),
+            "NXDOMAIN",
+            f64::from(k),
+        ));
+        rows.push((
+            "10.0.0.5".to_string(),
+            "wpad.corp.lan".into(),
+            "NXDOMAIN",
+            f64::from(k),
+        ));
+        rows.push((
+            "10.0.0.5".to_string(),
+            "www.example.org".into(),
+            "NOERROR",
+            f64::from(k),
+        ));
+    }
+    let (ctx, b) = behaviours_of(&dns_frame(&rows));
+    let bot = src_score(&ctx, &b, "10.0.0.99", Behaviour::Dga);
+    assert!(bot >= 0.9, "{bot}");
+    assert_eq!(src_score(&ctx, &b, "10.0.0.5", Behaviour::Dga), 0.0);
+    // The bot's NXDOMAIN rows carry the behaviour and say why; its resolved query does not.
+    let row_reason = b.row_reason(&ctx, 0).unwrap();
+    assert!(
+        row_reason.starts_with("dga: 80 names that do not exist"),
+        "{row_reason}"
+    );
+    assert!(b.row_reason(&ctx, 80).is_none_or(|r| !r.starts_with("dga")));
+    // Shares of NXDOMAIN per client, exactly.
+    let nx = ctx.column("client.nxdomain").unwrap();
+    assert_eq!(nx[0], 80.0 / 81.0);
+    assert_eq!(nx[81], 2.0 / 3.0);
+}
+
+#[test]
+fn headless_commands_take_the_kind() {
+    let dir = sensor_dir();
+    let out = zsift()
+        .args(["score", "--kind", "dns", "--all", "--format", "jsonl"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let dns = ingest::load(&[common::data("zat/dns.log")]).unwrap();
+    assert_eq!(rows.len(), dns.rows());
+    assert!(rows.iter().all(|r| r.get("query").is_some()), "{}", rows[0]);
+
+    let out = zsift()
+        .args(["hosts", "--kind", "dns", "--json"])
+        .arg(common::data("zed/dns.log.gz"))
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &v.as_array().unwrap()[0];
+    assert!(
+        first.get("tunnel").is_some() && first.get("dga").is_some(),
+        "{first}"
+    );
+    // The table shows the DNS behaviours for a dns log only.
+    let table = |args: &[&str], log: PathBuf| {
+        let out = zsift().arg("hosts").args(args).arg(log).output().unwrap();
+        common::assert_success(&out);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let t = table(&[], common::data("zed/dns.log.gz"));
+    assert!(t.contains("tunnel") && t.contains("dga"), "{t}");
+    let t = table(&[], common::data("zat/conn.log"));
+    assert!(!t.contains("tunnel") && t.contains("brute"), "{t}");
+}
+
+#[test]
+fn the_ui_switches_kinds_and_shows_joined_records() {
+    use zsift::tui::app::{App, Overlay};
+    use zsift::tui::worker::{self, Event, Worker};
+    let dir = sensor_dir();
+    let (log, info) = worker::load(&input(vec![dir.path().to_path_buf()], None)).unwrap();
+    assert_eq!(info.kind, "conn");
+    let mut app = App::new("dir", 0, true);
+    let mut w = Worker::start();
+    let job = app.on_event(Event::Loaded(Ok((log, info)))).unwrap();
+    w.submit(job);
+    common::finish(&mut app, &mut w);
+    let key = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    // L: the dns log, fitted anew with its own features.
+    let a = app.action_for(key('L')).unwrap();
+    let job = app.update(a).expect("a new fit");
+    w.submit(job);
+    common::finish(&mut app, &mut w);
+    let info = app.info.clone().unwrap();
+    assert_eq!(info.kind, "dns");
+    assert!(info.name.ends_with("[dns]"), "{}", info.name);
+    let r = app.results.clone().unwrap();
+    assert_eq!(
+        r.analysis.matrix.rows.len(),
+        app.log.as_ref().unwrap().rows()
+    );
+    let screen = common::draw(&app, 120, 30);
+    assert!(screen.contains("[dns]"), "{screen}");
+    // Enter: the query's record, and the connection it belongs to.
+    let a = app
+        .action_for(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+        .unwrap();
+    app.update(a);
+    let Overlay::Detail { fields, .. } = &app.overlay else {
+        panic!("no record open");
+    };
+    assert!(fields.iter().any(|(k, _)| k == "── conn"), "{fields:?}");
+    assert!(
+        fields.iter().any(|(k, _)| k == "conn.conn_state"),
+        "{fields:?}"
+    );
+    app.overlay = Overlay::None;
+    // L again: ssl, then back to conn.
+    for want in ["ssl", "conn"] {
+        let a = app.action_for(key('L')).unwrap();
+        if let Some(job) = app.update(a) {
+            w.submit(job);
+        }
+        common::finish(&mut app, &mut w);
+        assert_eq!(app.info.as_ref().unwrap().kind, want);
+    }
+    let _ = Arc::clone(&r);
+}
