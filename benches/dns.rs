@@ -32,7 +32,7 @@ fn scaled_dns(frame: &DataFrame, n: usize) -> DataFrame {
 }
 
 fn main() {
-    let log = zsift::ingest::load(&[data_dir().join("zed/dns.log.gz")]).expect("load");
+    let log = zsift::ingest::load(&[root().join("tests/data/zed/dns.log.gz")]).expect("load");
     println!(
         "{:<9} {:>12} {:>12} {:>14} {:>14}",
         "rows", "features s", "rows/s", "+behaviours s", "rows/s"

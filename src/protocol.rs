@@ -10,7 +10,8 @@
 //! `psl` crate: a sensor has no network to fetch the list from, and a compiled table
 //! answers in a few hundred nanoseconds. A name under a suffix the list does not know
 //! (an internal `corp` or `lan`) takes its last label as the suffix, the list's own
-//! default rule. Reverse lookups (`in-addr.arpa`, `ip6.arpa`) are names of addresses,
+//! default rule; a name of one label (`wpad`, a search-list lookup) is all chosen, with
+//! no suffix. Reverse lookups (`in-addr.arpa`, `ip6.arpa`) are names of addresses,
 //! not names anyone chose: their chosen part is empty.
 
 use polars::prelude::*;
@@ -190,6 +191,17 @@ pub fn split_name(query: &str) -> Name {
             suffix: (*s).to_string(),
             domain: (*s).to_string(),
             chosen: String::new(),
+            sub_len: 0,
+            name,
+        };
+    }
+    if labels == 1 {
+        // A bare host name (a search-list lookup, `wpad`, `localhost`): all of it chosen.
+        return Name {
+            labels,
+            suffix: String::new(),
+            domain: name.clone(),
+            chosen: name.clone(),
             sub_len: 0,
             name,
         };
@@ -577,8 +589,13 @@ mod tests {
         assert_eq!((n.domain.as_str(), n.chosen.as_str()), ("in-addr.arpa", ""));
         let n = split_name("");
         assert_eq!((n.labels, n.chosen.as_str()), (0, ""));
-        // A bare suffix is its own domain.
-        assert_eq!(split_name("com").domain, "com");
+        // A bare name is its own domain, and all of it chosen.
+        let n = split_name("gummybacon");
+        assert_eq!(
+            (n.domain.as_str(), n.chosen.as_str()),
+            ("gummybacon", "gummybacon")
+        );
+        assert_eq!(n.suffix, "");
     }
 
     #[test]

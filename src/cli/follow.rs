@@ -303,7 +303,7 @@ fn write_row(
                 f[4],
                 f[5],
                 f[6],
-                f[7],
+                sanitize(r.what()),
                 r.detectors.join(","),
                 sanitize(&r.reasons.join("; "))
             )?;

@@ -50,7 +50,7 @@ pub fn kind_fields(frame: &polars::prelude::DataFrame) -> &'static [&'static str
         .collect();
     match crate::ingest::kinds::kind_of_fields(&names) {
         "dns" => &["query", "qtype_name", "rcode_name"],
-        "http" => &["method", "host", "uri", "status_code", "user_agent"],
+        "http" => &["host", "uri", "method", "status_code", "user_agent"],
         "ssl" => &["server_name", "version", "validation_status"],
         _ => &[],
     }
@@ -76,6 +76,21 @@ impl Row {
             .chain(extra)
             .map(|c| cell(frame, c, r))
             .collect()
+    }
+
+    /// What the table shows beside the addresses: the service of a connection, the
+    /// query, host or server name of another kind's row.
+    pub fn what(&self) -> &str {
+        &self.fields[if self.extra.is_empty() {
+            7
+        } else {
+            FIELDS.len()
+        }]
+    }
+
+    /// The table's heading for [`Row::what`].
+    pub fn what_heading(extra: &[&'static str]) -> &'static str {
+        extra.first().copied().unwrap_or("service")
     }
 
     /// The row as a CSV record, its text cells written as `cells` says.
@@ -278,7 +293,13 @@ pub fn run(
             writeln!(
                 out,
                 "{:>5} {:>2}  {:<26} {:<18} {:<40} {:<10} {:<22} reasons",
-                "score", "v", "ts", "uid", "orig -> resp", "service", "detectors"
+                "score",
+                "v",
+                "ts",
+                "uid",
+                "orig -> resp",
+                Row::what_heading(kind_fields(&log.frame)),
+                "detectors"
             )?;
             for_rows(&log, &a, &order, |r| {
                 let f: Vec<String> = r.fields.iter().map(|s| sanitize(s).into_owned()).collect();
@@ -291,7 +312,7 @@ pub fn run(
                     f[0],
                     f[1],
                     conn,
-                    f[7],
+                    sanitize(r.what()),
                     r.detectors.join(","),
                     sanitize(&r.reasons.join("; "))
                 )?;
