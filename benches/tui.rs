@@ -5,7 +5,8 @@
 //! peak memory.
 //!
 //! `cargo bench --bench tui` prints medians of five sessions (targets: first screen
-//! < 1 s, first anomalies < 1.5 s, frame < 5 ms). Set `ZSIFT_BENCH_ROWS` for another size.
+//! < 1 s, first anomalies < 1.5 s, frame < 5 ms). Set `ZSIFT_BENCH_ROWS` for another size,
+//! or `ZSIFT_BENCH_LOG` to a log or a sensor's directory of one's own.
 
 mod support;
 
@@ -74,7 +75,10 @@ fn session(input: &Input) -> (f64, f64, f64, App) {
 }
 
 fn main() {
-    let path = scaled(rows(), false);
+    // A log or a sensor's directory of one's own (ZSIFT_BENCH_LOG), or a scaled conn log.
+    let path = std::env::var_os("ZSIFT_BENCH_LOG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| scaled(rows(), false));
     let input = Input::files(vec![path.clone()]);
     if child_task().is_some() {
         let (_, _, _, app) = session(&input);
@@ -86,8 +90,13 @@ fn main() {
         return;
     }
     let n = rows();
+    let what = if std::env::var_os("ZSIFT_BENCH_LOG").is_some() {
+        path.display().to_string()
+    } else {
+        format!("{n} rows")
+    };
     println!(
-        "tui, {n} rows ({:.1} MB TSV), {} threads",
+        "tui, {what} ({:.1} MB TSV), {} threads",
         mb(size(&path)),
         rayon::current_num_threads()
     );

@@ -184,6 +184,12 @@ impl Analysis {
         (score, flagged)
     }
 
+    /// Gives the analysed sources the DNS behaviours their addresses have in a dns log
+    /// loaded beside the analysed one ([`crate::hosts::DnsHosts`]).
+    pub fn add_dns_hosts(&mut self, dns: &crate::hosts::DnsHosts) {
+        self.behaviours.add_dns(&self.context, dns);
+    }
+
     /// Sources, destinations or pairs ranked by host score.
     pub fn hosts(&self, unit: crate::hosts::Unit) -> Vec<crate::hosts::Ranked> {
         let (score, flagged) = self.host_row_scores();

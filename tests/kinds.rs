@@ -440,6 +440,14 @@ fn the_ui_switches_kinds_and_shows_joined_records() {
     let job = app.on_event(Event::Loaded(Ok((log, info)))).unwrap();
     w.submit(job);
     common::finish(&mut app, &mut w);
+    // The conn log's hosts show the DNS behaviours of the dns log beside it.
+    app.tab = zsift::tui::app::Tab::Hosts;
+    let screen = common::draw(&app, 160, 30);
+    assert!(
+        screen.contains("tunl") && screen.contains("dga"),
+        "{screen}"
+    );
+    app.tab = zsift::tui::app::Tab::Anomalies;
     let key = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
     // L: the dns log, fitted anew with its own features.
     let a = app.action_for(key('L')).unwrap();
@@ -480,4 +488,89 @@ fn the_ui_switches_kinds_and_shows_joined_records() {
         assert_eq!(app.info.as_ref().unwrap().kind, want);
     }
     let _ = Arc::clone(&r);
+}
+
+/// A Zeek TSV dns log of queries (client, name, rcode_name), a second apart.
+fn dns_tsv(rows: &[(String, String, &str)]) -> String {
+    let mut s = String::from(
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n\
+         #path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\t\
+         query\tqtype_name\trcode_name\n#types\ttime\tstring\taddr\tport\taddr\tport\tenum\t\
+         string\tstring\tstring\n",
+    );
+    for (i, (client, name, rcode)) in rows.iter().enumerate() {
+        s.push_str(&format!(
+            "{}.000000\tD{i}\t{client}\t40000\t10.0.0.53\t53\tudp\t{name}\tA\t{rcode}\n",
+            1_400_000_000 + i
+        ));
+    }
+    s
+}
+
+#[test]
+fn a_conn_logs_hosts_take_the_dns_behaviours_of_the_dns_log_beside_it() {
+    // zat's conn log, and a dns log in which its busiest source tunnels and another runs
+    // a DGA.
+    let conn = ingest::load(&[common::data("zat/conn.log")]).unwrap();
+    let src = ingest::cell(&conn.frame, "id.orig_h", 0);
+    let mut rows: Vec<(String, String, &str)> = random_labels(300, 45, 11)
+        .into_iter()
+        .map(|l| (src.clone(), format!("{l}.t.example.com"), "NOERROR"))
+        .collect();
+    rows.extend(
+        random_labels(60, 14, 12)
+            .into_iter()
+            .map(|l| ("192.168.1.77".to_string(), format!("{l}.net"), "NXDOMAIN")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dns = dir.path().join("dns.log");
+    std::fs::write(&dns, dns_tsv(&rows)).unwrap();
+    let hosts = |logs: &[PathBuf]| -> Vec<Value> {
+        let out = zsift()
+            .args(["hosts", "--json", "--top", "0"])
+            .args(logs)
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let find = |list: &[Value], host: &str| {
+        list.iter()
+            .find(|h| h["host"] == host)
+            .cloned()
+            .unwrap_or_else(|| panic!("{host} not ranked"))
+    };
+    let alone = hosts(&[common::data("zat/conn.log")]);
+    assert_eq!(find(&alone, &src)["tunnel"], 0.0);
+    let both = hosts(&[common::data("zat/conn.log"), dns.clone()]);
+    let h = find(&both, &src);
+    assert_eq!(h["tunnel"], 1.0, "{h}");
+    assert_eq!(h["score"], 1.0, "{h}");
+    let reasons = h["reasons"].to_string();
+    assert!(
+        reasons.contains("tunnel: 300 distinct names under example.com"),
+        "{reasons}"
+    );
+    assert_eq!(both[0]["host"], src.as_str(), "the tunnel ranks first");
+    // The DGA client has no connection in the conn log: it is not one of its hosts.
+    assert!(both.iter().all(|h| h["host"] != "192.168.1.77"));
+    // Analysing the dns log itself, both clients rank on their behaviour.
+    let out = zsift()
+        .args(["hosts", "--json", "--kind", "dns"])
+        .arg(common::data("zat/conn.log"))
+        .arg(&dns)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let list: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(find(&list, "192.168.1.77")["dga"].as_f64().unwrap() >= 0.9);
+    assert_eq!(find(&list, &src)["tunnel"], 1.0);
 }

@@ -42,8 +42,23 @@ pub fn run(
     as_json: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let log = input.load()?;
-    let (m, a) = model.analyze(&log, &Cancel::new())?;
+    // A dns log loaded beside the analysed one gives its clients' DNS behaviours.
+    let all = input.load_all()?;
+    let kind = input
+        .kind
+        .clone()
+        .unwrap_or_else(|| all.default_kind().to_string());
+    let dns = (kind != "dns")
+        .then(|| {
+            all.get("dns")
+                .and_then(|l| crate::hosts::DnsHosts::of(&l.frame))
+        })
+        .flatten();
+    let log = all.take(Some(&kind))?;
+    let (m, mut a) = model.analyze(&log, &Cancel::new())?;
+    if let Some(d) = &dns {
+        a.add_dns_hosts(d);
+    }
     let unit = Unit::from(unit);
     let ranked = a.hosts(unit);
     let shown = if top == 0 {

@@ -54,6 +54,8 @@ pub struct Behaviours {
     tunnel: Vec<Score>,
     /// Per source of a dns log: its DGA score.
     dga: Vec<Score>,
+    /// Whether the DNS behaviours are shown (a dns log, or one loaded beside it).
+    dns_shown: bool,
 }
 
 /// Which group's score a row took.
@@ -345,17 +347,19 @@ impl Behaviours {
             sweep,
             scanned,
             brute,
+            dns_shown: dns.is_some(),
             tunnel: dns.as_ref().map(|d| d.tunnel.clone()).unwrap_or_default(),
             dga: dns.map(|d| d.dga).unwrap_or_default(),
         }
     }
 
     /// The behaviours this log can show, as indices into [`Behaviour::ALL`]: the DNS
-    /// ones only for a dns log.
+    /// ones only for a dns log, or with one loaded beside it ([`Behaviours::add_dns`]).
     pub fn shown(&self) -> Vec<usize> {
-        let dns = !self.dga.is_empty() || !self.tunnel.is_empty();
         (0..BEHAVIOURS)
-            .filter(|&k| dns || !matches!(Behaviour::ALL[k], Behaviour::Tunnel | Behaviour::Dga))
+            .filter(|&k| {
+                self.dns_shown || !matches!(Behaviour::ALL[k], Behaviour::Tunnel | Behaviour::Dga)
+            })
             .collect()
     }
 
@@ -400,9 +404,14 @@ struct DnsScores {
 }
 
 fn dns_behaviours(ctx: &Context, d: &crate::protocol::DnsRows) -> DnsScores {
+    dns_scores(&ctx.by_src, d)
+}
+
+/// The DNS behaviours of rows grouped by source (`by_src`) whose names are `d`.
+fn dns_scores(by_src: &Groups, d: &crate::protocol::DnsRows) -> DnsScores {
     let clean = crate::sanitize::sanitize;
-    let by_cd = Groups::by_pairs(&ctx.by_src.of, &d.by_domain.of);
-    let by_cn = Groups::by_pairs(&ctx.by_src.of, &d.by_name.of);
+    let by_cd = Groups::by_pairs(&by_src.of, &d.by_domain.of);
+    let by_cn = Groups::by_pairs(&by_src.of, &d.by_name.of);
     let names = by_cd.distinct(&by_cn);
     let len = Context::sum_per(&by_cd, &d.sub_len);
     let rows = by_cd.counts();
@@ -417,21 +426,21 @@ fn dns_behaviours(ctx: &Context, d: &crate::protocol::DnsRows) -> DnsScores {
         })
         .collect();
     // Per client: distinct names answered NXDOMAIN, their mean entropy, one of them.
-    let mut nx_names = vec![0usize; ctx.by_src.len];
-    let mut nx_entropy = vec![0.0f64; ctx.by_src.len];
-    let mut example = vec![None::<usize>; ctx.by_src.len];
+    let mut nx_names = vec![0usize; by_src.len];
+    let mut nx_entropy = vec![0.0f64; by_src.len];
+    let mut example = vec![None::<usize>; by_src.len];
     let mut seen = vec![false; by_cn.len];
-    for i in 0..ctx.len() {
+    for i in 0..by_src.of.len() {
         let g = by_cn.of[i] as usize;
         if d.nx[i] && !seen[g] {
             seen[g] = true;
-            let s = ctx.by_src.of[i] as usize;
+            let s = by_src.of[i] as usize;
             nx_names[s] += 1;
             nx_entropy[s] += d.entropy[i];
             example[s].get_or_insert(i);
         }
     }
-    let dga = (0..ctx.by_src.len)
+    let dga = (0..by_src.len)
         .map(|s| {
             let k = nx_names[s];
             if k == 0 {
@@ -446,6 +455,73 @@ fn dns_behaviours(ctx: &Context, d: &crate::protocol::DnsRows) -> DnsScores {
         tunnel,
         dga,
         nx: d.nx.clone(),
+    }
+}
+
+/// The DNS behaviours (tunnel, DGA) of a dns log's clients, by address: what the hosts
+/// of another log's analysis (a conn log's sources) take from the dns log loaded with it.
+#[derive(Debug, Clone, Default)]
+pub struct DnsHosts {
+    by_addr: rustc_hash::FxHashMap<String, [Score; 2]>,
+}
+
+impl DnsHosts {
+    /// The clients of every row of a dns log (`None` for a frame without queries).
+    pub fn of(frame: &polars::prelude::DataFrame) -> Option<Self> {
+        let rows: Vec<u32> = (0..frame.height() as u32).collect();
+        let d = crate::protocol::DnsRows::of(frame, &rows)?;
+        let addrs = crate::filter::string_values(frame, "id.orig_h");
+        let mut names: Vec<&str> = Vec::new();
+        let mut ids: rustc_hash::FxHashMap<Option<&str>, u32> = Default::default();
+        let of: Vec<u32> = addrs
+            .iter()
+            .map(|a| {
+                *ids.entry(*a).or_insert_with(|| {
+                    names.push(a.unwrap_or("-"));
+                    (names.len() - 1) as u32
+                })
+            })
+            .collect();
+        let by_src = Groups {
+            of,
+            len: names.len(),
+        };
+        let s = dns_scores(&by_src, &d);
+        let mut by_addr: rustc_hash::FxHashMap<String, [Score; 2]> = Default::default();
+        for (i, &g) in by_src.of.iter().enumerate() {
+            let e = by_addr
+                .entry(names[g as usize].to_string())
+                .or_insert_with(|| [Score::none(), Score::none()]);
+            raise(&mut e[0], &s.tunnel[s.by_client_domain.of[i] as usize]);
+            raise(&mut e[1], &s.dga[g as usize]);
+        }
+        by_addr.retain(|_, v| v[0].value > 0.0 || v[1].value > 0.0);
+        Some(Self { by_addr })
+    }
+
+    /// Clients with a DNS behaviour.
+    pub fn len(&self) -> usize {
+        self.by_addr.len()
+    }
+
+    /// Whether no client has one.
+    pub fn is_empty(&self) -> bool {
+        self.by_addr.is_empty()
+    }
+}
+
+impl Behaviours {
+    /// Gives each source of `ctx` the DNS behaviours its address has in `dns` (the dns
+    /// log loaded beside the analysed one); the DNS behaviours are then shown.
+    pub fn add_dns(&mut self, ctx: &Context, dns: &DnsHosts) {
+        self.dns_shown = true;
+        let src_addr = ctx.by_src.shared(&ctx.src);
+        for (g, &a) in src_addr.iter().enumerate() {
+            if let Some([t, d]) = dns.by_addr.get(&ctx.addrs[a as usize]) {
+                raise(&mut self.src[g][5], t);
+                raise(&mut self.src[g][6], d);
+            }
+        }
     }
 }
 

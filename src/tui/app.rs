@@ -482,6 +482,12 @@ impl App {
             follow: None,
             window: None,
             saved: None,
+            dns: self
+                .info
+                .as_ref()
+                .filter(|i| i.kind != "dns")
+                .and_then(|i| i.all.get("dns"))
+                .map(|l| Arc::new(l.clone())),
         })
     }
 

@@ -66,6 +66,9 @@ pub struct Job {
     /// The model file that scores the log instead of a fit, when the job's model is its
     /// model (set by [`Worker::submit`]).
     pub saved: Option<Arc<SavedFile>>,
+    /// A dns log loaded beside the analysed one: its clients' DNS behaviours join the
+    /// hosts' scores.
+    pub dns: Option<Arc<Log>>,
 }
 
 /// A saved model the UI was opened with (`zsift --model FILE`).
@@ -964,6 +967,14 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Ran, Stop> 
             (Arc::clone(&job.log), a, None)
         }
     };
+    let mut analysis = analysis;
+    if let Some(dns) = job
+        .dns
+        .as_ref()
+        .and_then(|l| crate::hosts::DnsHosts::of(&l.frame))
+    {
+        analysis.add_dns_hosts(&dns);
+    }
     if cancel.is_cancelled() {
         return Err(Stop::Cancelled);
     }
