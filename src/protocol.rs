@@ -23,7 +23,7 @@ use crate::hosts::context::Groups;
 
 /// The features, with their log kind and what each measures (for the README, the
 /// feature picker and `--features`).
-pub const FEATURES: [(&str, &str, &str); 20] = [
+pub const FEATURES: [(&str, &str, &str); 21] = [
     ("query.len", "dns", "characters in the query name"),
     (
         "query.labels",
@@ -68,6 +68,12 @@ pub const FEATURES: [(&str, &str, &str); 20] = [
         "share of the client's queries answered NXDOMAIN (no such name)",
     ),
     ("answers.count", "dns", "answers in the reply"),
+    (
+        "ttl.min",
+        "dns",
+        "the shortest TTL of the answers, in seconds (fast-flux and generated domains use \
+         short ones)",
+    ),
     ("uri.len", "http", "characters in the requested URI"),
     (
         "uri.entropy",
@@ -409,6 +415,46 @@ impl DnsRows {
     }
 }
 
+/// The smallest number in each selected row's list of numbers (Zeek's `TTLs`); 0 when
+/// unset, empty or missing.
+fn list_min(frame: &DataFrame, column: &str, rows: &[u32]) -> Vec<f64> {
+    let none = || vec![0.0; rows.len()];
+    let Ok(col) = frame.column(column) else {
+        return none();
+    };
+    let Ok(ca) = col.as_materialized_series().list() else {
+        return none();
+    };
+    let ca = ca.rechunk();
+    let Some(arr) = ca.downcast_iter().next() else {
+        return none();
+    };
+    let offsets = arr.offsets().buffer();
+    let Ok(inner) = ca.get_inner().cast(&DataType::Float64) else {
+        return none();
+    };
+    let Ok(values) = inner.f64() else {
+        return none();
+    };
+    let values: Vec<Option<f64>> = values.iter().collect();
+    rows.iter()
+        .map(|&r| {
+            let r = r as usize;
+            if arr.validity().is_some_and(|v| !v.get_bit(r)) {
+                return 0.0;
+            }
+            let (a, b) = (offsets[r] as usize, offsets[r + 1] as usize);
+            values[a..b]
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| v.is_finite())
+                .reduce(f64::min)
+                .unwrap_or(0.0)
+        })
+        .collect()
+}
+
 /// Every feature the frame's fields make, for the selected rows (`src`: each row's
 /// source group, as [`crate::hosts::context::Context`] numbers them). Every value is
 /// finite.
@@ -458,6 +504,7 @@ pub fn columns(
                 .collect(),
         ));
         out.push(("answers.count", list_lengths(frame, "answers", rows)));
+        out.push(("ttl.min", list_min(frame, "TTLs", rows)));
     }
     if frame.column("uri").is_ok() {
         let uris = text("uri");

@@ -99,6 +99,18 @@ fn files_of_several_kinds_split_by_their_path_or_fields() {
     let dns = all.get("dns").unwrap();
     assert_eq!(dns.files.len(), 2);
     assert_eq!(dns.rows(), 2 * 53_615);
+    // dns logs of two captures ten years apart: one table, the rows of each file in the
+    // order given.
+    let two = input(
+        vec![common::data("zat/dns.log"), common::data("zed/dns.log.gz")],
+        Some("dns"),
+    )
+    .load()
+    .unwrap();
+    let zat = ingest::load(&[common::data("zat/dns.log")]).unwrap().rows();
+    assert_eq!(two.rows(), zat + 53_615);
+    assert!(ingest::cell(&two.frame, "ts", 0).starts_with("2013"));
+    assert!(ingest::cell(&two.frame, "ts", zat).starts_with("2018"));
     // A conn log alone has no dns log to analyse.
     let e = input(
         vec![common::data("stratosphere/005-malicious.conn.log")],
@@ -181,6 +193,28 @@ fn dns_features_on_a_real_log() {
         };
         assert_eq!(labels[r], want as f64, "{q}");
     }
+    // The answers and the shortest TTL, from the lists as loaded.
+    let (answers, ttl) = (
+        ctx.column("answers.count").unwrap(),
+        ctx.column("ttl.min").unwrap(),
+    );
+    for r in (0..n).step_by(307) {
+        let a = ingest::cell(&log.frame, "answers", r);
+        let want = if a == "-" || a.is_empty() {
+            0
+        } else {
+            a.split(',').count()
+        };
+        assert_eq!(answers[r], want as f64, "{a}");
+        let t = ingest::cell(&log.frame, "TTLs", r);
+        let want = t
+            .split(',')
+            .filter_map(|v| v.parse::<f64>().ok())
+            .reduce(f64::min)
+            .unwrap_or(0.0);
+        assert_eq!(ttl[r], want, "{t}");
+    }
+    assert!(ttl.iter().any(|&t| t > 0.0));
     // Shares of NXDOMAIN per client are shares.
     let nx = ctx.column("client.nxdomain").unwrap();
     assert!(nx.iter().all(|v| (0.0..=1.0).contains(v)));
@@ -404,6 +438,27 @@ fn headless_commands_take_the_kind() {
     assert_eq!(rows.len(), dns.rows());
     assert!(rows.iter().all(|r| r.get("query").is_some()), "{}", rows[0]);
 
+    // summary says every kind loaded and what the directory left out.
+    let out = zsift()
+        .args(["summary", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = v["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["conn", "dns", "ssl"]);
+    let out = zsift().arg("summary").arg(dir.path()).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("left out") && text.contains("weird.log.gz: a weird log"),
+        "{text}"
+    );
     let out = zsift()
         .args(["hosts", "--kind", "dns", "--json"])
         .arg(common::data("zed/dns.log.gz"))
@@ -464,11 +519,21 @@ fn the_ui_switches_kinds_and_shows_joined_records() {
     );
     let screen = common::draw(&app, 120, 30);
     assert!(screen.contains("[dns]"), "{screen}");
-    // Enter: the query's record, and the connection it belongs to.
-    let a = app
-        .action_for(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
-        .unwrap();
-    app.update(a);
+    // A query found by its uid (every row is searched, flagged or not), then Enter: its
+    // record, and the connection it belongs to.
+    let uid = ingest::cell(&app.log.as_ref().unwrap().frame, "uid", 0);
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    let keys: Vec<KeyEvent> = std::iter::once(key('/'))
+        .chain(uid.chars().map(key))
+        .chain([enter, enter])
+        .collect();
+    for k in keys {
+        if let Some(a) = app.action_for(k) {
+            if let Some(job) = app.update(a) {
+                w.submit(job);
+            }
+        }
+    }
     let Overlay::Detail { fields, .. } = &app.overlay else {
         panic!("no record open");
     };

@@ -7,12 +7,44 @@ use crate::sanitize::sanitize;
 use crate::summary::{summarize, Count};
 
 pub fn run(input: &Input, json: bool, top: usize, out: &mut dyn Write) -> Result<(), CliError> {
-    let log = input.load()?;
+    // Every kind given is read, to say what was loaded; the chosen one is summarised.
+    let all = input.load_all()?;
+    let kinds: Vec<(String, usize)> = all
+        .kinds
+        .iter()
+        .map(|(k, l)| (k.clone(), l.rows()))
+        .collect();
+    let left_out = all.left_out.clone();
+    let log = all.take(input.kind.as_deref())?;
     let s = summarize(&log, top);
     if json {
-        crate::sanitize::write_json(&mut *out, &s)?;
+        let mut v = serde_json::to_value(&s).map_err(std::io::Error::other)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "kinds".into(),
+                serde_json::json!(kinds
+                    .iter()
+                    .map(|(k, n)| serde_json::json!({"kind": k, "rows": n}))
+                    .collect::<Vec<_>>()),
+            );
+        }
+        crate::sanitize::write_json(&mut *out, &v)?;
         writeln!(out)?;
         return Ok(());
+    }
+    if kinds.len() > 1 {
+        let list: Vec<String> = kinds
+            .iter()
+            .map(|(k, n)| format!("{} ({n} rows)", sanitize(k)))
+            .collect();
+        writeln!(
+            out,
+            "kinds     {} (--kind chooses the one summarised)",
+            list.join(", ")
+        )?;
+    }
+    for (f, why) in &left_out {
+        writeln!(out, "left out  {}: {}", sanitize(f), sanitize(why))?;
     }
     writeln!(out, "rows      {}", s.rows)?;
     writeln!(out, "format    {}", s.format)?;
