@@ -225,8 +225,12 @@ impl Live {
         let ok: Vec<_> = a.verdicts.runs.iter().filter(|r| r.ok()).collect();
         for (i, &r) in a.matrix.rows.iter().enumerate() {
             let r = r as usize;
-            verdicts.mean[r] =
-                ok.iter().map(|run| run.ranks[i]).sum::<f64>() / ok.len().max(1) as f64;
+            verdicts.mean[r] = ok
+                .iter()
+                .zip(&fitted.detectors)
+                .map(|(run, det)| det.rank(run.scores[i]))
+                .sum::<f64>()
+                / ok.len().max(1) as f64;
             verdicts.votes[r] = a.verdicts.votes[i];
             for (k, run) in ok.iter().enumerate() {
                 verdicts.scores[k][r] = run.scores[i];
@@ -376,7 +380,6 @@ impl Live {
                 DetectorRun {
                     kind: det.kind,
                     flags: scores.iter().map(|&s| s > det.threshold).collect(),
-                    ranks: scores.iter().map(|&s| det.rank(s)).collect(),
                     scores,
                     threshold: det.threshold,
                     fit_s: 0.0,
