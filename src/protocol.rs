@@ -325,92 +325,159 @@ fn list_lengths(frame: &DataFrame, column: &str, rows: &[u32]) -> Vec<f64> {
 }
 
 /// The query names of a dns log's selected rows, split and measured once for the
-/// features and the behaviours (tunnels, DGA).
+/// features and the behaviours (tunnels, DGA). Each distinct query text is split once
+/// (a day of DNS asks the same names again and again); per row only group numbers are
+/// kept.
 #[derive(Debug, Clone)]
 pub struct DnsRows {
+    /// Each row's distinct query text (index into `measures`).
+    raw_of: Vec<u32>,
+    /// Per distinct query text: length, labels, characters under the registered domain,
+    /// entropy, digit share, consonant share and length of the chosen part.
+    measures: Vec<[f64; 7]>,
     /// Rows by registered domain.
     pub by_domain: Groups,
     /// The registered domains, by group of `by_domain`.
     pub domains: Vec<String>,
-    /// Rows by query name.
+    /// Rows by query name (lower case, no trailing dot).
     pub by_name: Groups,
-    /// The query names (lower case, no trailing dot), by group of `by_name`.
+    /// The query names, by group of `by_name`.
     pub names: Vec<String>,
-    /// Each row's public suffix.
-    pub suffix: Vec<String>,
-    /// Characters in each row's name.
-    pub len: Vec<f64>,
-    /// Labels in each row's name.
-    pub labels: Vec<f64>,
-    /// Characters of each row's labels under its registered domain (no dots).
-    pub sub_len: Vec<f64>,
-    /// Entropy of each row's chosen part, bits per character.
-    pub entropy: Vec<f64>,
-    /// Share of digits in each row's chosen part.
-    pub digits: Vec<f64>,
-    /// Share of consonants in each row's chosen part.
-    pub consonants: Vec<f64>,
+    /// Rows by public suffix.
+    by_suffix: Groups,
     /// Whether each row was answered NXDOMAIN.
     pub nx: Vec<bool>,
 }
+
+/// Indices into [`DnsRows`]' measures.
+const LEN: usize = 0;
+const LABELS: usize = 1;
+const SUB_LEN: usize = 2;
+const ENTROPY: usize = 3;
+const DIGITS: usize = 4;
+const CONSONANTS: usize = 5;
+const CHOSEN_LEN: usize = 6;
 
 impl DnsRows {
     /// The selected rows' names, for a frame with a `query` field (`None` otherwise).
     pub fn of(frame: &DataFrame, rows: &[u32]) -> Option<Self> {
         frame.column("query").ok()?;
         let all = string_values(frame, "query");
-        let names: Vec<Name> = rows
+        let (raw_of, n_raw) = intern(rows.iter().map(|&r| all[r as usize].unwrap_or("")));
+        let mut raw: Vec<&str> = vec![""; n_raw];
+        for (&r, &id) in rows.iter().zip(&raw_of) {
+            raw[id as usize] = all[r as usize].unwrap_or("");
+        }
+        let split: Vec<Name> = raw.par_iter().map(|q| split_name(q)).collect();
+        let measures: Vec<[f64; 7]> = split
             .par_iter()
-            .map(|&r| split_name(all[r as usize].unwrap_or("")))
-            .collect();
-        let mut domains = Vec::new();
-        let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
-        let domain_of: Vec<u32> = names
-            .iter()
             .map(|n| {
-                *ids.entry(n.domain.as_str()).or_insert_with(|| {
-                    domains.push(n.domain.clone());
-                    (domains.len() - 1) as u32
-                })
+                let (d, c) = digit_consonant_shares(&n.chosen);
+                [
+                    n.name.len() as f64,
+                    n.labels as f64,
+                    n.sub_len as f64,
+                    entropy(n.chosen.as_bytes()),
+                    d,
+                    c,
+                    n.chosen.len() as f64,
+                ]
             })
             .collect();
-        let mut distinct_names = Vec::new();
-        let mut name_ids: FxHashMap<&str, u32> = FxHashMap::default();
-        let name_of: Vec<u32> = names
-            .iter()
-            .map(|n| {
-                *name_ids.entry(n.name.as_str()).or_insert_with(|| {
-                    distinct_names.push(n.name.clone());
-                    (distinct_names.len() - 1) as u32
+        // Group numbers of each distinct text's name, domain and suffix, then per row.
+        let numbered = |key: &dyn Fn(&Name) -> &str| -> (Vec<u32>, Vec<String>) {
+            let mut texts = Vec::new();
+            let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+            let of = split
+                .iter()
+                .map(|n| {
+                    let k = key(n);
+                    *ids.entry(k).or_insert_with(|| {
+                        texts.push(k.to_string());
+                        (texts.len() - 1) as u32
+                    })
                 })
-            })
-            .collect();
-        let shares: Vec<(f64, f64)> = names
-            .par_iter()
-            .map(|n| digit_consonant_shares(&n.chosen))
-            .collect();
+                .collect();
+            (of, texts)
+        };
+        let per_row = |of: &[u32], len: usize| Groups {
+            of: raw_of.iter().map(|&r| of[r as usize]).collect(),
+            len,
+        };
+        let (name_of, names) = numbered(&|n| n.name.as_str());
+        let (domain_of, domains) = numbered(&|n| n.domain.as_str());
+        let (suffix_of, suffixes) = numbered(&|n| n.suffix.as_str());
         Some(Self {
-            by_domain: Groups {
-                of: domain_of,
-                len: domains.len(),
-            },
+            by_domain: per_row(&domain_of, domains.len()),
             domains,
-            by_name: Groups {
-                of: name_of,
-                len: distinct_names.len(),
-            },
-            names: distinct_names,
-            len: names.iter().map(|n| n.name.len() as f64).collect(),
-            labels: names.iter().map(|n| n.labels as f64).collect(),
-            sub_len: names.iter().map(|n| n.sub_len as f64).collect(),
-            entropy: names
-                .par_iter()
-                .map(|n| entropy(n.chosen.as_bytes()))
-                .collect(),
-            digits: shares.iter().map(|s| s.0).collect(),
-            consonants: shares.iter().map(|s| s.1).collect(),
-            suffix: names.into_iter().map(|n| n.suffix).collect(),
+            by_name: per_row(&name_of, names.len()),
+            names,
+            by_suffix: per_row(&suffix_of, suffixes.len()),
+            measures,
             nx: nxdomain(frame, rows),
+            raw_of,
+        })
+    }
+
+    fn measure(&self, i: usize, k: usize) -> f64 {
+        self.measures[self.raw_of[i] as usize][k]
+    }
+
+    /// Characters of row `i`'s labels under its registered domain (no dots).
+    pub fn sub_len(&self, i: usize) -> f64 {
+        self.measure(i, SUB_LEN)
+    }
+
+    /// Entropy of row `i`'s chosen part, bits per character.
+    pub fn entropy(&self, i: usize) -> f64 {
+        self.measure(i, ENTROPY)
+    }
+
+    /// Whether row `i`'s name has a chosen part (not a reverse lookup, a bare suffix or
+    /// empty).
+    pub fn chosen(&self, i: usize) -> bool {
+        self.measure(i, CHOSEN_LEN) > 0.0
+    }
+
+    /// A dns feature's value for every row, by name (`by_src`: the rows' sources);
+    /// `None` for a name that is not one.
+    pub fn column(&self, name: &str, by_src: &Groups) -> Option<Vec<f64>> {
+        let per = |k: usize| -> Vec<f64> {
+            self.raw_of
+                .iter()
+                .map(|&r| self.measures[r as usize][k])
+                .collect()
+        };
+        Some(match name {
+            "query.len" => per(LEN),
+            "query.labels" => per(LABELS),
+            "query.entropy" => per(ENTROPY),
+            "query.digits" => per(DIGITS),
+            "query.consonants" => per(CONSONANTS),
+            "domain.rare" => rarity_of(&self.by_domain.of, self.by_domain.len),
+            "tld.rare" => rarity_of(&self.by_suffix.of, self.by_suffix.len),
+            "domain.names" => {
+                // Names are a refinement of domains: one name has one domain.
+                let distinct = self.by_domain.distinct(&self.by_name);
+                self.by_domain
+                    .of
+                    .iter()
+                    .map(|&g| f64::from(distinct[g as usize]))
+                    .collect()
+            }
+            "client.nxdomain" => {
+                let mut nx_per = vec![0u32; by_src.len];
+                for (&g, &x) in by_src.of.iter().zip(&self.nx) {
+                    nx_per[g as usize] += u32::from(x);
+                }
+                let counts = by_src.counts();
+                by_src
+                    .of
+                    .iter()
+                    .map(|&g| f64::from(nx_per[g as usize]) / f64::from(counts[g as usize].max(1)))
+                    .collect()
+            }
+            _ => return None,
         })
     }
 }
@@ -471,38 +538,9 @@ pub fn columns(
             .map(|&r| all[r as usize].unwrap_or(""))
             .collect::<Vec<&str>>()
     };
-    if let Some(d) = dns {
-        out.push(("query.len", d.len.clone()));
-        out.push(("query.labels", d.labels.clone()));
-        out.push(("query.entropy", d.entropy.clone()));
-        out.push(("query.digits", d.digits.clone()));
-        out.push(("query.consonants", d.consonants.clone()));
-        let (suffixes, n_suffixes) = intern(d.suffix.iter().map(String::as_str));
-        out.push(("domain.rare", rarity_of(&d.by_domain.of, d.by_domain.len)));
-        out.push(("tld.rare", rarity_of(&suffixes, n_suffixes)));
-        // Names are a refinement of domains: one name has one domain.
-        let distinct = d.by_domain.distinct(&d.by_name);
-        out.push((
-            "domain.names",
-            d.by_domain
-                .of
-                .iter()
-                .map(|&g| f64::from(distinct[g as usize]))
-                .collect(),
-        ));
-        let mut nx_per = vec![0u32; by_src.len];
-        for (&g, &x) in by_src.of.iter().zip(&d.nx) {
-            nx_per[g as usize] += u32::from(x);
-        }
-        let counts = by_src.counts();
-        out.push((
-            "client.nxdomain",
-            by_src
-                .of
-                .iter()
-                .map(|&g| f64::from(nx_per[g as usize]) / f64::from(counts[g as usize].max(1)))
-                .collect(),
-        ));
+    if dns.is_some() {
+        // The name features are made when asked for (DnsRows::column); these need the
+        // frame.
         out.push(("answers.count", list_lengths(frame, "answers", rows)));
         out.push(("ttl.min", list_min(frame, "TTLs", rows)));
     }

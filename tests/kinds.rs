@@ -74,6 +74,16 @@ fn a_directory_loads_each_kind_in_its_own_table() {
         .load()
         .unwrap();
     assert!(dns.frame.column("query").is_ok());
+    // Another Zeek path asked for by name is taken from the directory too.
+    let weird = input(vec![dir.path().to_path_buf()], Some("weird"))
+        .load()
+        .unwrap();
+    assert_eq!(
+        weird.rows(),
+        ingest::load(&[common::data("zed/weird.log.gz")])
+            .unwrap()
+            .rows()
+    );
     // A kind not loaded: an error that names what was.
     let e = input(vec![dir.path().to_path_buf()], Some("http"))
         .load()
@@ -403,7 +413,17 @@ fn dga_querying_scores_and_a_mistyped_name_does_not() {
             f64::from(k),
         ));
     }
+    // A host whose reverse lookups fail: addresses, not generated names.
+    for k in 0..60 {
+        rows.push((
+            "10.0.0.6".to_string(),
+            format!("{k}.{}.10.10.in-addr.arpa", k * 3),
+            "NXDOMAIN",
+            f64::from(k),
+        ));
+    }
     let (ctx, b) = behaviours_of(&dns_frame(&rows));
+    assert_eq!(src_score(&ctx, &b, "10.0.0.6", Behaviour::Dga), 0.0);
     let bot = src_score(&ctx, &b, "10.0.0.99", Behaviour::Dga);
     assert!(bot >= 0.9, "{bot}");
     assert_eq!(src_score(&ctx, &b, "10.0.0.5", Behaviour::Dga), 0.0);
@@ -557,6 +577,11 @@ fn the_ui_switches_kinds_and_shows_joined_records() {
 
 /// A Zeek TSV dns log of queries (client, name, rcode_name), a second apart.
 fn dns_tsv(rows: &[(String, String, &str)]) -> String {
+    dns_tsv_uids(rows, |i| format!("D{i}"))
+}
+
+/// [`dns_tsv`] with the uid of row `i` given by `uid`.
+fn dns_tsv_uids(rows: &[(String, String, &str)], uid: impl Fn(usize) -> String) -> String {
     let mut s = String::from(
         "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n\
          #path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\t\
@@ -565,8 +590,9 @@ fn dns_tsv(rows: &[(String, String, &str)]) -> String {
     );
     for (i, (client, name, rcode)) in rows.iter().enumerate() {
         s.push_str(&format!(
-            "{}.000000\tD{i}\t{client}\t40000\t10.0.0.53\t53\tudp\t{name}\tA\t{rcode}\n",
-            1_400_000_000 + i
+            "{}.000000\t{}\t{client}\t40000\t10.0.0.53\t53\tudp\t{name}\tA\t{rcode}\n",
+            1_400_000_000 + i,
+            uid(i)
         ));
     }
     s
@@ -638,4 +664,59 @@ fn a_conn_logs_hosts_take_the_dns_behaviours_of_the_dns_log_beside_it() {
         .clone();
     assert!(find(&list, "192.168.1.77")["dga"].as_f64().unwrap() >= 0.9);
     assert_eq!(find(&list, &src)["tunnel"], 1.0);
+}
+
+#[test]
+fn a_uid_with_many_records_lists_the_first_of_them() {
+    use zsift::tui::app::{App, Overlay};
+    use zsift::tui::worker::{self, Event, Worker};
+    // zat's conn log, and 30 dns records all with its first connection's uid.
+    let conn = ingest::load(&[common::data("zat/conn.log")]).unwrap();
+    let uid = ingest::cell(&conn.frame, "uid", 0);
+    let rows: Vec<(String, String, &str)> = (0..30)
+        .map(|i| {
+            (
+                "10.0.0.1".to_string(),
+                format!("n{i}.example.com"),
+                "NOERROR",
+            )
+        })
+        .collect();
+    let text = dns_tsv_uids(&rows, |_| uid.clone());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(common::data("zat/conn.log"), dir.path().join("conn.log")).unwrap();
+    std::fs::write(dir.path().join("dns.log"), text).unwrap();
+    let (log, info) = worker::load(&input(vec![dir.path().to_path_buf()], None)).unwrap();
+    let dns = info.all.get("dns").unwrap();
+    assert_eq!(all_uid(dns), vec![uid.clone(); 30]);
+    let mut app = App::new("dir", 0, true);
+    let mut w = Worker::start();
+    let job = app.on_event(Event::Loaded(Ok((log, info)))).unwrap();
+    w.submit(job);
+    common::finish(&mut app, &mut w);
+    let key = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    let keys: Vec<KeyEvent> = std::iter::once(key('/'))
+        .chain(uid.chars().map(key))
+        .chain([enter, enter])
+        .collect();
+    for k in keys {
+        if let Some(a) = app.action_for(k) {
+            if let Some(job) = app.update(a) {
+                w.submit(job);
+            }
+        }
+    }
+    let Overlay::Detail { fields, .. } = &app.overlay else {
+        panic!("no record open");
+    };
+    let heads: Vec<&(String, String)> = fields.iter().filter(|(k, _)| k == "── dns").collect();
+    assert_eq!(heads.len(), 21, "{heads:?}");
+    assert_eq!(heads[20].1, "and 10 more with this uid");
+}
+
+fn all_uid(log: &ingest::Log) -> Vec<String> {
+    (0..log.rows())
+        .map(|r| ingest::cell(&log.frame, "uid", r))
+        .collect()
 }

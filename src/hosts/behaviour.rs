@@ -194,28 +194,41 @@ fn log_ramp(x: f64, from: f64, full: f64) -> f64 {
     ((x / from).ln() / (full / from).ln()).clamp(0.0, 1.0)
 }
 
+/// A name from a log (attacker's text) for a reason: neutralised, and cut after 60
+/// characters (a tunnel's names run to 253).
+fn name_text(name: &str) -> String {
+    let clean = crate::sanitize::sanitize(name);
+    match clean.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &clean[..at]),
+        None => clean.into_owned(),
+    }
+}
+
 /// A DNS tunnel: one client asked `names` distinct names under `domain`, their labels
-/// under it `mean_len` characters long on average.
+/// under it `mean_len` characters long on average (over the names).
 pub fn tunnel(domain: &str, names: usize, mean_len: f64) -> Score {
     let v = log_ramp(names as f64, TUNNEL_NAMES_FROM, TUNNEL_NAMES)
         * ramp_from(mean_len, TUNNEL_LEN_FROM, TUNNEL_LEN);
     Score::new(v, || {
         format!(
-            "{names} distinct names under {domain}, {} characters each",
+            "{names} distinct names under {}, {} characters each",
+            name_text(domain),
             number(mean_len)
         )
     })
 }
 
 /// A domain generation algorithm: `names` distinct names asked by one client did not
-/// exist, with `mean_entropy` bits per character on average.
+/// exist, with `mean_entropy` bits per character on average (names with a chosen part
+/// only: a failed reverse lookup says nothing of generated names).
 pub fn dga(names: usize, mean_entropy: f64, example: &str) -> Score {
     let v = log_ramp(names as f64, DGA_NAMES_FROM, DGA_NAMES)
         * ramp_from(mean_entropy, DGA_ENTROPY_FROM, DGA_ENTROPY);
     Score::new(v, || {
         format!(
-            "{names} names that do not exist ({} bits/char), such as {example}",
-            number(mean_entropy)
+            "{names} names that do not exist ({} bits/char), such as {}",
+            number(mean_entropy),
+            name_text(example)
         )
     })
 }

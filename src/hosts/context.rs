@@ -483,11 +483,18 @@ impl Context {
             ),
             "dport.odd" => per_row(&self.by_dport, self.oddness()),
             other => {
+                if let Some(v) = self
+                    .dns
+                    .as_ref()
+                    .and_then(|d| d.column(other, &self.by_src))
+                {
+                    return Some(v);
+                }
                 return self
                     .protocol
                     .iter()
                     .find(|(n, _)| *n == other)
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| v.clone());
             }
         })
     }

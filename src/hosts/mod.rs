@@ -409,37 +409,43 @@ fn dns_behaviours(ctx: &Context, d: &crate::protocol::DnsRows) -> DnsScores {
 
 /// The DNS behaviours of rows grouped by source (`by_src`) whose names are `d`.
 fn dns_scores(by_src: &Groups, d: &crate::protocol::DnsRows) -> DnsScores {
-    let clean = crate::sanitize::sanitize;
     let by_cd = Groups::by_pairs(&by_src.of, &d.by_domain.of);
     let by_cn = Groups::by_pairs(&by_src.of, &d.by_name.of);
-    let names = by_cd.distinct(&by_cn);
-    let len = Context::sum_per(&by_cd, &d.sub_len);
-    let rows = by_cd.counts();
-    let domain_of = by_cd.shared(&d.by_domain.of);
-    let tunnel = (0..by_cd.len)
-        .map(|g| {
-            behaviour::tunnel(
-                &clean(&d.domains[domain_of[g] as usize]),
-                names[g] as usize,
-                len[g] / f64::from(rows[g].max(1)),
-            )
-        })
-        .collect();
-    // Per client: distinct names answered NXDOMAIN, their mean entropy, one of them.
+    // Per (client, domain): its distinct names and their mean length under the domain;
+    // per client: its distinct names answered NXDOMAIN that someone could have chosen
+    // (not reverse lookups), their mean entropy, and one of them.
+    let mut names = vec![0usize; by_cd.len];
+    let mut len = vec![0.0f64; by_cd.len];
     let mut nx_names = vec![0usize; by_src.len];
     let mut nx_entropy = vec![0.0f64; by_src.len];
     let mut example = vec![None::<usize>; by_src.len];
     let mut seen = vec![false; by_cn.len];
     for i in 0..by_src.of.len() {
         let g = by_cn.of[i] as usize;
-        if d.nx[i] && !seen[g] {
-            seen[g] = true;
+        if seen[g] {
+            continue;
+        }
+        seen[g] = true;
+        let cd = by_cd.of[i] as usize;
+        names[cd] += 1;
+        len[cd] += d.sub_len(i);
+        if d.nx[i] && d.chosen(i) {
             let s = by_src.of[i] as usize;
             nx_names[s] += 1;
-            nx_entropy[s] += d.entropy[i];
+            nx_entropy[s] += d.entropy(i);
             example[s].get_or_insert(i);
         }
     }
+    let domain_of = by_cd.shared(&d.by_domain.of);
+    let tunnel = (0..by_cd.len)
+        .map(|g| {
+            behaviour::tunnel(
+                &d.domains[domain_of[g] as usize],
+                names[g],
+                len[g] / names[g].max(1) as f64,
+            )
+        })
+        .collect();
     let dga = (0..by_src.len)
         .map(|s| {
             let k = nx_names[s];
@@ -447,7 +453,7 @@ fn dns_scores(by_src: &Groups, d: &crate::protocol::DnsRows) -> DnsScores {
                 return Score::none();
             }
             let ex = example[s].map_or("", |i| d.names[d.by_name.of[i] as usize].as_str());
-            behaviour::dga(k, nx_entropy[s] / k as f64, &clean(ex))
+            behaviour::dga(k, nx_entropy[s] / k as f64, ex)
         })
         .collect();
     DnsScores {

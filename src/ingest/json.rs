@@ -19,6 +19,9 @@ use super::schema::{canonical_name, known_type, Kind, ZeekType};
 use super::values;
 use super::Part;
 
+/// Distinct `_path` values kept per run of lines.
+const MAX_PATHS: usize = 16;
+
 /// A JSON value as parsed, borrowing strings from the line where it can.
 #[derive(Debug)]
 enum JVal<'a> {
@@ -327,8 +330,12 @@ pub fn parse_chunk(data: &[u8], max_columns: usize) -> Part {
             match k.as_ref() {
                 "_write_ts" => continue,
                 "_path" => {
+                    // A log names one path (a few when logs were concatenated); a file
+                    // naming a new one on every line is not looked through each time.
                     if let JVal::Str(p) = &v {
-                        if !part.paths.iter().any(|x| x == p.as_ref()) {
+                        if part.paths.len() < MAX_PATHS
+                            && !part.paths.iter().any(|x| x == p.as_ref())
+                        {
                             part.paths.push(p.to_string());
                         }
                     }

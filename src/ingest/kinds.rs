@@ -101,9 +101,12 @@ impl Logs {
 pub fn kind_of_name(path: &Path) -> Option<&str> {
     let name = path.file_name()?.to_str()?;
     let (kind, rest) = name.split_once('.')?;
-    let log_like = [".log", ".json", ".gz", ".parquet"]
-        .iter()
-        .any(|ext| rest.ends_with(&ext[1..]));
+    // One of the dot-separated parts after the kind says it is a log: `dns.log`,
+    // `conn.log.labeled`, `conn.10:00:00-11:00:00.log.gz`, `http.json`, `ssl.parquet`
+    // (not `dns.catalog`, `conn.geojson`).
+    let log_like = rest
+        .split('.')
+        .any(|p| ["log", "json", "gz", "parquet"].contains(&p));
     (log_like && !kind.is_empty()).then_some(kind)
 }
 
@@ -157,7 +160,9 @@ fn expand_dir(dir: &Path, want: Option<&str>) -> Result<(Vec<PathBuf>, LeftOut),
     let (mut take, mut left) = (Vec::new(), Vec::new());
     for p in entries {
         match kind_of_name(&p) {
-            Some(k) if wanted.is_some_and(|w| w != k) && KNOWN.contains(&k) => {
+            // A kind asked for by name is taken, known or not (`--kind weird`).
+            Some(k) if wanted == Some(k) => take.push(p),
+            Some(k) if wanted.is_some() && KNOWN.contains(&k) => {
                 left.push((
                     p.display().to_string(),
                     format!("a {k} log (not asked for)"),
@@ -245,6 +250,9 @@ mod tests {
         assert_eq!(k("conn.10:00:00-11:00:00.log.gz"), Some("conn"));
         assert_eq!(k("ssl.2024-04-12-19-29-12.log"), Some("ssl"));
         assert_eq!(k("http.json"), Some("http"));
+        assert_eq!(k("conn.log.labeled"), Some("conn"));
+        assert_eq!(k("dns.catalog"), None);
+        assert_eq!(k("conn.geojson"), None);
         assert_eq!(k(".status"), None);
         assert_eq!(k("notes.txt"), None);
         assert_eq!(k("README"), None);

@@ -482,12 +482,7 @@ impl App {
             follow: None,
             window: None,
             saved: None,
-            dns: self
-                .info
-                .as_ref()
-                .filter(|i| i.kind != "dns")
-                .and_then(|i| i.all.get("dns"))
-                .map(|l| Arc::new(l.clone())),
+            dns: self.info.as_ref().and_then(|i| i.dns.clone()),
         })
     }
 
@@ -922,7 +917,11 @@ impl App {
     /// query (the fields differ from kind to kind).
     fn next_kind(&mut self) -> Option<Job> {
         let info = self.info.clone()?;
-        if self.follow.is_some() || info.all.kinds.len() < 2 {
+        if self.follow.is_some() {
+            self.status = Some("a followed log is of one kind".into());
+            return None;
+        }
+        if info.all.kinds.len() < 2 {
             self.status = Some(
                 "one kind of log loaded (give zsift a sensor's directory, or conn, dns, http \
                  and ssl logs together)"
@@ -934,21 +933,33 @@ impl App {
         let at = names.iter().position(|k| *k == info.kind).unwrap_or(0);
         let kind = names[(at + 1) % names.len()].to_string();
         let log = info.all.get(&kind)?.clone();
-        let base = info
-            .name
-            .strip_suffix(&format!(" [{}]", info.kind))
-            .unwrap_or(&info.name)
-            .to_string();
-        let new = super::worker::kind_info(&log, &base, &kind, Arc::clone(&info.all));
+        let new = super::worker::kind_info(&log, &info.source, &kind, Arc::clone(&info.all));
+        // Another table: its own features and label column, and nothing of the last
+        // one's view (its fields are not this one's).
         self.model.filter = crate::filter::Filter::default();
         self.model.train_label = None;
         self.model.features = Some(new.default_features.clone());
+        self.model.label_column = new
+            .label_column
+            .clone()
+            .unwrap_or_else(|| crate::filter::LABEL_COLUMN.into());
         self.table.query = crate::query::Query::default();
+        self.table.search.clear();
         self.query_back.clear();
-        self.status = Some(format!("analysing the {kind} log ({} rows)", log.rows()));
+        self.query_error = None;
+        self.strip.window = None;
+        self.status = Some(format!(
+            "analysing the {} log ({} rows)",
+            clean(&kind),
+            log.rows()
+        ));
         self.log = Some(Arc::new(log));
         self.info = Some(Arc::new(new));
-        self.start_job()
+        let job = self.start_job();
+        // The last table's results are not shown dimmed meanwhile: their rows are not
+        // this table's.
+        self.previous = None;
+        job
     }
 
     /// Lists the connections of the host or pair highlighted in the Hosts tab, flagged
@@ -969,6 +980,9 @@ impl App {
     }
 
     fn open_detail(&mut self) {
+        // Records of another kind shown per kind: a long DNS-over-TCP session (or a
+        // hostile log) gives one uid thousands of records.
+        const JOINED_SHOWN: usize = 20;
         let (Some(log), Some(f)) = (self.log.clone(), self.selected_flagged().cloned()) else {
             return;
         };
@@ -997,7 +1011,8 @@ impl App {
         if let Some(info) = &self.info {
             let raw_uid = crate::ingest::cell(frame, "uid", f.row);
             for (kind, other, rows) in info.all.with_uid(&info.kind, &raw_uid) {
-                for &r in &rows {
+                let kind = clean(kind);
+                for &r in rows.iter().take(JOINED_SHOWN) {
                     fields.push((
                         format!("── {kind}"),
                         format!("record {} of {} with this uid", r + 1, other.rows()),
@@ -1008,6 +1023,12 @@ impl App {
                             fields.push((format!("{kind}.{}", clean(c.as_str())), clean(&v)));
                         }
                     }
+                }
+                if rows.len() > JOINED_SHOWN {
+                    fields.push((
+                        format!("── {kind}"),
+                        format!("and {} more with this uid", rows.len() - JOINED_SHOWN),
+                    ));
                 }
             }
         }

@@ -79,6 +79,11 @@ pub struct LogInfo {
     pub default_features: FeatureOptions,
     /// The kind of log analysed (`conn`, `dns`...).
     pub kind: String,
+    /// The input's name as given, without the kind (the header adds it).
+    pub source: String,
+    /// A dns log loaded beside the analysed one (whose clients' DNS behaviours join the
+    /// hosts' scores).
+    pub dns: Option<Arc<super::worker::DnsBeside>>,
     /// Every log loaded, each kind in its own table (`L` switches between them; a row's
     /// record shows the records of other kinds with its uid).
     pub all: Arc<crate::ingest::kinds::Logs>,
@@ -206,6 +211,8 @@ impl LogInfo {
                     .collect::<Vec<_>>(),
             )
             .to_string(),
+            source: name.to_string(),
+            dns: None,
             all: Arc::default(),
         }
     }

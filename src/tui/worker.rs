@@ -68,7 +68,36 @@ pub struct Job {
     pub saved: Option<Arc<SavedFile>>,
     /// A dns log loaded beside the analysed one: its clients' DNS behaviours join the
     /// hosts' scores.
-    pub dns: Option<Arc<Log>>,
+    pub dns: Option<Arc<DnsBeside>>,
+}
+
+/// A dns log loaded beside the analysed one, and its clients' DNS behaviours, made once
+/// for every job on the analysed log.
+#[derive(Debug, Default)]
+pub struct DnsBeside {
+    log: Option<Log>,
+    hosts: std::sync::OnceLock<Option<crate::hosts::DnsHosts>>,
+}
+
+impl DnsBeside {
+    /// Beside `log`.
+    pub fn new(log: Log) -> Self {
+        Self {
+            log: Some(log),
+            hosts: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The DNS behaviours of the dns log's clients (made on first use).
+    pub fn hosts(&self) -> Option<&crate::hosts::DnsHosts> {
+        self.hosts
+            .get_or_init(|| {
+                self.log
+                    .as_ref()
+                    .and_then(|l| crate::hosts::DnsHosts::of(&l.frame))
+            })
+            .as_ref()
+    }
 }
 
 /// A saved model the UI was opened with (`zsift --model FILE`).
@@ -376,6 +405,7 @@ pub fn kind_info(
     kind: &str,
     all: Arc<crate::ingest::kinds::Logs>,
 ) -> LogInfo {
+    let base = name;
     let name = if all.kinds.len() > 1 {
         format!("{name} [{kind}]")
     } else {
@@ -383,6 +413,12 @@ pub fn kind_info(
     };
     let mut info = LogInfo::new(log, &name);
     info.kind = kind.to_string();
+    info.source = base.to_string();
+    if kind != "dns" {
+        if let Some(dns) = all.get("dns") {
+            info.dns = Some(Arc::new(DnsBeside::new(dns.clone())));
+        }
+    }
     info.all = all;
     info
 }
@@ -968,12 +1004,8 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Ran, Stop> 
         }
     };
     let mut analysis = analysis;
-    if let Some(dns) = job
-        .dns
-        .as_ref()
-        .and_then(|l| crate::hosts::DnsHosts::of(&l.frame))
-    {
-        analysis.add_dns_hosts(&dns);
+    if let Some(dns) = job.dns.as_ref().and_then(|d| d.hosts()) {
+        analysis.add_dns_hosts(dns);
     }
     if cancel.is_cancelled() {
         return Err(Stop::Cancelled);
