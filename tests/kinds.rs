@@ -542,21 +542,7 @@ fn the_ui_switches_kinds_and_shows_joined_records() {
     // A query found by its uid (every row is searched, flagged or not), then Enter: its
     // record, and the connection it belongs to.
     let uid = ingest::cell(&app.log.as_ref().unwrap().frame, "uid", 0);
-    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
-    let keys: Vec<KeyEvent> = std::iter::once(key('/'))
-        .chain(uid.chars().map(key))
-        .chain([enter, enter])
-        .collect();
-    for k in keys {
-        if let Some(a) = app.action_for(k) {
-            if let Some(job) = app.update(a) {
-                w.submit(job);
-            }
-        }
-    }
-    let Overlay::Detail { fields, .. } = &app.overlay else {
-        panic!("no record open");
-    };
+    let fields = open_record(&mut app, &mut w, &uid);
     assert!(fields.iter().any(|(k, _)| k == "── conn"), "{fields:?}");
     assert!(
         fields.iter().any(|(k, _)| k == "conn.conn_state"),
@@ -668,7 +654,7 @@ fn a_conn_logs_hosts_take_the_dns_behaviours_of_the_dns_log_beside_it() {
 
 #[test]
 fn a_uid_with_many_records_lists_the_first_of_them() {
-    use zsift::tui::app::{App, Overlay};
+    use zsift::tui::app::App;
     use zsift::tui::worker::{self, Event, Worker};
     // zat's conn log, and 30 dns records all with its first connection's uid.
     let conn = ingest::load(&[common::data("zat/conn.log")]).unwrap();
@@ -694,6 +680,25 @@ fn a_uid_with_many_records_lists_the_first_of_them() {
     let job = app.on_event(Event::Loaded(Ok((log, info)))).unwrap();
     w.submit(job);
     common::finish(&mut app, &mut w);
+    let fields = open_record(&mut app, &mut w, &uid);
+    let heads: Vec<&(String, String)> = fields.iter().filter(|(k, _)| k == "── dns").collect();
+    assert_eq!(heads.len(), 21, "{heads:?}");
+    assert_eq!(heads[20].1, "and 10 more with this uid");
+}
+
+fn all_uid(log: &ingest::Log) -> Vec<String> {
+    (0..log.rows())
+        .map(|r| ingest::cell(&log.frame, "uid", r))
+        .collect()
+}
+
+/// Searches the rows for `uid` (`/`), opens the first found (Enter) and returns its
+/// record's lines.
+fn open_record(
+    app: &mut zsift::tui::app::App,
+    w: &mut zsift::tui::worker::Worker,
+    uid: &str,
+) -> Vec<(String, String)> {
     let key = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
     let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
     let keys: Vec<KeyEvent> = std::iter::once(key('/'))
@@ -707,16 +712,8 @@ fn a_uid_with_many_records_lists_the_first_of_them() {
             }
         }
     }
-    let Overlay::Detail { fields, .. } = &app.overlay else {
-        panic!("no record open");
-    };
-    let heads: Vec<&(String, String)> = fields.iter().filter(|(k, _)| k == "── dns").collect();
-    assert_eq!(heads.len(), 21, "{heads:?}");
-    assert_eq!(heads[20].1, "and 10 more with this uid");
-}
-
-fn all_uid(log: &ingest::Log) -> Vec<String> {
-    (0..log.rows())
-        .map(|r| ingest::cell(&log.frame, "uid", r))
-        .collect()
+    match &app.overlay {
+        zsift::tui::app::Overlay::Detail { fields, .. } => fields.clone(),
+        _ => panic!("no record open"),
+    }
 }
