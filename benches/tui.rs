@@ -102,7 +102,13 @@ fn main() {
     );
     let (mut firsts, mut finished, mut summarised) = (Vec::new(), Vec::new(), Vec::new());
     let mut last = None;
-    for _ in 0..5 {
+    // Five sessions (ZSIFT_BENCH_SESSIONS for another number: a 10M-row log takes minutes).
+    let sessions = std::env::var("ZSIFT_BENCH_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5usize)
+        .max(1);
+    for _ in 0..sessions {
         let (a, b, c, app) = session(&input);
         firsts.push(a);
         finished.push(b);

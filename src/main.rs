@@ -5,6 +5,7 @@ use zsift::cli::{self, Cli, CliError};
 
 fn main() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
+    zsift::memory::trace_start();
     // No colours from clap: its messages are rendered with the arguments as given (not
     // with escape sequences stripped, which would show another argument than the one
     // typed), then neutralised.

@@ -49,18 +49,41 @@ fn read() -> Option<Memory> {
     })
 }
 
-/// With `ZSIFT_MEMORY_TRACE` set, writes to standard error the resident memory at the end
-/// of `stage` and its peak since the previous stage (the kernel's mark is reset each
-/// time), to find which stage holds or builds what: `load`, `context`, `features`,
-/// `detectors`... Nothing otherwise.
-pub fn trace(stage: &str) {
+/// When the last stage ended (the first one's start: [`trace_start`]).
+static STAGE_START: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+/// Whether `ZSIFT_MEMORY_TRACE` is set.
+fn tracing() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if !*ON.get_or_init(|| std::env::var_os("ZSIFT_MEMORY_TRACE").is_some()) {
+    *ON.get_or_init(|| std::env::var_os("ZSIFT_MEMORY_TRACE").is_some())
+}
+
+/// Marks the start of the first stage [`trace`] times (the program's start).
+pub fn trace_start() {
+    if tracing() {
+        *STAGE_START.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+    }
+}
+
+/// With `ZSIFT_MEMORY_TRACE` set, writes to standard error the resident memory at the end
+/// of `stage`, its peak since the previous stage (the kernel's mark is reset each time)
+/// and the seconds it took, to find which stage holds or builds what, and how long it
+/// takes: `load`, `context`, `features`, `detectors`... Nothing otherwise.
+pub fn trace(stage: &str) {
+    if !tracing() {
         return;
     }
+    let now = std::time::Instant::now();
+    let since = STAGE_START
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .replace(now)
+        .map_or(String::new(), |t| {
+            format!(", {:.2} s", (now - t).as_secs_f64())
+        });
     if let Some(m) = read() {
         eprintln!(
-            "zsift: memory after {stage}: resident {} MB, peak during it {} MB",
+            "zsift: memory after {stage}: resident {} MB, peak during it {} MB{since}",
             m.resident >> 20,
             m.peak >> 20
         );

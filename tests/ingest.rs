@@ -495,3 +495,33 @@ fn over_long_lines_are_skipped_with_their_own_line_numbers() {
     let e = from_bytes(format!("{long}\n").as_bytes()).unwrap_err();
     assert!(e.to_string().contains("no valid records"), "{e}");
 }
+
+/// A column's cells read through `Cells` (a chunk found by search) are those `cell`
+/// writes, on a frame of several chunks with times, lists, numbers and text.
+#[test]
+fn cells_read_by_chunk_are_the_cells() {
+    let log = ingest::load(&[
+        common::data("zat/dns.log"),
+        common::data("zed/dns.log.gz"),
+        common::data("zat/dns.log"),
+    ])
+    .unwrap();
+    let first = log
+        .frame
+        .column("ts")
+        .unwrap()
+        .as_materialized_series()
+        .n_chunks();
+    assert!(first >= 3, "{first} chunks");
+    for name in log.frame.get_column_names() {
+        let cells = ingest::Cells::of(&log.frame, name.as_str());
+        for r in (0..log.rows()).step_by(37).chain([0, log.rows() - 1]) {
+            assert_eq!(
+                cells.get(r),
+                ingest::cell(&log.frame, name.as_str(), r),
+                "{name} {r}"
+            );
+        }
+    }
+    assert_eq!(ingest::Cells::of(&log.frame, "nope").get(0), "-");
+}

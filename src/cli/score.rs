@@ -139,13 +139,18 @@ fn for_rows(
 ) -> Result<(), CliError> {
     use rayon::prelude::*;
     let extra = kind_fields(&log.frame);
+    let cells: Vec<crate::ingest::Cells> = FIELDS
+        .iter()
+        .chain(extra)
+        .map(|c| crate::ingest::Cells::of(&log.frame, c))
+        .collect();
     for chunk in order.chunks(CHUNK) {
         let rows: Vec<Row> = chunk
             .par_iter()
             .map(|&i| {
                 let r = a.matrix.rows[i] as usize;
                 Row {
-                    fields: Row::fields_of(&log.frame, r, extra),
+                    fields: cells.iter().map(|c| c.get(r)).collect(),
                     extra,
                     score: a.verdicts.combined[i],
                     votes: a.verdicts.votes[i],
