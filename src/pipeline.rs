@@ -501,6 +501,7 @@ pub fn landscape(
     let x = &a.matrix.x;
     progress(LandscapeStage::Pca);
     let pca = crate::embed::pca(x.view(), cancel).map_err(embed_err)?;
+    crate::memory::trace("PCA");
     let umap = if opts.umap {
         progress(LandscapeStage::Umap);
         Some(crate::embed::umap(x.view(), &opts.umap_params, cancel).map_err(embed_err)?)
@@ -508,6 +509,7 @@ pub fn landscape(
         None
     };
     crate::memory::release();
+    crate::memory::trace("UMAP");
     let numeric: Vec<String> = a
         .matrix
         .features
@@ -556,5 +558,6 @@ pub fn landscape(
         subsets.extend(r?);
     }
     crate::memory::release();
+    crate::memory::trace("HDBSCAN and cluster statistics");
     Ok(Landscape { pca, umap, subsets })
 }

@@ -43,6 +43,7 @@ fn analyse(
     subsets: &[Subset],
 ) -> Result<(Log, Analysis, Landscape), CliError> {
     let log = input.load()?;
+    crate::memory::trace("load");
     let cancel = Cancel::new();
     let (_, a) = model.analyze(&log, &cancel)?;
     let opts = LandscapeOptions {
@@ -193,6 +194,7 @@ pub fn run_export(
     };
     let written = export::export(dir, &log, &a, extras)
         .map_err(|e| CliError::Output(std::io::Error::other(e.to_string())))?;
+    crate::memory::trace("writing");
     if let Some(n) = l.umap.as_ref().and_then(|u| u.sampled) {
         writeln!(out, "UMAP was fitted on a sample of {n} distinct rows; the others were placed by its transform step")?;
     }
