@@ -26,6 +26,12 @@ Follow a log as Zeek writes it, scoring new rows as they arrive.
 \fBzsift score \-\-format jsonl conn.log.gz | jq .\fR
 Print the flagged connections as JSON lines.
 .TP
+\fBzsift /nsm/zeek/logs/current/\fR
+Open a sensor's directory: its conn, dns, http and ssl logs, each in its own table (L switches; a row's record shows the other kinds' records with its uid).
+.TP
+\fBzsift hosts \-\-kind dns dns.log.gz\fR
+Rank the clients of a dns log, with DNS tunnel and DGA scores.
+.TP
 \fBzsift hosts \-\-by pair \-\-top 20 conn.log\fR
 Rank pairs of hosts by their behaviour (scans, beacons, long connections, exfiltration, brute force).
 .TP

@@ -233,7 +233,8 @@ pub enum Command {
         format: crate::export::TableFormat,
     },
     /// Rank sources, destinations or pairs by host score: behaviour scores (scan, beacon,
-    /// long connection, exfiltration, brute force) and how anomalous their connections are.
+    /// long connection, exfiltration, brute force; DNS tunnel and DGA from a dns log) and
+    /// how anomalous their connections are.
     Hosts {
         /// What to load.
         #[command(flatten)]
