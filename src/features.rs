@@ -486,11 +486,43 @@ pub(crate) fn numeric_values(
     frame: &DataFrame,
     name: &str,
 ) -> Result<Vec<Option<f64>>, FeatureError> {
+    let s = numeric_series(frame, name)?;
+    let ca = s.f64().map_err(|_| FeatureError::NotNumeric(name.into()))?;
+    Ok(ca.iter().map(|v| v.filter(|x| x.is_finite())).collect())
+}
+
+/// A numeric column's values at frame rows `rows` as the features read them: unset and
+/// non-finite values as 0. Read through one contiguous array rather than a whole-log list
+/// of options (half the memory, and no search for each row's chunk).
+fn numeric_at(frame: &DataFrame, name: &str, rows: &[u32]) -> Result<Vec<f64>, FeatureError> {
+    let s = numeric_series(frame, name)?.rechunk();
+    let ca = s.f64().map_err(|_| FeatureError::NotNumeric(name.into()))?;
+    let Some(arr) = ca.downcast_iter().next() else {
+        return Ok(vec![0.0; rows.len()]);
+    };
+    let values = arr.values().as_slice();
+    let valid = arr.validity();
+    Ok(rows
+        .iter()
+        .map(|&r| {
+            let r = r as usize;
+            let v = values[r];
+            if valid.is_some_and(|b| !b.get_bit(r)) || !v.is_finite() {
+                0.0
+            } else {
+                v
+            }
+        })
+        .collect())
+}
+
+/// A numeric column as f64 (times in seconds).
+fn numeric_series(frame: &DataFrame, name: &str) -> Result<Series, FeatureError> {
     let col = frame
         .column(name)
         .map_err(|_| FeatureError::Missing(name.into()))?;
     let s = col.as_materialized_series();
-    let s = match s.dtype() {
+    match s.dtype() {
         DataType::Datetime(_, _) => s
             .to_physical_repr()
             .cast(&DataType::Float64)
@@ -501,9 +533,7 @@ pub(crate) fn numeric_values(
         }
         _ => return Err(FeatureError::NotNumeric(name.into())),
     }
-    .map_err(|_| FeatureError::NotNumeric(name.into()))?;
-    let ca = s.f64().map_err(|_| FeatureError::NotNumeric(name.into()))?;
-    Ok(ca.iter().map(|v| v.filter(|x| x.is_finite())).collect())
+    .map_err(|_| FeatureError::NotNumeric(name.into()))
 }
 
 /// Category codes for every frame row, and the vocabulary.
@@ -709,12 +739,7 @@ pub fn build(
             Encoding::Numeric => {
                 let v: Vec<f64> = match from_context(&f.column) {
                     Some(c) => keep.iter().map(|&i| c[i]).collect(),
-                    None => {
-                        let col = numeric_values(frame, &f.column)?;
-                        rows.iter()
-                            .map(|&r| col.get(r as usize).copied().flatten().unwrap_or(0.0))
-                            .collect()
-                    }
+                    None => numeric_at(frame, &f.column, &rows)?,
                 };
                 let scaled = compressed(&v, opts.scaling);
                 (scaled, Raw::Num(v))
@@ -753,8 +778,8 @@ pub fn build(
                 robust_centre_scale(&mut t)
             }
         };
-        for (i, v) in values.iter().enumerate() {
-            x[[i, j]] = (v - centre) / scale;
+        for (dst, v) in x.column_mut(j).iter_mut().zip(&values) {
+            *dst = (v - centre) / scale;
         }
         let param = match &r {
             Raw::Num(_) => Param::Numeric,
