@@ -765,3 +765,55 @@ fn open_record(
         _ => panic!("no record open"),
     }
 }
+
+#[test]
+fn a_json_stream_of_several_logs_splits_into_its_kinds() {
+    // zat's conn log (given `_path` conn) and 500 of zed's dns records, interleaved in
+    // one JSON stream, as a log shipper writes them.
+    let conn_text = std::fs::read_to_string(common::data("zat/conn.json.log")).unwrap();
+    let dns_text = String::from_utf8(readable_part("zed/dns.json.gz")).unwrap();
+    let conn_lines: Vec<String> = conn_text
+        .lines()
+        .map(|l| l.replacen('{', "{\"_path\":\"conn\",", 1))
+        .collect();
+    let dns_lines: Vec<&str> = dns_text.lines().take(500).collect();
+    let mut stream = String::new();
+    for i in 0..conn_lines.len().max(dns_lines.len()) {
+        for l in [
+            conn_lines.get(i).map(String::as_str),
+            dns_lines.get(i).copied(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            stream.push_str(l);
+            stream.push('\n');
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zeek.json");
+    std::fs::write(&path, stream).unwrap();
+    let all = input(vec![path], None).load_all().unwrap();
+    assert_eq!(all.names(), ["conn", "dns"]);
+    let (conn, dns) = (all.get("conn").unwrap(), all.get("dns").unwrap());
+    let alone = ingest::load(&[common::data("zat/conn.json.log")]).unwrap();
+    assert_eq!((conn.rows(), dns.rows()), (alone.rows(), 500));
+    // Each table has its own columns only, and the values of its own lines.
+    assert!(conn.frame.column("query").is_err() && dns.frame.column("conn_state").is_err());
+    for c in ["uid", "ts", "orig_bytes", "conn_state", "history"] {
+        for r in 0..alone.rows() {
+            assert_eq!(
+                ingest::cell(&conn.frame, c, r),
+                ingest::cell(&alone.frame, c, r),
+                "{c} {r}"
+            );
+        }
+    }
+    for (r, l) in dns_lines.iter().enumerate() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(
+            ingest::cell(&dns.frame, "uid", r),
+            v["uid"].as_str().unwrap()
+        );
+    }
+}

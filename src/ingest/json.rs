@@ -326,6 +326,7 @@ pub fn parse_chunk(data: &[u8], max_columns: usize) -> Part {
         flatten("", obj, &mut pairs);
         vals.clear();
         let mut bad = None;
+        let mut row_path = super::NO_PATH;
         for (k, v) in pairs.drain(..) {
             match k.as_ref() {
                 "_write_ts" => continue,
@@ -333,10 +334,13 @@ pub fn parse_chunk(data: &[u8], max_columns: usize) -> Part {
                     // A log names one path (a few when logs were concatenated); a file
                     // naming a new one on every line is not looked through each time.
                     if let JVal::Str(p) = &v {
-                        if part.paths.len() < MAX_PATHS
-                            && !part.paths.iter().any(|x| x == p.as_ref())
-                        {
-                            part.paths.push(p.to_string());
+                        match part.paths.iter().position(|x| x == p.as_ref()) {
+                            Some(k) => row_path = k as u16,
+                            None if part.paths.len() < MAX_PATHS => {
+                                part.paths.push(p.to_string());
+                                row_path = (part.paths.len() - 1) as u16;
+                            }
+                            None => {}
                         }
                     }
                     continue;
@@ -381,6 +385,11 @@ pub fn parse_chunk(data: &[u8], max_columns: usize) -> Part {
             }
         }
         part.rows += 1;
+        part.row_paths.push(row_path);
+    }
+    // A run of one log (or of logs naming none) needs no path per row.
+    if part.paths.len() < 2 {
+        part.row_paths = Vec::new();
     }
     part.columns = c
         .cols

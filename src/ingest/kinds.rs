@@ -10,6 +10,10 @@
 //! order given (a day of rotated logs, or logs of several days: their rows follow one
 //! another, as when they are named one by one); each kind has its own frame.
 //!
+//! A JSON stream of several logs in one file (each line naming its `_path`) is split into
+//! its logs, each with the columns its lines use. (TSV logs concatenated into one file
+//! are of the first `#path`'s kind.)
+//!
 //! A directory stands for the logs in it (not below it) that Zeek names `conn`, `dns`,
 //! `http` or `ssl` (`dns.log`, `dns.log.gz`, rotated as `dns.10:00:00-11:00:00.log.gz`,
 //! or `.json`), in name order; the other logs in it (files, x509, weird, the sensor's
@@ -108,6 +112,38 @@ pub fn kind_of_name(path: &Path) -> Option<&str> {
         .split('.')
         .any(|p| ["log", "json", "gz", "parquet"].contains(&p));
     (log_like && !kind.is_empty()).then_some(kind)
+}
+
+/// A file read, split by Zeek path when it is a JSON stream of several logs (each line's
+/// `_path`): one load per path, each with its rows and the columns they use.
+fn split_by_path(load: FileLoad) -> Vec<FileLoad> {
+    if load.info.paths.len() < 2 {
+        return vec![load];
+    }
+    let mut by_path: Vec<(String, Vec<super::Part>)> = Vec::new();
+    for part in load.parts {
+        for p in part.split_by_path() {
+            let path = p.paths.first().cloned().unwrap_or_default();
+            match by_path.iter_mut().find(|(k, _)| *k == path) {
+                Some((_, parts)) => parts.push(p),
+                None => by_path.push((path, vec![p])),
+            }
+        }
+    }
+    let mut skipped = Some(load.skipped);
+    by_path
+        .into_iter()
+        .map(|(path, parts)| FileLoad {
+            info: super::FileInfo {
+                rows: parts.iter().map(|p| p.rows).sum(),
+                paths: vec![path],
+                ..load.info.clone()
+            },
+            parts,
+            // The file's skipped lines are counted once, with its first log.
+            skipped: skipped.take().unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// The kind of a file read: its declared path, else its fields.
@@ -212,11 +248,12 @@ pub fn load_kinds(
             } else {
                 open_file(&f, &name)?
             };
-            let load = read(&name, reader, limits)?;
-            let kind = kind_of_load(&load);
-            match groups.iter_mut().find(|(k, _)| *k == kind) {
-                Some((_, loads)) => loads.push(load),
-                None => groups.push((kind, vec![load])),
+            for load in split_by_path(read(&name, reader, limits)?) {
+                let kind = kind_of_load(&load);
+                match groups.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, loads)) => loads.push(load),
+                    None => groups.push((kind, vec![load])),
+                }
             }
         }
     }

@@ -249,6 +249,9 @@ pub struct Part {
     skipped: Vec<(usize, String)>,
     /// `_path` values seen (JSON).
     paths: Vec<String>,
+    /// Each row's `_path`, as an index into `paths` ([`NO_PATH`]: none, or past the ones
+    /// kept), for a JSON stream that mixes logs (split by kind when loaded).
+    row_paths: Vec<u16>,
     /// Parsing stopped at a record that would have made more columns than allowed.
     too_wide: bool,
 }
@@ -271,6 +274,49 @@ impl Part {
 
     fn skip(&mut self, line: usize, reason: String) {
         self.skipped.push((line, reason));
+    }
+}
+
+/// A row without a `_path` of its own in [`Part::row_paths`].
+const NO_PATH: u16 = u16::MAX;
+
+impl Part {
+    /// The parts of a JSON stream of several logs, one per `_path` (in the order of
+    /// `paths`): each with its rows, and only the columns its rows give a value. Rows
+    /// without a `_path` go with the first.
+    fn split_by_path(self) -> Vec<Part> {
+        if self.paths.len() < 2 || self.row_paths.len() != self.rows {
+            return vec![self];
+        }
+        (0..self.paths.len())
+            .map(|k| {
+                let mask: BooleanChunked = self
+                    .row_paths
+                    .iter()
+                    .map(|&p| usize::from(p) == k || (k == 0 && p == NO_PATH))
+                    .collect();
+                let rows = mask.sum().unwrap_or(0) as usize;
+                let columns = self
+                    .columns
+                    .iter()
+                    .filter_map(|c| c.filter(&mask).ok())
+                    .filter(|c| c.null_count() < rows)
+                    .collect();
+                Part {
+                    columns,
+                    rows,
+                    skipped: if k == 0 {
+                        self.skipped.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    paths: vec![self.paths[k].clone()],
+                    row_paths: Vec::new(),
+                    too_wide: self.too_wide,
+                }
+            })
+            .filter(|p| p.rows > 0 || !p.skipped.is_empty())
+            .collect()
     }
 }
 
@@ -571,12 +617,39 @@ fn merge(mut parts: Vec<Part>, contiguous: bool) -> Part {
     }
     let rows: Vec<usize> = parts.iter().map(|p| p.rows).collect();
     let mut paths: Vec<String> = Vec::new();
+    // Each row's path, renumbered in the merged list, when the parts name several; a part
+    // of one path (or none) keeps no list: its rows are all of that path.
+    let mut row_paths: Vec<u16> = Vec::new();
+    let keep_row_paths = {
+        let mut all: Vec<&String> = parts.iter().flat_map(|p| &p.paths).collect();
+        all.sort();
+        all.dedup();
+        all.len() > 1
+    };
     // Column-major: pieces[c][p] is column c of part p.
     let mut pieces: Vec<Vec<Option<Series>>> = vec![vec![None; parts.len()]; names.len()];
     for (pi, p) in parts.iter_mut().enumerate() {
+        let mut renumber = Vec::with_capacity(p.paths.len());
         for x in p.paths.drain(..) {
-            if !paths.contains(&x) {
-                paths.push(x);
+            let at = match paths.iter().position(|y| *y == x) {
+                Some(k) => k,
+                None => {
+                    paths.push(x);
+                    paths.len() - 1
+                }
+            };
+            renumber.push(u16::try_from(at).unwrap_or(NO_PATH));
+        }
+        if keep_row_paths {
+            if p.row_paths.len() == p.rows {
+                row_paths.extend(
+                    p.row_paths
+                        .iter()
+                        .map(|&r| renumber.get(usize::from(r)).copied().unwrap_or(NO_PATH)),
+                );
+            } else {
+                let only = renumber.first().copied().unwrap_or(NO_PATH);
+                row_paths.extend(std::iter::repeat_n(only, p.rows));
             }
         }
         for s in p.columns.drain(..) {
@@ -617,6 +690,7 @@ fn merge(mut parts: Vec<Part>, contiguous: bool) -> Part {
         rows: rows.iter().sum(),
         skipped: Vec::new(),
         paths,
+        row_paths,
         too_wide: parts.iter().any(|p| p.too_wide),
     }
 }
