@@ -629,6 +629,9 @@ fn robust_centre_scale(train: &mut [f64]) -> (f64, f64) {
     if mad > 1e-12 {
         return (median, mad);
     }
+    // Summed in sorted order, as before the quantiles were selected (the last bits of a
+    // sum depend on its order).
+    train.sort_unstable_by(f64::total_cmp);
     let n = train.len() as f64;
     let mean = train.iter().sum::<f64>() / n;
     let std = (train.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();

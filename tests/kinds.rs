@@ -777,7 +777,8 @@ fn a_json_stream_of_several_logs_splits_into_its_kinds() {
         .map(|l| l.replacen('{', "{\"_path\":\"conn\",", 1))
         .collect();
     let dns_lines: Vec<&str> = dns_text.lines().take(500).collect();
-    let mut stream = String::new();
+    // First, a line of a third log that does not parse: skipped, and no table of its own.
+    let mut stream = String::from("{\"_path\":\"x509\",\"ts\":\"not a time\"}\n");
     for i in 0..conn_lines.len().max(dns_lines.len()) {
         for l in [
             conn_lines.get(i).map(String::as_str),
@@ -796,6 +797,11 @@ fn a_json_stream_of_several_logs_splits_into_its_kinds() {
     let all = input(vec![path], None).load_all().unwrap();
     assert_eq!(all.names(), ["conn", "dns"]);
     let (conn, dns) = (all.get("conn").unwrap(), all.get("dns").unwrap());
+    assert_eq!(
+        conn.skipped.count + dns.skipped.count,
+        1,
+        "the bad line, counted once"
+    );
     let alone = ingest::load(&[common::data("zat/conn.json.log")]).unwrap();
     assert_eq!((conn.rows(), dns.rows()), (alone.rows(), 500));
     // Each table has its own columns only, and the values of its own lines.
@@ -816,4 +822,20 @@ fn a_json_stream_of_several_logs_splits_into_its_kinds() {
             v["uid"].as_str().unwrap()
         );
     }
+}
+
+#[test]
+fn tsv_logs_concatenated_in_one_file_are_of_the_first_kind() {
+    let mut text = std::fs::read(common::data("zat/conn.log")).unwrap();
+    text.extend(std::fs::read(common::data("zat/dns.log")).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("both.log");
+    std::fs::write(&path, text).unwrap();
+    let all = input(vec![path], None).load_all().unwrap();
+    assert_eq!(all.names(), ["conn"]);
+    let rows = |f: &str| ingest::load(&[common::data(f)]).unwrap().rows();
+    assert_eq!(
+        all.get("conn").unwrap().rows(),
+        rows("zat/conn.log") + rows("zat/dns.log")
+    );
 }

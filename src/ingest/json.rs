@@ -19,8 +19,9 @@ use super::schema::{canonical_name, known_type, Kind, ZeekType};
 use super::values;
 use super::Part;
 
-/// Distinct `_path` values kept per run of lines.
-const MAX_PATHS: usize = 16;
+/// Distinct `_path` values kept per run of lines: far more than Zeek's logs (a shipper's
+/// stream of every log has a few dozen); a hostile file's further ones go with the first.
+const MAX_PATHS: usize = 4096;
 
 /// A JSON value as parsed, borrowing strings from the line where it can.
 #[derive(Debug)]
@@ -302,6 +303,7 @@ pub fn parse_chunk(data: &[u8], max_columns: usize) -> Part {
     };
     let mut pairs = Vec::new();
     let mut vals: Vec<(usize, Value)> = Vec::new();
+    let mut path_ids: HashMap<String, u16> = HashMap::new();
     for (i, l) in data.split(|&b| b == b'\n').enumerate() {
         let l = l.strip_suffix(b"\r").unwrap_or(l);
         if l.iter().all(u8::is_ascii_whitespace) {
@@ -331,14 +333,15 @@ pub fn parse_chunk(data: &[u8], max_columns: usize) -> Part {
             match k.as_ref() {
                 "_write_ts" => continue,
                 "_path" => {
-                    // A log names one path (a few when logs were concatenated); a file
-                    // naming a new one on every line is not looked through each time.
+                    // Looked up by hash: a file naming a new path on every line is not
+                    // looked through each time.
                     if let JVal::Str(p) = &v {
-                        match part.paths.iter().position(|x| x == p.as_ref()) {
-                            Some(k) => row_path = k as u16,
+                        match path_ids.get(p.as_ref()) {
+                            Some(&k) => row_path = k,
                             None if part.paths.len() < MAX_PATHS => {
                                 part.paths.push(p.to_string());
                                 row_path = (part.paths.len() - 1) as u16;
+                                path_ids.insert(p.to_string(), row_path);
                             }
                             None => {}
                         }

@@ -117,13 +117,17 @@ pub fn kind_of_name(path: &Path) -> Option<&str> {
 /// A file read, split by Zeek path when it is a JSON stream of several logs (each line's
 /// `_path`): one load per path, each with its rows and the columns they use.
 fn split_by_path(load: FileLoad) -> Vec<FileLoad> {
-    if load.info.paths.len() < 2 {
+    // TSV logs concatenated into one file keep the first `#path`'s kind (their rows have
+    // no path each).
+    if load.info.paths.len() < 2 || load.info.format != super::Format::Json {
         return vec![load];
     }
+    let first = load.info.paths[0].clone();
     let mut by_path: Vec<(String, Vec<super::Part>)> = Vec::new();
     for part in load.parts {
         for p in part.split_by_path() {
-            let path = p.paths.first().cloned().unwrap_or_default();
+            // A run of lines naming no path goes with the file's first.
+            let path = p.paths.first().cloned().unwrap_or_else(|| first.clone());
             match by_path.iter_mut().find(|(k, _)| *k == path) {
                 Some((_, parts)) => parts.push(p),
                 None => by_path.push((path, vec![p])),
@@ -133,6 +137,7 @@ fn split_by_path(load: FileLoad) -> Vec<FileLoad> {
     let mut skipped = Some(load.skipped);
     by_path
         .into_iter()
+        .filter(|(_, parts)| parts.iter().any(|p| p.rows > 0))
         .map(|(path, parts)| FileLoad {
             info: super::FileInfo {
                 rows: parts.iter().map(|p| p.rows).sum(),

@@ -315,7 +315,7 @@ impl Part {
                     too_wide: self.too_wide,
                 }
             })
-            .filter(|p| p.rows > 0 || !p.skipped.is_empty())
+            .filter(|p| p.rows > 0)
             .collect()
     }
 }
