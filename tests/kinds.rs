@@ -166,25 +166,17 @@ fn a_connections_records_of_other_kinds_join_by_uid() {
 #[test]
 fn dns_features_on_a_real_log() {
     let log = ingest::load(&[common::data("zed/dns.log.gz")]).unwrap();
-    let model = Model::default();
-    let a = analyze(&log, &model, &Cancel::new(), &|_| {}).unwrap();
-    let names: Vec<&str> = a
-        .matrix
-        .features
-        .iter()
-        .map(|f| f.column.as_str())
-        .collect();
-    for f in [
-        "query.entropy",
-        "domain.rare",
-        "domain.names",
-        "client.nxdomain",
-        "qtype_name",
-        "rcode_name",
-    ] {
-        assert!(names.contains(&f), "{f} not in {names:?}");
-    }
-    assert!(a.matrix.x.iter().all(|v| v.is_finite()));
+    assert_default_features(
+        &log,
+        &[
+            "query.entropy",
+            "domain.rare",
+            "domain.names",
+            "client.nxdomain",
+            "qtype_name",
+            "rcode_name",
+        ],
+    );
     // Recomputed from the rows themselves: the longest name's length and its labels.
     let n = log.rows();
     let rows: Vec<u32> = (0..n as u32).collect();
@@ -243,17 +235,7 @@ fn ssl_and_http_features_on_real_logs() {
     }
     let invalid = ctx.column("cert.invalid").unwrap();
     assert!(invalid.iter().all(|&v| v == 0.0 || v == 1.0));
-    let a = analyze(&ssl, &Model::default(), &Cancel::new(), &|_| {}).unwrap();
-    let names: Vec<&str> = a
-        .matrix
-        .features
-        .iter()
-        .map(|f| f.column.as_str())
-        .collect();
-    assert!(
-        names.contains(&"sni.missing") && names.contains(&"cipher"),
-        "{names:?}"
-    );
+    assert_default_features(&ssl, &["sni.missing", "cert.invalid", "cipher", "version"]);
 
     // zat's http log: its gzip is cut short on purpose (zsift refuses it whole); the
     // lines before the cut are a real http log.
@@ -283,22 +265,16 @@ fn ssl_and_http_features_on_real_logs() {
         let want = -((count as f64 + 1.0) / (http.rows() as f64 + 2.0)).ln();
         assert!((ua[r] - want).abs() < 1e-12, "{}", agents[r]);
     }
-    let a = analyze(&http, &Model::default(), &Cancel::new(), &|_| {}).unwrap();
-    let names: Vec<&str> = a
-        .matrix
-        .features
-        .iter()
-        .map(|f| f.column.as_str())
-        .collect();
-    for f in [
-        "uri.entropy",
-        "ua.src_rare",
-        "method",
-        "status_code",
-        "response_body_len",
-    ] {
-        assert!(names.contains(&f), "{f} not in {names:?}");
-    }
+    assert_default_features(
+        &http,
+        &[
+            "uri.entropy",
+            "ua.src_rare",
+            "method",
+            "status_code",
+            "response_body_len",
+        ],
+    );
 }
 
 /// The text of a gzip file up to where it can no longer be read, whole lines only.
@@ -838,4 +814,19 @@ fn tsv_logs_concatenated_in_one_file_are_of_the_first_kind() {
         all.get("conn").unwrap().rows(),
         rows("zat/conn.log") + rows("zat/dns.log")
     );
+}
+
+/// Asserts that the default model of `log` has each of `features`.
+fn assert_default_features(log: &ingest::Log, features: &[&str]) {
+    let a = analyze(log, &Model::default(), &Cancel::new(), &|_| {}).unwrap();
+    let names: Vec<&str> = a
+        .matrix
+        .features
+        .iter()
+        .map(|f| f.column.as_str())
+        .collect();
+    for f in features {
+        assert!(names.contains(f), "{f} not in {names:?}");
+    }
+    assert!(a.matrix.x.iter().all(|v| v.is_finite()));
 }
