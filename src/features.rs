@@ -115,12 +115,7 @@ fn protocol_defaults(kind: &str, has: &dyn Fn(&str) -> bool) -> Option<Vec<Featu
             }
         }
     }
-    let source = match kind {
-        "dns" => "query",
-        "http" => "uri",
-        _ => "server_name",
-    };
-    if has(source) {
+    if has(crate::protocol::source_field(kind)) {
         features.extend(
             crate::protocol::FEATURES
                 .iter()
@@ -151,13 +146,7 @@ impl FeatureOptions {
     /// numerics), every numeric column but identifiers. Robust scaling, unset as 0.
     pub fn default_for(frame: &DataFrame) -> Self {
         let has = |c: &str| frame.column(c).is_ok();
-        let names: Vec<&str> = frame
-            .get_column_names()
-            .iter()
-            .map(|s| s.as_str())
-            .collect();
-        if let Some(features) =
-            protocol_defaults(crate::ingest::kinds::kind_of_fields(&names), &has)
+        if let Some(features) = protocol_defaults(crate::ingest::kinds::kind_of_frame(frame), &has)
         {
             return Self {
                 features,

@@ -125,7 +125,7 @@ pub fn is_feature(name: &str) -> bool {
 }
 
 /// The field each kind's features are made from: a frame with it has them.
-fn source_field(kind: &str) -> &'static str {
+pub fn source_field(kind: &str) -> &'static str {
     match kind {
         "dns" => "query",
         "http" => "uri",
@@ -290,30 +290,44 @@ fn intern<'a>(values: impl Iterator<Item = &'a str>) -> (Vec<u32>, usize) {
     (codes, ids.len())
 }
 
+/// The range of a row's values among a list column's inner values (`None`: unset).
+type Span = Option<(usize, usize)>;
+
+/// A list column rechunked, and for each selected row the range of its values in the
+/// list's inner values (`None`: unset). `None` when the frame has no such list column.
+fn list_spans(frame: &DataFrame, column: &str, rows: &[u32]) -> Option<(ListChunked, Vec<Span>)> {
+    let ca = frame
+        .column(column)
+        .ok()?
+        .as_materialized_series()
+        .list()
+        .ok()?
+        .rechunk();
+    let spans = {
+        let arr = ca.downcast_iter().next()?;
+        let offsets = arr.offsets().buffer();
+        rows.iter()
+            .map(|&r| {
+                let r = r as usize;
+                let unset = arr.validity().is_some_and(|v| !v.get_bit(r));
+                (!unset).then(|| (offsets[r] as usize, offsets[r + 1] as usize))
+            })
+            .collect()
+    };
+    Some((ca.into_owned(), spans))
+}
+
 /// The number of values in each row's list (or comma-separated text), for the selected
 /// rows; 0 when unset or missing.
 fn list_lengths(frame: &DataFrame, column: &str, rows: &[u32]) -> Vec<f64> {
-    let Ok(col) = frame.column(column) else {
-        return vec![0.0; rows.len()];
-    };
-    let s = col.as_materialized_series();
-    if let Ok(ca) = s.list() {
-        let ca = ca.rechunk();
-        let Some(arr) = ca.downcast_iter().next() else {
-            return vec![0.0; rows.len()];
-        };
-        let offsets = arr.offsets().buffer();
-        return rows
+    if let Some((_, spans)) = list_spans(frame, column, rows) {
+        return spans
             .iter()
-            .map(|&r| {
-                let r = r as usize;
-                if arr.validity().is_some_and(|v| !v.get_bit(r)) {
-                    0.0
-                } else {
-                    (offsets[r + 1] - offsets[r]) as f64
-                }
-            })
+            .map(|s| s.map_or(0.0, |(a, b)| (b - a) as f64))
             .collect();
+    }
+    if frame.column(column).is_err() {
+        return vec![0.0; rows.len()];
     }
     let text = string_values(frame, column);
     rows.iter()
@@ -486,17 +500,9 @@ impl DnsRows {
 /// unset, empty or missing.
 fn list_min(frame: &DataFrame, column: &str, rows: &[u32]) -> Vec<f64> {
     let none = || vec![0.0; rows.len()];
-    let Ok(col) = frame.column(column) else {
+    let Some((ca, spans)) = list_spans(frame, column, rows) else {
         return none();
     };
-    let Ok(ca) = col.as_materialized_series().list() else {
-        return none();
-    };
-    let ca = ca.rechunk();
-    let Some(arr) = ca.downcast_iter().next() else {
-        return none();
-    };
-    let offsets = arr.offsets().buffer();
     let Ok(inner) = ca.get_inner().cast(&DataType::Float64) else {
         return none();
     };
@@ -504,20 +510,18 @@ fn list_min(frame: &DataFrame, column: &str, rows: &[u32]) -> Vec<f64> {
         return none();
     };
     let values: Vec<Option<f64>> = values.iter().collect();
-    rows.iter()
-        .map(|&r| {
-            let r = r as usize;
-            if arr.validity().is_some_and(|v| !v.get_bit(r)) {
-                return 0.0;
-            }
-            let (a, b) = (offsets[r] as usize, offsets[r + 1] as usize);
-            values[a..b]
-                .iter()
-                .flatten()
-                .copied()
-                .filter(|v| v.is_finite())
-                .reduce(f64::min)
-                .unwrap_or(0.0)
+    spans
+        .iter()
+        .map(|s| {
+            s.and_then(|(a, b)| {
+                values[a..b]
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .reduce(f64::min)
+            })
+            .unwrap_or(0.0)
         })
         .collect()
 }
@@ -552,13 +556,7 @@ pub fn columns(
             uris.par_iter().map(|u| entropy(u.as_bytes())).collect(),
         ));
         let hosts = text("host");
-        out.push((
-            "host.ip",
-            hosts
-                .iter()
-                .map(|h| f64::from(u8::from(is_address(h))))
-                .collect(),
-        ));
+        out.push(("host.ip", flag(&hosts, is_address)));
         let agents = text("user_agent");
         let (ua, n_ua) = intern(agents.iter().copied());
         out.push(("ua.rare", rarity_of(&ua, n_ua)));
@@ -580,39 +578,29 @@ pub fn columns(
     }
     if frame.column("server_name").is_ok() {
         let names = text("server_name");
-        out.push((
-            "sni.missing",
-            names
-                .iter()
-                .map(|n| f64::from(u8::from(n.is_empty())))
-                .collect(),
-        ));
-        out.push((
-            "sni.ip",
-            names
-                .iter()
-                .map(|n| f64::from(u8::from(is_address(n))))
-                .collect(),
-        ));
+        out.push(("sni.missing", flag(&names, str::is_empty)));
+        out.push(("sni.ip", flag(&names, is_address)));
         let status = text("validation_status");
         out.push((
             "cert.invalid",
-            status
-                .iter()
-                .map(|s| f64::from(u8::from(!s.is_empty() && *s != "ok")))
-                .collect(),
+            flag(&status, |s| !s.is_empty() && s != "ok"),
         ));
         out.push((
             "cert.self_signed",
-            status
-                .iter()
-                .map(|s| f64::from(u8::from(s.contains("self signed"))))
-                .collect(),
+            flag(&status, |s| s.contains("self signed")),
         ));
         let (server, n_server) = intern(names.iter().copied());
         out.push(("server.rare", rarity_of(&server, n_server)));
     }
     out
+}
+
+/// 1 where `holds` of the text, 0 elsewhere.
+fn flag(texts: &[&str], holds: impl Fn(&str) -> bool) -> Vec<f64> {
+    texts
+        .iter()
+        .map(|t| f64::from(u8::from(holds(t))))
+        .collect()
 }
 
 /// Whether each selected row's answer was NXDOMAIN (`rcode_name`, or `rcode` 3).

@@ -43,12 +43,7 @@ const FIELDS: [&str; 8] = [
 /// The fields printed after [`FIELDS`] for a log of another kind than conn: what says
 /// which query, request or handshake the row is.
 pub fn kind_fields(frame: &polars::prelude::DataFrame) -> &'static [&'static str] {
-    let names: Vec<&str> = frame
-        .get_column_names()
-        .iter()
-        .map(|c| c.as_str())
-        .collect();
-    match crate::ingest::kinds::kind_of_fields(&names) {
+    match crate::ingest::kinds::kind_of_frame(frame) {
         "dns" => &["query", "qtype_name", "rcode_name"],
         "http" => &["host", "uri", "method", "status_code", "user_agent"],
         "ssl" => &["server_name", "version", "validation_status"],

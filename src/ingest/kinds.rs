@@ -164,6 +164,16 @@ fn kind_of_load(load: &FileLoad) -> String {
     kind_of_fields(&names).to_string()
 }
 
+/// The kind a frame's columns make ([`kind_of_fields`]).
+pub fn kind_of_frame(frame: &polars::prelude::DataFrame) -> &'static str {
+    let names: Vec<&str> = frame
+        .get_column_names()
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    kind_of_fields(&names)
+}
+
 /// The kind a log's fields make (for logs that name none).
 pub fn kind_of_fields(names: &[&str]) -> &'static str {
     let has = |c: &str| names.contains(&c);

@@ -203,14 +203,7 @@ impl LogInfo {
             labels,
             features,
             default_features,
-            kind: crate::ingest::kinds::kind_of_fields(
-                &frame
-                    .get_column_names()
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .to_string(),
+            kind: crate::ingest::kinds::kind_of_frame(frame).to_string(),
             source: name.to_string(),
             dns: None,
             all: Arc::default(),
