@@ -282,10 +282,10 @@ fn log_rows(log: &Log, a: &Analysis, matrix_rows: &[usize]) -> PolarsResult<Data
     // which shares its columns instead of copying them.
     if let (Some(&first), Some(&last)) = (idx.first(), idx.last()) {
         if idx.windows(2).all(|w| w[1] == w[0] + 1) && last < log.frame.height() as IdxSize {
-            return Ok(log.frame.slice(i64::from(first), idx.len()));
+            return crate::ingest::text::plain(log.frame.slice(i64::from(first), idx.len()));
         }
     }
-    log.frame.take(&IdxCa::from_vec("idx".into(), idx))
+    crate::ingest::text::plain(log.frame.take(&IdxCa::from_vec("idx".into(), idx))?)
 }
 
 fn add<T: Into<polars::prelude::Column>>(df: &mut DataFrame, col: T) -> PolarsResult<()> {

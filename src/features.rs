@@ -267,11 +267,92 @@ impl FeatureOptions {
     }
 }
 
+/// A numeric feature's values before scaling, one per matrix row (unset and non-finite
+/// as 0), to explain verdicts and draw distributions.
+#[derive(Debug, Clone)]
+pub enum Numbers {
+    /// Values made rather than read (context features, a followed log's new rows): kept.
+    Kept(Vec<f64>),
+    /// A column of the log, read where needed: the frame's own column (its memory shared,
+    /// not copied) at each matrix row's frame row. A 10M-row log's eight numeric features
+    /// would otherwise hold another 640 MB.
+    Column {
+        /// The log's column.
+        column: Series,
+        /// Frame row of each matrix row (one list shared by the matrix's features).
+        rows: std::sync::Arc<[u32]>,
+    },
+}
+
+impl Numbers {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Numbers::Kept(v) => v.len(),
+            Numbers::Column { rows, .. } => rows.len(),
+        }
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `i`'s value.
+    pub fn get(&self, i: usize) -> f64 {
+        match self {
+            Numbers::Kept(v) => v[i],
+            Numbers::Column { column, rows } => number(column.get(rows[i] as usize)),
+        }
+    }
+
+    /// Every row's value.
+    pub fn values(&self) -> std::borrow::Cow<'_, [f64]> {
+        match self {
+            Numbers::Kept(v) => std::borrow::Cow::Borrowed(v),
+            Numbers::Column { column, rows } => {
+                let frame = DataFrame::new(column.len(), vec![column.clone().into()]);
+                let values = frame
+                    .ok()
+                    .and_then(|f| numeric_at(&f, column.name(), rows).ok())
+                    .unwrap_or_else(|| (0..rows.len()).map(|i| self.get(i)).collect());
+                std::borrow::Cow::Owned(values)
+            }
+        }
+    }
+
+    /// The values at rows `at`.
+    pub fn select(&self, at: &[usize]) -> Vec<f64> {
+        let all = self.values();
+        at.iter().map(|&i| all[i]).collect()
+    }
+}
+
+/// A numeric cell as the features read it ([`numeric_at`]): times in seconds, booleans
+/// as 0 or 1, unset and non-finite as 0.
+fn number(v: PolarsResult<AnyValue>) -> f64 {
+    let x = match v {
+        Ok(AnyValue::Int64(x)) => x as f64,
+        Ok(AnyValue::Float64(x)) => x,
+        Ok(AnyValue::Boolean(b)) => f64::from(u8::from(b)),
+        // As polars divides a column by a number: times the reciprocal.
+        Ok(AnyValue::Datetime(us, _, _) | AnyValue::DatetimeOwned(us, _, _)) => {
+            us as f64 * (1.0 / 1e6)
+        }
+        _ => 0.0,
+    };
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
 /// A feature's values before encoding, one per matrix row, kept to explain verdicts.
 #[derive(Debug, Clone)]
 pub enum Raw {
     /// Numeric values (unset as 0 under `Nulls::Zero`).
-    Num(Vec<f64>),
+    Num(Numbers),
     /// Category codes into `vocab`; `counts[code]` is the value's count among training rows.
     Cat {
         /// Per-row codes.
@@ -386,7 +467,7 @@ impl Transform {
                         }
                     };
                     let scaled = compressed(&v, opts.scaling);
-                    (scaled, Raw::Num(v))
+                    (scaled, Raw::Num(Numbers::Kept(v)))
                 }
                 Param::Rarity { counts, n_train } => {
                     let (all, vocab) = category_codes(frame, &f.column)?;
@@ -540,6 +621,20 @@ fn category_codes(frame: &DataFrame, name: &str) -> Result<(Vec<u32>, Vec<String
             .map(|v| {
                 *map.entry(v).or_insert_with(|| {
                     vocab.push(v.map_or_else(|| "-".to_string(), |v| v.to_string()));
+                    (vocab.len() - 1) as u32
+                })
+            })
+            .collect()
+    } else if let Ok(ca) = s.cat32() {
+        // Dictionary codes: numbered by code, each distinct text written once.
+        let mapping = ca.get_mapping();
+        let mut map: rustc_hash::FxHashMap<Option<u32>, u32> = Default::default();
+        ca.physical()
+            .iter()
+            .map(|v| {
+                *map.entry(v).or_insert_with(|| {
+                    let text = v.and_then(|c| mapping.cat_to_str(c));
+                    vocab.push(text.unwrap_or("-").to_string());
                     (vocab.len() - 1) as u32
                 })
             })
@@ -726,16 +821,28 @@ pub fn build(
     let mut x = Array2::<f64>::zeros((n, d));
     let mut raw = Vec::with_capacity(d);
     let mut params = Vec::with_capacity(d);
+    let shared_rows: std::sync::Arc<[u32]> = rows.as_slice().into();
     for (j, f) in opts.features.iter().enumerate() {
         let (values, r): (Vec<f64>, Raw) = match f.encoding {
-            Encoding::Numeric => {
-                let v: Vec<f64> = match from_context(&f.column) {
-                    Some(c) => keep.iter().map(|&i| c[i]).collect(),
-                    None => numeric_at(frame, &f.column, &rows)?,
-                };
-                let scaled = compressed(&v, opts.scaling);
-                (scaled, Raw::Num(v))
-            }
+            Encoding::Numeric => match from_context(&f.column) {
+                Some(c) => {
+                    let v: Vec<f64> = keep.iter().map(|&i| c[i]).collect();
+                    (compressed(&v, opts.scaling), Raw::Num(Numbers::Kept(v)))
+                }
+                None => {
+                    let v = numeric_at(frame, &f.column, &rows)?;
+                    let column = frame
+                        .column(&f.column)
+                        .map_err(|_| FeatureError::Missing(f.column.clone()))?
+                        .as_materialized_series()
+                        .clone();
+                    let numbers = Numbers::Column {
+                        column,
+                        rows: shared_rows.clone(),
+                    };
+                    (compressed(&v, opts.scaling), Raw::Num(numbers))
+                }
+            },
             Encoding::Rarity => {
                 let (all, vocab) = category_codes(frame, &f.column)?;
                 let codes: Vec<u32> = rows.iter().map(|&r| all[r as usize]).collect();
@@ -821,6 +928,46 @@ mod tests {
 
     fn feats(list: &str) -> Vec<Feature> {
         FeatureOptions::parse_features(list, &frame()).unwrap()
+    }
+
+    #[test]
+    fn raw_numbers_read_from_the_log_are_the_values_the_matrix_was_made_of() {
+        let frame = df!(
+            "duration" => [Some(1.5), None, Some(f64::INFINITY), Some(100.0), Some(0.25)],
+            "orig_bytes" => [Some(10i64), Some(20), None, Some(40), Some(1 << 40)],
+            "ts" => [Some(1_700_000_000_250_000i64), None, Some(3), Some(0), Some(-5)]
+        )
+        .unwrap();
+        let mut frame = frame;
+        let ts = frame
+            .column("ts")
+            .unwrap()
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+            .unwrap();
+        frame.with_column(ts).unwrap();
+        let opts = FeatureOptions {
+            features: FeatureOptions::parse_features("duration,orig_bytes,ts", &frame).unwrap(),
+            scaling: Scaling::Max,
+            nulls: Nulls::Zero,
+        };
+        // Rows out of order and one left out, as a filter leaves them.
+        let m = build(&frame, &[4, 0, 2, 1], None, &opts, None).unwrap();
+        // Unset and non-finite values as 0, times in seconds.
+        let want: [[f64; 4]; 3] = [
+            [0.25, 1.5, 0.0, 0.0],
+            [(1u64 << 40) as f64, 10.0, 0.0, 20.0],
+            [-5.0 * (1.0 / 1e6), 1_700_000_000.25, 3.0 * (1.0 / 1e6), 0.0],
+        ];
+        for (j, want) in want.iter().enumerate() {
+            let Raw::Num(v) = &m.raw[j] else {
+                panic!("numeric")
+            };
+            assert!(matches!(v, Numbers::Column { .. }), "read from the log");
+            assert_eq!(v.values().as_ref(), want.as_slice(), "feature {j}");
+            let each: Vec<f64> = (0..v.len()).map(|i| v.get(i)).collect();
+            assert_eq!(each, want.to_vec(), "feature {j} row by row");
+            assert_eq!(v.select(&[2, 0]), vec![want[2], want[0]]);
+        }
     }
 
     #[test]

@@ -169,8 +169,8 @@ impl Filter {
 /// A string column's values, one per frame row (`None` for unset, or for every row if the
 /// column is missing or not text).
 pub fn string_values<'a>(frame: &'a DataFrame, column: &str) -> Vec<Option<&'a str>> {
-    match frame.column(column).ok().and_then(|c| c.str().ok()) {
-        Some(ca) => ca.iter().collect(),
+    match crate::ingest::text::Texts::column(frame, column) {
+        Some(t) => t.to_vec(),
         None => vec![None; frame.height()],
     }
 }
@@ -193,12 +193,9 @@ pub fn label_mask(
     column: &str,
     label: &str,
 ) -> Result<Vec<bool>, String> {
-    let ca = frame
-        .column(column)
-        .ok()
-        .and_then(|c| c.str().ok())
-        .ok_or_else(|| format!("the log has no text column {column:?} to train on a label"))?;
-    let values: Vec<Option<&str>> = ca.iter().collect();
+    let values = crate::ingest::text::Texts::column(frame, column)
+        .ok_or_else(|| format!("the log has no text column {column:?} to train on a label"))?
+        .to_vec();
     Ok(rows
         .iter()
         .map(|&r| values[r as usize].is_some_and(|v| v.eq_ignore_ascii_case(label)))

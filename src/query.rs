@@ -371,7 +371,7 @@ impl Query {
                 let col = frame
                     .column(column)
                     .map_err(|_| format!("sort: the log has no column {column:?}"))?;
-                if col.dtype() == &DataType::String {
+                if crate::ingest::text::is_text(col.dtype()) {
                     let v = crate::filter::string_values(frame, column);
                     rows.sort_by(|&x, &y| v[frame_row(x)].cmp(&v[frame_row(y)]));
                 } else {

@@ -51,7 +51,7 @@ impl Explainer {
             .iter()
             .map(|r| match r {
                 Raw::Num(v) => {
-                    let mut sorted: Vec<f64> = rows.iter().map(|&i| v[i]).collect();
+                    let mut sorted: Vec<f64> = v.select(rows);
                     sorted.sort_by(f64::total_cmp);
                     let median = crate::features::quantile_sorted(&sorted, 0.5);
                     Reference::Num { sorted, median }
@@ -86,7 +86,7 @@ impl Explainer {
         for (j, (raw, r)) in raw.iter().zip(&self.refs).enumerate() {
             let share = match (raw, r) {
                 (Raw::Num(v), Reference::Num { sorted, median }) => {
-                    let x = v[i];
+                    let x = v.get(i);
                     if x == *median {
                         continue;
                     }
@@ -118,7 +118,7 @@ impl Explainer {
                 let column = &features[j].column;
                 let text = match (&raw[j], &self.refs[j]) {
                     (Raw::Num(v), Reference::Num { median, .. }) => {
-                        let x = v[i];
+                        let x = v.get(i);
                         if x > *median && *median > 0.0 && x / median >= 2.0 {
                             format!("{column} {}x median", ratio(x / median))
                         } else {

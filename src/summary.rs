@@ -59,9 +59,9 @@ pub fn value_counts(frame: &DataFrame, column: &str) -> Vec<Count> {
     };
     let s = col.as_materialized_series();
     let mut counts: HashMap<String, usize> = HashMap::new();
-    if let Ok(ca) = s.str() {
+    if let Some(t) = crate::ingest::text::Texts::of(col) {
         let mut by_ref: HashMap<Option<&str>, usize> = HashMap::new();
-        for v in ca.iter() {
+        for v in t.iter() {
             *by_ref.entry(v).or_default() += 1;
         }
         for (k, n) in by_ref {

@@ -115,15 +115,7 @@ fn labelled_values_are_read() {
     assert_eq!(get("Background"), Some(60));
     // IPv6 addresses and relative timestamps.
     let botnet = load("stratosphere/001-botnet.conn.log.labeled");
-    let orig = botnet
-        .frame
-        .column("id.orig_h")
-        .unwrap()
-        .str()
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .to_string();
+    let orig = zsift::ingest::cell(&botnet.frame, "id.orig_h", 0);
     assert_eq!(orig, "fd2d:ab8c:225:0:81d3:fd3e:7f62:aec8");
     let ts = botnet
         .frame
@@ -524,4 +516,60 @@ fn cells_read_by_chunk_are_the_cells() {
         }
     }
     assert_eq!(ingest::Cells::of(&log.frame, "nope").get(0), "-");
+}
+
+#[test]
+fn repeated_text_is_held_as_a_dictionary_with_every_value_as_written() {
+    let rel = "stratosphere/010-mixed.conn.log.labeled";
+    let log = load(rel);
+    // The file's own fields, split by hand: the values the log wrote.
+    let text = std::fs::read_to_string(common::data(rel)).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#fields\t"))
+        .unwrap()
+        .split('\t')
+        .collect();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), log.rows());
+    for name in [
+        "proto",
+        "service",
+        "conn_state",
+        "history",
+        "id.resp_h",
+        "label",
+    ] {
+        let col = log.frame.column(name).unwrap();
+        assert!(
+            matches!(col.dtype(), DataType::Categorical(..)),
+            "{name} is held as a dictionary, not {:?}",
+            col.dtype()
+        );
+        let j = names.iter().position(|n| *n == name).unwrap();
+        let want: Vec<Option<&str>> = rows
+            .iter()
+            .map(|r| match r[j] {
+                "-" => None,
+                "(empty)" => Some(""),
+                v => Some(v),
+            })
+            .collect();
+        let got = zsift::ingest::text::Texts::of(col).unwrap().to_vec();
+        assert_eq!(got, want, "{name}");
+        // And cell by cell, as the views and exports read it.
+        for i in [0, rows.len() / 2, rows.len() - 1] {
+            assert_eq!(
+                zsift::ingest::cell(&log.frame, name, i),
+                want[i].unwrap_or("-"),
+                "{name} row {i}"
+            );
+        }
+    }
+    // Unique values (uids) stay strings: a dictionary of them would only add.
+    assert_eq!(log.frame.column("uid").unwrap().dtype(), &DataType::String);
 }

@@ -150,7 +150,8 @@ struct Coded {
 
 impl Coded {
     fn of(frame: &DataFrame, name: &str) -> Option<Coded> {
-        let s = frame.column(name).ok()?.as_materialized_series();
+        let col = frame.column(name).ok()?;
+        let s = col.as_materialized_series();
         let mut ids: HashMap<String, u32> = HashMap::new();
         let mut texts = Vec::new();
         let mut code = |v: &str| -> u32 {
@@ -161,8 +162,8 @@ impl Coded {
             ids.insert(v.to_string(), (texts.len() - 1) as u32);
             (texts.len() - 1) as u32
         };
-        let codes = if let Ok(ca) = s.str() {
-            ca.iter().map(|v| code(v.unwrap_or("-"))).collect()
+        let codes = if let Some(t) = crate::ingest::text::Texts::of(col) {
+            t.iter().map(|v| code(v.unwrap_or("-"))).collect()
         } else if let Ok(ca) = s.i64() {
             ca.iter()
                 .map(|v| code(&v.map_or("-".into(), |x| x.to_string())))

@@ -74,8 +74,8 @@ impl Logs {
             .iter()
             .filter(|(k, _)| k != skip)
             .filter_map(|(k, log)| {
-                let ca = log.frame.column("uid").ok()?.str().ok()?.clone();
-                let rows: Vec<usize> = ca
+                let uids = crate::ingest::text::Texts::column(&log.frame, "uid")?;
+                let rows: Vec<usize> = uids
                     .iter()
                     .enumerate()
                     .filter(|(_, v)| *v == Some(uid))

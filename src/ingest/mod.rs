@@ -16,6 +16,7 @@ pub mod json;
 pub mod kinds;
 pub mod parquet;
 pub mod schema;
+pub mod text;
 pub mod tsv;
 pub mod values;
 
@@ -1146,6 +1147,9 @@ fn assemble(loads: Vec<FileLoad>, limits: &Limits) -> Result<Log, IngestError> {
             .collect();
         columns.push(file_col.with_name(FILE_COLUMN.into()).into_series().into());
     }
+    text::compact(&mut columns);
+    // The text columns' views and bytes, now codes, back to the system.
+    crate::memory::release();
     let frame = DataFrame::new(height, columns)
         .map_err(|e| whole(format!("the files do not make one table: {e}")))?;
     Ok(Log {
@@ -1247,6 +1251,9 @@ fn value_text(v: PolarsResult<AnyValue>) -> String {
         Ok(AnyValue::StringOwned(s)) => s.to_string(),
         Ok(AnyValue::Datetime(us, _, _) | AnyValue::DatetimeOwned(us, _, _)) => {
             crate::summary::iso(us)
+        }
+        Ok(v @ (AnyValue::Categorical(..) | AnyValue::CategoricalOwned(..))) => {
+            v.get_str().unwrap_or("-").to_string()
         }
         Ok(AnyValue::List(s)) => {
             let items: Vec<String> = (0..s.len())

@@ -11,7 +11,7 @@ use polars::prelude::{DataFrame, DataType};
 use crate::cancel::Cancel;
 use crate::cluster::stats::Distribution;
 use crate::eval;
-use crate::features::{Encoding, Feature, FeatureOptions, Raw, CONN_CATEGORICAL};
+use crate::features::{Encoding, Feature, FeatureOptions, Numbers, Raw, CONN_CATEGORICAL};
 use crate::filter::{self, LABEL_COLUMN};
 use crate::hosts::{Ranked, Unit};
 use crate::ingest::{cell, Log};
@@ -130,7 +130,7 @@ impl LogInfo {
             .find(|c| {
                 frame
                     .column(c)
-                    .is_ok_and(|col| col.dtype() == &DataType::String)
+                    .is_ok_and(|col| crate::ingest::text::is_text(col.dtype()))
             })
             .map(str::to_string);
         let labels = label_column.as_deref().map(choices).unwrap_or_default();
@@ -544,7 +544,7 @@ impl<'a> Cells<'a> {
             .filter(|c| {
                 frame
                     .column(c)
-                    .is_ok_and(|col| col.dtype() == &DataType::String)
+                    .is_ok_and(|col| crate::ingest::text::is_text(col.dtype()))
             })
             .map(|c| (c, filter::string_values(frame, c)))
             .collect();
@@ -748,7 +748,7 @@ impl Results {
         let rows: Vec<usize> = (0..a.verdicts.flagged.len()).filter(keep).collect();
         let flagged: Vec<bool> = rows.iter().map(|&i| a.verdicts.flagged[i]).collect();
         let raw = match raw {
-            Raw::Num(v) => Raw::Num(rows.iter().map(|&i| v[i]).collect()),
+            Raw::Num(v) => Raw::Num(Numbers::Kept(v.select(&rows))),
             Raw::Cat {
                 codes,
                 vocab,
@@ -907,7 +907,7 @@ fn curve(sorted: &[f64]) -> Vec<(f64, f64)> {
 fn distribution(name: &str, raw: &Raw, flagged: &[bool]) -> Dist {
     match raw {
         Raw::Num(v) => {
-            let hist = crate::cluster::stats::distribution(name, v, flagged, BINS);
+            let hist = crate::cluster::stats::distribution(name, &v.values(), flagged, BINS);
             let n_anomalous = flagged.iter().filter(|&&f| f).count();
             Dist::Num {
                 curve: curve(&hist.sorted),
