@@ -907,10 +907,14 @@ fn curve(sorted: &[f64]) -> Vec<(f64, f64)> {
 fn distribution(name: &str, raw: &Raw, flagged: &[bool]) -> Dist {
     match raw {
         Raw::Num(v) => {
-            let hist = crate::cluster::stats::distribution(name, &v.values(), flagged, BINS);
+            let mut hist = crate::cluster::stats::distribution(name, &v.values(), flagged, BINS);
+            let curve = curve(&hist.sorted);
+            // The curve is what is drawn of the sorted values: kept whole, they would hold
+            // 8 bytes per row for each numeric feature as long as the results are shown.
+            hist.sorted = Vec::new();
             let n_anomalous = flagged.iter().filter(|&&f| f).count();
             Dist::Num {
-                curve: curve(&hist.sorted),
+                curve,
                 hist: Box::new(hist),
                 n_normal: flagged.len() - n_anomalous,
                 n_anomalous,
