@@ -471,16 +471,20 @@ pub fn cluster_rows(
     let sub = crate::neighbors::select_rows(x.view(), &sample_rows);
     let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
     let tree = crate::neighbors::KdTree::build(sub.view());
-    // The other rows a block at a time, so that no copy of the whole matrix is made.
-    let mut labels = Vec::with_capacity(rows.len());
-    for block in rows.chunks(1 << 17) {
+    // Equal rows have the same nearest sampled row: each distinct row is looked up once
+    // (a scan's or a beacon's rows are mostly copies of a few), a block at a time, so
+    // that no copy of the whole matrix is made.
+    let (distinct, of) = crate::neighbors::distinct_among(x.view(), rows);
+    let mut label_of = Vec::with_capacity(distinct.len());
+    for block in distinct.chunks(1 << 17) {
         let q = crate::neighbors::select_rows(x.view(), block);
         let q = crate::neighbors::row_major(q.view());
         let nn = tree
             .kneighbors(&q, 1, false, cancel)
             .map_err(|_| PipelineError::Detect(DetectError::Cancelled))?;
-        labels.extend((0..block.len()).map(|i| c.labels[nn.idx_of(i)[0]]));
+        label_of.extend((0..block.len()).map(|i| c.labels[nn.idx_of(i)[0]]));
     }
+    let labels = of.iter().map(|&d| label_of[d as usize]).collect();
     Ok((labels, c.count, Some(opts.cluster_limit)))
 }
 

@@ -301,6 +301,18 @@ fn landscape_clusters_every_subset_and_samples_above_the_limit() {
     assert_eq!(all.sampled, Some(1000));
     assert_eq!(all.labels.len(), a.matrix.rows.len());
     assert!(all.count > 2);
+    // Rows left out of the sample take their nearest sampled row's label: equal rows
+    // (the demo's scan is many copies of a few) take the same one.
+    let mut by_row: std::collections::HashMap<Vec<u64>, i32> = Default::default();
+    let mut repeated = 0;
+    for (i, &label) in all.labels.iter().enumerate() {
+        let key: Vec<u64> = a.matrix.x.row(i).iter().map(|v| v.to_bits()).collect();
+        if let Some(seen) = by_row.insert(key, label) {
+            assert_eq!(seen, label, "row {i} is a copy of a row labelled {seen}");
+            repeated += 1;
+        }
+    }
+    assert!(repeated > 0, "the demo log has equal rows");
     let an = l.subset(Subset::Anomalous).unwrap();
     assert_eq!(an.rows.len(), a.verdicts.n_flagged());
     assert_eq!(an.sampled, None);
