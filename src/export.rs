@@ -184,15 +184,17 @@ fn defuse_formulas(df: &mut DataFrame) -> PolarsResult<()> {
     let names: Vec<PlSmallStr> = df
         .columns()
         .iter()
-        .filter(|c| c.dtype() == &DataType::String)
+        .filter(|c| crate::ingest::text::is_text(c.dtype()))
         .map(|c| c.name().clone())
         .collect();
     for name in names {
-        let ca = df.column(&name)?.str()?;
-        if !ca.iter().flatten().any(crate::sanitize::is_formula) {
+        let Some(texts) = crate::ingest::text::Texts::of(df.column(&name)?) else {
+            continue;
+        };
+        if !texts.iter().flatten().any(crate::sanitize::is_formula) {
             continue;
         }
-        let safe: StringChunked = ca
+        let safe: StringChunked = texts
             .iter()
             .map(|v| v.map(crate::sanitize::formula_safe))
             .collect();
@@ -250,7 +252,9 @@ fn write_parquet(
         };
         let mut writer = None;
         for piece in pieces {
-            let mut df = table(piece).map_err(text)?;
+            // Text as text, whichever way the log holds it (every reader then reads
+            // strings, as the log wrote them).
+            let mut df = crate::ingest::text::plain(table(piece).map_err(text)?).map_err(text)?;
             // A record batch needs its columns cut at the same rows: the log's columns
             // come in the chunks they were read in, the added ones in one.
             df.align_chunks();
@@ -282,10 +286,10 @@ fn log_rows(log: &Log, a: &Analysis, matrix_rows: &[usize]) -> PolarsResult<Data
     // which shares its columns instead of copying them.
     if let (Some(&first), Some(&last)) = (idx.first(), idx.last()) {
         if idx.windows(2).all(|w| w[1] == w[0] + 1) && last < log.frame.height() as IdxSize {
-            return crate::ingest::text::plain(log.frame.slice(i64::from(first), idx.len()));
+            return Ok(log.frame.slice(i64::from(first), idx.len()));
         }
     }
-    crate::ingest::text::plain(log.frame.take(&IdxCa::from_vec("idx".into(), idx))?)
+    log.frame.take(&IdxCa::from_vec("idx".into(), idx))
 }
 
 fn add<T: Into<polars::prelude::Column>>(df: &mut DataFrame, col: T) -> PolarsResult<()> {

@@ -1212,6 +1212,7 @@ pub fn cell(frame: &DataFrame, column: &str, row: usize) -> String {
 /// The cells of one column, read by row many times over ([`cell`] for each): a large log
 /// is held in chunks of a few megabytes, and finding a row's chunk from the start each
 /// time made writing a 10M-row log's rows quadratic.
+#[derive(Debug, Clone)]
 pub struct Cells {
     /// Each chunk's first row and the chunk alone.
     parts: Vec<(usize, Series)>,
@@ -1235,11 +1236,23 @@ impl Cells {
 
     /// Row `row`'s cell, as [`cell`] writes it.
     pub fn get(&self, row: usize) -> String {
-        let k = self.parts.partition_point(|(start, _)| *start <= row);
-        match k.checked_sub(1).map(|k| &self.parts[k]) {
-            Some((start, part)) => value_text(part.get(row - start)),
+        match self.value(row) {
+            Some(v) => value_text(v),
             None => "-".into(),
         }
+    }
+
+    /// Row `row`'s value (`None` past the end or without such a column).
+    pub fn value(&self, row: usize) -> Option<PolarsResult<AnyValue<'_>>> {
+        let (part, at) = self.part(row)?;
+        Some(part.get(at))
+    }
+
+    /// The one-chunk piece holding row `row`, and the row's place in it.
+    pub fn part(&self, row: usize) -> Option<(&Series, usize)> {
+        let k = self.parts.partition_point(|(start, _)| *start <= row);
+        let (start, part) = &self.parts[k.checked_sub(1)?];
+        Some((part, row - start))
     }
 }
 
