@@ -406,10 +406,13 @@ fn write_tables(
             .iter()
             .map(|&i| Some(v.flagged_by(i).join(" ")))
             .collect();
+        let numbers = a.numbers_of(rows);
         let reasons: Vec<String> = rows
             .par_iter()
-            .map(|&i| {
-                a.reasons(i, 3)
+            .enumerate()
+            .map(|(p, &i)| {
+                let number = |k: usize| numbers[k].as_ref().map_or(0.0, |v| v[p]);
+                a.reasons_with(i, &number, 3)
                     .into_iter()
                     .map(|r| r.text)
                     .collect::<Vec<_>>()

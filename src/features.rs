@@ -279,6 +279,8 @@ pub enum Numbers {
     Column {
         /// The log's column, by chunk (a cell found without a walk over the chunks).
         column: std::sync::Arc<crate::ingest::Cells>,
+        /// The same column whole (its memory shared), to gather many rows at once.
+        whole: Series,
         /// Frame row of each matrix row (one list shared by the matrix's features).
         rows: std::sync::Arc<[u32]>,
     },
@@ -302,7 +304,7 @@ impl Numbers {
     pub fn get(&self, i: usize) -> f64 {
         match self {
             Numbers::Kept(v) => v[i],
-            Numbers::Column { column, rows } => column
+            Numbers::Column { column, rows, .. } => column
                 .part(rows[i] as usize)
                 .map_or(0.0, |(part, at)| number(part, at)),
         }
@@ -314,6 +316,24 @@ impl Numbers {
             Numbers::Kept(v) => std::borrow::Cow::Borrowed(v),
             Numbers::Column { rows, .. } => {
                 std::borrow::Cow::Owned((0..rows.len()).map(|i| self.get(i)).collect())
+            }
+        }
+    }
+
+    /// The values at rows `at`, gathered at once: for a block of rows read together
+    /// (cell by cell, a large log's rows in score order each miss the caches).
+    pub fn gather(&self, at: &[usize]) -> Vec<f64> {
+        match self {
+            Numbers::Kept(v) => at.iter().map(|&i| v[i]).collect(),
+            Numbers::Column { whole, rows, .. } => {
+                let idx: Vec<IdxSize> = at.iter().map(|&i| rows[i] as IdxSize).collect();
+                let part = whole.take(&IdxCa::from_vec("idx".into(), idx));
+                let frame = part.and_then(|p| DataFrame::new(p.len(), vec![p.into()]));
+                let all: Vec<u32> = (0..at.len() as u32).collect();
+                frame
+                    .ok()
+                    .and_then(|f| numeric_at(&f, whole.name(), &all).ok())
+                    .unwrap_or_else(|| at.iter().map(|&i| self.get(i)).collect())
             }
         }
     }
@@ -833,6 +853,11 @@ pub fn build(
                     let v = numeric_at(frame, &f.column, &rows)?;
                     let numbers = Numbers::Column {
                         column: crate::ingest::Cells::of(frame, &f.column).into(),
+                        whole: frame
+                            .column(&f.column)
+                            .map_err(|_| FeatureError::Missing(f.column.clone()))?
+                            .as_materialized_series()
+                            .clone(),
                         rows: shared_rows.clone(),
                     };
                     (compressed(&v, opts.scaling), Raw::Num(numbers))
@@ -962,6 +987,7 @@ mod tests {
             let each: Vec<f64> = (0..v.len()).map(|i| v.get(i)).collect();
             assert_eq!(each, want.to_vec(), "feature {j} row by row");
             assert_eq!(v.select(&[2, 0]), vec![want[2], want[0]]);
+            assert_eq!(v.gather(&[3, 1, 0]), vec![want[3], want[1], want[0]]);
         }
     }
 

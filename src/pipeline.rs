@@ -135,6 +135,17 @@ impl Analysis {
     /// behaviour it takes part in (unless rows are judged alone), then its most unusual
     /// features.
     pub fn reasons(&self, i: usize, top: usize) -> Vec<Reason> {
+        let raw = &self.matrix.raw;
+        let number = |j: usize| match &raw[j] {
+            crate::features::Raw::Num(v) => v.get(i),
+            crate::features::Raw::Cat { .. } => 0.0,
+        };
+        self.reasons_with(i, &number, top)
+    }
+
+    /// [`Analysis::reasons`] with each numeric feature's value of the row given by
+    /// `number` (feature index to value): see [`Analysis::numbers_of`].
+    pub fn reasons_with(&self, i: usize, number: &dyn Fn(usize) -> f64, top: usize) -> Vec<Reason> {
         let mut out = Vec::new();
         if self.host_evidence {
             let k = self.matrix.keep[i];
@@ -157,8 +168,27 @@ impl Analysis {
         }
         out.truncate(top);
         let rest = top - out.len();
-        out.extend(self.explainer.explain(&self.matrix, i, rest));
+        let m = &self.matrix;
+        out.extend(
+            self.explainer
+                .explain_with(&m.features, &m.raw, i, number, rest),
+        );
         out
+    }
+
+    /// The numeric features' values of the matrix rows `rows`, read at once for rows whose
+    /// reasons are written together (`None` for a categorical feature): entry `j` of
+    /// feature `k` is row `rows[j]`'s.
+    pub fn numbers_of(&self, rows: &[usize]) -> Vec<Option<Vec<f64>>> {
+        use rayon::prelude::*;
+        self.matrix
+            .raw
+            .par_iter()
+            .map(|r| match r {
+                crate::features::Raw::Num(v) => Some(v.gather(rows)),
+                crate::features::Raw::Cat { .. } => None,
+            })
+            .collect()
     }
 
     /// Per selected row (as the context's rows): its combined score and whether it is

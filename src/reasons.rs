@@ -81,12 +81,29 @@ impl Explainer {
         i: usize,
         top: usize,
     ) -> Vec<Reason> {
+        let value = |j: usize| match &raw[j] {
+            Raw::Num(v) => v.get(i),
+            Raw::Cat { .. } => 0.0,
+        };
+        self.explain_with(features, raw, i, &value, top)
+    }
+
+    /// [`Explainer::explain_raw`] with each numeric feature's value of the row given by
+    /// `value` (feature index to value), as read for a block of rows at once.
+    pub fn explain_with(
+        &self,
+        features: &[crate::features::Feature],
+        raw: &[Raw],
+        i: usize,
+        value: &dyn Fn(usize) -> f64,
+        top: usize,
+    ) -> Vec<Reason> {
         // Every feature's share first; only the `top` most unusual are put into words.
         let mut unusual: Vec<(usize, f64)> = Vec::new();
         for (j, (raw, r)) in raw.iter().zip(&self.refs).enumerate() {
             let share = match (raw, r) {
-                (Raw::Num(v), Reference::Num { sorted, median }) => {
-                    let x = v.get(i);
+                (Raw::Num(_), Reference::Num { sorted, median }) => {
+                    let x = value(j);
                     if x == *median {
                         continue;
                     }
@@ -117,8 +134,8 @@ impl Explainer {
             .filter_map(|(j, share)| {
                 let column = &features[j].column;
                 let text = match (&raw[j], &self.refs[j]) {
-                    (Raw::Num(v), Reference::Num { median, .. }) => {
-                        let x = v.get(i);
+                    (Raw::Num(_), Reference::Num { median, .. }) => {
+                        let x = value(j);
                         if x > *median && *median > 0.0 && x / median >= 2.0 {
                             format!("{column} {}x median", ratio(x / median))
                         } else {

@@ -140,10 +140,13 @@ fn for_rows(
         .map(|c| crate::ingest::Cells::of(&log.frame, c))
         .collect();
     for chunk in order.chunks(CHUNK) {
+        let numbers = a.numbers_of(chunk);
         let rows: Vec<Row> = chunk
             .par_iter()
-            .map(|&i| {
+            .enumerate()
+            .map(|(p, &i)| {
                 let r = a.matrix.rows[i] as usize;
+                let number = |k: usize| numbers[k].as_ref().map_or(0.0, |v| v[p]);
                 Row {
                     fields: cells.iter().map(|c| c.get(r)).collect(),
                     extra,
@@ -151,7 +154,11 @@ fn for_rows(
                     votes: a.verdicts.votes[i],
                     flagged: a.verdicts.flagged[i],
                     detectors: a.verdicts.flagged_by(i),
-                    reasons: a.reasons(i, 3).into_iter().map(|r| r.text).collect(),
+                    reasons: a
+                        .reasons_with(i, &number, 3)
+                        .into_iter()
+                        .map(|r| r.text)
+                        .collect(),
                 }
             })
             .collect();
