@@ -17,6 +17,8 @@ use zsift::hosts::Behaviours;
 /// `log`'s rows repeated to `n` rows, copy k's query names prefixed with `k` (copy 0 as
 /// they are).
 fn scaled_dns(frame: &DataFrame, n: usize) -> DataFrame {
+    // As strings while rows are added, then held as a load holds them.
+    let frame = &zsift::ingest::text::plain(frame.clone()).unwrap();
     let mut out = frame.clone();
     let mut k = 1;
     while out.height() < n {
@@ -28,7 +30,10 @@ fn scaled_dns(frame: &DataFrame, n: usize) -> DataFrame {
         out.vstack_mut(&copy).unwrap();
         k += 1;
     }
-    out.slice(0, n)
+    let out = out.slice(0, n);
+    let mut columns = out.columns().to_vec();
+    zsift::ingest::text::compact(&mut columns);
+    DataFrame::new(n, columns).unwrap()
 }
 
 fn main() {

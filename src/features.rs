@@ -314,8 +314,11 @@ impl Numbers {
     pub fn values(&self) -> std::borrow::Cow<'_, [f64]> {
         match self {
             Numbers::Kept(v) => std::borrow::Cow::Borrowed(v),
-            Numbers::Column { rows, .. } => {
-                std::borrow::Cow::Owned((0..rows.len()).map(|i| self.get(i)).collect())
+            Numbers::Column { rows, whole, .. } => {
+                std::borrow::Cow::Owned(match numeric_of(whole, rows) {
+                    Some(v) => v,
+                    None => (0..rows.len()).map(|i| self.get(i)).collect(),
+                })
             }
         }
     }
@@ -326,13 +329,14 @@ impl Numbers {
         match self {
             Numbers::Kept(v) => at.iter().map(|&i| v[i]).collect(),
             Numbers::Column { whole, rows, .. } => {
+                // The rows first, then their values: a cast of the whole column for each
+                // block would cost what the block saves.
                 let idx: Vec<IdxSize> = at.iter().map(|&i| rows[i] as IdxSize).collect();
-                let part = whole.take(&IdxCa::from_vec("idx".into(), idx));
-                let frame = part.and_then(|p| DataFrame::new(p.len(), vec![p.into()]));
                 let all: Vec<u32> = (0..at.len() as u32).collect();
-                frame
+                whole
+                    .take(&IdxCa::from_vec("idx".into(), idx))
                     .ok()
-                    .and_then(|f| numeric_at(&f, whole.name(), &all).ok())
+                    .and_then(|part| numeric_of(&part, &all))
                     .unwrap_or_else(|| at.iter().map(|&i| self.get(i)).collect())
             }
         }
@@ -340,9 +344,14 @@ impl Numbers {
 
     /// The values at rows `at`.
     pub fn select(&self, at: &[usize]) -> Vec<f64> {
-        let all = self.values();
-        at.iter().map(|&i| all[i]).collect()
+        self.gather(at)
     }
+}
+
+/// A log column's values at the frame rows `rows`, as [`numeric_at`] reads them.
+fn numeric_of(column: &Series, rows: &[u32]) -> Option<Vec<f64>> {
+    let frame = DataFrame::new(column.len(), vec![column.clone().into()]).ok()?;
+    numeric_at(&frame, column.name(), rows).ok()
 }
 
 /// A numeric cell as the features read it ([`numeric_at`]): times in seconds, booleans

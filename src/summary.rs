@@ -122,7 +122,12 @@ pub fn summarize(log: &Log, top: usize) -> Summary {
             .iter()
             .map(|c| ColumnInfo {
                 name: c.name().to_string(),
-                dtype: c.dtype().to_string(),
+                // Text is `str` however it is held (a dictionary where values repeat).
+                dtype: if crate::ingest::text::is_text(c.dtype()) {
+                    DataType::String.to_string()
+                } else {
+                    c.dtype().to_string()
+                },
             })
             .collect(),
         time_range: time_range(f).map(|(a, b)| (iso(a), iso(b))),

@@ -1174,14 +1174,17 @@ pub fn concat(a: &DataFrame, b: &DataFrame) -> PolarsResult<DataFrame> {
     let columns = names
         .into_iter()
         .map(|name| {
+            // Dictionary text as strings: polars casts between dictionary codes and numbers
+            // by code, not by text, and a followed window would keep every value it ever
+            // saw in the shared dictionary.
             let pa = a
                 .column(&name)
                 .ok()
-                .map(|c| c.as_materialized_series().clone());
+                .map(|c| text::as_strings(c.as_materialized_series().clone()));
             let pb = b
                 .column(&name)
                 .ok()
-                .map(|c| c.as_materialized_series().clone());
+                .map(|c| text::as_strings(c.as_materialized_series().clone()));
             let dtype = match (&pa, &pb) {
                 (Some(s), _) | (None, Some(s)) => s.dtype().clone(),
                 (None, None) => DataType::Null,

@@ -118,6 +118,14 @@ pub fn plain(mut df: DataFrame) -> PolarsResult<DataFrame> {
     Ok(df)
 }
 
+/// `s` as strings if it is held as dictionary codes, else as it is.
+pub fn as_strings(s: Series) -> Series {
+    match s.dtype() {
+        DataType::Categorical(..) => s.cast(&DataType::String).unwrap_or(s),
+        _ => s,
+    }
+}
+
 /// A string series as dictionary codes, or `None` if it has too many distinct values.
 fn coded(s: &Series) -> Option<Series> {
     let ca = s.str().ok()?;
@@ -216,6 +224,35 @@ mod tests {
         compact(&mut cols);
         assert_eq!(cols[0].dtype(), &DataType::String);
         assert_eq!(Texts::of(&cols[0]).unwrap().to_vec(), v);
+    }
+
+    /// A followed window's rows and a new batch whose field changed type (JSON has no
+    /// types): joined by text, never by dictionary code.
+    #[test]
+    fn a_window_and_a_batch_of_another_type_join_by_text() {
+        let states: Vec<Option<&str>> = (0..40).map(|i| Some(["S0", "SF"][i % 2])).collect();
+        let mut a = vec![strings(&states)];
+        compact(&mut a);
+        assert!(matches!(a[0].dtype(), DataType::Categorical(..)));
+        let window = DataFrame::new(40, a.clone()).unwrap();
+        let numbers = DataFrame::new(2, vec![Series::new("s".into(), [7i64, 0]).into()]).unwrap();
+        let joined = crate::ingest::concat(&window, &numbers).unwrap();
+        let texts = Texts::of(joined.column("s").unwrap()).unwrap().to_vec();
+        assert_eq!(&texts[..2], &[Some("S0"), Some("SF")]);
+        assert_eq!(
+            &texts[40..],
+            &[Some("7"), Some("0")],
+            "numbers as their text"
+        );
+        // The other way: a window of numbers meets text; text that is no number is unset.
+        let words: Vec<Option<&str>> = (0..40).map(|i| Some(["12", "x"][i % 2])).collect();
+        let mut b = vec![strings(&words)];
+        compact(&mut b);
+        let batch = DataFrame::new(40, b).unwrap();
+        let ints = DataFrame::new(1, vec![Series::new("s".into(), [5i64]).into()]).unwrap();
+        let joined = crate::ingest::concat(&ints, &batch).unwrap();
+        let v: Vec<Option<i64>> = joined.column("s").unwrap().i64().unwrap().iter().collect();
+        assert_eq!(&v[..3], &[Some(5), Some(12), None]);
     }
 
     #[test]
