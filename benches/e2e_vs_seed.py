@@ -126,6 +126,13 @@ def scaled(rows, data_dir):
     return out
 
 
+def null_out():
+    """/dev/null opened for writing only: zsift takes a standard output that is /dev/null
+    opened for reading and writing (subprocess.DEVNULL) as a closed one, which is how the
+    runtime reopens a closed descriptor."""
+    return open(os.devnull, "w")
+
+
 def measure(cmd, timeout_s, stdout=None):
     """Runs cmd in its own process group; returns wall seconds, peak RSS in MB (None when
     the run timed out and was killed), the exit status and whether it timed out."""
@@ -172,7 +179,7 @@ def run_zsift(zsift, log_path, fit, n, timeout_s):
     for i in range(n):
         with tempfile.TemporaryDirectory(prefix="zsift-e2e-") as d:
             cmd = [str(zsift), "export", str(log_path), "--out", d, *fit_args_zsift(fit)]
-            r = measure(cmd, timeout_s, stdout=subprocess.DEVNULL)
+            r = measure(cmd, timeout_s, stdout=null_out())
             if r["exit"] != 0 and not r["timed_out"]:
                 raise SystemExit(f"zsift failed: {' '.join(cmd)}\n{r['stderr']}")
             if i == 0 and not r["timed_out"]:
@@ -218,7 +225,7 @@ def zsift_stages(zsift, log_path, fit, timeout_s):
     (eval, with per-detector fit/score seconds), everything but UMAP (export --no-umap)
     and everything (export)."""
     out = {}
-    r = measure([str(zsift), "summary", str(log_path)], timeout_s, stdout=subprocess.DEVNULL)
+    r = measure([str(zsift), "summary", str(log_path)], timeout_s, stdout=null_out())
     out["load_s"] = r["wall_s"]
     with tempfile.TemporaryFile() as f:
         r = measure([str(zsift), "eval", str(log_path), "--json", *fit_args_zsift(fit)],
@@ -230,7 +237,7 @@ def zsift_stages(zsift, log_path, fit, timeout_s):
     for name, extra in [("export_no_umap_s", ["--no-umap"]), ("export_s", [])]:
         with tempfile.TemporaryDirectory(prefix="zsift-e2e-") as d:
             r = measure([str(zsift), "export", str(log_path), "--out", d,
-                         *fit_args_zsift(fit), *extra], timeout_s, stdout=subprocess.DEVNULL)
+                         *fit_args_zsift(fit), *extra], timeout_s, stdout=null_out())
         out[name] = r["wall_s"]
     out["umap_s (export - export --no-umap)"] = round(out["export_s"] - out["export_no_umap_s"], 2)
     out["pca_hdbscan_stats_write_s (export --no-umap - eval)"] = round(
