@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use polars::prelude::*;
-use rayon::prelude::*;
 
 use crate::cluster::stats::ClusterStats;
 use crate::ingest::Log;
@@ -406,18 +405,10 @@ fn write_tables(
             .iter()
             .map(|&i| Some(v.flagged_by(i).join(" ")))
             .collect();
-        let numbers = a.numbers_of(rows);
-        let reasons: Vec<String> = rows
-            .par_iter()
-            .enumerate()
-            .map(|(p, &i)| {
-                let number = |k: usize| numbers[k].as_ref().map_or(0.0, |v| v[p]);
-                a.reasons_with(i, &number, 3)
-                    .into_iter()
-                    .map(|r| r.text)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
+        let reasons: Vec<String> = a
+            .reasons_of(rows, 3)
+            .into_iter()
+            .map(|r| r.into_iter().map(|r| r.text).collect::<Vec<_>>().join("; "))
             .collect();
         let reasons: StringChunked = reasons.iter().map(|r| Some(r.as_str())).collect();
         add(&mut df, score.with_name("score".into()).into_series())?;

@@ -341,11 +341,6 @@ impl Numbers {
             }
         }
     }
-
-    /// The values at rows `at`.
-    pub fn select(&self, at: &[usize]) -> Vec<f64> {
-        self.gather(at)
-    }
 }
 
 /// A log column's values at the frame rows `rows`, as [`numeric_at`] reads them.
@@ -391,6 +386,17 @@ pub enum Raw {
         /// Training-row count of each value.
         counts: Vec<usize>,
     },
+}
+
+impl Raw {
+    /// Row `i`'s number for a numeric feature (0 for a categorical one, which explains by
+    /// its codes).
+    pub fn number(&self, i: usize) -> f64 {
+        match self {
+            Raw::Num(v) => v.get(i),
+            Raw::Cat { .. } => 0.0,
+        }
+    }
 }
 
 /// The matrix the detectors see, and where its rows come from.
@@ -641,60 +647,50 @@ fn category_codes(frame: &DataFrame, name: &str) -> Result<(Vec<u32>, Vec<String
         .column(name)
         .map_err(|_| FeatureError::Missing(name.into()))?;
     let s = col.as_materialized_series();
-    let mut vocab: Vec<String> = Vec::new();
-    let codes = if let Ok(ca) = s.i64() {
-        // Ports and codes: numbered by value, written once per distinct value (as the
-        // general path below writes them).
-        let mut map: rustc_hash::FxHashMap<Option<i64>, u32> = Default::default();
-        ca.iter()
-            .map(|v| {
-                *map.entry(v).or_insert_with(|| {
-                    vocab.push(v.map_or_else(|| "-".to_string(), |v| v.to_string()));
-                    (vocab.len() - 1) as u32
-                })
-            })
-            .collect()
+    Ok(if let Ok(ca) = s.i64() {
+        // Ports and codes: numbered by value, written as the general path below writes them.
+        first_seen(ca.iter(), |v| {
+            v.map_or_else(|| "-".to_string(), |v| v.to_string())
+        })
     } else if let Ok(ca) = s.cat32() {
-        // Dictionary codes: numbered by code, each distinct text written once.
+        // Dictionary codes: numbered by code.
         let mapping = ca.get_mapping();
-        let mut map: rustc_hash::FxHashMap<Option<u32>, u32> = Default::default();
-        ca.physical()
-            .iter()
-            .map(|v| {
-                *map.entry(v).or_insert_with(|| {
-                    let text = v.and_then(|c| mapping.cat_to_str(c));
-                    vocab.push(text.unwrap_or("-").to_string());
-                    (vocab.len() - 1) as u32
-                })
-            })
-            .collect()
+        first_seen(ca.physical().iter(), |v| {
+            v.and_then(|c| mapping.cat_to_str(c))
+                .unwrap_or("-")
+                .to_string()
+        })
     } else if let Ok(ca) = s.str() {
-        let mut map: rustc_hash::FxHashMap<Option<&str>, u32> = Default::default();
-        ca.iter()
-            .map(|v| {
-                *map.entry(v).or_insert_with(|| {
-                    vocab.push(v.unwrap_or("-").to_string());
-                    (vocab.len() - 1) as u32
-                })
-            })
-            .collect()
+        first_seen(ca.iter(), |v| v.unwrap_or("-").to_string())
     } else {
-        let mut map: HashMap<String, u32> = HashMap::new();
-        (0..s.len())
-            .map(|i| {
-                let v = match s.get(i) {
-                    Ok(AnyValue::Null) | Err(_) => "-".to_string(),
-                    Ok(AnyValue::String(v)) => v.to_string(),
-                    Ok(v) => v.to_string(),
-                };
-                *map.entry(v.clone()).or_insert_with(|| {
-                    vocab.push(v);
-                    (vocab.len() - 1) as u32
-                })
+        first_seen(
+            (0..s.len()).map(|i| match s.get(i) {
+                Ok(AnyValue::Null) | Err(_) => "-".to_string(),
+                Ok(AnyValue::String(v)) => v.to_string(),
+                Ok(v) => v.to_string(),
+            }),
+            |v| v,
+        )
+    })
+}
+
+/// Each key's code, numbered in order of first appearance, and each distinct key's text
+/// (`text` is called once per distinct key).
+fn first_seen<K: std::hash::Hash + Eq + Clone>(
+    keys: impl Iterator<Item = K>,
+    text: impl Fn(K) -> String,
+) -> (Vec<u32>, Vec<String>) {
+    let mut ids: rustc_hash::FxHashMap<K, u32> = Default::default();
+    let mut vocab = Vec::new();
+    let codes = keys
+        .map(|k| {
+            *ids.entry(k.clone()).or_insert_with(|| {
+                vocab.push(text(k));
+                (vocab.len() - 1) as u32
             })
-            .collect()
-    };
-    Ok((codes, vocab))
+        })
+        .collect();
+    (codes, vocab)
 }
 
 /// The q-quantile of sorted values, interpolated linearly (numpy's default).
@@ -995,7 +991,7 @@ mod tests {
             assert_eq!(v.values().as_ref(), want.as_slice(), "feature {j}");
             let each: Vec<f64> = (0..v.len()).map(|i| v.get(i)).collect();
             assert_eq!(each, want.to_vec(), "feature {j} row by row");
-            assert_eq!(v.select(&[2, 0]), vec![want[2], want[0]]);
+            assert_eq!(v.gather(&[2, 0]), vec![want[2], want[0]]);
             assert_eq!(v.gather(&[3, 1, 0]), vec![want[3], want[1], want[0]]);
         }
     }

@@ -136,16 +136,35 @@ impl Analysis {
     /// features.
     pub fn reasons(&self, i: usize, top: usize) -> Vec<Reason> {
         let raw = &self.matrix.raw;
-        let number = |j: usize| match &raw[j] {
-            crate::features::Raw::Num(v) => v.get(i),
-            crate::features::Raw::Cat { .. } => 0.0,
-        };
-        self.reasons_with(i, &number, top)
+        self.reasons_with(i, &|j| raw[j].number(i), top)
+    }
+
+    /// [`Analysis::reasons`] of each of the matrix rows `rows`, for rows written together:
+    /// their numeric features are read for the block at once (row by row, a large log's
+    /// rows in score order would each miss the caches).
+    pub fn reasons_of(&self, rows: &[usize], top: usize) -> Vec<Vec<Reason>> {
+        use rayon::prelude::*;
+        let numbers: Vec<Option<Vec<f64>>> = self
+            .matrix
+            .raw
+            .par_iter()
+            .map(|r| match r {
+                crate::features::Raw::Num(v) => Some(v.gather(rows)),
+                crate::features::Raw::Cat { .. } => None,
+            })
+            .collect();
+        rows.par_iter()
+            .enumerate()
+            .map(|(p, &i)| {
+                let number = |k: usize| numbers[k].as_ref().map_or(0.0, |v| v[p]);
+                self.reasons_with(i, &number, top)
+            })
+            .collect()
     }
 
     /// [`Analysis::reasons`] with each numeric feature's value of the row given by
-    /// `number` (feature index to value): see [`Analysis::numbers_of`].
-    pub fn reasons_with(&self, i: usize, number: &dyn Fn(usize) -> f64, top: usize) -> Vec<Reason> {
+    /// `number` (feature index to value).
+    fn reasons_with(&self, i: usize, number: &dyn Fn(usize) -> f64, top: usize) -> Vec<Reason> {
         let mut out = Vec::new();
         if self.host_evidence {
             let k = self.matrix.keep[i];
@@ -174,21 +193,6 @@ impl Analysis {
                 .explain_with(&m.features, &m.raw, i, number, rest),
         );
         out
-    }
-
-    /// The numeric features' values of the matrix rows `rows`, read at once for rows whose
-    /// reasons are written together (`None` for a categorical feature): entry `j` of
-    /// feature `k` is row `rows[j]`'s.
-    pub fn numbers_of(&self, rows: &[usize]) -> Vec<Option<Vec<f64>>> {
-        use rayon::prelude::*;
-        self.matrix
-            .raw
-            .par_iter()
-            .map(|r| match r {
-                crate::features::Raw::Num(v) => Some(v.gather(rows)),
-                crate::features::Raw::Cat { .. } => None,
-            })
-            .collect()
     }
 
     /// Per selected row (as the context's rows): its combined score and whether it is

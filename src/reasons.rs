@@ -51,7 +51,7 @@ impl Explainer {
             .iter()
             .map(|r| match r {
                 Raw::Num(v) => {
-                    let mut sorted: Vec<f64> = v.select(rows);
+                    let mut sorted: Vec<f64> = v.gather(rows);
                     sorted.sort_by(f64::total_cmp);
                     let median = crate::features::quantile_sorted(&sorted, 0.5);
                     Reference::Num { sorted, median }
@@ -81,11 +81,7 @@ impl Explainer {
         i: usize,
         top: usize,
     ) -> Vec<Reason> {
-        let value = |j: usize| match &raw[j] {
-            Raw::Num(v) => v.get(i),
-            Raw::Cat { .. } => 0.0,
-        };
-        self.explain_with(features, raw, i, &value, top)
+        self.explain_with(features, raw, i, &|j| raw[j].number(i), top)
     }
 
     /// [`Explainer::explain_raw`] with each numeric feature's value of the row given by

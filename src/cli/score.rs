@@ -140,13 +140,12 @@ fn for_rows(
         .map(|c| crate::ingest::Cells::of(&log.frame, c))
         .collect();
     for chunk in order.chunks(CHUNK) {
-        let numbers = a.numbers_of(chunk);
+        let reasons = a.reasons_of(chunk, 3);
         let rows: Vec<Row> = chunk
             .par_iter()
-            .enumerate()
-            .map(|(p, &i)| {
+            .zip(reasons)
+            .map(|(&i, reasons)| {
                 let r = a.matrix.rows[i] as usize;
-                let number = |k: usize| numbers[k].as_ref().map_or(0.0, |v| v[p]);
                 Row {
                     fields: cells.iter().map(|c| c.get(r)).collect(),
                     extra,
@@ -154,11 +153,7 @@ fn for_rows(
                     votes: a.verdicts.votes[i],
                     flagged: a.verdicts.flagged[i],
                     detectors: a.verdicts.flagged_by(i),
-                    reasons: a
-                        .reasons_with(i, &number, 3)
-                        .into_iter()
-                        .map(|r| r.text)
-                        .collect(),
+                    reasons: reasons.into_iter().map(|r| r.text).collect(),
                 }
             })
             .collect();

@@ -112,8 +112,8 @@ pub fn plain(mut df: DataFrame) -> PolarsResult<DataFrame> {
         .map(|c| c.name().clone())
         .collect();
     for name in names {
-        let s = df.column(&name)?.cast(&DataType::String)?;
-        df.with_column(s)?;
+        let s = as_strings(df.column(&name)?.as_materialized_series().clone());
+        df.with_column(s.into())?;
     }
     Ok(df)
 }
@@ -186,8 +186,7 @@ fn coded(s: &Series) -> Option<Series> {
         }
     }
     let phys = phys?.with_name(s.name().clone());
-    let out = Categorical32Chunked::from_cats_and_dtype(phys, dtype.clone()).into_series();
-    Some(out)
+    Some(Categorical32Chunked::from_cats_and_dtype(phys, dtype.clone()).into_series())
 }
 
 #[cfg(test)]

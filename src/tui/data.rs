@@ -748,7 +748,7 @@ impl Results {
         let rows: Vec<usize> = (0..a.verdicts.flagged.len()).filter(keep).collect();
         let flagged: Vec<bool> = rows.iter().map(|&i| a.verdicts.flagged[i]).collect();
         let raw = match raw {
-            Raw::Num(v) => Raw::Num(Numbers::Kept(v.select(&rows))),
+            Raw::Num(v) => Raw::Num(Numbers::Kept(v.gather(&rows))),
             Raw::Cat {
                 codes,
                 vocab,
