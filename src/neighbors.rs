@@ -134,6 +134,11 @@ pub(crate) struct Neighbourhoods {
 }
 
 impl Neighbourhoods {
+    /// Number of query rows.
+    pub fn rows(&self) -> usize {
+        self.dist.len().checked_div(self.k).unwrap_or(0)
+    }
+
     /// Distances to the neighbours of row `i`, nearest first.
     pub fn dist_of(&self, i: usize) -> &[f64] {
         &self.dist[i * self.k..(i + 1) * self.k]

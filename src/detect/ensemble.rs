@@ -20,6 +20,9 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
+use super::knn::Knn;
+use super::knn_lof::KnnLof;
+use super::lof::Lof;
 use super::{DetectError, Detector, DetectorKind};
 use crate::cancel::Cancel;
 use crate::features::quantile_sorted;
@@ -107,9 +110,11 @@ pub struct DetectorRun {
     pub threshold: f64,
     /// Rows it flags.
     pub flags: Vec<bool>,
-    /// Seconds to fit.
+    /// Seconds to fit (KNN and LOF, which share their searches, each report the time of
+    /// both).
     pub fit_s: f64,
-    /// Seconds to score the rows it was not fitted on (0 when it trained on all).
+    /// Seconds to score the rows it was not fitted on (0 when it trained on all; shared
+    /// as `fit_s`).
     pub score_s: f64,
     /// Why it failed, if it did (it then takes no part in the verdict).
     pub error: Option<String>,
@@ -258,47 +263,35 @@ struct Distinct {
     first: Vec<usize>,
     /// For each scored row (in order), its distinct row.
     of: Vec<u32>,
-    /// For each distinct row, the position of its first row among the scored rows.
-    first_pos: Vec<usize>,
 }
 
 impl Distinct {
     /// The rows `rows` of `x` by distinct row.
     fn among(x: &Array2<f64>, rows: &[usize]) -> Self {
         let (first, of) = distinct_among(x.view(), rows);
-        // Distinct rows are numbered in order of first occurrence.
-        let mut first_pos = Vec::with_capacity(first.len());
-        for (j, &d) in of.iter().enumerate() {
-            if d as usize == first_pos.len() {
-                first_pos.push(j);
+        Self { first, of }
+    }
+
+    /// Each of the task's detectors' score of each distinct row, scored in blocks (no
+    /// copy of the whole matrix is made).
+    fn score(&self, task: &Task, x: &Array2<f64>, cancel: &Cancel) -> Vec<Scored> {
+        let mut per: Vec<Scored> = (0..task.len())
+            .map(|_| Ok(Vec::with_capacity(self.first.len())))
+            .collect();
+        for block in self.first.chunks(SCORE_BLOCK) {
+            let rows = select_rows(x.view(), block);
+            for (p, r) in per.iter_mut().zip(task.score(rows.view(), cancel)) {
+                match (p.as_mut(), r) {
+                    (Ok(v), Ok(s)) => v.extend(s),
+                    (Ok(_), Err(e)) => *p = Err(e),
+                    (Err(_), _) => {}
+                }
+            }
+            if per.iter().all(Result::is_err) {
+                break;
             }
         }
-        Self {
-            first,
-            of,
-            first_pos,
-        }
-    }
-
-    /// The score of each distinct row, scored in blocks (no copy of the whole matrix is
-    /// made).
-    fn score(
-        &self,
-        det: &dyn Detector,
-        x: &Array2<f64>,
-        cancel: &Cancel,
-    ) -> Result<Vec<f64>, DetectError> {
-        let mut per = Vec::with_capacity(self.first.len());
-        for block in self.first.chunks(SCORE_BLOCK) {
-            per.extend(det.score(select_rows(x.view(), block).view(), cancel)?);
-        }
-        Ok(per)
-    }
-
-    /// The value of each distinct row, from the values of the scored rows (in order),
-    /// which are equal among the rows of one distinct row.
-    fn of_rows(&self, per_row: &[f64]) -> Vec<f64> {
-        self.first_pos.iter().map(|&j| per_row[j]).collect()
+        per
     }
 
     /// Writes the value of the j-th scored row to `out[p]`, `p` the j-th item of `at`.
@@ -309,9 +302,110 @@ impl Distinct {
     }
 }
 
+/// Scores, or why there are none.
+type Scored = Result<Vec<f64>, DetectError>;
+
+/// What one task of the ensemble fits and scores: a detector, or KNN and LOF sharing
+/// their neighbour searches (see [`super::knn_lof`]).
+enum Task {
+    One(DetectorKind, Box<dyn Detector>),
+    KnnLof(Box<KnnLof>),
+}
+
+impl Task {
+    /// The tasks that run `kinds` (seeded with `seed`): each detector its own, but KNN and
+    /// LOF together when both are chosen; with, for each, the positions in `kinds` of its
+    /// detectors.
+    fn plan(kinds: &[DetectorKind], seed: u64) -> Vec<(Vec<usize>, Task)> {
+        let at = |k| kinds.iter().position(|&d| d == k);
+        let pair = match (at(DetectorKind::Knn), at(DetectorKind::Lof)) {
+            (Some(a), Some(b)) => KnnLof::new(Knn::default(), Lof::default())
+                .map(|p| (vec![a, b], Task::KnnLof(Box::new(p)))),
+            _ => None,
+        };
+        let paired = |i: usize| pair.as_ref().is_some_and(|(at, _)| at.contains(&i));
+        let mut tasks: Vec<(Vec<usize>, Task)> = kinds
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !paired(i))
+            .map(|(i, &k)| (vec![i], Task::One(k, k.build(seed))))
+            .collect();
+        tasks.extend(pair);
+        // Longest first, each task its own thread: the VAE's training is one long
+        // sequential job, so it starts at once, then the neighbour searches, and the
+        // others fill the other cores.
+        tasks.sort_by_key(|(_, t)| match t {
+            Task::One(DetectorKind::Vae, _) => 0,
+            Task::KnnLof(_) => 1,
+            Task::One(..) => 2,
+        });
+        tasks
+    }
+
+    /// Its detectors.
+    fn kinds(&self) -> Vec<DetectorKind> {
+        match self {
+            Task::One(k, _) => vec![*k],
+            Task::KnnLof(_) => vec![DetectorKind::Knn, DetectorKind::Lof],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.kinds().len()
+    }
+
+    /// [`Detector::fit_model`] (a pair of neighbour methods never fits without scoring).
+    fn fit_model(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<bool, DetectError> {
+        match self {
+            Task::One(_, d) => d.fit_model(x, cancel),
+            Task::KnnLof(_) => Ok(false),
+        }
+    }
+
+    /// Each detector's training scores.
+    fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Vec<Scored> {
+        match self {
+            Task::One(_, d) => vec![d.fit(x, cancel)],
+            Task::KnnLof(p) => {
+                let (a, b) = p.fit(x, cancel);
+                vec![a, b]
+            }
+        }
+    }
+
+    /// Each detector's scores of the rows of `x`.
+    fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Vec<Scored> {
+        match self {
+            Task::One(_, d) => vec![d.score(x, cancel)],
+            Task::KnnLof(p) => {
+                let (a, b) = p.score(x, cancel);
+                vec![a, b]
+            }
+        }
+    }
+
+    /// Its detectors as fitted.
+    fn into_detectors(self) -> Vec<Box<dyn Detector>> {
+        match self {
+            Task::One(_, d) => vec![d],
+            Task::KnnLof(p) => {
+                let (knn, lof) = (*p).into_parts();
+                vec![Box::new(knn), Box::new(lof)]
+            }
+        }
+    }
+}
+
+/// A detector's training scores and every row's score, or why it has none.
+type Outcome = Result<(Vec<f64>, Vec<f64>), DetectError>;
+
+/// A detector's run, its fitted state (when kept) and its training scores, sorted.
+type Ran = (DetectorRun, Option<FittedDetector>, Vec<f64>);
+
+/// Fits and scores one task: for each of its detectors, its run or why it failed.
 #[allow(clippy::too_many_arguments)]
-fn run_one(
-    kind: DetectorKind,
+fn run_task(
+    mut task: Task,
     x: &Array2<f64>,
     split: Option<&Split>,
     distinct: &Distinct,
@@ -319,57 +413,101 @@ fn run_one(
     opts: &EnsembleOptions,
     cancel: &Cancel,
     keep: bool,
-) -> Result<(DetectorRun, Option<FittedDetector>, Vec<f64>), DetectError> {
-    let mut det = kind.build(opts.seed);
+) -> Vec<Result<Ran, DetectError>> {
     let t = Instant::now();
-    let n = x.nrows();
-    // `scores`: every row's score; `train_scores`: the training rows' (in order);
-    // `groups`: for the training rows and for the other rows, their distinct rows, the
-    // score of each, and the rows of `x` they stand for (`None`: all, in order).
-    let mut scores = vec![0.0; n];
-    let (train_scores, groups, fit_s, score_s) = match split {
+    let (n, m) = (x.nrows(), task.len());
+    // Per detector: its training scores (the training rows', in order) and every row's.
+    let both = |s: Vec<f64>| (s.clone(), s);
+    let (outcomes, fit_s, score_s): (Vec<Outcome>, _, _) = match split {
         // Trained on every row: the training scores are the scores.
-        None => {
-            let (per, f, score_s) = if det.fit_model(x.view(), cancel)? {
+        None => match task.fit_model(x.view(), cancel) {
+            Err(e) => (vec![Err(e)], t.elapsed().as_secs_f64(), 0.0),
+            Ok(true) => {
                 let f = t.elapsed().as_secs_f64();
                 let t2 = Instant::now();
-                let per = distinct.score(det.as_ref(), x, cancel)?;
-                distinct.scatter(&per, 0..n, &mut scores);
-                (per, f, t2.elapsed().as_secs_f64())
-            } else {
-                scores = det.fit(x.view(), cancel)?;
-                (distinct.of_rows(&scores), t.elapsed().as_secs_f64(), 0.0)
-            };
-            (scores.clone(), vec![(distinct, per, None)], f, score_s)
-        }
+                let all = distinct.score(&task, x, cancel).into_iter().map(|per| {
+                    let mut scores = vec![0.0; n];
+                    distinct.scatter(&per?, 0..n, &mut scores);
+                    Ok(both(scores))
+                });
+                (all.collect(), f, t2.elapsed().as_secs_f64())
+            }
+            Ok(false) => {
+                let fitted = task.fit(x.view(), cancel);
+                let all = fitted.into_iter().map(|s| s.map(both)).collect();
+                (all, t.elapsed().as_secs_f64(), 0.0)
+            }
+        },
         Some(split) => {
             let train = &split.train_distinct;
-            let (per_train, ts) = if det.fit_model(split.train.view(), cancel)? {
-                let per = train.score(det.as_ref(), x, cancel)?;
-                let mut ts = vec![0.0; train_idx.len()];
-                train.scatter(&per, 0..train_idx.len(), &mut ts);
-                (per, ts)
-            } else {
-                let ts = det.fit(split.train.view(), cancel)?;
-                (train.of_rows(&ts), ts)
+            let fitted: Vec<Scored> = match task.fit_model(split.train.view(), cancel) {
+                Err(e) => vec![Err(e)],
+                Ok(true) => train
+                    .score(&task, x, cancel)
+                    .into_iter()
+                    .map(|per| {
+                        let mut ts = vec![0.0; train_idx.len()];
+                        train.scatter(&per?, 0..train_idx.len(), &mut ts);
+                        Ok(ts)
+                    })
+                    .collect(),
+                Ok(false) => task.fit(split.train.view(), cancel),
             };
             let f = t.elapsed().as_secs_f64();
             let t2 = Instant::now();
-            // Training rows keep their training scores (a neighbour method must not
-            // count a row as its own neighbour); the others are scored.
-            for (j, &i) in train_idx.iter().enumerate() {
-                scores[i] = ts[j];
-            }
-            let per_rest = distinct.score(det.as_ref(), x, cancel)?;
-            distinct.scatter(&per_rest, split.rest.iter().copied(), &mut scores);
-            let score_s = t2.elapsed().as_secs_f64();
-            let groups = vec![
-                (train, per_train, Some(train_idx)),
-                (distinct, per_rest, Some(&split.rest[..])),
-            ];
-            (ts, groups, f, score_s)
+            let rest = if fitted.iter().any(Result::is_ok) {
+                distinct.score(&task, x, cancel)
+            } else {
+                vec![Err(DetectError::Cancelled); m]
+            };
+            let all = fitted.into_iter().zip(rest).map(|(ts, per)| {
+                let ts = ts?;
+                // Training rows keep their training scores (a neighbour method must
+                // not count a row as its own neighbour); the others are scored.
+                let mut scores = vec![0.0; n];
+                for (j, &i) in train_idx.iter().enumerate() {
+                    scores[i] = ts[j];
+                }
+                distinct.scatter(&per?, split.rest.iter().copied(), &mut scores);
+                Ok((ts, scores))
+            });
+            (all.collect(), f, t2.elapsed().as_secs_f64())
         }
     };
+    let kinds = task.kinds();
+    let mut dets: Vec<Option<Box<dyn Detector>>> = if keep {
+        task.into_detectors().into_iter().map(Some).collect()
+    } else {
+        (0..m).map(|_| None).collect()
+    };
+    kinds
+        .into_iter()
+        .zip(outcomes)
+        .zip(&mut dets)
+        .map(|((kind, outcome), det)| {
+            let (train_scores, scores) = outcome?;
+            finish(
+                kind,
+                train_scores,
+                scores,
+                det.take(),
+                opts,
+                (fit_s, score_s),
+            )
+        })
+        .collect()
+}
+
+/// A detector's run from its training scores and every row's score; with its fitted
+/// state `det` when it is kept.
+fn finish(
+    kind: DetectorKind,
+    train_scores: Vec<f64>,
+    scores: Vec<f64>,
+    det: Option<Box<dyn Detector>>,
+    opts: &EnsembleOptions,
+    (fit_s, score_s): (f64, f64),
+) -> Result<Ran, DetectError> {
     if scores.iter().any(|v| !v.is_finite()) {
         return Err(DetectError::Input {
             detector: kind.name(),
@@ -382,8 +520,7 @@ fn run_one(
     let flags = scores.par_iter().map(|&s| s > threshold).collect();
     // The training scores, sorted, rank the scores when the runs are combined (each row's
     // rank is made there, not kept per detector: 8 bytes a row less for each).
-    drop(groups);
-    let fitted = keep.then(|| FittedDetector {
+    let fitted = det.map(|det| FittedDetector {
         kind,
         det,
         index: Ranker::new(&sorted).index,
@@ -477,18 +614,13 @@ pub fn run_keeping(
         Some(s) => Distinct::among(x, &s.rest),
         None => Distinct::among(x, &(0..n).collect::<Vec<_>>()),
     };
-    // Longest first, each detector its own task: the VAE's training is one long
-    // sequential job, so it starts at once and the others fill the other cores.
-    let mut order: Vec<usize> = (0..opts.detectors.len()).collect();
-    order.sort_by_key(|&i| usize::from(opts.detectors[i] != DetectorKind::Vae));
-    type Ran = (DetectorRun, Option<FittedDetector>, Vec<f64>);
-    let mut runs: Vec<(usize, Ran)> = order
-        .par_iter()
+    let tasks = Task::plan(&opts.detectors, opts.seed);
+    let mut runs: Vec<(usize, Ran)> = tasks
+        .into_par_iter()
         .with_max_len(1)
-        .map(|&i| {
-            let kind = opts.detectors[i];
-            let r = match run_one(
-                kind,
+        .map(|(at, task)| {
+            let ran = run_task(
+                task,
                 x,
                 split.as_ref(),
                 &distinct,
@@ -496,29 +628,37 @@ pub fn run_keeping(
                 opts,
                 cancel,
                 keep,
-            ) {
-                Ok(r) => Ok(r),
-                Err(DetectError::Cancelled) => Err(DetectError::Cancelled),
-                Err(e) => Ok((
-                    DetectorRun {
-                        kind,
-                        scores: Vec::new(),
-                        threshold: f64::NAN,
-                        flags: Vec::new(),
-                        fit_s: 0.0,
-                        score_s: 0.0,
-                        error: Some(e.to_string()),
-                    },
-                    None,
-                    Vec::new(),
-                )),
-            };
-            if let Ok((r, _, _)) = &r {
-                done(r);
-            }
-            r.map(|r| (i, r))
+            );
+            at.into_iter()
+                .zip(ran)
+                .map(|(i, r)| {
+                    let kind = opts.detectors[i];
+                    let r = match r {
+                        Ok(r) => r,
+                        Err(DetectError::Cancelled) => return Err(DetectError::Cancelled),
+                        Err(e) => (
+                            DetectorRun {
+                                kind,
+                                scores: Vec::new(),
+                                threshold: f64::NAN,
+                                flags: Vec::new(),
+                                fit_s: 0.0,
+                                score_s: 0.0,
+                                error: Some(e.to_string()),
+                            },
+                            None,
+                            Vec::new(),
+                        ),
+                    };
+                    done(&r.0);
+                    Ok((i, r))
+                })
+                .collect::<Result<Vec<_>, _>>()
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     runs.sort_by_key(|r| r.0);
     let mut runs_sorted = Vec::with_capacity(runs.len());
     let (runs, fitted): (Vec<DetectorRun>, Vec<Option<FittedDetector>>) = runs
@@ -818,6 +958,53 @@ mod tests {
         };
         let all = run(&x, &train, &all, &Cancel::new(), &|_| {}).unwrap();
         assert_eq!((all.fit_rows, all.fit_sampled_from), (201, None));
+    }
+
+    #[test]
+    fn knn_and_lof_run_together_as_each_alone() {
+        let x = cloud_with_outlier();
+        let train: Vec<bool> = (0..x.nrows()).map(|i| i % 5 != 0).collect();
+        let c = Cancel::new();
+        for fit_limit in [None, Some(90)] {
+            let with = |detectors: Vec<DetectorKind>| {
+                let opts = EnsembleOptions {
+                    detectors,
+                    fit_limit,
+                    ..Default::default()
+                };
+                run_keeping(&x, &train, &opts, &c, &|_| {}, true).unwrap()
+            };
+            // LOF asked first: the runs come in the order asked.
+            let (both, fitted) = with(vec![
+                DetectorKind::Lof,
+                DetectorKind::Ecod,
+                DetectorKind::Knn,
+            ]);
+            let kinds: Vec<DetectorKind> = both.runs.iter().map(|r| r.kind).collect();
+            assert_eq!(
+                kinds,
+                [DetectorKind::Lof, DetectorKind::Ecod, DetectorKind::Knn]
+            );
+            for (at, kind) in [(2, DetectorKind::Knn), (0, DetectorKind::Lof)] {
+                let (alone, alone_fitted) = with(vec![kind]);
+                let (a, b) = (&both.runs[at], &alone.runs[0]);
+                assert_eq!(
+                    (&a.scores, &a.flags, a.threshold),
+                    (&b.scores, &b.flags, b.threshold)
+                );
+                // Kept, each scores new rows as when fitted alone.
+                let new = x.slice(ndarray::s![..40, ..]);
+                let k = fitted
+                    .as_ref()
+                    .unwrap()
+                    .detectors
+                    .iter()
+                    .position(|d| d.kind == kind);
+                let one = alone_fitted.unwrap().score(new, &c).unwrap();
+                let all = fitted.as_ref().unwrap().score(new, &c).unwrap();
+                assert_eq!(all.scores[k.unwrap()], one.scores[0]);
+            }
+        }
     }
 
     #[test]

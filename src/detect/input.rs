@@ -4,6 +4,7 @@
 use ndarray::ArrayView2;
 
 use super::DetectError;
+use crate::neighbors::CountedTree;
 
 /// Most columns a detector that works with a d × d covariance (GMM, PCA) accepts: 8 MB
 /// per matrix at 1,024, where memory and the eigen-decomposition's d³ time grow fast
@@ -56,6 +57,35 @@ pub(crate) fn check_matrix(
         }
     }
     Ok(())
+}
+
+/// The number of neighbours a neighbour method (KNN, LOF) fitted on `x` uses:
+/// `n_neighbors`, at most the number of other rows; once `x` is checked.
+pub(crate) fn neighbour_count(
+    detector: &'static str,
+    x: &ArrayView2<f64>,
+    n_neighbors: usize,
+) -> Result<usize, DetectError> {
+    if n_neighbors == 0 {
+        return Err(input(detector, "n_neighbors must be at least 1".into()));
+    }
+    check_matrix(detector, x, 2)?;
+    Ok(n_neighbors.min(x.nrows() - 1))
+}
+
+/// The tree a neighbour method was fitted on (on `fitted` columns), once `x` is checked
+/// to be scored by it.
+pub(crate) fn fitted_tree<'a>(
+    detector: &'static str,
+    fitted: Option<usize>,
+    tree: &'a Option<CountedTree>,
+    x: &ArrayView2<f64>,
+) -> Result<&'a CountedTree, DetectError> {
+    check_score_input(detector, fitted, x)?;
+    tree.as_ref().ok_or_else(|| DetectError::State {
+        detector,
+        reason: "score called before fit".into(),
+    })
 }
 
 /// Checks a matrix to score against a model fitted on `fitted` columns (`None` when the

@@ -5,7 +5,7 @@
 
 use ndarray::ArrayView2;
 
-use super::input::{check_matrix, check_score_input};
+use super::input::{fitted_tree, neighbour_count};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
 use crate::neighbors::{CountedTree, DistinctRows, Neighbourhoods};
@@ -75,10 +75,12 @@ impl Knn {
         self.k
     }
 
-    fn combine(&self, nb: &Neighbourhoods, rows: usize) -> Vec<f64> {
+    /// The score of each of the first `rows` query rows from its neighbours: the first
+    /// `k` of them (`nb` may hold more, nearest first).
+    fn combine(&self, nb: &Neighbourhoods, k: usize, rows: usize) -> Vec<f64> {
         (0..rows)
             .map(|i| {
-                let d = nb.dist_of(i);
+                let d = &nb.dist_of(i)[..k.min(nb.k)];
                 match self.method {
                     KnnMethod::Largest => d.last().copied().unwrap_or(0.0),
                     KnnMethod::Mean => {
@@ -117,48 +119,53 @@ impl Detector for Knn {
     }
 
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_matrix(NAME, &x, 1)?;
-        if self.n_neighbors == 0 {
-            return Err(DetectError::Input {
-                detector: NAME,
-                reason: "n_neighbors must be at least 1".into(),
-            });
-        }
-        let n = x.nrows();
-        if n < 2 {
-            return Err(DetectError::Input {
-                detector: NAME,
-                reason: format!("needs at least 2 rows, got {n}"),
-            });
-        }
+        let k = neighbour_count(NAME, &x, self.n_neighbors)?;
         cancel.check()?;
-        let k = self.n_neighbors.min(n - 1);
         let (tree, of_row) = CountedTree::build(x);
         cancel.check()?;
         let nb = tree.kneighbors_self(k, cancel)?;
-        let scores = self.combine(&nb, tree.distinct_len());
-        self.k = k;
+        let scores = self.fit_from(&nb, &of_row, k, x.ncols());
         self.tree = Some(tree);
-        self.cols = Some(x.ncols());
-        Ok(of_row.iter().map(|&d| scores[d]).collect())
+        Ok(scores)
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_score_input(NAME, self.cols, &x)?;
-        let Some(tree) = &self.tree else {
-            return Err(DetectError::State {
-                detector: NAME,
-                reason: "score called before fit".into(),
-            });
-        };
+        let tree = fitted_tree(NAME, self.cols, &self.tree, &x)?;
         let k = self.k.min(tree.len());
         let queries = DistinctRows::of(x);
         let nb = tree.kneighbors(&queries.points, k, cancel)?;
-        Ok(queries.expand(&self.combine(&nb, queries.len())))
+        Ok(self.score_from(&nb, &queries))
     }
 }
 
 impl Knn {
+    /// Fits with `k` neighbours from the training rows' own neighbourhoods (by distinct
+    /// row, at least `k` each; `of_row` maps training rows to them) and returns the
+    /// training scores. The tree is set apart (see [`Knn::set_tree`]).
+    pub(super) fn fit_from(
+        &mut self,
+        nb: &Neighbourhoods,
+        of_row: &[usize],
+        k: usize,
+        cols: usize,
+    ) -> Vec<f64> {
+        let scores = self.combine(nb, k, nb.rows());
+        self.k = k;
+        self.cols = Some(cols);
+        of_row.iter().map(|&d| scores[d]).collect()
+    }
+
+    /// The tree of the training rows the last fit was made from.
+    pub(super) fn set_tree(&mut self, tree: CountedTree) {
+        self.tree = Some(tree);
+    }
+
+    /// The scores of the rows behind `queries` from their distinct rows' neighbourhoods
+    /// (at least `k` each).
+    pub(super) fn score_from(&self, nb: &Neighbourhoods, queries: &DistinctRows) -> Vec<f64> {
+        queries.expand(&self.combine(nb, self.k, queries.len()))
+    }
+
     /// A saved detector, checked (see [`super::Saved::restore`]).
     pub(crate) fn restore(mut self, columns: usize) -> Result<Self, String> {
         self.tree = Some(CountedTree::restore_fitted(

@@ -12,7 +12,7 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::input::{check_matrix, check_score_input};
+use super::input::{fitted_tree, neighbour_count};
 use super::{DetectError, Detector};
 use crate::cancel::Cancel;
 use crate::neighbors::{CountedTree, DistinctRows, Neighbourhoods};
@@ -129,49 +129,71 @@ impl Detector for Lof {
     }
 
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_matrix(NAME, &x, 1)?;
-        if self.n_neighbors == 0 {
-            return Err(DetectError::Input {
-                detector: NAME,
-                reason: "n_neighbors must be at least 1".into(),
-            });
-        }
-        let n = x.nrows();
-        if n < 2 {
-            return Err(DetectError::Input {
-                detector: NAME,
-                reason: format!("needs at least 2 rows, got {n}"),
-            });
-        }
+        let k = neighbour_count(NAME, &x, self.n_neighbors)?;
         cancel.check()?;
-        let k = self.n_neighbors.min(n - 1).max(1);
         let (tree, of_row) = CountedTree::build(x);
         cancel.check()?;
         let nb = tree.kneighbors_self(k, cancel)?;
-        let distinct = tree.distinct_len();
-        self.k = k;
-        self.k_distance = (0..distinct).map(|i| nb.dist_of(i)[k - 1]).collect();
-        self.lrd = Vec::new();
-        let lrd = self.lrd_of(&nb, distinct, cancel)?;
-        self.lrd = lrd;
-        let scores = self.ratios(&nb, &self.lrd, cancel)?;
-        self.tree = Some(tree);
-        self.cols = Some(x.ncols());
-        Ok(of_row.iter().map(|&d| scores[d]).collect())
+        self.fit_from(tree, &of_row, &nb, x.ncols(), cancel)
     }
 
     fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
-        check_score_input(NAME, self.cols, &x)?;
-        let Some(tree) = &self.tree else {
-            return Err(DetectError::State {
-                detector: NAME,
-                reason: "score called before fit".into(),
-            });
-        };
+        let (queries, nb) = self.search(x, cancel)?;
+        self.score_from(&nb, &queries, cancel)
+    }
+}
+
+impl Lof {
+    /// The distinct rows of `x` and their neighbourhoods among the training rows.
+    pub(super) fn search(
+        &self,
+        x: ArrayView2<f64>,
+        cancel: &Cancel,
+    ) -> Result<(DistinctRows, Neighbourhoods), DetectError> {
+        let tree = fitted_tree(NAME, self.cols, &self.tree, &x)?;
         let queries = DistinctRows::of(x);
         let nb = tree.kneighbors(&queries.points, self.k, cancel)?;
-        let own = self.lrd_of(&nb, queries.len(), cancel)?;
-        Ok(queries.expand(&self.ratios(&nb, &own, cancel)?))
+        Ok((queries, nb))
+    }
+
+    /// The tree of the training rows.
+    pub(super) fn tree(&self) -> Option<&CountedTree> {
+        self.tree.as_ref()
+    }
+
+    /// Fits on the training rows behind `tree` (`of_row` maps them to its distinct rows)
+    /// from the distinct rows' own neighbourhoods (its k nearest training rows each), and
+    /// returns the training scores.
+    pub(super) fn fit_from(
+        &mut self,
+        tree: CountedTree,
+        of_row: &[usize],
+        nb: &Neighbourhoods,
+        cols: usize,
+        cancel: &Cancel,
+    ) -> Result<Vec<f64>, DetectError> {
+        let (distinct, k) = (tree.distinct_len(), nb.k);
+        self.k = k;
+        self.k_distance = (0..distinct).map(|i| nb.dist_of(i)[k - 1]).collect();
+        self.lrd = Vec::new();
+        let lrd = self.lrd_of(nb, distinct, cancel)?;
+        self.lrd = lrd;
+        let scores = self.ratios(nb, &self.lrd, cancel)?;
+        self.tree = Some(tree);
+        self.cols = Some(cols);
+        Ok(of_row.iter().map(|&d| scores[d]).collect())
+    }
+
+    /// The scores of the rows behind `queries` from their distinct rows' neighbourhoods
+    /// ([`Lof::effective_k`] each).
+    pub(super) fn score_from(
+        &self,
+        nb: &Neighbourhoods,
+        queries: &DistinctRows,
+        cancel: &Cancel,
+    ) -> Result<Vec<f64>, DetectError> {
+        let own = self.lrd_of(nb, queries.len(), cancel)?;
+        Ok(queries.expand(&self.ratios(nb, &own, cancel)?))
     }
 }
 

@@ -10,6 +10,7 @@ use crate::cancel::{Cancel, Cancelled};
 pub mod cblof;
 pub mod ensemble;
 pub mod knn;
+mod knn_lof;
 pub mod lof;
 pub mod vae;
 
