@@ -93,7 +93,7 @@ pub(crate) fn to_row_major(x: ArrayView2<f64>) -> Vec<f64> {
     x.as_standard_layout().iter().copied().collect()
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Node {
     /// Range of tree positions covered by the node.
     start: usize,
@@ -104,7 +104,7 @@ struct Node {
 }
 
 /// A k-d tree over owned points.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct KdTree {
     dim: usize,
     /// Points in tree order, row-major.
@@ -1140,7 +1140,7 @@ impl Candidates for Counted<'_> {
 /// A k-d tree over the distinct rows of a training matrix, each counting as many
 /// neighbours as it has copies. Answers the same k-nearest-neighbour distances as a
 /// [`KdTree`] over all rows, with a tree and a leaf scan over the distinct rows only.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CountedTree {
     tree: KdTree,
     /// Multiplicity of each distinct row; a distinct row's id is its tree position.

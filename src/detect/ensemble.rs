@@ -708,10 +708,12 @@ pub fn run_keeping(
             Combine::Mean => combined[i] > combined_threshold,
         })
         .collect();
-    let fitted = keep.then(|| Fitted {
-        detectors: fitted.into_iter().flatten().collect(),
-        combined_threshold,
-        combine: opts.combine,
+    let fitted = keep.then(|| {
+        Fitted::new(
+            fitted.into_iter().flatten().collect(),
+            combined_threshold,
+            opts.combine,
+        )
     });
     Ok((
         Verdicts {
@@ -750,6 +752,9 @@ pub struct Fitted {
     pub combined_threshold: f64,
     /// The verdict rule.
     pub combine: Combine,
+    /// The positions in `detectors` of a KNN and a LOF that score with one search (see
+    /// [`super::knn_lof`]).
+    shared: Option<(usize, usize)>,
 }
 
 /// Verdicts on new rows.
@@ -830,11 +835,11 @@ impl Fitted {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Fitted {
+        Ok(Fitted::new(
             detectors,
-            combined_threshold: saved.combined_threshold,
-            combine: saved.combine,
-        })
+            saved.combined_threshold,
+            saved.combine,
+        ))
     }
 }
 
@@ -850,31 +855,97 @@ impl FittedDetector {
 }
 
 impl Fitted {
+    /// The fitted ensemble of `detectors`.
+    fn new(detectors: Vec<FittedDetector>, combined_threshold: f64, combine: Combine) -> Self {
+        use super::NeighbourMethod as M;
+        let at = |want: fn(&M) -> bool| {
+            detectors
+                .iter()
+                .position(|d| d.det.neighbour_method().is_some_and(|m| want(&m)))
+        };
+        let (knn, lof) = (
+            at(|m| matches!(m, M::Knn(_))),
+            at(|m| matches!(m, M::Lof(_))),
+        );
+        let shared = knn.zip(lof).filter(|&(k, l)| {
+            match (
+                detectors[k].det.neighbour_method(),
+                detectors[l].det.neighbour_method(),
+            ) {
+                (Some(M::Knn(knn)), Some(M::Lof(lof))) => super::knn_lof::can_share(knn, lof),
+                _ => false,
+            }
+        });
+        Self {
+            detectors,
+            combined_threshold,
+            combine,
+            shared,
+        }
+    }
+
+    /// The detectors scored together: each alone, or a KNN and a LOF that share their
+    /// searches as a pair (positions in `detectors`).
+    fn units(&self) -> Vec<Vec<usize>> {
+        let mut units: Vec<Vec<usize>> = (0..self.detectors.len())
+            .filter(|i| self.shared.is_none_or(|(k, l)| *i != k && *i != l))
+            .map(|i| vec![i])
+            .collect();
+        units.extend(self.shared.map(|(k, l)| vec![k, l]));
+        units
+    }
+
+    /// Each detector of `unit` ([`Fitted::units`]) scores the rows of `x`.
+    fn score_unit(&self, unit: &[usize], x: ArrayView2<f64>, cancel: &Cancel) -> Vec<Scored> {
+        use super::NeighbourMethod as M;
+        if let [k, l] = unit {
+            let pair = (
+                self.detectors[*k].det.neighbour_method(),
+                self.detectors[*l].det.neighbour_method(),
+            );
+            if let (Some(M::Knn(knn)), Some(M::Lof(lof))) = pair {
+                let (a, b) = super::knn_lof::score_together(knn, lof, x, cancel);
+                return vec![a, b];
+            }
+        }
+        unit.iter()
+            .map(|&i| self.detectors[i].det.score(x, cancel))
+            .collect()
+    }
+
     /// Scores the rows of `x` (scaled as the training rows were).
     pub fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<NewVerdicts, DetectError> {
         let n = x.nrows();
         let mut sum = vec![0.0; n];
         let mut votes = vec![0u8; n];
         let mut by = vec![Vec::new(); n];
-        let per: Vec<Vec<f64>> = self
-            .detectors
+        let units = self.units();
+        let scored: Vec<Vec<(usize, Vec<f64>)>> = units
             .par_iter()
-            .map(|d| {
-                let mut out = Vec::with_capacity(n);
+            .with_max_len(1)
+            .map(|unit| {
+                let mut out: Vec<Vec<f64>> = unit.iter().map(|_| Vec::with_capacity(n)).collect();
                 for start in (0..n).step_by(SCORE_BLOCK) {
                     let end = (start + SCORE_BLOCK).min(n);
-                    out.extend(d.det.score(x.slice(ndarray::s![start..end, ..]), cancel)?);
+                    let block = x.slice(ndarray::s![start..end, ..]);
+                    for (o, s) in out.iter_mut().zip(self.score_unit(unit, block, cancel)) {
+                        o.extend(s?);
+                    }
                 }
                 // A score that is not a number (a row far outside what the detector was
                 // fitted on overflowed it) counts as the most anomalous.
-                for s in &mut out {
+                for s in out.iter_mut().flatten() {
                     if s.is_nan() {
                         *s = f64::INFINITY;
                     }
                 }
-                Ok(out)
+                Ok(unit.iter().copied().zip(out).collect())
             })
             .collect::<Result<_, DetectError>>()?;
+        let mut per: Vec<Vec<f64>> = vec![Vec::new(); self.detectors.len()];
+        for (i, s) in scored.into_iter().flatten() {
+            per[i] = s;
+        }
         for (d, scores) in self.detectors.iter().zip(&per) {
             let ranker = Ranker {
                 sorted: &d.sorted,
@@ -1003,8 +1074,44 @@ mod tests {
                 let one = alone_fitted.unwrap().score(new, &c).unwrap();
                 let all = fitted.as_ref().unwrap().score(new, &c).unwrap();
                 assert_eq!(all.scores[k.unwrap()], one.scores[0]);
+                // And as saved and restored: the pair still shares its searches.
+                let saved = Fitted::restore(fitted.as_ref().unwrap().save(), x.ncols()).unwrap();
+                assert!(saved.shared.is_some());
+                assert_eq!(saved.score(new, &c).unwrap().scores, all.scores);
             }
+            assert!(fitted.unwrap().shared.is_some());
         }
+        // Fitted on other rows, a KNN and a LOF score apart.
+        let opts = |detectors| EnsembleOptions {
+            detectors,
+            ..Default::default()
+        };
+        let fit = |x: &Array2<f64>, kind| {
+            let (_, f) = run_keeping(
+                x,
+                &vec![true; x.nrows()],
+                &opts(vec![kind]),
+                &c,
+                &|_| {},
+                true,
+            )
+            .unwrap();
+            f.unwrap()
+        };
+        let other = x.slice(ndarray::s![..150, ..]).to_owned();
+        let (mut knn, mut lof) = (fit(&x, DetectorKind::Knn), fit(&other, DetectorKind::Lof));
+        let new = x.slice(ndarray::s![100.., ..]);
+        let want = [
+            knn.score(new, &c).unwrap().scores.remove(0),
+            lof.score(new, &c).unwrap().scores.remove(0),
+        ];
+        let mixed = Fitted::new(
+            vec![knn.detectors.remove(0), lof.detectors.remove(0)],
+            0.5,
+            Combine::Any,
+        );
+        assert!(mixed.shared.is_none());
+        assert_eq!(mixed.score(new, &c).unwrap().scores, want);
     }
 
     #[test]

@@ -118,6 +118,10 @@ impl Detector for Knn {
         super::Saved::Knn(self.clone())
     }
 
+    fn neighbour_method(&self) -> Option<super::NeighbourMethod<'_>> {
+        Some(super::NeighbourMethod::Knn(self))
+    }
+
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         let k = neighbour_count(NAME, &x, self.n_neighbors)?;
         cancel.check()?;
@@ -153,6 +157,11 @@ impl Knn {
         self.k = k;
         self.cols = Some(cols);
         of_row.iter().map(|&d| scores[d]).collect()
+    }
+
+    /// The tree of the training rows.
+    pub(super) fn tree(&self) -> Option<&CountedTree> {
+        self.tree.as_ref()
     }
 
     /// The tree of the training rows the last fit was made from.

@@ -55,10 +55,7 @@ impl KnnLof {
 
     /// Scores the rows of `x` (KNN's scores, LOF's).
     pub fn score(&self, x: ArrayView2<f64>, cancel: &Cancel) -> Both {
-        both(self.lof.search(x, cancel).and_then(|(queries, nb)| {
-            let knn = self.knn.score_from(&nb, &queries);
-            Ok((knn, self.lof.score_from(&nb, &queries, cancel)?))
-        }))
+        score_together(&self.knn, &self.lof, x, cancel)
     }
 
     /// The two detectors as fitted, each able to score on its own.
@@ -68,6 +65,22 @@ impl KnnLof {
         }
         (self.knn, self.lof)
     }
+}
+
+/// Whether fitted `knn` and `lof` can score with one search: fitted on the same rows
+/// (their trees are equal), KNN with no more neighbours than LOF.
+pub(crate) fn can_share(knn: &Knn, lof: &Lof) -> bool {
+    knn.effective_k() <= lof.effective_k() && knn.tree().is_some() && knn.tree() == lof.tree()
+}
+
+/// Scores the rows of `x` with both detectors, one search for both (KNN's scores, LOF's);
+/// they must [`can_share`].
+pub(crate) fn score_together(knn: &Knn, lof: &Lof, x: ArrayView2<f64>, cancel: &Cancel) -> Both {
+    debug_assert!(can_share(knn, lof));
+    both(lof.search(x, cancel).and_then(|(queries, nb)| {
+        let k = knn.score_from(&nb, &queries);
+        Ok((k, lof.score_from(&nb, &queries, cancel)?))
+    }))
 }
 
 /// One outcome for both, or the same error for each (named after each).

@@ -128,6 +128,10 @@ impl Detector for Lof {
         super::Saved::Lof(self.clone())
     }
 
+    fn neighbour_method(&self) -> Option<super::NeighbourMethod<'_>> {
+        Some(super::NeighbourMethod::Lof(self))
+    }
+
     fn fit(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<Vec<f64>, DetectError> {
         let k = neighbour_count(NAME, &x, self.n_neighbors)?;
         cancel.check()?;

@@ -69,6 +69,20 @@ pub trait Detector: Send + Sync {
     /// The fitted state, for a saved model: everything [`Detector::score`] reads (what
     /// can be derived from it again is left out).
     fn save(&self) -> Saved;
+
+    /// This detector when it is a neighbour method, whose searches another may share
+    /// (see [`knn_lof`]).
+    fn neighbour_method(&self) -> Option<NeighbourMethod<'_>> {
+        None
+    }
+}
+
+/// A neighbour method, as [`Detector::neighbour_method`] gives it.
+pub enum NeighbourMethod<'a> {
+    /// KNN.
+    Knn(&'a knn::Knn),
+    /// LOF.
+    Lof(&'a lof::Lof),
 }
 
 /// A fitted detector as a saved model holds it (see [`crate::model`]). The variants'
