@@ -107,8 +107,7 @@ pub fn analyze_saved(
 ) -> Result<(Model, Analysis), PipelineError> {
     let mut live = Live::from_loaded(saved, Window::Rows(usize::MAX));
     live.score_batch(log, cancel, false)?;
-    let a = live.analysis(cancel)?;
-    Ok((live.model, a))
+    live.into_analysis(cancel)
 }
 
 /// A fitted model and the window of rows it scores new rows against.
@@ -352,6 +351,38 @@ impl Live {
     /// gave it (nothing is scored again), the features, the context, behaviours and the
     /// hosts' evidence worked out over the window as it is now.
     pub fn analysis(&self, cancel: &Cancel) -> Result<Analysis, PipelineError> {
+        let v = &self.verdicts;
+        let copy = |d: usize, rows: &[u32]| rows.iter().map(|&r| v.scores[d][r as usize]).collect();
+        self.analysis_with(v, copy, cancel)
+    }
+
+    /// [`Live::analysis`] when the window is not needed after: its scores are moved into
+    /// the analysis, not copied. Gives the model with it.
+    pub fn into_analysis(mut self, cancel: &Cancel) -> Result<(Model, Analysis), PipelineError> {
+        let mut v = std::mem::take(&mut self.verdicts);
+        let mut scores = std::mem::take(&mut v.scores);
+        let take = |d: usize, rows: &[u32]| {
+            let s = std::mem::take(&mut scores[d]);
+            let every =
+                rows.len() == s.len() && rows.iter().enumerate().all(|(i, &r)| i == r as usize);
+            if every {
+                s
+            } else {
+                rows.iter().map(|&r| s[r as usize]).collect()
+            }
+        };
+        let a = self.analysis_with(&v, take, cancel)?;
+        Ok((self.model, a))
+    }
+
+    /// The analysis of the window from its rows' verdicts `v`, `scores(d, rows)` giving
+    /// detector `d`'s scores of the window rows `rows`.
+    fn analysis_with(
+        &self,
+        v: &RowVerdicts,
+        mut scores: impl FnMut(usize, &[u32]) -> Vec<f64>,
+        cancel: &Cancel,
+    ) -> Result<Analysis, PipelineError> {
         use crate::detect::ensemble::{Combine, DetectorRun, Verdicts};
         let frame = &self.frame;
         let selection = self.model.filter.select(frame);
@@ -369,14 +400,13 @@ impl Live {
                 .apply(frame, &selection, Some((&context, 0)))?;
         let rows: Vec<u32> = keep.iter().map(|&k| selection[k]).collect();
         let at = |r: &u32| *r as usize;
-        let v = &self.verdicts;
         let runs: Vec<DetectorRun> = self
             .fitted
             .detectors
             .iter()
             .enumerate()
             .map(|(d, det)| {
-                let scores: Vec<f64> = rows.iter().map(|r| v.scores[d][at(r)]).collect();
+                let scores = scores(d, &rows);
                 DetectorRun {
                     kind: det.kind,
                     flags: scores.iter().map(|&s| s > det.threshold).collect(),

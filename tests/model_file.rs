@@ -134,6 +134,17 @@ fn a_saved_model_scores_as_the_model_fitted_in_the_process() {
         assert_eq!(m, model);
         let (_, b) = analyze_saved(live.into_loaded(info()), &rest, &Cancel::new()).unwrap();
         assert_same(&a, &b, what);
+        // The scores moved out of a window used once (`analyze_saved`) are those copied
+        // out of a window kept for more rows.
+        let decoded = modelfile::decode("m", &bytes).unwrap();
+        let mut kept = Live::from_loaded(decoded, Window::Rows(usize::MAX));
+        kept.score(&rest, &Cancel::new()).unwrap();
+        let c = kept.analysis(&Cancel::new()).unwrap();
+        assert_eq!(a.matrix.rows, c.matrix.rows, "{what}");
+        for (ra, rc) in a.verdicts.runs.iter().zip(&c.verdicts.runs) {
+            assert_eq!((&ra.scores, &ra.flags), (&rc.scores, &rc.flags), "{what}");
+        }
+        assert_eq!(a.verdicts.combined, c.verdicts.combined, "{what}");
     }
 }
 

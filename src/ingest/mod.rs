@@ -1164,6 +1164,11 @@ fn assemble(loads: Vec<FileLoad>, limits: &Limits) -> Result<Log, IngestError> {
 /// not fit it are unset (a window's types never change under a model fitted on them);
 /// a column only one of them has is unset in the other's rows.
 pub fn concat(a: &DataFrame, b: &DataFrame) -> PolarsResult<DataFrame> {
+    // Nothing to join (the first rows of a window): the rows as they are, dictionary text
+    // kept.
+    if a.width() == 0 {
+        return Ok(b.clone());
+    }
     let mut names: Vec<PlSmallStr> = a.get_column_names_owned();
     for n in b.get_column_names_owned() {
         if !names.contains(&n) {

@@ -254,6 +254,23 @@ mod tests {
         assert_eq!(&v[..3], &[Some(5), Some(12), None]);
     }
 
+    /// The first rows of a window (nothing to join them to) keep their dictionary.
+    #[test]
+    fn rows_joined_to_nothing_stay_as_they_are() {
+        let states: Vec<Option<&str>> = (0..40).map(|i| Some(["S0", "SF"][i % 2])).collect();
+        let mut a = vec![strings(&states), Series::new("n".into(), 0..40i64).into()];
+        compact(&mut a);
+        let rows = DataFrame::new(40, a).unwrap();
+        let joined = crate::ingest::concat(&DataFrame::empty(), &rows).unwrap();
+        assert!(matches!(
+            joined.column("s").unwrap().dtype(),
+            DataType::Categorical(..)
+        ));
+        assert!(joined.equals_missing(&rows));
+        let texts = Texts::of(joined.column("s").unwrap()).unwrap().to_vec();
+        assert_eq!(texts, states);
+    }
+
     #[test]
     fn compacted_logs_join_without_losing_values() {
         // Two logs compacted apart, as a followed log's rows and its new batch are.
