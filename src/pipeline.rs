@@ -504,7 +504,7 @@ pub fn cluster_rows(
     let sample_rows: Vec<usize> = pick.iter().map(|&i| rows[i]).collect();
     let sub = crate::neighbors::select_rows(x.view(), &sample_rows);
     let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
-    let tree = crate::neighbors::KdTree::build(sub.view());
+    let tree = crate::neighbors::KdTree::build(sub.view()).with_leaf_columns();
     // Equal rows have the same nearest sampled row: each distinct row is looked up once
     // (a scan's or a beacon's rows are mostly copies of a few), a block at a time, so
     // that no copy of the whole matrix is made.

@@ -684,17 +684,17 @@ pub fn run_keeping(
             reason: format!("every detector failed: {}", why.join("; ")),
         });
     }
-    let combined: Vec<f64> = (0..n)
-        .into_par_iter()
-        .with_min_len(1 << 12)
-        .map(|i| {
-            ok.iter()
-                .zip(&rankers)
-                .map(|(r, rk)| rk.rank(r.scores[i]))
-                .sum::<f64>()
-                / ok.len() as f64
-        })
-        .collect();
+    // A detector at a time, so that its sorted training scores stay in cache while every
+    // row is ranked among them; each row's ranks are added in detector order, as a sum
+    // over the detectors row by row would.
+    let mut sum = vec![0.0f64; n];
+    for (r, rk) in ok.iter().zip(&rankers) {
+        sum.par_iter_mut()
+            .zip(&r.scores)
+            .with_min_len(1 << 12)
+            .for_each(|(s, &v)| *s += rk.rank(v));
+    }
+    let combined: Vec<f64> = sum.into_iter().map(|s| s / ok.len() as f64).collect();
     let mut train_combined: Vec<f64> = train_idx.iter().map(|&i| combined[i]).collect();
     train_combined.sort_by(f64::total_cmp);
     let combined_threshold = quantile_sorted(&train_combined, 1.0 - opts.contamination);
