@@ -44,8 +44,11 @@ pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError
     }
     let mean: Vec<f64> = (0..d).map(|j| x.column(j).sum() / n as f64).collect();
 
+    // One d x d sum per chunk, added in chunk order: the same sums however the chunks
+    // were spread over the threads (a parallel reduction pairs them as the threads
+    // happen to finish, which changes the last bits from run to run).
     let chunks: Vec<_> = (0..n).step_by(CHUNK).collect();
-    let partial = chunks
+    let partials = chunks
         .par_iter()
         .map(|&start| {
             cancel.check()?;
@@ -63,14 +66,11 @@ pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError
             }
             Ok::<_, EmbedError>(c)
         })
-        // Summed as they come: one d x d matrix per thread, not one per chunk.
-        .try_reduce(
-            || Array2::<f64>::zeros((d, d)),
-            |mut a, b| {
-                a += &b;
-                Ok(a)
-            },
-        )?;
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut partial = Array2::<f64>::zeros((d, d));
+    for c in &partials {
+        partial += c;
+    }
     let mut cov = partial;
     let denom = (n.max(2) - 1) as f64;
     for a in 0..d {
@@ -127,6 +127,28 @@ pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// However many threads share the work, the same bits: a layout shown or exported
+    /// twice from the same rows is the same.
+    #[test]
+    fn the_same_points_on_any_number_of_threads() {
+        // Values of many magnitudes, so that summing in another order changes the bits.
+        let x = Array2::from_shape_fn((100_000, 4), |(i, j)| {
+            let h = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (20 + j);
+            (h % 1000) as f64 * 10f64.powi((i % 7) as i32 - 3)
+        });
+        let on = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| pca(x.view(), &Cancel::new()).unwrap())
+        };
+        let one = on(1);
+        for threads in [2, 3, 5] {
+            assert_eq!(on(threads).points, one.points, "{threads} threads");
+        }
+    }
 
     #[test]
     fn line_in_the_plane() {
