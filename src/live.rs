@@ -409,7 +409,6 @@ impl Live {
                 let scores = scores(d, &rows);
                 DetectorRun {
                     kind: det.kind,
-                    flags: scores.iter().map(|&s| s > det.threshold).collect(),
                     scores,
                     threshold: det.threshold,
                     fit_s: 0.0,

@@ -51,6 +51,23 @@ fn read() -> Option<Memory> {
 
 /// When the last stage ended (the first one's start: [`trace_start`]).
 static STAGE_START: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+/// The process's processor seconds when the current stage started.
+static STAGE_CPU: std::sync::Mutex<f64> = std::sync::Mutex::new(0.0);
+
+/// Seconds of processor time the process has used, in user and system mode, over all its
+/// threads (0 where unknown).
+fn cpu_seconds() -> f64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage writes one rusage into the zeroed struct it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } == 0 {
+            let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+            return t(u.ru_utime) + t(u.ru_stime);
+        }
+    }
+    0.0
+}
 
 /// Whether `ZSIFT_MEMORY_TRACE` is set.
 fn tracing() -> bool {
@@ -62,13 +79,16 @@ fn tracing() -> bool {
 pub fn trace_start() {
     if tracing() {
         *STAGE_START.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+        *STAGE_CPU.lock().unwrap_or_else(|e| e.into_inner()) = cpu_seconds();
     }
 }
 
 /// With `ZSIFT_MEMORY_TRACE` set, writes to standard error the resident memory at the end
 /// of `stage`, its peak since the previous stage (the kernel's mark is reset each time)
-/// and the seconds it took, to find which stage holds or builds what, and how long it
-/// takes: `load`, `context`, `features`, `detectors`... Nothing otherwise.
+/// and the seconds it took (and the processor seconds, over all threads: twice the
+/// seconds on two busy cores), to find which stage holds or builds what, how long it
+/// takes and whether it keeps the cores busy: `load`, `context`, `features`,
+/// `detectors`... Nothing otherwise.
 pub fn trace(stage: &str) {
     if !tracing() {
         return;
@@ -79,7 +99,16 @@ pub fn trace(stage: &str) {
         .unwrap_or_else(|e| e.into_inner())
         .replace(now)
         .map_or(String::new(), |t| {
-            format!(", {:.2} s", (now - t).as_secs_f64())
+            let cpu = cpu_seconds();
+            let before = std::mem::replace(
+                &mut *STAGE_CPU.lock().unwrap_or_else(|e| e.into_inner()),
+                cpu,
+            );
+            format!(
+                ", {:.2} s (processor {:.2} s)",
+                (now - t).as_secs_f64(),
+                cpu - before
+            )
         });
     if let Some(m) = read() {
         eprintln!(

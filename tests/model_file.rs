@@ -142,7 +142,11 @@ fn a_saved_model_scores_as_the_model_fitted_in_the_process() {
         let c = kept.analysis(&Cancel::new()).unwrap();
         assert_eq!(a.matrix.rows, c.matrix.rows, "{what}");
         for (ra, rc) in a.verdicts.runs.iter().zip(&c.verdicts.runs) {
-            assert_eq!((&ra.scores, &ra.flags), (&rc.scores, &rc.flags), "{what}");
+            assert_eq!(
+                (&ra.scores, ra.threshold),
+                (&rc.scores, rc.threshold),
+                "{what}"
+            );
         }
         assert_eq!(a.verdicts.combined, c.verdicts.combined, "{what}");
     }

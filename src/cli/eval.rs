@@ -50,7 +50,7 @@ pub fn run(
                 "precision_at_k": precision_at_k(&r.scores, &truth),
                 "fit_s": r.fit_s,
                 "score_s": r.score_s,
-                "flagged": r.flags.iter().filter(|&&f| f).count(),
+                "flagged": r.n_flagged(),
             })
         } else {
             json!({"error": r.error})

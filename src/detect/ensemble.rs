@@ -106,10 +106,8 @@ pub struct DetectorRun {
     pub kind: DetectorKind,
     /// Score per matrix row (higher = more anomalous); empty if it failed.
     pub scores: Vec<f64>,
-    /// Its threshold.
+    /// Its threshold: it flags the rows scoring above it.
     pub threshold: f64,
-    /// Rows it flags.
-    pub flags: Vec<bool>,
     /// Seconds to fit (KNN and LOF, which share their searches, each report the time of
     /// both).
     pub fit_s: f64,
@@ -124,6 +122,16 @@ impl DetectorRun {
     /// Whether it produced scores.
     pub fn ok(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// Whether it flags row `i` (its score is above the threshold).
+    pub fn flags(&self, i: usize) -> bool {
+        self.scores.get(i).is_some_and(|&s| s > self.threshold)
+    }
+
+    /// Number of rows it flags.
+    pub fn n_flagged(&self) -> usize {
+        self.scores.iter().filter(|&&s| s > self.threshold).count()
     }
 }
 
@@ -157,7 +165,7 @@ impl Verdicts {
         let mut by: Vec<&'static str> = self
             .runs
             .iter()
-            .filter(|r| r.ok() && r.flags[i])
+            .filter(|r| r.ok() && r.flags(i))
             .map(|r| r.kind.name())
             .collect();
         if self.by_behaviour.get(i).copied().unwrap_or(false) {
@@ -517,7 +525,6 @@ fn finish(
     let mut sorted = train_scores;
     sorted.par_sort_unstable_by(f64::total_cmp);
     let threshold = quantile_sorted(&sorted, 1.0 - opts.contamination);
-    let flags = scores.par_iter().map(|&s| s > threshold).collect();
     // The training scores, sorted, rank the scores when the runs are combined (each row's
     // rank is made there, not kept per detector: 8 bytes a row less for each).
     let fitted = det.map(|det| FittedDetector {
@@ -532,7 +539,6 @@ fn finish(
             kind,
             scores,
             threshold,
-            flags,
             fit_s,
             score_s,
             error: None,
@@ -641,7 +647,6 @@ pub fn run_keeping(
                                 kind,
                                 scores: Vec::new(),
                                 threshold: f64::NAN,
-                                flags: Vec::new(),
                                 fit_s: 0.0,
                                 score_s: 0.0,
                                 error: Some(e.to_string()),
@@ -699,7 +704,7 @@ pub fn run_keeping(
     train_combined.sort_by(f64::total_cmp);
     let combined_threshold = quantile_sorted(&train_combined, 1.0 - opts.contamination);
     let votes: Vec<u8> = (0..n)
-        .map(|i| ok.iter().filter(|r| r.flags[i]).count() as u8)
+        .map(|i| ok.iter().filter(|r| r.flags(i)).count() as u8)
         .collect();
     let flagged = (0..n)
         .map(|i| match opts.combine {
@@ -1059,10 +1064,7 @@ mod tests {
             for (at, kind) in [(2, DetectorKind::Knn), (0, DetectorKind::Lof)] {
                 let (alone, alone_fitted) = with(vec![kind]);
                 let (a, b) = (&both.runs[at], &alone.runs[0]);
-                assert_eq!(
-                    (&a.scores, &a.flags, a.threshold),
-                    (&b.scores, &b.flags, b.threshold)
-                );
+                assert_eq!((&a.scores, a.threshold), (&b.scores, b.threshold));
                 // Kept, each scores new rows as when fitted alone.
                 let new = x.slice(ndarray::s![..40, ..]);
                 let k = fitted

@@ -620,7 +620,7 @@ impl Results {
             .map(|r| Timing {
                 name: r.kind.name(),
                 seconds: r.fit_s + r.score_s,
-                flagged: r.flags.iter().filter(|&&f| f).count(),
+                flagged: r.n_flagged(),
                 error: r.error.as_deref().map(clean),
             })
             .collect();

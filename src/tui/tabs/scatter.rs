@@ -124,7 +124,9 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             c => match detectors.get(c.saturating_sub(2)) {
                 Some(d) => (
                     format!("detector {}", d.kind.name()),
-                    d.flags.iter().map(|&f| usize::from(f)).collect(),
+                    (0..d.scores.len())
+                        .map(|i| usize::from(d.flags(i)))
+                        .collect(),
                     vec![
                         ("not flagged".into(), Color::DarkGray),
                         (format!("flagged by {}", d.kind.name()), Color::Red),
