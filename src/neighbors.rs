@@ -27,6 +27,9 @@ const LEAF_SIZE: usize = 24;
 const _: () = assert!(LEAF_SIZE <= 32);
 /// Query rows handled between two cancellation checks.
 const CHUNK: usize = 512;
+/// Fewest queries put in leaf order before a search ([`KdTree::in_leaf_order`]): below a
+/// few chunks the reordering would cost more than the cache it saves.
+const LEAF_ORDER_MIN: usize = 4 * CHUNK;
 /// Points of a node whose quartiles choose its split dimension, at least (see
 /// [`KdTree::split_dim`]).
 const SPLIT_SAMPLE: usize = 256;
@@ -700,6 +703,58 @@ impl KdTree {
         }
     }
 
+    /// `search` over the queries (`rows × dim`, row-major) put in the order of the
+    /// leaves they fall in (down the tree, into the nearer child's box at each node),
+    /// with its neighbourhoods given back in the queries' order. Searches one after
+    /// another then walk the same part of the tree and find it in cache, where queries
+    /// in the order of a log's rows jump across it; each query's neighbours are the same
+    /// in any order. A few queries are searched as they are.
+    fn in_leaf_order(
+        &self,
+        queries: &[f64],
+        k: usize,
+        search: impl FnOnce(&[f64]) -> Result<Neighbourhoods, Cancelled>,
+    ) -> Result<Neighbourhoods, Cancelled> {
+        let d = self.dim;
+        let rows = queries.len().checked_div(d).unwrap_or(0);
+        if rows < LEAF_ORDER_MIN || self.nodes.is_empty() {
+            return search(queries);
+        }
+        let leaf: Vec<usize> = (0..rows)
+            .into_par_iter()
+            .with_min_len(CHUNK)
+            .map(|i| {
+                let q = &queries[i * d..(i + 1) * d];
+                let mut node = 0;
+                while let Some((l, r)) = self.children(node) {
+                    node = if self.box_dist2(l, q) <= self.box_dist2(r, q) {
+                        l
+                    } else {
+                        r
+                    };
+                }
+                // Leaves are numbered in tree order by their first position.
+                self.nodes[node].start
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..rows).collect();
+        order.par_sort_by_key(|&i| leaf[i]);
+        drop(leaf);
+        let mut sorted = Vec::with_capacity(queries.len());
+        for &i in &order {
+            sorted.extend_from_slice(&queries[i * d..(i + 1) * d]);
+        }
+        let found = search(&sorted)?;
+        drop(sorted);
+        let mut dist = vec![0.0; rows * k];
+        let mut idx = vec![0usize; rows * k];
+        for (j, &i) in order.iter().enumerate() {
+            dist[i * k..(i + 1) * k].copy_from_slice(found.dist_of(j));
+            idx[i * k..(i + 1) * k].copy_from_slice(found.idx_of(j));
+        }
+        Ok(Neighbourhoods { k, dist, idx })
+    }
+
     /// The parent of every node (the root's is [`NO_CHILD`]) and the leaf holding every
     /// tree position.
     fn parents_and_leaves(&self) -> (Vec<usize>, Vec<usize>) {
@@ -769,6 +824,22 @@ impl KdTree {
     /// is hidden among duplicates). `k` must be at most `len()` (`len() - 1` with
     /// `exclude_self`).
     pub fn kneighbors(
+        &self,
+        queries: &[f64],
+        k: usize,
+        exclude_self: bool,
+        cancel: &Cancel,
+    ) -> Result<Neighbourhoods, Cancelled> {
+        if exclude_self {
+            return self.kneighbors_in_order(queries, k, true, cancel);
+        }
+        self.in_leaf_order(queries, k, |q| {
+            self.kneighbors_in_order(q, k, false, cancel)
+        })
+    }
+
+    /// [`KdTree::kneighbors`], the queries searched in the order given.
+    fn kneighbors_in_order(
         &self,
         queries: &[f64],
         k: usize,
@@ -1259,8 +1330,10 @@ impl CountedTree {
         k: usize,
         cancel: &Cancel,
     ) -> Result<Neighbourhoods, Cancelled> {
-        let rows = queries.len().checked_div(self.tree.dim).unwrap_or(0);
-        self.neighbourhoods(rows, k, cancel, Queries::Rows(queries))
+        self.tree.in_leaf_order(queries, k, |q| {
+            let rows = q.len().checked_div(self.tree.dim).unwrap_or(0);
+            self.neighbourhoods(rows, k, cancel, Queries::Rows(q))
+        })
     }
 
     /// The `k` nearest neighbours of each distinct training row among the other training
@@ -1388,6 +1461,36 @@ mod tests {
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// Many queries are searched in leaf order: each gets the neighbours it gets
+    /// searched alone, in its own place, as a scan of every point finds them.
+    #[test]
+    fn queries_in_leaf_order_find_what_they_find_alone() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        let x = Array2::from_shape_fn((1500, 5), |_| (rng.gen::<f64>() * 8.0).round());
+        let q = Array2::from_shape_fn((3 * LEAF_ORDER_MIN, 5), |_| rng.gen::<f64>() * 9.0);
+        let flat = row_major(q.view());
+        let c = Cancel::new();
+        let tree = KdTree::build(x.view()).with_leaf_columns();
+        let sorted = tree.kneighbors(&flat, 7, false, &c).unwrap();
+        let alone = tree.kneighbors_in_order(&flat, 7, false, &c).unwrap();
+        assert_eq!((&sorted.dist, &sorted.idx), (&alone.dist, &alone.idx));
+        for (i, row) in q.outer_iter().enumerate().step_by(97) {
+            let mut all: Vec<f64> = x
+                .outer_iter()
+                .map(|p| sq_dist(p.as_slice().unwrap(), row.as_slice().unwrap()).sqrt())
+                .collect();
+            all.sort_by(f64::total_cmp);
+            assert_eq!(sorted.dist_of(i), &all[..7], "query {i}");
+        }
+        let (counted, _) = CountedTree::build(x.view());
+        let sorted = counted.kneighbors(&flat, 7, &c).unwrap();
+        let rows = flat.len() / 5;
+        let alone = counted
+            .neighbourhoods(rows, 7, &c, Queries::Rows(&flat))
+            .unwrap();
+        assert_eq!((&sorted.dist, &sorted.idx), (&alone.dist, &alone.idx));
+    }
 
     #[test]
     fn a_saved_tree_is_checked_before_it_is_searched() {
