@@ -21,6 +21,7 @@ use std::collections::HashMap;
 
 use ndarray::Array2;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::hosts::context::Context;
 
@@ -608,7 +609,8 @@ fn numeric_at(frame: &DataFrame, name: &str, rows: &[u32]) -> Result<Vec<f64>, F
     let values = arr.values().as_slice();
     let valid = arr.validity();
     Ok(rows
-        .iter()
+        .par_iter()
+        .with_min_len(PAR_ROWS)
         .map(|&r| {
             let r = r as usize;
             let v = values[r];
@@ -724,12 +726,65 @@ pub fn quantile_select(values: &mut [f64], q: f64) -> f64 {
     a + (b - a) * (pos - lo as f64)
 }
 
+/// [`quantile_select`] at each of `qs`: the order statistics they interpolate are
+/// selected around the middlemost, then on its two sides in parallel, each side holding
+/// the others (the same values a sort would put there).
+pub fn quantiles_select(values: &mut [f64], qs: &[f64]) -> Vec<f64> {
+    let n = values.len();
+    if n == 0 {
+        return vec![f64::NAN; qs.len()];
+    }
+    let pos: Vec<f64> = qs
+        .iter()
+        .map(|q| q.clamp(0.0, 1.0) * (n - 1) as f64)
+        .collect();
+    let mut ranks: Vec<usize> = pos
+        .iter()
+        .flat_map(|p| [p.floor() as usize, p.ceil() as usize])
+        .collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    let mut stats = vec![0.0; ranks.len()];
+    order_statistics(values, &ranks, &mut stats);
+    let at = |r: usize| stats[ranks.binary_search(&r).unwrap_or(0)];
+    pos.iter()
+        .map(|&p| {
+            let (a, b) = (at(p.floor() as usize), at(p.ceil() as usize));
+            a + (b - a) * (p - p.floor())
+        })
+        .collect()
+}
+
+/// Writes into `out` the order statistics of `values` (reordered) at `ranks` (ascending,
+/// distinct, each below `values.len()`).
+fn order_statistics(values: &mut [f64], ranks: &[usize], out: &mut [f64]) {
+    let Some(&r) = ranks.get(ranks.len() / 2) else {
+        return;
+    };
+    let m = ranks.len() / 2;
+    let (left, at, right) = values.select_nth_unstable_by(r, f64::total_cmp);
+    out[m] = *at;
+    let (lower, upper) = (&ranks[..m], &ranks[m + 1..]);
+    let upper: Vec<usize> = upper.iter().map(|&u| u - r - 1).collect();
+    let (out_lower, out_upper) = out.split_at_mut(m);
+    let out_upper = &mut out_upper[1..];
+    if left.len().min(right.len()) >= PAR_ROWS {
+        rayon::join(
+            || order_statistics(left, lower, out_lower),
+            || order_statistics(right, &upper, out_upper),
+        );
+    } else {
+        order_statistics(left, lower, out_lower);
+        order_statistics(right, &upper, out_upper);
+    }
+}
+
 /// Centre and scale of a column from its training values (robust scaling).
 fn robust_centre_scale(train: &mut [f64]) -> (f64, f64) {
     // Quantiles by selection: a full sort of every column took most of the features'
     // time at 10M rows.
-    let median = quantile_select(train, 0.5);
-    let iqr = quantile_select(train, 0.75) - quantile_select(train, 0.25);
+    let q = quantiles_select(train, &[0.5, 0.75, 0.25]);
+    let (median, iqr) = (q[0], q[1] - q[2]);
     if iqr > 1e-12 {
         return (median, iqr);
     }
@@ -779,12 +834,20 @@ fn kept_rows(
     Ok(keep)
 }
 
+/// Fewest rows a parallel pass over a column is given per task (below, the split costs
+/// more than it saves).
+const PAR_ROWS: usize = 1 << 14;
+
 /// A numeric feature's values as the matrix takes them: as they are under `Max`
 /// scaling, sign(x)·ln(1 + |x|) under `Robust`.
 fn compressed(v: &[f64], scaling: Scaling) -> Vec<f64> {
     match scaling {
         Scaling::Max => v.to_vec(),
-        Scaling::Robust => v.iter().map(|&x| x.signum() * x.abs().ln_1p()).collect(),
+        Scaling::Robust => v
+            .par_iter()
+            .with_min_len(PAR_ROWS)
+            .map(|&x| x.signum() * x.abs().ln_1p())
+            .collect(),
     }
 }
 
@@ -870,13 +933,21 @@ pub fn build(
             },
             Encoding::Rarity => {
                 let (all, vocab) = category_codes(frame, &f.column)?;
-                let codes: Vec<u32> = rows.iter().map(|&r| all[r as usize]).collect();
+                let codes: Vec<u32> = rows
+                    .par_iter()
+                    .with_min_len(PAR_ROWS)
+                    .map(|&r| all[r as usize])
+                    .collect();
                 let mut counts = vec![0usize; vocab.len()];
                 for (c, _) in codes.iter().zip(&train).filter(|(_, &t)| t) {
                     counts[*c as usize] += 1;
                 }
                 let table: Vec<f64> = counts.iter().map(|&c| rarity(c, n_train)).collect();
-                let v = codes.iter().map(|&c| table[c as usize]).collect();
+                let v = codes
+                    .par_iter()
+                    .with_min_len(PAR_ROWS)
+                    .map(|&c| table[c as usize])
+                    .collect();
                 (
                     v,
                     Raw::Cat {
@@ -894,17 +965,20 @@ pub fn build(
             }
             Scaling::Robust => {
                 let mut t: Vec<f64> = values
-                    .iter()
+                    .par_iter()
                     .zip(&train)
+                    .with_min_len(PAR_ROWS)
                     .filter(|(_, &t)| t)
                     .map(|(v, _)| *v)
                     .collect();
                 robust_centre_scale(&mut t)
             }
         };
-        for (dst, v) in x.column_mut(j).iter_mut().zip(&values) {
-            *dst = (v - centre) / scale;
-        }
+        let flat = x.as_slice_mut().expect("a new matrix is in standard order");
+        flat.par_chunks_mut(d)
+            .zip(&values)
+            .with_min_len(PAR_ROWS)
+            .for_each(|(row, v)| row[j] = (v - centre) / scale);
         let param = match &r {
             Raw::Num(_) => Param::Numeric,
             Raw::Cat { vocab, counts, .. } => Param::Rarity {
@@ -1073,6 +1147,30 @@ mod tests {
             }
         }
         assert!(quantile_select(&mut [], 0.5).is_nan());
+    }
+
+    #[test]
+    fn several_quantiles_at_once_are_those_of_the_sorted_values() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values: Vec<f64> = (0..5 * PAR_ROWS + 7)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x % 1013) as f64 - 300.0) * if x % 7 == 0 { -0.0 } else { 0.37 }
+            })
+            .collect();
+        let qs = [0.5, 0.75, 0.25, 0.0, 1.0, 0.9, 0.25];
+        for n in [1, 2, 3, 10, 1001, values.len()] {
+            let mut sorted = values[..n].to_vec();
+            sorted.sort_by(f64::total_cmp);
+            let got = quantiles_select(&mut values[..n], &qs);
+            for (q, g) in qs.iter().zip(got) {
+                let want = quantile_sorted(&sorted, *q);
+                assert_eq!(g.to_bits(), want.to_bits(), "n {n}, q {q}");
+            }
+        }
+        assert!(quantiles_select(&mut [], &[0.5])[0].is_nan());
     }
 
     #[test]
