@@ -73,10 +73,11 @@ pub(crate) fn can_share(knn: &Knn, lof: &Lof) -> bool {
     knn.effective_k() <= lof.effective_k() && knn.tree().is_some() && knn.tree() == lof.tree()
 }
 
-/// Scores the rows of `x` with both detectors, one search for both (KNN's scores, LOF's);
-/// they must [`can_share`].
+/// Scores the rows of `x` with both detectors, one search for both (KNN's scores, LOF's):
+/// LOF's tree is searched, so they must have been fitted on the same rows (fitted
+/// together, or [`can_share`]).
 pub(crate) fn score_together(knn: &Knn, lof: &Lof, x: ArrayView2<f64>, cancel: &Cancel) -> Both {
-    debug_assert!(can_share(knn, lof));
+    debug_assert!(knn.effective_k() <= lof.effective_k());
     both(lof.search(x, cancel).and_then(|(queries, nb)| {
         let k = knn.score_from(&nb, &queries);
         Ok((k, lof.score_from(&nb, &queries, cancel)?))

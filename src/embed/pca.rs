@@ -46,30 +46,33 @@ pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError
 
     // One d x d sum per chunk, added in chunk order: the same sums however the chunks
     // were spread over the threads (a parallel reduction pairs them as the threads
-    // happen to finish, which changes the last bits from run to run).
+    // happen to finish, which changes the last bits from run to run). The chunks are
+    // summed a few per thread at a time, so that the partial sums held stay few.
     let chunks: Vec<_> = (0..n).step_by(CHUNK).collect();
-    let partials = chunks
-        .par_iter()
-        .map(|&start| {
-            cancel.check()?;
-            let mut c = Array2::<f64>::zeros((d, d));
-            let mut z = vec![0.0; d];
-            for i in start..(start + CHUNK).min(n) {
-                for (j, zj) in z.iter_mut().enumerate() {
-                    *zj = x[[i, j]] - mean[j];
-                }
-                for a in 0..d {
-                    for b in a..d {
-                        c[[a, b]] += z[a] * z[b];
+    let mut partial = Array2::<f64>::zeros((d, d));
+    for group in chunks.chunks(4 * rayon::current_num_threads().max(1)) {
+        let sums = group
+            .par_iter()
+            .map(|&start| {
+                cancel.check()?;
+                let mut c = Array2::<f64>::zeros((d, d));
+                let mut z = vec![0.0; d];
+                for i in start..(start + CHUNK).min(n) {
+                    for (j, zj) in z.iter_mut().enumerate() {
+                        *zj = x[[i, j]] - mean[j];
+                    }
+                    for a in 0..d {
+                        for b in a..d {
+                            c[[a, b]] += z[a] * z[b];
+                        }
                     }
                 }
-            }
-            Ok::<_, EmbedError>(c)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut partial = Array2::<f64>::zeros((d, d));
-    for c in &partials {
-        partial += c;
+                Ok::<_, EmbedError>(c)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for c in &sums {
+            partial += c;
+        }
     }
     let mut cov = partial;
     let denom = (n.max(2) - 1) as f64;
