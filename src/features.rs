@@ -710,20 +710,7 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
 /// reordered): the order statistics it interpolates are selected in linear time, the
 /// same values a sort would put there.
 pub fn quantile_select(values: &mut [f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let (_, at, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
-    let a = *at;
-    let b = if pos.ceil() as usize > lo {
-        // The next order statistic: the least of those above.
-        above.iter().copied().min_by(f64::total_cmp).unwrap_or(a)
-    } else {
-        a
-    };
-    a + (b - a) * (pos - lo as f64)
+    quantiles_select(values, &[q])[0]
 }
 
 /// [`quantile_select`] at each of `qs`: the order statistics they interpolate are
@@ -1125,14 +1112,22 @@ mod tests {
         }
     }
 
+    /// A xorshift generator from `seed`: the numbers of a test's columns.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     #[test]
     fn quantiles_by_selection_are_those_of_the_sorted_values() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut values: Vec<f64> = (0..1001)
             .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = next();
                 // Many ties, a negative zero and a spread.
                 ((x % 97) as f64 - 40.0) * if x % 5 == 0 { -0.0 } else { 1.5 }
             })
@@ -1151,12 +1146,10 @@ mod tests {
 
     #[test]
     fn several_quantiles_at_once_are_those_of_the_sorted_values() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let mut values: Vec<f64> = (0..5 * PAR_ROWS + 7)
             .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = next();
                 ((x % 1013) as f64 - 300.0) * if x % 7 == 0 { -0.0 } else { 0.37 }
             })
             .collect();

@@ -359,7 +359,10 @@ impl Task {
     }
 
     fn len(&self) -> usize {
-        self.kinds().len()
+        match self {
+            Task::One(..) => 1,
+            Task::KnnLof(_) => 2,
+        }
     }
 
     /// [`Detector::fit_model`] (a pair of neighbour methods never fits without scoring).
@@ -859,28 +862,27 @@ impl FittedDetector {
     }
 }
 
+/// The KNN and the LOF at positions `k` and `l` of `detectors`, when those they are.
+fn knn_lof(detectors: &[FittedDetector], k: usize, l: usize) -> Option<(&Knn, &Lof)> {
+    use super::NeighbourMethod as M;
+    match (
+        detectors[k].det.neighbour_method(),
+        detectors[l].det.neighbour_method(),
+    ) {
+        (Some(M::Knn(knn)), Some(M::Lof(lof))) => Some((knn, lof)),
+        _ => None,
+    }
+}
+
 impl Fitted {
     /// The fitted ensemble of `detectors`.
     fn new(detectors: Vec<FittedDetector>, combined_threshold: f64, combine: Combine) -> Self {
-        use super::NeighbourMethod as M;
-        let at = |want: fn(&M) -> bool| {
-            detectors
-                .iter()
-                .position(|d| d.det.neighbour_method().is_some_and(|m| want(&m)))
-        };
-        let (knn, lof) = (
-            at(|m| matches!(m, M::Knn(_))),
-            at(|m| matches!(m, M::Lof(_))),
-        );
-        let shared = knn.zip(lof).filter(|&(k, l)| {
-            match (
-                detectors[k].det.neighbour_method(),
-                detectors[l].det.neighbour_method(),
-            ) {
-                (Some(M::Knn(knn)), Some(M::Lof(lof))) => super::knn_lof::can_share(knn, lof),
-                _ => false,
-            }
-        });
+        let at = |kind| detectors.iter().position(|d| d.kind == kind);
+        let shared = at(DetectorKind::Knn)
+            .zip(at(DetectorKind::Lof))
+            .filter(|&(k, l)| {
+                knn_lof(&detectors, k, l).is_some_and(|(a, b)| super::knn_lof::can_share(a, b))
+            });
         Self {
             detectors,
             combined_threshold,
@@ -902,13 +904,8 @@ impl Fitted {
 
     /// Each detector of `unit` ([`Fitted::units`]) scores the rows of `x`.
     fn score_unit(&self, unit: &[usize], x: ArrayView2<f64>, cancel: &Cancel) -> Vec<Scored> {
-        use super::NeighbourMethod as M;
         if let [k, l] = unit {
-            let pair = (
-                self.detectors[*k].det.neighbour_method(),
-                self.detectors[*l].det.neighbour_method(),
-            );
-            if let (Some(M::Knn(knn)), Some(M::Lof(lof))) = pair {
+            if let Some((knn, lof)) = knn_lof(&self.detectors, *k, *l) {
                 let (a, b) = super::knn_lof::score_together(knn, lof, x, cancel);
                 return vec![a, b];
             }
