@@ -403,7 +403,8 @@ impl Raw {
 /// The matrix the detectors see, and where its rows come from.
 #[derive(Debug, Clone)]
 pub struct Matrix {
-    /// Rows × features, scaled.
+    /// Rows × features, scaled; no rows when the matrix was built without them
+    /// ([`build_lean`]: they are made again from `raw` when read, [`Matrix::rows_x`]).
     pub x: Array2<f64>,
     /// Frame row index of each matrix row.
     pub rows: Vec<u32>,
@@ -423,6 +424,64 @@ pub struct Matrix {
     /// How each column was made from the log, to make the same columns for rows that
     /// arrive later ([`Transform::apply`]).
     pub transform: Transform,
+}
+
+impl Matrix {
+    /// Whether the scaled rows are held ([`build`]) rather than made when read
+    /// ([`build_lean`]).
+    pub fn held(&self) -> bool {
+        self.x.nrows() == self.rows.len()
+    }
+
+    /// The scaled matrix rows `at`, in that order: copied when held, else made again
+    /// from the raw values as [`build`] made them (the same bits).
+    pub fn rows_x(&self, at: &[usize]) -> Array2<f64> {
+        if self.held() {
+            crate::neighbors::select_rows(self.x.view(), at)
+        } else {
+            self.made_rows(at)
+        }
+    }
+
+    /// The scaled rows `at` made from the raw values: each feature's value compressed or
+    /// looked up in its rarity table, then centred and scaled, by the same operations as
+    /// [`build`] and [`Transform::apply`].
+    fn made_rows(&self, at: &[usize]) -> Array2<f64> {
+        let d = self.raw.len();
+        let mut x = Array2::<f64>::zeros((at.len(), d));
+        let scaling = self.transform.opts.scaling;
+        for (j, (raw, (param, centre, scale))) in
+            self.raw.iter().zip(&self.transform.params).enumerate()
+        {
+            let values: Vec<f64> = match raw {
+                Raw::Num(v) => compressed(&v.gather(at), scaling),
+                Raw::Cat { codes, counts, .. } => {
+                    let n_train = match param {
+                        Param::Rarity { n_train, .. } => *n_train,
+                        Param::Numeric => self.n_train,
+                    };
+                    at.iter()
+                        .map(|&i| rarity(counts[codes[i] as usize], n_train))
+                        .collect()
+                }
+            };
+            for (row, v) in x.rows_mut().into_iter().zip(values) {
+                let mut row = row;
+                row[j] = (v - centre) / scale;
+            }
+        }
+        x
+    }
+}
+
+impl crate::detect::ensemble::Rows for Matrix {
+    fn count(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn gather(&self, at: &[usize]) -> Array2<f64> {
+        self.rows_x(at)
+    }
 }
 
 /// How one matrix column is made from a log's rows, as fitted on the training rows.
@@ -849,6 +908,31 @@ pub fn build(
     opts: &FeatureOptions,
     context: Option<&Context>,
 ) -> Result<Matrix, FeatureError> {
+    build_holding(frame, selection, train, opts, context, true)
+}
+
+/// [`build`] without holding the scaled rows: they are made again when read
+/// ([`Matrix::rows_x`]), a block at a time, by a run that reads each row once or twice
+/// (`zsift score`: 8 bytes a feature and row less).
+pub fn build_lean(
+    frame: &DataFrame,
+    selection: &[u32],
+    train: Option<&[bool]>,
+    opts: &FeatureOptions,
+    context: Option<&Context>,
+) -> Result<Matrix, FeatureError> {
+    build_holding(frame, selection, train, opts, context, false)
+}
+
+/// [`build`], holding the scaled rows when `hold`.
+fn build_holding(
+    frame: &DataFrame,
+    selection: &[u32],
+    train: Option<&[bool]>,
+    opts: &FeatureOptions,
+    context: Option<&Context>,
+    hold: bool,
+) -> Result<Matrix, FeatureError> {
     let wants_context = opts.features.iter().any(|f| {
         f.encoding == Encoding::Numeric
             && frame.column(&f.column).is_err()
@@ -893,7 +977,7 @@ pub fn build(
     }
     let n = rows.len();
     let d = opts.features.len();
-    let mut x = Array2::<f64>::zeros((n, d));
+    let mut x = Array2::<f64>::zeros((if hold { n } else { 0 }, d));
     let mut raw = Vec::with_capacity(d);
     let mut params = Vec::with_capacity(d);
     let shared_rows: std::sync::Arc<[u32]> = rows.as_slice().into();
@@ -961,11 +1045,13 @@ pub fn build(
                 robust_centre_scale(&mut t)
             }
         };
-        let flat = x.as_slice_mut().expect("a new matrix is in standard order");
-        flat.par_chunks_mut(d)
-            .zip(&values)
-            .with_min_len(PAR_ROWS)
-            .for_each(|(row, v)| row[j] = (v - centre) / scale);
+        if hold {
+            let flat = x.as_slice_mut().expect("a new matrix is in standard order");
+            flat.par_chunks_mut(d)
+                .zip(&values)
+                .with_min_len(PAR_ROWS)
+                .for_each(|(row, v)| row[j] = (v - centre) / scale);
+        }
         let param = match &r {
             Raw::Num(_) => Param::Numeric,
             Raw::Cat { vocab, counts, .. } => Param::Rarity {

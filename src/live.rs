@@ -444,6 +444,7 @@ impl Live {
             fit_rows: self.transform.n_train(),
             fit_sampled_from: None,
             by_behaviour: vec![false; n],
+            flags: Vec::new(),
         };
         let (behaviours, evidence) = (Behaviours::of(&context), Evidence::of(&context));
         if self.model.hosts {

@@ -983,6 +983,19 @@ impl PartialEq for RowKey<'_> {
 
 impl Eq for RowKey<'_> {}
 
+/// The hash [`distinct_among`] gives a row, and whether two rows are the same there (bit
+/// for bit), for callers that find distinct rows a block at a time.
+pub(crate) fn row_hash(row: &[f64]) -> u64 {
+    let mut h = RowHasher::default();
+    RowKey(row).hash(&mut h);
+    h.finish()
+}
+
+/// Whether rows `a` and `b` are the same bit for bit (as [`distinct_among`] compares them).
+pub(crate) fn same_row(a: &[f64], b: &[f64]) -> bool {
+    RowKey(a) == RowKey(b)
+}
+
 /// Hash shards of [`distinct_among`], built in parallel (a power of two).
 const SHARDS: usize = 64;
 

@@ -268,6 +268,24 @@ pub fn analyze(
     analyze_keeping(log, model, cancel, progress, false).map(|(a, _)| a)
 }
 
+/// [`analyze`] for an analysis that is only read for its verdicts and reasons (`zsift
+/// score`): the same combined scores, votes, verdicts and reasons, but the matrix's scaled
+/// rows are made when read and no detector's scores are kept
+/// ([`ensemble::run_lean`]), so that it holds far less. Its matrix cannot be embedded or
+/// clustered, and its runs have no scores.
+pub fn analyze_lean(log: &Log, model: &Model, cancel: &Cancel) -> Result<Analysis, PipelineError> {
+    run_analysis(log, model, cancel, &|_| {}, Hold::Lean).map(|(a, _)| a)
+}
+
+/// What an analysis holds.
+#[derive(Clone, Copy, PartialEq)]
+enum Hold {
+    /// The matrix and every detector's scores, and the fitted detectors when `true`.
+    All(bool),
+    /// Neither ([`analyze_lean`]).
+    Lean,
+}
+
 /// [`analyze`], keeping the fitted detectors (when `keep`) to score rows that arrive
 /// later ([`crate::live`]).
 pub fn analyze_keeping(
@@ -276,6 +294,17 @@ pub fn analyze_keeping(
     cancel: &Cancel,
     progress: &(dyn Fn(Progress) + Sync),
     keep: bool,
+) -> Result<(Analysis, Option<ensemble::Fitted>), PipelineError> {
+    run_analysis(log, model, cancel, progress, Hold::All(keep))
+}
+
+/// [`analyze_keeping`] and [`analyze_lean`].
+fn run_analysis(
+    log: &Log,
+    model: &Model,
+    cancel: &Cancel,
+    progress: &(dyn Fn(Progress) + Sync),
+    hold: Hold,
 ) -> Result<(Analysis, Option<ensemble::Fitted>), PipelineError> {
     let frame = &log.frame;
     let selection = model.filter.select(frame);
@@ -298,8 +327,14 @@ pub fn analyze_keeping(
         .unwrap_or_else(|| FeatureOptions::default_for(frame));
     crate::memory::trace("selection");
     let context = Context::build(frame, &selection);
+    crate::memory::release();
     crate::memory::trace("context");
-    let matrix = features::build(frame, &selection, train.as_deref(), &opts, Some(&context))?;
+    let build = match hold {
+        Hold::All(_) => features::build,
+        Hold::Lean => features::build_lean,
+    };
+    let matrix = build(frame, &selection, train.as_deref(), &opts, Some(&context))?;
+    crate::memory::release();
     crate::memory::trace("features");
     cancel.check().map_err(DetectError::from)?;
     let total = model.ensemble.detectors.len();
@@ -318,15 +353,19 @@ pub fn analyze_keeping(
     // its time).
     let ((behaviours, evidence), verdicts) = rayon::join(
         || (Behaviours::of(&context), Evidence::of(&context)),
-        || {
-            ensemble::run_keeping(
+        || match hold {
+            Hold::All(keep) => ensemble::run_keeping(
                 &matrix.x,
                 &matrix.train,
                 &model.ensemble,
                 cancel,
                 &on_done,
                 keep,
-            )
+            ),
+            Hold::Lean => {
+                ensemble::run_lean(&matrix, &matrix.train, &model.ensemble, cancel, &on_done)
+                    .map(|v| (v, None))
+            }
         },
     );
     let (mut verdicts, fitted) = verdicts?;
@@ -536,6 +575,11 @@ pub fn landscape(
         crate::embed::EmbedError::Cancelled => PipelineError::Detect(DetectError::Cancelled),
         other => PipelineError::Stage(other.to_string()),
     };
+    if !a.matrix.held() {
+        return Err(PipelineError::Stage(
+            "the analysis holds no matrix to embed (a lean analysis)".into(),
+        ));
+    }
     let x = &a.matrix.x;
     progress(LandscapeStage::Pca);
     let pca = crate::embed::pca(x.view(), cancel).map_err(embed_err)?;

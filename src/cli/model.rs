@@ -105,9 +105,28 @@ impl ModelArgs {
     /// The model and the analysis of `log`: fitted on it, or, with `--model`, every row
     /// scored by the saved model.
     pub fn analyze(&self, log: &Log, cancel: &Cancel) -> Result<(Model, Analysis), CliError> {
+        self.analyze_holding(log, cancel, false)
+    }
+
+    /// [`ModelArgs::analyze`] for the verdicts and reasons only
+    /// ([`pipeline::analyze_lean`]; a saved model's analysis is the same).
+    pub fn analyze_lean(&self, log: &Log, cancel: &Cancel) -> Result<(Model, Analysis), CliError> {
+        self.analyze_holding(log, cancel, true)
+    }
+
+    fn analyze_holding(
+        &self,
+        log: &Log,
+        cancel: &Cancel,
+        lean: bool,
+    ) -> Result<(Model, Analysis), CliError> {
         let Some(path) = &self.model_file else {
             let m = self.model(log)?;
-            let a = pipeline::analyze(log, &m, cancel, &|_| {})?;
+            let a = if lean {
+                pipeline::analyze_lean(log, &m, cancel)?
+            } else {
+                pipeline::analyze(log, &m, cancel, &|_| {})?
+            };
             return Ok((m, a));
         };
         let loaded = crate::modelfile::read(path)?;

@@ -179,7 +179,7 @@ pub fn run(
     let query = Query::parse(query).map_err(|e| CliError::Usage(format!("--query: {e}")))?;
     let log = input.load()?;
     crate::memory::trace("load");
-    let (m, a) = match model.analyze(&log, &Cancel::new()) {
+    let (m, a) = match model.analyze_lean(&log, &Cancel::new()) {
         // A saved model's filter keeps no row of these logs (a partition of a fleet's logs
         // with none of its service, say): nothing is flagged, which is an answer, not an
         // error.

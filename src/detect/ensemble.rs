@@ -84,6 +84,31 @@ pub struct EnsembleOptions {
 /// Rows scored per call of a fitted detector (bounds the copies made for scoring).
 const SCORE_BLOCK: usize = 1 << 16;
 
+/// Where a lean run ([`run_lean`]) reads the rows it fits on and scores: a matrix held
+/// whole, or one that makes its rows when read ([`crate::features::Matrix`]).
+pub trait Rows: Sync {
+    /// Number of rows.
+    fn count(&self) -> usize;
+    /// The rows `at`, in that order.
+    fn gather(&self, at: &[usize]) -> Array2<f64>;
+}
+
+impl Rows for Array2<f64> {
+    fn count(&self) -> usize {
+        self.nrows()
+    }
+
+    fn gather(&self, at: &[usize]) -> Array2<f64> {
+        select_rows(self.view(), at)
+    }
+}
+
+/// Rows a lean run ([`run_lean`]) makes and scores at a time: enough that each block's
+/// parallel passes outweigh their start (a few milliseconds of work), few enough that its
+/// copies (LOF's 20 neighbours a row, held twice while put back in order: 240 bytes a
+/// row) stay a few megabytes.
+const LEAN_BLOCK: usize = 1 << 16;
+
 /// The default [`EnsembleOptions::fit_limit`].
 pub const FIT_LIMIT: usize = 250_000;
 
@@ -104,7 +129,8 @@ impl Default for EnsembleOptions {
 pub struct DetectorRun {
     /// Which detector.
     pub kind: DetectorKind,
-    /// Score per matrix row (higher = more anomalous); empty if it failed.
+    /// Score per matrix row (higher = more anomalous); empty if it failed, or when a
+    /// lean run scored it ([`run_lean`]: its flags are in [`Verdicts::flags`]).
     pub scores: Vec<f64>,
     /// Its threshold: it flags the rows scoring above it.
     pub threshold: f64,
@@ -156,6 +182,9 @@ pub struct Verdicts {
     pub fit_sampled_from: Option<usize>,
     /// Rows flagged for their hosts' behaviour (see [`Verdicts::add_evidence`]).
     pub by_behaviour: Vec<bool>,
+    /// After a lean run ([`run_lean`]), which keeps no run's scores: per row, bit `k` set
+    /// when `runs[k]` flags it. Empty otherwise (each run's scores say it).
+    pub flags: Vec<u16>,
 }
 
 impl Verdicts {
@@ -165,13 +194,22 @@ impl Verdicts {
         let mut by: Vec<&'static str> = self
             .runs
             .iter()
-            .filter(|r| r.ok() && r.flags(i))
-            .map(|r| r.kind.name())
+            .enumerate()
+            .filter(|&(k, r)| r.ok() && self.run_flags(k, i))
+            .map(|(_, r)| r.kind.name())
             .collect();
         if self.by_behaviour.get(i).copied().unwrap_or(false) {
             by.push("hosts");
         }
         by
+    }
+
+    /// Whether `runs[k]` flags row `i`.
+    fn run_flags(&self, k: usize, i: usize) -> bool {
+        match self.flags.get(i) {
+            Some(bits) => bits >> k & 1 == 1,
+            None => self.runs[k].flags(i),
+        }
     }
 
     /// Adds evidence from outside the detectors (the behaviour of a row's hosts, on a scale
@@ -258,8 +296,46 @@ impl<'a> Ranker<'a> {
 struct Split {
     train: Array2<f64>,
     rest: Vec<usize>,
-    /// The training rows by distinct row.
+    /// The rows of `train` by distinct row.
     train_distinct: Distinct,
+}
+
+impl Split {
+    /// The split of `n` rows read from `rows` into the training rows `train_idx` and the
+    /// others.
+    fn of(rows: &dyn Rows, train_idx: &[usize], n: usize) -> Self {
+        let mut is_train = vec![false; n];
+        for &i in train_idx {
+            is_train[i] = true;
+        }
+        let train = rows.gather(train_idx);
+        let train_distinct = Distinct::among(&train, &(0..train_idx.len()).collect::<Vec<_>>());
+        Split {
+            train,
+            rest: (0..n).filter(|&i| !is_train[i]).collect(),
+            train_distinct,
+        }
+    }
+
+    /// Fits `task` on the training rows: each of its detectors' training scores (the
+    /// training rows', in order), or why it has none.
+    fn fit(&self, task: &mut Task, cancel: &Cancel) -> Vec<Scored> {
+        let m = self.train.nrows();
+        match task.fit_model(self.train.view(), cancel) {
+            Err(e) => vec![Err(e); task.len()],
+            Ok(true) => self
+                .train_distinct
+                .score(task, &self.train, cancel)
+                .into_iter()
+                .map(|per| {
+                    let mut ts = vec![0.0; m];
+                    self.train_distinct.scatter(&per?, 0..m, &mut ts);
+                    Ok(ts)
+                })
+                .collect(),
+            Ok(false) => task.fit(self.train.view(), cancel),
+        }
+    }
 }
 
 /// The rows a run scores (every row, or the rows outside the training split), by distinct
@@ -450,20 +526,7 @@ fn run_task(
             }
         },
         Some(split) => {
-            let train = &split.train_distinct;
-            let fitted: Vec<Scored> = match task.fit_model(split.train.view(), cancel) {
-                Err(e) => vec![Err(e)],
-                Ok(true) => train
-                    .score(&task, x, cancel)
-                    .into_iter()
-                    .map(|per| {
-                        let mut ts = vec![0.0; train_idx.len()];
-                        train.scatter(&per?, 0..train_idx.len(), &mut ts);
-                        Ok(ts)
-                    })
-                    .collect(),
-                Ok(false) => task.fit(split.train.view(), cancel),
-            };
+            let fitted = split.fit(&mut task, cancel);
             let f = t.elapsed().as_secs_f64();
             let t2 = Instant::now();
             let rest = if fitted.iter().any(Result::is_ok) {
@@ -520,10 +583,7 @@ fn finish(
     (fit_s, score_s): (f64, f64),
 ) -> Result<Ran, DetectError> {
     if scores.iter().any(|v| !v.is_finite()) {
-        return Err(DetectError::Input {
-            detector: kind.name(),
-            reason: "produced non-finite scores".into(),
-        });
+        return Err(non_finite(kind));
     }
     let mut sorted = train_scores;
     sorted.par_sort_unstable_by(f64::total_cmp);
@@ -582,15 +642,8 @@ pub fn run(
     run_keeping(x, train, opts, cancel, done, false).map(|(v, _)| v)
 }
 
-/// [`run`], keeping the fitted detectors (when `keep`) to score rows that arrive later.
-pub fn run_keeping(
-    x: &Array2<f64>,
-    train: &[bool],
-    opts: &EnsembleOptions,
-    cancel: &Cancel,
-    done: &(dyn Fn(&DetectorRun) + Sync),
-    keep: bool,
-) -> Result<(Verdicts, Option<Fitted>), DetectError> {
+/// Why `opts` cannot run, if it cannot.
+fn check(opts: &EnsembleOptions) -> Result<(), DetectError> {
     if !(opts.contamination > 0.0 && opts.contamination <= 0.5) {
         return Err(DetectError::Input {
             detector: "ensemble",
@@ -606,19 +659,22 @@ pub fn run_keeping(
             reason: "no detector chosen".into(),
         });
     }
+    Ok(())
+}
+
+/// [`run`], keeping the fitted detectors (when `keep`) to score rows that arrive later.
+pub fn run_keeping(
+    x: &Array2<f64>,
+    train: &[bool],
+    opts: &EnsembleOptions,
+    cancel: &Cancel,
+    done: &(dyn Fn(&DetectorRun) + Sync),
+    keep: bool,
+) -> Result<(Verdicts, Option<Fitted>), DetectError> {
+    check(opts)?;
     let n = x.nrows();
     let (train_idx, fit_sampled_from) = fit_rows(train, opts);
-    let split = (train_idx.len() < n).then(|| {
-        let mut is_train = vec![false; n];
-        for &i in &train_idx {
-            is_train[i] = true;
-        }
-        Split {
-            train: select_rows(x.view(), &train_idx),
-            rest: (0..n).filter(|&i| !is_train[i]).collect(),
-            train_distinct: Distinct::among(x, &train_idx),
-        }
-    });
+    let split = (train_idx.len() < n).then(|| Split::of(x, &train_idx, n));
     let distinct = match &split {
         Some(s) => Distinct::among(x, &s.rest),
         None => Distinct::among(x, &(0..n).collect::<Vec<_>>()),
@@ -709,13 +765,7 @@ pub fn run_keeping(
     let votes: Vec<u8> = (0..n)
         .map(|i| ok.iter().filter(|r| r.flags(i)).count() as u8)
         .collect();
-    let flagged = (0..n)
-        .map(|i| match opts.combine {
-            Combine::Any => votes[i] >= 1,
-            Combine::Votes(m) => usize::from(votes[i]) >= m,
-            Combine::Mean => combined[i] > combined_threshold,
-        })
-        .collect();
+    let flagged = verdicts_of(opts.combine, &combined, combined_threshold, &votes);
     let fitted = keep.then(|| {
         Fitted::new(
             fitted.into_iter().flatten().collect(),
@@ -734,9 +784,365 @@ pub fn run_keeping(
             fit_rows: train_idx.len(),
             fit_sampled_from,
             by_behaviour: vec![false; n],
+            flags: Vec::new(),
         },
         fitted,
     ))
+}
+
+/// A detector of a lean run ([`run_lean`]) once fitted: where its task is, what ranks its
+/// scores, or why it failed.
+struct LeanPart {
+    kind: DetectorKind,
+    /// Its place in the runs (the order asked).
+    pos: usize,
+    /// Its task, and its place among the task's detectors.
+    task: usize,
+    slot: usize,
+    /// Its training scores, in training row order, then sorted (empty if it failed).
+    train_scores: Vec<f64>,
+    sorted: Vec<f64>,
+    threshold: f64,
+    error: Option<String>,
+}
+
+/// [`run`] on rows read from `rows` when needed, keeping no detector's scores of every
+/// row: the combined scores, votes and verdicts are [`run`]'s, bit for bit, and
+/// [`Verdicts::flags`] says which detectors flag each row. The detectors are fitted first;
+/// then the rows they were not fitted on are made, scored and ranked a block at a time.
+/// Neither the whole matrix nor any detector's scores of every row are held (`zsift
+/// score` has no use for them): about 8 bytes a row less per feature and per detector.
+/// When the detectors fit on every row, those rows are the fit's and are held, as by
+/// [`run`]; so too when a detector fails while scoring, to report it as [`run`] does.
+pub fn run_lean(
+    rows: &dyn Rows,
+    train: &[bool],
+    opts: &EnsembleOptions,
+    cancel: &Cancel,
+    done: &(dyn Fn(&DetectorRun) + Sync),
+) -> Result<Verdicts, DetectError> {
+    run_lean_blocks(rows, train, opts, cancel, done, LEAN_BLOCK)
+}
+
+/// [`run_lean`], making and scoring `block` rows at a time.
+fn run_lean_blocks(
+    rows: &dyn Rows,
+    train: &[bool],
+    opts: &EnsembleOptions,
+    cancel: &Cancel,
+    done: &(dyn Fn(&DetectorRun) + Sync),
+    block: usize,
+) -> Result<Verdicts, DetectError> {
+    check(opts)?;
+    let n = rows.count();
+    let (train_idx, fit_sampled_from) = fit_rows(train, opts);
+    let whole = || -> Result<Verdicts, DetectError> {
+        let x = rows.gather(&(0..n).collect::<Vec<_>>());
+        run(&x, train, opts, cancel, done)
+    };
+    if train_idx.len() == n || opts.detectors.len() > u16::BITS as usize {
+        return whole();
+    }
+    let (tasks, fit_s, mut parts, rest) = {
+        let split = Split::of(rows, &train_idx, n);
+        let (tasks, fit_s, parts) = fit_lean(&split, opts, cancel)?;
+        // The training rows' matrix is not read again.
+        (tasks, fit_s, parts, split.rest)
+    };
+    crate::memory::release();
+    if parts.iter().all(|p| p.error.is_some()) {
+        let why: Vec<String> = parts.iter().filter_map(|p| p.error.clone()).collect();
+        return Err(DetectError::Input {
+            detector: "ensemble",
+            reason: format!("every detector failed: {}", why.join("; ")),
+        });
+    }
+    let mut sum = vec![0.0f64; n];
+    let mut flags = vec![0u16; n];
+    // The training rows rank their training scores, a detector at a time in the order
+    // asked (each row's ranks are added in the order `run` adds them).
+    for part in parts.iter_mut().filter(|p| p.error.is_none()) {
+        let rk = Ranker::new(&part.sorted);
+        for (&i, &v) in train_idx.iter().zip(&part.train_scores) {
+            sum[i] += rk.rank(v);
+            if v > part.threshold {
+                flags[i] |= 1 << part.pos;
+            }
+        }
+        part.train_scores = Vec::new();
+    }
+    let ok: Vec<&LeanPart> = parts.iter().filter(|p| p.error.is_none()).collect();
+    let rankers: Vec<Ranker> = ok.iter().map(|p| Ranker::new(&p.sorted)).collect();
+    // The other rows a block at a time: made, and each distinct row scored by every task
+    // side by side and ranked. Results are kept per distinct row: a row whose values hash
+    // as an earlier row's is compared with it, bit for bit, and takes its result when the
+    // same (`run` too scores each distinct row once).
+    let live: Vec<bool> = (0..tasks.len())
+        .map(|t| ok.iter().any(|p| p.task == t))
+        .collect();
+    let mut score_s = vec![0.0; tasks.len()];
+    let mut seen: rustc_hash::FxHashMap<u64, u32> = Default::default();
+    // Per distinct row: a matrix row with its values, its ranks' sum and its flags.
+    let mut first: Vec<usize> = Vec::new();
+    let mut first_sum: Vec<f64> = Vec::new();
+    let mut first_flags: Vec<u16> = Vec::new();
+    let mut of = vec![0u32; rest.len()];
+    let size = block;
+    for (b, block) in rest.chunks(size).enumerate() {
+        cancel.check()?;
+        let bx = rows.gather(block);
+        let at = b * size;
+        let (scored_rows, base) =
+            distinct_in(rows, &bx, block, &mut seen, &mut first, &mut of[at..]);
+        let sub = if scored_rows.len() == block.len() {
+            bx
+        } else {
+            select_rows(bx.view(), &scored_rows)
+        };
+        let scored: Vec<(Vec<Scored>, f64)> = tasks
+            .par_iter()
+            .zip(&live)
+            .with_max_len(1)
+            .map(|(task, &live)| {
+                let t = Instant::now();
+                let s = if live && sub.nrows() > 0 {
+                    task.score(sub.view(), cancel)
+                } else {
+                    Vec::new()
+                };
+                (s, t.elapsed().as_secs_f64())
+            })
+            .collect();
+        for (s, (_, secs)) in score_s.iter_mut().zip(&scored) {
+            *s += secs;
+        }
+        if sub.nrows() == 0 {
+            continue;
+        }
+        first_sum.resize(first.len(), 0.0);
+        first_flags.resize(first.len(), 0);
+        let (sums, fl) = (&mut first_sum[base..], &mut first_flags[base..]);
+        for (part, rk) in ok.iter().zip(&rankers) {
+            let s = match &scored[part.task].0[part.slot] {
+                Ok(s) if s.iter().all(|v| v.is_finite()) => s,
+                Err(DetectError::Cancelled) => return Err(DetectError::Cancelled),
+                // Failed on these rows: `run` reports it (it holds every score).
+                _ => return whole(),
+            };
+            let bit = 1u16 << part.pos;
+            sums.par_iter_mut()
+                .zip(fl.par_iter_mut())
+                .zip(s)
+                .with_min_len(1 << 12)
+                .for_each(|((sum, flags), &v)| {
+                    *sum += rk.rank(v);
+                    if v > part.threshold {
+                        *flags |= bit;
+                    }
+                });
+        }
+    }
+    for (&i, &d) in rest.iter().zip(&of) {
+        sum[i] = first_sum[d as usize];
+        flags[i] = first_flags[d as usize];
+    }
+    let k = ok.len() as f64;
+    let combined: Vec<f64> = sum.into_iter().map(|s| s / k).collect();
+    let mut train_combined: Vec<f64> = train_idx.iter().map(|&i| combined[i]).collect();
+    train_combined.sort_by(f64::total_cmp);
+    let combined_threshold = quantile_sorted(&train_combined, 1.0 - opts.contamination);
+    let votes: Vec<u8> = flags.iter().map(|f| f.count_ones() as u8).collect();
+    let flagged = verdicts_of(opts.combine, &combined, combined_threshold, &votes);
+    drop(rankers);
+    drop(ok);
+    let runs: Vec<DetectorRun> = parts
+        .iter_mut()
+        .map(|p| DetectorRun {
+            kind: p.kind,
+            scores: Vec::new(),
+            threshold: p.threshold,
+            fit_s: fit_s[p.task],
+            score_s: score_s[p.task],
+            error: p.error.take(),
+        })
+        .collect();
+    for r in &runs {
+        done(r);
+    }
+    Ok(Verdicts {
+        runs,
+        combined,
+        combined_threshold,
+        votes,
+        flagged,
+        combine: opts.combine,
+        fit_rows: train_idx.len(),
+        fit_sampled_from,
+        by_behaviour: vec![false; n],
+        flags,
+    })
+}
+
+/// The distinct rows of a block of a lean run ([`run_lean`]): `bx` holds the rows `block`
+/// of `rows`. Each row is numbered (in `of`) by the first row with its values, among
+/// the rows before it (those of `first`, found by their hash in `seen`) or in the
+/// block; a row new so far is added to `first` and `seen`. Gives the positions in the
+/// block of the new rows, which are scored, in the order added, and the number of
+/// distinct rows before the block.
+fn distinct_in(
+    rows: &dyn Rows,
+    bx: &Array2<f64>,
+    block: &[usize],
+    seen: &mut rustc_hash::FxHashMap<u64, u32>,
+    first: &mut Vec<usize>,
+    of: &mut [u32],
+) -> (Vec<usize>, usize) {
+    distinct_in_hashing(rows, bx, block, seen, first, of, crate::neighbors::row_hash)
+}
+
+/// [`distinct_in`] with the rows' hash given by `row_hash`.
+fn distinct_in_hashing(
+    rows: &dyn Rows,
+    bx: &Array2<f64>,
+    block: &[usize],
+    seen: &mut rustc_hash::FxHashMap<u64, u32>,
+    first: &mut Vec<usize>,
+    of: &mut [u32],
+    row_hash: impl Fn(&[f64]) -> u64 + Sync,
+) -> (Vec<usize>, usize) {
+    use crate::neighbors::same_row;
+    let flat = bx.as_slice().expect("gathered rows are in standard order");
+    let d = bx.ncols();
+    let row = |p: usize| &flat[p * d..(p + 1) * d];
+    let hashes: Vec<u64> = (0..block.len())
+        .into_par_iter()
+        .with_min_len(1 << 12)
+        .map(|p| row_hash(row(p)))
+        .collect();
+    let base = first.len();
+    let mut new_rows: Vec<usize> = Vec::new();
+    // Rows whose hash an earlier block's row has: compared once those rows are made.
+    let mut earlier: Vec<(usize, u32)> = Vec::new();
+    let add = |p: usize, first: &mut Vec<usize>, new_rows: &mut Vec<usize>| {
+        first.push(block[p]);
+        new_rows.push(p);
+        (first.len() - 1) as u32
+    };
+    for (p, &h) in hashes.iter().enumerate() {
+        of[p] = match seen.get(&h) {
+            None => {
+                let id = add(p, first, &mut new_rows);
+                seen.insert(h, id);
+                id
+            }
+            Some(&id) if id as usize >= base => {
+                if same_row(row(new_rows[id as usize - base]), row(p)) {
+                    id
+                } else {
+                    add(p, first, &mut new_rows)
+                }
+            }
+            Some(&id) => {
+                earlier.push((p, id));
+                continue;
+            }
+        };
+    }
+    if !earlier.is_empty() {
+        let made = rows.gather(
+            &earlier
+                .iter()
+                .map(|&(_, id)| first[id as usize])
+                .collect::<Vec<_>>(),
+        );
+        for (e, &(p, id)) in earlier.iter().enumerate() {
+            of[p] = if same_row(made.row(e).as_slice().unwrap_or(&[]), row(p)) {
+                id
+            } else {
+                add(p, first, &mut new_rows)
+            };
+        }
+    }
+    (new_rows, base)
+}
+
+/// Fits the tasks of a lean run on the training rows of `split`, each on its own thread,
+/// longest first (as [`run`] does): the tasks, each one's seconds, and each detector's
+/// part in the order asked.
+#[allow(clippy::type_complexity)]
+fn fit_lean(
+    split: &Split,
+    opts: &EnsembleOptions,
+    cancel: &Cancel,
+) -> Result<(Vec<Task>, Vec<f64>, Vec<LeanPart>), DetectError> {
+    let fitted: Vec<(Vec<usize>, Task, Vec<Scored>, f64)> = Task::plan(&opts.detectors, opts.seed)
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|(at, mut task)| {
+            let t = Instant::now();
+            let ts = split.fit(&mut task, cancel);
+            (at, task, ts, t.elapsed().as_secs_f64())
+        })
+        .collect();
+    let mut parts = Vec::new();
+    let mut tasks = Vec::with_capacity(fitted.len());
+    let mut secs = Vec::with_capacity(fitted.len());
+    for (t, (at, task, ts, s)) in fitted.into_iter().enumerate() {
+        for (slot, (pos, ts)) in at.into_iter().zip(ts).enumerate() {
+            let kind = opts.detectors[pos];
+            let mut part = LeanPart {
+                kind,
+                pos,
+                task: t,
+                slot,
+                train_scores: Vec::new(),
+                sorted: Vec::new(),
+                threshold: f64::NAN,
+                error: None,
+            };
+            match ts {
+                Err(DetectError::Cancelled) => return Err(DetectError::Cancelled),
+                Err(e) => part.error = Some(e.to_string()),
+                Ok(ts) if ts.iter().any(|v| !v.is_finite()) => {
+                    part.error = Some(non_finite(kind).to_string());
+                }
+                Ok(ts) => {
+                    let mut sorted = ts.clone();
+                    sorted.par_sort_unstable_by(f64::total_cmp);
+                    part.threshold = quantile_sorted(&sorted, 1.0 - opts.contamination);
+                    part.sorted = sorted;
+                    part.train_scores = ts;
+                }
+            }
+            parts.push(part);
+        }
+        tasks.push(task);
+        secs.push(s);
+    }
+    cancel.check()?;
+    parts.sort_by_key(|p| p.pos);
+    Ok((tasks, secs, parts))
+}
+
+/// The verdict of each row under `combine`.
+fn verdicts_of(combine: Combine, combined: &[f64], threshold: f64, votes: &[u8]) -> Vec<bool> {
+    combined
+        .iter()
+        .zip(votes)
+        .map(|(&c, &v)| match combine {
+            Combine::Any => v >= 1,
+            Combine::Votes(m) => usize::from(v) >= m,
+            Combine::Mean => c > threshold,
+        })
+        .collect()
+}
+
+/// The error of a detector whose scores are not all numbers.
+fn non_finite(kind: DetectorKind) -> DetectError {
+    DetectError::Input {
+        detector: kind.name(),
+        reason: "produced non-finite scores".into(),
+    }
 }
 
 /// One detector as fitted, with what ranks its scores: its training scores, sorted.
@@ -963,13 +1369,7 @@ impl Fitted {
         }
         let k = self.detectors.len().max(1) as f64;
         let combined: Vec<f64> = sum.iter().map(|s| s / k).collect();
-        let flagged = (0..n)
-            .map(|i| match self.combine {
-                Combine::Any => votes[i] >= 1,
-                Combine::Votes(m) => usize::from(votes[i]) >= m,
-                Combine::Mean => combined[i] > self.combined_threshold,
-            })
-            .collect();
+        let flagged = verdicts_of(self.combine, &combined, self.combined_threshold, &votes);
         Ok(NewVerdicts {
             combined,
             votes,
@@ -1228,6 +1628,134 @@ mod tests {
                         assert_eq!(got[i], got[201 + c], "{kind}: copy of row {i}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_lean_run_gives_the_verdicts_of_a_run() {
+        // Copies within and across blocks, among the rows fitted on and the others.
+        let base = cloud_with_outlier();
+        let copies: Vec<usize> = (0..201).step_by(3).chain((0..201).step_by(7)).collect();
+        let x = ndarray::concatenate(
+            Axis(0),
+            &[base.view(), base.select(Axis(0), &copies).view()],
+        )
+        .unwrap();
+        let n = x.nrows();
+        let c = Cancel::new();
+        for (label, fit_limit) in [(false, Some(150)), (true, Some(150)), (true, None)] {
+            let train: Vec<bool> = (0..n).map(|i| !label || i % 4 != 1).collect();
+            for combine in [Combine::Mean, Combine::Any, Combine::Votes(3)] {
+                let opts = EnsembleOptions {
+                    combine,
+                    fit_limit,
+                    ..Default::default()
+                };
+                let want = run(&x, &train, &opts, &c, &|_| {}).unwrap();
+                for block in [16, 100, 1 << 16] {
+                    let what = format!("{combine} fit {fit_limit:?} label {label} block {block}");
+                    let done = std::sync::Mutex::new(Vec::new());
+                    let got = run_lean_blocks(
+                        &x,
+                        &train,
+                        &opts,
+                        &c,
+                        &|r| done.lock().unwrap().push(r.kind),
+                        block,
+                    )
+                    .unwrap();
+                    let bits = |v: &[f64]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got.combined), bits(&want.combined), "{what}");
+                    assert_eq!(
+                        got.combined_threshold.to_bits(),
+                        want.combined_threshold.to_bits()
+                    );
+                    assert_eq!(got.votes, want.votes, "{what}");
+                    assert_eq!(got.flagged, want.flagged, "{what}");
+                    assert!(want.n_flagged() > 0, "{what}");
+                    for i in 0..n {
+                        assert_eq!(got.flagged_by(i), want.flagged_by(i), "{what}: row {i}");
+                    }
+                    for (g, w) in got.runs.iter().zip(&want.runs) {
+                        assert_eq!(
+                            (g.kind, g.threshold.to_bits()),
+                            (w.kind, w.threshold.to_bits())
+                        );
+                    }
+                    assert_eq!(
+                        (got.fit_rows, got.fit_sampled_from),
+                        (want.fit_rows, want.fit_sampled_from)
+                    );
+                    let mut done = done.into_inner().unwrap();
+                    done.sort();
+                    let mut all = opts.detectors.clone();
+                    all.sort();
+                    assert_eq!(done, all, "{what}: each detector reported once");
+                    // Only a split keeps no scores.
+                    let split = got.fit_rows < n;
+                    assert_eq!(got.flags.is_empty(), !split, "{what}");
+                    assert_eq!(
+                        got.runs.iter().all(|r| r.scores.is_empty()),
+                        split,
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_are_found_distinct_block_by_block_even_when_their_hashes_collide() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+        use rand::{Rng, SeedableRng};
+        let x = Array2::<f64>::from_shape_fn((300, 2), |_| f64::from(rng.gen_range(0..5u8)));
+        let rest: Vec<usize> = (0..300).filter(|i| i % 5 != 0).collect();
+        for hash in [
+            crate::neighbors::row_hash as fn(&[f64]) -> u64,
+            |_| 7,
+            |r| r[0] as u64,
+        ] {
+            let mut seen = Default::default();
+            let mut first = Vec::new();
+            let mut of = vec![u32::MAX; rest.len()];
+            let mut scored = Vec::new();
+            for (b, block) in rest.chunks(32).enumerate() {
+                let bx = select_rows(x.view(), block);
+                let (new, base) = distinct_in_hashing(
+                    &x,
+                    &bx,
+                    block,
+                    &mut seen,
+                    &mut first,
+                    &mut of[b * 32..],
+                    hash,
+                );
+                assert_eq!(base + new.len(), first.len());
+                scored.extend(new.iter().map(|&p| block[p]));
+            }
+            assert_eq!(
+                scored, first,
+                "the rows scored are the distinct rows, in order"
+            );
+            for (j, &i) in rest.iter().enumerate() {
+                let d = of[j] as usize;
+                assert_eq!(
+                    x.row(first[d]),
+                    x.row(i),
+                    "row {i} takes an equal row's result"
+                );
+                assert!(first[d] <= i);
+            }
+            // Collisions may leave copies among the rows scored, never a row unmatched;
+            // without them each distinct row is scored once.
+            let distinct: std::collections::HashSet<(u64, u64)> = rest
+                .iter()
+                .map(|&i| (x[[i, 0]].to_bits(), x[[i, 1]].to_bits()))
+                .collect();
+            assert!(first.len() >= distinct.len());
+            if hash(&[1.0, 2.0]) != hash(&[3.0, 4.0]) && hash(&[1.0, 2.0]) != hash(&[1.0, 4.0]) {
+                assert_eq!(first.len(), distinct.len());
             }
         }
     }

@@ -1,0 +1,124 @@
+//! A lean analysis (`zsift score`'s: the matrix made when read, no detector's scores
+//! kept) gives every row the verdict, votes, detectors and reasons of the analysis the
+//! views use, bit for bit, on a real log: fitted on a sample and on every row, on a label,
+//! under each rule, with context features, robust or max scaling, unset values kept or
+//! dropped.
+
+mod common;
+
+use zsift::cancel::Cancel;
+use zsift::detect::ensemble::Combine;
+use zsift::features::{FeatureOptions, Nulls, Scaling};
+use zsift::ingest::Log;
+use zsift::pipeline::{analyze, analyze_lean, Analysis, Model};
+
+fn log() -> Log {
+    zsift::ingest::load(&[common::data("stratosphere/010-mixed.conn.log.labeled")]).unwrap()
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|s| s.to_bits()).collect()
+}
+
+fn assert_same(full: &Analysis, lean: &Analysis, what: &str) {
+    let (f, l) = (&full.verdicts, &lean.verdicts);
+    assert_eq!(full.matrix.rows, lean.matrix.rows, "{what}: rows");
+    assert_eq!(bits(&f.combined), bits(&l.combined), "{what}: combined");
+    assert_eq!(f.votes, l.votes, "{what}: votes");
+    assert_eq!(f.flagged, l.flagged, "{what}: verdicts");
+    assert!(f.n_flagged() > 0, "{what}: something flagged");
+    let n = full.matrix.rows.len();
+    for i in 0..n {
+        assert_eq!(
+            f.flagged_by(i),
+            l.flagged_by(i),
+            "{what}: detectors of row {i}"
+        );
+    }
+    let errors = |a: &Analysis| -> Vec<Option<String>> {
+        a.verdicts.runs.iter().map(|r| r.error.clone()).collect()
+    };
+    assert_eq!(errors(full), errors(lean), "{what}: failures");
+    let order = full.ranking();
+    assert_eq!(order, lean.ranking(), "{what}: ranking");
+    let top = &order[..order.len().min(300)];
+    let texts = |a: &Analysis| -> Vec<Vec<String>> {
+        a.reasons_of(top, 3)
+            .into_iter()
+            .map(|r| r.into_iter().map(|r| r.text).collect())
+            .collect()
+    };
+    assert_eq!(texts(full), texts(lean), "{what}: reasons");
+    // The rows made when read are the rows held, bit for bit.
+    assert!(full.matrix.held() && !lean.matrix.held(), "{what}");
+    let every: Vec<usize> = (0..n).rev().collect();
+    let made = lean.matrix.rows_x(&every);
+    let held = full.matrix.rows_x(&every);
+    assert_eq!(
+        bits(made.as_slice().unwrap()),
+        bits(held.as_slice().unwrap()),
+        "{what}: matrix"
+    );
+}
+
+#[test]
+fn a_lean_analysis_gives_the_verdicts_and_reasons_of_a_full_one() {
+    let log = log();
+    let c = Cancel::new();
+    let base = Model::default();
+    let mut cases: Vec<(String, Model)> = Vec::new();
+    for fit_limit in [Some(1500), None] {
+        for combine in [Combine::Mean, Combine::Any, Combine::Votes(3)] {
+            let mut m = base.clone();
+            m.ensemble.fit_limit = fit_limit;
+            m.ensemble.combine = combine;
+            cases.push((format!("fit {fit_limit:?} {combine}"), m));
+        }
+    }
+    let mut benign = base.clone();
+    benign.train_label = Some("Benign".into());
+    benign.ensemble.fit_limit = Some(1000);
+    cases.push(("trained on Benign, on a sample".into(), benign));
+    let mut seed = base.clone();
+    seed.features = Some(FeatureOptions {
+        scaling: Scaling::Max,
+        nulls: Nulls::Drop,
+        ..FeatureOptions::default_for(&log.frame)
+    });
+    seed.ensemble.fit_limit = Some(1200);
+    seed.hosts = false;
+    cases.push(("max scaling, unset dropped, rows alone".into(), seed));
+    for (what, m) in &cases {
+        let full = analyze(&log, m, &c, &|_| {}).unwrap();
+        let lean = analyze_lean(&log, m, &c).unwrap();
+        if m.ensemble.fit_limit.is_some() {
+            assert!(
+                lean.verdicts.fit_sampled_from.is_some() || m.train_label.is_some(),
+                "{what}: fitted on a sample"
+            );
+            assert!(
+                lean.verdicts.runs.iter().all(|r| r.scores.is_empty()),
+                "{what}: no scores kept"
+            );
+        }
+        assert_same(&full, &lean, what);
+    }
+    // The default features read the context (rows alone or not, the hosts' columns).
+    let opts = FeatureOptions::default_for(&log.frame);
+    assert!(
+        opts.features
+            .iter()
+            .any(|f| log.frame.column(&f.column).is_err()),
+        "a context feature is among the defaults"
+    );
+}
+
+#[test]
+fn a_lean_analysis_cannot_be_embedded() {
+    let log = log();
+    let mut m = Model::default();
+    m.ensemble.fit_limit = Some(1000);
+    let lean = analyze_lean(&log, &m, &Cancel::new()).unwrap();
+    let r = zsift::pipeline::landscape(&log, &lean, &Default::default(), &Cancel::new(), &|_| {});
+    assert!(r.is_err(), "refused, not drawn from an empty matrix");
+}
