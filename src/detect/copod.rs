@@ -61,6 +61,11 @@ impl Detector for Copod {
 }
 
 impl Copod {
+    /// The detector of tails fitted for it (see [`super::tails::Tails::fit_each`]).
+    pub(crate) fn from_tails(tails: Tails) -> Self {
+        Self { tails }
+    }
+
     /// A saved detector, checked (see [`super::Saved::restore`]).
     pub(crate) fn restore(self, columns: usize) -> Result<Self, String> {
         self.tails.check(columns)?;

@@ -20,6 +20,8 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
+use super::copod::Copod;
+use super::ecod::Ecod;
 use super::knn::Knn;
 use super::knn_lof::KnnLof;
 use super::lof::Lof;
@@ -394,6 +396,9 @@ type Scored = Result<Vec<f64>, DetectError>;
 enum Task {
     One(DetectorKind, Box<dyn Detector>),
     KnnLof(Box<KnnLof>),
+    /// ECOD and COPOD, which read the same sorted training columns: sorted once, held
+    /// once.
+    EcodCopod(Box<(Ecod, Copod)>),
 }
 
 impl Task {
@@ -407,7 +412,14 @@ impl Task {
                 .map(|p| (vec![a, b], Task::KnnLof(Box::new(p)))),
             _ => None,
         };
-        let paired = |i: usize| pair.as_ref().is_some_and(|(at, _)| at.contains(&i));
+        let tails = at(DetectorKind::Ecod)
+            .zip(at(DetectorKind::Copod))
+            .map(|(a, b)| (vec![a, b], Task::EcodCopod(Box::default())));
+        let paired = |i: usize| {
+            [&pair, &tails]
+                .iter()
+                .any(|p| p.as_ref().is_some_and(|(at, _)| at.contains(&i)))
+        };
         let mut tasks: Vec<(Vec<usize>, Task)> = kinds
             .iter()
             .enumerate()
@@ -415,13 +427,14 @@ impl Task {
             .map(|(i, &k)| (vec![i], Task::One(k, k.build(seed))))
             .collect();
         tasks.extend(pair);
+        tasks.extend(tails);
         // Longest first, each task its own thread: the VAE's training is one long
         // sequential job, so it starts at once, then the neighbour searches, and the
         // others fill the other cores.
         tasks.sort_by_key(|(_, t)| match t {
             Task::One(DetectorKind::Vae, _) => 0,
             Task::KnnLof(_) => 1,
-            Task::One(..) => 2,
+            Task::One(..) | Task::EcodCopod(_) => 2,
         });
         tasks
     }
@@ -431,13 +444,14 @@ impl Task {
         match self {
             Task::One(k, _) => vec![*k],
             Task::KnnLof(_) => vec![DetectorKind::Knn, DetectorKind::Lof],
+            Task::EcodCopod(_) => vec![DetectorKind::Ecod, DetectorKind::Copod],
         }
     }
 
     fn len(&self) -> usize {
         match self {
             Task::One(..) => 1,
-            Task::KnnLof(_) => 2,
+            Task::KnnLof(_) | Task::EcodCopod(_) => 2,
         }
     }
 
@@ -445,7 +459,7 @@ impl Task {
     fn fit_model(&mut self, x: ArrayView2<f64>, cancel: &Cancel) -> Result<bool, DetectError> {
         match self {
             Task::One(_, d) => d.fit_model(x, cancel),
-            Task::KnnLof(_) => Ok(false),
+            Task::KnnLof(_) | Task::EcodCopod(_) => Ok(false),
         }
     }
 
@@ -456,6 +470,17 @@ impl Task {
             Task::KnnLof(p) => {
                 let (a, b) = p.fit(x, cancel);
                 vec![a, b]
+            }
+            Task::EcodCopod(p) => {
+                use super::tails::{Combine as Rule, Tails};
+                match Tails::fit_each("ecod", x, &[Rule::Ecod, Rule::Copod], cancel) {
+                    Ok((tails, scores)) => {
+                        **p = (Ecod::from_tails(tails.clone()), Copod::from_tails(tails));
+                        scores.into_iter().map(Ok).collect()
+                    }
+                    // Each fitted alone, to report its own error.
+                    Err(_) => vec![p.0.fit(x, cancel), p.1.fit(x, cancel)],
+                }
             }
         }
     }
@@ -468,6 +493,7 @@ impl Task {
                 let (a, b) = p.score(x, cancel);
                 vec![a, b]
             }
+            Task::EcodCopod(p) => vec![p.0.score(x, cancel), p.1.score(x, cancel)],
         }
     }
 
@@ -478,6 +504,10 @@ impl Task {
             Task::KnnLof(p) => {
                 let (knn, lof) = (*p).into_parts();
                 vec![Box::new(knn), Box::new(lof)]
+            }
+            Task::EcodCopod(p) => {
+                let (ecod, copod) = *p;
+                vec![Box::new(ecod), Box::new(copod)]
             }
         }
     }
@@ -1435,9 +1465,22 @@ mod tests {
 
     #[test]
     fn knn_and_lof_run_together_as_each_alone() {
+        pair_runs_as_each_alone(DetectorKind::Lof, DetectorKind::Knn);
+    }
+
+    #[test]
+    fn ecod_and_copod_run_together_as_each_alone() {
+        pair_runs_as_each_alone(DetectorKind::Copod, DetectorKind::Ecod);
+        pair_runs_as_each_alone(DetectorKind::Ecod, DetectorKind::Copod);
+    }
+
+    /// Two detectors run as one task (asked in the order `first`, another, `second`)
+    /// give each the runs, and as kept the scores of new rows, of each alone.
+    fn pair_runs_as_each_alone(first: DetectorKind, second: DetectorKind) {
         let x = cloud_with_outlier();
         let train: Vec<bool> = (0..x.nrows()).map(|i| i % 5 != 0).collect();
         let c = Cancel::new();
+        let knn_lof = first == DetectorKind::Lof;
         for fit_limit in [None, Some(90)] {
             let with = |detectors: Vec<DetectorKind>| {
                 let opts = EnsembleOptions {
@@ -1447,18 +1490,11 @@ mod tests {
                 };
                 run_keeping(&x, &train, &opts, &c, &|_| {}, true).unwrap()
             };
-            // LOF asked first: the runs come in the order asked.
-            let (both, fitted) = with(vec![
-                DetectorKind::Lof,
-                DetectorKind::Ecod,
-                DetectorKind::Knn,
-            ]);
+            // The runs come in the order asked.
+            let (both, fitted) = with(vec![first, DetectorKind::Hbos, second]);
             let kinds: Vec<DetectorKind> = both.runs.iter().map(|r| r.kind).collect();
-            assert_eq!(
-                kinds,
-                [DetectorKind::Lof, DetectorKind::Ecod, DetectorKind::Knn]
-            );
-            for (at, kind) in [(2, DetectorKind::Knn), (0, DetectorKind::Lof)] {
+            assert_eq!(kinds, [first, DetectorKind::Hbos, second]);
+            for (at, kind) in [(2, second), (0, first)] {
                 let (alone, alone_fitted) = with(vec![kind]);
                 let (a, b) = (&both.runs[at], &alone.runs[0]);
                 assert_eq!((&a.scores, a.threshold), (&b.scores, b.threshold));
@@ -1475,10 +1511,13 @@ mod tests {
                 assert_eq!(all.scores[k.unwrap()], one.scores[0]);
                 // And as saved and restored: the pair still shares its searches.
                 let saved = Fitted::restore(fitted.as_ref().unwrap().save(), x.ncols()).unwrap();
-                assert!(saved.shared.is_some());
+                assert_eq!(saved.shared.is_some(), knn_lof);
                 assert_eq!(saved.score(new, &c).unwrap().scores, all.scores);
             }
-            assert!(fitted.unwrap().shared.is_some());
+            assert_eq!(fitted.unwrap().shared.is_some(), knn_lof);
+        }
+        if !knn_lof {
+            return;
         }
         // Fitted on other rows, a KNN and a LOF score apart.
         let opts = |detectors| EnsembleOptions {

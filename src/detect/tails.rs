@@ -66,12 +66,34 @@ impl Combine {
 /// table of tail scores new values take theirs from.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Tails {
-    sorted: Vec<Vec<f64>>,
+    /// Shared by an ECOD and a COPOD fitted together (the same columns, sorted once).
+    #[serde(with = "shared_columns")]
+    sorted: std::sync::Arc<Vec<Vec<f64>>>,
     skew: Vec<SkewSign>,
     /// `-ln(k / (n + 1))` for `k` in `0..=n + 1`, `n` training rows: the tail score of a
     /// new value with `k - 1` training values at or beyond it (see
     /// [`Tails::column_scores`]).
     new_tail: Vec<f64>,
+}
+
+/// Shared columns written as the columns themselves (the file format of a model does not
+/// change with the sharing; serde's own support for `Arc` is behind a feature that would
+/// rebuild every crate depending on serde).
+mod shared_columns {
+    use std::sync::Arc;
+
+    pub fn serialize<S: serde::Serializer>(
+        v: &Arc<Vec<Vec<f64>>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(v.as_ref(), s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Arc<Vec<Vec<f64>>>, D::Error> {
+        <Vec<Vec<f64>> as serde::Deserialize>::deserialize(d).map(Arc::new)
+    }
 }
 
 /// `-ln(k / m)` for `k` in `0..=count`: the tail scores a column takes its values from, one
@@ -189,17 +211,30 @@ impl Tails {
         combine: Combine,
         cancel: &Cancel,
     ) -> Result<(Tails, Vec<f64>), DetectError> {
+        let (tails, mut scores) = Self::fit_each(detector, x, &[combine], cancel)?;
+        Ok((tails, scores.pop().unwrap_or_default()))
+    }
+
+    /// [`Tails::fit`] under each rule of `combines` at once (an ECOD and a COPOD fitted
+    /// together): the columns are sorted once, and each rule's training scores are its
+    /// scores alone.
+    pub(crate) fn fit_each(
+        detector: &'static str,
+        x: ArrayView2<f64>,
+        combines: &[Combine],
+        cancel: &Cancel,
+    ) -> Result<(Tails, Vec<Vec<f64>>), DetectError> {
         check_matrix(detector, &x, 1)?;
         let (n, d) = x.dim();
         let tail = neg_ln_fractions(n, n as f64);
-        let mut scores = vec![0.0; n];
+        let mut scores = vec![vec![0.0; n]; combines.len()];
         let mut sorted = Vec::with_capacity(d);
         let mut skew = Vec::with_capacity(d);
         let fit_column = |j: usize| {
             let pairs = sorted_with_positions(x.column(j));
             let values: Vec<f64> = pairs.iter().map(|p| from_order_key(p.0)).collect();
             let sign = skew_sign(&values);
-            let mut column = vec![0.0; n];
+            let mut columns = vec![vec![0.0; n]; combines.len()];
             // Walk runs of equal values: every member of a run [start, end) has
             // #{t <= v} = end and #{t >= v} = n - start.
             let mut start = 0;
@@ -209,23 +244,27 @@ impl Tails {
                 while end < n && values[end] == v {
                     end += 1;
                 }
-                let o = combine.apply(tail[end], tail[n - start], sign);
-                for p in &pairs[start..end] {
-                    column[p.1 as usize] = o;
+                for (column, combine) in columns.iter_mut().zip(combines) {
+                    let o = combine.apply(tail[end], tail[n - start], sign);
+                    for p in &pairs[start..end] {
+                        column[p.1 as usize] = o;
+                    }
                 }
                 start = end;
             }
-            (values, sign, column)
+            (values, sign, columns)
         };
-        by_column_groups(d, cancel, fit_column, |_, (values, sign, column)| {
-            add_column(&mut scores, &column);
+        by_column_groups(d, cancel, fit_column, |_, (values, sign, columns)| {
+            for (s, column) in scores.iter_mut().zip(&columns) {
+                add_column(s, column);
+            }
             sorted.push(values);
             skew.push(sign);
         })?;
         let new_tail = neg_ln_fractions(n + 1, (n + 1) as f64);
         Ok((
             Tails {
-                sorted,
+                sorted: std::sync::Arc::new(sorted),
                 skew,
                 new_tail,
             },
