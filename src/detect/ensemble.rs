@@ -1096,24 +1096,34 @@ fn distinct_in_hashing(
     (new_rows, base)
 }
 
-/// Fits the tasks of a lean run on the training rows of `split`, each on its own thread,
-/// longest first (as [`run`] does): the tasks, each one's seconds, and each detector's
-/// part in the order asked.
+/// Fits the tasks of a lean run on the training rows of `split`: the tasks, each one's
+/// seconds, and each detector's part in the order asked. The neighbour methods first,
+/// alone: their search uses every core, and their neighbourhoods, the largest
+/// temporaries of the fit (20 per row), are then held beside no other detector's fitted
+/// state. The others after, each on its own thread, longest first (as in [`run`]).
 #[allow(clippy::type_complexity)]
 fn fit_lean(
     split: &Split,
     opts: &EnsembleOptions,
     cancel: &Cancel,
 ) -> Result<(Vec<Task>, Vec<f64>, Vec<LeanPart>), DetectError> {
-    let fitted: Vec<(Vec<usize>, Task, Vec<Scored>, f64)> = Task::plan(&opts.detectors, opts.seed)
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|(at, mut task)| {
-            let t = Instant::now();
-            let ts = split.fit(&mut task, cancel);
-            (at, task, ts, t.elapsed().as_secs_f64())
-        })
-        .collect();
+    let fit = |(at, mut task): (Vec<usize>, Task)| {
+        let t = Instant::now();
+        let ts = split.fit(&mut task, cancel);
+        (at, task, ts, t.elapsed().as_secs_f64())
+    };
+    let (first, others): (Vec<_>, Vec<_>) = Task::plan(&opts.detectors, opts.seed)
+        .into_iter()
+        .partition(|(_, t)| matches!(t, Task::KnnLof(_)));
+    let mut fitted: Vec<(Vec<usize>, Task, Vec<Scored>, f64)> =
+        first.into_iter().map(fit).collect();
+    fitted.extend(
+        others
+            .into_par_iter()
+            .with_max_len(1)
+            .map(fit)
+            .collect::<Vec<_>>(),
+    );
     let mut parts = Vec::new();
     let mut tasks = Vec::with_capacity(fitted.len());
     let mut secs = Vec::with_capacity(fitted.len());
