@@ -177,6 +177,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let query = Query::parse(query).map_err(|e| CliError::Usage(format!("--query: {e}")))?;
+    crate::memory::return_large_blocks();
     let log = input.load()?;
     crate::memory::trace("load");
     let (m, a) = match model.analyze_lean(&log, &Cancel::new()) {

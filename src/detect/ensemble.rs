@@ -109,7 +109,7 @@ impl Rows for Array2<f64> {
 /// parallel passes outweigh their start (a few milliseconds of work), few enough that its
 /// copies (LOF's 20 neighbours a row, held twice while put back in order: 240 bytes a
 /// row) stay a few megabytes.
-const LEAN_BLOCK: usize = 1 << 16;
+const LEAN_BLOCK: usize = 1 << 15;
 
 /// The default [`EnsembleOptions::fit_limit`].
 pub const FIT_LIMIT: usize = 250_000;
@@ -875,6 +875,7 @@ fn run_lean_blocks(
     }
     let (tasks, fit_s, mut parts, rest) = {
         let split = Split::of(rows, &train_idx, n);
+        crate::memory::release();
         let (tasks, fit_s, parts) = fit_lean(&split, opts, cancel)?;
         // The training rows' matrix is not read again.
         (tasks, fit_s, parts, split.rest)
@@ -1117,6 +1118,7 @@ fn fit_lean(
         .partition(|(_, t)| matches!(t, Task::KnnLof(_)));
     let mut fitted: Vec<(Vec<usize>, Task, Vec<Scored>, f64)> =
         first.into_iter().map(fit).collect();
+    crate::memory::release();
     fitted.extend(
         others
             .into_par_iter()

@@ -139,17 +139,22 @@ fn add_column(out: &mut [f64], column: &[f64]) {
     }
 }
 
+/// Columns worked on at once per thread by [`by_column_groups`]: two, so that a thread
+/// that finishes a short column takes another while the group's longest is sorted, and
+/// the group's temporaries (a fit's sorted pairs, values and scores: 32 bytes a training
+/// row per column) stay a small part of what the fit holds.
+const GROUP_PER_THREAD: usize = 2;
+
 /// Runs `work` on every column `0..d` and hands each result to `each(column, result)` in
-/// column order. The columns go in groups of four per thread: a group is worked on side
-/// by side (enough columns to keep every thread busy whatever their costs), and only its
-/// results (per-row vectors) are held at once.
+/// column order. The columns go in groups ([`GROUP_PER_THREAD`] per thread): a group is
+/// worked on side by side, and only its results (per-row vectors) are held at once.
 fn by_column_groups<T: Send>(
     d: usize,
     cancel: &Cancel,
     work: impl Fn(usize) -> T + Sync,
     mut each: impl FnMut(usize, T),
 ) -> Result<(), DetectError> {
-    let group = 4 * rayon::current_num_threads().max(1);
+    let group = GROUP_PER_THREAD * rayon::current_num_threads().max(1);
     for start in (0..d).step_by(group) {
         let results = (start..(start + group).min(d))
             .into_par_iter()
