@@ -595,6 +595,69 @@ impl Transform {
         Ok(NewRows { x, keep, raw })
     }
 
+    /// The matrix of the selected rows of `frame` as [`Transform::apply`] makes it, built
+    /// as [`build_lean`] builds one: the scaled rows not held but made when read
+    /// ([`Matrix::rows_x`]), the raw numbers read from the log. No row is a training row.
+    /// Context features are read from `context`, whose rows are `selection`'s.
+    pub fn matrix_lean(
+        &self,
+        frame: &DataFrame,
+        selection: &[u32],
+        context: &Context,
+    ) -> Result<Matrix, FeatureError> {
+        let opts = &self.opts;
+        let keep = kept_rows(frame, selection, opts, true)?;
+        let rows: Vec<u32> = keep.iter().map(|&i| selection[i]).collect();
+        let shared_rows: std::sync::Arc<[u32]> = rows.as_slice().into();
+        let mut raw = Vec::with_capacity(opts.features.len());
+        for (f, (param, _, _)) in opts.features.iter().zip(&self.params) {
+            raw.push(match param {
+                Param::Numeric => match frame.column(&f.column) {
+                    Err(_) => {
+                        let c = context
+                            .column(&f.column)
+                            .ok_or_else(|| FeatureError::Missing(f.column.clone()))?;
+                        Raw::Num(Numbers::Kept(keep.iter().map(|&i| c[i]).collect()))
+                    }
+                    Ok(col) => {
+                        // Refused as `apply` refuses it when not numeric.
+                        let _ = numeric_series(frame, &f.column)?;
+                        Raw::Num(Numbers::Column {
+                            column: crate::ingest::Cells::of(frame, &f.column).into(),
+                            whole: col.as_materialized_series().clone(),
+                            rows: shared_rows.clone(),
+                        })
+                    }
+                },
+                Param::Rarity { counts, .. } => {
+                    let (all, vocab) = category_codes(frame, &f.column)?;
+                    let codes: Vec<u32> = rows.iter().map(|&r| all[r as usize]).collect();
+                    let counts = vocab
+                        .iter()
+                        .map(|v| counts.get(v).copied().unwrap_or(0))
+                        .collect();
+                    Raw::Cat {
+                        codes,
+                        vocab,
+                        counts,
+                    }
+                }
+            });
+        }
+        let n = rows.len();
+        Ok(Matrix {
+            x: Array2::zeros((0, opts.features.len())),
+            rows,
+            dropped: selection.len() - n,
+            keep,
+            train: vec![false; n],
+            features: opts.features.clone(),
+            raw,
+            n_train: self.n_train,
+            transform: self.clone(),
+        })
+    }
+
     /// The features, in matrix column order.
     pub fn features(&self) -> &[Feature] {
         &self.opts.features

@@ -110,6 +110,54 @@ pub fn analyze_saved(
     live.into_analysis(cancel)
 }
 
+/// [`analyze_saved`] for the verdicts and reasons only (`zsift score --model`), as
+/// [`pipeline::analyze_lean`] analyses: the same verdicts, votes, detectors and reasons,
+/// but the matrix's scaled rows are made when read, a block at a time, and no detector's
+/// scores are kept.
+pub fn analyze_saved_lean(
+    saved: crate::modelfile::Loaded,
+    log: &Log,
+    cancel: &Cancel,
+) -> Result<(Model, Analysis), PipelineError> {
+    let live = Live::from_loaded(saved, Window::Rows(usize::MAX));
+    let frame = &log.frame;
+    let selection = live.model.filter.select(frame);
+    if selection.is_empty() {
+        return Err(live.no_rows());
+    }
+    let context = Context::build(frame, &selection);
+    cancel.check().map_err(crate::detect::DetectError::from)?;
+    let matrix = live.transform.matrix_lean(frame, &selection, &context)?;
+    let Some(verdicts) = live
+        .fitted
+        .score_lean(&matrix, live.transform.n_train(), cancel)
+    else {
+        // More detectors than a lean run's flags hold: scored as the window is.
+        let mut live = live;
+        live.score_batch(log, cancel, false)?;
+        return live.into_analysis(cancel);
+    };
+    let mut verdicts = verdicts?;
+    let (behaviours, evidence) = (Behaviours::of(&context), Evidence::of(&context));
+    if live.model.hosts {
+        let extra: Vec<f64> = matrix.keep.iter().map(|&k| evidence.nats[k]).collect();
+        let flag: Vec<bool> = extra.iter().map(|&e| e > 0.0).collect();
+        verdicts.add_evidence(&extra, &flag);
+    }
+    let hosts = live.model.hosts;
+    let analysis = Analysis::from_parts(
+        selection,
+        matrix,
+        verdicts,
+        live.explainer,
+        context,
+        behaviours,
+        evidence,
+        hosts,
+    );
+    Ok((live.model, analysis))
+}
+
 /// A fitted model and the window of rows it scores new rows against.
 pub struct Live {
     model: Model,
@@ -387,11 +435,7 @@ impl Live {
         let frame = &self.frame;
         let selection = self.model.filter.select(frame);
         if selection.is_empty() {
-            return Err(crate::features::FeatureError::NoRows(format!(
-                " ({} matches no row of the window)",
-                self.model.filter.describe()
-            ))
-            .into());
+            return Err(self.no_rows());
         }
         let context = Context::build(frame, &selection);
         cancel.check().map_err(crate::detect::DetectError::from)?;
@@ -473,6 +517,15 @@ impl Live {
             evidence,
             self.model.hosts,
         ))
+    }
+
+    /// The error of a window with no row the model's filter keeps.
+    fn no_rows(&self) -> PipelineError {
+        crate::features::FeatureError::NoRows(format!(
+            " ({} matches no row of the window)",
+            self.model.filter.describe()
+        ))
+        .into()
     }
 
     /// Scores the rows of `batch` (in order) and keeps them in the window. Rows the

@@ -272,7 +272,7 @@ pub fn analyze(
 /// score`): the same combined scores, votes, verdicts and reasons, but the matrix's scaled
 /// rows are made when read and no detector's scores are kept
 /// ([`ensemble::run_lean`]), so that it holds far less. Its matrix cannot be embedded or
-/// clustered, and its runs have no scores.
+/// clustered, and when the detectors fit on a sample its runs keep no scores.
 pub fn analyze_lean(log: &Log, model: &Model, cancel: &Cancel) -> Result<Analysis, PipelineError> {
     run_analysis(log, model, cancel, &|_| {}, Hold::Lean).map(|(a, _)| a)
 }

@@ -24,6 +24,19 @@ fn assert_same(full: &Analysis, lean: &Analysis, what: &str) {
     let (f, l) = (&full.verdicts, &lean.verdicts);
     assert_eq!(full.matrix.rows, lean.matrix.rows, "{what}: rows");
     assert_eq!(bits(&f.combined), bits(&l.combined), "{what}: combined");
+    assert_eq!(
+        f.combined_threshold.to_bits(),
+        l.combined_threshold.to_bits(),
+        "{what}: threshold"
+    );
+    let thresholds = |v: &zsift::detect::ensemble::Verdicts| -> Vec<u64> {
+        v.runs.iter().map(|r| r.threshold.to_bits()).collect()
+    };
+    assert_eq!(
+        thresholds(f),
+        thresholds(l),
+        "{what}: detectors' thresholds"
+    );
     assert_eq!(f.votes, l.votes, "{what}: votes");
     assert_eq!(f.flagged, l.flagged, "{what}: verdicts");
     assert!(f.n_flagged() > 0, "{what}: something flagged");
@@ -121,4 +134,78 @@ fn a_lean_analysis_cannot_be_embedded() {
     let lean = analyze_lean(&log, &m, &Cancel::new()).unwrap();
     let r = zsift::pipeline::landscape(&log, &lean, &Default::default(), &Cancel::new(), &|_| {});
     assert!(r.is_err(), "refused, not drawn from an empty matrix");
+}
+
+#[test]
+fn a_lean_analysis_with_a_saved_model_gives_its_verdicts_and_reasons() {
+    use zsift::live::{analyze_saved, analyze_saved_lean};
+    use zsift::modelfile;
+    let log = log();
+    let c = Cancel::new();
+    let n = log.rows();
+    let part = |start: usize, len: usize| Log {
+        frame: log.frame.slice(start as i64, len),
+        files: log.files.clone(),
+        skipped: Default::default(),
+    };
+    let (fit, rest) = (part(0, 3000), part(3000, n - 3000));
+    let mut filtered = Model::default();
+    filtered.filter.services = vec!["dns".into(), "-".into()];
+    let dropping = Model {
+        features: Some(FeatureOptions {
+            scaling: Scaling::Max,
+            nulls: Nulls::Drop,
+            ..FeatureOptions::default_for(&log.frame)
+        }),
+        hosts: false,
+        ..Model::default()
+    };
+    for (what, model) in [
+        ("default", Model::default()),
+        ("filtered", filtered),
+        ("max scaling, unset dropped, rows alone", dropping),
+    ] {
+        let bytes = saved(&fit, &model);
+        let load = || modelfile::decode("m", &bytes).unwrap();
+        let (m_full, full) = analyze_saved(load(), &rest, &c).unwrap();
+        let (m_lean, lean) = analyze_saved_lean(load(), &rest, &c).unwrap();
+        assert_eq!(m_full, m_lean, "{what}: model");
+        assert!(
+            lean.verdicts.runs.iter().all(|r| r.scores.is_empty()),
+            "{what}: no scores kept"
+        );
+        assert_eq!(
+            lean.verdicts.fit_rows, full.verdicts.fit_rows,
+            "{what}: rows fitted on"
+        );
+        assert_same(&full, &lean, what);
+    }
+    // A filter that keeps none of the rows: the same refusal.
+    let refusal = |lean: bool| {
+        let mut loaded = modelfile::decode("m", &saved(&fit, &Model::default())).unwrap();
+        loaded.model.filter.services = vec!["no-such-service".into()];
+        let r = if lean {
+            analyze_saved_lean(loaded, &rest, &c)
+        } else {
+            analyze_saved(loaded, &rest, &c)
+        };
+        r.err().map(|e| e.to_string())
+    };
+    let full = refusal(false);
+    assert!(full.is_some());
+    assert_eq!(refusal(true), full);
+}
+
+/// A model fitted on `fit`, as a model file holds it.
+fn saved(fit: &Log, model: &Model) -> Vec<u8> {
+    use zsift::live::{Live, Window};
+    use zsift::modelfile::{self, FitInfo};
+    let (_, live) = Live::fit(fit, model, Window::Rows(usize::MAX), &Cancel::new()).unwrap();
+    let info = FitInfo {
+        zsift: "test".into(),
+        files: vec!["fit".into()],
+        rows: 0,
+        train_rows: 0,
+    };
+    modelfile::encode(&live.saved(info)).unwrap()
 }

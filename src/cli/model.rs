@@ -109,7 +109,7 @@ impl ModelArgs {
     }
 
     /// [`ModelArgs::analyze`] for the verdicts and reasons only
-    /// ([`pipeline::analyze_lean`]; a saved model's analysis is the same).
+    /// ([`pipeline::analyze_lean`], [`crate::live::analyze_saved_lean`]).
     pub fn analyze_lean(&self, log: &Log, cancel: &Cancel) -> Result<(Model, Analysis), CliError> {
         self.analyze_holding(log, cancel, true)
     }
@@ -130,7 +130,11 @@ impl ModelArgs {
             return Ok((m, a));
         };
         let loaded = crate::modelfile::read(path)?;
-        let (mut m, a) = crate::live::analyze_saved(loaded, log, cancel)?;
+        let (mut m, a) = if lean {
+            crate::live::analyze_saved_lean(loaded, log, cancel)?
+        } else {
+            crate::live::analyze_saved(loaded, log, cancel)?
+        };
         if self.label_col != LABEL_COLUMN {
             m.label_column = self.label_col.clone();
         }

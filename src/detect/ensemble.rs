@@ -843,7 +843,9 @@ struct LeanPart {
 /// Neither the whole matrix nor any detector's scores of every row are held (`zsift
 /// score` has no use for them): about 8 bytes a row less per feature and per detector.
 /// When the detectors fit on every row, those rows are the fit's and are held, as by
-/// [`run`]; so too when a detector fails while scoring, to report it as [`run`] does.
+/// [`run`]; so too when a detector's scores are not all numbers or it fails while
+/// scoring, to report it as [`run`] does, and for more detectors than 16 (the bits of a
+/// row's flags).
 pub fn run_lean(
     rows: &dyn Rows,
     train: &[bool],
@@ -851,10 +853,19 @@ pub fn run_lean(
     cancel: &Cancel,
     done: &(dyn Fn(&DetectorRun) + Sync),
 ) -> Result<Verdicts, DetectError> {
-    run_lean_blocks(rows, train, opts, cancel, done, LEAN_BLOCK)
+    run_lean_blocks(
+        rows,
+        train,
+        opts,
+        cancel,
+        done,
+        LEAN_BLOCK,
+        crate::neighbors::row_hash,
+    )
 }
 
-/// [`run_lean`], making and scoring `block` rows at a time.
+/// [`run_lean`], making and scoring `block` rows at a time, a row's values hashed by
+/// `row_hash`.
 fn run_lean_blocks(
     rows: &dyn Rows,
     train: &[bool],
@@ -862,6 +873,7 @@ fn run_lean_blocks(
     cancel: &Cancel,
     done: &(dyn Fn(&DetectorRun) + Sync),
     block: usize,
+    row_hash: fn(&[f64]) -> u64,
 ) -> Result<Verdicts, DetectError> {
     check(opts)?;
     let n = rows.count();
@@ -876,7 +888,10 @@ fn run_lean_blocks(
     let (tasks, fit_s, mut parts, rest) = {
         let split = Split::of(rows, &train_idx, n);
         crate::memory::release();
-        let (tasks, fit_s, parts) = fit_lean(&split, opts, cancel)?;
+        let Some((tasks, fit_s, parts)) = fit_lean(&split, opts, cancel)? else {
+            drop(split);
+            return whole();
+        };
         // The training rows' matrix is not read again.
         (tasks, fit_s, parts, split.rest)
     };
@@ -923,9 +938,18 @@ fn run_lean_blocks(
         cancel.check()?;
         let bx = rows.gather(block);
         let at = b * size;
-        let (scored_rows, base) =
-            distinct_in(rows, &bx, block, &mut seen, &mut first, &mut of[at..]);
-        let sub = if scored_rows.len() == block.len() {
+        let (scored_rows, base) = distinct_in(
+            rows,
+            &bx,
+            block,
+            &mut seen,
+            &mut first,
+            &mut of[at..],
+            row_hash,
+        );
+        // Rows added after the others (their hash an earlier block's row's) come last.
+        let every = scored_rows.iter().enumerate().all(|(k, &p)| k == p);
+        let sub = if every && scored_rows.len() == block.len() {
             bx
         } else {
             select_rows(bx.view(), &scored_rows)
@@ -1019,20 +1043,8 @@ fn run_lean_blocks(
 /// the rows before it (those of `first`, found by their hash in `seen`) or in the
 /// block; a row new so far is added to `first` and `seen`. Gives the positions in the
 /// block of the new rows, which are scored, in the order added, and the number of
-/// distinct rows before the block.
+/// distinct rows before the block. A row's values are hashed by `row_hash`.
 fn distinct_in(
-    rows: &dyn Rows,
-    bx: &Array2<f64>,
-    block: &[usize],
-    seen: &mut rustc_hash::FxHashMap<u64, u32>,
-    first: &mut Vec<usize>,
-    of: &mut [u32],
-) -> (Vec<usize>, usize) {
-    distinct_in_hashing(rows, bx, block, seen, first, of, crate::neighbors::row_hash)
-}
-
-/// [`distinct_in`] with the rows' hash given by `row_hash`.
-fn distinct_in_hashing(
     rows: &dyn Rows,
     bx: &Array2<f64>,
     block: &[usize],
@@ -1087,7 +1099,11 @@ fn distinct_in_hashing(
                 .collect::<Vec<_>>(),
         );
         for (e, &(p, id)) in earlier.iter().enumerate() {
-            of[p] = if same_row(made.row(e).as_slice().unwrap_or(&[]), row(p)) {
+            let first_row = made.row(e);
+            let first_row = first_row
+                .as_slice()
+                .expect("gathered rows are in standard order");
+            of[p] = if same_row(first_row, row(p)) {
                 id
             } else {
                 add(p, first, &mut new_rows)
@@ -1098,7 +1114,8 @@ fn distinct_in_hashing(
 }
 
 /// Fits the tasks of a lean run on the training rows of `split`: the tasks, each one's
-/// seconds, and each detector's part in the order asked. The neighbour methods first,
+/// seconds, and each detector's part in the order asked; `None` when a detector's
+/// training scores are not all numbers. KNN and LOF, when they run as a pair, first and
 /// alone: their search uses every core, and their neighbourhoods, the largest
 /// temporaries of the fit (20 per row), are then held beside no other detector's fitted
 /// state. The others after, each on its own thread, longest first (as in [`run`]).
@@ -1107,7 +1124,7 @@ fn fit_lean(
     split: &Split,
     opts: &EnsembleOptions,
     cancel: &Cancel,
-) -> Result<(Vec<Task>, Vec<f64>, Vec<LeanPart>), DetectError> {
+) -> Result<Option<(Vec<Task>, Vec<f64>, Vec<LeanPart>)>, DetectError> {
     let fit = |(at, mut task): (Vec<usize>, Task)| {
         let t = Instant::now();
         let ts = split.fit(&mut task, cancel);
@@ -1145,9 +1162,9 @@ fn fit_lean(
             match ts {
                 Err(DetectError::Cancelled) => return Err(DetectError::Cancelled),
                 Err(e) => part.error = Some(e.to_string()),
-                Ok(ts) if ts.iter().any(|v| !v.is_finite()) => {
-                    part.error = Some(non_finite(kind).to_string());
-                }
+                // Failed, but `run` names its failure only once the other rows are
+                // scored (their scoring may fail first): the caller runs it.
+                Ok(ts) if ts.iter().any(|v| !v.is_finite()) => return Ok(None),
                 Ok(ts) => {
                     let mut sorted = ts.clone();
                     sorted.par_sort_unstable_by(f64::total_cmp);
@@ -1163,7 +1180,7 @@ fn fit_lean(
     }
     cancel.check()?;
     parts.sort_by_key(|p| p.pos);
-    Ok((tasks, secs, parts))
+    Ok(Some((tasks, secs, parts)))
 }
 
 /// The verdict of each row under `combine`.
@@ -1361,6 +1378,72 @@ impl Fitted {
         unit.iter()
             .map(|&i| self.detectors[i].det.score(x, cancel))
             .collect()
+    }
+
+    /// Verdicts on every row of `rows` (scaled as the training rows were), made and scored
+    /// a block at a time as [`run_lean`] scores: each row's combined score, votes and
+    /// verdict are [`Fitted::score`]'s, [`Verdicts::flags`] says which detectors flag it,
+    /// and no detector's scores are kept. Its runs are the fitted detectors, in order;
+    /// `fit_rows` the rows they were fitted on. `None` for more detectors than the flags
+    /// have bits.
+    pub fn score_lean(
+        &self,
+        rows: &dyn Rows,
+        fit_rows: usize,
+        cancel: &Cancel,
+    ) -> Option<Result<Verdicts, DetectError>> {
+        if self.detectors.len() > u16::BITS as usize {
+            return None;
+        }
+        let n = rows.count();
+        let (mut combined, mut votes, mut flagged, mut flags) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for start in (0..n).step_by(LEAN_BLOCK) {
+            let at: Vec<usize> = (start..(start + LEAN_BLOCK).min(n)).collect();
+            let v = match self.score(rows.gather(&at).view(), cancel) {
+                Ok(v) => v,
+                Err(e) => return Some(Err(e)),
+            };
+            combined.extend(v.combined);
+            votes.extend(v.votes);
+            flagged.extend(v.flagged);
+            flags.extend((0..at.len()).map(|i| {
+                self.detectors
+                    .iter()
+                    .zip(&v.scores)
+                    .enumerate()
+                    .filter(|(_, (d, s))| s[i] > d.threshold)
+                    .fold(0u16, |bits, (k, _)| bits | 1 << k)
+            }));
+        }
+        let runs = self
+            .detectors
+            .iter()
+            .map(|d| DetectorRun {
+                kind: d.kind,
+                scores: Vec::new(),
+                threshold: d.threshold,
+                fit_s: 0.0,
+                score_s: 0.0,
+                error: None,
+            })
+            .collect();
+        Some(Ok(Verdicts {
+            runs,
+            combined,
+            combined_threshold: self.combined_threshold,
+            votes,
+            flagged,
+            combine: self.combine,
+            fit_rows,
+            fit_sampled_from: None,
+            by_behaviour: vec![false; n],
+            flags,
+        }))
     }
 
     /// Scores the rows of `x` (scaled as the training rows were).
@@ -1704,8 +1787,14 @@ mod tests {
                     ..Default::default()
                 };
                 let want = run(&x, &train, &opts, &c, &|_| {}).unwrap();
-                for block in [16, 100, 1 << 16] {
-                    let what = format!("{combine} fit {fit_limit:?} label {label} block {block}");
+                // The row hash, and one that makes equal hashes of unequal rows.
+                let hashes: [fn(&[f64]) -> u64; 2] = [crate::neighbors::row_hash, |r| {
+                    crate::neighbors::row_hash(r) % 7
+                }];
+                for (block, hash) in [(16, 0), (100, 0), (1 << 16, 0), (16, 1), (100, 1)] {
+                    let what = format!(
+                        "{combine} fit {fit_limit:?} label {label} block {block} hash {hash}"
+                    );
                     let done = std::sync::Mutex::new(Vec::new());
                     let got = run_lean_blocks(
                         &x,
@@ -1714,13 +1803,15 @@ mod tests {
                         &c,
                         &|r| done.lock().unwrap().push(r.kind),
                         block,
+                        hashes[hash],
                     )
                     .unwrap();
                     let bits = |v: &[f64]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&got.combined), bits(&want.combined), "{what}");
                     assert_eq!(
                         got.combined_threshold.to_bits(),
-                        want.combined_threshold.to_bits()
+                        want.combined_threshold.to_bits(),
+                        "{what}"
                     );
                     assert_eq!(got.votes, want.votes, "{what}");
                     assert_eq!(got.flagged, want.flagged, "{what}");
@@ -1773,7 +1864,7 @@ mod tests {
             let mut scored = Vec::new();
             for (b, block) in rest.chunks(32).enumerate() {
                 let bx = select_rows(x.view(), block);
-                let (new, base) = distinct_in_hashing(
+                let (new, base) = distinct_in(
                     &x,
                     &bx,
                     block,
