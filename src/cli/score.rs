@@ -323,6 +323,7 @@ pub fn run(
             })?;
         }
     }
+    crate::memory::trace("writing");
     Ok(())
 }
 
