@@ -431,7 +431,7 @@ impl Live {
         mut scores: impl FnMut(usize, &[u32]) -> Vec<f64>,
         cancel: &Cancel,
     ) -> Result<Analysis, PipelineError> {
-        use crate::detect::ensemble::{Combine, DetectorRun, Verdicts};
+        use crate::detect::ensemble::{DetectorRun, Verdicts};
         let frame = &self.frame;
         let selection = self.model.filter.select(frame);
         if selection.is_empty() {
@@ -467,29 +467,16 @@ impl Live {
             .map(|m| if m.is_finite() { m } else { 0.0 })
             .collect();
         let votes: Vec<u8> = rows.iter().map(|r| v.votes[at(r)]).collect();
-        let threshold = self.fitted.combined_threshold;
-        let flagged = combined
-            .iter()
-            .zip(&votes)
-            .map(|(&c, &n)| match self.fitted.combine {
-                Combine::Any => n >= 1,
-                Combine::Votes(m) => usize::from(n) >= m,
-                Combine::Mean => c > threshold,
-            })
-            .collect();
         let n = rows.len();
-        let mut verdicts = Verdicts {
+        let mut verdicts = Verdicts::of(
             runs,
             combined,
-            combined_threshold: threshold,
+            self.fitted.combined_threshold,
             votes,
-            flagged,
-            combine: self.fitted.combine,
-            fit_rows: self.transform.n_train(),
-            fit_sampled_from: None,
-            by_behaviour: vec![false; n],
-            flags: Vec::new(),
-        };
+            self.fitted.combine,
+            (self.transform.n_train(), None),
+            Vec::new(),
+        );
         let (behaviours, evidence) = (Behaviours::of(&context), Evidence::of(&context));
         if self.model.hosts {
             let extra: Vec<f64> = keep.iter().map(|&k| evidence.nats[k]).collect();

@@ -206,6 +206,35 @@ impl Verdicts {
         by
     }
 
+    /// The verdicts of `runs` from each row's combined score and votes: a row is flagged
+    /// by `combine` (the mean rule above `combined_threshold`), none yet for its hosts'
+    /// behaviour. `fit` gives the rows the detectors were fitted on and, when a sample,
+    /// the number it was drawn from; `flags` is as [`Verdicts::flags`].
+    pub(crate) fn of(
+        runs: Vec<DetectorRun>,
+        combined: Vec<f64>,
+        combined_threshold: f64,
+        votes: Vec<u8>,
+        combine: Combine,
+        (fit_rows, fit_sampled_from): (usize, Option<usize>),
+        flags: Vec<u16>,
+    ) -> Self {
+        let n = combined.len();
+        let flagged = verdicts_of(combine, &combined, combined_threshold, &votes);
+        Self {
+            runs,
+            combined,
+            combined_threshold,
+            votes,
+            flagged,
+            combine,
+            fit_rows,
+            fit_sampled_from,
+            by_behaviour: vec![false; n],
+            flags,
+        }
+    }
+
     /// Whether `runs[k]` flags row `i`.
     fn run_flags(&self, k: usize, i: usize) -> bool {
         match self.flags.get(i) {
@@ -795,7 +824,6 @@ pub fn run_keeping(
     let votes: Vec<u8> = (0..n)
         .map(|i| ok.iter().filter(|r| r.flags(i)).count() as u8)
         .collect();
-    let flagged = verdicts_of(opts.combine, &combined, combined_threshold, &votes);
     let fitted = keep.then(|| {
         Fitted::new(
             fitted.into_iter().flatten().collect(),
@@ -804,18 +832,15 @@ pub fn run_keeping(
         )
     });
     Ok((
-        Verdicts {
+        Verdicts::of(
             runs,
             combined,
             combined_threshold,
             votes,
-            flagged,
-            combine: opts.combine,
-            fit_rows: train_idx.len(),
-            fit_sampled_from,
-            by_behaviour: vec![false; n],
-            flags: Vec::new(),
-        },
+            opts.combine,
+            (train_idx.len(), fit_sampled_from),
+            Vec::new(),
+        ),
         fitted,
     ))
 }
@@ -1007,7 +1032,6 @@ fn run_lean_blocks(
     train_combined.sort_by(f64::total_cmp);
     let combined_threshold = quantile_sorted(&train_combined, 1.0 - opts.contamination);
     let votes: Vec<u8> = flags.iter().map(|f| f.count_ones() as u8).collect();
-    let flagged = verdicts_of(opts.combine, &combined, combined_threshold, &votes);
     drop(rankers);
     drop(ok);
     let runs: Vec<DetectorRun> = parts
@@ -1024,18 +1048,15 @@ fn run_lean_blocks(
     for r in &runs {
         done(r);
     }
-    Ok(Verdicts {
+    Ok(Verdicts::of(
         runs,
         combined,
         combined_threshold,
         votes,
-        flagged,
-        combine: opts.combine,
-        fit_rows: train_idx.len(),
-        fit_sampled_from,
-        by_behaviour: vec![false; n],
+        opts.combine,
+        (train_idx.len(), fit_sampled_from),
         flags,
-    })
+    ))
 }
 
 /// The distinct rows of a block of a lean run ([`run_lean`]): `bx` holds the rows `block`
@@ -1396,8 +1417,7 @@ impl Fitted {
             return None;
         }
         let n = rows.count();
-        let (mut combined, mut votes, mut flagged, mut flags) = (
-            Vec::with_capacity(n),
+        let (mut combined, mut votes, mut flags) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
@@ -1410,7 +1430,6 @@ impl Fitted {
             };
             combined.extend(v.combined);
             votes.extend(v.votes);
-            flagged.extend(v.flagged);
             flags.extend((0..at.len()).map(|i| {
                 self.detectors
                     .iter()
@@ -1432,18 +1451,15 @@ impl Fitted {
                 error: None,
             })
             .collect();
-        Some(Ok(Verdicts {
+        Some(Ok(Verdicts::of(
             runs,
             combined,
-            combined_threshold: self.combined_threshold,
+            self.combined_threshold,
             votes,
-            flagged,
-            combine: self.combine,
-            fit_rows,
-            fit_sampled_from: None,
-            by_behaviour: vec![false; n],
+            self.combine,
+            (fit_rows, None),
             flags,
-        }))
+        )))
     }
 
     /// Scores the rows of `x` (scaled as the training rows were).
