@@ -1540,6 +1540,12 @@ mod tests {
         x
     }
 
+    /// [`cloud_with_outlier`], then a copy of each of its rows `copies`.
+    fn cloud_with_copies(copies: &[usize]) -> Array2<f64> {
+        let base = cloud_with_outlier();
+        ndarray::concatenate(Axis(0), &[base.view(), base.select(Axis(0), copies).view()]).unwrap()
+    }
+
     #[test]
     fn above_the_fit_limit_a_seeded_sample_is_fitted_and_every_row_scored() {
         let x = cloud_with_outlier();
@@ -1730,13 +1736,8 @@ mod tests {
     fn copies_get_the_scores_the_detector_gives_each_row() {
         // 201 distinct rows, then copies of every third one (copies among the training
         // rows and among the rows only scored).
-        let base = cloud_with_outlier();
         let copies: Vec<usize> = (0..201).step_by(3).collect();
-        let x = ndarray::concatenate(
-            Axis(0),
-            &[base.view(), base.select(Axis(0), &copies).view()],
-        )
-        .unwrap();
+        let x = cloud_with_copies(&copies);
         let n = x.nrows();
         let cancel = Cancel::new();
         for subset in [false, true] {
@@ -1785,13 +1786,8 @@ mod tests {
     #[test]
     fn a_lean_run_gives_the_verdicts_of_a_run() {
         // Copies within and across blocks, among the rows fitted on and the others.
-        let base = cloud_with_outlier();
         let copies: Vec<usize> = (0..201).step_by(3).chain((0..201).step_by(7)).collect();
-        let x = ndarray::concatenate(
-            Axis(0),
-            &[base.view(), base.select(Axis(0), &copies).view()],
-        )
-        .unwrap();
+        let x = cloud_with_copies(&copies);
         let n = x.nrows();
         let c = Cancel::new();
         for (label, fit_limit) in [(false, Some(150)), (true, Some(150)), (true, None)] {
