@@ -76,6 +76,24 @@ pub(crate) struct Tails {
     new_tail: Vec<f64>,
 }
 
+/// The first index from `from` on where `pred` fails, `pred` holding on a prefix of
+/// `s[from..]`: found by probing ever twice as far from `from`, then by halving. A batch's
+/// values walk a sorted training column this way in steps about as long as the gaps
+/// between them, so a batch much smaller than the column (a lean run's blocks of distinct
+/// rows) reads a few of its values per row instead of all of them.
+fn gallop(s: &[f64], from: usize, pred: impl Fn(f64) -> bool) -> usize {
+    let (mut lo, mut step) = (from, 1);
+    loop {
+        let probe = lo + step - 1;
+        if probe >= s.len() || !pred(s[probe]) {
+            let hi = probe.min(s.len());
+            return lo + s[lo..hi].partition_point(|&t| pred(t));
+        }
+        lo = probe + 1;
+        step *= 2;
+    }
+}
+
 /// Shared columns written as the columns themselves (the file format of a model does not
 /// change with the sharing; serde's own support for `Arc` is behind a feature that would
 /// rebuild every crate depending on serde).
@@ -294,13 +312,8 @@ impl Tails {
             while end < pairs.len() && from_order_key(pairs[end].0) == v {
                 end += 1;
             }
-            while lt < n && train[lt] < v {
-                lt += 1;
-            }
-            le = le.max(lt);
-            while le < n && train[le] <= v {
-                le += 1;
-            }
+            lt = gallop(train, lt, |t| t < v);
+            le = gallop(train, le.max(lt), |t| t <= v);
             let ul = self.new_tail[le + 1];
             let ur = self.new_tail[n - lt + 1];
             let o = combine.apply(ul, ur, self.skew[j]);
@@ -390,6 +403,31 @@ impl Tails {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn galloping_finds_what_a_walk_finds() {
+        // Runs of ties, gaps, both ends, and every start.
+        let mut s: Vec<f64> = (0..300).map(|i| f64::from((i / 7) as u32) * 0.5).collect();
+        s.extend([100.0, 100.0, 250.0]);
+        let walk = |from: usize, pred: &dyn Fn(f64) -> bool| {
+            let mut i = from;
+            while i < s.len() && pred(s[i]) {
+                i += 1;
+            }
+            i
+        };
+        let mut v = -1.0;
+        while v < 260.0 {
+            for from in 0..=s.len() {
+                let lt = walk(from, &|t| t < v);
+                assert_eq!(gallop(&s, from, |t| t < v), lt, "< {v} from {from}");
+                let le = walk(from, &|t| t <= v);
+                assert_eq!(gallop(&s, from, |t| t <= v), le, "<= {v} from {from}");
+            }
+            v += 0.25;
+        }
+        assert_eq!(gallop(&[], 0, |_| true), 0);
+    }
 
     #[test]
     fn order_keys_sort_as_total_cmp_and_give_the_values_back() {
