@@ -288,6 +288,24 @@ pub enum Numbers {
 }
 
 impl Numbers {
+    /// The log's column `name` at the frame rows `rows` (its memory shared, not copied).
+    fn of_column(
+        frame: &DataFrame,
+        name: &str,
+        rows: &std::sync::Arc<[u32]>,
+    ) -> Result<Self, FeatureError> {
+        let whole = frame
+            .column(name)
+            .map_err(|_| FeatureError::Missing(name.into()))?
+            .as_materialized_series()
+            .clone();
+        Ok(Numbers::Column {
+            column: crate::ingest::Cells::of(frame, name).into(),
+            whole,
+            rows: rows.clone(),
+        })
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         match self {
@@ -465,9 +483,8 @@ impl Matrix {
                         .collect()
                 }
             };
-            for (row, v) in x.rows_mut().into_iter().zip(values) {
-                let mut row = row;
-                row[j] = (v - centre) / scale;
+            for (dst, v) in x.column_mut(j).iter_mut().zip(values) {
+                *dst = (v - centre) / scale;
             }
         }
         x
@@ -568,11 +585,7 @@ impl Transform {
                     let (all, vocab) = category_codes(frame, &f.column)?;
                     let codes: Vec<u32> =
                         keep.iter().map(|&i| all[selection[i] as usize]).collect();
-                    // Each value's count among the training rows (0: never seen there).
-                    let counts: Vec<usize> = vocab
-                        .iter()
-                        .map(|v| counts.get(v).copied().unwrap_or(0))
-                        .collect();
+                    let counts = training_counts(counts, &vocab);
                     let v = codes
                         .iter()
                         .map(|&c| rarity(counts[c as usize], *n_train))
@@ -619,23 +632,16 @@ impl Transform {
                             .ok_or_else(|| FeatureError::Missing(f.column.clone()))?;
                         Raw::Num(Numbers::Kept(keep.iter().map(|&i| c[i]).collect()))
                     }
-                    Ok(col) => {
+                    Ok(_) => {
                         // Refused as `apply` refuses it when not numeric.
                         let _ = numeric_series(frame, &f.column)?;
-                        Raw::Num(Numbers::Column {
-                            column: crate::ingest::Cells::of(frame, &f.column).into(),
-                            whole: col.as_materialized_series().clone(),
-                            rows: shared_rows.clone(),
-                        })
+                        Raw::Num(Numbers::of_column(frame, &f.column, &shared_rows)?)
                     }
                 },
                 Param::Rarity { counts, .. } => {
                     let (all, vocab) = category_codes(frame, &f.column)?;
                     let codes: Vec<u32> = rows.iter().map(|&r| all[r as usize]).collect();
-                    let counts = vocab
-                        .iter()
-                        .map(|v| counts.get(v).copied().unwrap_or(0))
-                        .collect();
+                    let counts = training_counts(counts, &vocab);
                     Raw::Cat {
                         codes,
                         vocab,
@@ -943,6 +949,15 @@ fn kept_rows(
     Ok(keep)
 }
 
+/// Each value of `vocab`'s count among the training rows, from a fitted rarity table (0:
+/// never seen there).
+fn training_counts(counts: &HashMap<String, usize>, vocab: &[String]) -> Vec<usize> {
+    vocab
+        .iter()
+        .map(|v| counts.get(v).copied().unwrap_or(0))
+        .collect()
+}
+
 /// Fewest rows a parallel pass over a column is given per task (below, the split costs
 /// more than it saves).
 const PAR_ROWS: usize = 1 << 14;
@@ -1053,15 +1068,7 @@ fn build_holding(
                 }
                 None => {
                     let v = numeric_at(frame, &f.column, &rows)?;
-                    let numbers = Numbers::Column {
-                        column: crate::ingest::Cells::of(frame, &f.column).into(),
-                        whole: frame
-                            .column(&f.column)
-                            .map_err(|_| FeatureError::Missing(f.column.clone()))?
-                            .as_materialized_series()
-                            .clone(),
-                        rows: shared_rows.clone(),
-                    };
+                    let numbers = Numbers::of_column(frame, &f.column, &shared_rows)?;
                     (compressed(&v, opts.scaling), Raw::Num(numbers))
                 }
             },

@@ -140,9 +140,7 @@ pub fn analyze_saved_lean(
     let mut verdicts = verdicts?;
     let (behaviours, evidence) = (Behaviours::of(&context), Evidence::of(&context));
     if live.model.hosts {
-        let extra: Vec<f64> = matrix.keep.iter().map(|&k| evidence.nats[k]).collect();
-        let flag: Vec<bool> = extra.iter().map(|&e| e > 0.0).collect();
-        verdicts.add_evidence(&extra, &flag);
+        verdicts.add_evidence(&evidence.nats, &matrix.keep);
     }
     let hosts = live.model.hosts;
     let analysis = Analysis::from_parts(
@@ -479,9 +477,7 @@ impl Live {
         );
         let (behaviours, evidence) = (Behaviours::of(&context), Evidence::of(&context));
         if self.model.hosts {
-            let extra: Vec<f64> = keep.iter().map(|&k| evidence.nats[k]).collect();
-            let flag: Vec<bool> = extra.iter().map(|&e| e > 0.0).collect();
-            verdicts.add_evidence(&extra, &flag);
+            verdicts.add_evidence(&evidence.nats, &keep);
         }
         let matrix = crate::features::Matrix {
             x,

@@ -371,9 +371,7 @@ fn run_analysis(
     let (mut verdicts, fitted) = verdicts?;
     crate::memory::trace("detectors, behaviours and evidence");
     if model.hosts {
-        let extra: Vec<f64> = matrix.keep.iter().map(|&k| evidence.nats[k]).collect();
-        let flag: Vec<bool> = extra.iter().map(|&e| e > 0.0).collect();
-        verdicts.add_evidence(&extra, &flag);
+        verdicts.add_evidence(&evidence.nats, &matrix.keep);
     }
     crate::memory::release();
     let explainer = Explainer::of_rows(

@@ -245,16 +245,16 @@ impl Verdicts {
 
     /// Adds evidence from outside the detectors (the behaviour of a row's hosts, on a scale
     /// where 1 outweighs any difference of mean rank) to the combined score, and flags the
-    /// rows marked in `flag` whatever the rule. The threshold stays the detectors': a row
-    /// above it is still above it.
-    pub fn add_evidence(&mut self, extra: &[f64], flag: &[bool]) {
-        for (c, e) in self.combined.iter_mut().zip(extra) {
-            if e.is_finite() && *e > 0.0 {
+    /// rows it marks (above 0) whatever the rule: row `i`'s evidence is `nats[at[i]]`. The
+    /// threshold stays the detectors': a row above it is still above it.
+    pub fn add_evidence(&mut self, nats: &[f64], at: &[usize]) {
+        self.by_behaviour = at.iter().map(|&k| nats[k] > 0.0).collect();
+        let rows = self.combined.iter_mut().zip(&mut self.flagged);
+        for ((c, f), (&k, &b)) in rows.zip(at.iter().zip(&self.by_behaviour)) {
+            let e = nats[k];
+            if e.is_finite() && e > 0.0 {
                 *c += e;
             }
-        }
-        self.by_behaviour = flag.to_vec();
-        for (f, &b) in self.flagged.iter_mut().zip(flag) {
             *f |= b;
         }
     }
@@ -801,11 +801,7 @@ pub fn run_keeping(
         .map(|(_, s)| Ranker::new(s))
         .collect();
     if ok.is_empty() {
-        let why: Vec<String> = runs.iter().filter_map(|r| r.error.clone()).collect();
-        return Err(DetectError::Input {
-            detector: "ensemble",
-            reason: format!("every detector failed: {}", why.join("; ")),
-        });
+        return Err(every_failed(runs.iter().map(|r| &r.error)));
     }
     // A detector at a time, so that its sorted training scores stay in cache while every
     // row is ranked among them; each row's ranks are added in detector order, as a sum
@@ -818,9 +814,7 @@ pub fn run_keeping(
             .for_each(|(s, &v)| *s += rk.rank(v));
     }
     let combined: Vec<f64> = sum.into_iter().map(|s| s / ok.len() as f64).collect();
-    let mut train_combined: Vec<f64> = train_idx.iter().map(|&i| combined[i]).collect();
-    train_combined.sort_by(f64::total_cmp);
-    let combined_threshold = quantile_sorted(&train_combined, 1.0 - opts.contamination);
+    let combined_threshold = combined_threshold(&combined, &train_idx, opts.contamination);
     let votes: Vec<u8> = (0..n)
         .map(|i| ok.iter().filter(|r| r.flags(i)).count() as u8)
         .collect();
@@ -889,7 +883,7 @@ pub fn run_lean(
     )
 }
 
-/// [`run_lean`], making and scoring `block` rows at a time, a row's values hashed by
+/// [`run_lean`], making and scoring `block_rows` rows at a time, a row's values hashed by
 /// `row_hash`.
 fn run_lean_blocks(
     rows: &dyn Rows,
@@ -897,7 +891,7 @@ fn run_lean_blocks(
     opts: &EnsembleOptions,
     cancel: &Cancel,
     done: &(dyn Fn(&DetectorRun) + Sync),
-    block: usize,
+    block_rows: usize,
     row_hash: fn(&[f64]) -> u64,
 ) -> Result<Verdicts, DetectError> {
     check(opts)?;
@@ -922,11 +916,7 @@ fn run_lean_blocks(
     };
     crate::memory::release();
     if parts.iter().all(|p| p.error.is_some()) {
-        let why: Vec<String> = parts.iter().filter_map(|p| p.error.clone()).collect();
-        return Err(DetectError::Input {
-            detector: "ensemble",
-            reason: format!("every detector failed: {}", why.join("; ")),
-        });
+        return Err(every_failed(parts.iter().map(|p| &p.error)));
     }
     let mut sum = vec![0.0f64; n];
     let mut flags = vec![0u16; n];
@@ -958,11 +948,10 @@ fn run_lean_blocks(
     let mut first_sum: Vec<f64> = Vec::new();
     let mut first_flags: Vec<u16> = Vec::new();
     let mut of = vec![0u32; rest.len()];
-    let size = block;
-    for (b, block) in rest.chunks(size).enumerate() {
+    for (b, block) in rest.chunks(block_rows).enumerate() {
         cancel.check()?;
         let bx = rows.gather(block);
-        let at = b * size;
+        let at = b * block_rows;
         let (scored_rows, base) = distinct_in(
             rows,
             &bx,
@@ -1028,9 +1017,7 @@ fn run_lean_blocks(
     }
     let k = ok.len() as f64;
     let combined: Vec<f64> = sum.into_iter().map(|s| s / k).collect();
-    let mut train_combined: Vec<f64> = train_idx.iter().map(|&i| combined[i]).collect();
-    train_combined.sort_by(f64::total_cmp);
-    let combined_threshold = quantile_sorted(&train_combined, 1.0 - opts.contamination);
+    let combined_threshold = combined_threshold(&combined, &train_idx, opts.contamination);
     let votes: Vec<u8> = flags.iter().map(|f| f.count_ones() as u8).collect();
     drop(rankers);
     drop(ok);
@@ -1215,6 +1202,23 @@ fn verdicts_of(combine: Combine, combined: &[f64], threshold: f64, votes: &[u8])
             Combine::Mean => c > threshold,
         })
         .collect()
+}
+
+/// The error of an ensemble whose every detector failed, each for the reason in `errors`.
+fn every_failed<'a>(errors: impl Iterator<Item = &'a Option<String>>) -> DetectError {
+    let why: Vec<&str> = errors.flatten().map(String::as_str).collect();
+    DetectError::Input {
+        detector: "ensemble",
+        reason: format!("every detector failed: {}", why.join("; ")),
+    }
+}
+
+/// The threshold of the combined score: its (1 − contamination) quantile over the
+/// training rows `train_idx`.
+fn combined_threshold(combined: &[f64], train_idx: &[usize], contamination: f64) -> f64 {
+    let mut train: Vec<f64> = train_idx.iter().map(|&i| combined[i]).collect();
+    train.sort_by(f64::total_cmp);
+    quantile_sorted(&train, 1.0 - contamination)
 }
 
 /// The error of a detector whose scores are not all numbers.
