@@ -491,9 +491,13 @@ impl Matrix {
     }
 }
 
-impl crate::detect::ensemble::Rows for Matrix {
+impl crate::rows::Rows for Matrix {
     fn count(&self) -> usize {
         self.rows.len()
+    }
+
+    fn width(&self) -> usize {
+        self.features.len()
     }
 
     fn gather(&self, at: &[usize]) -> Array2<f64> {

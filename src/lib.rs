@@ -30,6 +30,7 @@ pub mod pipeline;
 pub mod protocol;
 pub mod query;
 pub mod reasons;
+pub mod rows;
 pub mod sanitize;
 pub mod summary;
 pub mod tui;

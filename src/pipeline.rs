@@ -258,7 +258,9 @@ impl Analysis {
     }
 }
 
-/// Runs filter, features and detectors on a log.
+/// Runs filter, features and detectors on a log. The matrix's scaled rows are not held:
+/// they are made again from the log's values when read ([`Matrix::rows_x`]), a block at
+/// a time by the detectors and the views.
 pub fn analyze(
     log: &Log,
     model: &Model,
@@ -269,10 +271,8 @@ pub fn analyze(
 }
 
 /// [`analyze`] for an analysis that is only read for its verdicts and reasons (`zsift
-/// score`): the same combined scores, votes, verdicts and reasons, but the matrix's scaled
-/// rows are made when read and no detector's scores are kept
-/// ([`ensemble::run_lean`]), so that it holds far less. Its matrix cannot be embedded or
-/// clustered, and when the detectors fit on a sample its runs keep no scores.
+/// score`): the same combined scores, votes, verdicts and reasons, but no detector's
+/// scores are kept ([`ensemble::run_lean`]) when the detectors fit on a sample.
 pub fn analyze_lean(log: &Log, model: &Model, cancel: &Cancel) -> Result<Analysis, PipelineError> {
     run_analysis(log, model, cancel, &|_| {}, Hold::Lean).map(|(a, _)| a)
 }
@@ -280,14 +280,18 @@ pub fn analyze_lean(log: &Log, model: &Model, cancel: &Cancel) -> Result<Analysi
 /// What an analysis holds.
 #[derive(Clone, Copy, PartialEq)]
 enum Hold {
-    /// The matrix and every detector's scores, and the fitted detectors when `true`.
-    All(bool),
+    /// The matrix's rows, every detector's scores and the fitted detectors, to score rows
+    /// that arrive later ([`crate::live`]).
+    Held,
+    /// Every detector's scores, the matrix's rows made when read ([`analyze`]: the views
+    /// read the rows a block at a time).
+    Scores,
     /// Neither ([`analyze_lean`]).
     Lean,
 }
 
-/// [`analyze`], keeping the fitted detectors (when `keep`) to score rows that arrive
-/// later ([`crate::live`]).
+/// [`analyze`], keeping the fitted detectors (when `keep`, with the matrix's rows) to
+/// score rows that arrive later ([`crate::live`]).
 pub fn analyze_keeping(
     log: &Log,
     model: &Model,
@@ -295,7 +299,8 @@ pub fn analyze_keeping(
     progress: &(dyn Fn(Progress) + Sync),
     keep: bool,
 ) -> Result<(Analysis, Option<ensemble::Fitted>), PipelineError> {
-    run_analysis(log, model, cancel, progress, Hold::All(keep))
+    let hold = if keep { Hold::Held } else { Hold::Scores };
+    run_analysis(log, model, cancel, progress, hold)
 }
 
 /// [`analyze_keeping`] and [`analyze_lean`].
@@ -330,8 +335,8 @@ fn run_analysis(
     crate::memory::release();
     crate::memory::trace("context");
     let build = match hold {
-        Hold::All(_) => features::build,
-        Hold::Lean => features::build_lean,
+        Hold::Held => features::build,
+        Hold::Scores | Hold::Lean => features::build_lean,
     };
     let matrix = build(frame, &selection, train.as_deref(), &opts, Some(&context))?;
     crate::memory::release();
@@ -354,18 +359,23 @@ fn run_analysis(
     let ((behaviours, evidence), verdicts) = rayon::join(
         || (Behaviours::of(&context), Evidence::of(&context)),
         || match hold {
-            Hold::All(keep) => ensemble::run_keeping(
+            Hold::Held => ensemble::run_keeping(
                 &matrix.x,
                 &matrix.train,
                 &model.ensemble,
                 cancel,
                 &on_done,
-                keep,
+                true,
             ),
-            Hold::Lean => {
-                ensemble::run_lean(&matrix, &matrix.train, &model.ensemble, cancel, &on_done)
-                    .map(|v| (v, None))
-            }
+            Hold::Scores | Hold::Lean => ensemble::run_lean(
+                &matrix,
+                &matrix.train,
+                &model.ensemble,
+                cancel,
+                &on_done,
+                hold == Hold::Scores,
+            )
+            .map(|v| (v, None)),
         },
     );
     let (mut verdicts, fitted) = verdicts?;
@@ -512,7 +522,7 @@ pub enum LandscapeStage {
 /// label of its nearest sampled row. Gives the labels (one per row of `rows`), the number
 /// of clusters, and the sample size if sampled.
 pub fn cluster_rows(
-    x: &ndarray::Array2<f64>,
+    x: &dyn crate::rows::Rows,
     rows: &[usize],
     opts: &LandscapeOptions,
     cancel: &Cancel,
@@ -524,38 +534,36 @@ pub fn cluster_rows(
         crate::cluster::ClusterError::Input(m) => PipelineError::Stage(format!("hdbscan: {m}")),
     };
     if rows.len() <= opts.cluster_limit {
-        // Every row in order: the matrix itself, not a copy.
-        let every = rows.len() == x.nrows() && rows.iter().enumerate().all(|(i, &r)| i == r);
-        let c = if every {
-            crate::cluster::hdbscan(x.view(), &opts.hdbscan, cancel)
-        } else {
-            let sub = crate::neighbors::select_rows(x.view(), rows);
-            crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel)
-        }
-        .map_err(to_err)?;
+        let sub = x.gather(rows);
+        let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
         return Ok((c.labels, c.count, None));
     }
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(opts.umap_params.seed);
     let mut pick: Vec<usize> = sample(&mut rng, rows.len(), opts.cluster_limit).into_vec();
     pick.sort_unstable();
     let sample_rows: Vec<usize> = pick.iter().map(|&i| rows[i]).collect();
-    let sub = crate::neighbors::select_rows(x.view(), &sample_rows);
+    let sub = x.gather(&sample_rows);
     let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
     let tree = crate::neighbors::KdTree::build(sub.view()).with_leaf_columns();
+    drop(sub);
     // Equal rows have the same nearest sampled row: each distinct row is looked up once
     // (a scan's or a beacon's rows are mostly copies of a few), a block at a time, so
     // that no copy of the whole matrix is made.
-    let (distinct, of) = crate::neighbors::distinct_among(x.view(), rows);
-    let mut label_of = Vec::with_capacity(distinct.len());
-    for block in distinct.chunks(1 << 17) {
-        let q = crate::neighbors::select_rows(x.view(), block);
+    let distinct = crate::rows::distinct(x, rows).map_err(|(r, c, v)| {
+        PipelineError::Stage(format!(
+            "hdbscan: value {v} at row {r}, column {c} is not a finite number"
+        ))
+    })?;
+    let mut label_of = Vec::with_capacity(distinct.first.len());
+    for block in distinct.first.chunks(crate::rows::BLOCK) {
+        let q = x.gather(block);
         let q = crate::neighbors::row_major(q.view());
         let nn = tree
             .kneighbors(&q, 1, false, cancel)
             .map_err(|_| PipelineError::Detect(DetectError::Cancelled))?;
         label_of.extend((0..block.len()).map(|i| c.labels[nn.idx_of(i)[0]]));
     }
-    let labels = of.iter().map(|&d| label_of[d as usize]).collect();
+    let labels = distinct.of.iter().map(|&d| label_of[d as usize]).collect();
     Ok((labels, c.count, Some(opts.cluster_limit)))
 }
 
@@ -573,18 +581,13 @@ pub fn landscape(
         crate::embed::EmbedError::Cancelled => PipelineError::Detect(DetectError::Cancelled),
         other => PipelineError::Stage(other.to_string()),
     };
-    if !a.matrix.held() {
-        return Err(PipelineError::Stage(
-            "the analysis holds no matrix to embed (a lean analysis)".into(),
-        ));
-    }
-    let x = &a.matrix.x;
+    let x = &a.matrix;
     progress(LandscapeStage::Pca);
-    let pca = crate::embed::pca(x.view(), cancel).map_err(embed_err)?;
+    let pca = crate::embed::pca_rows(x, cancel).map_err(embed_err)?;
     crate::memory::trace("PCA");
     let umap = if opts.umap {
         progress(LandscapeStage::Umap);
-        Some(crate::embed::umap(x.view(), &opts.umap_params, cancel).map_err(embed_err)?)
+        Some(crate::embed::umap_rows(x, &opts.umap_params, cancel).map_err(embed_err)?)
     } else {
         None
     };

@@ -305,8 +305,11 @@ fn landscape_clusters_every_subset_and_samples_above_the_limit() {
     // (the demo's scan is many copies of a few) take the same one.
     let mut by_row: std::collections::HashMap<Vec<u64>, i32> = Default::default();
     let mut repeated = 0;
+    let x = a
+        .matrix
+        .rows_x(&(0..a.matrix.rows.len()).collect::<Vec<_>>());
     for (i, &label) in all.labels.iter().enumerate() {
-        let key: Vec<u64> = a.matrix.x.row(i).iter().map(|v| v.to_bits()).collect();
+        let key: Vec<u64> = x.row(i).iter().map(|v| v.to_bits()).collect();
         if let Some(seen) = by_row.insert(key, label) {
             assert_eq!(seen, label, "row {i} is a copy of a row labelled {seen}");
             repeated += 1;

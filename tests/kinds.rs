@@ -828,5 +828,6 @@ fn assert_default_features(log: &ingest::Log, features: &[&str]) {
     for f in features {
         assert!(names.contains(f), "{f} not in {names:?}");
     }
-    assert!(a.matrix.x.iter().all(|v| v.is_finite()));
+    let all: Vec<usize> = (0..a.matrix.rows.len()).collect();
+    assert!(a.matrix.rows_x(&all).iter().all(|v| v.is_finite()));
 }

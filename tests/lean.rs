@@ -16,6 +16,13 @@ fn log() -> Log {
     zsift::ingest::load(&[common::data("stratosphere/010-mixed.conn.log.labeled")]).unwrap()
 }
 
+/// The analysis that holds its matrix's rows (a followed log's).
+fn held(log: &Log, m: &Model) -> Analysis {
+    zsift::pipeline::analyze_keeping(log, m, &Cancel::new(), &|_| {}, true)
+        .unwrap()
+        .0
+}
+
 fn bits(v: &[f64]) -> Vec<u64> {
     v.iter().map(|s| s.to_bits()).collect()
 }
@@ -102,8 +109,20 @@ fn a_lean_analysis_gives_the_verdicts_and_reasons_of_a_full_one() {
     seed.hosts = false;
     cases.push(("max scaling, unset dropped, rows alone".into(), seed));
     for (what, m) in &cases {
-        let full = analyze(&log, m, &c, &|_| {}).unwrap();
+        let full = held(&log, m);
         let lean = analyze_lean(&log, m, &c).unwrap();
+        // The views' analysis: rows made when read, every detector's scores kept.
+        let views = analyze(&log, m, &c, &|_| {}).unwrap();
+        assert_same(&full, &views, &format!("{what}, the views' analysis"));
+        for (f, v) in full.verdicts.runs.iter().zip(&views.verdicts.runs) {
+            assert_eq!(
+                bits(&f.scores),
+                bits(&v.scores),
+                "{what}: {} scores",
+                f.kind
+            );
+            assert!(!f.scores.is_empty(), "{what}: {} scores", f.kind);
+        }
         if m.ensemble.fit_limit.is_some() {
             assert!(
                 lean.verdicts.fit_sampled_from.is_some() || m.train_label.is_some(),
@@ -126,14 +145,48 @@ fn a_lean_analysis_gives_the_verdicts_and_reasons_of_a_full_one() {
     );
 }
 
+/// The 2-D views and the clusters of a lean analysis (its rows made a block at a time)
+/// are those of the held matrix, bit for bit, with UMAP and HDBSCAN on samples (the
+/// other rows placed and labelled a block at a time) and on every row.
 #[test]
-fn a_lean_analysis_cannot_be_embedded() {
+fn a_lean_analysis_embeds_and_clusters_as_a_held_one() {
+    use zsift::pipeline::{landscape, LandscapeOptions};
     let log = log();
     let mut m = Model::default();
     m.ensemble.fit_limit = Some(1000);
-    let lean = analyze_lean(&log, &m, &Cancel::new()).unwrap();
-    let r = zsift::pipeline::landscape(&log, &lean, &Default::default(), &Cancel::new(), &|_| {});
-    assert!(r.is_err(), "refused, not drawn from an empty matrix");
+    let c = Cancel::new();
+    let full = held(&log, &m);
+    let lean = analyze_lean(&log, &m, &c).unwrap();
+    assert!(full.matrix.held() && !lean.matrix.held());
+    let mut sampled = LandscapeOptions::default();
+    sampled.umap_params.sample_limit = 500;
+    sampled.cluster_limit = 1500;
+    let mut whole = LandscapeOptions::default();
+    whole.umap_params.sample_limit = usize::MAX;
+    whole.cluster_limit = usize::MAX;
+    for (opts, what) in [(sampled, "sampled"), (whole, "whole")] {
+        let f = landscape(&log, &full, &opts, &c, &|_| {}).unwrap();
+        let l = landscape(&log, &lean, &opts, &c, &|_| {}).unwrap();
+        let pts =
+            |p: &ndarray::Array2<f64>| -> Vec<u64> { p.iter().map(|v| v.to_bits()).collect() };
+        assert_eq!(pts(&f.pca.points), pts(&l.pca.points), "{what}: PCA");
+        assert_eq!(f.pca.axes, l.pca.axes, "{what}: PCA axes");
+        let (fu, lu) = (f.umap.as_ref().unwrap(), l.umap.as_ref().unwrap());
+        assert_eq!(pts(&fu.points), pts(&lu.points), "{what}: UMAP");
+        assert_eq!(fu.sampled, lu.sampled, "{what}: UMAP sample");
+        assert_eq!(fu.sampled.is_some(), what == "sampled");
+        assert_eq!(f.subsets.len(), 3, "{what}: three subsets");
+        for (a, b) in f.subsets.iter().zip(&l.subsets) {
+            assert_eq!(a.subset, b.subset);
+            assert_eq!(a.rows, b.rows, "{what}: {:?} rows", a.subset);
+            assert_eq!(a.labels, b.labels, "{what}: {:?} labels", a.subset);
+            assert_eq!(a.count, b.count, "{what}: {:?} clusters", a.subset);
+            assert_eq!(a.sampled, b.sampled, "{what}: {:?} sample", a.subset);
+        }
+        let all = f.subset(zsift::pipeline::Subset::All).unwrap();
+        assert!(all.count > 1, "{what}: clusters found");
+        assert_eq!(all.sampled.is_some(), what == "sampled");
+    }
 }
 
 #[test]

@@ -86,30 +86,12 @@ pub struct EnsembleOptions {
 /// Rows scored per call of a fitted detector (bounds the copies made for scoring).
 const SCORE_BLOCK: usize = 1 << 16;
 
-/// Where a lean run ([`run_lean`]) reads the rows it fits on and scores: a matrix held
-/// whole, or one that makes its rows when read ([`crate::features::Matrix`]).
-pub trait Rows: Sync {
-    /// Number of rows.
-    fn count(&self) -> usize;
-    /// The rows `at`, in that order.
-    fn gather(&self, at: &[usize]) -> Array2<f64>;
-}
+pub use crate::rows::Rows;
 
-impl Rows for Array2<f64> {
-    fn count(&self) -> usize {
-        self.nrows()
-    }
-
-    fn gather(&self, at: &[usize]) -> Array2<f64> {
-        select_rows(self.view(), at)
-    }
-}
-
-/// Rows a lean run ([`run_lean`]) makes and scores at a time: enough that each block's
-/// parallel passes outweigh their start (a few milliseconds of work), few enough that its
-/// copies (LOF's 20 neighbours a row, held twice while put back in order: 240 bytes a
-/// row) stay a few megabytes.
-const LEAN_BLOCK: usize = 1 << 15;
+/// Rows a lean run ([`run_lean`]) makes and scores at a time ([`crate::rows::BLOCK`]: its
+/// largest copies, LOF's 20 neighbours a row held twice while put back in order, are 240
+/// bytes a row).
+const LEAN_BLOCK: usize = crate::rows::BLOCK;
 
 /// The default [`EnsembleOptions::fit_limit`].
 pub const FIT_LIMIT: usize = 250_000;
@@ -859,8 +841,9 @@ struct LeanPart {
 /// row: the combined scores, votes and verdicts are [`run`]'s, bit for bit, and
 /// [`Verdicts::flags`] says which detectors flag each row. The detectors are fitted first;
 /// then the rows they were not fitted on are made, scored and ranked a block at a time.
-/// Neither the whole matrix nor any detector's scores of every row are held (`zsift
-/// score` has no use for them): about 8 bytes a row less per feature and per detector.
+/// The whole matrix is never held, nor, unless `keep_scores`, any detector's scores of
+/// every row (`zsift score` has no use for them; the views' export and evaluation read
+/// them): about 8 bytes a row less per feature and per detector.
 /// When the detectors fit on every row, those rows are the fit's and are held, as by
 /// [`run`]; so too when a detector's scores are not all numbers or it fails while
 /// scoring, to report it as [`run`] does, and for more detectors than 16 (the bits of a
@@ -871,6 +854,7 @@ pub fn run_lean(
     opts: &EnsembleOptions,
     cancel: &Cancel,
     done: &(dyn Fn(&DetectorRun) + Sync),
+    keep_scores: bool,
 ) -> Result<Verdicts, DetectError> {
     run_lean_blocks(
         rows,
@@ -878,6 +862,7 @@ pub fn run_lean(
         opts,
         cancel,
         done,
+        keep_scores,
         LEAN_BLOCK,
         crate::neighbors::row_hash,
     )
@@ -885,12 +870,14 @@ pub fn run_lean(
 
 /// [`run_lean`], making and scoring `block_rows` rows at a time, a row's values hashed by
 /// `row_hash`.
+#[allow(clippy::too_many_arguments)]
 fn run_lean_blocks(
     rows: &dyn Rows,
     train: &[bool],
     opts: &EnsembleOptions,
     cancel: &Cancel,
     done: &(dyn Fn(&DetectorRun) + Sync),
+    keep_scores: bool,
     block_rows: usize,
     row_hash: fn(&[f64]) -> u64,
 ) -> Result<Verdicts, DetectError> {
@@ -920,18 +907,41 @@ fn run_lean_blocks(
     }
     let mut sum = vec![0.0f64; n];
     let mut flags = vec![0u16; n];
+    // Each detector's score of every row, when kept (by the order of `parts`).
+    let mut kept: Vec<Vec<f64>> = parts
+        .iter()
+        .map(|p| {
+            if keep_scores && p.error.is_none() {
+                vec![0.0; n]
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     // The training rows rank their training scores, a detector at a time in the order
     // asked (each row's ranks are added in the order `run` adds them).
-    for part in parts.iter_mut().filter(|p| p.error.is_none()) {
+    for (part, kept) in parts.iter_mut().zip(&mut kept) {
+        if part.error.is_some() {
+            continue;
+        }
         let rk = Ranker::new(&part.sorted);
         for (&i, &v) in train_idx.iter().zip(&part.train_scores) {
             sum[i] += rk.rank(v);
             if v > part.threshold {
                 flags[i] |= 1 << part.pos;
             }
+            if let Some(k) = kept.get_mut(i) {
+                *k = v;
+            }
         }
         part.train_scores = Vec::new();
     }
+    let mut kept: Vec<&mut Vec<f64>> = parts
+        .iter()
+        .zip(&mut kept)
+        .filter(|(p, _)| p.error.is_none())
+        .map(|(_, k)| k)
+        .collect();
     let ok: Vec<&LeanPart> = parts.iter().filter(|p| p.error.is_none()).collect();
     let rankers: Vec<Ranker> = ok.iter().map(|p| Ranker::new(&p.sorted)).collect();
     // The other rows a block at a time: made, and each distinct row scored by every task
@@ -952,7 +962,7 @@ fn run_lean_blocks(
         cancel.check()?;
         let bx = rows.gather(block);
         let at = b * block_rows;
-        let (scored_rows, base) = distinct_in(
+        let (scored_rows, base) = crate::rows::distinct_block(
             rows,
             &bx,
             block,
@@ -991,13 +1001,22 @@ fn run_lean_blocks(
         first_sum.resize(first.len(), 0.0);
         first_flags.resize(first.len(), 0);
         let (sums, fl) = (&mut first_sum[base..], &mut first_flags[base..]);
-        for (part, rk) in ok.iter().zip(&rankers) {
+        for ((part, rk), kept) in ok.iter().zip(&rankers).zip(&mut kept) {
             let s = match &scored[part.task].0[part.slot] {
                 Ok(s) if s.iter().all(|v| v.is_finite()) => s,
                 Err(DetectError::Cancelled) => return Err(DetectError::Cancelled),
                 // Failed on these rows: `run` reports it (it holds every score).
                 _ => return whole(),
             };
+            if !kept.is_empty() {
+                // The block's new distinct rows, then every row from its distinct row's.
+                for (&p, &v) in scored_rows.iter().zip(s) {
+                    kept[block[p]] = v;
+                }
+                for (&i, &d) in block.iter().zip(&of[at..at + block.len()]) {
+                    kept[i] = kept[first[d as usize]];
+                }
+            }
             let bit = 1u16 << part.pos;
             sums.par_iter_mut()
                 .zip(fl.par_iter_mut())
@@ -1021,11 +1040,15 @@ fn run_lean_blocks(
     let votes: Vec<u8> = flags.iter().map(|f| f.count_ones() as u8).collect();
     drop(rankers);
     drop(ok);
+    let mut kept = kept.into_iter().map(std::mem::take);
     let runs: Vec<DetectorRun> = parts
         .iter_mut()
         .map(|p| DetectorRun {
             kind: p.kind,
-            scores: Vec::new(),
+            scores: match p.error {
+                None => kept.next().unwrap_or_default(),
+                Some(_) => Vec::new(),
+            },
             threshold: p.threshold,
             fit_s: fit_s[p.task],
             score_s: score_s[p.task],
@@ -1044,81 +1067,6 @@ fn run_lean_blocks(
         (train_idx.len(), fit_sampled_from),
         flags,
     ))
-}
-
-/// The distinct rows of a block of a lean run ([`run_lean`]): `bx` holds the rows `block`
-/// of `rows`. Each row is numbered (in `of`) by the first row with its values, among
-/// the rows before it (those of `first`, found by their hash in `seen`) or in the
-/// block; a row new so far is added to `first` and `seen`. Gives the positions in the
-/// block of the new rows, which are scored, in the order added, and the number of
-/// distinct rows before the block. A row's values are hashed by `row_hash`.
-fn distinct_in(
-    rows: &dyn Rows,
-    bx: &Array2<f64>,
-    block: &[usize],
-    seen: &mut rustc_hash::FxHashMap<u64, u32>,
-    first: &mut Vec<usize>,
-    of: &mut [u32],
-    row_hash: impl Fn(&[f64]) -> u64 + Sync,
-) -> (Vec<usize>, usize) {
-    use crate::neighbors::same_row;
-    let flat = bx.as_slice().expect("gathered rows are in standard order");
-    let d = bx.ncols();
-    let row = |p: usize| &flat[p * d..(p + 1) * d];
-    let hashes: Vec<u64> = (0..block.len())
-        .into_par_iter()
-        .with_min_len(1 << 12)
-        .map(|p| row_hash(row(p)))
-        .collect();
-    let base = first.len();
-    let mut new_rows: Vec<usize> = Vec::new();
-    // Rows whose hash an earlier block's row has: compared once those rows are made.
-    let mut earlier: Vec<(usize, u32)> = Vec::new();
-    let add = |p: usize, first: &mut Vec<usize>, new_rows: &mut Vec<usize>| {
-        first.push(block[p]);
-        new_rows.push(p);
-        (first.len() - 1) as u32
-    };
-    for (p, &h) in hashes.iter().enumerate() {
-        of[p] = match seen.get(&h) {
-            None => {
-                let id = add(p, first, &mut new_rows);
-                seen.insert(h, id);
-                id
-            }
-            Some(&id) if id as usize >= base => {
-                if same_row(row(new_rows[id as usize - base]), row(p)) {
-                    id
-                } else {
-                    add(p, first, &mut new_rows)
-                }
-            }
-            Some(&id) => {
-                earlier.push((p, id));
-                continue;
-            }
-        };
-    }
-    if !earlier.is_empty() {
-        let made = rows.gather(
-            &earlier
-                .iter()
-                .map(|&(_, id)| first[id as usize])
-                .collect::<Vec<_>>(),
-        );
-        for (e, &(p, id)) in earlier.iter().enumerate() {
-            let first_row = made.row(e);
-            let first_row = first_row
-                .as_slice()
-                .expect("gathered rows are in standard order");
-            of[p] = if same_row(first_row, row(p)) {
-                id
-            } else {
-                add(p, first, &mut new_rows)
-            };
-        }
-    }
-    (new_rows, base)
 }
 
 /// Fits the tasks of a lean run on the training rows of `split`: the tasks, each one's
@@ -1807,9 +1755,18 @@ mod tests {
                 let hashes: [fn(&[f64]) -> u64; 2] = [crate::neighbors::row_hash, |r| {
                     crate::neighbors::row_hash(r) % 7
                 }];
-                for (block, hash) in [(16, 0), (100, 0), (1 << 16, 0), (16, 1), (100, 1)] {
+                for (block, hash, keep) in [
+                    (16, 0, false),
+                    (100, 0, false),
+                    (1 << 16, 0, false),
+                    (16, 1, false),
+                    (100, 1, false),
+                    (16, 0, true),
+                    (100, 1, true),
+                ] {
                     let what = format!(
-                        "{combine} fit {fit_limit:?} label {label} block {block} hash {hash}"
+                        "{combine} fit {fit_limit:?} label {label} block {block} hash {hash} \
+                         scores kept {keep}"
                     );
                     let done = std::sync::Mutex::new(Vec::new());
                     let got = run_lean_blocks(
@@ -1818,6 +1775,7 @@ mod tests {
                         &opts,
                         &c,
                         &|r| done.lock().unwrap().push(r.kind),
+                        keep,
                         block,
                         hashes[hash],
                     )
@@ -1850,14 +1808,20 @@ mod tests {
                     let mut all = opts.detectors.clone();
                     all.sort();
                     assert_eq!(done, all, "{what}: each detector reported once");
-                    // Only a split keeps no scores.
+                    // A split keeps no scores unless asked; kept, they are `run`'s.
                     let split = got.fit_rows < n;
                     assert_eq!(got.flags.is_empty(), !split, "{what}");
                     assert_eq!(
                         got.runs.iter().all(|r| r.scores.is_empty()),
-                        split,
+                        split && !keep,
                         "{what}"
                     );
+                    if keep || !split {
+                        for (g, w) in got.runs.iter().zip(&want.runs) {
+                            assert_eq!(bits(&g.scores), bits(&w.scores), "{what}: {}", g.kind);
+                            assert_eq!(g.n_flagged(), w.n_flagged(), "{what}: {}", g.kind);
+                        }
+                    }
                 }
             }
         }
@@ -1880,7 +1844,7 @@ mod tests {
             let mut scored = Vec::new();
             for (b, block) in rest.chunks(32).enumerate() {
                 let bx = select_rows(x.view(), block);
-                let (new, base) = distinct_in(
+                let (new, base) = crate::rows::distinct_block(
                     &x,
                     &bx,
                     block,

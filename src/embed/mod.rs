@@ -4,10 +4,8 @@
 pub mod pca;
 pub mod umap;
 
-pub use pca::{pca, Projection};
-pub use umap::{umap, Embedding, UmapParams};
-
-use ndarray::ArrayView2;
+pub use pca::{pca, pca_rows, Projection};
+pub use umap::{umap, umap_rows, Embedding, UmapParams};
 
 use crate::cancel::Cancelled;
 
@@ -31,21 +29,4 @@ impl From<Cancelled> for EmbedError {
     fn from(_: Cancelled) -> Self {
         EmbedError::Cancelled
     }
-}
-
-/// Checks that `x` has rows and columns and only finite values.
-fn check_input(method: &'static str, x: ArrayView2<f64>) -> Result<(), EmbedError> {
-    let input = |reason: String| EmbedError::Input { method, reason };
-    if x.nrows() == 0 {
-        return Err(input("no rows to embed".into()));
-    }
-    if x.ncols() == 0 {
-        return Err(input("the matrix has no columns".into()));
-    }
-    if let Some(((r, c), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(input(format!(
-            "value {v} at row {r}, column {c} is not a finite number"
-        )));
-    }
-    Ok(())
 }

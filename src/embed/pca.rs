@@ -9,9 +9,10 @@
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use super::{check_input, EmbedError};
+use super::EmbedError;
 use crate::cancel::Cancel;
 use crate::detect::pca::symmetric_eigen;
+use crate::rows::Rows;
 
 /// Rows per parallel work item between two cancellation checks.
 const CHUNK: usize = 8192;
@@ -31,35 +32,75 @@ pub struct Projection {
 /// Projects the rows of `x` (rows × features, finite values) on their first two
 /// principal axes.
 pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError> {
-    check_input("pca", x)?;
-    let (n, d) = x.dim();
-    if d > crate::detect::MAX_COVARIANCE_WIDTH {
-        return Err(EmbedError::Input {
-            method: "pca",
-            reason: format!(
-                "{d} features, more than {}: choose fewer features (--features)",
-                crate::detect::MAX_COVARIANCE_WIDTH
-            ),
-        });
+    pca_rows(&x, cancel)
+}
+
+/// [`pca`] of rows read a block at a time (the same bits as on the rows held whole): a
+/// pass for the means, one for the covariance, one for the projection.
+pub fn pca_rows(x: &dyn Rows, cancel: &Cancel) -> Result<Projection, EmbedError> {
+    let (n, d) = (x.count(), x.width());
+    let input = |reason: String| EmbedError::Input {
+        method: "pca",
+        reason,
+    };
+    if n == 0 {
+        return Err(input("no rows to embed".into()));
     }
-    let mean: Vec<f64> = (0..d).map(|j| x.column(j).sum() / n as f64).collect();
+    if d == 0 {
+        return Err(input("the matrix has no columns".into()));
+    }
+    if d > crate::detect::MAX_COVARIANCE_WIDTH {
+        return Err(input(format!(
+            "{d} features, more than {}: choose fewer features (--features)",
+            crate::detect::MAX_COVARIANCE_WIDTH
+        )));
+    }
+    // Blocks of whole chunks, each made at once.
+    let per_block = (4 * rayon::current_num_threads().max(1)) * CHUNK;
+    let blocks = || {
+        (0..n)
+            .step_by(per_block)
+            .map(move |s| s..(s + per_block).min(n))
+    };
+    let gather = |r: std::ops::Range<usize>| x.gather(&r.collect::<Vec<_>>());
+
+    // Each column summed in row order (as a column's `sum`).
+    let mut sum = vec![0.0; d];
+    for r in blocks() {
+        cancel.check()?;
+        let start = r.start;
+        let b = gather(r);
+        if let Some(((i, j), v)) = b.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(input(format!(
+                "value {v} at row {}, column {j} is not a finite number",
+                start + i
+            )));
+        }
+        for row in b.outer_iter() {
+            for (s, v) in sum.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
 
     // One d x d sum per chunk, added in chunk order: the same sums however the chunks
     // were spread over the threads (a parallel reduction pairs them as the threads
-    // happen to finish, which changes the last bits from run to run). The chunks are
-    // summed a few per thread at a time, so that the partial sums held stay few.
-    let chunks: Vec<_> = (0..n).step_by(CHUNK).collect();
+    // happen to finish, which changes the last bits from run to run). A block's chunks
+    // are summed side by side, so that the partial sums held stay few.
     let mut partial = Array2::<f64>::zeros((d, d));
-    for group in chunks.chunks(4 * rayon::current_num_threads().max(1)) {
-        let sums = group
-            .par_iter()
-            .map(|&start| {
+    for r in blocks() {
+        let b = gather(r);
+        let sums = b
+            .axis_chunks_iter(ndarray::Axis(0), CHUNK)
+            .into_par_iter()
+            .map(|chunk| {
                 cancel.check()?;
                 let mut c = Array2::<f64>::zeros((d, d));
                 let mut z = vec![0.0; d];
-                for i in start..(start + CHUNK).min(n) {
+                for row in chunk.outer_iter() {
                     for (j, zj) in z.iter_mut().enumerate() {
-                        *zj = x[[i, j]] - mean[j];
+                        *zj = row[j] - mean[j];
                     }
                     for a in 0..d {
                         for b in a..d {
@@ -106,20 +147,24 @@ pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError
     }
 
     let mut points = Array2::<f64>::zeros((n, 2));
-    points
-        .axis_chunks_iter_mut(ndarray::Axis(0), CHUNK)
-        .into_par_iter()
-        .enumerate()
-        .try_for_each(|(c, mut block)| {
-            cancel.check()?;
-            for (r, mut out) in block.outer_iter_mut().enumerate() {
-                let i = c * CHUNK + r;
-                for k in 0..2 {
-                    out[k] = (0..d).map(|j| (x[[i, j]] - mean[j]) * axes[k][j]).sum();
+    for r in blocks() {
+        let b = gather(r.clone());
+        points
+            .slice_mut(ndarray::s![r, ..])
+            .axis_chunks_iter_mut(ndarray::Axis(0), CHUNK)
+            .into_par_iter()
+            .enumerate()
+            .try_for_each(|(c, mut block)| {
+                cancel.check()?;
+                for (k, mut out) in block.outer_iter_mut().enumerate() {
+                    let row = b.row(c * CHUNK + k);
+                    for a in 0..2 {
+                        out[a] = (0..d).map(|j| (row[j] - mean[j]) * axes[a][j]).sum();
+                    }
                 }
-            }
-            Ok::<(), EmbedError>(())
-        })?;
+                Ok::<(), EmbedError>(())
+            })?;
+    }
     Ok(Projection {
         points,
         explained_variance_ratio: ratios,

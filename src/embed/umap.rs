@@ -42,9 +42,10 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use std::ops::Range;
 
-use super::{check_input, EmbedError};
+use super::EmbedError;
 use crate::cancel::Cancel;
-use crate::neighbors::{distinct_among, select_rows, to_row_major, KdTree};
+use crate::neighbors::{to_row_major, KdTree};
+use crate::rows::{Picked, Rows};
 
 /// Vertices whose moves are computed from the same positions.
 const BLOCK: usize = 4096;
@@ -122,11 +123,27 @@ pub fn umap(
     params: &UmapParams,
     cancel: &Cancel,
 ) -> Result<Embedding, EmbedError> {
-    check_input("umap", x)?;
+    umap_rows(&x, params, cancel)
+}
+
+/// [`umap`] of rows read a block at a time: its distinct rows are found a block at a
+/// time, and above the sample limit only the sample is held whole, the other distinct
+/// rows being made and placed a block at a time.
+pub fn umap_rows(
+    x: &dyn Rows,
+    params: &UmapParams,
+    cancel: &Cancel,
+) -> Result<Embedding, EmbedError> {
     let input = |reason: String| EmbedError::Input {
         method: "umap",
         reason,
     };
+    if x.count() == 0 {
+        return Err(input("no rows to embed".into()));
+    }
+    if x.width() == 0 {
+        return Err(input("the matrix has no columns".into()));
+    }
     if params.n_neighbors < 2 {
         return Err(input("n_neighbors must be at least 2".into()));
     }
@@ -137,41 +154,46 @@ pub fn umap(
         return Err(input("sample_limit must be at least 2".into()));
     }
     // Identical rows are embedded once and share their position.
-    let all: Vec<usize> = (0..x.nrows()).collect();
-    let (reps, groups) = distinct_among(x, &all);
-    let distinct = select_rows(x, &reps);
-    let embedded = umap_distinct(distinct.view(), params, cancel)?;
-    let mut points = Array2::zeros((x.nrows(), 2));
-    for (i, &g) in groups.iter().enumerate() {
-        points.row_mut(i).assign(&embedded.points.row(g as usize));
+    let all: Vec<usize> = (0..x.count()).collect();
+    let d = crate::rows::distinct(x, &all).map_err(|(r, c, v)| {
+        input(format!(
+            "value {v} at row {r}, column {c} is not a finite number"
+        ))
+    })?;
+    drop(all);
+    let (embedded, sampled) = umap_distinct(
+        &Picked {
+            from: x,
+            at: &d.first,
+        },
+        params,
+        cancel,
+    )?;
+    let mut points = Array2::zeros((x.count(), 2));
+    for (mut p, &g) in points.outer_iter_mut().zip(&d.of) {
+        let e = embedded[g as usize];
+        p[0] = e[0] as f64;
+        p[1] = e[1] as f64;
     }
-    Ok(Embedding {
-        points,
-        sampled: embedded.sampled,
-    })
+    Ok(Embedding { points, sampled })
 }
 
-/// UMAP of rows that are all distinct.
+/// UMAP of rows that are all distinct: each row's position, and the sample size when
+/// the layout was fitted on a sample.
 fn umap_distinct(
-    x: ArrayView2<f64>,
+    x: &dyn Rows,
     params: &UmapParams,
     cancel: &Cancel,
-) -> Result<Embedding, EmbedError> {
-    let n = x.nrows();
+) -> Result<(Vec<[f32; 2]>, Option<usize>), EmbedError> {
+    let n = x.count();
     if n == 1 {
-        return Ok(Embedding {
-            points: Array2::zeros((1, 2)),
-            sampled: None,
-        });
+        return Ok((vec![[0.0; 2]], None));
     }
     let (a, b) = find_ab_params(params.spread, params.min_dist);
 
     if n <= params.sample_limit {
-        let points = fit(x, params, a, b, cancel)?;
-        return Ok(Embedding {
-            points: to_array(&points),
-            sampled: None,
-        });
+        let all = x.gather(&(0..n).collect::<Vec<_>>());
+        return Ok((fit(all.view(), params, a, b, cancel)?, None));
     }
 
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed ^ 0x5a4d_504c_4544);
@@ -183,29 +205,21 @@ fn umap_distinct(
     let (fit_rows, rest_rows) = order.split_at_mut(params.sample_limit);
     fit_rows.sort_unstable();
     rest_rows.sort_unstable();
-    let sample = select_rows(x, fit_rows);
+    let sample = x.gather(fit_rows);
     // The fit dropped its tree to free memory for the layout; the placement builds one
     // again over the same rows (a build is a small part of a fit).
     let fitted = Fitted::new(sample.view(), fit(sample.view(), params, a, b, cancel)?);
+    drop(sample);
     let placed = transform(&fitted, x, rest_rows, params, a, b, cancel)?;
 
-    let mut points = Array2::zeros((n, 2));
+    let mut points = vec![[0.0f32; 2]; n];
     for (&r, p) in fit_rows.iter().zip(&fitted.points) {
-        points[[r, 0]] = p[0] as f64;
-        points[[r, 1]] = p[1] as f64;
+        points[r] = *p;
     }
     for (&r, p) in rest_rows.iter().zip(&placed) {
-        points[[r, 0]] = p[0] as f64;
-        points[[r, 1]] = p[1] as f64;
+        points[r] = *p;
     }
-    Ok(Embedding {
-        points,
-        sampled: Some(params.sample_limit),
-    })
-}
-
-fn to_array(points: &[[f32; 2]]) -> Array2<f64> {
-    Array2::from_shape_fn((points.len(), 2), |(i, j)| points[i][j] as f64)
+    Ok((points, Some(params.sample_limit)))
 }
 
 /// A layout fitted on some rows, kept to place others.
@@ -817,7 +831,7 @@ const TRANSFORM_BLOCK: usize = 1 << 17;
 /// mean neighbour distance and largest membership.
 fn transform(
     fitted: &Fitted,
-    x: ArrayView2<f64>,
+    x: &dyn Rows,
     rows: &[usize],
     params: &UmapParams,
     a: f64,
@@ -843,7 +857,7 @@ fn transform(
 #[allow(clippy::too_many_arguments)]
 fn transform_blocks(
     fitted: &Fitted,
-    x: ArrayView2<f64>,
+    x: &dyn Rows,
     rows: &[usize],
     block_rows: usize,
     n_epochs: usize,
@@ -853,7 +867,7 @@ fn transform_blocks(
 ) -> Result<Vec<[f32; 2]>, EmbedError> {
     let mut out = Vec::with_capacity(rows.len());
     for (b_i, block) in rows.chunks(block_rows).enumerate() {
-        let sub = select_rows(x, block);
+        let sub = x.gather(block);
         let first = b_i * block_rows;
         out.extend(transform_block(
             fitted,
@@ -1149,25 +1163,15 @@ mod tests {
         let (a, b) = find_ab_params(p.spread, p.min_dist);
         let fit_rows: Vec<usize> = (0..600).step_by(2).collect();
         let rest: Vec<usize> = (1..600).step_by(2).collect();
-        let sample = select_rows(x.view(), &fit_rows);
+        let sample = crate::neighbors::select_rows(x.view(), &fit_rows);
         let cancel = Cancel::new();
         let fitted = Fitted::new(
             sample.view(),
             fit(sample.view(), &p, a, b, &cancel).unwrap(),
         );
-        let once = transform_blocks(
-            &fitted,
-            x.view(),
-            &rest,
-            usize::MAX,
-            100,
-            &p,
-            (a, b),
-            &cancel,
-        )
-        .unwrap();
-        let blocks =
-            transform_blocks(&fitted, x.view(), &rest, 64, 100, &p, (a, b), &cancel).unwrap();
+        let once =
+            transform_blocks(&fitted, &x, &rest, usize::MAX, 100, &p, (a, b), &cancel).unwrap();
+        let blocks = transform_blocks(&fitted, &x, &rest, 64, 100, &p, (a, b), &cancel).unwrap();
         assert_eq!(once.len(), 300);
         assert_eq!(blocks.len(), 300);
         // Each placed row lands by its own group's fitted points, either way.
