@@ -415,12 +415,13 @@ fn write_tables(
         add(&mut df, votes.with_name("votes".into()).into_series())?;
         add(&mut df, dets.with_name("detectors".into()).into_series())?;
         add(&mut df, reasons.with_name("reasons".into()).into_series())?;
-        for r in v.runs.iter().filter(|r| r.ok()) {
-            let s: Float64Chunked = rows.iter().map(|&i| Some(r.scores[i])).collect();
+        let scores = a
+            .detector_scores(rows, &crate::cancel::Cancel::new())
+            .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+        for (r, s) in scores {
             add(
                 &mut df,
-                s.with_name(format!("score_{}", r.kind.name()).into())
-                    .into_series(),
+                Series::new(format!("score_{}", r.kind.name()).into(), s),
             )?;
         }
         if let Some(c) = extras.cluster {

@@ -104,6 +104,9 @@ pub struct Analysis {
     pub evidence: Evidence,
     /// Whether the failure evidence entered the scores and verdicts ([`Model::hosts`]).
     pub host_evidence: bool,
+    /// What gives each detector's scores again when its runs keep none
+    /// ([`analyze_views`]).
+    rescore: Option<std::sync::Arc<ensemble::Rescore>>,
 }
 
 impl Analysis {
@@ -128,7 +131,50 @@ impl Analysis {
             behaviours,
             evidence,
             host_evidence,
+            rescore: None,
         }
+    }
+
+    /// Each detector's scores of the matrix rows `at`, a detector (or a pair scored
+    /// together) at a time: `f(k, scores)` for each run `k` that did not fail, in no set
+    /// order. The scores its runs hold, or, when they hold none ([`analyze_views`]), the
+    /// same scores given again by the fitted detectors, the rows made a block at a time.
+    /// Nothing for a lean analysis that keeps neither ([`analyze_lean`]).
+    pub fn each_detector_scores(
+        &self,
+        at: &[usize],
+        cancel: &Cancel,
+        mut f: impl FnMut(usize, Vec<f64>),
+    ) -> Result<(), DetectError> {
+        match &self.rescore {
+            Some(r) => r.each(&self.matrix, at, cancel, f),
+            None => {
+                for (k, r) in self.verdicts.runs.iter().enumerate() {
+                    if r.ok() && !r.scores.is_empty() {
+                        f(k, at.iter().map(|&i| r.scores[i]).collect());
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// [`Analysis::each_detector_scores`], in the order of the runs: each run that did not
+    /// fail, and its scores of the rows `at`.
+    pub fn detector_scores(
+        &self,
+        at: &[usize],
+        cancel: &Cancel,
+    ) -> Result<Vec<(&DetectorRun, Vec<f64>)>, DetectError> {
+        let mut by_run: Vec<Option<Vec<f64>>> = vec![None; self.verdicts.runs.len()];
+        self.each_detector_scores(at, cancel, |k, s| by_run[k] = Some(s))?;
+        Ok(self
+            .verdicts
+            .runs
+            .iter()
+            .zip(by_run)
+            .filter_map(|(r, s)| Some((r, s?)))
+            .collect())
     }
 
     /// Reasons for matrix row `i`, most unusual first: its hosts' failure evidence and the
@@ -277,6 +323,19 @@ pub fn analyze_lean(log: &Log, model: &Model, cancel: &Cancel) -> Result<Analysi
     run_analysis(log, model, cancel, &|_| {}, Hold::Lean).map(|(a, _)| a)
 }
 
+/// [`analyze`] for the terminal UI: the same analysis, but each detector's scores of
+/// every row (8 bytes a row each) are not held. The views need only which detectors flag
+/// each row; the evaluation and exports have them scored again by the fitted detectors
+/// ([`Analysis::each_detector_scores`]).
+pub fn analyze_views(
+    log: &Log,
+    model: &Model,
+    cancel: &Cancel,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Analysis, PipelineError> {
+    run_analysis(log, model, cancel, progress, Hold::Views).map(|(a, _)| a)
+}
+
 /// What an analysis holds.
 #[derive(Clone, Copy, PartialEq)]
 enum Hold {
@@ -286,6 +345,8 @@ enum Hold {
     /// Every detector's scores, the matrix's rows made when read ([`analyze`]: the views
     /// read the rows a block at a time).
     Scores,
+    /// The fitted detectors to score the rows again ([`analyze_views`]).
+    Views,
     /// Neither ([`analyze_lean`]).
     Lean,
 }
@@ -336,7 +397,7 @@ fn run_analysis(
     crate::memory::trace("context");
     let build = match hold {
         Hold::Held => features::build,
-        Hold::Scores | Hold::Lean => features::build_lean,
+        Hold::Scores | Hold::Views | Hold::Lean => features::build_lean,
     };
     let matrix = build(frame, &selection, train.as_deref(), &opts, Some(&context))?;
     crate::memory::release();
@@ -366,19 +427,24 @@ fn run_analysis(
                 cancel,
                 &on_done,
                 true,
-            ),
-            Hold::Scores | Hold::Lean => ensemble::run_lean(
+            )
+            .map(|(v, f)| (v, f, None)),
+            Hold::Scores | Hold::Views | Hold::Lean => ensemble::run_lean(
                 &matrix,
                 &matrix.train,
                 &model.ensemble,
                 cancel,
                 &on_done,
-                hold == Hold::Scores,
+                match hold {
+                    Hold::Scores => ensemble::Keep::Scores,
+                    Hold::Views => ensemble::Keep::Rescore,
+                    _ => ensemble::Keep::Verdicts,
+                },
             )
-            .map(|v| (v, None)),
+            .map(|(v, r)| (v, None, r)),
         },
     );
-    let (mut verdicts, fitted) = verdicts?;
+    let (mut verdicts, fitted, rescore) = verdicts?;
     crate::memory::trace("detectors, behaviours and evidence");
     if model.hosts {
         verdicts.add_evidence(&evidence.nats, &matrix.keep);
@@ -399,6 +465,7 @@ fn run_analysis(
             behaviours,
             evidence,
             host_evidence: model.hosts,
+            rescore: rescore.map(std::sync::Arc::new),
         },
         fitted,
     ))

@@ -189,6 +189,69 @@ fn a_lean_analysis_embeds_and_clusters_as_a_held_one() {
     }
 }
 
+/// The terminal UI's analysis holds no detector's scores of every row, yet gives them
+/// again, bit for bit, to its evaluation and its exports: fitted on a sample, on every
+/// row, and on a label; the export's files are those of the analysis that holds them.
+#[test]
+fn the_views_analysis_gives_each_detectors_scores_again() {
+    use zsift::pipeline::analyze_views;
+    let log = log();
+    let c = Cancel::new();
+    let mut sampled = Model::default();
+    sampled.ensemble.fit_limit = Some(1000);
+    let mut benign = sampled.clone();
+    benign.train_label = Some("Benign".into());
+    benign.ensemble.combine = Combine::Any;
+    for (what, m) in [
+        ("sampled", sampled),
+        ("every row", Model::default()),
+        ("on Benign", benign),
+    ] {
+        let full = held(&log, &m);
+        let views = analyze_views(&log, &m, &c, &|_| {}).unwrap();
+        assert_same(&full, &views, what);
+        let split = views.verdicts.fit_sampled_from.is_some() || m.train_label.is_some();
+        assert_eq!(
+            views.verdicts.runs.iter().all(|r| r.scores.is_empty()),
+            split,
+            "{what}: scores held only when fitted on every row"
+        );
+        let n = full.matrix.rows.len();
+        let at: Vec<usize> = (0..n).rev().step_by(3).chain(0..50).collect();
+        let again = views.detector_scores(&at, &c).unwrap();
+        let want = full.detector_scores(&at, &c).unwrap();
+        assert_eq!(
+            again.len(),
+            full.verdicts.runs.len(),
+            "{what}: every detector"
+        );
+        for ((r, s), (w, ws)) in again.iter().zip(&want) {
+            assert_eq!(r.kind, w.kind);
+            assert_eq!(bits(s), bits(ws), "{what}: {} scores", r.kind);
+            let direct: Vec<f64> = at.iter().map(|&i| w.scores[i]).collect();
+            assert_eq!(bits(s), bits(&direct), "{what}: {} scores", r.kind);
+        }
+        let dir = std::env::temp_dir().join(format!("zsift-views-{}", std::process::id()));
+        let (a, b) = (dir.join("held"), dir.join("views"));
+        zsift::export::export(&a, &log, &full, Default::default()).unwrap();
+        zsift::export::export(&b, &log, &views, Default::default()).unwrap();
+        for f in zsift::export::FILES {
+            let (x, y) = (
+                std::fs::read(a.join(f)).unwrap(),
+                std::fs::read(b.join(f)).unwrap(),
+            );
+            assert!(x == y, "{what}: {f}");
+            assert!(!x.is_empty() || !f.ends_with(".csv"), "{what}: {f}");
+        }
+        let header = std::fs::read_to_string(b.join("anomalous.csv")).unwrap();
+        assert!(
+            header.lines().next().unwrap().contains("score_lof"),
+            "{what}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
 #[test]
 fn a_lean_analysis_with_a_saved_model_gives_its_verdicts_and_reasons() {
     use zsift::live::{analyze_saved, analyze_saved_lean};

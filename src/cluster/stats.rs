@@ -141,67 +141,67 @@ pub fn numeric_column(frame: &DataFrame, name: &str) -> Option<Vec<Option<f64>>>
     Some(s.f64().ok()?.iter().collect())
 }
 
-/// A column's values per frame row as codes into its distinct texts (`-` when unset), for
-/// counting.
-struct Coded {
-    codes: Vec<u32>,
-    texts: Vec<String>,
+/// The values of a numeric column at the frame rows `rows` (unset ones left out), read
+/// for those rows only: a whole column as optional numbers would be 16 bytes a row, for
+/// each column and each clustering.
+fn numeric_at(s: &Series, rows: &[u32]) -> Vec<f64> {
+    let idx = IdxCa::from_vec("".into(), rows.to_vec());
+    s.take(&idx)
+        .ok()
+        .and_then(|t| t.cast(&DataType::Float64).ok())
+        .map(|t| {
+            t.f64()
+                .map(|ca| ca.iter().flatten().collect())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
 }
 
-impl Coded {
-    fn of(frame: &DataFrame, name: &str) -> Option<Coded> {
-        let col = frame.column(name).ok()?;
-        let s = col.as_materialized_series();
-        let mut ids: HashMap<String, u32> = HashMap::new();
-        let mut texts = Vec::new();
-        let mut code = |v: &str| -> u32 {
-            if let Some(&id) = ids.get(v) {
-                return id;
-            }
-            texts.push(v.to_string());
-            ids.insert(v.to_string(), (texts.len() - 1) as u32);
-            (texts.len() - 1) as u32
-        };
-        let codes = if let Some(t) = crate::ingest::text::Texts::of(col) {
-            t.iter().map(|v| code(v.unwrap_or("-"))).collect()
-        } else if let Ok(ca) = s.i64() {
-            ca.iter()
-                .map(|v| code(&v.map_or("-".into(), |x| x.to_string())))
-                .collect()
-        } else {
-            return None;
-        };
-        Some(Coded { codes, texts })
-    }
+/// Whether the column `name` of `frame` is one whose values are counted per cluster
+/// (text, codes of text, or integers).
+fn countable(frame: &DataFrame, name: &str) -> Option<Column> {
+    let col = frame.column(name).ok()?;
+    let ok = crate::ingest::text::Texts::of(col).is_some() || col.dtype() == &DataType::Int64;
+    ok.then(|| col.clone())
+}
 
-    /// The `n` most common values among the frame rows `rows`, ties by value.
-    fn top(&self, rows: &[u32], n: usize) -> Vec<Count> {
-        let mut codes: Vec<u32> = rows.iter().map(|&r| self.codes[r as usize]).collect();
-        codes.sort_unstable();
-        let mut runs: Vec<(usize, u32)> = Vec::new();
-        for c in codes {
-            match runs.last_mut() {
-                Some((count, last)) if *last == c => *count += 1,
-                _ => runs.push((1, c)),
-            }
+/// The `n` most common values of the column `col` among the frame rows `rows` (`-` for
+/// unset), ties by value.
+fn top_values(col: &Column, rows: &[u32], n: usize) -> Vec<Count> {
+    let idx = IdxCa::from_vec("".into(), rows.to_vec());
+    let Ok(taken) = col.as_materialized_series().take(&idx) else {
+        return Vec::new();
+    };
+    let taken = taken.into_column();
+    let mut counts: Vec<(usize, String)> = if let Some(t) = crate::ingest::text::Texts::of(&taken) {
+        let mut by: HashMap<&str, usize> = HashMap::new();
+        for v in t.iter() {
+            *by.entry(v.unwrap_or("-")).or_default() += 1;
         }
-        runs.sort_by(|a, b| {
-            b.0.cmp(&a.0)
-                .then_with(|| self.texts[a.1 as usize].cmp(&self.texts[b.1 as usize]))
-        });
-        runs.truncate(n);
-        runs.into_iter()
-            .map(|(count, c)| Count {
-                value: self.texts[c as usize].clone(),
-                count,
-            })
+        by.into_iter().map(|(v, c)| (c, v.to_string())).collect()
+    } else if let Ok(ca) = taken.as_materialized_series().i64() {
+        let mut by: HashMap<Option<i64>, usize> = HashMap::new();
+        for v in ca.iter() {
+            *by.entry(v).or_default() += 1;
+        }
+        by.into_iter()
+            .map(|(v, c)| (c, v.map_or("-".into(), |x| x.to_string())))
             .collect()
-    }
+    } else {
+        Vec::new()
+    };
+    counts.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    counts.truncate(n);
+    counts
+        .into_iter()
+        .map(|(count, value)| Count { value, count })
+        .collect()
 }
 
 /// Statistics per cluster of the frame rows `rows` (one label per row), over the numeric
 /// columns `numeric` and the categorical fields in [`CATEGORICAL`] the frame has. Clusters
-/// come in label order, noise (−1) first; they are summarised in parallel.
+/// come in label order, noise (−1) first; they are summarised in parallel, each reading
+/// its own rows' values.
 pub fn cluster_stats(
     frame: &DataFrame,
     rows: &[u32],
@@ -212,13 +212,20 @@ pub fn cluster_stats(
     for (&r, &l) in rows.iter().zip(labels) {
         members.entry(l).or_default().push(r);
     }
-    let num_cols: Vec<(String, Vec<Option<f64>>)> = numeric
+    let num_cols: Vec<(&String, Series)> = numeric
         .iter()
-        .filter_map(|c| numeric_column(frame, c).map(|v| (c.clone(), v)))
+        .filter_map(|c| {
+            let s = frame.column(c).ok()?.as_materialized_series();
+            matches!(
+                s.dtype(),
+                DataType::Int64 | DataType::Float64 | DataType::Boolean
+            )
+            .then(|| (c, s.clone()))
+        })
         .collect();
-    let cat_cols: Vec<(&str, Coded)> = CATEGORICAL
+    let cat_cols: Vec<(&str, Column)> = CATEGORICAL
         .iter()
-        .filter_map(|c| Coded::of(frame, c).map(|v| (*c, v)))
+        .filter_map(|c| countable(frame, c).map(|v| (*c, v)))
         .collect();
     let mut clusters: Vec<(i32, Vec<u32>)> = members.into_iter().collect();
     clusters.sort_unstable_by_key(|c| c.0);
@@ -229,16 +236,13 @@ pub fn cluster_stats(
             count: m.len(),
             numeric: num_cols
                 .iter()
-                .filter_map(|(name, v)| {
-                    let vals: Vec<f64> = m.iter().filter_map(|&r| v[r as usize]).collect();
-                    NumericStats::of(name, &vals)
-                })
+                .filter_map(|(name, s)| NumericStats::of(name, &numeric_at(s, &m)))
                 .collect(),
             categorical: cat_cols
                 .iter()
-                .map(|(name, v)| TopValues {
+                .map(|(name, col)| TopValues {
                     column: name.to_string(),
-                    top: v.top(&m, 5),
+                    top: top_values(col, &m, 5),
                 })
                 .collect(),
         })

@@ -218,10 +218,19 @@ impl Verdicts {
     }
 
     /// Whether `runs[k]` flags row `i`.
-    fn run_flags(&self, k: usize, i: usize) -> bool {
+    pub fn run_flags(&self, k: usize, i: usize) -> bool {
         match self.flags.get(i) {
             Some(bits) => bits >> k & 1 == 1,
             None => self.runs[k].flags(i),
+        }
+    }
+
+    /// Number of rows `runs[k]` flags.
+    pub fn run_flagged(&self, k: usize) -> usize {
+        if self.flags.is_empty() {
+            self.runs[k].n_flagged()
+        } else {
+            self.flags.iter().filter(|&&b| b >> k & 1 == 1).count()
         }
     }
 
@@ -837,6 +846,87 @@ struct LeanPart {
     error: Option<String>,
 }
 
+/// What a lean run ([`run_lean`]) keeps beside the verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Nothing more (`zsift score`).
+    Verdicts,
+    /// Each detector's score of every row.
+    Scores,
+    /// What scores the rows again when asked ([`Rescore`]): each detector's scores of
+    /// every row, 8 bytes a row each, are then never held at once.
+    Rescore,
+}
+
+/// What a lean run keeps to give each detector's scores again ([`Keep::Rescore`]): its
+/// fitted tasks and each detector's training scores. A row's score is the one the run
+/// gave it: a training row's is its training score, any other row's its score by the
+/// fitted detector.
+pub struct Rescore {
+    tasks: Vec<Task>,
+    /// Per run (the order asked): its task and its place there; `None` if it failed.
+    at: Vec<Option<(usize, usize)>>,
+    /// The rows fitted on, in order.
+    train_idx: Vec<usize>,
+    /// Per run: its training scores, in `train_idx` order.
+    train_scores: Vec<Vec<f64>>,
+}
+
+impl Rescore {
+    /// Each detector's scores of the rows `at` of `rows` (those the run scored), a task
+    /// at a time, the rows made a block at a time: `f(run, scores)` for each run that did
+    /// not fail, in no set order.
+    pub fn each(
+        &self,
+        rows: &dyn Rows,
+        at: &[usize],
+        cancel: &Cancel,
+        mut f: impl FnMut(usize, Vec<f64>),
+    ) -> Result<(), DetectError> {
+        let fitted_at: Vec<Option<usize>> = at
+            .iter()
+            .map(|i| self.train_idx.binary_search(i).ok())
+            .collect();
+        let others: Vec<usize> = (0..at.len()).filter(|&j| fitted_at[j].is_none()).collect();
+        for (t, task) in self.tasks.iter().enumerate() {
+            let runs: Vec<(usize, usize)> = self
+                .at
+                .iter()
+                .enumerate()
+                .filter_map(|(k, a)| a.filter(|a| a.0 == t).map(|a| (k, a.1)))
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let mut out: Vec<Vec<f64>> = runs
+                .iter()
+                .map(|&(k, _)| {
+                    let train = &self.train_scores[k];
+                    fitted_at
+                        .iter()
+                        .map(|p| p.map_or(0.0, |p| train[p]))
+                        .collect()
+                })
+                .collect();
+            for block in others.chunks(crate::rows::BLOCK) {
+                cancel.check()?;
+                let x = rows.gather(&block.iter().map(|&j| at[j]).collect::<Vec<_>>());
+                let scored = task.score(x.view(), cancel);
+                for (o, &(_, slot)) in out.iter_mut().zip(&runs) {
+                    let s = scored[slot].as_ref().map_err(Clone::clone)?;
+                    for (&j, &v) in block.iter().zip(s) {
+                        o[j] = v;
+                    }
+                }
+            }
+            for (o, &(k, _)) in out.into_iter().zip(&runs) {
+                f(k, o);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// [`run`] on rows read from `rows` when needed, keeping no detector's scores of every
 /// row: the combined scores, votes and verdicts are [`run`]'s, bit for bit, and
 /// [`Verdicts::flags`] says which detectors flag each row. The detectors are fitted first;
@@ -854,15 +944,15 @@ pub fn run_lean(
     opts: &EnsembleOptions,
     cancel: &Cancel,
     done: &(dyn Fn(&DetectorRun) + Sync),
-    keep_scores: bool,
-) -> Result<Verdicts, DetectError> {
+    keep: Keep,
+) -> Result<(Verdicts, Option<Rescore>), DetectError> {
     run_lean_blocks(
         rows,
         train,
         opts,
         cancel,
         done,
-        keep_scores,
+        keep,
         LEAN_BLOCK,
         crate::neighbors::row_hash,
     )
@@ -877,16 +967,16 @@ fn run_lean_blocks(
     opts: &EnsembleOptions,
     cancel: &Cancel,
     done: &(dyn Fn(&DetectorRun) + Sync),
-    keep_scores: bool,
+    keep: Keep,
     block_rows: usize,
     row_hash: fn(&[f64]) -> u64,
-) -> Result<Verdicts, DetectError> {
+) -> Result<(Verdicts, Option<Rescore>), DetectError> {
     check(opts)?;
     let n = rows.count();
     let (train_idx, fit_sampled_from) = fit_rows(train, opts);
-    let whole = || -> Result<Verdicts, DetectError> {
+    let whole = || -> Result<(Verdicts, Option<Rescore>), DetectError> {
         let x = rows.gather(&(0..n).collect::<Vec<_>>());
-        run(&x, train, opts, cancel, done)
+        run(&x, train, opts, cancel, done).map(|v| (v, None))
     };
     if train_idx.len() == n || opts.detectors.len() > u16::BITS as usize {
         return whole();
@@ -911,7 +1001,7 @@ fn run_lean_blocks(
     let mut kept: Vec<Vec<f64>> = parts
         .iter()
         .map(|p| {
-            if keep_scores && p.error.is_none() {
+            if keep == Keep::Scores && p.error.is_none() {
                 vec![0.0; n]
             } else {
                 Vec::new()
@@ -934,7 +1024,9 @@ fn run_lean_blocks(
                 *k = v;
             }
         }
-        part.train_scores = Vec::new();
+        if keep != Keep::Rescore {
+            part.train_scores = Vec::new();
+        }
     }
     let mut kept: Vec<&mut Vec<f64>> = parts
         .iter()
@@ -1058,14 +1150,33 @@ fn run_lean_blocks(
     for r in &runs {
         done(r);
     }
-    Ok(Verdicts::of(
-        runs,
-        combined,
-        combined_threshold,
-        votes,
-        opts.combine,
-        (train_idx.len(), fit_sampled_from),
-        flags,
+    let rescore = (keep == Keep::Rescore).then(|| {
+        let mut at = vec![None; parts.len()];
+        let mut train_scores = vec![Vec::new(); parts.len()];
+        for p in &mut parts {
+            if runs[p.pos].ok() {
+                at[p.pos] = Some((p.task, p.slot));
+                train_scores[p.pos] = std::mem::take(&mut p.train_scores);
+            }
+        }
+        Rescore {
+            tasks,
+            at,
+            train_idx: train_idx.clone(),
+            train_scores,
+        }
+    });
+    Ok((
+        Verdicts::of(
+            runs,
+            combined,
+            combined_threshold,
+            votes,
+            opts.combine,
+            (train_idx.len(), fit_sampled_from),
+            flags,
+        ),
+        rescore,
     ))
 }
 
@@ -1775,11 +1886,12 @@ mod tests {
                         &opts,
                         &c,
                         &|r| done.lock().unwrap().push(r.kind),
-                        keep,
+                        if keep { Keep::Scores } else { Keep::Verdicts },
                         block,
                         hashes[hash],
                     )
-                    .unwrap();
+                    .unwrap()
+                    .0;
                     let bits = |v: &[f64]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&got.combined), bits(&want.combined), "{what}");
                     assert_eq!(
@@ -1822,6 +1934,35 @@ mod tests {
                             assert_eq!(g.n_flagged(), w.n_flagged(), "{what}: {}", g.kind);
                         }
                     }
+                    if !keep || block != 16 {
+                        continue;
+                    }
+                    // Kept to score again: each detector's scores of any rows, as `run`'s.
+                    let (v, rescore) = run_lean_blocks(
+                        &x,
+                        &train,
+                        &opts,
+                        &c,
+                        &|_| {},
+                        Keep::Rescore,
+                        block,
+                        hashes[hash],
+                    )
+                    .unwrap();
+                    assert_eq!(bits(&v.combined), bits(&want.combined), "{what}");
+                    assert_eq!(rescore.is_some(), split, "{what}");
+                    let Some(rescore) = rescore else { continue };
+                    let at: Vec<usize> = (0..n).rev().step_by(2).chain([0, 1, 0]).collect();
+                    let mut seen = Vec::new();
+                    rescore
+                        .each(&x, &at, &c, |k, s| {
+                            let w: Vec<f64> = at.iter().map(|&i| want.runs[k].scores[i]).collect();
+                            assert_eq!(bits(&s), bits(&w), "{what}: {} again", want.runs[k].kind);
+                            seen.push(k);
+                        })
+                        .unwrap();
+                    seen.sort();
+                    assert_eq!(seen, (0..want.runs.len()).collect::<Vec<_>>(), "{what}");
                 }
             }
         }

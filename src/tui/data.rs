@@ -617,10 +617,11 @@ impl Results {
         let timings = v
             .runs
             .iter()
-            .map(|r| Timing {
+            .enumerate()
+            .map(|(k, r)| Timing {
                 name: r.kind.name(),
                 seconds: r.fit_s + r.score_s,
-                flagged: r.n_flagged(),
+                flagged: v.run_flagged(k),
                 error: r.error.as_deref().map(clean),
             })
             .collect();
@@ -681,9 +682,9 @@ impl Results {
                     })
                     .collect::<Option<Vec<_>>>()
             },
-            || evaluate(&self.log, &self.model, a),
+            || evaluate(&self.log, &self.model, a, cancel),
         );
-        let Some(dists) = dists else {
+        let Some(dists) = dists.filter(|_| !cancel.is_cancelled()) else {
             return false;
         };
         let upside_down = evaluation
@@ -850,31 +851,34 @@ impl Results {
     }
 }
 
-fn evaluate(log: &Log, model: &Model, a: &Analysis) -> Option<Evaluation> {
+fn evaluate(log: &Log, model: &Model, a: &Analysis, cancel: &Cancel) -> Option<Evaluation> {
     let truth = eval::truth(&log.frame, &model.label_column, &a.matrix.rows);
     let positives = truth.iter().filter(|t| **t == Some(true)).count();
     let negatives = truth.iter().filter(|t| **t == Some(false)).count();
     if positives == 0 || negatives == 0 {
         return None;
     }
-    use rayon::prelude::*;
-    // Each detector, then the ensemble; each a sort of every row, so in parallel.
-    let scored: Vec<(&str, &[f64])> = a
-        .verdicts
-        .runs
-        .iter()
-        .filter(|r| r.ok())
-        .map(|r| (r.kind.name(), r.scores.as_slice()))
-        .chain([("ensemble", a.verdicts.combined.as_slice())])
-        .collect();
-    let rows: Vec<EvalRow> = scored
-        .into_par_iter()
-        .map(|(name, scores)| EvalRow {
+    let row = |name: &str, scores: &[f64]| {
+        let (auc, precision) = rayon::join(
+            || eval::roc_auc(scores, &truth),
+            || eval::precision_at_k(scores, &truth),
+        );
+        EvalRow {
             name: name.to_string(),
-            auc: eval::roc_auc(scores, &truth),
-            precision: eval::precision_at_k(scores, &truth),
-        })
-        .collect();
+            auc,
+            precision,
+        }
+    };
+    // Each detector's scores (scored again when the analysis holds none), one detector
+    // at a time, then the ensemble's.
+    let mut rows: Vec<Option<EvalRow>> = (0..a.verdicts.runs.len()).map(|_| None).collect();
+    let all: Vec<usize> = (0..a.matrix.rows.len()).collect();
+    a.each_detector_scores(&all, cancel, |k, s| {
+        rows[k] = Some(row(a.verdicts.runs[k].kind.name(), &s))
+    })
+    .ok()?;
+    let mut rows: Vec<EvalRow> = rows.into_iter().flatten().collect();
+    rows.push(row("ensemble", &a.verdicts.combined));
     Some(Evaluation {
         positives,
         negatives,

@@ -998,7 +998,8 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Ran, Stop> 
                         .map_err(stop)?
                         .1
                 }
-                None => pipeline::analyze(&job.log, &job.model, cancel, &progress).map_err(stop)?,
+                None => pipeline::analyze_views(&job.log, &job.model, cancel, &progress)
+                    .map_err(stop)?,
             };
             (Arc::clone(&job.log), a, None)
         }

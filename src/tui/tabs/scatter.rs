@@ -81,7 +81,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     };
     let v = &r.analysis.verdicts;
     let n = points.nrows();
-    let detectors: Vec<_> = v.runs.iter().filter(|d| d.ok()).collect();
+    let detectors: Vec<_> = v.runs.iter().enumerate().filter(|(_, d)| d.ok()).collect();
     // Colour class per row and the legend, for the chosen colouring.
     let labels = l.labels_all();
     let (mode, classes, legend): (String, Vec<usize>, Vec<(String, Color)>) =
@@ -122,11 +122,9 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                 )
             }
             c => match detectors.get(c.saturating_sub(2)) {
-                Some(d) => (
+                Some(&(k, d)) => (
                     format!("detector {}", d.kind.name()),
-                    (0..d.scores.len())
-                        .map(|i| usize::from(d.flags(i)))
-                        .collect(),
+                    (0..n).map(|i| usize::from(v.run_flags(k, i))).collect(),
                     vec![
                         ("not flagged".into(), Color::DarkGray),
                         (format!("flagged by {}", d.kind.name()), Color::Red),
