@@ -1,8 +1,8 @@
 //! The terminal UI's speed on a 100k-row conn log: time from start to the first screen
 //! (log loaded and summarised, one frame drawn), to the first anomalies (the default
 //! ensemble and the host scores finished on the worker thread, a frame of them drawn), to
-//! the histograms and evaluation that follow, one frame's drawing at 200x60 per tab, and
-//! peak memory.
+//! the histograms and evaluation that follow, to the 2-D views and clusters after them,
+//! one frame's drawing at 200x60 per tab, and peak memory over the whole session.
 //!
 //! `cargo bench --bench tui` prints medians of five sessions (targets: first screen
 //! < 1 s, first anomalies < 1.5 s, frame < 5 ms). Set `ZSIFT_BENCH_ROWS` for another size,
@@ -31,22 +31,24 @@ fn draw(app: &App, term: &mut Terminal<TestBackend>) {
     term.draw(|f| views::render(app, f)).expect("draw");
 }
 
-/// Start to first screen, to the first anomalies (the finished ensemble), and to the
-/// distributions and evaluation that follow, as the UI goes through them.
-fn session(input: &Input) -> (f64, f64, f64, App) {
+/// Start to first screen, to the first anomalies (the finished ensemble), to the
+/// distributions and evaluation that follow, and to the 2-D views and clusters after
+/// them, as the UI goes through them.
+fn session(input: &Input) -> (f64, f64, f64, f64, App) {
     let t = Instant::now();
     let mut term = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     let mut app = App::new("bench", 0, true);
     let mut w = Worker::start();
     w.load(input.clone());
-    let (mut first, mut anomalies) = (None, None);
+    let (mut first, mut anomalies, mut summarised) = (None, None, None);
     loop {
         let e = w
             .events
             .recv_timeout(Duration::from_secs(600))
             .expect("worker event");
         let done = matches!(e, Event::Done { .. });
-        let last = matches!(e, Event::Summarised { .. } | Event::Failed { .. });
+        let summary = matches!(e, Event::Summarised { .. });
+        let last = matches!(e, Event::Landscape { .. } | Event::Failed { .. });
         let loaded = matches!(e, Event::Loaded(_));
         if let Some(job) = app.on_event(e) {
             w.submit(job);
@@ -59,16 +61,21 @@ fn session(input: &Input) -> (f64, f64, f64, App) {
             draw(&app, &mut term);
             anomalies = Some(t.elapsed().as_secs_f64());
         }
+        if summary {
+            summarised = Some(t.elapsed().as_secs_f64());
+        }
         if last {
             break;
         }
     }
     draw(&app, &mut term);
     assert!(app.results.is_some(), "the job failed: {:?}", app.job);
+    assert!(app.landscape.is_some(), "no 2-D views: {:?}", app.job);
     let nan = f64::NAN;
     (
         first.unwrap_or(nan),
         anomalies.unwrap_or(nan),
+        summarised.unwrap_or(nan),
         t.elapsed().as_secs_f64(),
         app,
     )
@@ -81,7 +88,8 @@ fn main() {
         .unwrap_or_else(|| scaled(rows(), false));
     let input = Input::files(vec![path.clone()]);
     if child_task().is_some() {
-        let (_, _, _, app) = session(&input);
+        zsift::memory::trace_start();
+        let (_, _, _, _, app) = session(&input);
         println!("{} {}", peak_rss(), app.results.map_or(0, |r| r.rows()));
         return;
     }
@@ -100,7 +108,8 @@ fn main() {
         mb(size(&path)),
         rayon::current_num_threads()
     );
-    let (mut firsts, mut finished, mut summarised) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut firsts, mut finished) = (Vec::new(), Vec::new());
+    let (mut summarised, mut viewed) = (Vec::new(), Vec::new());
     let mut last = None;
     // Five sessions (ZSIFT_BENCH_SESSIONS for another number: a 10M-row log takes minutes).
     let sessions = std::env::var("ZSIFT_BENCH_SESSIONS")
@@ -109,13 +118,14 @@ fn main() {
         .unwrap_or(5usize)
         .max(1);
     for _ in 0..sessions {
-        let (a, b, c, app) = session(&input);
+        let (a, b, c, d, app) = session(&input);
         firsts.push(a);
         finished.push(b);
         summarised.push(c);
+        viewed.push(d);
         last = Some(app);
     }
-    for v in [&mut firsts, &mut finished, &mut summarised] {
+    for v in [&mut firsts, &mut finished, &mut summarised, &mut viewed] {
         v.sort_by(f64::total_cmp);
     }
     let Some(mut app) = last else { return };
@@ -149,6 +159,11 @@ fn main() {
         "{:<34} {:>8.3} s",
         "start to histograms and evaluation",
         median(&summarised),
+    );
+    println!(
+        "{:<34} {:>8.3} s",
+        "start to 2-D views and clusters",
+        median(&viewed),
     );
     for (tab, m) in &frames {
         println!(

@@ -466,27 +466,39 @@ impl Matrix {
     /// [`build`] and [`Transform::apply`].
     fn made_rows(&self, at: &[usize]) -> Array2<f64> {
         let d = self.raw.len();
-        let mut x = Array2::<f64>::zeros((at.len(), d));
         let scaling = self.transform.opts.scaling;
-        for (j, (raw, (param, centre, scale))) in
-            self.raw.iter().zip(&self.transform.params).enumerate()
-        {
-            let values: Vec<f64> = match raw {
-                Raw::Num(v) => compressed(&v.gather(at), scaling),
-                Raw::Cat { codes, counts, .. } => {
-                    let n_train = match param {
-                        Param::Rarity { n_train, .. } => *n_train,
-                        Param::Numeric => self.n_train,
-                    };
-                    at.iter()
-                        .map(|&i| rarity(counts[codes[i] as usize], n_train))
-                        .collect()
+        // A column at a time, the columns side by side; then laid out row by row.
+        let columns: Vec<Vec<f64>> = self
+            .raw
+            .par_iter()
+            .zip(&self.transform.params)
+            .map(|(raw, (param, centre, scale))| {
+                let values: Vec<f64> = match raw {
+                    Raw::Num(v) => compressed(&v.gather(at), scaling),
+                    Raw::Cat { codes, counts, .. } => {
+                        let n_train = match param {
+                            Param::Rarity { n_train, .. } => *n_train,
+                            Param::Numeric => self.n_train,
+                        };
+                        at.iter()
+                            .map(|&i| rarity(counts[codes[i] as usize], n_train))
+                            .collect()
+                    }
+                };
+                values.into_iter().map(|v| (v - centre) / scale).collect()
+            })
+            .collect();
+        let mut x = Array2::<f64>::zeros((at.len(), d));
+        x.axis_chunks_iter_mut(ndarray::Axis(0), PAR_ROWS)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(c, mut block)| {
+                for (r, mut row) in block.outer_iter_mut().enumerate() {
+                    for (dst, col) in row.iter_mut().zip(&columns) {
+                        *dst = col[c * PAR_ROWS + r];
+                    }
                 }
-            };
-            for (dst, v) in x.column_mut(j).iter_mut().zip(values) {
-                *dst = (v - centre) / scale;
-            }
-        }
+            });
         x
     }
 }
@@ -733,6 +745,21 @@ pub(crate) fn numeric_values(
 /// non-finite values as 0. Read through one contiguous array rather than a whole-log list
 /// of options (half the memory, and no search for each row's chunk).
 fn numeric_at(frame: &DataFrame, name: &str, rows: &[u32]) -> Result<Vec<f64>, FeatureError> {
+    // A column in one piece is read where it is (integers as a cast gives them): a
+    // cast of a 10M-row column first would copy it whole for each read.
+    if let Ok(col) = frame.column(name) {
+        let s = col.as_materialized_series();
+        if s.n_chunks() == 1 {
+            if let Some(a) = s.i64().ok().and_then(|c| c.downcast_iter().next()) {
+                let unset = |r: usize| a.validity().is_some_and(|b| !b.get_bit(r));
+                return Ok(pick(a.values(), unset, rows, |v| v as f64));
+            }
+            if let Some(a) = s.f64().ok().and_then(|c| c.downcast_iter().next()) {
+                let unset = |r: usize| a.validity().is_some_and(|b| !b.get_bit(r));
+                return Ok(pick(a.values(), unset, rows, |v| v));
+            }
+        }
+    }
     let s = numeric_series(frame, name)?.rechunk();
     let ca = s.f64().map_err(|_| FeatureError::NotNumeric(name.into()))?;
     let Some(arr) = ca.downcast_iter().next() else {
@@ -753,6 +780,28 @@ fn numeric_at(frame: &DataFrame, name: &str, rows: &[u32]) -> Result<Vec<f64>, F
             }
         })
         .collect())
+}
+
+/// The values at `rows` of an array (`unset` tells its unset ones), each made a number by
+/// `to`: unset and non-finite values as 0.
+fn pick<T: Copy + Sync>(
+    values: &[T],
+    unset: impl Fn(usize) -> bool + Sync,
+    rows: &[u32],
+    to: impl Fn(T) -> f64 + Sync,
+) -> Vec<f64> {
+    rows.par_iter()
+        .with_min_len(PAR_ROWS)
+        .map(|&r| {
+            let r = r as usize;
+            let v = to(values[r]);
+            if unset(r) || !v.is_finite() {
+                0.0
+            } else {
+                v
+            }
+        })
+        .collect()
 }
 
 /// A numeric column as f64 (times in seconds).

@@ -131,7 +131,8 @@ const OWN_MAPPING_FROM: usize = 256 * 1024;
 /// glibc's arenas, where freed memory stays resident (glibc raises its threshold up to
 /// 32 MiB as large blocks are freed, so after the first stage most blocks stay in the
 /// arenas). For a run whose peak memory matters more than a few percent of its time
-/// (`zsift score`: at 1M rows, a peak about a tenth lower for about a tenth more time).
+/// (`zsift score`: at 1M rows, a peak about a tenth lower for about a tenth more time;
+/// the terminal UI, which holds its analysis while it is shown).
 pub fn return_large_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a parameter of the allocator, before or between

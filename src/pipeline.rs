@@ -530,7 +530,7 @@ pub struct SubsetClusters {
     /// Which subset.
     pub subset: Subset,
     /// Matrix rows in it.
-    pub rows: Vec<usize>,
+    pub rows: Vec<u32>,
     /// Cluster label per row of `rows` (−1 noise).
     pub labels: Vec<i32>,
     /// Number of clusters.
@@ -594,6 +594,31 @@ pub fn cluster_rows(
     opts: &LandscapeOptions,
     cancel: &Cancel,
 ) -> Result<(Vec<i32>, usize, Option<usize>), PipelineError> {
+    let distinct = || {
+        let all: Vec<usize> = (0..x.count()).collect();
+        crate::rows::distinct(x, &all).map_err(|(r, c, v)| {
+            PipelineError::Stage(format!(
+                "hdbscan: value {v} at row {r}, column {c} is not a finite number"
+            ))
+        })
+    };
+    let d = if rows.len() > opts.cluster_limit {
+        distinct()?
+    } else {
+        Default::default()
+    };
+    cluster_rows_with(x, rows, &d, opts, cancel)
+}
+
+/// [`cluster_rows`] with the distinct rows of every row of `x` found already (needed only
+/// above `opts.cluster_limit` rows).
+fn cluster_rows_with(
+    x: &dyn crate::rows::Rows,
+    rows: &[usize],
+    distinct: &crate::rows::Distinct,
+    opts: &LandscapeOptions,
+    cancel: &Cancel,
+) -> Result<(Vec<i32>, usize, Option<usize>), PipelineError> {
     use rand::seq::index::sample;
     use rand::SeedableRng;
     let to_err = |e: crate::cluster::ClusterError| match e {
@@ -613,24 +638,34 @@ pub fn cluster_rows(
     let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
     let tree = crate::neighbors::KdTree::build(sub.view()).with_leaf_columns();
     drop(sub);
-    // Equal rows have the same nearest sampled row: each distinct row is looked up once
-    // (a scan's or a beacon's rows are mostly copies of a few), a block at a time, so
-    // that no copy of the whole matrix is made.
-    let distinct = crate::rows::distinct(x, rows).map_err(|(r, c, v)| {
-        PipelineError::Stage(format!(
-            "hdbscan: value {v} at row {r}, column {c} is not a finite number"
-        ))
-    })?;
-    let mut label_of = Vec::with_capacity(distinct.first.len());
-    for block in distinct.first.chunks(crate::rows::BLOCK) {
-        let q = x.gather(block);
+    // Equal rows have the same nearest sampled row: each distinct row among `rows` is
+    // looked up once (a scan's or a beacon's rows are mostly copies of a few), a block
+    // at a time, so that no copy of the whole matrix is made.
+    let mut label_of = vec![-1i32; distinct.first.len()];
+    let mut seen = vec![false; distinct.first.len()];
+    let mut needed: Vec<u32> = Vec::new();
+    for &r in rows {
+        let g = distinct.of[r];
+        if !std::mem::replace(&mut seen[g as usize], true) {
+            needed.push(g);
+        }
+    }
+    drop(seen);
+    for block in needed.chunks(crate::rows::BLOCK) {
+        let at: Vec<usize> = block.iter().map(|&g| distinct.first[g as usize]).collect();
+        let q = x.gather(&at);
         let q = crate::neighbors::row_major(q.view());
         let nn = tree
             .kneighbors(&q, 1, false, cancel)
             .map_err(|_| PipelineError::Detect(DetectError::Cancelled))?;
-        label_of.extend((0..block.len()).map(|i| c.labels[nn.idx_of(i)[0]]));
+        for (i, &g) in block.iter().enumerate() {
+            label_of[g as usize] = c.labels[nn.idx_of(i)[0]];
+        }
     }
-    let labels = distinct.of.iter().map(|&d| label_of[d as usize]).collect();
+    let labels = rows
+        .iter()
+        .map(|&r| label_of[distinct.of[r] as usize])
+        .collect();
     Ok((labels, c.count, Some(opts.cluster_limit)))
 }
 
@@ -652,9 +687,22 @@ pub fn landscape(
     progress(LandscapeStage::Pca);
     let pca = crate::embed::pca_rows(x, cancel).map_err(embed_err)?;
     crate::memory::trace("PCA");
+    // The distinct rows, found once for UMAP and for labelling the rows HDBSCAN's
+    // samples leave out (PCA has checked that every value is a number).
+    let n = a.matrix.rows.len();
+    let wanted = |s: Subset| opts.subsets.contains(&s);
+    let distinct = if opts.umap || (n > opts.cluster_limit && !opts.subsets.is_empty()) {
+        crate::rows::distinct(x, &(0..n).collect::<Vec<_>>()).map_err(|(r, c, v)| {
+            PipelineError::Stage(format!(
+                "value {v} at row {r}, column {c} is not a finite number"
+            ))
+        })?
+    } else {
+        Default::default()
+    };
     let umap = if opts.umap {
         progress(LandscapeStage::Umap);
-        Some(crate::embed::umap_rows(x, &opts.umap_params, cancel).map_err(embed_err)?)
+        Some(crate::embed::umap_with(x, &distinct, &opts.umap_params, cancel).map_err(embed_err)?)
     } else {
         None
     };
@@ -679,20 +727,20 @@ pub fn landscape(
             return Ok(None);
         }
         progress(LandscapeStage::Hdbscan(s));
-        let (labels, count, sampled) = cluster_rows(x, &rows, opts, cancel)?;
+        let (labels, count, sampled) = cluster_rows_with(x, &rows, &distinct, opts, cancel)?;
         let frame_rows: Vec<u32> = rows.iter().map(|&i| a.matrix.rows[i]).collect();
         let stats =
             crate::cluster::stats::cluster_stats(&log.frame, &frame_rows, &labels, &numeric);
+        drop(frame_rows);
         Ok(Some(SubsetClusters {
             subset: s,
-            rows,
+            rows: rows.into_iter().map(|i| i as u32).collect(),
             labels,
             count,
             sampled,
             stats,
         }))
     };
-    let wanted = |s: Subset| opts.subsets.contains(&s);
     let mut subsets = Vec::new();
     if wanted(Subset::All) {
         subsets.extend(one(Subset::All)?);

@@ -570,7 +570,7 @@ fn keys_switch_tabs_and_filters_and_start_jobs() {
         .table
         .order
         .iter()
-        .any(|&k| app.table.rows(&r)[k].i == f.i));
+        .any(|&k| app.table.rows(&r)[k].i() == f.i()));
     press(&mut app, &mut w, &[code(KeyCode::Backspace)]);
     assert_eq!(app.table.order.len(), host_view);
     press(&mut app, &mut w, &[code(KeyCode::Backspace)]);
@@ -1119,7 +1119,7 @@ fn search_finds_unflagged_rows_too() {
     let matched: Vec<&zsift::tui::data::Flagged> =
         app.table.order.iter().map(|&k| &rows[k]).collect();
     assert!(
-        matched.iter().any(|f| f.i == quiet.i),
+        matched.iter().any(|f| f.i() == quiet.i()),
         "the unflagged row is found"
     );
     let flagged = matched.iter().filter(|f| f.flagged).count();

@@ -108,6 +108,10 @@ pub fn in_child(task: &str) -> String {
         "child {task} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The child's stages, when it traces them (`ZSIFT_MEMORY_TRACE`).
+    if std::env::var_os("ZSIFT_MEMORY_TRACE").is_some() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -118,7 +118,7 @@ fn plot_features(log: &Log, a: &Analysis, out: &mut dyn Write) -> std::io::Resul
             .iter()
             .map(|&r| col[r as usize].unwrap_or(0.0))
             .collect();
-        let d = distribution(&f.column, &values, &a.verdicts.flagged, 30);
+        let d = distribution(&f.column, values, &a.verdicts.flagged, 30);
         let total = |v: &[usize]| v.iter().sum::<usize>().max(1) as f32;
         let (tn, ta) = (total(&d.log.normal), total(&d.log.anomalous));
         let step = |counts: &[usize], t: f32| -> Vec<(f32, f32)> {

@@ -883,11 +883,6 @@ impl Rescore {
         cancel: &Cancel,
         mut f: impl FnMut(usize, Vec<f64>),
     ) -> Result<(), DetectError> {
-        let fitted_at: Vec<Option<usize>> = at
-            .iter()
-            .map(|i| self.train_idx.binary_search(i).ok())
-            .collect();
-        let others: Vec<usize> = (0..at.len()).filter(|&j| fitted_at[j].is_none()).collect();
         for (t, task) in self.tasks.iter().enumerate() {
             let runs: Vec<(usize, usize)> = self
                 .at
@@ -898,23 +893,33 @@ impl Rescore {
             if runs.is_empty() {
                 continue;
             }
-            let mut out: Vec<Vec<f64>> = runs
-                .iter()
-                .map(|&(k, _)| {
-                    let train = &self.train_scores[k];
-                    fitted_at
-                        .iter()
-                        .map(|p| p.map_or(0.0, |p| train[p]))
-                        .collect()
-                })
-                .collect();
-            for block in others.chunks(crate::rows::BLOCK) {
+            let mut out: Vec<Vec<f64>> = runs.iter().map(|_| vec![0.0; at.len()]).collect();
+            // A block at a time: its training rows take their training scores, the others
+            // are made and scored.
+            for (b, block) in at.chunks(crate::rows::BLOCK).enumerate() {
                 cancel.check()?;
-                let x = rows.gather(&block.iter().map(|&j| at[j]).collect::<Vec<_>>());
-                let scored = task.score(x.view(), cancel);
+                let base = b * crate::rows::BLOCK;
+                let (mut pos, mut other) = (Vec::new(), Vec::new());
+                for (j, &i) in block.iter().enumerate() {
+                    match self.train_idx.binary_search(&i) {
+                        Ok(p) => {
+                            for (o, &(k, _)) in out.iter_mut().zip(&runs) {
+                                o[base + j] = self.train_scores[k][p];
+                            }
+                        }
+                        Err(_) => {
+                            pos.push(base + j);
+                            other.push(i);
+                        }
+                    }
+                }
+                if other.is_empty() {
+                    continue;
+                }
+                let scored = task.score(rows.gather(&other).view(), cancel);
                 for (o, &(_, slot)) in out.iter_mut().zip(&runs) {
                     let s = scored[slot].as_ref().map_err(Clone::clone)?;
-                    for (&j, &v) in block.iter().zip(s) {
+                    for (&j, &v) in pos.iter().zip(s) {
                         o[j] = v;
                     }
                 }

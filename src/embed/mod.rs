@@ -5,7 +5,7 @@ pub mod pca;
 pub mod umap;
 
 pub use pca::{pca, pca_rows, Projection};
-pub use umap::{umap, umap_rows, Embedding, UmapParams};
+pub use umap::{umap, umap_rows, umap_with, Embedding, UmapParams};
 
 use crate::cancel::Cancelled;
 

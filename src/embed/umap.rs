@@ -134,6 +134,45 @@ pub fn umap_rows(
     params: &UmapParams,
     cancel: &Cancel,
 ) -> Result<Embedding, EmbedError> {
+    check(x, params)?;
+    // Identical rows are embedded once and share their position.
+    let all: Vec<usize> = (0..x.count()).collect();
+    let d = crate::rows::distinct(x, &all).map_err(|(r, c, v)| EmbedError::Input {
+        method: "umap",
+        reason: format!("value {v} at row {r}, column {c} is not a finite number"),
+    })?;
+    drop(all);
+    umap_with(x, &d, params, cancel)
+}
+
+/// [`umap_rows`] with the distinct rows of `x` found already (every row's, its values
+/// finite numbers).
+pub fn umap_with(
+    x: &dyn Rows,
+    d: &crate::rows::Distinct,
+    params: &UmapParams,
+    cancel: &Cancel,
+) -> Result<Embedding, EmbedError> {
+    check(x, params)?;
+    let (embedded, sampled) = umap_distinct(
+        &Picked {
+            from: x,
+            at: &d.first,
+        },
+        params,
+        cancel,
+    )?;
+    let mut points = Array2::zeros((x.count(), 2));
+    for (mut p, &g) in points.outer_iter_mut().zip(&d.of) {
+        let e = embedded[g as usize];
+        p[0] = e[0] as f64;
+        p[1] = e[1] as f64;
+    }
+    Ok(Embedding { points, sampled })
+}
+
+/// Whether UMAP can embed the rows of `x` with `params` (rows, columns, parameters).
+fn check(x: &dyn Rows, params: &UmapParams) -> Result<(), EmbedError> {
     let input = |reason: String| EmbedError::Input {
         method: "umap",
         reason,
@@ -153,29 +192,7 @@ pub fn umap_rows(
     if params.sample_limit < 2 {
         return Err(input("sample_limit must be at least 2".into()));
     }
-    // Identical rows are embedded once and share their position.
-    let all: Vec<usize> = (0..x.count()).collect();
-    let d = crate::rows::distinct(x, &all).map_err(|(r, c, v)| {
-        input(format!(
-            "value {v} at row {r}, column {c} is not a finite number"
-        ))
-    })?;
-    drop(all);
-    let (embedded, sampled) = umap_distinct(
-        &Picked {
-            from: x,
-            at: &d.first,
-        },
-        params,
-        cancel,
-    )?;
-    let mut points = Array2::zeros((x.count(), 2));
-    for (mut p, &g) in points.outer_iter_mut().zip(&d.of) {
-        let e = embedded[g as usize];
-        p[0] = e[0] as f64;
-        p[1] = e[1] as f64;
-    }
-    Ok(Embedding { points, sampled })
+    Ok(())
 }
 
 /// UMAP of rows that are all distinct: each row's position, and the sample size when

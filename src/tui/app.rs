@@ -683,7 +683,7 @@ impl App {
                 .table
                 .order
                 .iter()
-                .position(|&k| uids.get(rows[k].row).copied().flatten() == Some(uid.as_str()))
+                .position(|&k| uids.get(rows[k].row()).copied().flatten() == Some(uid.as_str()))
             {
                 self.table.selected = pos;
             }
@@ -729,7 +729,7 @@ impl App {
             return (0, 0);
         };
         let flagged = match self.table.new_from {
-            Some(from) => r.flagged.iter().filter(|x| x.row >= from).count(),
+            Some(from) => r.flagged.iter().filter(|x| x.row() >= from).count(),
             None => 0,
         };
         (f.shown.saturating_sub(f.seen), flagged)
@@ -986,6 +986,7 @@ impl App {
         let (Some(log), Some(f)) = (self.log.clone(), self.selected_flagged().cloned()) else {
             return;
         };
+        let score = self.results.as_ref().map_or(f64::NAN, |r| r.score(&f));
         let frame = &log.frame;
         let mut fields: Vec<(String, String)> = frame
             .get_column_names()
@@ -993,11 +994,11 @@ impl App {
             .map(|c| {
                 (
                     clean(c.as_str()),
-                    clean(&crate::ingest::cell(frame, c.as_str(), f.row)),
+                    clean(&crate::ingest::cell(frame, c.as_str(), f.row())),
                 )
             })
             .collect();
-        fields.push(("score".into(), format!("{:.4}", f.score)));
+        fields.push(("score".into(), format!("{:.4}", score)));
         fields.push(("votes".into(), f.votes.to_string()));
         let mut uid = String::new();
         if let Some(r) = &self.results {
@@ -1009,7 +1010,7 @@ impl App {
         // The records of other kinds with the row's uid (a connection's dns, http and ssl
         // records; a query's connection).
         if let Some(info) = &self.info {
-            let raw_uid = crate::ingest::cell(frame, "uid", f.row);
+            let raw_uid = crate::ingest::cell(frame, "uid", f.row());
             for (kind, other, rows) in info.all.with_uid(&info.kind, &raw_uid) {
                 let kind = clean(kind);
                 for &r in rows.iter().take(JOINED_SHOWN) {
@@ -1034,7 +1035,7 @@ impl App {
         }
         self.detail_max.set(usize::MAX);
         self.overlay = Overlay::Detail {
-            title: format!("{uid} (row {})", f.row + 1),
+            title: format!("{uid} (row {})", f.row() + 1),
             fields,
             scroll: 0,
         };

@@ -214,20 +214,33 @@ impl LogInfo {
 /// A flagged connection in the Anomalies table. Its text is made when first needed
 /// ([`Results::text`]): a scan that is most of the log flags most rows, and a frame draws
 /// a page of them.
+///
+/// 32 bytes: a list holds one per flagged row (or per row), millions at 10M rows. Its
+/// combined score is read from the analysis ([`Results::score`]).
 #[derive(Debug, Clone)]
 pub struct Flagged {
     /// Matrix row.
-    pub i: usize,
+    i: u32,
     /// Frame row.
-    pub row: usize,
-    /// Combined score.
-    pub score: f64,
+    row: u32,
     /// Detectors flagging it.
     pub votes: u8,
     /// Whether it is flagged.
     pub flagged: bool,
     // Boxed: a list of every analysed row holds one per row, most never shown.
     text: OnceLock<Box<RowText>>,
+}
+
+impl Flagged {
+    /// Its matrix row.
+    pub fn i(&self) -> usize {
+        self.i as usize
+    }
+
+    /// Its frame row.
+    pub fn row(&self) -> usize {
+        self.row as usize
+    }
 }
 
 /// A flagged connection's cells as the Anomalies table shows them (sanitized).
@@ -481,33 +494,39 @@ fn time_span(frame: &DataFrame, rows: &[u32]) -> f64 {
 /// The flagged rows of an analysis, most anomalous first.
 fn flagged_rows(analysis: &Analysis) -> Vec<Flagged> {
     let v = &analysis.verdicts;
-    analysis
-        .ranking()
-        .into_iter()
-        .filter(|&i| v.flagged[i])
-        .map(|i| entry(analysis, i))
-        .collect()
+    // Sized at once: grown by doubling, the list of a scan flagged on most of 10M rows
+    // would hold up to twice its size.
+    let mut out = Vec::with_capacity(v.n_flagged());
+    out.extend(
+        analysis
+            .ranking()
+            .into_iter()
+            .filter(|&i| v.flagged[i])
+            .map(|i| entry(analysis, i)),
+    );
+    out
 }
 
 /// Every analysed row, flagged first, each part most anomalous first.
 fn every_row(analysis: &Analysis) -> Vec<Flagged> {
     let v = &analysis.verdicts;
     let ranked = analysis.ranking();
-    let (flagged, other): (Vec<usize>, Vec<usize>) =
-        ranked.into_iter().partition(|&i| v.flagged[i]);
-    flagged
-        .into_iter()
-        .chain(other)
-        .map(|i| entry(analysis, i))
-        .collect()
+    let mut out = Vec::with_capacity(ranked.len());
+    out.extend(
+        ranked
+            .iter()
+            .filter(|&&i| v.flagged[i])
+            .chain(ranked.iter().filter(|&&i| !v.flagged[i]))
+            .map(|&i| entry(analysis, i)),
+    );
+    out
 }
 
 fn entry(analysis: &Analysis, i: usize) -> Flagged {
     let v = &analysis.verdicts;
     Flagged {
-        i,
-        row: analysis.matrix.rows[i] as usize,
-        score: v.combined[i],
+        i: i as u32,
+        row: analysis.matrix.rows[i],
         votes: v.votes[i],
         flagged: v.flagged[i],
         text: OnceLock::new(),
@@ -572,7 +591,7 @@ impl<'a> Cells<'a> {
     }
 
     fn text(&self, analysis: &Analysis, f: &Flagged) -> RowText {
-        let row = f.row;
+        let row = f.row();
         let (orig, resp) = (self.raw("id.orig_h", row), self.raw("id.resp_h", row));
         RowText {
             ts: match &self.micros {
@@ -589,7 +608,7 @@ impl<'a> Cells<'a> {
             proto: clean(&self.raw("proto", row)),
             service: clean(&self.raw("service", row)),
             // Flagged by the mean rank alone, no detector past its own threshold.
-            detectors: match analysis.verdicts.flagged_by(f.i) {
+            detectors: match analysis.verdicts.flagged_by(f.i()) {
                 by if by.is_empty() && f.flagged => "(mean rank)".into(),
                 by if by.is_empty() => "-".into(),
                 by => by.join(","),
@@ -667,23 +686,23 @@ impl Results {
     pub fn summarise(&self, cancel: &Cancel) -> bool {
         use rayon::prelude::*;
         let a = &self.analysis;
-        // Side by side, each in parallel.
-        let (dists, evaluation) = rayon::join(
-            || {
-                a.matrix
-                    .features
-                    .par_iter()
-                    .zip(&a.matrix.raw)
-                    .map(|(f, raw)| {
-                        (!cancel.is_cancelled()).then(|| FeatureDist {
-                            name: clean(&f.column),
-                            dist: distribution(&f.column, raw, &a.verdicts.flagged),
-                        })
-                    })
-                    .collect::<Option<Vec<_>>>()
-            },
-            || evaluate(&self.log, &self.model, a, cancel),
-        );
+        // One after the other, each in parallel: side by side, their copies of every
+        // row's values (a feature's, a detector's scores) would add up.
+        let dists = a
+            .matrix
+            .features
+            .par_iter()
+            .zip(&a.matrix.raw)
+            .map(|(f, raw)| {
+                (!cancel.is_cancelled()).then(|| FeatureDist {
+                    name: clean(&f.column),
+                    dist: distribution(&f.column, raw, &a.verdicts.flagged),
+                })
+            })
+            .collect::<Option<Vec<_>>>();
+        let evaluation = dists
+            .as_ref()
+            .and_then(|_| evaluate(&self.log, &self.model, a, cancel));
         let Some(dists) = dists.filter(|_| !cancel.is_cancelled()) else {
             return false;
         };
@@ -787,7 +806,7 @@ impl Results {
     pub fn reasons(&self, f: &Flagged) -> String {
         let texts: Vec<String> = self
             .analysis
-            .reasons(f.i, REASONS)
+            .reasons(f.i(), REASONS)
             .into_iter()
             .map(|r| r.text)
             .collect();
@@ -808,6 +827,11 @@ impl Results {
     /// The log analysed, shared.
     pub fn log_arc(&self) -> Arc<Log> {
         Arc::clone(&self.log)
+    }
+
+    /// A row's combined score.
+    pub fn score(&self, f: &Flagged) -> f64 {
+        self.analysis.verdicts.combined[f.i()]
     }
 
     /// A flagged row's text, read from the log the first time it is asked for.
@@ -859,10 +883,7 @@ fn evaluate(log: &Log, model: &Model, a: &Analysis, cancel: &Cancel) -> Option<E
         return None;
     }
     let row = |name: &str, scores: &[f64]| {
-        let (auc, precision) = rayon::join(
-            || eval::roc_auc(scores, &truth),
-            || eval::precision_at_k(scores, &truth),
-        );
+        let (auc, precision) = eval::auc_and_precision(scores, &truth);
         EvalRow {
             name: name.to_string(),
             auc,
@@ -911,7 +932,8 @@ fn curve(sorted: &[f64]) -> Vec<(f64, f64)> {
 fn distribution(name: &str, raw: &Raw, flagged: &[bool]) -> Dist {
     match raw {
         Raw::Num(v) => {
-            let mut hist = crate::cluster::stats::distribution(name, &v.values(), flagged, BINS);
+            let mut hist =
+                crate::cluster::stats::distribution(name, v.values().into_owned(), flagged, BINS);
             let curve = curve(&hist.sorted);
             // The curve is what is drawn of the sorted values: kept whole, they would hold
             // 8 bytes per row for each numeric feature as long as the results are shown.
@@ -968,6 +990,12 @@ mod tests {
         )
         .unwrap();
         (log, a)
+    }
+
+    /// A list of every flagged row of a 10M-row log holds one entry per row: 32 bytes.
+    #[test]
+    fn a_flagged_row_takes_32_bytes() {
+        assert!(std::mem::size_of::<Flagged>() <= 32);
     }
 
     /// The demo's rows over time: every analysed row and every flagged row counted once,

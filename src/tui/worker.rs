@@ -270,6 +270,9 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker thread.
     pub fn start() -> Self {
+        // The analysis a session holds stays resident for as long as it is shown; what
+        // its stages free is given back rather than kept in the allocator's arenas.
+        crate::memory::return_large_blocks();
         let (jobs, job_rx) = mpsc::channel::<(Job, Cancel)>();
         let (events_tx, events) = mpsc::channel();
         let tx = events_tx.clone();
@@ -583,6 +586,7 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
         // views and clusters follow, unless a newer job is already waiting.
         if let Some((results, live, log)) = finished {
             let summarised = catch_unwind(AssertUnwindSafe(|| results.summarise(&cancel)));
+            crate::memory::trace("distributions and evaluation");
             if cancel.is_cancelled() {
                 continue;
             }
@@ -1017,6 +1021,7 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Ran, Stop> 
         fraction: detector_fraction(total, total),
     });
     let results = Results::new(&log, &job.model, analysis, cancel, started);
+    crate::memory::trace("the views' data");
     crate::memory::release();
     results.map(|r| (r, live, log)).ok_or(Stop::Cancelled)
 }

@@ -144,7 +144,7 @@ impl Table {
         let rows = self.rows(r);
         // Only the rows the query keeps need their text.
         let kept: Vec<usize> = (0..rows.len())
-            .filter(|&k| self.view.as_ref().is_none_or(|v| v[rows[k].i]))
+            .filter(|&k| self.view.as_ref().is_none_or(|v| v[rows[k].i()]))
             .collect();
         if !needle.is_empty() || !matches!(self.sort, SortKey::Score | SortKey::Votes) {
             let some: Vec<&Flagged> = kept.iter().map(|&k| &rows[k]).collect();
@@ -175,11 +175,11 @@ impl Table {
         match self.sort {
             // Flagged rows come most anomalous first already, or as the query sorts.
             SortKey::Score if self.query.sort.is_some() => {
-                let mut matrix: Vec<usize> = order.iter().map(|&k| rows[k].i).collect();
+                let mut matrix: Vec<usize> = order.iter().map(|&k| rows[k].i()).collect();
                 match self.query.order(&mut matrix, &r.log().frame, &r.analysis) {
                     Ok(()) => {
                         let at: std::collections::HashMap<usize, usize> =
-                            order.iter().map(|&k| (rows[k].i, k)).collect();
+                            order.iter().map(|&k| (rows[k].i(), k)).collect();
                         order = matrix.iter().filter_map(|i| at.get(i).copied()).collect();
                     }
                     Err(e) => self.sort_error = Some(e),
@@ -493,12 +493,12 @@ struct Widths {
 
 fn cells(flagged: &Flagged, cols: &Columns, w: &Widths, r: &Results) -> Vec<String> {
     let fl = r.text(flagged);
-    let mut c = vec![format!("{:.3}", flagged.score)];
+    let mut c = vec![format!("{:.3}", r.score(flagged))];
     if cols.votes {
         c.push(flagged.votes.to_string());
     }
     let mark = match w.mark {
-        Some(from) if flagged.row >= from => "● ",
+        Some(from) if flagged.row() >= from => "● ",
         Some(_) => "  ",
         None => "",
     };

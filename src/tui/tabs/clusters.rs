@@ -90,6 +90,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let mut flagged: HashMap<i32, usize> = HashMap::new();
     let mut in_view: HashMap<i32, usize> = HashMap::new();
     for (&i, &lab) in c.rows.iter().zip(&c.labels) {
+        let i = i as usize;
         if r.analysis.verdicts.flagged[i] {
             *flagged.entry(lab).or_default() += 1;
         }

@@ -214,7 +214,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     }
     let selected = app
         .selected_flagged()
-        .map(|s| (points[[s.i, 0]], points[[s.i, 1]]));
+        .map(|s| (points[[s.i(), 0]], points[[s.i(), 1]]));
     let colored = th.colored();
     let canvas = Canvas::default()
         .block(Block::default())
