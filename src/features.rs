@@ -167,7 +167,12 @@ impl FeatureOptions {
             features = frame
                 .columns()
                 .iter()
-                .filter(|c| matches!(c.dtype(), DataType::Int64 | DataType::Float64))
+                .filter(|c| {
+                    matches!(
+                        c.dtype(),
+                        DataType::Int64 | DataType::Int32 | DataType::Float64
+                    )
+                })
                 .filter(|c| !NOT_NUMERIC.contains(&c.name().as_str()))
                 .map(|c| Feature {
                     column: c.name().to_string(),
@@ -243,7 +248,11 @@ impl FeatureOptions {
             })?;
             let numeric = matches!(
                 col.dtype(),
-                DataType::Int64 | DataType::Float64 | DataType::Datetime(_, _) | DataType::Null
+                DataType::Int64
+                    | DataType::Int32
+                    | DataType::Float64
+                    | DataType::Datetime(_, _)
+                    | DataType::Null
             );
             let encoding = enc.unwrap_or(
                 if numeric && !CONN_CATEGORICAL.contains(&name) && !NOT_NUMERIC[..2].contains(&name)
@@ -374,6 +383,7 @@ fn numeric_of(column: &Series, rows: &[u32]) -> Option<Vec<f64>> {
 fn number(part: &Series, at: usize) -> f64 {
     let x = match part.dtype() {
         DataType::Int64 => part.i64().ok().and_then(|c| c.get(at)).map(|v| v as f64),
+        DataType::Int32 => part.i32().ok().and_then(|c| c.get(at)).map(f64::from),
         DataType::Float64 => part.f64().ok().and_then(|c| c.get(at)),
         DataType::Boolean => part
             .bool()
@@ -754,6 +764,10 @@ fn numeric_at(frame: &DataFrame, name: &str, rows: &[u32]) -> Result<Vec<f64>, F
                 let unset = |r: usize| a.validity().is_some_and(|b| !b.get_bit(r));
                 return Ok(pick(a.values(), unset, rows, |v| v as f64));
             }
+            if let Some(a) = s.i32().ok().and_then(|c| c.downcast_iter().next()) {
+                let unset = |r: usize| a.validity().is_some_and(|b| !b.get_bit(r));
+                return Ok(pick(a.values(), unset, rows, f64::from));
+            }
             if let Some(a) = s.f64().ok().and_then(|c| c.downcast_iter().next()) {
                 let unset = |r: usize| a.validity().is_some_and(|b| !b.get_bit(r));
                 return Ok(pick(a.values(), unset, rows, |v| v));
@@ -816,9 +830,11 @@ fn numeric_series(frame: &DataFrame, name: &str) -> Result<Series, FeatureError>
             .cast(&DataType::Float64)
             .map(|s| &s / 1e6),
         // An all-unset column (JSON with no value for it) is numeric: every value unset.
-        DataType::Int64 | DataType::Float64 | DataType::Boolean | DataType::Null => {
-            s.cast(&DataType::Float64)
-        }
+        DataType::Int64
+        | DataType::Int32
+        | DataType::Float64
+        | DataType::Boolean
+        | DataType::Null => s.cast(&DataType::Float64),
         _ => return Err(FeatureError::NotNumeric(name.into())),
     }
     .map_err(|_| FeatureError::NotNumeric(name.into()))
@@ -832,6 +848,10 @@ fn category_codes(frame: &DataFrame, name: &str) -> Result<(Vec<u32>, Vec<String
     let s = col.as_materialized_series();
     Ok(if let Ok(ca) = s.i64() {
         // Ports and codes: numbered by value, written as the general path below writes them.
+        first_seen(ca.iter(), |v| {
+            v.map_or_else(|| "-".to_string(), |v| v.to_string())
+        })
+    } else if let Ok(ca) = s.i32() {
         first_seen(ca.iter(), |v| {
             v.map_or_else(|| "-".to_string(), |v| v.to_string())
         })

@@ -179,7 +179,10 @@ pub fn string_values<'a>(frame: &'a DataFrame, column: &str) -> Vec<Option<&'a s
 /// has no such integer column.
 pub fn int_values(frame: &DataFrame, column: &str) -> Option<Vec<Option<i64>>> {
     let c = frame.column(column).ok()?;
-    Some(c.i64().ok()?.iter().collect())
+    match c.dtype() {
+        DataType::Int32 => Some(c.i32().ok()?.iter().map(|v| v.map(i64::from)).collect()),
+        _ => Some(c.i64().ok()?.iter().collect()),
+    }
 }
 
 /// The name of the label column, if the log has one.

@@ -133,7 +133,7 @@ pub struct ClusterStats {
 pub fn numeric_column(frame: &DataFrame, name: &str) -> Option<Vec<Option<f64>>> {
     let s = frame.column(name).ok()?.as_materialized_series();
     let s = match s.dtype() {
-        DataType::Int64 | DataType::Float64 | DataType::Boolean => {
+        DataType::Int64 | DataType::Int32 | DataType::Float64 | DataType::Boolean => {
             s.cast(&DataType::Float64).ok()?
         }
         _ => return None,
@@ -161,7 +161,8 @@ fn numeric_at(s: &Series, rows: &[u32]) -> Vec<f64> {
 /// (text, codes of text, or integers).
 fn countable(frame: &DataFrame, name: &str) -> Option<Column> {
     let col = frame.column(name).ok()?;
-    let ok = crate::ingest::text::Texts::of(col).is_some() || col.dtype() == &DataType::Int64;
+    let ok = crate::ingest::text::Texts::of(col).is_some()
+        || matches!(col.dtype(), DataType::Int64 | DataType::Int32);
     ok.then(|| col.clone())
 }
 
@@ -179,7 +180,13 @@ fn top_values(col: &Column, rows: &[u32], n: usize) -> Vec<Count> {
             *by.entry(v.unwrap_or("-")).or_default() += 1;
         }
         by.into_iter().map(|(v, c)| (c, v.to_string())).collect()
-    } else if let Ok(ca) = taken.as_materialized_series().i64() {
+    } else if let Ok(ca) = taken
+        .as_materialized_series()
+        .cast(&DataType::Int64)
+        .as_ref()
+        .map_err(|_| ())
+        .and_then(|s| s.i64().cloned().map_err(|_| ()))
+    {
         let mut by: HashMap<Option<i64>, usize> = HashMap::new();
         for v in ca.iter() {
             *by.entry(v).or_default() += 1;
@@ -218,7 +225,7 @@ pub fn cluster_stats(
             let s = frame.column(c).ok()?.as_materialized_series();
             matches!(
                 s.dtype(),
-                DataType::Int64 | DataType::Float64 | DataType::Boolean
+                DataType::Int64 | DataType::Int32 | DataType::Float64 | DataType::Boolean
             )
             .then(|| (c, s.clone()))
         })

@@ -284,7 +284,7 @@ pub fn load_kinds(
     groups.sort_by_key(|(k, _)| KNOWN.iter().position(|n| n == k).unwrap_or(KNOWN.len()));
     let mut kinds = Vec::with_capacity(groups.len());
     for (kind, loads) in groups {
-        kinds.push((kind, assemble(loads, limits)?));
+        kinds.push((kind, super::narrow_ints(assemble(loads, limits)?)));
     }
     Ok(Logs { kinds, left_out })
 }

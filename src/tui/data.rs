@@ -138,7 +138,10 @@ impl LogInfo {
         let mut features = default_features.features.clone();
         for c in frame.columns() {
             let name = c.name().as_str();
-            let numeric = matches!(c.dtype(), DataType::Int64 | DataType::Float64);
+            let numeric = matches!(
+                c.dtype(),
+                DataType::Int64 | DataType::Int32 | DataType::Float64
+            );
             let known = features.iter().any(|f| f.column == name)
                 || ["id.orig_p", "id.resp_p", "trans_id"].contains(&name);
             if numeric && !known {
