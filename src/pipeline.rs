@@ -298,8 +298,10 @@ impl Analysis {
     /// Matrix rows in order of combined score, highest first (ties by row).
     pub fn ranking(&self) -> Vec<usize> {
         let c = &self.verdicts.combined;
+        use rayon::slice::ParallelSliceMut;
         let mut idx: Vec<usize> = (0..c.len()).collect();
-        idx.sort_by(|&a, &b| c[b].total_cmp(&c[a]).then(a.cmp(&b)));
+        // Every key differs (ties by row): an unstable sort gives the one order.
+        idx.par_sort_unstable_by(|&a, &b| c[b].total_cmp(&c[a]).then(a.cmp(&b)));
         idx
     }
 }
@@ -607,14 +609,15 @@ pub fn cluster_rows(
     } else {
         Default::default()
     };
-    cluster_rows_with(x, rows, &d, opts, cancel)
+    let rows: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+    cluster_rows_with(x, &rows, &d, opts, cancel)
 }
 
 /// [`cluster_rows`] with the distinct rows of every row of `x` found already (needed only
 /// above `opts.cluster_limit` rows).
 fn cluster_rows_with(
     x: &dyn crate::rows::Rows,
-    rows: &[usize],
+    rows: &[u32],
     distinct: &crate::rows::Distinct,
     opts: &LandscapeOptions,
     cancel: &Cancel,
@@ -626,14 +629,14 @@ fn cluster_rows_with(
         crate::cluster::ClusterError::Input(m) => PipelineError::Stage(format!("hdbscan: {m}")),
     };
     if rows.len() <= opts.cluster_limit {
-        let sub = x.gather(rows);
+        let sub = x.gather(&rows.iter().map(|&r| r as usize).collect::<Vec<_>>());
         let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
         return Ok((c.labels, c.count, None));
     }
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(opts.umap_params.seed);
     let mut pick: Vec<usize> = sample(&mut rng, rows.len(), opts.cluster_limit).into_vec();
     pick.sort_unstable();
-    let sample_rows: Vec<usize> = pick.iter().map(|&i| rows[i]).collect();
+    let sample_rows: Vec<usize> = pick.iter().map(|&i| rows[i] as usize).collect();
     let sub = x.gather(&sample_rows);
     let c = crate::cluster::hdbscan(sub.view(), &opts.hdbscan, cancel).map_err(to_err)?;
     let tree = crate::neighbors::KdTree::build(sub.view()).with_leaf_columns();
@@ -645,14 +648,17 @@ fn cluster_rows_with(
     let mut seen = vec![false; distinct.first.len()];
     let mut needed: Vec<u32> = Vec::new();
     for &r in rows {
-        let g = distinct.of[r];
+        let g = distinct.of[r as usize];
         if !std::mem::replace(&mut seen[g as usize], true) {
             needed.push(g);
         }
     }
     drop(seen);
     for block in needed.chunks(crate::rows::BLOCK) {
-        let at: Vec<usize> = block.iter().map(|&g| distinct.first[g as usize]).collect();
+        let at: Vec<usize> = block
+            .iter()
+            .map(|&g| distinct.first[g as usize] as usize)
+            .collect();
         let q = x.gather(&at);
         let q = crate::neighbors::row_major(q.view());
         let nn = tree
@@ -664,7 +670,7 @@ fn cluster_rows_with(
     }
     let labels = rows
         .iter()
-        .map(|&r| label_of[distinct.of[r] as usize])
+        .map(|&r| label_of[distinct.of[r as usize] as usize])
         .collect();
     Ok((labels, c.count, Some(opts.cluster_limit)))
 }
@@ -716,11 +722,11 @@ pub fn landscape(
         .map(|f| f.column.clone())
         .collect();
     let one = |s: Subset| -> Result<Option<SubsetClusters>, PipelineError> {
-        let rows: Vec<usize> = (0..a.matrix.rows.len())
+        let rows: Vec<u32> = (0..a.matrix.rows.len() as u32)
             .filter(|&i| match s {
                 Subset::All => true,
-                Subset::Anomalous => a.verdicts.flagged[i],
-                Subset::Normal => !a.verdicts.flagged[i],
+                Subset::Anomalous => a.verdicts.flagged[i as usize],
+                Subset::Normal => !a.verdicts.flagged[i as usize],
             })
             .collect();
         if rows.is_empty() {
@@ -728,13 +734,13 @@ pub fn landscape(
         }
         progress(LandscapeStage::Hdbscan(s));
         let (labels, count, sampled) = cluster_rows_with(x, &rows, &distinct, opts, cancel)?;
-        let frame_rows: Vec<u32> = rows.iter().map(|&i| a.matrix.rows[i]).collect();
+        let frame_rows: Vec<u32> = rows.iter().map(|&i| a.matrix.rows[i as usize]).collect();
         let stats =
             crate::cluster::stats::cluster_stats(&log.frame, &frame_rows, &labels, &numeric);
         drop(frame_rows);
         Ok(Some(SubsetClusters {
             subset: s,
-            rows: rows.into_iter().map(|i| i as u32).collect(),
+            rows,
             labels,
             count,
             sampled,
@@ -746,14 +752,13 @@ pub fn landscape(
         subsets.extend(one(Subset::All)?);
         crate::memory::release();
     }
-    // The anomalous and normal rows split the rows between them: clustered side by side,
-    // each fills the other's sequential steps, in about the memory of clustering all rows.
-    let (anomalous, normal) = rayon::join(
-        || wanted(Subset::Anomalous).then(|| one(Subset::Anomalous)),
-        || wanted(Subset::Normal).then(|| one(Subset::Normal)),
-    );
-    for r in [anomalous, normal].into_iter().flatten() {
-        subsets.extend(r?);
+    // The anomalous rows, then the normal ones: each clustering uses both cores in its
+    // searches, and side by side their copies of the rows' labels and values would add up.
+    for s in [Subset::Anomalous, Subset::Normal] {
+        if wanted(s) {
+            subsets.extend(one(s)?);
+            crate::memory::release();
+        }
     }
     crate::memory::release();
     crate::memory::trace("HDBSCAN and cluster statistics");

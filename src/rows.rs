@@ -57,7 +57,7 @@ pub struct Picked<'a> {
     /// Where the rows are.
     pub from: &'a dyn Rows,
     /// Which, in order.
-    pub at: &'a [usize],
+    pub at: &'a [u32],
 }
 
 impl Rows for Picked<'_> {
@@ -70,8 +70,34 @@ impl Rows for Picked<'_> {
     }
 
     fn gather(&self, at: &[usize]) -> Array2<f64> {
-        let at: Vec<usize> = at.iter().map(|&i| self.at[i]).collect();
+        let at: Vec<usize> = at.iter().map(|&i| self.at[i] as usize).collect();
         self.from.gather(&at)
+    }
+}
+
+/// The distinct rows seen so far by their hash, in shards by the hash's top bits: a table
+/// grows a shard at a time, so that it never holds an old and a new copy of all its
+/// entries at once (at 10M distinct rows, some 300 MB).
+#[derive(Default)]
+pub(crate) struct Seen(Vec<rustc_hash::FxHashMap<u64, u32>>);
+
+/// Shards of [`Seen`] (a power of two).
+const SEEN_SHARDS: usize = 64;
+
+impl Seen {
+    fn shard(&mut self, h: u64) -> &mut rustc_hash::FxHashMap<u64, u32> {
+        if self.0.is_empty() {
+            self.0.resize_with(SEEN_SHARDS, Default::default);
+        }
+        &mut self.0[(h >> (64 - SEEN_SHARDS.trailing_zeros())) as usize]
+    }
+
+    fn get(&mut self, h: u64) -> Option<u32> {
+        self.shard(h).get(&h).copied()
+    }
+
+    fn insert(&mut self, h: u64, id: u32) {
+        self.shard(h).insert(h, id);
     }
 }
 
@@ -79,7 +105,7 @@ impl Rows for Picked<'_> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Distinct {
     /// A row with each distinct row's values (its first), in order of first occurrence.
-    pub first: Vec<usize>,
+    pub first: Vec<u32>,
     /// The number of each row's distinct row.
     pub of: Vec<u32>,
 }
@@ -92,7 +118,7 @@ pub type NotFinite = (usize, usize, f64);
 /// but for a row whose values hash as those of a row of an earlier block without being
 /// the same, which comes after its own block's other new rows.
 pub fn distinct(rows: &dyn Rows, at: &[usize]) -> Result<Distinct, NotFinite> {
-    let mut seen = rustc_hash::FxHashMap::default();
+    let mut seen = Seen::default();
     let mut d = Distinct {
         first: Vec::new(),
         of: vec![0; at.len()],
@@ -125,8 +151,8 @@ pub(crate) fn distinct_block(
     rows: &dyn Rows,
     bx: &Array2<f64>,
     block: &[usize],
-    seen: &mut rustc_hash::FxHashMap<u64, u32>,
-    first: &mut Vec<usize>,
+    seen: &mut Seen,
+    first: &mut Vec<u32>,
     of: &mut [u32],
     row_hash: impl Fn(&[f64]) -> u64 + Sync,
 ) -> (Vec<usize>, usize) {
@@ -142,26 +168,26 @@ pub(crate) fn distinct_block(
     let mut new_rows: Vec<usize> = Vec::new();
     // Rows whose hash an earlier block's row has: compared once those rows are made.
     let mut earlier: Vec<(usize, u32)> = Vec::new();
-    let add = |p: usize, first: &mut Vec<usize>, new_rows: &mut Vec<usize>| {
-        first.push(block[p]);
+    let add = |p: usize, first: &mut Vec<u32>, new_rows: &mut Vec<usize>| {
+        first.push(block[p] as u32);
         new_rows.push(p);
         (first.len() - 1) as u32
     };
     for (p, &h) in hashes.iter().enumerate() {
-        of[p] = match seen.get(&h) {
+        of[p] = match seen.get(h) {
             None => {
                 let id = add(p, first, &mut new_rows);
                 seen.insert(h, id);
                 id
             }
-            Some(&id) if id as usize >= base => {
+            Some(id) if id as usize >= base => {
                 if same_row(row(new_rows[id as usize - base]), row(p)) {
                     id
                 } else {
                     add(p, first, &mut new_rows)
                 }
             }
-            Some(&id) => {
+            Some(id) => {
                 earlier.push((p, id));
                 continue;
             }
@@ -171,7 +197,7 @@ pub(crate) fn distinct_block(
         let made = rows.gather(
             &earlier
                 .iter()
-                .map(|&(_, id)| first[id as usize])
+                .map(|&(_, id)| first[id as usize] as usize)
                 .collect::<Vec<_>>(),
         );
         for (e, &(p, id)) in earlier.iter().enumerate() {
@@ -207,21 +233,29 @@ mod tests {
         let all: Vec<usize> = (0..n).collect();
         let d = distinct(&x, &all).expect("finite");
         let (first, of) = crate::neighbors::distinct_among(x.view(), &all);
-        assert_eq!(d.first, first);
+        let wide = |f: &[u32]| -> Vec<usize> { f.iter().map(|&i| i as usize).collect() };
+        assert_eq!(wide(&d.first), first);
         assert_eq!(d.of, of);
         for (i, &g) in d.of.iter().enumerate() {
-            assert_eq!(x.row(i), x.row(d.first[g as usize]));
+            assert_eq!(x.row(i), x.row(d.first[g as usize] as usize));
         }
         // A subset, through `Picked`.
         let some: Vec<usize> = (0..n).filter(|i| i % 3 != 1).collect();
+        let some32: Vec<u32> = some.iter().map(|&i| i as u32).collect();
         let picked = Picked {
             from: &x,
-            at: &some,
+            at: &some32,
         };
         let local: Vec<usize> = (0..some.len()).collect();
         let p = distinct(&picked, &local).expect("finite");
         let (first, of) = crate::neighbors::distinct_among(x.view(), &some);
-        assert_eq!(p.first.iter().map(|&i| some[i]).collect::<Vec<_>>(), first);
+        assert_eq!(
+            p.first
+                .iter()
+                .map(|&i| some[i as usize])
+                .collect::<Vec<_>>(),
+            first
+        );
         assert_eq!(p.of, of);
         let mut bad = x.clone();
         bad[[BLOCK + 3, 2]] = f64::NAN;

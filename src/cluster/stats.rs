@@ -145,6 +145,26 @@ pub fn numeric_column(frame: &DataFrame, name: &str) -> Option<Vec<Option<f64>>>
 /// for those rows only: a whole column as optional numbers would be 16 bytes a row, for
 /// each column and each clustering.
 fn numeric_at(s: &Series, rows: &[u32]) -> Vec<f64> {
+    // A column in one piece is read where it is: a cluster of millions of rows would
+    // otherwise be copied twice (taken, then cast) before its numbers are.
+    if s.n_chunks() == 1 {
+        macro_rules! direct {
+            ($ca:expr) => {
+                if let Some(a) = $ca.ok().and_then(|c| c.downcast_iter().next()) {
+                    let (values, valid) = (a.values(), a.validity());
+                    return rows
+                        .iter()
+                        .map(|&r| r as usize)
+                        .filter(|&r| valid.is_none_or(|b| b.get_bit(r)))
+                        .map(|r| values[r] as f64)
+                        .collect();
+                }
+            };
+        }
+        direct!(s.i64());
+        direct!(s.i32());
+        direct!(s.f64());
+    }
     let idx = IdxCa::from_vec("".into(), rows.to_vec());
     s.take(&idx)
         .ok()

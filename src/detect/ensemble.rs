@@ -1049,9 +1049,9 @@ fn run_lean_blocks(
         .map(|t| ok.iter().any(|p| p.task == t))
         .collect();
     let mut score_s = vec![0.0; tasks.len()];
-    let mut seen: rustc_hash::FxHashMap<u64, u32> = Default::default();
+    let mut seen = crate::rows::Seen::default();
     // Per distinct row: a matrix row with its values, its ranks' sum and its flags.
-    let mut first: Vec<usize> = Vec::new();
+    let mut first: Vec<u32> = Vec::new();
     let mut first_sum: Vec<f64> = Vec::new();
     let mut first_flags: Vec<u16> = Vec::new();
     let mut of = vec![0u32; rest.len()];
@@ -1111,7 +1111,7 @@ fn run_lean_blocks(
                     kept[block[p]] = v;
                 }
                 for (&i, &d) in block.iter().zip(&of[at..at + block.len()]) {
-                    kept[i] = kept[first[d as usize]];
+                    kept[i] = kept[first[d as usize] as usize];
                 }
             }
             let bit = 1u16 << part.pos;
@@ -2000,7 +2000,7 @@ mod tests {
                     hash,
                 );
                 assert_eq!(base + new.len(), first.len());
-                scored.extend(new.iter().map(|&p| block[p]));
+                scored.extend(new.iter().map(|&p| block[p] as u32));
             }
             assert_eq!(
                 scored, first,
@@ -2009,11 +2009,11 @@ mod tests {
             for (j, &i) in rest.iter().enumerate() {
                 let d = of[j] as usize;
                 assert_eq!(
-                    x.row(first[d]),
+                    x.row(first[d] as usize),
                     x.row(i),
                     "row {i} takes an equal row's result"
                 );
-                assert!(first[d] <= i);
+                assert!(first[d] as usize <= i);
             }
             // Collisions may leave copies among the rows scored, never a row unmatched;
             // without them each distinct row is scored once.

@@ -635,7 +635,24 @@ impl Results {
         let v = &analysis.verdicts;
         // Enough for the Anomalies and Hosts tabs; the flagged rows' text waits until it
         // is shown, the distributions and the evaluation until [`Results::summarise`].
-        let flagged = flagged_rows(&analysis);
+        // The flagged rows and the host rankings, side by side.
+        let (flagged, hosts) = rayon::join(
+            || flagged_rows(&analysis),
+            || {
+                // In [`UNITS`] order.
+                analysis.hosts_all().map(|list| {
+                    list.into_iter()
+                        .map(|h| HostRow {
+                            label: clean(&match &h.dst {
+                                Some(d) => format!("{} → {d}", h.host),
+                                None => h.host.clone(),
+                            }),
+                            ranked: h,
+                        })
+                        .collect()
+                })
+            },
+        );
         let timings = v
             .runs
             .iter()
@@ -650,18 +667,6 @@ impl Results {
         if cancel.is_cancelled() {
             return None;
         }
-        // In [`UNITS`] order.
-        let hosts = analysis.hosts_all().map(|list| {
-            list.into_iter()
-                .map(|h| HostRow {
-                    label: clean(&match &h.dst {
-                        Some(d) => format!("{} → {d}", h.host),
-                        None => h.host.clone(),
-                    }),
-                    ranked: h,
-                })
-                .collect()
-        });
         let warnings = crate::hosts::warnings(
             &analysis.behaviours,
             analysis.host_evidence.then_some(&analysis.evidence),

@@ -586,6 +586,7 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
         // views and clusters follow, unless a newer job is already waiting.
         if let Some((results, live, log)) = finished {
             let summarised = catch_unwind(AssertUnwindSafe(|| results.summarise(&cancel)));
+            crate::memory::release();
             crate::memory::trace("distributions and evaluation");
             if cancel.is_cancelled() {
                 continue;
@@ -1021,6 +1022,7 @@ fn run(job: &Job, cancel: &Cancel, events: &Sender<Event>) -> Result<Ran, Stop> 
         fraction: detector_fraction(total, total),
     });
     let results = Results::new(&log, &job.model, analysis, cancel, started);
+    crate::memory::release();
     crate::memory::trace("the views' data");
     crate::memory::release();
     results.map(|r| (r, live, log)).ok_or(Stop::Cancelled)
