@@ -283,12 +283,30 @@ fn log_rows(log: &Log, a: &Analysis, matrix_rows: &[usize]) -> PolarsResult<Data
         .collect();
     // Consecutive frame rows (`rows.csv` of an unfiltered log) are a slice of the frame,
     // which shares its columns instead of copying them.
-    if let (Some(&first), Some(&last)) = (idx.first(), idx.last()) {
-        if idx.windows(2).all(|w| w[1] == w[0] + 1) && last < log.frame.height() as IdxSize {
-            return Ok(log.frame.slice(i64::from(first), idx.len()));
-        }
+    let consecutive = match (idx.first(), idx.last()) {
+        (Some(&first), Some(&last)) => (idx.windows(2).all(|w| w[1] == w[0] + 1)
+            && last < log.frame.height() as IdxSize)
+            .then_some(first),
+        _ => None,
+    };
+    let mut df = match consecutive {
+        Some(first) => log.frame.slice(i64::from(first), idx.len()),
+        None => log.frame.take(&IdxCa::from_vec("idx".into(), idx))?,
+    };
+    // Integers as the log's 64-bit ones, however the log holds them
+    // ([`crate::ingest::narrow_ints`]): a Parquet export's types do not depend on its
+    // values, and one log's file reads as another's.
+    let narrow: Vec<PlSmallStr> = df
+        .columns()
+        .iter()
+        .filter(|c| c.dtype() == &DataType::Int32)
+        .map(|c| c.name().clone())
+        .collect();
+    for name in narrow {
+        let wide = df.column(&name)?.cast(&DataType::Int64)?;
+        df.with_column(wide)?;
     }
-    log.frame.take(&IdxCa::from_vec("idx".into(), idx))
+    Ok(df)
 }
 
 fn add<T: Into<polars::prelude::Column>>(df: &mut DataFrame, col: T) -> PolarsResult<()> {

@@ -986,7 +986,8 @@ impl App {
         let (Some(log), Some(f)) = (self.log.clone(), self.selected_flagged().cloned()) else {
             return;
         };
-        let score = self.results.as_ref().map_or(f64::NAN, |r| r.score(&f));
+        // The results the row is from (the previous ones while a new job runs).
+        let score = self.shown().map_or(f64::NAN, |r| r.score(&f));
         let frame = &log.frame;
         let mut fields: Vec<(String, String)> = frame
             .get_column_names()

@@ -902,10 +902,13 @@ fn evaluate(log: &Log, model: &Model, a: &Analysis, cancel: &Cancel) -> Option<E
     // at a time, then the ensemble's.
     let mut rows: Vec<Option<EvalRow>> = (0..a.verdicts.runs.len()).map(|_| None).collect();
     let all: Vec<usize> = (0..a.matrix.rows.len()).collect();
-    a.each_detector_scores(&all, cancel, |k, s| {
+    // A detector that cannot score again is left out of the table, not the others.
+    let scored = a.each_detector_scores(&all, cancel, |k, s| {
         rows[k] = Some(row(a.verdicts.runs[k].kind.name(), &s))
-    })
-    .ok()?;
+    });
+    if let Err(crate::detect::DetectError::Cancelled) = scored {
+        return None;
+    }
     let mut rows: Vec<EvalRow> = rows.into_iter().flatten().collect();
     rows.push(row("ensemble", &a.verdicts.combined));
     Some(Evaluation {

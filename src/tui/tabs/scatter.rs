@@ -82,64 +82,60 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let v = &r.analysis.verdicts;
     let n = points.nrows();
     let detectors: Vec<_> = v.runs.iter().enumerate().filter(|(_, d)| d.ok()).collect();
-    // Colour class per row and the legend, for the chosen colouring.
+    // Colour class per row and the legend, for the chosen colouring (a class is worked
+    // out for the rows drawn only: a frame of a 10M-row map draws a few tens of thousands).
     let labels = l.labels_all();
-    let (mode, classes, legend): (String, Vec<usize>, Vec<(String, Color)>) =
-        match app.scatter.colour {
-            0 => (
+    type Class<'a> = Box<dyn Fn(usize) -> usize + 'a>;
+    let verdict: Class = Box::new(|i| usize::from(v.flagged[i]));
+    let (mode, classes, legend): (String, Class, Vec<(String, Color)>) = match app.scatter.colour {
+        0 => (
+            "verdict".into(),
+            verdict,
+            vec![
+                ("normal".into(), Color::DarkGray),
+                ("anomalous".into(), Color::Red),
+            ],
+        ),
+        1 if labels.is_some() => {
+            let labels = labels.unwrap_or_default();
+            let k = l
+                .subset(crate::pipeline::Subset::All)
+                .map_or(0, |c| c.count);
+            (
+                format!("cluster ({k} clusters)"),
+                Box::new(move |i| match labels.get(i) {
+                    Some(&c) if c >= 0 => 1 + c as usize % PALETTE.len(),
+                    _ => 0,
+                }),
+                std::iter::once(("noise".to_string(), Color::DarkGray))
+                    .chain(
+                        PALETTE
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &c)| (format!("#{i}"), c)),
+                    )
+                    .collect(),
+            )
+        }
+        c => match detectors.get(c.saturating_sub(2)) {
+            Some(&(k, d)) => (
+                format!("detector {}", d.kind.name()),
+                Box::new(move |i| usize::from(v.run_flags(k, i))),
+                vec![
+                    ("not flagged".into(), Color::DarkGray),
+                    (format!("flagged by {}", d.kind.name()), Color::Red),
+                ],
+            ),
+            None => (
                 "verdict".into(),
-                v.flagged.iter().map(|&f| usize::from(f)).collect(),
+                verdict,
                 vec![
                     ("normal".into(), Color::DarkGray),
                     ("anomalous".into(), Color::Red),
                 ],
             ),
-            1 if labels.is_some() => {
-                let labels = labels.unwrap_or_default();
-                let k = l
-                    .subset(crate::pipeline::Subset::All)
-                    .map_or(0, |c| c.count);
-                (
-                    format!("cluster ({k} clusters)"),
-                    labels
-                        .iter()
-                        .map(|&c| {
-                            if c < 0 {
-                                0
-                            } else {
-                                1 + c as usize % PALETTE.len()
-                            }
-                        })
-                        .collect(),
-                    std::iter::once(("noise".to_string(), Color::DarkGray))
-                        .chain(
-                            PALETTE
-                                .iter()
-                                .enumerate()
-                                .map(|(i, &c)| (format!("#{i}"), c)),
-                        )
-                        .collect(),
-                )
-            }
-            c => match detectors.get(c.saturating_sub(2)) {
-                Some(&(k, d)) => (
-                    format!("detector {}", d.kind.name()),
-                    (0..n).map(|i| usize::from(v.run_flags(k, i))).collect(),
-                    vec![
-                        ("not flagged".into(), Color::DarkGray),
-                        (format!("flagged by {}", d.kind.name()), Color::Red),
-                    ],
-                ),
-                None => (
-                    "verdict".into(),
-                    v.flagged.iter().map(|&f| usize::from(f)).collect(),
-                    vec![
-                        ("normal".into(), Color::DarkGray),
-                        ("anomalous".into(), Color::Red),
-                    ],
-                ),
-            },
-        };
+        },
+    };
     let [head, plot] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
     let sampled = l
         .umap
@@ -203,12 +199,16 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let n_classes = legend.len().max(1);
     let mut layers: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n_classes];
     for i in (0..n).step_by(stride).filter(|&i| kept(i)) {
-        let c = classes.get(i).copied().unwrap_or(0).min(n_classes - 1);
+        let c = classes(i).min(n_classes - 1);
         layers[c].push((points[[i, 0]], points[[i, 1]]));
     }
-    // Anomalous rows are always drawn, whatever the stride.
+    // Anomalous rows are drawn beside the others' stride, up to as many again (every one
+    // when they are few: an attack of a few rows among millions must show).
     if stride > 1 && app.scatter.colour == 0 {
-        for i in (0..n).filter(|&i| v.flagged[i] && i % stride != 0 && kept(i)) {
+        let others = (0..n).filter(|&i| v.flagged[i] && i % stride != 0 && kept(i));
+        let count = others.clone().count();
+        let every = count.div_ceil(MAX_POINTS).max(1);
+        for i in others.step_by(every) {
             layers[1].push((points[[i, 0]], points[[i, 1]]));
         }
     }
