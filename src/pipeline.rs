@@ -542,6 +542,11 @@ pub struct SubsetClusters {
     pub sampled: Option<usize>,
     /// Per-cluster statistics.
     pub stats: Vec<crate::cluster::stats::ClusterStats>,
+    /// Flagged rows in each cluster of `stats` (in its order), counted once rather than
+    /// on every frame that shows them.
+    pub flagged: Vec<usize>,
+    /// Rows labelled noise.
+    pub noise: usize,
 }
 
 /// The 2-D views and the clusters of an analysis.
@@ -553,6 +558,21 @@ pub struct Landscape {
     pub umap: Option<crate::embed::Embedding>,
     /// Clusters of all, anomalous and normal rows (a subset with no rows is left out).
     pub subsets: Vec<SubsetClusters>,
+    /// The smallest and largest x and y of the PCA and of the UMAP points (the Scatter
+    /// tab's axes, found once rather than on every frame).
+    pub bounds: [[f64; 4]; 2],
+}
+
+/// The smallest and largest x, then y, of 2-D points.
+fn bounds(points: &ndarray::Array2<f64>) -> [f64; 4] {
+    let mut b = [f64::MAX, f64::MIN, f64::MAX, f64::MIN];
+    for p in points.outer_iter() {
+        b[0] = b[0].min(p[0]);
+        b[1] = b[1].max(p[0]);
+        b[2] = b[2].min(p[1]);
+        b[3] = b[3].max(p[1]);
+    }
+    b
 }
 
 impl Landscape {
@@ -738,9 +758,22 @@ pub fn landscape(
         let stats =
             crate::cluster::stats::cluster_stats(&log.frame, &frame_rows, &labels, &numeric);
         drop(frame_rows);
+        let mut by_label: std::collections::HashMap<i32, usize> = Default::default();
+        for (&i, &lab) in rows.iter().zip(&labels) {
+            if a.verdicts.flagged[i as usize] {
+                *by_label.entry(lab).or_default() += 1;
+            }
+        }
+        let flagged = stats
+            .iter()
+            .map(|c| by_label.get(&c.cluster).copied().unwrap_or(0))
+            .collect();
+        let noise = labels.iter().filter(|&&x| x < 0).count();
         Ok(Some(SubsetClusters {
             subset: s,
             rows,
+            flagged,
+            noise,
             labels,
             count,
             sampled,
@@ -762,5 +795,14 @@ pub fn landscape(
     }
     crate::memory::release();
     crate::memory::trace("HDBSCAN and cluster statistics");
-    Ok(Landscape { pca, umap, subsets })
+    let bounds = [
+        bounds(&pca.points),
+        umap.as_ref().map_or([0.0; 4], |u| bounds(&u.points)),
+    ];
+    Ok(Landscape {
+        pca,
+        umap,
+        subsets,
+        bounds,
+    })
 }

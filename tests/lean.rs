@@ -183,6 +183,25 @@ fn a_lean_analysis_embeds_and_clusters_as_a_held_one() {
             assert_eq!(a.count, b.count, "{what}: {:?} clusters", a.subset);
             assert_eq!(a.sampled, b.sampled, "{what}: {:?} sample", a.subset);
         }
+        // What the tabs read instead of passing over every row each frame: each
+        // cluster's flagged rows, the noise, the axes' bounds.
+        for c in &f.subsets {
+            for (s, &k) in c.stats.iter().zip(&c.flagged) {
+                let want = c
+                    .rows
+                    .iter()
+                    .zip(&c.labels)
+                    .filter(|&(&i, &l)| l == s.cluster && full.verdicts.flagged[i as usize])
+                    .count();
+                assert_eq!(k, want, "{what}: flagged in cluster {}", s.cluster);
+            }
+            assert_eq!(c.noise, c.labels.iter().filter(|&&l| l < 0).count());
+        }
+        for (b, p) in f.bounds.iter().zip([&f.pca.points, &fu.points]) {
+            let min = |k: usize| p.column(k).iter().copied().fold(f64::MAX, f64::min);
+            let max = |k: usize| p.column(k).iter().copied().fold(f64::MIN, f64::max);
+            assert_eq!(*b, [min(0), max(0), min(1), max(1)], "{what}: bounds");
+        }
         let all = f.subset(zsift::pipeline::Subset::All).unwrap();
         assert!(all.count > 1, "{what}: clusters found");
         assert_eq!(all.sampled.is_some(), what == "sampled");

@@ -49,10 +49,10 @@ impl Clusters {
 /// Draws the tab.
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let th = Theme::of(app);
-    let Some(r) = &app.results else {
+    if app.results.is_none() {
         pending(app, f, area);
         return;
-    };
+    }
     let subset = app.clusters.subset;
     let mut head = vec![Line::from(vec![
         Span::styled(format!("{} rows", app.clusters.subset.name()), th.title()),
@@ -72,7 +72,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         f.render_widget(Paragraph::new(head), area);
         return;
     };
-    let noise = c.labels.iter().filter(|&&x| x < 0).count();
+    let noise = c.noise;
     let mut info = format!(
         "HDBSCAN (min cluster size 10): {} clusters, {} noise rows of {}",
         c.count,
@@ -85,17 +85,21 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         ));
     }
     head.push(Line::styled(info, th.dim()));
-    // Anomalous share per cluster, and its rows in a query's view.
+    // Anomalous share per cluster (counted with the clustering), and its rows in a
+    // query's view (counted while a view narrows the rows).
     let view = app.table.view.as_deref();
-    let mut flagged: HashMap<i32, usize> = HashMap::new();
+    let flagged: HashMap<i32, usize> = c
+        .stats
+        .iter()
+        .zip(&c.flagged)
+        .map(|(s, &n)| (s.cluster, n))
+        .collect();
     let mut in_view: HashMap<i32, usize> = HashMap::new();
-    for (&i, &lab) in c.rows.iter().zip(&c.labels) {
-        let i = i as usize;
-        if r.analysis.verdicts.flagged[i] {
-            *flagged.entry(lab).or_default() += 1;
-        }
-        if view.is_some_and(|v| v.get(i).copied().unwrap_or(false)) {
-            *in_view.entry(lab).or_default() += 1;
+    if let Some(v) = view {
+        for (&i, &lab) in c.rows.iter().zip(&c.labels) {
+            if v.get(i as usize).copied().unwrap_or(false) {
+                *in_view.entry(lab).or_default() += 1;
+            }
         }
     }
     // While a query narrows the view, the clusters that hold its rows.

@@ -75,9 +75,9 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     };
-    let (points, name) = match (&l.umap, app.scatter.umap) {
-        (Some(u), true) => (&u.points, "UMAP"),
-        _ => (&l.pca.points, "PCA"),
+    let (points, name, bounds) = match (&l.umap, app.scatter.umap) {
+        (Some(u), true) => (&u.points, "UMAP", l.bounds[1]),
+        _ => (&l.pca.points, "PCA", l.bounds[0]),
     };
     let v = &r.analysis.verdicts;
     let n = points.nrows();
@@ -186,13 +186,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     if plot.width < 4 || plot.height < 2 || n == 0 {
         return;
     }
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for p in points.outer_iter() {
-        x0 = x0.min(p[0]);
-        x1 = x1.max(p[0]);
-        y0 = y0.min(p[1]);
-        y1 = y1.max(p[1]);
-    }
+    let [x0, x1, y0, y1] = bounds;
     let pad = |a: f64, b: f64| if b > a { (b - a) * 0.02 } else { 1.0 };
     let (px, py) = (pad(x0, x1), pad(y0, y1));
     let stride = n.div_ceil(MAX_POINTS).max(1);
@@ -205,11 +199,13 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     // Anomalous rows are drawn beside the others' stride, up to as many again (every one
     // when they are few: an attack of a few rows among millions must show).
     if stride > 1 && app.scatter.colour == 0 {
-        let others = (0..n).filter(|&i| v.flagged[i] && i % stride != 0 && kept(i));
-        let count = others.clone().count();
-        let every = count.div_ceil(MAX_POINTS).max(1);
-        for i in others.step_by(every) {
-            layers[1].push((points[[i, 0]], points[[i, 1]]));
+        // From the list of flagged rows, a stride of it: no pass over every row.
+        let every = r.flagged.len().div_ceil(MAX_POINTS).max(1);
+        for f in r.flagged.iter().step_by(every) {
+            let i = f.i();
+            if i < n && i % stride != 0 && kept(i) {
+                layers[1].push((points[[i, 0]], points[[i, 1]]));
+            }
         }
     }
     let selected = app
