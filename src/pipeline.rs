@@ -616,16 +616,8 @@ pub fn cluster_rows(
     opts: &LandscapeOptions,
     cancel: &Cancel,
 ) -> Result<(Vec<i32>, usize, Option<usize>), PipelineError> {
-    let distinct = || {
-        let all: Vec<usize> = (0..x.count()).collect();
-        crate::rows::distinct(x, &all).map_err(|(r, c, v)| {
-            PipelineError::Stage(format!(
-                "hdbscan: value {v} at row {r}, column {c} is not a finite number"
-            ))
-        })
-    };
     let d = if rows.len() > opts.cluster_limit {
-        distinct()?
+        crate::rows::distinct_all(x).map_err(|e| PipelineError::Stage(format!("hdbscan: {e}")))?
     } else {
         Default::default()
     };
@@ -718,11 +710,7 @@ pub fn landscape(
     let n = a.matrix.rows.len();
     let wanted = |s: Subset| opts.subsets.contains(&s);
     let distinct = if opts.umap || (n > opts.cluster_limit && !opts.subsets.is_empty()) {
-        crate::rows::distinct(x, &(0..n).collect::<Vec<_>>()).map_err(|(r, c, v)| {
-            PipelineError::Stage(format!(
-                "value {v} at row {r}, column {c} is not a finite number"
-            ))
-        })?
+        crate::rows::distinct_all(x).map_err(|e| PipelineError::Stage(e.to_string()))?
     } else {
         Default::default()
     };

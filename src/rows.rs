@@ -110,8 +110,44 @@ pub struct Distinct {
     pub of: Vec<u32>,
 }
 
-/// A value that is not a finite number: row, column, value.
-pub type NotFinite = (usize, usize, f64);
+/// A value that is not a finite number, and where it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NotFinite {
+    /// Its row.
+    pub row: usize,
+    /// Its column.
+    pub column: usize,
+    /// The value.
+    pub value: f64,
+}
+
+impl std::fmt::Display for NotFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "value {} at row {}, column {} is not a finite number",
+            self.value, self.row, self.column
+        )
+    }
+}
+
+/// The first value of the made rows `bx` that is not a finite number, its row named by
+/// `row_of` (from its place in `bx`).
+pub fn check_finite(bx: &Array2<f64>, row_of: impl Fn(usize) -> usize) -> Result<(), NotFinite> {
+    match bx.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((r, column), &value)) => Err(NotFinite {
+            row: row_of(r),
+            column,
+            value,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// [`distinct`] among every row of `rows`.
+pub fn distinct_all(rows: &dyn Rows) -> Result<Distinct, NotFinite> {
+    distinct(rows, &(0..rows.count()).collect::<Vec<_>>())
+}
 
 /// The distinct rows among the rows `at` of `rows` (the rows made a block at a time), or
 /// the first value that is not a finite number. Numbered in order of first occurrence,
@@ -125,9 +161,7 @@ pub fn distinct(rows: &dyn Rows, at: &[usize]) -> Result<Distinct, NotFinite> {
     };
     for (b, block) in at.chunks(BLOCK).enumerate() {
         let bx = rows.gather(block);
-        if let Some(((r, c), &v)) = bx.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err((block[r], c, v));
-        }
+        check_finite(&bx, |r| block[r])?;
         distinct_block(
             rows,
             &bx,
@@ -260,6 +294,6 @@ mod tests {
         let mut bad = x.clone();
         bad[[BLOCK + 3, 2]] = f64::NAN;
         let e = distinct(&bad, &all).expect_err("a NaN");
-        assert_eq!((e.0, e.1), (BLOCK + 3, 2));
+        assert_eq!((e.row, e.column), (BLOCK + 3, 2));
     }
 }

@@ -70,12 +70,7 @@ pub fn pca_rows(x: &dyn Rows, cancel: &Cancel) -> Result<Projection, EmbedError>
         cancel.check()?;
         let start = r.start;
         let b = gather(r);
-        if let Some(((i, j), v)) = b.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(input(format!(
-                "value {v} at row {}, column {j} is not a finite number",
-                start + i
-            )));
-        }
+        crate::rows::check_finite(&b, |i| start + i).map_err(|e| input(e.to_string()))?;
         for row in b.outer_iter() {
             for (s, v) in sum.iter_mut().zip(row) {
                 *s += v;

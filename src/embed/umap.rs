@@ -136,12 +136,10 @@ pub fn umap_rows(
 ) -> Result<Embedding, EmbedError> {
     check(x, params)?;
     // Identical rows are embedded once and share their position.
-    let all: Vec<usize> = (0..x.count()).collect();
-    let d = crate::rows::distinct(x, &all).map_err(|(r, c, v)| EmbedError::Input {
+    let d = crate::rows::distinct_all(x).map_err(|e| EmbedError::Input {
         method: "umap",
-        reason: format!("value {v} at row {r}, column {c} is not a finite number"),
+        reason: e.to_string(),
     })?;
-    drop(all);
     umap_with(x, &d, params, cancel)
 }
 
