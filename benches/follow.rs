@@ -381,7 +381,9 @@ fn update_cost(header: &str, rows: &[String]) {
             .expect("results");
         let t2 = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        r.summarise(&Cancel::new());
+        let c = Cancel::new();
+        r.summarise(&c);
+        r.evaluate_detectors(&c);
         let t3 = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let _ = zsift::tui::data::LogInfo::new(&log, "x");

@@ -357,8 +357,22 @@ impl Numbers {
         match self {
             Numbers::Kept(v) => at.iter().map(|&i| v[i]).collect(),
             Numbers::Column { whole, rows, .. } => {
-                // The rows first, then their values: a cast of the whole column for each
-                // block would cost what the block saves.
+                // A column of numbers in one piece is read where it is, at the rows' frame
+                // rows, as `numeric_at` reads it: taking the rows first would copy them
+                // (with their validity) only to read them again.
+                let direct = whole.n_chunks() == 1
+                    && matches!(
+                        whole.dtype(),
+                        DataType::Int64 | DataType::Int32 | DataType::Float64
+                    );
+                if direct {
+                    let frame_rows: Vec<u32> = at.iter().map(|&i| rows[i]).collect();
+                    if let Some(v) = numeric_of(whole, &frame_rows) {
+                        return v;
+                    }
+                }
+                // Otherwise the rows first, then their values: a cast of the whole column
+                // for each block would cost what the block saves.
                 let idx: Vec<IdxSize> = at.iter().map(|&i| rows[i] as IdxSize).collect();
                 let all: Vec<u32> = (0..at.len() as u32).collect();
                 whole
@@ -1250,7 +1264,8 @@ mod tests {
         let frame = df!(
             "duration" => [Some(1.5), None, Some(f64::INFINITY), Some(100.0), Some(0.25)],
             "orig_bytes" => [Some(10i64), Some(20), None, Some(40), Some(1 << 40)],
-            "ts" => [Some(1_700_000_000_250_000i64), None, Some(3), Some(0), Some(-5)]
+            "ts" => [Some(1_700_000_000_250_000i64), None, Some(3), Some(0), Some(-5)],
+            "orig_pkts" => [Some(3i32), None, Some(i32::MAX), Some(-1), Some(7)]
         )
         .unwrap();
         let mut frame = frame;
@@ -1261,17 +1276,19 @@ mod tests {
             .unwrap();
         frame.with_column(ts).unwrap();
         let opts = FeatureOptions {
-            features: FeatureOptions::parse_features("duration,orig_bytes,ts", &frame).unwrap(),
+            features: FeatureOptions::parse_features("duration,orig_bytes,ts,orig_pkts", &frame)
+                .unwrap(),
             scaling: Scaling::Max,
             nulls: Nulls::Zero,
         };
         // Rows out of order and one left out, as a filter leaves them.
         let m = build(&frame, &[4, 0, 2, 1], None, &opts, None).unwrap();
         // Unset and non-finite values as 0, times in seconds.
-        let want: [[f64; 4]; 3] = [
+        let want: [[f64; 4]; 4] = [
             [0.25, 1.5, 0.0, 0.0],
             [(1u64 << 40) as f64, 10.0, 0.0, 20.0],
             [-5.0 * (1.0 / 1e6), 1_700_000_000.25, 3.0 * (1.0 / 1e6), 0.0],
+            [7.0, 3.0, i32::MAX as f64, 0.0],
         ];
         for (j, want) in want.iter().enumerate() {
             let Raw::Num(v) = &m.raw[j] else {

@@ -344,3 +344,85 @@ fn saved(fit: &Log, model: &Model) -> Vec<u8> {
     };
     modelfile::encode(&live.saved(info)).unwrap()
 }
+
+/// The UI's evaluation against the labels: the ensemble's row comes with the histograms,
+/// each detector's (its scores made again) only when asked for, after the 2-D views; both
+/// equal ROC-AUC and precision at k of the scores an analysis holding them gives.
+#[test]
+fn the_ui_evaluates_the_ensemble_first_and_each_detector_after() {
+    use std::sync::Arc;
+    use zsift::tui::data::Results;
+    let log = Arc::new(log());
+    let c = Cancel::new();
+    let mut m = Model::default();
+    m.ensemble.fit_limit = Some(1000);
+    let full = held(&log, &m);
+    let views = zsift::pipeline::analyze_views(&log, &m, &c, &|_| {}).unwrap();
+    assert!(views.verdicts.runs.iter().all(|r| r.scores.is_empty()));
+    let r = Results::new(&log, &m, views, &c, std::time::Instant::now()).unwrap();
+    assert!(r.evaluation().is_none() && !r.detectors_pending());
+    assert!(r.summarise(&c));
+    let ev = r.evaluation().expect("a labelled log is evaluated");
+    assert!(ev.detectors().is_none() && r.detectors_pending());
+    let truth = zsift::eval::truth(&log.frame, &m.label_column, &full.matrix.rows);
+    let count = |t: bool| truth.iter().filter(|v| **v == Some(t)).count();
+    assert_eq!((ev.positives, ev.negatives), (count(true), count(false)));
+    assert!(ev.positives > 0 && ev.negatives > 0);
+    let judged = |scores: &[f64]| zsift::eval::auc_and_precision(scores, &truth);
+    assert_eq!(
+        (ev.ensemble.auc, ev.ensemble.precision),
+        judged(&full.verdicts.combined)
+    );
+    assert!(r.evaluate_detectors(&c));
+    assert!(!r.detectors_pending());
+    let rows = ev.detectors().expect("each detector's rows");
+    assert_eq!(rows.len(), full.verdicts.runs.len());
+    for (row, run) in rows.iter().zip(&full.verdicts.runs) {
+        assert_eq!(row.name, run.kind.name());
+        assert_eq!(run.scores.len(), truth.len(), "{}: held scores", row.name);
+        assert_eq!(
+            (row.auc, row.precision),
+            judged(&run.scores),
+            "{}",
+            row.name
+        );
+    }
+    assert_eq!(ev.detector_sample(), None, "every row judged");
+    // Asked again, nothing is scored again.
+    assert!(r.evaluate_detectors(&c));
+    assert_eq!(ev.detectors().unwrap().len(), rows.len());
+
+    // Above the limit each detector is judged on a seeded sample of rows, the ensemble
+    // still on every row.
+    let n = truth.len();
+    let limit = n / 3;
+    let at = zsift::eval::sample_rows(n, limit).expect("sampled");
+    assert_eq!(at.len(), limit);
+    assert!(at.windows(2).all(|w| w[0] < w[1]) && at[limit - 1] < n);
+    assert_eq!(
+        zsift::eval::sample_rows(n, limit).as_ref(),
+        Some(&at),
+        "seeded"
+    );
+    assert_eq!(zsift::eval::sample_rows(n, n), None);
+    let views = zsift::pipeline::analyze_views(&log, &m, &c, &|_| {}).unwrap();
+    let r = Results::new(&log, &m, views, &c, std::time::Instant::now()).unwrap();
+    assert!(r.summarise(&c) && r.evaluate_detectors_within(limit, &c));
+    let ev = r.evaluation().unwrap();
+    let t: Vec<Option<bool>> = at.iter().map(|&i| truth[i]).collect();
+    let malicious = t.iter().filter(|v| **v == Some(true)).count();
+    assert_eq!(ev.detector_sample(), Some((limit, malicious)));
+    assert_eq!(
+        (ev.ensemble.auc, ev.ensemble.precision),
+        judged(&full.verdicts.combined)
+    );
+    for (row, run) in ev.detectors().unwrap().iter().zip(&full.verdicts.runs) {
+        let s: Vec<f64> = at.iter().map(|&i| run.scores[i]).collect();
+        assert_eq!(
+            (row.auc, row.precision),
+            zsift::eval::auc_and_precision(&s, &t),
+            "{}: on the sample",
+            row.name
+        );
+    }
+}

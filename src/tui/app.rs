@@ -289,6 +289,9 @@ pub struct App {
     pub landscape_step: Option<String>,
     /// Why the embedding/clustering stage failed, if it did.
     pub landscape_error: Option<String>,
+    /// Whether each detector's evaluation against the labels is being made (after the
+    /// 2-D views).
+    pub evaluating: bool,
     /// The tab shown.
     pub tab: Tab,
     /// Anomalies tab.
@@ -389,6 +392,7 @@ impl App {
             results: None,
             landscape: None,
             landscape_step: None,
+            evaluating: false,
             landscape_error: None,
             tab: Tab::Anomalies,
             table: Table::new(),
@@ -453,6 +457,7 @@ impl App {
         (self.log.is_none() && self.load_error.is_none())
             || self.job.as_ref().is_some_and(|j| j.running)
             || self.landscape_step.is_some()
+            || self.evaluating
     }
 
     /// Starts a job for the current model (none before the log is loaded).
@@ -466,6 +471,7 @@ impl App {
         self.landscape = None;
         self.landscape_step = None;
         self.landscape_error = None;
+        self.evaluating = false;
         self.job = Some(JobState {
             stage: Stage::Queued,
             fraction: 0.0,
@@ -542,6 +548,13 @@ impl App {
             Event::Summarised { .. } => {
                 self.hist.feature = self.hist.feature.min(self.n_features().saturating_sub(1));
             }
+            Event::Evaluating { .. } => self.evaluating = true,
+            Event::Evaluated { error, .. } => {
+                self.evaluating = false;
+                if let Some(e) = error {
+                    self.status = Some(format!("each detector's evaluation: {}", clean(&e)));
+                }
+            }
             Event::Landscape { result, .. } => {
                 self.landscape_step = None;
                 match result {
@@ -580,6 +593,7 @@ impl App {
                 self.landscape_error = None;
                 self.table.new_from = None;
                 self.landscape_step = Some("histograms".into());
+                self.evaluating = false;
                 self.results = Some(results);
                 self.previous = None;
                 let q = self.table.query.clone();
@@ -622,6 +636,7 @@ impl App {
             }
             Event::Failed { error, .. } => {
                 self.landscape_step = None;
+                self.evaluating = false;
                 self.restore_following();
                 if let Some(f) = self.follow.as_mut().filter(|f| f.generation.is_none()) {
                     f.note =

@@ -298,14 +298,40 @@ pub struct EvalRow {
 }
 
 /// The evaluation against the log's labels.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Evaluation {
     /// Rows labelled malicious.
     pub positives: usize,
     /// Rows labelled otherwise (background left out).
     pub negatives: usize,
-    /// Per detector, then the ensemble.
-    pub rows: Vec<EvalRow>,
+    /// The ensemble's combined score.
+    pub ensemble: EvalRow,
+    /// Per detector, once [`Results::evaluate_detectors`] ran: each detector scores
+    /// the rows again when the analysis keeps no detector's scores, which on a large log
+    /// takes longer than the 2-D views, so it comes after them.
+    detectors: OnceLock<DetectorEval>,
+}
+
+/// Each detector's evaluation.
+#[derive(Debug)]
+struct DetectorEval {
+    rows: Vec<EvalRow>,
+    /// The rows and the malicious rows of the sample it was made on, when sampled
+    /// ([`eval::DETECTOR_SAMPLE`]).
+    sample: Option<(usize, usize)>,
+}
+
+impl Evaluation {
+    /// Each detector's row, once worked out.
+    pub fn detectors(&self) -> Option<&[EvalRow]> {
+        self.detectors.get().map(|d| d.rows.as_slice())
+    }
+
+    /// The rows and the malicious rows of the seeded sample each detector's evaluation was
+    /// made on, when the log has more than [`eval::DETECTOR_SAMPLE`] rows.
+    pub fn detector_sample(&self) -> Option<(usize, usize)> {
+        self.detectors.get().and_then(|d| d.sample)
+    }
 }
 
 /// The distribution of one feature over normal and anomalous rows.
@@ -688,14 +714,15 @@ impl Results {
         })
     }
 
-    /// Works out the features' distributions (Histograms tab) and the evaluation against
-    /// the labels (Overview), after the first anomalies are on screen; false if
-    /// cancelled meanwhile.
+    /// Works out the features' distributions (Histograms tab) and the ensemble's
+    /// evaluation against the labels (Overview), after the first anomalies are on screen;
+    /// false if cancelled meanwhile. Each detector's evaluation waits for
+    /// [`Results::evaluate_detectors`].
     pub fn summarise(&self, cancel: &Cancel) -> bool {
         use rayon::prelude::*;
         let a = &self.analysis;
         // One after the other, each in parallel: side by side, their copies of every
-        // row's values (a feature's, a detector's scores) would add up.
+        // row's values would add up.
         let dists = a
             .matrix
             .features
@@ -708,16 +735,13 @@ impl Results {
                 })
             })
             .collect::<Option<Vec<_>>>();
-        let evaluation = dists
-            .as_ref()
-            .and_then(|_| evaluate(&self.log, &self.model, a, cancel));
         let Some(dists) = dists.filter(|_| !cancel.is_cancelled()) else {
             return false;
         };
+        let evaluation = evaluate(&self.log, &self.model, a);
         let upside_down = evaluation
             .as_ref()
-            .and_then(|e| e.rows.last())
-            .and_then(|r| r.auc)
+            .and_then(|e| e.ensemble.auc)
             .filter(|&a| a < 0.5)
             .map(|auc| {
                 format!(
@@ -732,6 +756,49 @@ impl Results {
             evaluation,
             timeline,
             upside_down,
+        });
+        true
+    }
+
+    /// Whether the evaluation waits for each detector's rows
+    /// ([`Results::evaluate_detectors`]).
+    pub fn detectors_pending(&self) -> bool {
+        self.evaluation().is_some_and(|e| e.detectors().is_none())
+    }
+
+    /// Adds each detector's row to the evaluation (after [`Results::summarise`]; nothing to
+    /// do without labels): the detectors' scores, scored again a detector at a time when
+    /// the analysis keeps none, on every row or on a seeded sample of
+    /// [`eval::DETECTOR_SAMPLE`] rows. False if cancelled meanwhile.
+    pub fn evaluate_detectors(&self, cancel: &Cancel) -> bool {
+        self.evaluate_detectors_within(eval::DETECTOR_SAMPLE, cancel)
+    }
+
+    /// [`Results::evaluate_detectors`] on a seeded sample of `limit` rows
+    /// ([`eval::sample_rows`]) when there are more.
+    pub fn evaluate_detectors_within(&self, limit: usize, cancel: &Cancel) -> bool {
+        let Some(ev) = self.evaluation().filter(|e| e.detectors().is_none()) else {
+            return true;
+        };
+        let a = &self.analysis;
+        let n = a.matrix.rows.len();
+        let sampled = eval::sample_rows(n, limit);
+        let at = sampled.unwrap_or_else(|| (0..n).collect());
+        let frame_rows: Vec<u32> = at.iter().map(|&i| a.matrix.rows[i]).collect();
+        let truth = eval::truth(&self.log.frame, &self.model.label_column, &frame_rows);
+        drop(frame_rows);
+        let mut rows: Vec<Option<EvalRow>> = (0..a.verdicts.runs.len()).map(|_| None).collect();
+        // A detector that cannot score again is left out of the table, not the others.
+        let scored = a.each_detector_scores(&at, cancel, |k, s| {
+            rows[k] = Some(eval_row(a.verdicts.runs[k].kind.name(), &s, &truth))
+        });
+        if matches!(scored, Err(crate::detect::DetectError::Cancelled)) || cancel.is_cancelled() {
+            return false;
+        }
+        let positives = truth.iter().filter(|t| **t == Some(true)).count();
+        let _ = ev.detectors.set(DetectorEval {
+            rows: rows.into_iter().flatten().collect(),
+            sample: (at.len() < n).then_some((at.len(), positives)),
         });
         true
     }
@@ -883,39 +950,31 @@ impl Results {
     }
 }
 
-fn evaluate(log: &Log, model: &Model, a: &Analysis, cancel: &Cancel) -> Option<Evaluation> {
+/// The ensemble's evaluation against the labels (`None` without malicious and other
+/// rows); each detector's follows ([`Results::evaluate_detectors`]).
+fn evaluate(log: &Log, model: &Model, a: &Analysis) -> Option<Evaluation> {
     let truth = eval::truth(&log.frame, &model.label_column, &a.matrix.rows);
     let positives = truth.iter().filter(|t| **t == Some(true)).count();
     let negatives = truth.iter().filter(|t| **t == Some(false)).count();
     if positives == 0 || negatives == 0 {
         return None;
     }
-    let row = |name: &str, scores: &[f64]| {
-        let (auc, precision) = eval::auc_and_precision(scores, &truth);
-        EvalRow {
-            name: name.to_string(),
-            auc,
-            precision,
-        }
-    };
-    // Each detector's scores (scored again when the analysis holds none), one detector
-    // at a time, then the ensemble's.
-    let mut rows: Vec<Option<EvalRow>> = (0..a.verdicts.runs.len()).map(|_| None).collect();
-    let all: Vec<usize> = (0..a.matrix.rows.len()).collect();
-    // A detector that cannot score again is left out of the table, not the others.
-    let scored = a.each_detector_scores(&all, cancel, |k, s| {
-        rows[k] = Some(row(a.verdicts.runs[k].kind.name(), &s))
-    });
-    if let Err(crate::detect::DetectError::Cancelled) = scored {
-        return None;
-    }
-    let mut rows: Vec<EvalRow> = rows.into_iter().flatten().collect();
-    rows.push(row("ensemble", &a.verdicts.combined));
     Some(Evaluation {
         positives,
         negatives,
-        rows,
+        ensemble: eval_row("ensemble", &a.verdicts.combined, &truth),
+        detectors: OnceLock::new(),
     })
+}
+
+/// ROC-AUC and precision at k of one scorer.
+fn eval_row(name: &str, scores: &[f64], truth: &[Option<bool>]) -> EvalRow {
+    let (auc, precision) = eval::auc_and_precision(scores, truth);
+    EvalRow {
+        name: name.to_string(),
+        auc,
+        precision,
+    }
 }
 
 /// sign(x)·log10(1 + |x|): a log scale that keeps 0 and negatives.

@@ -174,7 +174,7 @@ pub enum Event {
         /// What it found.
         results: Arc<Results>,
     },
-    /// A finished job's distributions and evaluation are ready.
+    /// A finished job's distributions and its ensemble's evaluation are ready.
     Summarised {
         /// The job.
         generation: u64,
@@ -185,6 +185,18 @@ pub enum Event {
         generation: u64,
         /// The step (`PCA`, `UMAP`, `HDBSCAN (all rows)`...).
         step: String,
+    },
+    /// Each detector's evaluation against the labels began (after the 2-D views).
+    Evaluating {
+        /// The job.
+        generation: u64,
+    },
+    /// Each detector's evaluation against the labels ended.
+    Evaluated {
+        /// The job.
+        generation: u64,
+        /// Why it could not be made, if it could not.
+        error: Option<String>,
     },
     /// The embedding and clustering stage of a finished job ended.
     Landscape {
@@ -245,6 +257,8 @@ impl Event {
             | Event::Summarised { generation }
             | Event::LandscapeStage { generation, .. }
             | Event::Landscape { generation, .. }
+            | Event::Evaluating { generation }
+            | Event::Evaluated { generation, .. }
             | Event::Failed { generation, .. }
             | Event::Grew { generation, .. }
             | Event::FollowFailed { generation, .. }
@@ -582,12 +596,13 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
             }
             continue;
         }
-        // The anomalies are on screen; the distributions and the evaluation, then the 2-D
-        // views and clusters follow, unless a newer job is already waiting.
+        // The anomalies are on screen; the distributions and the ensemble's evaluation,
+        // then the 2-D views and clusters, then each detector's evaluation follow, unless
+        // a newer job is already waiting.
         if let Some((results, live, log)) = finished {
             let summarised = catch_unwind(AssertUnwindSafe(|| results.summarise(&cancel)));
             crate::memory::release();
-            crate::memory::trace("distributions and evaluation");
+            crate::memory::trace("distributions");
             if cancel.is_cancelled() {
                 continue;
             }
@@ -613,6 +628,23 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
                 .is_err()
             {
                 return;
+            }
+            if results.detectors_pending() {
+                if events.send(Event::Evaluating { generation }).is_err() {
+                    return;
+                }
+                let outcome =
+                    catch_unwind(AssertUnwindSafe(|| results.evaluate_detectors(&cancel)));
+                crate::memory::release();
+                crate::memory::trace("each detector's evaluation");
+                let error = match outcome {
+                    Ok(false) => continue,
+                    Ok(true) => None,
+                    Err(p) => Some(format!("internal error: {}", panic_text(&p))),
+                };
+                if events.send(Event::Evaluated { generation, error }).is_err() {
+                    return;
+                }
             }
             // Following: the rows that arrive, scored by this job's model, until a newer
             // job supersedes it.
@@ -872,7 +904,7 @@ fn follow_loop(
             let Some(results) = Results::new(&log, &job.model, analysis, cancel, t) else {
                 return Ok(None);
             };
-            if !results.summarise(cancel) {
+            if !results.summarise(cancel) || !results.evaluate_detectors(cancel) {
                 return Ok(None);
             }
             let info = Arc::new(LogInfo::new(&log, &following.name));

@@ -146,13 +146,30 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                         th.dim(),
                     ));
                     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
-                    for e in &ev.rows {
+                    let detectors = ev.detectors();
+                    for e in detectors.unwrap_or_default().iter().chain([&ev.ensemble]) {
                         right.push(Line::raw(format!(
                             "{:<9} {:>8} {:>8}",
                             e.name,
                             opt(e.auc),
                             opt(e.precision)
                         )));
+                    }
+                    if detectors.is_none() {
+                        right.push(Line::styled(
+                            "each detector's: after the 2-D views",
+                            th.dim(),
+                        ));
+                    }
+                    if let Some((rows, malicious)) = ev.detector_sample() {
+                        right.push(Line::styled(
+                            format!(
+                                "each detector's on a sample of {} rows ({} malicious)",
+                                count(rows),
+                                count(malicious)
+                            ),
+                            th.dim(),
+                        ));
                     }
                 }
                 None if info.label_column.is_some() => right.push(Line::styled(

@@ -299,6 +299,13 @@ fn job_spans(app: &App) -> Vec<Span<'static>> {
                 Span::styled(format!("done {:.2} s", r.seconds), th.dim()),
                 Span::styled(format!(" · {} 2-D views: {step}", spinner(secs)), th.warn()),
             ],
+            (Some(r), None) if app.evaluating => vec![
+                Span::styled(format!("done {:.2} s", r.seconds), th.dim()),
+                Span::styled(
+                    format!(" · {} each detector's evaluation", spinner(secs)),
+                    th.warn(),
+                ),
+            ],
             (Some(r), None) => vec![Span::styled(format!("done {:.2} s", r.seconds), th.dim())],
             (None, _) => vec![Span::styled("stopped", th.dim())],
         };
