@@ -176,6 +176,27 @@ fn several_files_load_as_one_with_a_file_column() {
     assert_eq!(files[0].count, 360);
     assert!(files[0].value.ends_with("zat/conn.log"));
     assert_eq!(files[1].count, 50);
+    // Numbers, times and dictionary codes are held in one piece (read where they are);
+    // plain text may stay in the files' pieces.
+    let mut one_piece = 0;
+    for c in log.frame.columns() {
+        if c.dtype() != &polars::prelude::DataType::String {
+            assert_eq!(c.n_chunks(), 1, "{}: {:?}", c.name(), c.dtype());
+            one_piece += 1;
+        }
+    }
+    assert!(one_piece >= 10, "{one_piece} columns");
+    // The values are those of the file loaded alone.
+    let alone = ingest::load(&[common::data("zat/conn.log")]).unwrap();
+    for c in alone.frame.columns() {
+        let joined = log.frame.column(c.name()).unwrap().head(Some(360));
+        let same = c.as_materialized_series().cast(joined.dtype()).unwrap();
+        assert!(
+            same.equals_missing(joined.as_materialized_series()),
+            "{}",
+            c.name()
+        );
+    }
 }
 
 const HEADER: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\torig_bytes\ttunnel_parents\n#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\tset[string]\n";
@@ -541,21 +562,25 @@ fn cells_read_by_chunk_are_the_cells() {
         common::data("zat/dns.log"),
     ])
     .unwrap();
-    let first = log
-        .frame
-        .column("ts")
-        .unwrap()
-        .as_materialized_series()
-        .n_chunks();
-    assert!(first >= 3, "{first} chunks");
-    for name in log.frame.get_column_names() {
-        let cells = ingest::Cells::of(&log.frame, name.as_str());
-        for r in (0..log.rows()).step_by(37).chain([0, log.rows() - 1]) {
-            assert_eq!(
-                cells.get(r),
-                ingest::cell(&log.frame, name.as_str(), r),
-                "{name} {r}"
-            );
+    let chunks = |f: &polars::prelude::DataFrame, c: &str| {
+        f.column(c).unwrap().as_materialized_series().n_chunks()
+    };
+    // Plain text stays in the files' pieces (numbers and times are joined); stacked on
+    // itself, every column of the frame is in pieces.
+    assert!(chunks(&log.frame, "uid") >= 3);
+    let stacked = log.frame.vstack(&log.frame).unwrap();
+    assert!(chunks(&stacked, "ts") >= 2);
+    for frame in [&log.frame, &stacked] {
+        for name in frame.get_column_names() {
+            let cells = ingest::Cells::of(frame, name.as_str());
+            let rows = frame.height();
+            for r in (0..rows).step_by(37).chain([0, rows - 1]) {
+                assert_eq!(
+                    cells.get(r),
+                    ingest::cell(frame, name.as_str(), r),
+                    "{name} {r}"
+                );
+            }
         }
     }
     assert_eq!(ingest::Cells::of(&log.frame, "nope").get(0), "-");
