@@ -58,6 +58,14 @@ pub fn value_counts(frame: &DataFrame, column: &str) -> Vec<Count> {
         return Vec::new();
     };
     let s = col.as_materialized_series();
+    if let Some(counted) = count_values(s, None) {
+        let mut out: Vec<Count> = counted
+            .into_iter()
+            .map(|(count, value)| Count { value, count })
+            .collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        return out;
+    }
     let mut counts: HashMap<String, usize> = HashMap::new();
     if let Some(t) = crate::ingest::text::Texts::of(col) {
         let mut by_ref: HashMap<Option<&str>, usize> = HashMap::new();
@@ -82,6 +90,84 @@ pub fn value_counts(frame: &DataFrame, column: &str) -> Vec<Count> {
         .collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
     out
+}
+
+/// The values of a text or integer column among the rows `rows` (every row when `None`),
+/// each as text (`-` for unset) with its count, unordered: counted where they are, by
+/// dictionary code, text or integer, then merged by text (the counts a count of each
+/// row's printed value gives, without a string per row). `None` for a column of another
+/// type, or rows asked of a column in several pieces.
+pub fn count_values(s: &Series, rows: Option<&[u32]>) -> Option<Vec<(usize, String)>> {
+    use rustc_hash::FxHashMap;
+    if rows.is_some() && s.n_chunks() != 1 {
+        return None;
+    }
+    // Each key (`None` where unset) counted: the rows `rows` read through `at`, or every
+    // row as `all` gives them.
+    fn count_keys<K: std::hash::Hash + Eq>(
+        rows: Option<&[u32]>,
+        at: impl Fn(usize) -> Option<K>,
+        all: impl Iterator<Item = Option<K>>,
+    ) -> FxHashMap<Option<K>, usize> {
+        let mut by = FxHashMap::default();
+        match rows {
+            Some(rows) => {
+                for &r in rows {
+                    *by.entry(at(r as usize)).or_insert(0usize) += 1;
+                }
+            }
+            None => {
+                for k in all {
+                    *by.entry(k).or_insert(0usize) += 1;
+                }
+            }
+        }
+        by
+    }
+    fn by_text<'a>(
+        keyed: impl IntoIterator<Item = (Option<&'a str>, usize)>,
+    ) -> Vec<(usize, String)> {
+        let mut by: FxHashMap<&str, usize> = FxHashMap::default();
+        for (v, c) in keyed {
+            *by.entry(v.unwrap_or("-")).or_default() += c;
+        }
+        by.into_iter().map(|(v, c)| (c, v.to_string())).collect()
+    }
+    fn ints(by: FxHashMap<Option<i64>, usize>) -> Vec<(usize, String)> {
+        by.into_iter()
+            .map(|(v, c)| (c, v.map_or("-".into(), |x| x.to_string())))
+            .collect()
+    }
+    // The one piece's values and validity, for rows read by number.
+    macro_rules! piece {
+        ($ca:expr) => {{
+            let a = $ca.downcast_iter().next();
+            let values = a.map_or(&[][..], |a| a.values().as_slice());
+            let valid = a.and_then(|a| a.validity());
+            move |r: usize| valid.is_none_or(|b| b.get_bit(r)).then(|| values[r])
+        }};
+    }
+    if let Ok(ca) = s.cat32() {
+        let mapping = ca.get_mapping();
+        let phys = ca.physical();
+        let by = count_keys(rows, piece!(phys), phys.iter());
+        return Some(by_text(
+            by.into_iter()
+                .map(|(k, c)| (k.and_then(|code| mapping.cat_to_str(code)), c)),
+        ));
+    }
+    if let Ok(ca) = s.str() {
+        return Some(by_text(count_keys(rows, |r| ca.get(r), ca.iter())));
+    }
+    if let Ok(ca) = s.i64() {
+        return Some(ints(count_keys(rows, piece!(ca), ca.iter())));
+    }
+    if let Ok(ca) = s.i32() {
+        let at = piece!(ca);
+        let wide = |v: Option<i32>| v.map(i64::from);
+        return Some(ints(count_keys(rows, |r| wide(at(r)), ca.iter().map(wide))));
+    }
+    None
 }
 
 /// Formats microseconds since the epoch as ISO 8601 UTC.
@@ -122,11 +208,12 @@ pub fn summarize(log: &Log, top: usize) -> Summary {
             .iter()
             .map(|c| ColumnInfo {
                 name: c.name().to_string(),
-                // Text is `str` however it is held (a dictionary where values repeat).
-                dtype: if crate::ingest::text::is_text(c.dtype()) {
-                    DataType::String.to_string()
-                } else {
-                    c.dtype().to_string()
+                // Text is `str` however it is held (a dictionary where values repeat), and
+                // a log's integers `i64` (held in 32 bits when every value fits).
+                dtype: match c.dtype() {
+                    d if crate::ingest::text::is_text(d) => DataType::String.to_string(),
+                    DataType::Int32 => DataType::Int64.to_string(),
+                    d => d.to_string(),
                 },
             })
             .collect(),
@@ -134,5 +221,67 @@ pub fn summarize(log: &Log, top: usize) -> Summary {
         services: value_counts(f, "service"),
         sources: cut(value_counts(f, "id.orig_h")),
         destinations: cut(value_counts(f, "id.resp_h")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row's printed value counted one by one: what `value_counts` must give.
+    fn counted_by_hand(s: &Series) -> Vec<Count> {
+        let mut by: HashMap<String, usize> = HashMap::new();
+        let s = crate::ingest::text::as_strings(s.clone());
+        for i in 0..s.len() {
+            let v = match s.get(i).unwrap() {
+                AnyValue::Null => "-".to_string(),
+                AnyValue::String(v) => v.to_string(),
+                v => v.to_string(),
+            };
+            *by.entry(v).or_default() += 1;
+        }
+        let mut out: Vec<Count> = by
+            .into_iter()
+            .map(|(value, count)| Count { value, count })
+            .collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        out
+    }
+
+    /// Dictionary codes, text and integers (64- and 32-bit), with unset values and the
+    /// text `-`, in one piece and in several: counted as each row's printed value.
+    #[test]
+    fn values_are_counted_as_printed() {
+        let text: Vec<Option<&str>> = (0..300)
+            .map(|i| match i % 6 {
+                0 => None,
+                1 => Some("-"),
+                k => Some(["dns", "10.0.0.1", "ssl", "fe80::1"][k % 4]),
+            })
+            .collect();
+        let ints: Vec<Option<i64>> = (0..300)
+            .map(|i| (i % 4 != 0).then_some((i * 31 % 13) as i64 - 5))
+            .collect();
+        let small: Vec<Option<i32>> = ints.iter().map(|v| v.map(|x| x as i32)).collect();
+        let mut columns: Vec<Column> = vec![
+            Series::new("coded".into(), &text).into(),
+            Series::new("plain".into(), &text).into(),
+            Series::new("i64".into(), &ints).into(),
+            Series::new("i32".into(), &small).into(),
+        ];
+        crate::ingest::text::compact(&mut columns[..1]);
+        assert!(matches!(columns[0].dtype(), DataType::Categorical(..)));
+        for c in columns {
+            let whole = c.as_materialized_series().clone();
+            let mut pieces = whole.slice(0, 100);
+            pieces.append(&whole.slice(100, 200)).unwrap();
+            assert_eq!(pieces.n_chunks(), 2);
+            let want = counted_by_hand(&whole);
+            assert!(want.iter().any(|c| c.value == "-"));
+            for s in [whole, pieces] {
+                let f = DataFrame::new(300, vec![s.clone().into()]).unwrap();
+                assert_eq!(value_counts(&f, s.name()), want, "{}", s.name());
+            }
+        }
     }
 }

@@ -30,6 +30,22 @@ fn summary_json_has_the_documented_keys() {
     let services = v["services"].as_array().unwrap();
     let total: u64 = services.iter().map(|s| s["count"].as_u64().unwrap()).sum();
     assert_eq!(total, 5347);
+    // Types as the log gives them: its counts and ports are 64-bit integers, whatever
+    // zsift holds them in.
+    let type_of = |name: &str| {
+        v["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["type"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    for name in ["id.resp_p", "orig_pkts", "resp_bytes"] {
+        assert_eq!(type_of(name), "i64", "{name}");
+    }
+    assert_eq!(type_of("duration"), "f64");
+    assert_eq!(type_of("service"), "str");
 }
 
 #[test]

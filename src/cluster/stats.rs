@@ -209,68 +209,9 @@ fn top_values(col: &Column, rows: &[u32], n: usize) -> Vec<Count> {
 /// The values of a column in one piece among the frame rows `rows`, counted where they
 /// are (by dictionary code, text or integer), with their counts; `None` for a type read
 /// otherwise. A clustering of a 10M-row log otherwise copies its rows of each column
-/// (and casts a port column's) once per cluster: most of the clustering stage's time.
+/// (and casts a port column's) once per cluster.
 fn counted_in_place(s: &Series, rows: &[u32]) -> Option<Vec<(usize, String)>> {
-    use rustc_hash::FxHashMap;
-    // Counted by key, then merged by text: the counts a count of the values' texts gives.
-    fn by_text<'a>(
-        keyed: impl IntoIterator<Item = (Option<&'a str>, usize)>,
-    ) -> Vec<(usize, String)> {
-        let mut by: FxHashMap<&str, usize> = FxHashMap::default();
-        for (v, c) in keyed {
-            *by.entry(v.unwrap_or("-")).or_default() += c;
-        }
-        by.into_iter().map(|(v, c)| (c, v.to_string())).collect()
-    }
-    // Each row's key (`None` where unset), counted.
-    fn count_keys<K: std::hash::Hash + Eq>(
-        rows: &[u32],
-        key: impl Fn(usize) -> Option<K>,
-    ) -> FxHashMap<Option<K>, usize> {
-        let mut by = FxHashMap::default();
-        for &r in rows {
-            *by.entry(key(r as usize)).or_insert(0usize) += 1;
-        }
-        by
-    }
-    if let Ok(ca) = s.cat32() {
-        let arr = ca.physical().downcast_iter().next()?;
-        let (values, valid) = (arr.values(), arr.validity());
-        let mapping = ca.get_mapping();
-        let by = count_keys(rows, |r| {
-            valid.is_none_or(|b| b.get_bit(r)).then(|| values[r])
-        });
-        return Some(by_text(
-            by.into_iter()
-                .map(|(k, c)| (k.and_then(|code| mapping.cat_to_str(code)), c)),
-        ));
-    }
-    if let Ok(ca) = s.str() {
-        let arr = ca.downcast_iter().next()?;
-        return Some(by_text(count_keys(rows, |r| arr.get(r))));
-    }
-    let ints = |by: FxHashMap<Option<i64>, usize>| {
-        by.into_iter()
-            .map(|(v, c)| (c, v.map_or("-".into(), |x| x.to_string())))
-            .collect()
-    };
-    if let Ok(ca) = s.i64() {
-        let arr = ca.downcast_iter().next()?;
-        let (values, valid) = (arr.values(), arr.validity());
-        return Some(ints(count_keys(rows, |r| {
-            valid.is_none_or(|b| b.get_bit(r)).then(|| values[r])
-        })));
-    }
-    if let Ok(ca) = s.i32() {
-        let arr = ca.downcast_iter().next()?;
-        let (values, valid) = (arr.values(), arr.validity());
-        return Some(ints(count_keys(rows, |r| {
-            valid
-                .is_none_or(|b| b.get_bit(r))
-                .then(|| i64::from(values[r]))
-        })));
-    }
-    None
+    crate::summary::count_values(s, Some(rows))
 }
 
 /// [`counted_in_place`] of any column: its rows taken, then counted.

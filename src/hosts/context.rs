@@ -276,6 +276,39 @@ fn intern<'a>(
         .collect()
 }
 
+/// [`intern`] of the source, then the destination addresses of the frame rows `rows`
+/// when both are held as codes of one dictionary: by code (one code per text), each
+/// address's text made once, rather than each row's text found and hashed.
+fn intern_coded(
+    frame: &DataFrame,
+    rows: &[u32],
+    names: &mut Vec<String>,
+) -> Option<(Vec<u32>, Vec<u32>)> {
+    let coded = |c: &str| frame.column(c).ok()?.cat32().ok();
+    let (orig, resp) = (coded("id.orig_h")?, coded("id.resp_h")?);
+    let mapping = orig.get_mapping();
+    if !std::sync::Arc::ptr_eq(mapping, resp.get_mapping()) {
+        return None;
+    }
+    let mut ids: FxHashMap<Option<u32>, u32> = FxHashMap::default();
+    let mut ids_of = |ca: &polars::prelude::Categorical32Chunked| {
+        let codes = ca.physical();
+        rows.iter()
+            .map(|&r| {
+                let code = codes.get(r as usize);
+                *ids.entry(code).or_insert_with(|| {
+                    let text = code.and_then(|c| mapping.cat_to_str(c));
+                    names.push(text.unwrap_or("-").to_string());
+                    (names.len() - 1) as u32
+                })
+            })
+            .collect::<Vec<u32>>()
+    };
+    let src = ids_of(orig);
+    let dst = ids_of(resp);
+    Some((src, dst))
+}
+
 impl Context {
     /// Groups the selected frame rows. Missing columns count as unset: a log without
     /// addresses has one source and one destination.
@@ -287,12 +320,17 @@ impl Context {
                 .map(move |&r| all[r as usize])
                 .collect::<Vec<_>>()
         };
-        let (orig, resp) = (text("id.orig_h"), text("id.resp_h"));
         let mut addrs = Vec::new();
-        let mut ids = FxHashMap::default();
-        let src = intern(orig.iter().copied(), &mut addrs, &mut ids);
-        let dst = intern(resp.iter().copied(), &mut addrs, &mut ids);
-        drop((orig, resp, ids));
+        let (src, dst) = match intern_coded(frame, rows, &mut addrs) {
+            Some(ids) => ids,
+            None => {
+                let (orig, resp) = (text("id.orig_h"), text("id.resp_h"));
+                let mut ids = FxHashMap::default();
+                let src = intern(orig.iter().copied(), &mut addrs, &mut ids);
+                let dst = intern(resp.iter().copied(), &mut addrs, &mut ids);
+                (src, dst)
+            }
+        };
 
         let proto = text("proto");
         let resp_p = numbers(frame, "id.resp_p", rows);
@@ -648,5 +686,43 @@ mod tests {
         // The office resolver is below the port's entropy: 0; HTTPS is spread evenly: 0.
         assert_eq!(odd[0], 0.0);
         assert!(odd.iter().skip(1).step_by(2).all(|&v| v.abs() < 1e-12));
+    }
+}
+
+#[cfg(test)]
+mod coded_tests {
+    use super::*;
+
+    /// Addresses held as dictionary codes are numbered as their texts are: the same
+    /// names, in the same order, and the same number for each row, with unset addresses
+    /// and the text `-`; rows selected out of order and repeated.
+    #[test]
+    fn coded_addresses_are_numbered_as_their_texts() {
+        let addr = |i: usize| match i % 9 {
+            0 => None,
+            1 => Some("-".to_string()),
+            k => Some(format!("10.0.{}.{}", k % 3, i % 5)),
+        };
+        let orig: Vec<Option<String>> = (0..200).map(addr).collect();
+        let resp: Vec<Option<String>> = (0..200).map(|i| addr(i * 7 + 3)).collect();
+        let plain = df!("id.orig_h" => &orig, "id.resp_h" => &resp).unwrap();
+        let mut columns = plain.columns().to_vec();
+        crate::ingest::text::compact(&mut columns);
+        let coded = DataFrame::new(200, columns).unwrap();
+        assert!(matches!(
+            coded.column("id.resp_h").unwrap().dtype(),
+            DataType::Categorical(..)
+        ));
+        let rows: Vec<u32> = (0..200u32).rev().step_by(2).chain([7, 7, 0]).collect();
+        let mut names = Vec::new();
+        let (src, dst) = intern_coded(&coded, &rows, &mut names).expect("coded");
+        assert!(intern_coded(&plain, &rows, &mut Vec::new()).is_none());
+        let a = Context::build(&plain, &rows);
+        assert_eq!(
+            (names, src, dst),
+            (a.addrs.clone(), a.src.clone(), a.dst.clone())
+        );
+        let b = Context::build(&coded, &rows);
+        assert_eq!((b.addrs, b.src, b.dst), (a.addrs, a.src, a.dst));
     }
 }
