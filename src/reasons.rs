@@ -52,7 +52,7 @@ impl Explainer {
             .map(|r| match r {
                 Raw::Num(v) => {
                     let mut sorted: Vec<f64> = v.gather(rows);
-                    sorted.sort_by(f64::total_cmp);
+                    sorted.sort_unstable_by(f64::total_cmp);
                     let median = crate::features::quantile_sorted(&sorted, 0.5);
                     Reference::Num { sorted, median }
                 }
