@@ -304,6 +304,31 @@ impl Analysis {
         idx.par_sort_unstable_by(|&a, &b| c[b].total_cmp(&c[a]).then(a.cmp(&b)));
         idx
     }
+
+    /// The rows `keep` keeps, in [`Analysis::ranking`]'s order: each row's score made a
+    /// key that orders as the score, sorted with its row in pairs held side by side (a
+    /// sort of row numbers looks each score up at every comparison, a cache miss apiece
+    /// on a large log).
+    pub fn ranked(&self, keep: impl Fn(usize) -> bool + Sync) -> Vec<u32> {
+        use rayon::prelude::*;
+        let c = &self.verdicts.combined;
+        let mut keyed: Vec<(i64, u32)> = (0..c.len())
+            .into_par_iter()
+            .filter(|&i| keep(i))
+            // Highest score first: the key's complement.
+            .map(|i| (!total_key(c[i]), i as u32))
+            .collect();
+        // Every pair differs (ties by row): an unstable sort gives the one order.
+        keyed.par_sort_unstable();
+        keyed.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+/// An integer that orders as `x` does in [`f64::total_cmp`] (its bits, the magnitude's
+/// reversed for negative numbers, as the standard library's own comparison makes them).
+pub fn total_key(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
 }
 
 /// Runs filter, features and detectors on a log. The matrix's scaled rows are not held:
@@ -703,17 +728,23 @@ pub fn landscape(
     };
     let x = &a.matrix;
     progress(LandscapeStage::Pca);
-    let pca = crate::embed::pca_rows(x, cancel).map_err(embed_err)?;
-    crate::memory::trace("PCA");
     // The distinct rows, found once for UMAP and for labelling the rows HDBSCAN's
-    // samples leave out (PCA has checked that every value is a number).
+    // samples leave out, in the pass that sums PCA's columns.
     let n = a.matrix.rows.len();
     let wanted = |s: Subset| opts.subsets.contains(&s);
-    let distinct = if opts.umap || (n > opts.cluster_limit && !opts.subsets.is_empty()) {
-        crate::rows::distinct_all(x).map_err(|e| PipelineError::Stage(e.to_string()))?
+    let (pca, distinct) = if opts.umap || (n > opts.cluster_limit && !opts.subsets.is_empty()) {
+        let mut sums = crate::embed::ColumnSums::new(crate::rows::Rows::width(x));
+        let all: Vec<usize> = (0..n).collect();
+        let distinct = crate::rows::distinct_visiting(x, &all, |b| sums.add(b))
+            .map_err(|e| PipelineError::Stage(format!("pca: {e}")))?;
+        drop(all);
+        let pca = crate::embed::pca_rows_summed(x, sums, cancel).map_err(embed_err)?;
+        (pca, distinct)
     } else {
-        Default::default()
+        let pca = crate::embed::pca_rows(x, cancel).map_err(embed_err)?;
+        (pca, Default::default())
     };
+    crate::memory::trace("PCA");
     let umap = if opts.umap {
         progress(LandscapeStage::Umap);
         Some(crate::embed::umap_with(x, &distinct, &opts.umap_params, cancel).map_err(embed_err)?)

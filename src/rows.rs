@@ -154,6 +154,16 @@ pub fn distinct_all(rows: &dyn Rows) -> Result<Distinct, NotFinite> {
 /// but for a row whose values hash as those of a row of an earlier block without being
 /// the same, which comes after its own block's other new rows.
 pub fn distinct(rows: &dyn Rows, at: &[usize]) -> Result<Distinct, NotFinite> {
+    distinct_visiting(rows, at, |_| {})
+}
+
+/// [`distinct`], handing each block of rows made (in order) to `visit` as well: a pass
+/// over every row done once for both (PCA's column sums, [`crate::embed::ColumnSums`]).
+pub fn distinct_visiting(
+    rows: &dyn Rows,
+    at: &[usize],
+    mut visit: impl FnMut(&Array2<f64>),
+) -> Result<Distinct, NotFinite> {
     let mut seen = Seen::default();
     let mut d = Distinct {
         first: Vec::new(),
@@ -162,6 +172,7 @@ pub fn distinct(rows: &dyn Rows, at: &[usize]) -> Result<Distinct, NotFinite> {
     for (b, block) in at.chunks(BLOCK).enumerate() {
         let bx = rows.gather(block);
         check_finite(&bx, |r| block[r])?;
+        visit(&bx);
         distinct_block(
             rows,
             &bx,

@@ -4,7 +4,7 @@
 pub mod pca;
 pub mod umap;
 
-pub use pca::{pca, pca_rows, Projection};
+pub use pca::{pca, pca_rows, pca_rows_summed, ColumnSums, Projection};
 pub use umap::{umap, umap_rows, umap_with, Embedding, UmapParams};
 
 use crate::cancel::Cancelled;

@@ -38,11 +38,51 @@ pub fn pca(x: ArrayView2<f64>, cancel: &Cancel) -> Result<Projection, EmbedError
 /// [`pca`] of rows read a block at a time (the same bits as on the rows held whole): a
 /// pass for the means, one for the covariance, one for the projection.
 pub fn pca_rows(x: &dyn Rows, cancel: &Cancel) -> Result<Projection, EmbedError> {
-    let (n, d) = (x.count(), x.width());
-    let input = |reason: String| EmbedError::Input {
+    let (n, d) = check(x)?;
+    // Each column summed in row order (as a column's `sum`).
+    let mut sum = ColumnSums::new(d);
+    for r in blocks(n) {
+        cancel.check()?;
+        let start = r.start;
+        let b = x.gather(&r.collect::<Vec<_>>());
+        crate::rows::check_finite(&b, |i| start + i).map_err(|e| input(e.to_string()))?;
+        sum.add(&b);
+    }
+    pca_rows_summed(x, sum, cancel)
+}
+
+/// The sums of a matrix's columns, its rows added in order: given a block at a time by a
+/// pass that reads every row for its own ends ([`crate::rows::distinct_visiting`]), they
+/// spare [`pca_rows_summed`] a pass of its own (the same bits: row order, whatever the
+/// blocks).
+pub struct ColumnSums(Vec<f64>);
+
+impl ColumnSums {
+    /// Sums of `d` columns, no row added yet.
+    pub fn new(d: usize) -> Self {
+        ColumnSums(vec![0.0; d])
+    }
+
+    /// Adds the rows of `b`, in order.
+    pub fn add(&mut self, b: &Array2<f64>) {
+        for row in b.outer_iter() {
+            for (s, v) in self.0.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+    }
+}
+
+fn input(reason: String) -> EmbedError {
+    EmbedError::Input {
         method: "pca",
         reason,
-    };
+    }
+}
+
+/// The rows and columns of `x`, if PCA can project it.
+fn check(x: &dyn Rows) -> Result<(usize, usize), EmbedError> {
+    let (n, d) = (x.count(), x.width());
     if n == 0 {
         return Err(input("no rows to embed".into()));
     }
@@ -55,28 +95,30 @@ pub fn pca_rows(x: &dyn Rows, cancel: &Cancel) -> Result<Projection, EmbedError>
             crate::detect::MAX_COVARIANCE_WIDTH
         )));
     }
-    // Blocks of whole chunks, each made at once.
-    let per_block = (4 * rayon::current_num_threads().max(1)) * CHUNK;
-    let blocks = || {
-        (0..n)
-            .step_by(per_block)
-            .map(move |s| s..(s + per_block).min(n))
-    };
-    let gather = |r: std::ops::Range<usize>| x.gather(&r.collect::<Vec<_>>());
+    Ok((n, d))
+}
 
-    // Each column summed in row order (as a column's `sum`).
-    let mut sum = vec![0.0; d];
-    for r in blocks() {
-        cancel.check()?;
-        let start = r.start;
-        let b = gather(r);
-        crate::rows::check_finite(&b, |i| start + i).map_err(|e| input(e.to_string()))?;
-        for row in b.outer_iter() {
-            for (s, v) in sum.iter_mut().zip(row) {
-                *s += v;
-            }
-        }
+/// The blocks of rows a pass makes at once: whole chunks.
+fn blocks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let per_block = (4 * rayon::current_num_threads().max(1)) * CHUNK;
+    (0..n)
+        .step_by(per_block)
+        .map(move |s| s..(s + per_block).min(n))
+}
+
+/// [`pca_rows`] with the sums of the columns of `x` found already (every row's, in row
+/// order, every value a finite number).
+pub fn pca_rows_summed(
+    x: &dyn Rows,
+    sum: ColumnSums,
+    cancel: &Cancel,
+) -> Result<Projection, EmbedError> {
+    let (n, d) = check(x)?;
+    let sum = sum.0;
+    if sum.len() != d {
+        return Err(input(format!("{} column sums for {d} columns", sum.len())));
     }
+    let gather = |r: std::ops::Range<usize>| x.gather(&r.collect::<Vec<_>>());
     let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
 
     // One d x d sum per chunk, added in chunk order: the same sums however the chunks
@@ -84,7 +126,7 @@ pub fn pca_rows(x: &dyn Rows, cancel: &Cancel) -> Result<Projection, EmbedError>
     // happen to finish, which changes the last bits from run to run). A block's chunks
     // are summed side by side, so that the partial sums held stay few.
     let mut partial = Array2::<f64>::zeros((d, d));
-    for r in blocks() {
+    for r in blocks(n) {
         let b = gather(r);
         let sums = b
             .axis_chunks_iter(ndarray::Axis(0), CHUNK)
@@ -142,7 +184,7 @@ pub fn pca_rows(x: &dyn Rows, cancel: &Cancel) -> Result<Projection, EmbedError>
     }
 
     let mut points = Array2::<f64>::zeros((n, 2));
-    for r in blocks() {
+    for r in blocks(n) {
         let b = gather(r.clone());
         points
             .slice_mut(ndarray::s![r, ..])
@@ -191,6 +233,26 @@ mod tests {
         for threads in [2, 3, 5] {
             assert_eq!(on(threads).points, one.points, "{threads} threads");
         }
+    }
+
+    /// Column sums taken in the distinct-row pass (blocks of another size) give the
+    /// projection of PCA's own pass, bit for bit; sums of another width are refused.
+    #[test]
+    fn sums_from_the_distinct_rows_pass_give_the_same_points() {
+        let x = Array2::from_shape_fn((70_001, 3), |(i, j)| {
+            let h = (i as u64 % 5000).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (20 + j);
+            (h % 1000) as f64 * 10f64.powi((i % 7) as i32 - 3)
+        });
+        let c = Cancel::new();
+        let own = pca(x.view(), &c).unwrap();
+        let mut sums = ColumnSums::new(3);
+        let all: Vec<usize> = (0..x.nrows()).collect();
+        let d = crate::rows::distinct_visiting(&x.view(), &all, |b| sums.add(b)).unwrap();
+        assert!(d.first.len() < x.nrows(), "rows repeat");
+        let summed = pca_rows_summed(&x.view(), sums, &c).unwrap();
+        assert_eq!(summed, own);
+        let wrong = pca_rows_summed(&x.view(), ColumnSums::new(2), &c);
+        assert!(matches!(wrong, Err(EmbedError::Input { .. })));
     }
 
     #[test]

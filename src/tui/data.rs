@@ -528,10 +528,9 @@ fn flagged_rows(analysis: &Analysis) -> Vec<Flagged> {
     let mut out = Vec::with_capacity(v.n_flagged());
     out.extend(
         analysis
-            .ranking()
+            .ranked(|i| v.flagged[i])
             .into_iter()
-            .filter(|&i| v.flagged[i])
-            .map(|i| entry(analysis, i)),
+            .map(|i| entry(analysis, i as usize)),
     );
     out
 }
@@ -539,15 +538,15 @@ fn flagged_rows(analysis: &Analysis) -> Vec<Flagged> {
 /// Every analysed row, flagged first, each part most anomalous first.
 fn every_row(analysis: &Analysis) -> Vec<Flagged> {
     let v = &analysis.verdicts;
-    let ranked = analysis.ranking();
-    let mut out = Vec::with_capacity(ranked.len());
-    out.extend(
-        ranked
-            .iter()
-            .filter(|&&i| v.flagged[i])
-            .chain(ranked.iter().filter(|&&i| !v.flagged[i]))
-            .map(|&i| entry(analysis, i)),
-    );
+    let mut out = Vec::with_capacity(v.flagged.len());
+    for flagged in [true, false] {
+        out.extend(
+            analysis
+                .ranked(|i| v.flagged[i] == flagged)
+                .into_iter()
+                .map(|i| entry(analysis, i as usize)),
+        );
+    }
     out
 }
 
@@ -1063,6 +1062,47 @@ mod tests {
     }
 
     /// A list of every flagged row of a 10M-row log holds one entry per row: 32 bytes.
+    /// Rows ranked by keyed pairs are in the order of the ranking by score (ties by row),
+    /// for every row, the flagged ones and the others; the key orders as `total_cmp`.
+    #[test]
+    fn rows_ranked_by_key_are_in_the_rankings_order() {
+        let (_, a) = demo_analysis();
+        let c = &a.verdicts.combined;
+        let ranking: Vec<u32> = a.ranking().into_iter().map(|i| i as u32).collect();
+        let ties = ranking
+            .windows(2)
+            .filter(|w| c[w[0] as usize] == c[w[1] as usize]);
+        assert!(ties.count() > 0, "the demo log has tied scores");
+        assert_eq!(a.ranked(|_| true), ranking);
+        let f = &a.verdicts.flagged;
+        for flagged in [true, false] {
+            let want: Vec<u32> = ranking
+                .iter()
+                .copied()
+                .filter(|&i| f[i as usize] == flagged)
+                .collect();
+            assert_eq!(a.ranked(|i| f[i] == flagged), want);
+        }
+        let mut values = vec![
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -f64::MIN_POSITIVE / 2.0,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE / 2.0,
+            1.0,
+            1e300,
+            f64::INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        values.sort_by(f64::total_cmp);
+        for w in values.windows(2) {
+            assert!(crate::pipeline::total_key(w[0]) < crate::pipeline::total_key(w[1]));
+        }
+    }
+
     #[test]
     fn a_flagged_row_takes_32_bytes() {
         assert!(std::mem::size_of::<Flagged>() <= 32);
