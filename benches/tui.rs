@@ -89,8 +89,13 @@ fn session(input: &Input) -> Session {
         if evaluation {
             evaluated = now();
         }
-        let pending = app.results.as_ref().is_some_and(|r| r.detectors_pending());
-        if failed || evaluation || (views && !pending) {
+        // A labelled log's detectors are evaluated after the views (the worker reports
+        // it whether or not the evaluation is already done when this is read).
+        let labelled = app
+            .results
+            .as_ref()
+            .is_some_and(|r| r.evaluation().is_some());
+        if failed || evaluation || (views && !labelled) {
             break;
         }
     }

@@ -733,6 +733,8 @@ pub fn landscape(
     let n = a.matrix.rows.len();
     let wanted = |s: Subset| opts.subsets.contains(&s);
     let (pca, distinct) = if opts.umap || (n > opts.cluster_limit && !opts.subsets.is_empty()) {
+        // Refused before the pass, as PCA refuses it (no rows, too many columns).
+        crate::embed::pca::check(x).map_err(embed_err)?;
         let mut sums = crate::embed::ColumnSums::new(crate::rows::Rows::width(x));
         let all: Vec<usize> = (0..n).collect();
         let distinct = crate::rows::distinct_visiting(x, &all, |b| sums.add(b))

@@ -416,6 +416,7 @@ fn the_ui_evaluates_the_ensemble_first_and_each_detector_after() {
         (ev.ensemble.auc, ev.ensemble.precision),
         judged(&full.verdicts.combined)
     );
+    assert_eq!(ev.detectors_failed(), None);
     for (row, run) in ev.detectors().unwrap().iter().zip(&full.verdicts.runs) {
         let s: Vec<f64> = at.iter().map(|&i| run.scores[i]).collect();
         assert_eq!(
@@ -425,4 +426,16 @@ fn the_ui_evaluates_the_ensemble_first_and_each_detector_after() {
             row.name
         );
     }
+
+    // An evaluation that could not be made is no longer waited for, and says why.
+    let views = zsift::pipeline::analyze_views(&log, &m, &c, &|_| {}).unwrap();
+    let r = Results::new(&log, &m, views, &c, std::time::Instant::now()).unwrap();
+    assert!(r.summarise(&c) && r.detectors_pending());
+    r.detectors_failed("internal error: \x1b[31mboom");
+    assert!(!r.detectors_pending());
+    let ev = r.evaluation().unwrap();
+    let why = ev.detectors_failed().expect("failed");
+    assert!(why.contains("boom") && !why.contains('\x1b'), "{why}");
+    assert!(r.evaluate_detectors(&c), "nothing left to make");
+    assert_eq!(ev.detectors().map(|d| d.len()), Some(0));
 }

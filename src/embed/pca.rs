@@ -81,7 +81,7 @@ fn input(reason: String) -> EmbedError {
 }
 
 /// The rows and columns of `x`, if PCA can project it.
-fn check(x: &dyn Rows) -> Result<(usize, usize), EmbedError> {
+pub(crate) fn check(x: &dyn Rows) -> Result<(usize, usize), EmbedError> {
     let (n, d) = (x.count(), x.width());
     if n == 0 {
         return Err(input("no rows to embed".into()));

@@ -1173,12 +1173,18 @@ fn assemble(loads: Vec<FileLoad>, limits: &Limits) -> Result<Log, IngestError> {
     text::compact(&mut columns);
     // The text columns' views and bytes, now codes, back to the system.
     crate::memory::release();
-    // Numbers, times and dictionary codes in one piece each (a few bytes a row: copying
-    // them costs little; below the parsing's peak, two at a time): the analysis then
-    // reads their values where they are, by row, rather than finding each row's chunk or
-    // taking rows through a copy. Plain text (uids) stays in its chunks.
+    // Numbers, times, booleans and dictionary codes in one piece each (a few bytes a row:
+    // copying them costs little, a column per thread at a time, below the parsing's
+    // peak): the analysis then reads their values where they are, by row, rather than
+    // finding each row's chunk or taking rows through a copy. Text and lists stay in
+    // their chunks.
     columns.par_iter_mut().with_max_len(1).for_each(|c| {
-        if c.dtype() != &DataType::String && c.n_chunks() > 1 {
+        let fixed = c.dtype().is_primitive_numeric()
+            || matches!(
+                c.dtype(),
+                DataType::Boolean | DataType::Datetime(..) | DataType::Categorical(..)
+            );
+        if fixed && c.n_chunks() > 1 {
             *c = c.rechunk();
         }
     });

@@ -319,6 +319,8 @@ struct DetectorEval {
     /// The rows and the malicious rows of the sample it was made on, when sampled
     /// ([`eval::DETECTOR_SAMPLE`]).
     sample: Option<(usize, usize)>,
+    /// Why it could not be made, if it could not.
+    failed: Option<String>,
 }
 
 impl Evaluation {
@@ -331,6 +333,11 @@ impl Evaluation {
     /// made on, when the log has more than [`eval::DETECTOR_SAMPLE`] rows.
     pub fn detector_sample(&self) -> Option<(usize, usize)> {
         self.detectors.get().and_then(|d| d.sample)
+    }
+
+    /// Why each detector's evaluation could not be made, if it could not.
+    pub fn detectors_failed(&self) -> Option<&str> {
+        self.detectors.get().and_then(|d| d.failed.as_deref())
     }
 }
 
@@ -798,8 +805,21 @@ impl Results {
         let _ = ev.detectors.set(DetectorEval {
             rows: rows.into_iter().flatten().collect(),
             sample: (at.len() < n).then_some((at.len(), positives)),
+            failed: None,
         });
         true
+    }
+
+    /// Records that each detector's evaluation could not be made, and why (sanitized when
+    /// shown), so that it is no longer waited for.
+    pub fn detectors_failed(&self, why: &str) {
+        if let Some(ev) = self.evaluation() {
+            let _ = ev.detectors.set(DetectorEval {
+                rows: Vec::new(),
+                sample: None,
+                failed: Some(clean(why)),
+            });
+        }
     }
 
     /// Each feature's distribution (none until [`Results::summarise`] ran).

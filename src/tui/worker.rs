@@ -640,7 +640,11 @@ fn serve(jobs: Receiver<(Job, Cancel)>, events: Sender<Event>) {
                 let error = match outcome {
                     Ok(false) => continue,
                     Ok(true) => None,
-                    Err(p) => Some(format!("internal error: {}", panic_text(&p))),
+                    Err(p) => {
+                        let e = format!("internal error: {}", panic_text(&p));
+                        results.detectors_failed(&e);
+                        Some(e)
+                    }
                 };
                 if events.send(Event::Evaluated { generation, error }).is_err() {
                     return;

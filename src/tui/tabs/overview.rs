@@ -155,7 +155,12 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                             opt(e.precision)
                         )));
                     }
-                    if detectors.is_none() {
+                    if let Some(why) = ev.detectors_failed() {
+                        right.push(Line::styled(
+                            format!("each detector's could not be made: {}", cut(why, 60)),
+                            th.warn(),
+                        ));
+                    } else if detectors.is_none() {
                         right.push(Line::styled(
                             "each detector's: after the 2-D views",
                             th.dim(),
