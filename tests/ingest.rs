@@ -176,17 +176,20 @@ fn several_files_load_as_one_with_a_file_column() {
     assert_eq!(files[0].count, 360);
     assert!(files[0].value.ends_with("zat/conn.log"));
     assert_eq!(files[1].count, 50);
-    // Numbers, times and dictionary codes are held in one piece (read where they are);
-    // plain text may stay in the files' pieces.
+    // Numbers, times, dictionary codes and lists are held in one piece (read where they
+    // are); plain text may stay in the files' pieces.
     let mut one_piece = 0;
     for c in log.frame.columns() {
         use polars::prelude::DataType;
-        let fixed = c.dtype().is_primitive_numeric()
+        let joined = c.dtype().is_primitive_numeric()
             || matches!(
                 c.dtype(),
-                DataType::Boolean | DataType::Datetime(..) | DataType::Categorical(..)
+                DataType::Boolean
+                    | DataType::Datetime(..)
+                    | DataType::Categorical(..)
+                    | DataType::List(_)
             );
-        if fixed {
+        if joined {
             assert_eq!(c.n_chunks(), 1, "{}: {:?}", c.name(), c.dtype());
             one_piece += 1;
         }
