@@ -225,7 +225,7 @@ pub fn summarize(log: &Log, top: usize) -> Summary {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Each row's printed value counted one by one: what `value_counts` must give.
@@ -248,19 +248,18 @@ mod tests {
         out
     }
 
-    /// Dictionary codes, text and integers (64- and 32-bit), with unset values and the
-    /// text `-`, in one piece and in several: counted as each row's printed value.
-    #[test]
-    fn values_are_counted_as_printed() {
-        let text: Vec<Option<&str>> = (0..300)
-            .map(|i| match i % 6 {
+    /// Four columns of `n` rows, for counting: text held as dictionary codes, the same
+    /// text plain, 64- and 32-bit integers; with unset values and the text `-`.
+    pub(crate) fn columns_to_count(n: usize) -> Vec<Column> {
+        let text: Vec<Option<&str>> = (0..n)
+            .map(|i| match i % 7 {
                 0 => None,
                 1 => Some("-"),
-                k => Some(["dns", "10.0.0.1", "ssl", "fe80::1"][k % 4]),
+                k => Some(["dns", "10.0.0.1", "a-rather-long-service-name", "fe80::1"][k % 4]),
             })
             .collect();
-        let ints: Vec<Option<i64>> = (0..300)
-            .map(|i| (i % 4 != 0).then_some((i * 31 % 13) as i64 - 5))
+        let ints: Vec<Option<i64>> = (0..n)
+            .map(|i| (i % 5 != 0).then_some((i * 37 % 11) as i64 - 3))
             .collect();
         let small: Vec<Option<i32>> = ints.iter().map(|v| v.map(|x| x as i32)).collect();
         let mut columns: Vec<Column> = vec![
@@ -271,6 +270,14 @@ mod tests {
         ];
         crate::ingest::text::compact(&mut columns[..1]);
         assert!(matches!(columns[0].dtype(), DataType::Categorical(..)));
+        columns
+    }
+
+    /// Dictionary codes, text and integers (64- and 32-bit), with unset values and the
+    /// text `-`, in one piece and in several: counted as each row's printed value.
+    #[test]
+    fn values_are_counted_as_printed() {
+        let columns = columns_to_count(300);
         for c in columns {
             let whole = c.as_materialized_series().clone();
             let mut pieces = whole.slice(0, 100);

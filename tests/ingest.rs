@@ -180,16 +180,7 @@ fn several_files_load_as_one_with_a_file_column() {
     // are); plain text may stay in the files' pieces.
     let mut one_piece = 0;
     for c in log.frame.columns() {
-        use polars::prelude::DataType;
-        let joined = c.dtype().is_primitive_numeric()
-            || matches!(
-                c.dtype(),
-                DataType::Boolean
-                    | DataType::Datetime(..)
-                    | DataType::Categorical(..)
-                    | DataType::List(_)
-            );
-        if joined {
+        if ingest::joined_at_load(c.dtype()) {
             assert_eq!(c.n_chunks(), 1, "{}: {:?}", c.name(), c.dtype());
             one_piece += 1;
         }

@@ -494,25 +494,7 @@ mod tests {
     /// and rows repeated and out of order; a column in pieces is taken.
     #[test]
     fn values_counted_in_place_are_those_of_the_rows_taken() {
-        let text: Vec<Option<&str>> = (0..400)
-            .map(|i| match i % 7 {
-                0 => None,
-                1 => Some("-"),
-                k => Some(["dns", "ssl", "http", "a-rather-long-service-name"][k % 4]),
-            })
-            .collect();
-        let ints: Vec<Option<i64>> = (0..400)
-            .map(|i| (i % 5 != 0).then_some((i * 37 % 11) as i64 - 3))
-            .collect();
-        let small: Vec<Option<i32>> = ints.iter().map(|v| v.map(|x| x as i32)).collect();
-        let mut columns: Vec<Column> = vec![
-            Series::new("coded".into(), &text).into(),
-            Series::new("plain".into(), &text).into(),
-            Series::new("i64".into(), &ints).into(),
-            Series::new("i32".into(), &small).into(),
-        ];
-        crate::ingest::text::compact(&mut columns[..1]);
-        assert!(matches!(columns[0].dtype(), DataType::Categorical(..)));
+        let columns = crate::summary::tests::columns_to_count(400);
         let rows: Vec<u32> = (0..400u32)
             .rev()
             .step_by(3)

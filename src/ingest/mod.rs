@@ -1181,15 +1181,7 @@ fn assemble(loads: Vec<FileLoad>, limits: &Limits) -> Result<Log, IngestError> {
     // blocks' lists again for each block (at 10M rows, 57 s of writing became 94 s).
     // Plain text (uids: 16 bytes a row and more) stays in its pieces.
     columns.par_iter_mut().with_max_len(1).for_each(|c| {
-        let joined = c.dtype().is_primitive_numeric()
-            || matches!(
-                c.dtype(),
-                DataType::Boolean
-                    | DataType::Datetime(..)
-                    | DataType::Categorical(..)
-                    | DataType::List(_)
-            );
-        if joined && c.n_chunks() > 1 {
+        if joined_at_load(c.dtype()) && c.n_chunks() > 1 {
             *c = c.rechunk();
         }
     });
@@ -1201,6 +1193,19 @@ fn assemble(loads: Vec<FileLoad>, limits: &Limits) -> Result<Log, IngestError> {
         files,
         skipped,
     })
+}
+
+/// Whether a loaded log holds its columns of type `dtype` in one piece (numbers, times,
+/// booleans, dictionary codes and lists; plain text stays in the pieces it was read in).
+pub fn joined_at_load(dtype: &DataType) -> bool {
+    dtype.is_primitive_numeric()
+        || matches!(
+            dtype,
+            DataType::Boolean
+                | DataType::Datetime(..)
+                | DataType::Categorical(..)
+                | DataType::List(_)
+        )
 }
 
 /// `b`'s rows after `a`'s (new rows of a followed log after the window): columns in
