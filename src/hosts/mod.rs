@@ -617,18 +617,27 @@ pub const REASON_MIN: f64 = behaviour::WORDS_MIN;
 /// Each row's percentile among the rows by `score` (ties share the highest), in `(0, 1]`;
 /// rows whose score is NaN (not analysed) are left out and get NaN.
 pub fn percentiles(score: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..score.len()).filter(|&i| !score[i].is_nan()).collect();
-    let n = idx.len();
-    idx.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    use rayon::prelude::*;
+    // The rows by score as (key ordering as the score, row) pairs sorted side by side on
+    // both cores: a sort of row numbers looks each score up at every comparison, a cache
+    // miss apiece on a 10M-row log (3 s of the views' data on one core).
+    let mut keyed: Vec<(i64, u32)> = (0..score.len())
+        .into_par_iter()
+        .filter(|&i| !score[i].is_nan())
+        .map(|i| (crate::pipeline::total_key(score[i]), i as u32))
+        .collect();
+    keyed.par_sort_unstable();
+    let n = keyed.len();
     let mut p = vec![f64::NAN; score.len()];
     let mut i = 0;
     while i < n {
+        // Equal keys are equal scores (the same bits).
         let mut j = i;
-        while j + 1 < n && score[idx[j + 1]].total_cmp(&score[idx[i]]).is_eq() {
+        while j + 1 < n && keyed[j + 1].0 == keyed[i].0 {
             j += 1;
         }
-        for &k in &idx[i..=j] {
-            p[k] = (j + 1) as f64 / n as f64;
+        for &(_, k) in &keyed[i..=j] {
+            p[k as usize] = (j + 1) as f64 / n as f64;
         }
         i = j + 1;
     }
@@ -769,6 +778,26 @@ mod tests {
         assert!(p[3].is_nan());
         assert_eq!(p[4], 1.0);
         assert!(percentiles(&[]).is_empty());
+        // Against the definition on many rows with ties, signed zeros and NaN: the share
+        // of the analysed rows whose score is at most the row's.
+        let score: Vec<f64> = (0..5000)
+            .map(|i| match i % 97 {
+                0 => f64::NAN,
+                1 => -0.0,
+                2 => 0.0,
+                k => ((k * 7919) % 113) as f64 / 10.0 - 3.0,
+            })
+            .collect();
+        let p = percentiles(&score);
+        let kept: Vec<f64> = score.iter().copied().filter(|v| !v.is_nan()).collect();
+        for (s, q) in score.iter().zip(&p) {
+            if s.is_nan() {
+                assert!(q.is_nan());
+                continue;
+            }
+            let at_most = kept.iter().filter(|v| v.total_cmp(s).is_le()).count();
+            assert_eq!(*q, at_most as f64 / kept.len() as f64, "{s}");
+        }
     }
 
     /// A sweep by `s` of 30 hosts on port 23 (silent), its one web session, and a
