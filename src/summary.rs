@@ -58,24 +58,9 @@ pub fn value_counts(frame: &DataFrame, column: &str) -> Vec<Count> {
         return Vec::new();
     };
     let s = col.as_materialized_series();
-    if let Some(counted) = count_values(s, None) {
-        let mut out: Vec<Count> = counted
-            .into_iter()
-            .map(|(count, value)| Count { value, count })
-            .collect();
-        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-        return out;
-    }
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    if let Some(t) = crate::ingest::text::Texts::of(col) {
-        let mut by_ref: HashMap<Option<&str>, usize> = HashMap::new();
-        for v in t.iter() {
-            *by_ref.entry(v).or_default() += 1;
-        }
-        for (k, n) in by_ref {
-            *counts.entry(k.unwrap_or("-").to_string()).or_default() += n;
-        }
-    } else {
+    // Text and integers counted where they are; other types by each row's printed value.
+    let counted = count_values(s, None).unwrap_or_else(|| {
+        let mut counts: HashMap<String, usize> = HashMap::new();
         for i in 0..s.len() {
             let v = match s.get(i) {
                 Ok(AnyValue::Null) | Err(_) => "-".to_string(),
@@ -83,10 +68,16 @@ pub fn value_counts(frame: &DataFrame, column: &str) -> Vec<Count> {
             };
             *counts.entry(v).or_default() += 1;
         }
-    }
-    let mut out: Vec<Count> = counts
+        counts.into_iter().map(|(v, c)| (c, v)).collect()
+    });
+    most_first(counted)
+}
+
+/// Counted values (count, value) as [`Count`]s, most first, ties by value.
+pub fn most_first(counted: Vec<(usize, String)>) -> Vec<Count> {
+    let mut out: Vec<Count> = counted
         .into_iter()
-        .map(|(value, count)| Count { value, count })
+        .map(|(count, value)| Count { value, count })
         .collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
     out

@@ -4,8 +4,6 @@
 //! categorical fields; for each feature its sorted values and histograms (linear and
 //! logarithmic bins) of anomalous against normal rows.
 
-use std::collections::HashMap;
-
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -194,16 +192,9 @@ fn top_values(col: &Column, rows: &[u32], n: usize) -> Vec<Count> {
         1 => counted_in_place(s, rows),
         _ => None,
     };
-    let mut counts = match counted {
-        Some(c) => c,
-        None => counted_taken(s, rows),
-    };
-    counts.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    counts.truncate(n);
-    counts
-        .into_iter()
-        .map(|(count, value)| Count { value, count })
-        .collect()
+    let mut top = crate::summary::most_first(counted.unwrap_or_else(|| counted_taken(s, rows)));
+    top.truncate(n);
+    top
 }
 
 /// The values of a column in one piece among the frame rows `rows`, counted where they
@@ -214,36 +205,14 @@ fn counted_in_place(s: &Series, rows: &[u32]) -> Option<Vec<(usize, String)>> {
     crate::summary::count_values(s, Some(rows))
 }
 
-/// [`counted_in_place`] of any column: its rows taken, then counted.
+/// [`counted_in_place`] of a column in pieces: its rows taken (into one piece), then
+/// counted.
 fn counted_taken(s: &Series, rows: &[u32]) -> Vec<(usize, String)> {
     let idx = IdxCa::from_vec("".into(), rows.to_vec());
-    let Ok(taken) = s.take(&idx) else {
-        return Vec::new();
-    };
-    let taken = taken.into_column();
-    if let Some(t) = crate::ingest::text::Texts::of(&taken) {
-        let mut by: HashMap<&str, usize> = HashMap::new();
-        for v in t.iter() {
-            *by.entry(v.unwrap_or("-")).or_default() += 1;
-        }
-        by.into_iter().map(|(v, c)| (c, v.to_string())).collect()
-    } else if let Ok(ca) = taken
-        .as_materialized_series()
-        .cast(&DataType::Int64)
-        .as_ref()
-        .map_err(|_| ())
-        .and_then(|s| s.i64().cloned().map_err(|_| ()))
-    {
-        let mut by: HashMap<Option<i64>, usize> = HashMap::new();
-        for v in ca.iter() {
-            *by.entry(v).or_default() += 1;
-        }
-        by.into_iter()
-            .map(|(v, c)| (c, v.map_or("-".into(), |x| x.to_string())))
-            .collect()
-    } else {
-        Vec::new()
-    }
+    s.take(&idx)
+        .ok()
+        .and_then(|taken| crate::summary::count_values(&taken, None))
+        .unwrap_or_default()
 }
 
 /// Statistics per cluster of the frame rows `rows` (one label per row), over the numeric
