@@ -310,18 +310,32 @@ impl Analysis {
     /// sort of row numbers looks each score up at every comparison, a cache miss apiece
     /// on a large log).
     pub fn ranked(&self, keep: impl Fn(usize) -> bool + Sync) -> Vec<u32> {
-        use rayon::prelude::*;
         let c = &self.verdicts.combined;
-        let mut keyed: Vec<(i64, u32)> = (0..c.len())
-            .into_par_iter()
-            .filter(|&i| keep(i))
-            // Highest score first: the key's complement.
-            .map(|i| (!total_key(c[i]), i as u32))
-            .collect();
-        // Every pair differs (ties by row): an unstable sort gives the one order.
-        keyed.par_sort_unstable();
-        keyed.into_iter().map(|(_, i)| i).collect()
+        // Highest score first: the key's complement.
+        sorted_by_key(c.len(), keep, |i| !total_key(c[i]))
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect()
     }
+}
+
+/// The rows `0..n` that `keep` keeps, as (key, row) pairs in ascending order of key, then
+/// row: made and sorted side by side on both cores (a sort of row numbers would look each
+/// key's value up at every comparison, a cache miss apiece on a large log).
+pub fn sorted_by_key(
+    n: usize,
+    keep: impl Fn(usize) -> bool + Sync,
+    key: impl Fn(usize) -> i64 + Sync,
+) -> Vec<(i64, u32)> {
+    use rayon::prelude::*;
+    let mut keyed: Vec<(i64, u32)> = (0..n)
+        .into_par_iter()
+        .filter(|&i| keep(i))
+        .map(|i| (key(i), i as u32))
+        .collect();
+    // Every pair differs (ties by row): an unstable sort gives the one order.
+    keyed.par_sort_unstable();
+    keyed
 }
 
 /// An integer that orders as `x` does in [`f64::total_cmp`] (its bits, the magnitude's
