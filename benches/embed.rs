@@ -91,7 +91,12 @@ fn matrix(rows: usize) -> Array2<f64> {
 /// the rarity-encoded proto, service, conn_state, history and id.resp_p) with the
 /// default scaling, every row a training row.
 fn model_matrix(rows: usize) -> Array2<f64> {
-    let log = zsift::ingest::load(&[scaled(rows, false)]).expect("load");
+    model_matrix_of(&scaled(rows, false))
+}
+
+/// The pipeline's default matrix of every row of the log at `path`.
+fn model_matrix_of(path: &std::path::Path) -> Array2<f64> {
+    let log = zsift::ingest::load(&[path.to_path_buf()]).expect("load");
     let frame = &log.frame;
     let selection: Vec<u32> = (0..frame.height() as u32).collect();
     let opts = zsift::features::FeatureOptions::default_for(frame);
@@ -200,12 +205,28 @@ fn trustworthiness(x: &Array2<f64>, emb: &Array2<f64>, k: usize, queries: usize)
 
 /// `ZSIFT_BENCH_UMAP_SAMPLES=0,50000,20000`: UMAP of the pipeline's matrix of each size in
 /// `ZSIFT_BENCH_ROWS` (its distinct rows), fitted on all of them (0) or on a sample of
-/// each size and the others placed: seconds and trustworthiness (k = 15).
+/// each size and the others placed: seconds and trustworthiness (k = 15). With
+/// `ZSIFT_BENCH_UMAP_LOG=FILE,...` the matrices are those of the logs given (any conn
+/// log, scaled or not) instead.
 fn umap_samples(list: &str) {
     println!("umap of the pipeline's matrix, distinct rows; trustworthiness k = 15, 5,000 queries");
     println!("   rows  distinct   sample  seconds  trustworthiness");
-    for n in sizes() {
-        let x = model_matrix(n);
+    let matrices: Vec<Box<dyn Fn() -> Array2<f64>>> = match std::env::var("ZSIFT_BENCH_UMAP_LOG") {
+        Ok(logs) => logs
+            .split(',')
+            .map(|p| {
+                let p = std::path::PathBuf::from(p);
+                Box::new(move || model_matrix_of(&p)) as Box<dyn Fn() -> Array2<f64>>
+            })
+            .collect(),
+        Err(_) => sizes()
+            .into_iter()
+            .map(|n| Box::new(move || model_matrix(n)) as Box<dyn Fn() -> Array2<f64>>)
+            .collect(),
+    };
+    for make in matrices {
+        let x = make();
+        let n = x.nrows();
         let mut seen = std::collections::HashSet::new();
         let reps: Vec<usize> = (0..x.nrows())
             .filter(|&i| seen.insert(x.row(i).iter().map(|v| v.to_bits()).collect::<Vec<_>>()))

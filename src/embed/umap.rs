@@ -76,14 +76,17 @@ pub struct UmapParams {
     /// Seed of every random choice.
     pub seed: u64,
     /// Above this many distinct rows, fit on a sample of this size and place the others
-    /// by the transform step (default 20,000). Chosen by the layout's trustworthiness
-    /// (k = 15, estimated on 5,000 rows; `ZSIFT_BENCH_UMAP_SAMPLES` of `--bench embed`) on
-    /// the pipeline's matrix of scaled conn logs: at 100k rows (63,090 distinct) the full
-    /// fit gave 0.965 and samples of 50k, 30k, 20k, 10k and 5k 0.972, 0.984, 0.994, 0.997
-    /// and 0.996; at 1M rows (476,377 distinct) samples of 100k, 50k, 20k and 10k gave
-    /// 0.998, 0.999, 0.998 and 0.998. A placed row sits among its nearest fitted rows, so
-    /// the layout keeps neighbourhoods at least as well; 20,000 keeps the smaller
-    /// structures (a scan, a beacon's few distinct rows) well represented in the fit.
+    /// by the transform step (default 12,000). Chosen by the layout's trustworthiness
+    /// (k = 15, estimated on 5,000 rows; `ZSIFT_BENCH_UMAP_SAMPLES` and
+    /// `ZSIFT_BENCH_UMAP_LOG` of `--bench embed`) on the pipeline's matrix of conn logs of
+    /// four kinds scaled to 100k rows (two mixed captures, a botnet, a port scan; 42k to
+    /// 63k distinct rows): the full fit gave 0.963, 0.967, 0.994 and 0.987, and every
+    /// sample of 10k to 50k rows stayed within 0.01 of it (12k: 0.996, 0.994, 0.997,
+    /// 0.986); at 1M rows (476,377 distinct) samples of 100k down to 10k gave 0.998–0.999.
+    /// A placed row sits among its nearest fitted rows, so the layout keeps
+    /// neighbourhoods at least as well. At or under 10,000 rows umap-learn's schedule
+    /// runs 500 epochs rather than 200, which costs more than fitting 12,000; above it
+    /// the fit's cost grows with the sample while the measure does not improve.
     pub sample_limit: usize,
     /// Optimisation epochs of the transform step; `None` means umap-learn's (100 up to
     /// 10,000 placed rows, 30 above).
@@ -101,7 +104,7 @@ impl Default for UmapParams {
             learning_rate: 1.0,
             repulsion_strength: 1.0,
             seed: 42,
-            sample_limit: 20_000,
+            sample_limit: 12_000,
             transform_epochs: None,
         }
     }
