@@ -643,6 +643,8 @@ pub enum LandscapeStage {
     Umap,
     /// HDBSCAN on a subset.
     Hdbscan(Subset),
+    /// UMAP and HDBSCAN on every subset, side by side (logs up to the cluster limit).
+    UmapAndHdbscan,
 }
 
 /// HDBSCAN on the matrix rows `rows`, as the landscape runs it: above
@@ -761,14 +763,18 @@ pub fn landscape(
         (pca, Default::default())
     };
     crate::memory::trace("PCA");
-    let umap = if opts.umap {
-        progress(LandscapeStage::Umap);
-        Some(crate::embed::umap_with(x, &distinct, &opts.umap_params, cancel).map_err(embed_err)?)
-    } else {
-        None
+    // Up to the cluster limit the stages run side by side (below) and say so once.
+    let side_by_side = n <= opts.cluster_limit;
+    let run_umap = || -> Result<Option<crate::embed::Embedding>, PipelineError> {
+        if !opts.umap {
+            return Ok(None);
+        }
+        if !side_by_side {
+            progress(LandscapeStage::Umap);
+        }
+        let e = crate::embed::umap_with(x, &distinct, &opts.umap_params, cancel);
+        Ok(Some(e.map_err(embed_err)?))
     };
-    crate::memory::release();
-    crate::memory::trace("UMAP");
     let numeric: Vec<String> = a
         .matrix
         .features
@@ -787,7 +793,9 @@ pub fn landscape(
         if rows.is_empty() {
             return Ok(None);
         }
-        progress(LandscapeStage::Hdbscan(s));
+        if !side_by_side {
+            progress(LandscapeStage::Hdbscan(s));
+        }
         let (labels, count, sampled) = cluster_rows_with(x, &rows, &distinct, opts, cancel)?;
         let frame_rows: Vec<u32> = rows.iter().map(|&i| a.matrix.rows[i as usize]).collect();
         let stats =
@@ -815,21 +823,47 @@ pub fn landscape(
             stats,
         }))
     };
-    let mut subsets = Vec::new();
-    if wanted(Subset::All) {
-        subsets.extend(one(Subset::All)?);
+    let (umap, subsets) = if side_by_side {
+        // Every subset is clustered whole, and at this size each stage's memory is small
+        // (a few tens of MB per 100k rows): UMAP and the three clusterings run side by
+        // side, filling the gaps that each leaves on the cores (its serial steps: the
+        // neighbour graph's weights, single linkage, the condensed tree, the statistics).
+        // Each is deterministic whatever runs beside it.
+        use rayon::prelude::*;
+        progress(LandscapeStage::UmapAndHdbscan);
+        let (umap, subsets) = rayon::join(run_umap, || {
+            Subset::ALL
+                .into_par_iter()
+                .filter(|&s| wanted(s))
+                .map(one)
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let (umap, subsets) = (umap?, subsets?);
         crate::memory::release();
-    }
-    // The anomalous rows, then the normal ones: each clustering uses both cores in its
-    // searches, and side by side their copies of the rows' labels and values would add up.
-    for s in [Subset::Anomalous, Subset::Normal] {
-        if wanted(s) {
-            subsets.extend(one(s)?);
+        crate::memory::trace("UMAP, HDBSCAN and cluster statistics");
+        (umap, subsets.into_iter().flatten().collect())
+    } else {
+        let umap = run_umap()?;
+        crate::memory::release();
+        crate::memory::trace("UMAP");
+        let mut subsets = Vec::new();
+        if wanted(Subset::All) {
+            subsets.extend(one(Subset::All)?);
             crate::memory::release();
         }
-    }
-    crate::memory::release();
-    crate::memory::trace("HDBSCAN and cluster statistics");
+        // The anomalous rows, then the normal ones: each clustering uses both cores in
+        // its searches, and side by side their copies of the rows' labels and values
+        // would add up.
+        for s in [Subset::Anomalous, Subset::Normal] {
+            if wanted(s) {
+                subsets.extend(one(s)?);
+                crate::memory::release();
+            }
+        }
+        crate::memory::release();
+        crate::memory::trace("HDBSCAN and cluster statistics");
+        (umap, subsets)
+    };
     let bounds = [
         bounds(&pca.points),
         umap.as_ref().map_or([0.0; 4], |u| bounds(&u.points)),

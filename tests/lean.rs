@@ -208,6 +208,47 @@ fn a_lean_analysis_embeds_and_clusters_as_a_held_one() {
     }
 }
 
+/// Up to the cluster limit, UMAP and the three clusterings run side by side; above it, one
+/// after another. Either way each gives the same result: with the limit one row under
+/// the log's size, every row's clustering is sampled but UMAP and the smaller subsets'
+/// clusterings are those of the side-by-side run, bit for bit.
+#[test]
+fn the_landscape_is_the_same_side_by_side() {
+    use zsift::pipeline::{landscape, LandscapeOptions, Subset};
+    let log = log();
+    let c = Cancel::new();
+    let a = analyze_lean(&log, &Model::default(), &c).unwrap();
+    let n = a.matrix.rows.len();
+    let mut together = LandscapeOptions::default();
+    together.umap_params.sample_limit = 1000;
+    together.cluster_limit = n;
+    let mut apart = together.clone();
+    apart.cluster_limit = n - 1;
+    let t = landscape(&log, &a, &together, &c, &|_| {}).unwrap();
+    let p = landscape(&log, &a, &apart, &c, &|_| {}).unwrap();
+    let pts = |p: &ndarray::Array2<f64>| -> Vec<u64> { p.iter().map(|v| v.to_bits()).collect() };
+    let (tu, pu) = (t.umap.as_ref().unwrap(), p.umap.as_ref().unwrap());
+    assert_eq!(pts(&tu.points), pts(&pu.points), "UMAP");
+    assert_eq!(tu.sampled, Some(1000));
+    assert_eq!(t.subset(Subset::All).unwrap().sampled, None);
+    assert_eq!(p.subset(Subset::All).unwrap().sampled, Some(n - 1));
+    for s in [Subset::Anomalous, Subset::Normal] {
+        let (x, y) = (t.subset(s).unwrap(), p.subset(s).unwrap());
+        assert!(
+            x.rows.len() < n - 1 && x.count > 0,
+            "{s:?}: whole, with clusters"
+        );
+        assert_eq!(
+            (&x.rows, &x.labels, x.count),
+            (&y.rows, &y.labels, y.count),
+            "{s:?}"
+        );
+        assert_eq!(x.stats, y.stats, "{s:?}: statistics");
+    }
+    let order: Vec<Subset> = t.subsets.iter().map(|c| c.subset).collect();
+    assert_eq!(order, Subset::ALL, "subsets in display order");
+}
+
 /// The terminal UI's analysis holds no detector's scores of every row, yet gives them
 /// again, bit for bit, to its evaluation and its exports: fitted on a sample, on every
 /// row, and on a label; the export's files are those of the analysis that holds them.

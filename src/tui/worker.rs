@@ -948,6 +948,7 @@ fn run_landscape(
             LandscapeStage::Pca => "PCA".to_string(),
             LandscapeStage::Umap => "UMAP".to_string(),
             LandscapeStage::Hdbscan(sub) => format!("HDBSCAN ({} rows)", sub.name()),
+            LandscapeStage::UmapAndHdbscan => "UMAP and HDBSCAN".to_string(),
         };
         let _ = events.send(Event::LandscapeStage { generation, step });
     };
