@@ -414,67 +414,75 @@ fn write_tables(
     let [anomalous_name, rows_name] = extras.format.files();
     // anomalous.csv: flagged rows, most anomalous first.
     let path = dir.join(anomalous_name);
-    let flagged: Vec<usize> = a.ranking().into_iter().filter(|&i| v.flagged[i]).collect();
-    let anomalous = write_table(&path, &flagged, extras, |rows| {
-        let mut df = log_rows(log, a, rows)?;
-        let score: Float64Chunked = rows.iter().map(|&i| Some(v.combined[i])).collect();
-        let votes: UInt32Chunked = rows.iter().map(|&i| Some(u32::from(v.votes[i]))).collect();
-        let dets: StringChunked = rows
-            .iter()
-            .map(|&i| Some(v.flagged_by(i).join(" ")))
-            .collect();
-        let reasons: Vec<String> = a
-            .reasons_of(rows, 3)
-            .into_iter()
-            .map(|r| r.into_iter().map(|r| r.text).collect::<Vec<_>>().join("; "))
-            .collect();
-        let reasons: StringChunked = reasons.iter().map(|r| Some(r.as_str())).collect();
-        add(&mut df, score.with_name("score".into()).into_series())?;
-        add(&mut df, votes.with_name("votes".into()).into_series())?;
-        add(&mut df, dets.with_name("detectors".into()).into_series())?;
-        add(&mut df, reasons.with_name("reasons".into()).into_series())?;
-        let scores = a
-            .detector_scores(rows, &crate::cancel::Cancel::new())
-            .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
-        for (r, s) in scores {
-            add(
-                &mut df,
-                Series::new(format!("score_{}", r.kind.name()).into(), s),
-            )?;
-        }
-        if let Some(c) = extras.cluster {
-            let s: Int32Chunked = rows.iter().map(|&i| Some(c[i])).collect();
-            add(&mut df, s.with_name("cluster".into()).into_series())?;
-        }
-        Ok(df)
-    })?;
+    let write_anomalous = || {
+        let flagged: Vec<usize> = a.ranking().into_iter().filter(|&i| v.flagged[i]).collect();
+        write_table(&path, &flagged, extras, |rows| {
+            let mut df = log_rows(log, a, rows)?;
+            let score: Float64Chunked = rows.iter().map(|&i| Some(v.combined[i])).collect();
+            let votes: UInt32Chunked = rows.iter().map(|&i| Some(u32::from(v.votes[i]))).collect();
+            let dets: StringChunked = rows
+                .iter()
+                .map(|&i| Some(v.flagged_by(i).join(" ")))
+                .collect();
+            let reasons: Vec<String> = a
+                .reasons_of(rows, 3)
+                .into_iter()
+                .map(|r| r.into_iter().map(|r| r.text).collect::<Vec<_>>().join("; "))
+                .collect();
+            let reasons: StringChunked = reasons.iter().map(|r| Some(r.as_str())).collect();
+            add(&mut df, score.with_name("score".into()).into_series())?;
+            add(&mut df, votes.with_name("votes".into()).into_series())?;
+            add(&mut df, dets.with_name("detectors".into()).into_series())?;
+            add(&mut df, reasons.with_name("reasons".into()).into_series())?;
+            let scores = a
+                .detector_scores(rows, &crate::cancel::Cancel::new())
+                .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+            for (r, s) in scores {
+                add(
+                    &mut df,
+                    Series::new(format!("score_{}", r.kind.name()).into(), s),
+                )?;
+            }
+            if let Some(c) = extras.cluster {
+                let s: Int32Chunked = rows.iter().map(|&i| Some(c[i])).collect();
+                add(&mut df, s.with_name("cluster".into()).into_series())?;
+            }
+            Ok(df)
+        })
+    };
 
     // rows.csv: every analysed row in log order.
     let rows_path = dir.join(rows_name);
-    let all: Vec<usize> = (0..n).collect();
-    let rows_csv = write_table(&rows_path, &all, extras, |rows| {
-        let mut df = log_rows(log, a, rows)?;
-        let pick_f = |col: &[f64]| -> Vec<f64> { rows.iter().map(|&i| col[i]).collect() };
-        let flags: Vec<bool> = rows.iter().map(|&i| v.flagged[i]).collect();
-        add(&mut df, Series::new("flagged".into(), flags))?;
-        add(&mut df, Series::new("score".into(), pick_f(&v.combined)))?;
-        let votes: Vec<u32> = rows.iter().map(|&i| u32::from(v.votes[i])).collect();
-        add(&mut df, Series::new("votes".into(), votes))?;
-        if let Some(c) = extras.cluster {
-            let s: Vec<i32> = rows.iter().map(|&i| c[i]).collect();
-            add(&mut df, Series::new("cluster".into(), s))?;
-        }
-        for (name, e) in [("pca", extras.pca), ("umap", extras.umap)] {
-            if let Some(e) = e {
-                for (axis, suffix) in [(0, "x"), (1, "y")] {
-                    let col: Vec<f64> = rows.iter().map(|&i| e[[i, axis]]).collect();
-                    add(&mut df, Series::new(format!("{name}_{suffix}").into(), col))?;
+    let write_rows = || {
+        let all: Vec<usize> = (0..n).collect();
+        write_table(&rows_path, &all, extras, |rows| {
+            let mut df = log_rows(log, a, rows)?;
+            let pick_f = |col: &[f64]| -> Vec<f64> { rows.iter().map(|&i| col[i]).collect() };
+            let flags: Vec<bool> = rows.iter().map(|&i| v.flagged[i]).collect();
+            add(&mut df, Series::new("flagged".into(), flags))?;
+            add(&mut df, Series::new("score".into(), pick_f(&v.combined)))?;
+            let votes: Vec<u32> = rows.iter().map(|&i| u32::from(v.votes[i])).collect();
+            add(&mut df, Series::new("votes".into(), votes))?;
+            if let Some(c) = extras.cluster {
+                let s: Vec<i32> = rows.iter().map(|&i| c[i]).collect();
+                add(&mut df, Series::new("cluster".into(), s))?;
+            }
+            for (name, e) in [("pca", extras.pca), ("umap", extras.umap)] {
+                if let Some(e) = e {
+                    for (axis, suffix) in [(0, "x"), (1, "y")] {
+                        let col: Vec<f64> = rows.iter().map(|&i| e[[i, axis]]).collect();
+                        add(&mut df, Series::new(format!("{name}_{suffix}").into(), col))?;
+                    }
                 }
             }
-        }
-        Ok(df)
-    })?;
-    Ok([anomalous, rows_csv])
+            Ok(df)
+        })
+    };
+    // Side by side: each is written a piece at a time, so together they hold two
+    // pieces, and each piece's reasons, scores and text keep both cores busy where one
+    // table's writing alone left them half idle.
+    let (anomalous, rows_csv) = rayon::join(write_anomalous, write_rows);
+    Ok([anomalous?, rows_csv?])
 }
 
 /// Writes `clusters.json` and `clusters.txt` for `dir`, not yet in place.
