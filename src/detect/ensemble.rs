@@ -1205,16 +1205,25 @@ fn fit_lean(
     let (first, others): (Vec<_>, Vec<_>) = Task::plan(&opts.detectors, opts.seed)
         .into_iter()
         .partition(|(_, t)| matches!(t, Task::KnnLof(_)));
-    let mut fitted: Vec<(Vec<usize>, Task, Vec<Scored>, f64)> =
-        first.into_iter().map(fit).collect();
-    crate::memory::release();
-    fitted.extend(
-        others
-            .into_par_iter()
-            .with_max_len(1)
-            .map(fit)
-            .collect::<Vec<_>>(),
+    // The neighbour graph is built before the others (it holds the most memory), and
+    // the VAE's training, one long sequential job that holds little, runs beside all of
+    // them: it does not run alone at the end while the other core waits.
+    let (vae, others): (Vec<_>, Vec<_>) = others
+        .into_iter()
+        .partition(|(_, t)| matches!(t, Task::One(DetectorKind::Vae, _)));
+    type Fitted = (Vec<usize>, Task, Vec<Scored>, f64);
+    let (vae, (mut fitted, others)): (Vec<Fitted>, (Vec<Fitted>, Vec<Fitted>)) = rayon::join(
+        || vae.into_iter().map(fit).collect(),
+        || {
+            let first = first.into_iter().map(fit).collect();
+            crate::memory::release();
+            let others = others.into_par_iter().with_max_len(1).map(fit).collect();
+            (first, others)
+        },
     );
+    // In the plan's order: the neighbour graph, the VAE, the others.
+    fitted.extend(vae);
+    fitted.extend(others);
     let mut parts = Vec::new();
     let mut tasks = Vec::with_capacity(fitted.len());
     let mut secs = Vec::with_capacity(fitted.len());
