@@ -1958,3 +1958,74 @@ fn following_reads_on_when_the_first_fit_fails() {
     // The header's count follows the window the fit ran on.
     assert_eq!(app.info.as_ref().unwrap().rows, 2000);
 }
+
+/// The Scatter tab redraws the dots of its last frame while nothing they depend on
+/// changes: every frame equals one drawn afresh (each cell, symbol and colour), whatever
+/// was drawn before, across colourings, layouts, sizes and a query's view.
+#[test]
+fn the_scatter_redraws_what_a_fresh_frame_draws() {
+    use ratatui::buffer::Buffer;
+    use zsift::tui::app::Scatter;
+    let (mut app, mut w) = demo();
+    app.tab = Tab::Scatter;
+    let frame = |app: &App, (cw, ch): (u16, u16)| -> Buffer {
+        let mut t = Terminal::new(TestBackend::new(cw, ch)).unwrap();
+        t.draw(|f| views::render(app, f)).unwrap();
+        t.backend().buffer().clone()
+    };
+    let fresh = |app: &mut App, size: (u16, u16)| -> Buffer {
+        let (umap, colour) = (app.scatter.umap, app.scatter.colour);
+        app.scatter = Scatter::new();
+        (app.scatter.umap, app.scatter.colour) = (umap, colour);
+        frame(app, size)
+    };
+    let colours = 2 + app.model.ensemble.detectors.len();
+    let mut checked = 0;
+    let mut check = |app: &mut App, size: (u16, u16), what: &str| {
+        // Drawn after another state (the dots must not serve), then again (they must).
+        let after_other = frame(app, size);
+        let again = frame(app, size);
+        let want = fresh(app, size);
+        assert!(
+            after_other == want,
+            "{what}: the first frame differs from a fresh one"
+        );
+        assert!(
+            again == want,
+            "{what}: the redrawn frame differs from a fresh one"
+        );
+        checked += 1;
+    };
+    for size in [(120, 40), (80, 24)] {
+        for umap in [true, false] {
+            for c in 0..colours {
+                app.scatter.umap = umap;
+                app.scatter.colour = c;
+                check(&mut app, size, &format!("{size:?} umap {umap} colour {c}"));
+            }
+        }
+    }
+    // A query's view: only its rows, then all again.
+    app.scatter = Scatter::new();
+    frame(&app, (120, 40));
+    press(&mut app, &mut w, &[key(':')]);
+    press(&mut app, &mut w, &typed("port:22"));
+    press(&mut app, &mut w, &[code(KeyCode::Enter)]);
+    app.tab = Tab::Scatter;
+    let with_view = frame(&app, (120, 40));
+    check(&mut app, (120, 40), "view port:22");
+    let shown = |b: &Buffer| b.content().iter().filter(|c| c.symbol() != " ").count();
+    press(
+        &mut app,
+        &mut w,
+        &[key(':'), code(KeyCode::Delete), code(KeyCode::Enter)],
+    );
+    app.tab = Tab::Scatter;
+    let without = frame(&app, (120, 40));
+    check(&mut app, (120, 40), "view cleared");
+    assert!(
+        shown(&with_view) < shown(&without),
+        "the view draws fewer dots than the whole map"
+    );
+    assert_eq!(checked, 2 * 2 * colours + 2);
+}

@@ -401,11 +401,7 @@ impl App {
             detail_max: std::cell::Cell::new(usize::MAX),
             query_error: None,
             strip: Default::default(),
-            // UMAP keeps local structure that a few extreme rows squash flat in PCA.
-            scatter: Scatter {
-                umap: true,
-                colour: 0,
-            },
+            scatter: Scatter::new(),
             clusters: Clusters {
                 subset: Subset::All,
                 selected: 0,

@@ -2,15 +2,20 @@
 //! braille scatter coloured by verdict, by cluster or by one detector's flags (`c`
 //! cycles), with the row selected in the Anomalies tab marked.
 
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
+
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::canvas::{Canvas, Line as CanvasLine, Points};
+use ratatui::widgets::canvas::{Canvas, Line as CanvasLine, Painter, Shape};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
+use crate::pipeline::Landscape;
 use crate::tui::app::App;
+use crate::tui::data::Results;
 use crate::tui::keys::Action;
 use crate::tui::views::{fit, pending, Theme};
 
@@ -21,9 +26,19 @@ pub struct Scatter {
     pub umap: bool,
     /// Colouring: 0 verdict, 1 cluster, 2.. one detector each.
     pub colour: usize,
+    /// The dots the last frame drew, redrawn while nothing they depend on changes.
+    drawn: RefCell<Option<Drawn>>,
 }
 
 impl Scatter {
+    /// UMAP first: it keeps local structure that a few extreme rows squash flat in PCA.
+    pub fn new() -> Self {
+        Self {
+            umap: true,
+            ..Self::default()
+        }
+    }
+
     /// Handles the tab's own keys, `detectors` being the detectors the job ran; returns
     /// whether the key was its.
     pub fn update(&mut self, action: Action, detectors: usize) -> bool {
@@ -33,6 +48,82 @@ impl Scatter {
             _ => return false,
         }
         true
+    }
+}
+
+/// The dots a frame drew, kept for the next frames while the map, the rows' verdicts,
+/// the layout, the colouring, the query's view and the tab's area stay the same (the
+/// frames between two keys, the header's ticks). Gathering them reads tens of thousands
+/// of rows spread over the whole map (at 10M rows mostly cache misses, a few
+/// milliseconds a frame), and the canvas would place each point again; the dots are at
+/// most the canvas's resolution.
+#[derive(Debug, Clone)]
+struct Drawn {
+    key: DrawnKey,
+    /// Per colour class, the canvas's grid dots painted, each once.
+    layers: Vec<Vec<(u16, u16)>>,
+    /// The anomalous points, when few enough to be marked without colours.
+    marks: Vec<(f64, f64)>,
+    /// Rows in the query's view, while one narrows it.
+    in_view: Option<usize>,
+}
+
+/// What the dots depend on. The map and the results are held weakly: an old map is not
+/// kept alive by its dots, and its address cannot be reused while a weak reference to it
+/// lives.
+#[derive(Debug, Clone)]
+struct DrawnKey {
+    landscape: Weak<Landscape>,
+    results: Weak<Results>,
+    umap: bool,
+    colour: usize,
+    view_generation: u64,
+    area: Rect,
+}
+
+impl DrawnKey {
+    fn same(&self, o: &DrawnKey) -> bool {
+        Weak::ptr_eq(&self.landscape, &o.landscape)
+            && Weak::ptr_eq(&self.results, &o.results)
+            && (self.umap, self.colour, self.view_generation, self.area)
+                == (o.umap, o.colour, o.view_generation, o.area)
+    }
+}
+
+/// Points painted as a canvas paints them, their grid dots kept (sorted, each once).
+struct Rasterize<'a> {
+    coords: &'a [(f64, f64)],
+    color: Color,
+    dots: &'a RefCell<Vec<(u16, u16)>>,
+}
+
+impl Shape for Rasterize<'_> {
+    fn draw(&self, painter: &mut Painter) {
+        let mut dots = self.dots.borrow_mut();
+        for &(x, y) in self.coords {
+            if let Some((gx, gy)) = painter.get_point(x, y) {
+                painter.paint(gx, gy, self.color);
+                // A grid is a few hundred dots a side: a terminal's cells times 2 and 4.
+                dots.push((gx as u16, gy as u16));
+            }
+        }
+        dots.sort_unstable();
+        dots.dedup();
+    }
+}
+
+/// Grid dots painted again: within a layer every dot has the layer's colour, so painting
+/// each once, in any order, gives the grid that painting every point gave.
+struct Dots<'a> {
+    dots: &'a [(u16, u16)],
+    color: Color,
+}
+
+impl Shape for Dots<'_> {
+    fn draw(&self, painter: &mut Painter) {
+        for &(x, y) in self.dots {
+            painter.paint(usize::from(x), usize::from(y), self.color);
+        }
     }
 }
 
@@ -145,12 +236,27 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     // While a query narrows the view, only its rows are drawn, on the whole map's axes
     // (so they show where they sit among the rest).
     let view = app.table.view.as_deref().filter(|v| v.len() == n);
-    let kept = |i: usize| view.is_none_or(|v| v[i]);
-    let heading = match view {
-        Some(v) => format!(
-            "{name}: the {} rows in the view, of {n}",
-            v.iter().filter(|&&k| k).count()
-        ),
+    let key = DrawnKey {
+        landscape: Arc::downgrade(l),
+        results: Arc::downgrade(r),
+        umap: name == "UMAP",
+        colour: app.scatter.colour,
+        view_generation: app.table.view_generation,
+        area,
+    };
+    let fresh = app
+        .scatter
+        .drawn
+        .borrow()
+        .as_ref()
+        .is_some_and(|d| d.key.same(&key));
+    let in_view = if fresh {
+        app.scatter.drawn.borrow().as_ref().and_then(|d| d.in_view)
+    } else {
+        view.map(|v| v.iter().filter(|&&k| k).count())
+    };
+    let heading = match in_view {
+        Some(k) => format!("{name}: the {k} rows in the view, of {n}"),
         None => format!("{name} of {n} rows"),
     };
     let mut title = vec![
@@ -189,48 +295,83 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let [x0, x1, y0, y1] = bounds;
     let pad = |a: f64, b: f64| if b > a { (b - a) * 0.02 } else { 1.0 };
     let (px, py) = (pad(x0, x1), pad(y0, y1));
-    let stride = n.div_ceil(MAX_POINTS).max(1);
     let n_classes = legend.len().max(1);
-    let mut layers: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n_classes];
-    for i in (0..n).step_by(stride).filter(|&i| kept(i)) {
-        let c = classes(i).min(n_classes - 1);
-        layers[c].push((points[[i, 0]], points[[i, 1]]));
-    }
-    // Anomalous rows are drawn beside the others' stride, up to as many again (every one
-    // when they are few: an attack of a few rows among millions must show).
-    if stride > 1 && app.scatter.colour == 0 {
-        // From the list of flagged rows, a stride of it: no pass over every row.
-        let every = r.flagged.len().div_ceil(MAX_POINTS).max(1);
-        for f in r.flagged.iter().step_by(every) {
-            let i = f.i();
-            if i < n && i % stride != 0 && kept(i) {
-                layers[1].push((points[[i, 0]], points[[i, 1]]));
+    // The points to draw, by class, when the last frame's dots do not serve.
+    let layers: Vec<Vec<(f64, f64)>> = if fresh {
+        Vec::new()
+    } else {
+        let mut layers = vec![Vec::new(); n_classes];
+        let mut put = |i: usize, c: usize| {
+            layers[c.min(n_classes - 1)].push((points[[i, 0]], points[[i, 1]]))
+        };
+        match (view, in_view) {
+            // A stride of the view's rows, so that a narrow view shows all of its rows.
+            (Some(v), Some(k)) => {
+                let every = k.div_ceil(MAX_POINTS).max(1);
+                for i in (0..n).filter(|&i| v[i]).step_by(every) {
+                    put(i, classes(i));
+                }
+            }
+            _ => {
+                let stride = n.div_ceil(MAX_POINTS).max(1);
+                for i in (0..n).step_by(stride) {
+                    put(i, classes(i));
+                }
+                // Anomalous rows are drawn beside the others' stride, up to as many again
+                // (every one when they are few: an attack of a few rows among millions
+                // must show), from a stride of the list of flagged rows.
+                if stride > 1 && app.scatter.colour == 0 {
+                    let every = r.flagged.len().div_ceil(MAX_POINTS).max(1);
+                    for f in r.flagged.iter().step_by(every) {
+                        let i = f.i();
+                        if i < n && i % stride != 0 {
+                            put(i, 1);
+                        }
+                    }
+                }
             }
         }
-    }
+        layers
+    };
+    let dots: Vec<RefCell<Vec<(u16, u16)>>> = (0..n_classes).map(|_| RefCell::default()).collect();
     let selected = app
         .selected_flagged()
         .map(|s| (points[[s.i(), 0]], points[[s.i(), 1]]));
     let colored = th.colored();
+    let drawn = app.scatter.drawn.borrow();
+    let kept = drawn.as_ref().filter(|_| fresh);
+    let marks: Vec<(f64, f64)> = match kept {
+        Some(d) => d.marks.clone(),
+        // Without colours the verdict shows as marks on the anomalous points.
+        None if app.scatter.colour != 1 && layers.len() > 1 && layers[1].len() <= 400 => {
+            layers[1].clone()
+        }
+        None => Vec::new(),
+    };
     let canvas = Canvas::default()
         .block(Block::default())
         .marker(Marker::Braille)
         .x_bounds([x0 - px, x1 + px])
         .y_bounds([y0 - py, y1 + py])
         .paint(|ctx| {
-            for (k, pts) in layers.iter().enumerate() {
-                ctx.draw(&Points {
-                    coords: pts,
-                    color: th.paint(legend[k].1),
-                });
+            for (k, (_, c)) in legend.iter().enumerate().take(n_classes) {
+                let color = th.paint(*c);
+                match kept {
+                    Some(d) => ctx.draw(&Dots {
+                        dots: d.layers.get(k).map_or(&[], Vec::as_slice),
+                        color,
+                    }),
+                    None => ctx.draw(&Rasterize {
+                        coords: &layers[k],
+                        color,
+                        dots: &dots[k],
+                    }),
+                }
                 ctx.layer();
             }
             if !colored {
-                // Without colours the verdict shows as marks on the anomalous points.
-                if app.scatter.colour != 1 && layers.len() > 1 && layers[1].len() <= 400 {
-                    for &(x, y) in &layers[1] {
-                        ctx.print(x, y, "x");
-                    }
+                for &(x, y) in &marks {
+                    ctx.print(x, y, "x");
                 }
             }
             if let Some((x, y)) = selected {
@@ -252,4 +393,13 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             }
         });
     f.render_widget(canvas, plot);
+    drop(drawn);
+    if !fresh {
+        *app.scatter.drawn.borrow_mut() = Some(Drawn {
+            key,
+            layers: dots.into_iter().map(RefCell::into_inner).collect(),
+            marks,
+            in_view,
+        });
+    }
 }
