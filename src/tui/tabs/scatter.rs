@@ -90,25 +90,37 @@ impl DrawnKey {
     }
 }
 
-/// Points painted as a canvas paints them, their grid dots kept (sorted, each once).
+/// Points painted as a canvas paints them, their grid dots kept (each once).
 struct Rasterize<'a> {
     coords: &'a [(f64, f64)],
     color: Color,
+    /// The grid's width and height in dots (a braille cell is 2 dots wide and 4 high).
+    size: (usize, usize),
     dots: &'a RefCell<Vec<(u16, u16)>>,
 }
 
 impl Shape for Rasterize<'_> {
     fn draw(&self, painter: &mut Painter) {
         let mut dots = self.dots.borrow_mut();
+        let (w, h) = self.size;
+        let mut seen = vec![0u64; (w * h).div_ceil(64)];
         for &(x, y) in self.coords {
             if let Some((gx, gy)) = painter.get_point(x, y) {
-                painter.paint(gx, gy, self.color);
-                // A grid is a few hundred dots a side: a terminal's cells times 2 and 4.
-                dots.push((gx as u16, gy as u16));
+                let bit = gy * w + gx;
+                match seen.get_mut(bit / 64).filter(|_| gx < w) {
+                    // Painted already (in one colour, a dot painted twice is painted).
+                    Some(word) if *word & (1 << (bit % 64)) != 0 => {}
+                    Some(word) => {
+                        *word |= 1 << (bit % 64);
+                        painter.paint(gx, gy, self.color);
+                        // A grid is a few hundred dots a side: a terminal's cells times
+                        // 2 and 4.
+                        dots.push((gx as u16, gy as u16));
+                    }
+                    None => painter.paint(gx, gy, self.color),
+                }
             }
         }
-        dots.sort_unstable();
-        dots.dedup();
     }
 }
 
@@ -364,6 +376,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                     None => ctx.draw(&Rasterize {
                         coords: &layers[k],
                         color,
+                        size: (2 * usize::from(plot.width), 4 * usize::from(plot.height)),
                         dots: &dots[k],
                     }),
                 }
