@@ -415,7 +415,11 @@ fn write_tables(
     // anomalous.csv: flagged rows, most anomalous first.
     let path = dir.join(anomalous_name);
     let write_anomalous = || {
-        let flagged: Vec<usize> = a.ranking().into_iter().filter(|&i| v.flagged[i]).collect();
+        let flagged: Vec<usize> = a
+            .ranked(|i| v.flagged[i])
+            .into_iter()
+            .map(|i| i as usize)
+            .collect();
         write_table(&path, &flagged, extras, |rows| {
             let mut df = log_rows(log, a, rows)?;
             let score: Float64Chunked = rows.iter().map(|&i| Some(v.combined[i])).collect();

@@ -196,9 +196,9 @@ pub fn run(
     // as the query sorts them.
     let keep = query.mask(&log.frame, &a, &m.label_column);
     let mut order: Vec<usize> = a
-        .ranking()
+        .ranked(|i| (all || a.verdicts.flagged[i]) && keep[i])
         .into_iter()
-        .filter(|&i| (all || a.verdicts.flagged[i]) && keep[i])
+        .map(|i| i as usize)
         .collect();
     query
         .order(&mut order, &log.frame, &a)
