@@ -243,7 +243,7 @@ fn umap_samples(list: &str) {
             let t = Instant::now();
             let e = umap(x.view(), &params, &Cancel::new()).expect("umap");
             let secs = t.elapsed().as_secs_f64();
-            let tw = trustworthiness(&x, &e.points, 15, 5000);
+            let tw = trustworthiness(&x, &e.points.mapv(f64::from), 15, 5000);
             println!(
                 "{n:>7} {:>9} {:>8} {secs:>8.2} {tw:>16.5}",
                 x.nrows(),

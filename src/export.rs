@@ -49,7 +49,7 @@ pub struct Extras<'a> {
     /// PCA 2-D position per matrix row.
     pub pca: Option<&'a Array2<f64>>,
     /// UMAP 2-D position per matrix row.
-    pub umap: Option<&'a Array2<f64>>,
+    pub umap: Option<&'a Array2<f32>>,
     /// Per-cluster statistics, by subset (`all`, `anomalous`, `normal`).
     pub clusters: &'a [(String, Vec<ClusterStats>)],
     /// Write text cells as in the log even when a spreadsheet would run them as formulas
@@ -471,10 +471,16 @@ fn write_tables(
                 let s: Vec<i32> = rows.iter().map(|&i| c[i]).collect();
                 add(&mut df, Series::new("cluster".into(), s))?;
             }
-            for (name, e) in [("pca", extras.pca), ("umap", extras.umap)] {
+            // Both as doubles (UMAP's single-precision values widened, exactly).
+            type At<'e> = Box<dyn Fn(usize, usize) -> f64 + 'e>;
+            let pca = extras.pca.map(|e| Box::new(move |i, k| e[[i, k]]) as At);
+            let umap = extras
+                .umap
+                .map(|e| Box::new(move |i, k| f64::from(e[[i, k]])) as At);
+            for (name, e) in [("pca", pca), ("umap", umap)] {
                 if let Some(e) = e {
                     for (axis, suffix) in [(0, "x"), (1, "y")] {
-                        let col: Vec<f64> = rows.iter().map(|&i| e[[i, axis]]).collect();
+                        let col: Vec<f64> = rows.iter().map(|&i| e(i, axis)).collect();
                         add(&mut df, Series::new(format!("{name}_{suffix}").into(), col))?;
                     }
                 }

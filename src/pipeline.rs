@@ -603,13 +603,14 @@ pub struct Landscape {
 }
 
 /// The smallest and largest x, then y, of 2-D points.
-fn bounds(points: &ndarray::Array2<f64>) -> [f64; 4] {
+fn bounds<T: Copy + Into<f64>>(points: &ndarray::Array2<T>) -> [f64; 4] {
     let mut b = [f64::MAX, f64::MIN, f64::MAX, f64::MIN];
     for p in points.outer_iter() {
-        b[0] = b[0].min(p[0]);
-        b[1] = b[1].max(p[0]);
-        b[2] = b[2].min(p[1]);
-        b[3] = b[3].max(p[1]);
+        let (x, y) = (p[0].into(), p[1].into());
+        b[0] = b[0].min(x);
+        b[1] = b[1].max(x);
+        b[2] = b[2].min(y);
+        b[3] = b[3].max(y);
     }
     b
 }

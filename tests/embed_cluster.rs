@@ -178,7 +178,7 @@ fn umap_trustworthiness_beats_pca_on_reference() {
     assert_eq!(u.sampled, None);
     assert!(u.points.iter().all(|v| v.is_finite()));
     let tp = trustworthiness(&x, &p.points, 15);
-    let tu = trustworthiness(&x, &u.points, 15);
+    let tu = trustworthiness(&x, &u.points.mapv(f64::from), 15);
     eprintln!(
         "trustworthiness k=15: umap {tu:.4} (umap-learn {ref_umap:.4}), pca {tp:.4} \
          (scikit-learn {ref_pca:.4}); umap {secs:.2} s"
@@ -209,7 +209,7 @@ fn umap_placed_rows_keep_trustworthiness() {
     assert_eq!(u.sampled, Some(limit));
     assert!(u.points.iter().all(|v| v.is_finite()));
     let tp = trustworthiness(&x, &p.points, 15);
-    let tu = trustworthiness(&x, &u.points, 15);
+    let tu = trustworthiness(&x, &u.points.mapv(f64::from), 15);
     eprintln!("trustworthiness k=15, fitted on {limit} rows: umap {tu:.4}, pca {tp:.4}");
     assert!(tu > tp, "umap {tu} <= pca {tp}");
     assert!(tu >= ref_umap - 0.03, "umap trustworthiness {tu}");
@@ -239,7 +239,7 @@ fn umap_separates_blobs_and_is_deterministic() {
     let (x, truth) = blobs(200, 3);
     let cancel = Cancel::new();
     let a = umap(x.view(), &UmapParams::default(), &cancel).unwrap();
-    let agree = neighbour_agreement(&a.points, &truth, 10);
+    let agree = neighbour_agreement(&a.points.mapv(f64::from), &truth, 10);
     eprintln!("umap blobs: neighbour label agreement {agree:.4}");
     assert!(agree > 0.99);
     let b = umap(x.view(), &UmapParams::default(), &cancel).unwrap();
@@ -263,7 +263,7 @@ fn umap_samples_above_the_limit() {
     assert_eq!(e.sampled, Some(250));
     assert_eq!(e.points.nrows(), 900);
     assert!(e.points.iter().all(|v| v.is_finite()));
-    let agree = neighbour_agreement(&e.points, &truth, 10);
+    let agree = neighbour_agreement(&e.points.mapv(f64::from), &truth, 10);
     eprintln!("umap sampled blobs: neighbour label agreement {agree:.4}");
     assert!(agree > 0.98);
     assert_eq!(umap(x.view(), &params, &cancel).unwrap(), e);
@@ -279,7 +279,7 @@ fn umap_tiny_and_degenerate_inputs() {
     nan[[1, 1]] = f64::INFINITY;
     assert!(umap(nan.view(), &p, &cancel).is_err());
     let one = umap(Array2::<f64>::ones((1, 3)).view(), &p, &cancel).unwrap();
-    assert_eq!(one.points, Array2::<f64>::zeros((1, 2)));
+    assert_eq!(one.points, Array2::<f32>::zeros((1, 2)));
     for n in [2, 3, 9, 40] {
         let x = Array2::from_shape_fn((n, 3), |(i, j)| (i * (j + 1)) as f64);
         let e = umap(x.view(), &p, &cancel).unwrap();

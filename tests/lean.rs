@@ -172,7 +172,9 @@ fn a_lean_analysis_embeds_and_clusters_as_a_held_one() {
         assert_eq!(pts(&f.pca.points), pts(&l.pca.points), "{what}: PCA");
         assert_eq!(f.pca.axes, l.pca.axes, "{what}: PCA axes");
         let (fu, lu) = (f.umap.as_ref().unwrap(), l.umap.as_ref().unwrap());
-        assert_eq!(pts(&fu.points), pts(&lu.points), "{what}: UMAP");
+        let bits =
+            |p: &ndarray::Array2<f32>| -> Vec<u32> { p.iter().map(|v| v.to_bits()).collect() };
+        assert_eq!(bits(&fu.points), bits(&lu.points), "{what}: UMAP");
         assert_eq!(fu.sampled, lu.sampled, "{what}: UMAP sample");
         assert_eq!(fu.sampled.is_some(), what == "sampled");
         assert_eq!(f.subsets.len(), 3, "{what}: three subsets");
@@ -197,7 +199,11 @@ fn a_lean_analysis_embeds_and_clusters_as_a_held_one() {
             }
             assert_eq!(c.noise, c.labels.iter().filter(|&&l| l < 0).count());
         }
-        for (b, p) in f.bounds.iter().zip([&f.pca.points, &fu.points]) {
+        for (b, p) in f
+            .bounds
+            .iter()
+            .zip([&f.pca.points, &fu.points.mapv(f64::from)])
+        {
             let min = |k: usize| p.column(k).iter().copied().fold(f64::MAX, f64::min);
             let max = |k: usize| p.column(k).iter().copied().fold(f64::MIN, f64::max);
             assert_eq!(*b, [min(0), max(0), min(1), max(1)], "{what}: bounds");
@@ -226,9 +232,9 @@ fn the_landscape_is_the_same_side_by_side() {
     apart.cluster_limit = n - 1;
     let t = landscape(&log, &a, &together, &c, &|_| {}).unwrap();
     let p = landscape(&log, &a, &apart, &c, &|_| {}).unwrap();
-    let pts = |p: &ndarray::Array2<f64>| -> Vec<u64> { p.iter().map(|v| v.to_bits()).collect() };
     let (tu, pu) = (t.umap.as_ref().unwrap(), p.umap.as_ref().unwrap());
-    assert_eq!(pts(&tu.points), pts(&pu.points), "UMAP");
+    let bits = |p: &ndarray::Array2<f32>| -> Vec<u32> { p.iter().map(|v| v.to_bits()).collect() };
+    assert_eq!(bits(&tu.points), bits(&pu.points), "UMAP");
     assert_eq!(tu.sampled, Some(1000));
     assert_eq!(t.subset(Subset::All).unwrap().sampled, None);
     assert_eq!(p.subset(Subset::All).unwrap().sampled, Some(n - 1));

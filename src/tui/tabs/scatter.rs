@@ -178,12 +178,21 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     };
-    let (points, name, bounds) = match (&l.umap, app.scatter.umap) {
-        (Some(u), true) => (&u.points, "UMAP", l.bounds[1]),
-        _ => (&l.pca.points, "PCA", l.bounds[0]),
+    // A row's point (UMAP's are held in single precision).
+    type At<'p> = Box<dyn Fn(usize) -> (f64, f64) + 'p>;
+    let (at, n, name, bounds): (At, usize, &str, [f64; 4]) = match (&l.umap, app.scatter.umap) {
+        (Some(u), true) => {
+            let p = &u.points;
+            let at = Box::new(move |i| (f64::from(p[[i, 0]]), f64::from(p[[i, 1]])));
+            (at, p.nrows(), "UMAP", l.bounds[1])
+        }
+        _ => {
+            let p = &l.pca.points;
+            let at = Box::new(move |i| (p[[i, 0]], p[[i, 1]]));
+            (at, p.nrows(), "PCA", l.bounds[0])
+        }
     };
     let v = &r.analysis.verdicts;
-    let n = points.nrows();
     let detectors: Vec<_> = v.runs.iter().enumerate().filter(|(_, d)| d.ok()).collect();
     // Colour class per row and the legend, for the chosen colouring (a class is worked
     // out for the rows drawn only: a frame of a 10M-row map draws a few tens of thousands).
@@ -313,9 +322,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         Vec::new()
     } else {
         let mut layers = vec![Vec::new(); n_classes];
-        let mut put = |i: usize, c: usize| {
-            layers[c.min(n_classes - 1)].push((points[[i, 0]], points[[i, 1]]))
-        };
+        let mut put = |i: usize, c: usize| layers[c.min(n_classes - 1)].push(at(i));
         match (view, in_view) {
             // A stride of the view's rows, so that a narrow view shows all of its rows.
             (Some(v), Some(k)) => {
@@ -346,9 +353,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         layers
     };
     let dots: Vec<RefCell<Vec<(u16, u16)>>> = (0..n_classes).map(|_| RefCell::default()).collect();
-    let selected = app
-        .selected_flagged()
-        .map(|s| (points[[s.i(), 0]], points[[s.i(), 1]]));
+    let selected = app.selected_flagged().map(|s| at(s.i()));
     let colored = th.colored();
     let drawn = app.scatter.drawn.borrow();
     let kept = drawn.as_ref().filter(|_| fresh);
