@@ -302,6 +302,25 @@ struct LeafQuery<'a> {
 }
 
 impl Round<'_> {
+    /// [`Round::search_leaf`] from the root for `rows` of `leaf`, all in component
+    /// `comp`, their bests in `best`.
+    fn search_group(
+        &self,
+        leaf: usize,
+        comp: usize,
+        rows: &[(usize, f64, usize)],
+        best: &mut [(f64, usize)],
+    ) {
+        let lq = LeafQuery {
+            leaf,
+            comp,
+            rows,
+            min_c2: rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min),
+        };
+        let mut worst = best.iter().map(|b| b.0).fold(f64::NEG_INFINITY, f64::max);
+        self.search_leaf(0, &lq, best, &mut worst);
+    }
+
     /// [`Round::search`] for every row of `lq` at once: `best[i]` is lowered to the
     /// cheapest edge from row `lq.rows[i]` to another component, if one is cheaper. A
     /// subtree is skipped when it lies in their component, or when no edge into it can
@@ -489,10 +508,11 @@ fn spanning_tree(
             .collect();
         drop(seen);
         // The picked rows search a leaf at a time: the rows of a leaf that are in one
-        // component walk the tree together (in a leaf of several components, 2.2M node
-        // visits of single rows became 0.25M of rows and 1.0M of groups, in the round
-        // of the scaled 100k-row log that searched most); a row alone in its component
-        // walks alone.
+        // component walk the tree together, the leaf's box bounding them all (in a leaf
+        // of several components, 2.2M node visits of single rows became 0.25M of rows
+        // and 1.0M of groups, in the round of the scaled 100k-row log that searched
+        // most); a row alone in its component in a leaf of several walks alone, its own
+        // point bounding it closer.
         let search_into = |pick: &(dyn Fn(usize) -> bool + Sync),
                            bound: &(dyn Fn(usize) -> f64 + Sync),
                            out: &mut [Known]|
@@ -504,7 +524,6 @@ fn spanning_tree(
                     cancel.check()?;
                     let mut done = Vec::new();
                     let mut rows = Vec::new();
-                    let mut best = Vec::new();
                     for pos in tree.positions(leaf) {
                         let p = tree.row_at(pos);
                         if !pick(p) {
@@ -516,59 +535,34 @@ fn spanning_tree(
                             continue;
                         }
                         rows.push((p, core2[p], pos));
-                        best.push(if b < kn.best.0 {
-                            (b, usize::MAX)
-                        } else {
-                            kn.best
-                        });
                     }
                     if rows.is_empty() {
                         return Ok(done);
                     }
-                    if node_comp[leaf] == MIXED {
-                        // The rows of each component walk together (the leaf's box bounds
-                        // them all), a lone row alone (its own point bounds it closer).
-                        let mut order: Vec<usize> = (0..rows.len()).collect();
-                        order.sort_unstable_by_key(|&i| (comp[rows[i].0], i));
-                        let grouped: Vec<(usize, f64, usize)> =
-                            order.iter().map(|&i| rows[i]).collect();
-                        let mut gbest: Vec<(f64, usize)> = order.iter().map(|&i| best[i]).collect();
-                        let mut start = 0;
-                        while start < grouped.len() {
-                            let c = comp[grouped[start].0];
-                            let len = grouped[start..]
-                                .iter()
-                                .take_while(|r| comp[r.0] == c)
-                                .count();
-                            let (g, gb) =
-                                (&grouped[start..start + len], &mut gbest[start..start + len]);
-                            if len == 1 {
-                                round.search(0, tree.point_at(g[0].2), g[0].1, c, &mut gb[0]);
+                    let mixed = node_comp[leaf] == MIXED;
+                    if mixed {
+                        rows.sort_unstable_by_key(|r| (comp[r.0], r.2));
+                    }
+                    let mut best: Vec<(f64, usize)> = rows
+                        .iter()
+                        .map(|&(p, _, _)| {
+                            let (kn, b) = (known[p], bound(p));
+                            if b < kn.best.0 {
+                                (b, usize::MAX)
                             } else {
-                                let lq = LeafQuery {
-                                    leaf,
-                                    comp: c,
-                                    rows: g,
-                                    min_c2: g.iter().map(|r| r.1).fold(f64::INFINITY, f64::min),
-                                };
-                                let mut worst =
-                                    gb.iter().map(|b| b.0).fold(f64::NEG_INFINITY, f64::max);
-                                round.search_leaf(0, &lq, gb, &mut worst);
+                                kn.best
                             }
-                            start += len;
+                        })
+                        .collect();
+                    let mut at = 0;
+                    for g in rows.chunk_by(|a, b| comp[a.0] == comp[b.0]) {
+                        let (c, gb) = (comp[g[0].0], &mut best[at..at + g.len()]);
+                        if mixed && g.len() == 1 {
+                            round.search(0, tree.point_at(g[0].2), g[0].1, c, &mut gb[0]);
+                        } else {
+                            round.search_group(leaf, c, g, gb);
                         }
-                        for (j, &i) in order.iter().enumerate() {
-                            best[i] = gbest[j];
-                        }
-                    } else {
-                        let lq = LeafQuery {
-                            leaf,
-                            comp: node_comp[leaf],
-                            rows: &rows,
-                            min_c2: rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min),
-                        };
-                        let mut worst = best.iter().map(|b| b.0).fold(f64::NEG_INFINITY, f64::max);
-                        round.search_leaf(0, &lq, &mut best, &mut worst);
+                        at += g.len();
                     }
                     for (&(p, _, _), &(w2, q)) in rows.iter().zip(&best) {
                         done.push((
