@@ -109,16 +109,14 @@ impl Shape for Rasterize<'_> {
                 let bit = gy * w + gx;
                 match seen.get_mut(bit / 64).filter(|_| gx < w) {
                     // Painted already (in one colour, a dot painted twice is painted).
-                    Some(word) if *word & (1 << (bit % 64)) != 0 => {}
-                    Some(word) => {
-                        *word |= 1 << (bit % 64);
-                        painter.paint(gx, gy, self.color);
-                        // A grid is a few hundred dots a side: a terminal's cells times
-                        // 2 and 4.
-                        dots.push((gx as u16, gy as u16));
-                    }
-                    None => painter.paint(gx, gy, self.color),
+                    Some(word) if *word & (1 << (bit % 64)) != 0 => continue,
+                    Some(word) => *word |= 1 << (bit % 64),
+                    // Beyond the grid's expected size: painted and kept, unchecked.
+                    None => {}
                 }
+                painter.paint(gx, gy, self.color);
+                // A grid is a few hundred dots a side: a terminal's cells times 2 and 4.
+                dots.push((gx as u16, gy as u16));
             }
         }
     }
@@ -265,16 +263,12 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
         view_generation: app.table.view_generation,
         area,
     };
-    let fresh = app
-        .scatter
-        .drawn
-        .borrow()
-        .as_ref()
-        .is_some_and(|d| d.key.same(&key));
-    let in_view = if fresh {
-        app.scatter.drawn.borrow().as_ref().and_then(|d| d.in_view)
-    } else {
-        view.map(|v| v.iter().filter(|&&k| k).count())
+    let drawn = app.scatter.drawn.borrow();
+    // The last frame's dots, when they serve this one.
+    let kept = drawn.as_ref().filter(|d| d.key.same(&key));
+    let in_view = match kept {
+        Some(d) => d.in_view,
+        None => view.map(|v| v.iter().filter(|&&k| k).count()),
     };
     let heading = match in_view {
         Some(k) => format!("{name}: the {k} rows in the view, of {n}"),
@@ -318,7 +312,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let (px, py) = (pad(x0, x1), pad(y0, y1));
     let n_classes = legend.len().max(1);
     // The points to draw, by class, when the last frame's dots do not serve.
-    let layers: Vec<Vec<(f64, f64)>> = if fresh {
+    let layers: Vec<Vec<(f64, f64)>> = if kept.is_some() {
         Vec::new()
     } else {
         let mut layers = vec![Vec::new(); n_classes];
@@ -355,8 +349,6 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     let dots: Vec<RefCell<Vec<(u16, u16)>>> = (0..n_classes).map(|_| RefCell::default()).collect();
     let selected = app.selected_flagged().map(|s| at(s.i()));
     let colored = th.colored();
-    let drawn = app.scatter.drawn.borrow();
-    let kept = drawn.as_ref().filter(|_| fresh);
     let marks: Vec<(f64, f64)> = match kept {
         Some(d) => d.marks.clone(),
         // Without colours the verdict shows as marks on the anomalous points.
@@ -411,6 +403,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             }
         });
     f.render_widget(canvas, plot);
+    let fresh = kept.is_some();
     drop(drawn);
     if !fresh {
         *app.scatter.drawn.borrow_mut() = Some(Drawn {
