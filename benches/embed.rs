@@ -54,21 +54,15 @@ fn matrix(rows: usize) -> Array2<f64> {
             .column(name)
             .unwrap_or_else(|_| panic!("no column {name}"))
             .as_materialized_series();
-        let values: Vec<f64> = match s.dtype() {
-            DataType::Int64 => s
-                .i64()
-                .expect("i64")
-                .iter()
-                .map(|v| v.unwrap_or(0) as f64)
-                .collect(),
-            DataType::Float64 => s
-                .f64()
-                .expect("f64")
-                .iter()
-                .map(|v| v.unwrap_or(0.0))
-                .collect(),
-            t => panic!("column {name} has type {t}"),
-        };
+        // Counts are stored as the narrowest integer type that holds them.
+        let values: Vec<f64> = s
+            .cast(&DataType::Float64)
+            .unwrap_or_else(|e| panic!("column {name}: {e}"))
+            .f64()
+            .expect("f64")
+            .iter()
+            .map(|v| v.unwrap_or(0.0))
+            .collect();
         for (i, v) in values.into_iter().enumerate() {
             x[[i, j]] = v.max(0.0).ln_1p();
         }

@@ -336,6 +336,36 @@ fn lane_sum(d: usize, term: impl Fn(usize) -> f64) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
+/// [`sq_dist`] of `a` and `b` when it is below `limit`, else `None`, often decided after
+/// the first four coordinates: their lane sums are a floor of the whole sum (each lane
+/// only grows and rounding is monotone), and the value returned is [`sq_dist`]'s, summed
+/// in the same order.
+#[inline(always)]
+pub(crate) fn sq_dist_below(a: &[f64], b: &[f64], limit: f64) -> Option<f64> {
+    let d = a.len().min(b.len());
+    let term = |j: usize| (a[j] - b[j]) * (a[j] - b[j]);
+    let mut acc = [0.0f64; 4];
+    let full = d - d % 4;
+    if full > 0 {
+        for (i, x) in acc.iter_mut().enumerate() {
+            *x += term(i);
+        }
+        if (acc[0] + acc[1]) + (acc[2] + acc[3]) >= limit {
+            return None;
+        }
+    }
+    for j in (4..full).step_by(4) {
+        for (i, x) in acc.iter_mut().enumerate() {
+            *x += term(j + i);
+        }
+    }
+    for (i, j) in (full..d).enumerate() {
+        acc[i] += term(j);
+    }
+    let sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    (sum < limit).then_some(sum)
+}
+
 /// Nodes of a subtree in pre-order, ids relative to its root (0), with their boxes.
 #[derive(Default)]
 struct Subtree {
@@ -459,7 +489,7 @@ impl KdTree {
 
     /// Builds the tree over `src` (`rows × dim`, row-major), whose rows it copies in tree
     /// order. The two halves of a large node are built in parallel.
-    fn from_rows(src: &[f64], dim: usize) -> Self {
+    pub fn from_rows(src: &[f64], dim: usize) -> Self {
         let n = src.len().checked_div(dim).unwrap_or(0);
         let mut index: Vec<usize> = (0..n).collect();
         let mut sub = Subtree::default();
@@ -537,6 +567,11 @@ impl KdTree {
             }
         }
         widest.0
+    }
+
+    /// Coordinates per point.
+    pub fn dim(&self) -> usize {
+        self.dim
     }
 
     /// Number of points in the tree.
