@@ -155,6 +155,8 @@ fn reachability_tree(
     // The spanning tree's searches run on a tree of their own, in the rows' principal
     // axes (positions there are its row numbers).
     let turned = Turned::build(counted.tree());
+    // The turned tree has the rows' own coordinates too.
+    drop(counted);
     let id_of = |pos: usize| turned.tree.row_at(pos);
     let mut pos_of = vec![0usize; distinct];
     for pos in 0..distinct {
