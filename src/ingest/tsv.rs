@@ -193,6 +193,10 @@ fn split_fields<'a>(line: &'a [u8], sep: &[u8], out: &mut Vec<&'a [u8]>) {
     out.push(&line[start..]);
 }
 
+// Inlined into the line's loop: returned through the stack, each value was written a
+// part at a time and read back whole, a stalled store-to-load forward per field (the
+// load at 10M rows went from 11.5 to 9.7 s).
+#[inline(always)]
 fn value<'a>(raw: &'a [u8], t: ZeekType, h: &Header) -> Result<Value<'a>, String> {
     if raw == h.unset.as_slice() {
         return Ok(Value::Null);
