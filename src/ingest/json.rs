@@ -304,7 +304,7 @@ pub fn parse_chunk(data: &[u8], max_columns: usize) -> Part {
     let mut pairs = Vec::new();
     let mut vals: Vec<(usize, Value)> = Vec::new();
     let mut path_ids: HashMap<String, u16> = HashMap::new();
-    for (i, l) in data.split(|&b| b == b'\n').enumerate() {
+    for (i, l) in super::lines(data).enumerate() {
         let l = l.strip_suffix(b"\r").unwrap_or(l);
         if l.iter().all(u8::is_ascii_whitespace) {
             continue;

@@ -567,6 +567,22 @@ pub fn detect_format(name: &str, head: &[u8]) -> Result<Format, IngestError> {
 }
 
 /// Splits `data` into about `n` pieces at line ends.
+/// The lines of `data`, split at each `\n` (as `data.split(|&b| b == b'\n')`, the last
+/// one after the last newline, empty when `data` ends with one), found with `memchr`:
+/// a vector search, where a byte-by-byte split was a tenth of the parsers' time.
+pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', data)
+        .map(Some)
+        .chain(std::iter::once(None))
+        .map(move |end| {
+            let end = end.unwrap_or(data.len());
+            let line = &data[start..end];
+            start = end + 1;
+            line
+        })
+}
+
 fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
     let mut out = Vec::with_capacity(n);
     let target = (data.len() / n.max(1)).max(256 << 10);
@@ -1460,5 +1476,39 @@ mod cells_tests {
             kinds.len() >= 5,
             "every typed reading and the generic one: {kinds:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lines_split_as_the_standard_split_does() {
+        let cases: [&[u8]; 8] = [
+            b"",
+            b"\n",
+            b"\n\n",
+            b"one",
+            b"one\n",
+            b"one\ntwo",
+            b"one\r\n\ntwo\n\nthree\n",
+            b"\nlead\n\n\ntrail\r",
+        ];
+        for data in cases {
+            let want: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+            let got: Vec<&[u8]> = super::lines(data).collect();
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(data));
+        }
+        // A long run, across memchr's vector blocks.
+        let long: Vec<u8> = (0..5000u32)
+            .map(|i| {
+                if i % 37 == 0 || i % 101 == 0 {
+                    b'\n'
+                } else {
+                    b'a' + (i % 26) as u8
+                }
+            })
+            .collect();
+        let want: Vec<&[u8]> = long.split(|&b| b == b'\n').collect();
+        assert_eq!(super::lines(&long).collect::<Vec<_>>(), want);
     }
 }

@@ -345,7 +345,7 @@ fn parse_lines(data: &[u8], h: &Header, push: Push) -> Option<Part> {
     let mut part = Part::default();
     let mut raw = Vec::with_capacity(h.widths.len());
     let mut vals = Vec::with_capacity(h.names.len());
-    for (i, l) in data.split(|&b| b == b'\n').enumerate() {
+    for (i, l) in super::lines(data).enumerate() {
         let l = l.strip_suffix(b"\r").unwrap_or(l);
         if l.is_empty() {
             continue;
