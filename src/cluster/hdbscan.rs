@@ -152,6 +152,9 @@ fn reachability_tree(
     let core: Vec<f64> = (0..distinct)
         .map(|i| nb.dist_of(i)[min_samples - 1])
         .collect();
+    // Only the neighbours themselves are needed now.
+    let k = nb.k;
+    let knn = nb.idx;
     // The spanning tree's searches run on a tree of their own, in the rows' principal
     // axes (positions there are its row numbers).
     let turned = Turned::build(counted.tree());
@@ -164,9 +167,13 @@ fn reachability_tree(
     }
     let turned_core: Vec<f64> = (0..distinct).map(|pos| core[id_of(pos)]).collect();
     let turned_knn: Vec<usize> = (0..distinct)
-        .flat_map(|pos| nb.idx_of(id_of(pos)).iter().map(|&id| pos_of[id]))
+        .flat_map(|pos| {
+            knn[id_of(pos) * k..(id_of(pos) + 1) * k]
+                .iter()
+                .map(|&id| pos_of[id])
+        })
         .collect();
-    drop(nb);
+    drop(knn);
     let between: Vec<Edge> =
         spanning_tree(&turned, &turned_core, &turned_knn, min_samples, cancel)?
             .into_iter()
@@ -288,6 +295,8 @@ impl Turned {
             .map(|p| centred(p).map(|v| v * v).sum::<f64>())
             .fold(0.0, f64::max);
         let tree = KdTree::from_rows(&turned, dim);
+        // The tree has its copy.
+        drop(turned);
         let own_rows: Vec<f64> = (0..n)
             .flat_map(|pos| own.point_at(tree.row_at(pos)).iter().copied())
             .collect();
