@@ -1049,28 +1049,49 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
-    /// Prim's algorithm on the dense mutual reachability graph, for checking.
-    fn prim_weight(rows: &[f64], d: usize, core: &[f64]) -> f64 {
+    /// The edge weights of a minimum spanning tree of the dense mutual reachability graph
+    /// of `rows` (`d` columns), by Prim's algorithm, for checking.
+    fn prim_weights(rows: &[f64], d: usize, core: &[f64]) -> Vec<f64> {
         let n = core.len();
+        let row = |i: usize| &rows[i * d..(i + 1) * d];
         let mut in_tree = vec![false; n];
         let mut best = vec![f64::INFINITY; n];
         best[0] = 0.0;
-        let mut total = 0.0;
-        for _ in 0..n {
+        let mut weights = Vec::with_capacity(n.saturating_sub(1));
+        for step in 0..n {
             let u = (0..n)
                 .filter(|&i| !in_tree[i])
                 .min_by(|&a, &b| best[a].total_cmp(&best[b]))
                 .unwrap();
             in_tree[u] = true;
-            total += best[u];
+            if step > 0 {
+                weights.push(best[u]);
+            }
             for v in 0..n {
                 if !in_tree[v] {
-                    let (pu, pv) = (&rows[u * d..(u + 1) * d], &rows[v * d..(v + 1) * d]);
-                    best[v] = best[v].min(mutual_reachability(pu, pv, core[u], core[v]));
+                    let w = mutual_reachability(row(u), row(v), core[u], core[v]);
+                    best[v] = best[v].min(w);
                 }
             }
         }
-        total
+        weights
+    }
+
+    /// Core distances by brute force: each row's distance to its `min_samples`-th nearest
+    /// other row.
+    fn brute_core(rows: &[f64], d: usize, min_samples: usize) -> Vec<f64> {
+        let n = rows.len() / d;
+        let row = |i: usize| &rows[i * d..(i + 1) * d];
+        (0..n)
+            .map(|i| {
+                let mut dd: Vec<f64> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| sq_dist(row(i), row(j)).sqrt())
+                    .collect();
+                dd.sort_by(f64::total_cmp);
+                dd[min_samples - 1]
+            })
+            .collect()
     }
 
     fn blobs(per: usize, centres: &[[f64; 2]], spread: f64, seed: u64) -> Array2<f64> {
@@ -1097,17 +1118,7 @@ mod tests {
         let rows = to_row_major(x.view());
         for min_samples in [1, 5, 60, n - 1] {
             let mst = reachability_tree(x.view(), min_samples, &Cancel::new()).unwrap();
-            // Core distances by brute force: the min_samples-th nearest other row.
-            let core: Vec<f64> = (0..n)
-                .map(|i| {
-                    let mut d: Vec<f64> = (0..n)
-                        .filter(|&j| j != i)
-                        .map(|j| sq_dist(&rows[i * 3..i * 3 + 3], &rows[j * 3..j * 3 + 3]).sqrt())
-                        .collect();
-                    d.sort_by(f64::total_cmp);
-                    d[min_samples - 1]
-                })
-                .collect();
+            let core = brute_core(&rows, 3, min_samples);
             assert_eq!(mst.len(), n - 1);
             let mut uf = UnionFind::new(n);
             for e in &mst {
@@ -1117,7 +1128,7 @@ mod tests {
                 assert!((e.w - w).abs() <= 1e-12, "edge {e:?}: weight {w}");
             }
             let total: f64 = mst.iter().map(|e| e.w).sum();
-            let want = prim_weight(&rows, 3, &core);
+            let want: f64 = prim_weights(&rows, 3, &core).iter().sum();
             assert!(
                 (total - want).abs() < 1e-9 * want.max(1.0),
                 "min_samples {min_samples}: {total} vs {want}"
@@ -1202,38 +1213,8 @@ mod tests {
         for (x, min_samples) in cases {
             let (n, d) = x.dim();
             let rows = to_row_major(x.view());
-            let row = |i: usize| &rows[i * d..(i + 1) * d];
-            let core: Vec<f64> = (0..n)
-                .map(|i| {
-                    let mut dd: Vec<f64> = (0..n)
-                        .filter(|&j| j != i)
-                        .map(|j| sq_dist(row(i), row(j)).sqrt())
-                        .collect();
-                    dd.sort_by(f64::total_cmp);
-                    dd[min_samples - 1]
-                })
-                .collect();
-            // Prim's weights on the dense graph.
-            let mut in_tree = vec![false; n];
-            let mut best = vec![f64::INFINITY; n];
-            best[0] = 0.0;
-            let mut want = Vec::new();
-            for step in 0..n {
-                let u = (0..n)
-                    .filter(|&i| !in_tree[i])
-                    .min_by(|&a, &b| best[a].total_cmp(&best[b]))
-                    .unwrap();
-                in_tree[u] = true;
-                if step > 0 {
-                    want.push(best[u]);
-                }
-                for v in 0..n {
-                    if !in_tree[v] {
-                        let w = mutual_reachability(row(u), row(v), core[u], core[v]);
-                        best[v] = best[v].min(w);
-                    }
-                }
-            }
+            let core = brute_core(&rows, d, min_samples);
+            let mut want = prim_weights(&rows, d, &core);
             want.sort_by(f64::total_cmp);
             let mst = reachability_tree(x.view(), min_samples, &Cancel::new()).unwrap();
             let mut got: Vec<f64> = mst.iter().map(|e| e.w).collect();
