@@ -569,6 +569,11 @@ impl KdTree {
         widest.0
     }
 
+    /// Every point, in tree order, row-major.
+    pub fn points(&self) -> &[f64] {
+        &self.points
+    }
+
     /// Coordinates per point.
     pub fn dim(&self) -> usize {
         self.dim

@@ -157,7 +157,7 @@ fn reachability_tree(
     let knn = nb.idx;
     // The spanning tree's searches run on a tree of their own, in the rows' principal
     // axes (positions there are its row numbers).
-    let turned = Turned::build(counted.tree());
+    let turned = Turned::build(counted.tree(), cancel)?;
     // The turned tree has the rows' own coordinates too.
     drop(counted);
     let id_of = |pos: usize| turned.tree.row_at(pos);
@@ -245,41 +245,17 @@ const FLOOR_SLACK: f64 = 1e-9;
 impl Turned {
     /// Turns the points of `own` (a tree whose rows are its positions) and builds the
     /// search tree over them.
-    fn build(own: &KdTree) -> Self {
+    fn build(own: &KdTree, cancel: &Cancel) -> Result<Self, ClusterError> {
         let n = own.len();
         let dim = own.dim();
-        let mut mean = vec![0.0; dim];
-        for p in 0..n {
-            for (m, v) in mean.iter_mut().zip(own.point_at(p)) {
-                *m += v;
-            }
-        }
-        for m in &mut mean {
-            *m /= n as f64;
-        }
-        let centred = |p: usize| own.point_at(p).iter().zip(&mean).map(|(v, m)| v - m);
-        let cov = (0..n)
-            .into_par_iter()
-            .with_min_len(CHUNK)
-            .fold(
-                || ndarray::Array2::<f64>::zeros((dim, dim)),
-                |mut acc, p| {
-                    let c: Vec<f64> = centred(p).collect();
-                    for i in 0..dim {
-                        for j in i..dim {
-                            acc[[i, j]] += c[i] * c[j];
-                        }
-                    }
-                    acc
-                },
-            )
-            .reduce(|| ndarray::Array2::<f64>::zeros((dim, dim)), |a, b| a + b);
-        let mut cov = cov;
-        for i in 0..dim {
-            for j in 0..i {
-                cov[[i, j]] = cov[[j, i]];
-            }
-        }
+        let rows = ndarray::ArrayView2::from_shape((n, dim), own.points())
+            .map_err(|e| ClusterError::Input(e.to_string()))?;
+        let mean = rows.sum_axis(ndarray::Axis(0)) / n as f64;
+        let mean = mean.as_slice().unwrap_or_default();
+        let centred = |p: usize| own.point_at(p).iter().zip(mean).map(|(v, m)| v - m);
+        // PCA's covariance: summed in the same order on any number of threads, so that
+        // the tree, and the choice among equal edges with it, is the same on every run.
+        let cov = crate::embed::pca::covariance(&rows, mean, cancel)?;
         let (_, axes) = crate::detect::pca::symmetric_eigen(&cov);
         let turned: Vec<f64> = (0..n)
             .into_par_iter()
@@ -300,12 +276,12 @@ impl Turned {
         let own_rows: Vec<f64> = (0..n)
             .flat_map(|pos| own.point_at(tree.row_at(pos)).iter().copied())
             .collect();
-        Turned {
+        Ok(Turned {
             tree,
             own: own_rows,
             dim,
             slack: FLOOR_SLACK * far2,
-        }
+        })
     }
 
     /// The own coordinates of the row at `pos`.
@@ -1167,7 +1143,7 @@ mod tests {
         for (n, d, seed) in [(900, 8, 1), (400, 13, 2), (300, 3, 3), (200, 1, 4)] {
             let x = correlated(n, d, seed);
             let (counted, _) = CountedTree::build(x.view());
-            let t = Turned::build(counted.tree());
+            let t = Turned::build(counted.tree(), &Cancel::new()).unwrap();
             let tree = &t.tree;
             let mut checked = 0;
             for node in 0..tree.node_count() {

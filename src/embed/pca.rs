@@ -10,7 +10,7 @@ use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use super::EmbedError;
-use crate::cancel::Cancel;
+use crate::cancel::{Cancel, Cancelled};
 use crate::detect::pca::symmetric_eigen;
 use crate::rows::Rows;
 
@@ -121,46 +121,7 @@ pub fn pca_rows_summed(
     let gather = |r: std::ops::Range<usize>| x.gather(&r.collect::<Vec<_>>());
     let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
 
-    // One d x d sum per chunk, added in chunk order: the same sums however the chunks
-    // were spread over the threads (a parallel reduction pairs them as the threads
-    // happen to finish, which changes the last bits from run to run). A block's chunks
-    // are summed side by side, so that the partial sums held stay few.
-    let mut partial = Array2::<f64>::zeros((d, d));
-    for r in blocks(n) {
-        let b = gather(r);
-        let sums = b
-            .axis_chunks_iter(ndarray::Axis(0), CHUNK)
-            .into_par_iter()
-            .map(|chunk| {
-                cancel.check()?;
-                let mut c = Array2::<f64>::zeros((d, d));
-                let mut z = vec![0.0; d];
-                for row in chunk.outer_iter() {
-                    for (j, zj) in z.iter_mut().enumerate() {
-                        *zj = row[j] - mean[j];
-                    }
-                    for a in 0..d {
-                        for b in a..d {
-                            c[[a, b]] += z[a] * z[b];
-                        }
-                    }
-                }
-                Ok::<_, EmbedError>(c)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        for c in &sums {
-            partial += c;
-        }
-    }
-    let mut cov = partial;
-    let denom = (n.max(2) - 1) as f64;
-    for a in 0..d {
-        for b in a..d {
-            let v = cov[[a, b]] / denom;
-            cov[[a, b]] = v;
-            cov[[b, a]] = v;
-        }
-    }
+    let cov = covariance(x, &mean, cancel)?;
 
     let (values, vectors) = symmetric_eigen(&cov);
     let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
@@ -207,6 +168,58 @@ pub fn pca_rows_summed(
         explained_variance_ratio: ratios,
         axes,
     })
+}
+
+/// The covariance matrix of the rows of `x` about `mean` (sums divided by `n - 1`).
+pub(crate) fn covariance(
+    x: &dyn Rows,
+    mean: &[f64],
+    cancel: &Cancel,
+) -> Result<Array2<f64>, Cancelled> {
+    let (n, d) = (x.count(), x.width());
+    let gather = |r: std::ops::Range<usize>| x.gather(&r.collect::<Vec<_>>());
+    // One d x d sum per chunk, added in chunk order: the same sums however the chunks
+    // were spread over the threads (a parallel reduction pairs them as the threads
+    // happen to finish, which changes the last bits from run to run). A block's chunks
+    // are summed side by side, so that the partial sums held stay few.
+    let mut partial = Array2::<f64>::zeros((d, d));
+    for r in blocks(n) {
+        let b = gather(r);
+        let sums = b
+            .axis_chunks_iter(ndarray::Axis(0), CHUNK)
+            .into_par_iter()
+            .map(|chunk| {
+                cancel.check()?;
+                let mut c = Array2::<f64>::zeros((d, d));
+                let mut z = vec![0.0; d];
+                for row in chunk.outer_iter() {
+                    for (j, zj) in z.iter_mut().enumerate() {
+                        *zj = row[j] - mean[j];
+                    }
+                    for a in 0..d {
+                        for b in a..d {
+                            c[[a, b]] += z[a] * z[b];
+                        }
+                    }
+                }
+                Ok::<_, Cancelled>(c)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for c in &sums {
+            partial += c;
+        }
+    }
+    let mut cov = partial;
+    let denom = (n.max(2) - 1) as f64;
+    for a in 0..d {
+        for b in a..d {
+            let v = cov[[a, b]] / denom;
+            cov[[a, b]] = v;
+            cov[[b, a]] = v;
+        }
+    }
+
+    Ok(cov)
 }
 
 #[cfg(test)]
