@@ -566,7 +566,6 @@ pub fn detect_format(name: &str, head: &[u8]) -> Result<Format, IngestError> {
     }
 }
 
-/// Splits `data` into about `n` pieces at line ends.
 /// The lines of `data`, split at each `\n` (as `data.split(|&b| b == b'\n')`, the last
 /// one after the last newline, empty when `data` ends with one), found with `memchr`:
 /// a vector search, where a byte-by-byte split was a tenth of the parsers' time.
@@ -583,6 +582,7 @@ pub(crate) fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
         })
 }
 
+/// Splits `data` into about `n` pieces at line ends.
 fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
     let mut out = Vec::with_capacity(n);
     let target = (data.len() / n.max(1)).max(256 << 10);
