@@ -8,12 +8,12 @@
 //! fitted state with its sorted training scores and threshold, the verdict rule and its
 //! threshold, and the reference distributions that reasons are given against.
 //!
-//! # Format, version 1
+//! # Format, version 2
 //!
 //! | bytes | content |
 //! |---|---|
 //! | 8 | magic `ZSIFTMDL` |
-//! | 4 | format version, a little-endian `u32` (1) |
+//! | 4 | format version, a little-endian `u32` (2) |
 //! | 8 | length `N` of the body, a little-endian `u64` |
 //! | N | the body, a [`Body`] in postcard's encoding (<https://postcard.jamesmunns.com/wire-format>) |
 //! | 32 | SHA-256 of every byte before it |
@@ -24,6 +24,9 @@
 //! (magic, version, length, checksum) before its body is decoded; the decoded state is
 //! then checked for consistency (shapes, tree links, sorted scores) before anything is
 //! scored, so an altered file is an error, never a panic or a wrong score.
+//!
+//! Version 2: the neighbour detectors' trees carry the principal axes their boxes are
+//! drawn in (version 1's boxes were in the features' own axes).
 
 use std::path::Path;
 
@@ -38,7 +41,7 @@ use crate::reasons::Explainer;
 pub const MAGIC: &[u8; 8] = b"ZSIFTMDL";
 
 /// The format version this zsift writes and reads.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Magic, version and body length.
 const HEAD: usize = 8 + 4 + 8;

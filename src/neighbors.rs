@@ -1,7 +1,9 @@
 //! Exact Euclidean k-nearest-neighbour search for the neighbour-based detectors (KNN,
 //! LOF), the UMAP neighbour graph and HDBSCAN's core distances and spanning tree: a k-d
 //! tree (Bentley 1975) with a bounding box per node, split at the median of the dimension
-//! with the widest interquartile range, queried in parallel with rayon.
+//! with the widest interquartile range, queried in parallel with rayon. The boxes are
+//! drawn in the points' principal axes ([`Axes`]), where they fit correlated features
+//! far closer; distances are the points' own.
 //!
 //! The tree owns a copy of the points, so a fitted detector can keep it for scoring new
 //! rows. Ties are cheap: a subtree is skipped unless its box is *strictly* closer than the
@@ -115,8 +117,11 @@ pub(crate) struct KdTree {
     /// Original row of each tree position.
     index: Vec<usize>,
     nodes: Vec<Node>,
-    /// Per node: lower corner then upper corner of its bounding box.
+    /// Per node: lower corner then upper corner of its bounding box, in the axes'
+    /// coordinates.
     bounds: Vec<f64>,
+    /// The axes the nodes are split and bounded in.
+    axes: Axes,
     /// Empty, or the points again, leaf by leaf column-major (see
     /// [`KdTree::with_leaf_columns`]): a leaf over positions `s..e` holds at `s * dim` the
     /// first coordinates of its `e - s` points, then their second ones..., so that a leaf
@@ -366,6 +371,186 @@ pub(crate) fn sq_dist_below(a: &[f64], b: &[f64], limit: f64) -> Option<f64> {
     (sum < limit).then_some(sum)
 }
 
+/// The principal axes of a tree's points, in which its boxes are drawn: the points
+/// centred on their mean and turned onto the eigenvectors of their covariance.
+///
+/// Zeek features are strongly correlated (bytes, packets and IP bytes rise together),
+/// and boxes aligned with the features are hulls of long diagonals, loose in every
+/// direction; along the principal axes they fit the points, and a search skips more of
+/// the tree (measured: neighbour searches on the default features of a conn log take
+/// 0.70–0.75 of the time). Distances are still computed on the points' own coordinates,
+/// so every neighbour and distance found is the one the points give; only the box
+/// floors come from the turned coordinates, which are rounded, and [`Probe::floor`]
+/// lowers each below every distance it bounds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Axes {
+    /// The points' mean.
+    mean: Vec<f64>,
+    /// The axes, unit vectors one after another (`dim × dim`, row-major).
+    axes: Vec<f64>,
+    /// The largest distance of a point from the mean.
+    radius: f64,
+    /// Relative lowering of a floor: the axes' departure from orthonormality plus the
+    /// rounding of the distances compared (see [`Axes::with_margins`]).
+    #[serde(skip)]
+    shrink: f64,
+    /// Error of a turned distance per unit of the two points' distances from the mean.
+    #[serde(skip)]
+    unit: f64,
+}
+
+/// Largest departure from orthonormality accepted of the computed axes (in the
+/// spectral norm of `AᵀA − I`); Jacobi's rotations give a few multiples of ε. Axes
+/// further off (a failed eigen-decomposition) are replaced by the features' own.
+const MAX_SKEW: f64 = 1e-9;
+
+impl Axes {
+    /// The axes of `points` (`n × dim`, row-major, finite), and the points turned onto
+    /// them.
+    fn of(points: &[f64], dim: usize) -> (Self, Vec<f64>) {
+        let n = points.len().checked_div(dim).unwrap_or(0);
+        let mut mean = vec![0.0; dim];
+        let mut axes = vec![0.0; dim * dim];
+        for j in 0..dim {
+            axes[j * dim + j] = 1.0;
+        }
+        if n >= 2 {
+            if let Ok(rows) = ndarray::ArrayView2::from_shape((n, dim), points) {
+                let m = rows.sum_axis(ndarray::Axis(0)) / n as f64;
+                mean = m.to_vec();
+                // PCA's covariance: summed in the same order on any number of threads, so
+                // the tree, and the choice among neighbours at equal distances with it,
+                // is the same on every run. Never cancelled here.
+                if let Ok(cov) = crate::embed::pca::covariance(&rows, &mean, &Cancel::new()) {
+                    let (_, vecs) = crate::detect::pca::symmetric_eigen(&cov);
+                    let turned: Vec<f64> = vecs.concat();
+                    if turned.len() == dim * dim && skew(&turned, dim) <= MAX_SKEW {
+                        axes = turned;
+                    }
+                }
+            }
+        }
+        let mut a = Axes {
+            mean,
+            axes,
+            radius: 0.0,
+            shrink: 0.0,
+            unit: 0.0,
+        };
+        let mut out = vec![0.0; points.len()];
+        let far2 = out
+            .par_chunks_mut(CHUNK * dim.max(1))
+            .zip(points.par_chunks(CHUNK * dim.max(1)))
+            .map(|(o, p)| {
+                o.chunks_exact_mut(dim.max(1))
+                    .zip(p.chunks_exact(dim.max(1)))
+                    .map(|(o, p)| a.turn(p, o))
+                    .fold(0.0, f64::max)
+            })
+            .reduce(|| 0.0, f64::max);
+        a.radius = far2.sqrt();
+        (a.with_margins(), out)
+    }
+
+    /// The axes with their margins set from their own departure from orthonormality.
+    ///
+    /// A turned coordinate is a sum of `d` products of a centred value and an axis'
+    /// entry, rounded: off by at most `(d + 1) ε r` (`ε` = 2⁻⁵³, `r` the point's distance
+    /// from the mean, the axis a unit vector), so a turned point is off by at most
+    /// `√d (d + 1) ε r` and the turned distance of two points by the sum of theirs
+    /// (`unit`; `f64::EPSILON` is 2ε, and a factor 2 more is room). The axes turn a
+    /// difference `x` to a length within `√(1 ± δ)` of `|x|`, `δ` at most [`skew`] plus
+    /// `d² ε` for its own rounding; the squared distances and box floors compared are
+    /// each rounded by at most `(d + 3) ε` of themselves (`shrink`, with room).
+    fn with_margins(mut self) -> Self {
+        let d = self.mean.len() as f64;
+        self.unit = 2.0 * d.sqrt() * (d + 1.0) * f64::EPSILON;
+        let rounding = (d * d + 2.0 * d + 6.0) * f64::EPSILON;
+        self.shrink = 2.0 * (skew(&self.axes, self.mean.len()) + rounding);
+        self
+    }
+
+    /// Axes read back from a model file: shapes and values checked, margins made again.
+    fn restored(self, dim: usize) -> Result<Self, String> {
+        use crate::detect::ensure;
+        ensure(
+            self.mean.len() == dim
+                && self.axes.len() == dim * dim
+                && self.mean.iter().chain(&self.axes).all(|v| v.is_finite())
+                && self.radius.is_finite()
+                && self.radius >= 0.0
+                && skew(&self.axes, dim) <= MAX_SKEW,
+            "tree axes",
+        )?;
+        Ok(self.with_margins())
+    }
+
+    /// Writes `q` turned onto the axes to `out`; returns `q`'s squared distance from the
+    /// mean.
+    #[inline(always)]
+    fn turn(&self, q: &[f64], out: &mut [f64]) -> f64 {
+        let d = self.mean.len();
+        let mut r2 = 0.0;
+        for (o, axis) in out.iter_mut().zip(self.axes.chunks_exact(d.max(1))) {
+            *o = q
+                .iter()
+                .zip(&self.mean)
+                .zip(axis)
+                .map(|((v, m), a)| (v - m) * a)
+                .sum();
+        }
+        for (v, m) in q.iter().zip(&self.mean) {
+            r2 += (v - m) * (v - m);
+        }
+        r2
+    }
+
+    /// The floor of a squared box distance `b` in turned coordinates for a query at
+    /// distance `r` from the mean and the points under the box (at most `radius`): the
+    /// turned distance is within `s = unit (r + radius)` of the own one, so the own
+    /// squared distance is at least `(√b − s)² / (1 + δ) ≥ b (1 − δ) − 2 s √b`, lowered
+    /// again for rounding (the rounded `√b` is within the room of `unit`).
+    #[inline(always)]
+    fn floor(&self, b: f64, r: f64) -> f64 {
+        let s = self.unit * (r + self.radius);
+        b * (1.0 - self.shrink) - 2.0 * s * b.sqrt()
+    }
+}
+
+/// A bound of the spectral norm of `AᵀA − I` for the `d × d` matrix `a` (row-major):
+/// `d` times its largest entry, measured on `AAᵀ`, which has the same eigenvalues.
+fn skew(a: &[f64], d: usize) -> f64 {
+    let mut worst: f64 = 0.0;
+    for i in 0..d {
+        for j in 0..d {
+            let dot: f64 = (0..d).map(|k| a[i * d + k] * a[j * d + k]).sum();
+            let want = if i == j { 1.0 } else { 0.0 };
+            worst = worst.max((dot - want).abs());
+        }
+    }
+    if worst.is_nan() {
+        return f64::INFINITY;
+    }
+    d as f64 * worst
+}
+
+/// A query as a tree's searches take it: its own coordinates for distances, its turned
+/// ones (see [`Axes`]) for the boxes, and its distance from the axes' mean for the
+/// floors' margin.
+pub(crate) struct Probe {
+    at: Vec<f64>,
+    r: f64,
+}
+
+impl Probe {
+    pub fn new(dim: usize) -> Self {
+        Probe {
+            at: vec![0.0; dim],
+            r: 0.0,
+        }
+    }
+}
+
 /// Nodes of a subtree in pre-order, ids relative to its root (0), with their boxes.
 #[derive(Default)]
 struct Subtree {
@@ -488,15 +673,21 @@ impl KdTree {
     }
 
     /// Builds the tree over `src` (`rows × dim`, row-major), whose rows it copies in tree
-    /// order. The two halves of a large node are built in parallel.
+    /// order, its nodes split and bounded in the rows' principal axes ([`Axes`]). The
+    /// two halves of a large node are built in parallel.
     pub fn from_rows(src: &[f64], dim: usize) -> Self {
         let n = src.len().checked_div(dim).unwrap_or(0);
         let mut index: Vec<usize> = (0..n).collect();
         let mut sub = Subtree::default();
-        let mut points = Vec::new();
+        let (axes, mut points) = Axes::of(src, dim);
         if n > 0 && dim > 0 {
-            sub = build_subtree(src, &mut index, 0, dim);
-            points = gather_rows(src, dim, &index);
+            sub = build_subtree(&points, &mut index, 0, dim);
+            // The turned rows are not needed again: their space takes the own rows in
+            // tree order.
+            points
+                .par_chunks_mut(dim)
+                .zip(index.par_iter())
+                .for_each(|(p, &i)| p.copy_from_slice(&src[i * dim..(i + 1) * dim]));
         }
         KdTree {
             dim,
@@ -504,8 +695,41 @@ impl KdTree {
             index,
             nodes: sub.nodes,
             bounds: sub.bounds,
+            axes,
             leaf_cols: Vec::new(),
         }
+    }
+
+    /// Turns the query `q` (own coordinates) for the tree's boxes.
+    #[inline(always)]
+    fn aim(&self, q: &[f64], p: &mut Probe) {
+        p.r = self.axes.turn(q, &mut p.at).sqrt();
+    }
+
+    /// A floor of the squared distance from the query of `p` to every point under `node`.
+    #[inline(always)]
+    fn floor_to(&self, node: usize, p: &Probe) -> f64 {
+        self.axes.floor(self.box_dist2(node, &p.at), p.r)
+    }
+
+    /// A squared box distance `b` (from [`KdTree::box_dist2`] with a turned point of the
+    /// tree, or [`KdTree::box_box_dist2`]) lowered to a floor of the squared distances
+    /// between the tree's own points it bounds.
+    #[inline(always)]
+    pub fn floor(&self, b: f64) -> f64 {
+        self.axes.floor(b, self.axes.radius)
+    }
+
+    /// Every point turned as the boxes are ([`Axes`]), in tree order, row-major.
+    pub fn turned_points(&self) -> Vec<f64> {
+        let d = self.dim.max(1);
+        let mut out = vec![0.0; self.points.len()];
+        out.par_chunks_mut(d)
+            .zip(self.points.par_chunks(d))
+            .for_each(|(o, p)| {
+                self.axes.turn(p, o);
+            });
+        out
     }
 
     /// The tree with a second copy of its points, leaf by leaf column-major, which
@@ -567,11 +791,6 @@ impl KdTree {
             }
         }
         widest.0
-    }
-
-    /// Every point, in tree order, row-major.
-    pub fn points(&self) -> &[f64] {
-        &self.points
     }
 
     /// Coordinates per point.
@@ -642,9 +861,10 @@ impl KdTree {
         })
     }
 
-    /// Walks the subtree of `root` for query `q`, nearer child first, handing the points
-    /// of a leaf nearer than its bound to `found` ([`KdTree::scan_leaf`]) and skipping
-    /// subtrees whose box is not strictly nearer than the bound (checked when the walk
+    /// Walks the subtree of `root` for query `q` (`p` aimed at it), nearer child first,
+    /// handing the points of a leaf nearer than its bound to `found`
+    /// ([`KdTree::scan_leaf`]) and skipping subtrees whose box's floor is not strictly
+    /// nearer than the bound (checked when the walk
     /// reaches them, as a recursive walk would). A loop over `stack` (scratch space)
     /// rather than a recursion, so that it can be inlined into code compiled for wider
     /// instructions.
@@ -653,6 +873,7 @@ impl KdTree {
         &self,
         root: usize,
         q: &[f64],
+        p: &Probe,
         found: &mut impl Candidates,
         stack: &mut Vec<(usize, f64)>,
     ) {
@@ -668,8 +889,8 @@ impl KdTree {
                 self.scan_leaf(n, q, found);
                 continue;
             }
-            let dl = self.box_dist2(n.left, q);
-            let dr = self.box_dist2(n.right, q);
+            let dl = self.floor_to(n.left, p);
+            let dr = self.floor_to(n.right, p);
             if dl <= dr {
                 stack.extend([(n.right, dr), (n.left, dl)]);
             } else {
@@ -763,19 +984,24 @@ impl KdTree {
         let leaf: Vec<usize> = (0..rows)
             .into_par_iter()
             .with_min_len(CHUNK)
-            .map(|i| {
-                let q = &queries[i * d..(i + 1) * d];
-                let mut node = 0;
-                while let Some((l, r)) = self.children(node) {
-                    node = if self.box_dist2(l, q) <= self.box_dist2(r, q) {
-                        l
-                    } else {
-                        r
-                    };
-                }
-                // Leaves are numbered in tree order by their first position.
-                self.nodes[node].start
-            })
+            .map_init(
+                || Probe::new(d),
+                |p, i| {
+                    let q = &queries[i * d..(i + 1) * d];
+                    self.aim(q, p);
+                    let q = &p.at;
+                    let mut node = 0;
+                    while let Some((l, r)) = self.children(node) {
+                        node = if self.box_dist2(l, q) <= self.box_dist2(r, q) {
+                            l
+                        } else {
+                            r
+                        };
+                    }
+                    // Leaves are numbered in tree order by their first position.
+                    self.nodes[node].start
+                },
+            )
             .collect();
         let mut order: Vec<usize> = (0..rows).collect();
         order.par_sort_by_key(|&i| leaf[i]);
@@ -817,13 +1043,17 @@ impl KdTree {
     /// so its squared distance to a `q` inside the box, a sum of non-negative terms, is at
     /// least the square of `q`'s gap to that face: the test is exact in floating point.
     #[inline(always)]
-    fn ball_inside(&self, node: usize, q: &[f64], bound: f64) -> bool {
+    fn ball_inside(&self, node: usize, p: &Probe, bound: f64) -> bool {
         let d = self.dim;
         let lo = &self.bounds[2 * d * node..2 * d * node + d];
         let hi = &self.bounds[2 * d * node + d..2 * d * (node + 1)];
+        let q = &p.at;
         (0..d).all(|j| {
             let (a, b) = (q[j] - lo[j], hi[j] - q[j]);
-            a >= 0.0 && b >= 0.0 && a * a >= bound && b * b >= bound
+            a >= 0.0
+                && b >= 0.0
+                && self.axes.floor(a * a, p.r) >= bound
+                && self.axes.floor(b * b, p.r) >= bound
         })
     }
 
@@ -839,19 +1069,20 @@ impl KdTree {
         leaf: usize,
         parent: &[usize],
         q: &[f64],
+        p: &Probe,
         found: &mut impl Candidates,
         stack: &mut Vec<(usize, f64)>,
     ) {
         self.scan_leaf(&self.nodes[leaf], q, found);
         let mut node = leaf;
         while parent[node] != NO_CHILD {
-            if self.ball_inside(node, q, found.bound()) {
+            if self.ball_inside(node, p, found.bound()) {
                 return;
             }
-            let p = &self.nodes[parent[node]];
-            let sibling = if p.left == node { p.right } else { p.left };
-            if self.box_dist2(sibling, q) < found.bound() {
-                self.search(sibling, q, found, stack);
+            let up = &self.nodes[parent[node]];
+            let sibling = if up.left == node { up.right } else { up.left };
+            if self.floor_to(sibling, p) < found.bound() {
+                self.search(sibling, q, p, found, stack);
             }
             node = parent[node];
         }
@@ -920,6 +1151,7 @@ impl KdTree {
         let d = self.dim;
         let mut best = Best::new(k + usize::from(exclude_self));
         let mut stack = Vec::with_capacity(64);
+        let mut probe = Probe::new(d);
         for (r, (drow, irow)) in dchunk
             .chunks_exact_mut(k)
             .zip(ichunk.chunks_exact_mut(k))
@@ -928,7 +1160,9 @@ impl KdTree {
             let row = first + r;
             best.clear();
             if !self.nodes.is_empty() {
-                self.search(0, &queries[row * d..(row + 1) * d], &mut best, &mut stack);
+                let q = &queries[row * d..(row + 1) * d];
+                self.aim(q, &mut probe);
+                self.search(0, q, &probe, &mut best, &mut stack);
             }
             if exclude_self {
                 let drop = best
@@ -1355,7 +1589,12 @@ impl CountedTree {
             self.count.iter().try_fold(0usize, |a, &c| a.checked_add(c)) == Some(self.rows),
             "row total",
         )?;
-        let CountedTree { tree, count, rows } = self;
+        let CountedTree {
+            mut tree,
+            count,
+            rows,
+        } = self;
+        tree.axes = tree.axes.restored(columns)?;
         Ok(CountedTree {
             tree: tree.with_leaf_columns(),
             count,
@@ -1441,6 +1680,7 @@ impl CountedTree {
         let d = self.tree.dim;
         let mut best = CountedBest::new(k);
         let mut stack = Vec::with_capacity(64);
+        let mut probe = Probe::new(d);
         for (r, (drow, irow)) in drows
             .chunks_exact_mut(k)
             .zip(irows.chunks_exact_mut(k))
@@ -1461,12 +1701,14 @@ impl CountedTree {
             match queries {
                 Queries::Rows(rows) => {
                     let point = &rows[q * d..(q + 1) * d];
-                    self.tree.search(0, point, &mut found, &mut stack);
+                    self.tree.aim(point, &mut probe);
+                    self.tree.search(0, point, &probe, &mut found, &mut stack);
                 }
                 Queries::Own { parent, leaf } => {
                     let point = self.tree.point_at(q);
+                    self.tree.aim(point, &mut probe);
                     self.tree
-                        .climb_search(leaf[q], parent, point, &mut found, &mut stack);
+                        .climb_search(leaf[q], parent, point, &probe, &mut found, &mut stack);
                 }
             }
             let mut j = 0;
@@ -1509,11 +1751,115 @@ wide_fn! {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// Rows of a 2-D latent factor spread over `d` correlated columns (as bytes, packets
+    /// and IP bytes rise together), in groups far apart with tiny spreads inside, some
+    /// rows repeated, far from the origin.
+    pub(crate) fn correlated(n: usize, d: usize, seed: u64) -> Array2<f64> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mix: Vec<[f64; 2]> = (0..d)
+            .map(|_| [rng.gen::<f64>(), rng.gen::<f64>()])
+            .collect();
+        let mut x = Array2::zeros((n, d));
+        let mut last = vec![0.0; d];
+        for i in 0..n {
+            if i % 7 == 3 {
+                x.row_mut(i).assign(&ndarray::ArrayView1::from(&last[..]));
+                continue;
+            }
+            let group = (i % 5) as f64 * 1e4;
+            let tiny = if i % 2 == 0 { 1e-7 } else { 1.0 };
+            let (u, v) = (group + rng.gen::<f64>() * tiny, rng.gen::<f64>() * tiny);
+            for (j, m) in mix.iter().enumerate() {
+                x[[i, j]] = 1e6 + m[0] * u + m[1] * v + rng.gen::<f64>() * 1e-9;
+                last[j] = x[[i, j]];
+            }
+        }
+        x
+    }
+
+    /// Every box floor of a tree drawn in its rows' principal axes is at most every
+    /// distance it bounds, from the tree's own rows and from queries anywhere (near, far
+    /// off, beyond the rows' range), and a ball found inside a node holds no row outside
+    /// it: correlated rows far from the origin, rows at the scale of raw byte counts, one
+    /// column. It fails with the floors' margins set to zero: the rounding is real.
+    #[test]
+    fn turned_floors_stay_below_the_distances_they_bound() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        let bytes = Array2::from_shape_fn((500, 6), |(i, j)| {
+            let base = (i % 7) as f64 * 1e9;
+            base * (1.0 + j as f64) + rng.gen::<f64>() * 1e3
+        });
+        let cases = [
+            correlated(900, 8, 1),
+            correlated(400, 13, 2),
+            correlated(300, 3, 3),
+            correlated(200, 1, 4),
+            bytes,
+        ];
+        for x in cases {
+            let (n, d) = x.dim();
+            let rows = to_row_major(x.view());
+            let tree = KdTree::from_rows(&rows, d);
+            let turned = tree.turned_points();
+            let mut queries: Vec<f64> = (0..n).step_by(7).flat_map(|i| x.row(i).to_vec()).collect();
+            // Between rows, and far outside them.
+            for i in (0..n).step_by(11) {
+                let j = (i * 7 + 3) % n;
+                queries.extend(x.row(i).iter().zip(x.row(j)).map(|(a, b)| (a + b) / 2.0));
+                queries.extend(x.row(i).iter().map(|v| v * -3.0 + 1e3));
+            }
+            let mut p = Probe::new(d);
+            let (mut checked, mut balls) = (0, 0);
+            for q in queries.chunks_exact(d) {
+                tree.aim(q, &mut p);
+                for node in 0..tree.node_count() {
+                    let floor = tree.floor_to(node, &p);
+                    for pos in tree.positions(node) {
+                        let dist = sq_dist(q, tree.point_at(pos));
+                        assert!(floor <= dist, "node {node}: {floor} > {dist}");
+                        checked += 1;
+                    }
+                    // The largest bound (a power of ten) the node's ball is found within.
+                    let Some(bound) = (-30..40)
+                        .map(|e| 10f64.powi(e))
+                        .take_while(|&b| tree.ball_inside(node, &p, b))
+                        .last()
+                    else {
+                        continue;
+                    };
+                    for pos in (0..tree.len()).filter(|pos| !tree.positions(node).contains(pos)) {
+                        let dist = sq_dist(q, tree.point_at(pos));
+                        assert!(dist >= bound, "outside {node}: {dist} < {bound}");
+                        balls += 1;
+                    }
+                }
+            }
+            for a in 0..tree.node_count() {
+                for b in (0..tree.node_count()).step_by(5) {
+                    let floor = tree.floor(tree.box_box_dist2(a, b));
+                    for p in tree.positions(a).step_by(3) {
+                        for q in tree.positions(b).step_by(3) {
+                            let dist = sq_dist(tree.point_at(q), tree.point_at(p));
+                            assert!(floor <= dist, "{a}, {b}: {floor} > {dist}");
+                        }
+                    }
+                }
+                for pos in tree.positions(a) {
+                    let q = &turned[pos * d..(pos + 1) * d];
+                    let floor = tree.floor(tree.box_dist2(a, q));
+                    assert!(floor <= 0.0, "a row's own node is at distance 0");
+                }
+            }
+            assert!(checked > 10_000, "{checked} pairs checked");
+            assert!(balls > 1_000, "{balls} rows outside a ball checked");
+        }
+    }
 
     /// Many queries are searched in leaf order: each gets the neighbours it gets
     /// searched alone, in its own place, as a scan of every point finds them.
@@ -1620,14 +1966,17 @@ mod tests {
         });
         let tree = KdTree::build(x.view());
         let d = 4;
+        let turned = tree.turned_points();
         let mut seen = vec![false; n];
         for id in 0..tree.node_count() {
             let r = tree.positions(id);
             let lo = &tree.bounds[2 * d * id..2 * d * id + d];
             let hi = &tree.bounds[2 * d * id + d..2 * d * (id + 1)];
             for pos in r.clone() {
+                // The boxes hold the points as turned; the tree keeps their own values.
+                let t = &turned[pos * d..(pos + 1) * d];
+                assert!((0..d).all(|j| lo[j] <= t[j] && t[j] <= hi[j]));
                 let p = tree.point_at(pos);
-                assert!((0..d).all(|j| lo[j] <= p[j] && p[j] <= hi[j]));
                 assert_eq!(p, x.row(tree.row_at(pos)).as_slice().unwrap());
             }
             match tree.children(id) {

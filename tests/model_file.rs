@@ -213,7 +213,10 @@ fn a_model_file_is_its_format() {
     let (a, b) = (demo_model(), demo_model());
     assert!(a == b, "saving is deterministic");
     assert_eq!(&a[..8], b"ZSIFTMDL");
-    assert_eq!(u32::from_le_bytes(a[8..12].try_into().unwrap()), 1);
+    assert_eq!(
+        u32::from_le_bytes(a[8..12].try_into().unwrap()),
+        modelfile::FORMAT
+    );
     let body = u64::from_le_bytes(a[12..20].try_into().unwrap()) as usize;
     assert_eq!(a.len(), 20 + body + 32);
     assert!(resummed(a.clone()) == a);
@@ -239,11 +242,17 @@ fn damaged_model_files_are_refused() {
     ] {
         assert!(matches!(refused(other), ModelFileError::NotAModel { .. }));
     }
-    let mut v2 = good.clone();
-    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
-    let e = refused(&resummed(v2));
-    assert!(matches!(e, ModelFileError::Version { found: 2, .. }), "{e}");
-    assert!(e.to_string().contains("version 2"), "{e}");
+    // The version before (its trees' boxes were in other axes) and the one after.
+    for other in [modelfile::FORMAT - 1, modelfile::FORMAT + 1] {
+        let mut v = good.clone();
+        v[8..12].copy_from_slice(&other.to_le_bytes());
+        let e = refused(&resummed(v));
+        assert!(
+            matches!(e, ModelFileError::Version { found, .. } if found == other),
+            "{e}"
+        );
+        assert!(e.to_string().contains(&format!("version {other}")), "{e}");
+    }
     for len in [
         9,
         19,

@@ -153,36 +153,11 @@ fn reachability_tree(
         .map(|i| nb.dist_of(i)[min_samples - 1])
         .collect();
     // Only the neighbours themselves are needed now.
-    let k = nb.k;
     let knn = nb.idx;
-    // The spanning tree's searches run on a tree of their own, in the rows' principal
-    // axes (positions there are its row numbers).
-    let turned = Turned::build(counted.tree(), cancel)?;
-    // The turned tree has the rows' own coordinates too.
-    drop(counted);
-    let id_of = |pos: usize| turned.tree.row_at(pos);
-    let mut pos_of = vec![0usize; distinct];
-    for pos in 0..distinct {
-        pos_of[id_of(pos)] = pos;
-    }
-    let turned_core: Vec<f64> = (0..distinct).map(|pos| core[id_of(pos)]).collect();
-    let turned_knn: Vec<usize> = (0..distinct)
-        .flat_map(|pos| {
-            knn[id_of(pos) * k..(id_of(pos) + 1) * k]
-                .iter()
-                .map(|&id| pos_of[id])
-        })
-        .collect();
-    drop(knn);
-    let between: Vec<Edge> =
-        spanning_tree(&turned, &turned_core, &turned_knn, min_samples, cancel)?
-            .into_iter()
-            .map(|e| Edge {
-                a: id_of(e.a),
-                b: id_of(e.b),
-                w: e.w,
-            })
-            .collect();
+    // The spanning tree's searches walk the same tree: a distinct row's id is its
+    // position there.
+    let between = spanning_tree(counted.tree(), &core, &knn, min_samples, cancel)?;
+    drop((counted, knn));
     let mut first = vec![usize::MAX; distinct];
     for (r, &id) in of_row.iter().enumerate() {
         if first[id] == usize::MAX {
@@ -209,94 +184,6 @@ fn reachability_tree(
             }),
     );
     Ok(mst)
-}
-
-/// The distinct rows in a k-d tree of their own for the spanning tree's searches, built
-/// on the rows turned to their principal axes (centred, then projected on the
-/// eigenvectors of their covariance matrix). Conn-log features are strongly correlated
-/// (bytes, packets and IP bytes rise together), so boxes aligned with the original axes
-/// are long diagonals' hulls, loose bounds in every direction; along the principal axes
-/// they fit the rows: on the pipeline's 13 features of a 100k-row conn log the spanning
-/// tree took half the time.
-///
-/// Distances are still computed on the rows' own coordinates, so every weight, and with
-/// it the tree, is the one the rows give. Only the box floors come from the turned
-/// coordinates, which are rounded: [`Turned::floor`] lowers each below every distance
-/// it may bound.
-struct Turned {
-    /// Over the turned rows; the row of a position is the distinct row's id.
-    tree: KdTree,
-    /// The rows' own coordinates by position, row-major.
-    own: Vec<f64>,
-    dim: usize,
-    /// `FLOOR_SLACK` times the largest squared distance of a row from the centre.
-    slack: f64,
-}
-
-/// Relative slack of [`Turned::floor`]. A turned coordinate is a sum of `d` products of
-/// centred values and an eigenvector's entries, each rounded: off by at most about
-/// `d · ε · r` (`ε` = 2⁻⁵³, `r` the row's distance from the centre), so two turned rows'
-/// distance is off from their own by at most about `d^1.5 · ε · 2R` (`R` the largest
-/// `r`), and the eigenvectors are orthonormal to about the same relative error. For
-/// `d ≤ 1000` all of it is below `1e-9 · R`; the slack covers it with room, and lowers
-/// floors by a share far too small to change which subtrees a search skips.
-const FLOOR_SLACK: f64 = 1e-9;
-
-impl Turned {
-    /// Turns the points of `own` (a tree whose rows are its positions) and builds the
-    /// search tree over them.
-    fn build(own: &KdTree, cancel: &Cancel) -> Result<Self, ClusterError> {
-        let n = own.len();
-        let dim = own.dim();
-        let rows = ndarray::ArrayView2::from_shape((n, dim), own.points())
-            .map_err(|e| ClusterError::Input(e.to_string()))?;
-        let mean = rows.sum_axis(ndarray::Axis(0)) / n as f64;
-        let mean = mean.as_slice().unwrap_or_default();
-        let centred = |p: usize| own.point_at(p).iter().zip(mean).map(|(v, m)| v - m);
-        // PCA's covariance: summed in the same order on any number of threads, so that
-        // the tree, and the choice among equal edges with it, is the same on every run.
-        let cov = crate::embed::pca::covariance(&rows, mean, cancel)?;
-        let (_, axes) = crate::detect::pca::symmetric_eigen(&cov);
-        let turned: Vec<f64> = (0..n)
-            .into_par_iter()
-            .with_min_len(CHUNK)
-            .flat_map_iter(|p| {
-                let c: Vec<f64> = centred(p).collect();
-                axes.iter()
-                    .map(move |a| a.iter().zip(&c).map(|(x, y)| x * y).sum::<f64>())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let far2 = (0..n)
-            .map(|p| centred(p).map(|v| v * v).sum::<f64>())
-            .fold(0.0, f64::max);
-        let tree = KdTree::from_rows(&turned, dim);
-        // The tree has its copy.
-        drop(turned);
-        let own_rows: Vec<f64> = (0..n)
-            .flat_map(|pos| own.point_at(tree.row_at(pos)).iter().copied())
-            .collect();
-        Ok(Turned {
-            tree,
-            own: own_rows,
-            dim,
-            slack: FLOOR_SLACK * far2,
-        })
-    }
-
-    /// The own coordinates of the row at `pos`.
-    fn point(&self, pos: usize) -> &[f64] {
-        &self.own[pos * self.dim..(pos + 1) * self.dim]
-    }
-
-    /// A squared box distance `b` in turned coordinates, lowered to a floor of the own
-    /// squared distances it bounds: `(√b − s)² ≥ b − 2s√b ≥ b − s(b/R + R)` for a
-    /// slack `s = FLOOR_SLACK · R`, and below that again for the rounding of the own
-    /// distances (relative, `FLOOR_SLACK` once more).
-    #[inline(always)]
-    fn floor(&self, b: f64) -> f64 {
-        b * (1.0 - 2.0 * FLOOR_SLACK) - self.slack
-    }
 }
 
 /// Union-find with path halving and union by size.
@@ -352,8 +239,10 @@ fn mutual_reachability(p: &[f64], q: &[f64], core_p: f64, core_q: f64) -> f64 {
 
 /// State shared by the per-point searches of one Borůvka round.
 struct Round<'a> {
-    turned: &'a Turned,
+    /// Positions are distinct rows; boxes in its axes.
     tree: &'a KdTree,
+    /// Every row turned as the tree's boxes are, by position.
+    turned: &'a [f64],
     /// Squared core distances.
     core2: &'a [f64],
     /// Component of each row.
@@ -365,6 +254,12 @@ struct Round<'a> {
 }
 
 impl Round<'_> {
+    /// The row at `pos` turned as the tree's boxes are.
+    fn turned(&self, pos: usize) -> &[f64] {
+        let d = self.tree.dim();
+        &self.turned[pos * d..(pos + 1) * d]
+    }
+
     /// Lowers `best` (squared mutual reachability, row) to the cheapest edge from the row
     /// at `q` (core² `c2`, component `cq`) to another component, if one is cheaper.
     fn search(&self, node: usize, qpos: usize, c2: f64, cq: usize, best: &mut (f64, usize)) {
@@ -372,12 +267,12 @@ impl Round<'_> {
             return;
         }
         match self.tree.children(node) {
-            None => self.scan(node, self.turned.point(qpos), c2, cq, best),
+            None => self.scan(node, self.tree.point_at(qpos), c2, cq, best),
             Some((l, r)) => {
-                let q = self.tree.point_at(qpos);
+                let q = self.turned(qpos);
                 let bound = |c: usize| {
                     c2.max(self.node_core2[c])
-                        .max(self.turned.floor(self.tree.box_dist2(c, q)))
+                        .max(self.tree.floor(self.tree.box_dist2(c, q)))
                 };
                 let (bl, br) = (bound(l), bound(r));
                 let ((first, b1), (second, b2)) = if bl <= br {
@@ -406,7 +301,7 @@ impl Round<'_> {
                 continue;
             }
             // The distance matters only below the current best.
-            let Some(d2) = sq_dist_below(q, self.turned.point(pos), best.0) else {
+            let Some(d2) = sq_dist_below(q, self.tree.point_at(pos), best.0) else {
                 continue;
             };
             let w2 = c2.max(self.core2[pos]).max(d2);
@@ -466,11 +361,11 @@ impl Round<'_> {
                     if c2.max(self.node_core2[node]) >= best[i].0 {
                         continue;
                     }
-                    let q = self.tree.point_at(qpos);
-                    if floor.max(self.turned.floor(self.tree.box_dist2(node, q))) >= best[i].0 {
+                    let q = self.turned(qpos);
+                    if floor.max(self.tree.floor(self.tree.box_dist2(node, q))) >= best[i].0 {
                         continue;
                     }
-                    self.scan(node, self.turned.point(qpos), c2, lq.comp, &mut best[i]);
+                    self.scan(node, self.tree.point_at(qpos), c2, lq.comp, &mut best[i]);
                 }
                 *worst = best.iter().map(|b| b.0).fold(f64::NEG_INFINITY, f64::max);
             }
@@ -478,7 +373,7 @@ impl Round<'_> {
                 let bound = |c: usize| {
                     lq.min_c2
                         .max(self.node_core2[c])
-                        .max(self.turned.floor(self.tree.box_box_dist2(lq.leaf, c)))
+                        .max(self.tree.floor(self.tree.box_box_dist2(lq.leaf, c)))
                 };
                 let (bl, br) = (bound(l), bound(r));
                 let ((first, b1), (second, b2)) = if bl <= br {
@@ -526,13 +421,13 @@ impl Known {
 /// is still its cheapest while the other end is outside its component (components only
 /// grow), and otherwise its weight is a floor that spares searches which cannot beat it.
 fn spanning_tree(
-    turned: &Turned,
+    tree: &KdTree,
     core: &[f64],
     knn: &[usize],
     k: usize,
     cancel: &Cancel,
 ) -> Result<Vec<Edge>, ClusterError> {
-    let tree = &turned.tree;
+    let turned = tree.turned_points();
     let n = core.len();
     debug_assert_eq!(tree.len(), n);
     let mut uf = UnionFind::new(n);
@@ -607,8 +502,8 @@ fn spanning_tree(
             })
             .collect();
         let round = Round {
-            turned,
             tree,
+            turned: &turned,
             core2: &core2,
             comp: &comp,
             node_comp: &node_comp,
@@ -777,7 +672,7 @@ fn spanning_tree(
                 edges.push(Edge {
                     a: p,
                     b: q,
-                    w: mutual_reachability(turned.point(p), turned.point(q), core[p], core[q]),
+                    w: mutual_reachability(tree.point_at(p), tree.point_at(q), core[p], core[q]),
                 });
             }
         }
@@ -1020,7 +915,7 @@ fn extract(tree: &[Condensed], n: usize) -> Clusters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neighbors::to_row_major;
+    use crate::neighbors::{tests::correlated, to_row_major};
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
@@ -1109,69 +1004,6 @@ mod tests {
                 (total - want).abs() < 1e-9 * want.max(1.0),
                 "min_samples {min_samples}: {total} vs {want}"
             );
-        }
-    }
-
-    /// Rows of a 2-D latent factor spread over `d` correlated columns (as bytes, packets
-    /// and IP bytes rise together), in groups far apart with tiny spreads inside, some
-    /// rows repeated, far from the origin.
-    fn correlated(n: usize, d: usize, seed: u64) -> Array2<f64> {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mix: Vec<[f64; 2]> = (0..d)
-            .map(|_| [rng.gen::<f64>(), rng.gen::<f64>()])
-            .collect();
-        let mut x = Array2::zeros((n, d));
-        let mut last = vec![0.0; d];
-        for i in 0..n {
-            if i % 7 == 3 {
-                x.row_mut(i).assign(&ndarray::ArrayView1::from(&last[..]));
-                continue;
-            }
-            let group = (i % 5) as f64 * 1e4;
-            let tiny = if i % 2 == 0 { 1e-7 } else { 1.0 };
-            let (u, v) = (group + rng.gen::<f64>() * tiny, rng.gen::<f64>() * tiny);
-            for (j, m) in mix.iter().enumerate() {
-                x[[i, j]] = 1e6 + m[0] * u + m[1] * v + rng.gen::<f64>() * 1e-9;
-                last[j] = x[[i, j]];
-            }
-        }
-        x
-    }
-
-    #[test]
-    fn turned_floors_stay_below_the_distances_they_bound() {
-        for (n, d, seed) in [(900, 8, 1), (400, 13, 2), (300, 3, 3), (200, 1, 4)] {
-            let x = correlated(n, d, seed);
-            let (counted, _) = CountedTree::build(x.view());
-            let t = Turned::build(counted.tree(), &Cancel::new()).unwrap();
-            let tree = &t.tree;
-            let mut checked = 0;
-            for node in 0..tree.node_count() {
-                for q in (0..tree.len()).step_by(7) {
-                    let floor = t.floor(tree.box_dist2(node, tree.point_at(q)));
-                    for p in tree.positions(node) {
-                        let own = sq_dist(t.point(q), t.point(p));
-                        assert!(floor <= own, "node {node}, {q} to {p}: {floor} > {own}");
-                        checked += 1;
-                    }
-                }
-                for other in (0..tree.node_count()).step_by(5) {
-                    let floor = t.floor(tree.box_box_dist2(node, other));
-                    for p in tree.positions(node).step_by(3) {
-                        for q in tree.positions(other).step_by(3) {
-                            assert!(floor <= sq_dist(t.point(q), t.point(p)));
-                        }
-                    }
-                }
-            }
-            assert!(checked > 10_000, "{checked} pairs checked");
-            // The turned tree holds every distinct row once, with its own coordinates.
-            let mut ids: Vec<usize> = (0..tree.len()).map(|p| tree.row_at(p)).collect();
-            ids.sort_unstable();
-            assert_eq!(ids, (0..counted.distinct_len()).collect::<Vec<_>>());
-            for p in 0..tree.len() {
-                assert_eq!(t.point(p), counted.tree().point_at(tree.row_at(p)));
-            }
         }
     }
 
