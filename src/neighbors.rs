@@ -825,11 +825,6 @@ impl KdTree {
         &self.points[pos * self.dim..(pos + 1) * self.dim]
     }
 
-    /// The original row of tree position `pos`.
-    pub fn row_at(&self, pos: usize) -> usize {
-        self.index[pos]
-    }
-
     /// Squared distance from `q` to the bounding box of `node`.
     #[inline(always)]
     pub fn box_dist2(&self, node: usize, q: &[f64]) -> f64 {
@@ -1607,8 +1602,7 @@ impl CountedTree {
         self.count.len()
     }
 
-    /// The tree over the distinct rows, a distinct row's id being its tree position (and
-    /// its `row_at`).
+    /// The tree over the distinct rows, a distinct row's id being its tree position.
     pub fn tree(&self) -> &KdTree {
         &self.tree
     }
@@ -1977,7 +1971,7 @@ pub(crate) mod tests {
                 let t = &turned[pos * d..(pos + 1) * d];
                 assert!((0..d).all(|j| lo[j] <= t[j] && t[j] <= hi[j]));
                 let p = tree.point_at(pos);
-                assert_eq!(p, x.row(tree.row_at(pos)).as_slice().unwrap());
+                assert_eq!(p, x.row(tree.index[pos]).as_slice().unwrap());
             }
             match tree.children(id) {
                 Some((l, rt)) => {
@@ -1989,8 +1983,8 @@ pub(crate) mod tests {
                 None => {
                     assert!(r.len() <= LEAF_SIZE);
                     for pos in r {
-                        assert!(!seen[tree.row_at(pos)]);
-                        seen[tree.row_at(pos)] = true;
+                        assert!(!seen[tree.index[pos]]);
+                        seen[tree.index[pos]] = true;
                     }
                 }
             }

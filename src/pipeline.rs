@@ -241,12 +241,12 @@ impl Analysis {
         out
     }
 
-    /// Per selected row (as the context's rows): its combined score and whether it is
     /// The reference distributions reasons are given against.
     pub fn explainer(&self) -> &Explainer {
         &self.explainer
     }
 
+    /// Per selected row (as the context's rows): its combined score and whether it is
     /// flagged (rows the matrix left out: 0 and not flagged).
     pub fn by_selection(&self) -> (Vec<f64>, Vec<bool>) {
         self.by_selection_or(0.0)

@@ -319,8 +319,8 @@ struct LeafQuery<'a> {
     leaf: usize,
     /// Their component.
     comp: usize,
-    /// Row, squared core distance and tree position of each.
-    rows: &'a [(usize, f64, usize)],
+    /// Row (its tree position) and squared core distance of each.
+    rows: &'a [(usize, f64)],
     /// Smallest squared core distance among them.
     min_c2: f64,
 }
@@ -332,7 +332,7 @@ impl Round<'_> {
         &self,
         leaf: usize,
         comp: usize,
-        rows: &[(usize, f64, usize)],
+        rows: &[(usize, f64)],
         best: &mut [(f64, usize)],
     ) {
         let lq = LeafQuery {
@@ -357,7 +357,7 @@ impl Round<'_> {
         match self.tree.children(node) {
             None => {
                 let floor = lq.min_c2.max(self.node_core2[node]);
-                for (i, &(_, c2, qpos)) in lq.rows.iter().enumerate() {
+                for (i, &(qpos, c2)) in lq.rows.iter().enumerate() {
                     if c2.max(self.node_core2[node]) >= best[i].0 {
                         continue;
                     }
@@ -413,7 +413,7 @@ impl Known {
 }
 
 /// The minimum spanning tree of the mutual reachability graph of the distinct rows of
-/// `tree` (a row is its tree position, which `row_at` must give back), by Borůvka's
+/// `tree` (a [`CountedTree`]'s: a row is its tree position), by Borůvka's
 /// algorithm. Each round, a row's `knn` neighbours (`k`
 /// per row, nearest first, all within its core distance; a row may appear once per copy,
 /// the row itself included) give a cheap first candidate, which is already optimal when
@@ -539,8 +539,7 @@ fn spanning_tree(
                     cancel.check()?;
                     let mut done = Vec::new();
                     let mut rows = Vec::new();
-                    for pos in tree.positions(leaf) {
-                        let p = pos;
+                    for p in tree.positions(leaf) {
                         if !pick(p) {
                             continue;
                         }
@@ -549,18 +548,18 @@ fn spanning_tree(
                             done.push((p, kn));
                             continue;
                         }
-                        rows.push((p, core2[p], pos));
+                        rows.push((p, core2[p]));
                     }
                     if rows.is_empty() {
                         return Ok(done);
                     }
                     let mixed = node_comp[leaf] == MIXED;
                     if mixed {
-                        rows.sort_unstable_by_key(|r| (comp[r.0], r.2));
+                        rows.sort_unstable_by_key(|r| (comp[r.0], r.0));
                     }
                     let mut best: Vec<(f64, usize)> = rows
                         .iter()
-                        .map(|&(p, _, _)| {
+                        .map(|&(p, _)| {
                             let (kn, b) = (known[p], bound(p));
                             if b < kn.best.0 {
                                 (b, usize::MAX)
@@ -573,13 +572,13 @@ fn spanning_tree(
                     for g in rows.chunk_by(|a, b| comp[a.0] == comp[b.0]) {
                         let (c, gb) = (comp[g[0].0], &mut best[at..at + g.len()]);
                         if mixed && g.len() == 1 {
-                            round.search(0, g[0].2, g[0].1, c, &mut gb[0]);
+                            round.search(0, g[0].0, g[0].1, c, &mut gb[0]);
                         } else {
                             round.search_group(leaf, c, g, gb);
                         }
                         at += g.len();
                     }
-                    for (&(p, _, _), &(w2, q)) in rows.iter().zip(&best) {
+                    for (&(p, _), &(w2, q)) in rows.iter().zip(&best) {
                         done.push((
                             p,
                             if q == usize::MAX {
@@ -653,8 +652,7 @@ fn spanning_tree(
             let (w2, q) = kn.best;
             let c = comp[p];
             let (cw2, cp, _) = choice[c];
-            let better =
-                w2 < cw2 || (w2 == cw2 && cp != usize::MAX && tree.row_at(p) < tree.row_at(cp));
+            let better = w2 < cw2 || (w2 == cw2 && cp != usize::MAX && p < cp);
             if active[c] && q != usize::MAX && better {
                 choice[c] = (w2, p, q);
             }

@@ -39,8 +39,7 @@ pub struct Scatter {
 /// over the whole map (at 10M rows, tens of thousands of cache misses).
 #[derive(Debug, Clone)]
 struct Sampled {
-    landscape: Weak<Landscape>,
-    results: Weak<Results>,
+    source: Source,
     rows: Vec<usize>,
     /// Where the flagged rows beside the stride begin in `rows`.
     beside: usize,
@@ -48,9 +47,18 @@ struct Sampled {
     points: [Option<Vec<(f64, f64)>>; 2],
 }
 
-impl Sampled {
-    fn serves(&self, key: &DrawnKey) -> bool {
-        Weak::ptr_eq(&self.landscape, &key.landscape) && Weak::ptr_eq(&self.results, &key.results)
+/// The map and the results a frame's dots or points come from, held weakly: an old map
+/// is not kept alive by them, and its address cannot be reused while a weak reference to
+/// it lives.
+#[derive(Debug, Clone)]
+struct Source {
+    landscape: Weak<Landscape>,
+    results: Weak<Results>,
+}
+
+impl Source {
+    fn same(&self, o: &Source) -> bool {
+        Weak::ptr_eq(&self.landscape, &o.landscape) && Weak::ptr_eq(&self.results, &o.results)
     }
 }
 
@@ -99,13 +107,10 @@ struct Drawn {
     in_view: Option<usize>,
 }
 
-/// What the dots depend on. The map and the results are held weakly: an old map is not
-/// kept alive by its dots, and its address cannot be reused while a weak reference to it
-/// lives.
+/// What the dots depend on.
 #[derive(Debug, Clone)]
 struct DrawnKey {
-    landscape: Weak<Landscape>,
-    results: Weak<Results>,
+    source: Source,
     umap: bool,
     colour: usize,
     view_generation: u64,
@@ -114,8 +119,7 @@ struct DrawnKey {
 
 impl DrawnKey {
     fn same(&self, o: &DrawnKey) -> bool {
-        Weak::ptr_eq(&self.landscape, &o.landscape)
-            && Weak::ptr_eq(&self.results, &o.results)
+        self.source.same(&o.source)
             && (self.umap, self.colour, self.view_generation, self.area)
                 == (o.umap, o.colour, o.view_generation, o.area)
     }
@@ -287,8 +291,10 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
     // (so they show where they sit among the rest).
     let view = app.table.view.as_deref().filter(|v| v.len() == n);
     let key = DrawnKey {
-        landscape: Arc::downgrade(l),
-        results: Arc::downgrade(r),
+        source: Source {
+            landscape: Arc::downgrade(l),
+            results: Arc::downgrade(r),
+        },
         umap: name == "UMAP",
         colour: app.scatter.colour,
         view_generation: app.table.view_generation,
@@ -358,7 +364,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
             }
             _ => {
                 let mut sampled = app.scatter.sampled.borrow_mut();
-                let mut s = match sampled.take().filter(|s| s.serves(&key)) {
+                let mut s = match sampled.take().filter(|s| s.source.same(&key.source)) {
                     Some(s) => s,
                     None => {
                         let stride = n.div_ceil(MAX_POINTS).max(1);
@@ -378,8 +384,7 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
                             );
                         }
                         Sampled {
-                            landscape: key.landscape.clone(),
-                            results: key.results.clone(),
+                            source: key.source.clone(),
                             rows,
                             beside,
                             points: [None, None],
