@@ -10,7 +10,8 @@ start-up counts for zsift.
   python3 benches/e2e_vs_seed.py [--zsift BIN] [--rows 10000,100000,1000000]
                                  [--fit benign|all] [--seed-timeout MIN]
                                  [--seed-lite ROWS,...] [--no-seed-full ROWS,...]
-                                 [--stages ROWS,...] [--json OUT]
+                                 [--stages ROWS,...] [--same-steps ROWS,...]
+                                 [--json OUT]
 
 Without `--zsift` the release binary is built with `cargo build --release` (in
 `$CARGO_TARGET_DIR`, else `target/`). The seed runs in a virtual environment with the
@@ -29,9 +30,14 @@ run is reported as "> T" and its ratios as lower bounds). `--seed-lite ROWS` add
 those sizes, a seed run without UMAP and HDBSCAN (`--no-umap --no-hdbscan`), reported on
 its own, labelled row against zsift doing all steps: its ratios are lower bounds too.
 `--stages ROWS` times zsift's stages at those sizes from separate runs (`summary`,
-`eval`, `export --no-umap`).
+`eval`, `export --no-umap`). `--same-steps ROWS` (default 100000) also times, at those
+sizes, zsift doing only the seed's steps: its detectors (`DETECTORS` in seed_pipeline.py:
+no VAE, no PCA detector) and one clustering, of all rows (`--subsets all`; zsift's export
+clusters the anomalous and normal rows as well, as the seed notebook did), reported on
+its own row against the same seed runs.
 """
 import argparse
+import ast
 import datetime
 import json
 import os
@@ -174,11 +180,29 @@ def fit_args_seed(fit):
     return ["--label-col", "label"] + (["--train-label", "Benign"] if fit == "benign" else [])
 
 
-def run_zsift(zsift, log_path, fit, n, timeout_s):
+def seed_detectors():
+    """The seed's default detectors, read from seed_pipeline.py without importing it (its
+    imports need the seed's environment)."""
+    tree = ast.parse((BENCHES / "seed_pipeline.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "DETECTORS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise SystemExit("seed_pipeline.py has no DETECTORS list")
+
+
+def seed_steps_args():
+    """`zsift export` doing the seed's steps: its detectors (no VAE, no PCA detector) and one
+    clustering, of all rows (zsift's default clusters the anomalous and normal rows too)."""
+    return ["--detectors", ",".join(seed_detectors()), "--subsets", "all"]
+
+
+def run_zsift(zsift, log_path, fit, n, timeout_s, extra=()):
     runs = []
     for i in range(n):
         with tempfile.TemporaryDirectory(prefix="zsift-e2e-") as d:
-            cmd = [str(zsift), "export", str(log_path), "--out", d, *fit_args_zsift(fit)]
+            cmd = [str(zsift), "export", str(log_path), "--out", d, *fit_args_zsift(fit),
+                   *extra]
             r = measure(cmd, timeout_s, stdout=null_out())
             if r["exit"] != 0 and not r["timed_out"]:
                 raise SystemExit(f"zsift failed: {' '.join(cmd)}\n{r['stderr']}")
@@ -187,7 +211,8 @@ def run_zsift(zsift, log_path, fit, n, timeout_s):
                     r["rows_out"] = sum(1 for _ in f) - 1
                 with open(os.path.join(d, "anomalous.csv"), "rb") as f:
                     r["flagged"] = sum(1 for _ in f) - 1
-        log(f"  zsift run {i + 1}/{n}: {r['wall_s']:.2f} s, {r['peak_mb']} MB, "
+        what = " (the seed's steps)" if extra else ""
+        log(f"  zsift run {i + 1}/{n}{what}: {r['wall_s']:.2f} s, {r['peak_mb']} MB, "
             f"load {r['load_before'][0]}")
         runs.append(r)
     return runs
@@ -287,34 +312,39 @@ def table(results, fit, timeout_min):
         "| speed ratio | memory ratio | CPU s zsift / seed | load avg (1 min) zsift / seed |",
         "|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    for row in results:
-        z = row["zsift"]
+    variants = [
+        ("zsift", "", "seed", ""),
+        ("zsift", "", "seed_lite", " (seed without UMAP/HDBSCAN)"),
+        ("zsift_seed_steps", ", zsift with the seed's steps", "seed", ""),
+    ]
+    for row, (zkey, zlabel, skey, slabel) in ((r, v) for r in results for v in variants):
+        z, seed = row.get(zkey), row.get(skey)
+        if not z or not seed:
+            continue
+        label = zlabel + slabel
         zw = statistics.median(r["wall_s"] for r in z)
         zm = max(r["peak_mb"] for r in z)
         zl = span(r["load_before"][0] for r in z)
         zc = statistics.median(r["user_s"] + r["sys_s"] for r in z)
-        for label, seed in [("", row.get("seed")), (" (seed without UMAP/HDBSCAN)", row.get("seed_lite"))]:
-            if not seed:
-                continue
-            done = [r for r in seed if not r["timed_out"]]
-            if done:
-                sw = statistics.median(r["wall_s"] for r in done)
-                sm = max(r["peak_mb"] for r in done)
-                sw_s, sm_s = f"{sw:.2f}", f"{sm:.0f}"
-                bound = "≥ " if label else ""
-                speed = f"{bound}{sw / zw:.1f}x"
-                memr = f"{bound}{sm / zm:.1f}x"
-            else:
-                t = min(r["wall_s"] for r in seed)
-                sw_s, sm_s = f"> {t:.0f} (timed out)", "n/a"
-                speed, memr = f"> {t / zw:.1f}x", "n/a"
-            n = len(seed)
-            sl = span(r["load_before"][0] for r in seed)
-            sc = statistics.median(r["user_s"] + r["sys_s"] for r in seed)
-            sc_s = f"> {sc:.0f}" if not done else f"{sc:.0f}"
-            lines.append(
-                f"| {row['rows']:,}{label} | {zw:.2f} (of {len(z)}) | {zm:.0f} | {sw_s} (of {n}) "
-                f"| {sm_s} | {speed} | {memr} | {zc:.0f} / {sc_s} | {zl} / {sl} |")
+        done = [r for r in seed if not r["timed_out"]]
+        if done:
+            sw = statistics.median(r["wall_s"] for r in done)
+            sm = max(r["peak_mb"] for r in done)
+            sw_s, sm_s = f"{sw:.2f}", f"{sm:.0f}"
+            bound = "≥ " if slabel else ""
+            speed = f"{bound}{sw / zw:.1f}x"
+            memr = f"{bound}{sm / zm:.1f}x"
+        else:
+            t = min(r["wall_s"] for r in seed)
+            sw_s, sm_s = f"> {t:.0f} (timed out)", "n/a"
+            speed, memr = f"> {t / zw:.1f}x", "n/a"
+        n = len(seed)
+        sl = span(r["load_before"][0] for r in seed)
+        sc = statistics.median(r["user_s"] + r["sys_s"] for r in seed)
+        sc_s = f"> {sc:.0f}" if not done else f"{sc:.0f}"
+        lines.append(
+            f"| {row['rows']:,}{label} | {zw:.2f} (of {len(z)}) | {zm:.0f} | {sw_s} (of {n}) "
+            f"| {sm_s} | {speed} | {memr} | {zc:.0f} / {sc_s} | {zl} / {sl} |")
     proto = ("detectors fitted on the rows labelled Benign, every row scored"
              if fit == "benign" else "detectors fitted on all rows")
     lines.append("")
@@ -343,6 +373,9 @@ def main():
     ap.add_argument("--no-seed-full", default="",
                     help="sizes at which the seed does not run with all steps")
     ap.add_argument("--stages", default="", help="sizes at which to time zsift's stages")
+    ap.add_argument("--same-steps", default="100000",
+                    help="sizes at which zsift also runs with the seed's steps only (its "
+                         "detectors, all rows clustered; '' for none)")
     ap.add_argument("--json", type=Path, help="write every measurement here")
     ap.add_argument("--from-json", type=Path, help="print the report of an earlier --json, run nothing")
     a = ap.parse_args()
@@ -356,6 +389,7 @@ def main():
 
     rows = sizes(a.rows)
     lite, nofull, stage_rows = set(sizes(a.seed_lite)), set(sizes(a.no_seed_full)), set(sizes(a.stages))
+    same_steps = set(sizes(a.same_steps))
     py, versions = ensure_venv(a.venv, a.python)
     zsift = Path(a.zsift) if a.zsift else build_zsift()
     logs = {n: scaled(n, a.data_dir) for n in rows}
@@ -370,6 +404,9 @@ def main():
         zr = a.zsift_runs or (5 if n <= 10_000 else 3)
         sr = a.seed_runs or (3 if n <= 10_000 else 1)
         row["zsift"] = run_zsift(zsift, logs[n], a.fit, zr, a.zsift_timeout * 60)
+        if n in same_steps:
+            row["zsift_seed_steps"] = run_zsift(zsift, logs[n], a.fit, zr, a.zsift_timeout * 60,
+                                                extra=seed_steps_args())
         if n in stage_rows:
             row["zsift_stages"] = zsift_stages(zsift, logs[n], a.fit, a.zsift_timeout * 60)
             log(f"  zsift stages: {json.dumps(row['zsift_stages'])}")

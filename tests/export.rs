@@ -102,6 +102,53 @@ fn export_writes_four_whole_files() {
     }
 }
 
+/// `--subsets` clusters only the rows named: the same clusterings as the default export
+/// for those, no section for the others, and the tables' `cluster` column only while all
+/// rows are clustered.
+#[test]
+fn export_clusters_only_the_subsets_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = |name: &str, subsets: Option<&str>| {
+        let out_dir = dir.path().join(name);
+        let mut cmd = zsift();
+        cmd.args(["export", "--demo", "--no-umap", "--out"])
+            .arg(&out_dir);
+        if let Some(s) = subsets {
+            cmd.args(["--subsets", s]);
+        }
+        common::assert_success(&cmd.output().unwrap());
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join("clusters.json")).unwrap()).unwrap();
+        let (h, _) = read_csv(&out_dir.join("rows.csv"));
+        let (ah, _) = read_csv(&out_dir.join("anomalous.csv"));
+        let txt = std::fs::read_to_string(out_dir.join("clusters.txt")).unwrap();
+        (json, h, ah, txt)
+    };
+    let (every, h, ah, _) = export("every", None);
+    assert!(h.iter().any(|c| c == "cluster") && ah.iter().any(|c| c == "cluster"));
+    // Named in any order, and twice: clustered once each, in the usual order.
+    let (two, h, _, txt) = export("two", Some("normal,all,normal"));
+    let keys: Vec<&String> = two.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["all", "normal"]);
+    assert_eq!(two["all"], every["all"]);
+    assert_eq!(two["normal"], every["normal"]);
+    assert!(h.iter().any(|c| c == "cluster"));
+    assert!(txt.starts_with("== all rows:") && txt.contains("\n== normal rows:"));
+    assert!(!txt.contains("== anomalous"));
+    let (one, h, ah, _) = export("one", Some("anomalous"));
+    assert_eq!(one.as_object().unwrap().len(), 1);
+    assert_eq!(one["anomalous"], every["anomalous"]);
+    assert!(!h.iter().any(|c| c == "cluster") && !ah.iter().any(|c| c == "cluster"));
+    // A subset zsift does not know is refused before anything is written.
+    let bad = zsift()
+        .args(["export", "--demo", "--subsets", "some", "--out"])
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!dir.path().join("bad").exists());
+}
+
 /// Exports the demo log into `out`, with the fault `fault` injected if given.
 fn export_demo(out: &std::path::Path, fault: Option<&str>) -> std::process::Output {
     let mut cmd = zsift();

@@ -231,6 +231,16 @@ pub enum Command {
         /// (anomalous.parquet, rows.parquet, values with their types).
         #[arg(long, value_enum, default_value = "csv")]
         format: crate::export::TableFormat,
+        /// Which rows to cluster, comma-separated: each clustering has its section in
+        /// clusters.json and clusters.txt, and the tables' `cluster` column is that of
+        /// all rows (left out when they are not clustered).
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "all,anomalous,normal"
+        )]
+        subsets: Vec<stats::SubsetArg>,
     },
     /// Rank sources, destinations or pairs by host score: behaviour scores (scan, beacon,
     /// long connection, exfiltration, brute force; DNS tunnel and DGA from a dns log) and
@@ -386,7 +396,19 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<(), CliError> {
             no_umap,
             keep_formulas,
             format,
-        } => stats::run_export(input, model, dir, !*no_umap, *keep_formulas, *format, out),
+            subsets,
+        } => stats::run_export(
+            input,
+            model,
+            dir,
+            stats::ExportOptions {
+                umap: !*no_umap,
+                keep_formulas: *keep_formulas,
+                format: *format,
+                subsets,
+            },
+            out,
+        ),
     }
 }
 

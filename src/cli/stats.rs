@@ -172,17 +172,38 @@ fn plot_features(log: &Log, a: &Analysis, out: &mut dyn Write) -> std::io::Resul
     Ok(())
 }
 
+/// What `zsift export` writes besides the log's rows and verdicts.
+pub struct ExportOptions<'a> {
+    /// UMAP's positions.
+    pub umap: bool,
+    /// Text cells as in the log, formulas or not.
+    pub keep_formulas: bool,
+    /// CSV or Parquet tables.
+    pub format: crate::export::TableFormat,
+    /// The rows clustered.
+    pub subsets: &'a [SubsetArg],
+}
+
 /// `zsift export`.
 pub fn run_export(
     input: &Input,
     model: &ModelArgs,
     dir: &Path,
-    umap: bool,
-    keep_formulas: bool,
-    format: crate::export::TableFormat,
+    opts: ExportOptions<'_>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let (log, a, l) = analyse(input, model, umap, &Subset::ALL)?;
+    let ExportOptions {
+        umap,
+        keep_formulas,
+        format,
+        subsets,
+    } = opts;
+    // In display order, each once however often named.
+    let subsets: Vec<Subset> = Subset::ALL
+        .into_iter()
+        .filter(|s| subsets.iter().any(|a| a.subset() == *s))
+        .collect();
+    let (log, a, l) = analyse(input, model, umap, &subsets)?;
     let stats = l.stats_by_subset();
     let extras = Extras {
         cluster: l.labels_all(),
