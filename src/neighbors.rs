@@ -323,9 +323,9 @@ fn by_coordinate_into<T: Copy>(points: &[T], d: usize, cols: &mut [T]) {
 
 /// `Σ term(j)` for `j < d` in four independent partial sums (term `j` in sum `j % 4`, the
 /// last `d % 4` terms in sums 0, 1, 2), added as `(s0 + s1) + (s2 + s3)`: a single running
-/// sum is a chain of dependent adds. Point distances and box floors share this layout, so
-/// a floor never rounds above a distance it bounds (each term of the floor is at most
-/// the matching term of the distance, and rounding is monotone).
+/// sum is a chain of dependent adds. Point distances and box distances share this layout
+/// (a box's distance is in the tree's turned coordinates, and [`Axes::floor`] lowers it
+/// for their rounding).
 #[inline(always)]
 fn lane_sum(d: usize, term: impl Fn(usize) -> f64) -> f64 {
     let mut acc = [0.0f64; 4];
@@ -380,7 +380,7 @@ pub(crate) fn sq_dist_below(a: &[f64], b: &[f64], limit: f64) -> Option<f64> {
 /// the tree (measured: neighbour searches on the default features of a conn log take
 /// 0.70–0.75 of the time). Distances are still computed on the points' own coordinates,
 /// so every neighbour and distance found is the one the points give; only the box
-/// floors come from the turned coordinates, which are rounded, and [`Probe::floor`]
+/// floors come from the turned coordinates, which are rounded, and [`Axes::floor`]
 /// lowers each below every distance it bounds.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Axes {
@@ -388,7 +388,9 @@ pub(crate) struct Axes {
     mean: Vec<f64>,
     /// The axes, unit vectors one after another (`dim × dim`, row-major).
     axes: Vec<f64>,
-    /// The largest distance of a point from the mean.
+    /// The largest distance of a point from the mean (measured again when a tree is
+    /// read back, not taken from the file).
+    #[serde(skip)]
     radius: f64,
     /// Relative lowering of a floor: the axes' departure from orthonormality plus the
     /// rounding of the distances compared (see [`Axes::with_margins`]).
@@ -397,6 +399,11 @@ pub(crate) struct Axes {
     /// Error of a turned distance per unit of the two points' distances from the mean.
     #[serde(skip)]
     unit: f64,
+    /// Absolute lowering of a floor, for sums of squares that fall below the normal
+    /// numbers, where rounding is no longer relative: `d + 2` times the smallest normal
+    /// number, far above the subnormal spacing each of the `d + 2` roundings may lose.
+    #[serde(skip)]
+    tiny: f64,
 }
 
 /// Largest departure from orthonormality accepted of the computed axes (in the
@@ -436,6 +443,7 @@ impl Axes {
             radius: 0.0,
             shrink: 0.0,
             unit: 0.0,
+            tiny: 0.0,
         };
         let mut out = vec![0.0; points.len()];
         let far2 = out
@@ -467,21 +475,28 @@ impl Axes {
         self.unit = 2.0 * d.sqrt() * (d + 1.0) * f64::EPSILON;
         let rounding = (d * d + 2.0 * d + 6.0) * f64::EPSILON;
         self.shrink = 2.0 * (skew(&self.axes, self.mean.len()) + rounding);
+        self.tiny = (d + 2.0) * f64::MIN_POSITIVE;
         self
     }
 
-    /// Axes read back from a model file: shapes and values checked, margins made again.
-    fn restored(self, dim: usize) -> Result<Self, String> {
+    /// Axes read back from a model file for a tree over `points` (row-major, `dim`
+    /// coordinates each): shapes and values checked, the radius measured on the points,
+    /// margins made again.
+    fn restored(mut self, points: &[f64], dim: usize) -> Result<Self, String> {
         use crate::detect::ensure;
         ensure(
             self.mean.len() == dim
                 && self.axes.len() == dim * dim
                 && self.mean.iter().chain(&self.axes).all(|v| v.is_finite())
-                && self.radius.is_finite()
-                && self.radius >= 0.0
                 && skew(&self.axes, dim) <= MAX_SKEW,
             "tree axes",
         )?;
+        let mut at = vec![0.0; dim];
+        let far2 = points
+            .chunks_exact(dim.max(1))
+            .map(|p| self.turn(p, &mut at))
+            .fold(0.0, f64::max);
+        self.radius = far2.sqrt();
         Ok(self.with_margins())
     }
 
@@ -509,11 +524,13 @@ impl Axes {
     /// distance `r` from the mean and the points under the box (at most `radius`): the
     /// turned distance is within `s = unit (r + radius)` of the own one, so the own
     /// squared distance is at least `(√b − s)² / (1 + δ) ≥ b (1 − δ) − 2 s √b`, lowered
-    /// again for rounding (the rounded `√b` is within the room of `unit`).
+    /// again for rounding (the rounded `√b` is within the room of `unit`; `tiny` for sums
+    /// below the normal numbers). Values so large that their squares overflow give an
+    /// undefined floor, taken as −∞: such a box is never skipped.
     #[inline(always)]
     fn floor(&self, b: f64, r: f64) -> f64 {
         let s = self.unit * (r + self.radius);
-        b * (1.0 - self.shrink) - 2.0 * s * b.sqrt()
+        (b * (1.0 - self.shrink) - 2.0 * s * b.sqrt() - self.tiny).max(f64::NEG_INFINITY)
     }
 }
 
@@ -718,6 +735,39 @@ impl KdTree {
     #[inline(always)]
     pub fn floor(&self, b: f64) -> f64 {
         self.axes.floor(b, self.axes.radius)
+    }
+
+    /// Whether the boxes bound what the searches take them to bound (checked on a tree
+    /// read from a file, whose boxes a search must be able to trust): a node's children
+    /// cover its positions in two runs, each child's box lies within its parent's, the
+    /// two children's boxes are apart along some axis (a point outside a node lies beyond
+    /// one of its faces), and each leaf's box holds its points as turned.
+    fn boxes_hold_their_points(&self) -> bool {
+        let d = self.dim;
+        let lo = |n: usize| &self.bounds[2 * d * n..2 * d * n + d];
+        let hi = |n: usize| &self.bounds[2 * d * n + d..2 * d * (n + 1)];
+        let within = |inner: usize, outer: usize| {
+            (0..d).all(|j| lo(outer)[j] <= lo(inner)[j] && hi(inner)[j] <= hi(outer)[j])
+        };
+        let turned = self.turned_points();
+        self.nodes
+            .iter()
+            .enumerate()
+            .all(|(id, n)| match self.children(id) {
+                Some((l, r)) => {
+                    let (nl, nr) = (&self.nodes[l], &self.nodes[r]);
+                    nl.start == n.start
+                        && nl.end == nr.start
+                        && nr.end == n.end
+                        && within(l, id)
+                        && within(r, id)
+                        && (0..d).any(|j| hi(l)[j] <= lo(r)[j] || hi(r)[j] <= lo(l)[j])
+                }
+                None => (n.start..n.end).all(|pos| {
+                    let t = &turned[pos * d..(pos + 1) * d];
+                    (0..d).all(|j| lo(id)[j] <= t[j] && t[j] <= hi(id)[j])
+                }),
+            })
     }
 
     /// Every point turned as the boxes are ([`Axes`]), in tree order, row-major.
@@ -1035,8 +1085,8 @@ impl KdTree {
     /// Whether `q` lies inside the box of `node` and every point outside the node is at a
     /// squared distance of at least `bound` from it. A point outside a node lies beyond
     /// one face of its box (every ancestor split at a median put it on the other side),
-    /// so its squared distance to a `q` inside the box, a sum of non-negative terms, is at
-    /// least the square of `q`'s gap to that face: the test is exact in floating point.
+    /// so its turned distance to a `q` inside the box is at least `q`'s gap to that face,
+    /// and its own squared distance at least the gap's square lowered by [`Axes::floor`].
     #[inline(always)]
     fn ball_inside(&self, node: usize, p: &Probe, bound: f64) -> bool {
         let d = self.dim;
@@ -1589,7 +1639,8 @@ impl CountedTree {
             count,
             rows,
         } = self;
-        tree.axes = tree.axes.restored(columns)?;
+        tree.axes = tree.axes.restored(&tree.points, columns)?;
+        ensure(tree.boxes_hold_their_points(), "tree bounds")?;
         Ok(CountedTree {
             tree: tree.with_leaf_columns(),
             count,
@@ -1789,12 +1840,23 @@ pub(crate) mod tests {
             let base = (i % 7) as f64 * 1e9;
             base * (1.0 + j as f64) + rng.gen::<f64>() * 1e3
         });
+        // Spread at 1e-149 (its covariance still a normal number) with pairs 1.5e-162
+        // apart, whose squared distances fall below the normal numbers.
+        let minute = Array2::from_shape_fn((300, 4), |(i, j)| {
+            let v = ((i / 2) as f64 * 0.37 + j as f64).sin() * 1e-149;
+            if i % 2 == 1 {
+                v + 1.5e-162
+            } else {
+                v
+            }
+        });
         let cases = [
             correlated(900, 8, 1),
             correlated(400, 13, 2),
             correlated(300, 3, 3),
             correlated(200, 1, 4),
             bytes,
+            minute,
         ];
         for x in cases {
             let (n, d) = x.dim();
@@ -1802,11 +1864,15 @@ pub(crate) mod tests {
             let tree = KdTree::from_rows(&rows, d);
             let turned = tree.turned_points();
             let mut queries: Vec<f64> = (0..n).step_by(7).flat_map(|i| x.row(i).to_vec()).collect();
-            // Between rows, and far outside them.
+            // Between rows, far outside them, and a hair off a row (on the minute rows,
+            // an own squared distance that rounds to 0 where the turned one does not).
             for i in (0..n).step_by(11) {
                 let j = (i * 7 + 3) % n;
                 queries.extend(x.row(i).iter().zip(x.row(j)).map(|(a, b)| (a + b) / 2.0));
                 queries.extend(x.row(i).iter().map(|v| v * -3.0 + 1e3));
+            }
+            for i in 0..n {
+                queries.extend(x.row(i).iter().map(|v| v + 1.5e-162));
             }
             let mut p = Probe::new(d);
             let (mut checked, mut balls) = (0, 0);
@@ -1820,7 +1886,7 @@ pub(crate) mod tests {
                         checked += 1;
                     }
                     // The largest bound (a power of ten) the node's ball is found within.
-                    let Some(bound) = (-30..40)
+                    let Some(bound) = (-320..40)
                         .map(|e| 10f64.powi(e))
                         .take_while(|&b| tree.ball_inside(node, &p, b))
                         .last()
@@ -1853,6 +1919,28 @@ pub(crate) mod tests {
             assert!(checked > 10_000, "{checked} pairs checked");
             assert!(balls > 1_000, "{balls} rows outside a ball checked");
         }
+        // Rows on a diagonal, small multiples of 2⁻²⁵⁶ (their mean exactly 0, so a query
+        // near the origin turns without being absorbed), and queries a hair beyond the
+        // origin's row along it: their own squared distance to that row rounds to 0 (each
+        // term below half the smallest subnormal), their turned distance to a box whose
+        // face the row is on to a subnormal above 0, where rounding is no longer relative.
+        let step = 2f64.powi(-256);
+        let line: Vec<f64> = (-50..=50).flat_map(|k| [k as f64 * step; 2]).collect();
+        let tree = KdTree::from_rows(&line, 2);
+        let origin = (0..tree.len())
+            .find(|&pos| tree.point_at(pos) == [0.0, 0.0])
+            .unwrap();
+        let mut p = Probe::new(2);
+        let mut beyond = 0;
+        for q in [[-1.5e-162, -1.5e-162], [1.5e-162, 1.5e-162]] {
+            tree.aim(&q, &mut p);
+            assert_eq!(sq_dist(&q, tree.point_at(origin)), 0.0);
+            for node in (0..tree.node_count()).filter(|&n| tree.positions(n).contains(&origin)) {
+                beyond += usize::from(tree.box_dist2(node, &p.at) > 0.0);
+                assert!(tree.floor_to(node, &p) <= 0.0, "node {node}");
+            }
+        }
+        assert!(beyond > 0, "a box the origin's row is on the face of");
     }
 
     /// Many queries are searched in leaf order: each gets the neighbours it gets
@@ -1911,9 +1999,32 @@ pub(crate) mod tests {
         let mut past = tree.clone();
         past.tree.nodes[1].end = past.tree.index.len() + 1;
         assert!(past.restore(3).is_err());
-        let mut counts = tree;
+        let mut counts = tree.clone();
         counts.count[0] += 1;
         assert!(counts.restore(3).is_err());
+        // Boxes that do not hold their points: a leaf's box shrunk, the axes turned
+        // otherwise (two swapped: still orthonormal, but not the boxes' axes).
+        let mut shrunk = tree.clone();
+        let leaf = shrunk
+            .tree
+            .nodes
+            .iter()
+            .position(|n| n.left == NO_CHILD)
+            .unwrap();
+        shrunk.tree.bounds[2 * 3 * leaf + 3] -= 1e-9;
+        assert!(shrunk.restore(3).is_err());
+        let mut swapped = tree.clone();
+        swapped.tree.axes.axes.swap(0, 3);
+        swapped.tree.axes.axes.swap(1, 4);
+        swapped.tree.axes.axes.swap(2, 5);
+        assert!(swapped.restore(3).is_err());
+        // The radius is measured again, not read: a saved one counts for nothing.
+        let mut small = tree;
+        small.tree.axes.radius = 0.0;
+        assert_eq!(
+            small.restore(3).unwrap().tree.axes.radius,
+            back.tree.axes.radius
+        );
     }
 
     #[test]
