@@ -22,8 +22,9 @@
 //! changes whenever the body's layout or the meaning of a fitted state changes; a file of
 //! another version is refused, never read as this one. A file is read whole and checked
 //! (magic, version, length, checksum) before its body is decoded; the decoded state is
-//! then checked for consistency (shapes, tree links, sorted scores) before anything is
-//! scored, so an altered file is an error, never a panic or a wrong score.
+//! then checked for consistency (shapes, tree links, the neighbour trees' boxes holding
+//! their rows, sorted scores) before anything is scored, so an altered file is an error,
+//! never a panic or a wrong score.
 //!
 //! Version 2: the neighbour detectors' trees carry the principal axes their boxes are
 //! drawn in (version 1's boxes were in the features' own axes).
