@@ -445,19 +445,27 @@ impl Axes {
             unit: 0.0,
             tiny: 0.0,
         };
+        let (out, radius) = a.turn_all(points);
+        a.radius = radius;
+        (a.with_margins(), out)
+    }
+
+    /// Every point of `points` (row-major) turned, in parallel, and the largest distance
+    /// of one from the mean.
+    fn turn_all(&self, points: &[f64]) -> (Vec<f64>, f64) {
+        let d = self.mean.len().max(1);
         let mut out = vec![0.0; points.len()];
         let far2 = out
-            .par_chunks_mut(CHUNK * dim.max(1))
-            .zip(points.par_chunks(CHUNK * dim.max(1)))
+            .par_chunks_mut(CHUNK * d)
+            .zip(points.par_chunks(CHUNK * d))
             .map(|(o, p)| {
-                o.chunks_exact_mut(dim.max(1))
-                    .zip(p.chunks_exact(dim.max(1)))
-                    .map(|(o, p)| a.turn(p, o))
+                o.chunks_exact_mut(d)
+                    .zip(p.chunks_exact(d))
+                    .map(|(o, p)| self.turn(p, o))
                     .fold(0.0, f64::max)
             })
             .reduce(|| 0.0, f64::max);
-        a.radius = far2.sqrt();
-        (a.with_margins(), out)
+        (out, far2.sqrt())
     }
 
     /// The axes with their margins set from their own departure from orthonormality.
@@ -479,10 +487,9 @@ impl Axes {
         self
     }
 
-    /// Axes read back from a model file for a tree over `points` (row-major, `dim`
-    /// coordinates each): shapes and values checked, the radius measured on the points,
-    /// margins made again.
-    fn restored(mut self, points: &[f64], dim: usize) -> Result<Self, String> {
+    /// Axes read back from a model file: shapes and values checked, margins made again
+    /// (the radius is measured on the tree's points, [`KdTree::restore_boxes`]).
+    fn restored(self, dim: usize) -> Result<Self, String> {
         use crate::detect::ensure;
         ensure(
             self.mean.len() == dim
@@ -491,12 +498,6 @@ impl Axes {
                 && skew(&self.axes, dim) <= MAX_SKEW,
             "tree axes",
         )?;
-        let mut at = vec![0.0; dim];
-        let far2 = points
-            .chunks_exact(dim.max(1))
-            .map(|p| self.turn(p, &mut at))
-            .fold(0.0, f64::max);
-        self.radius = far2.sqrt();
         Ok(self.with_margins())
     }
 
@@ -737,19 +738,21 @@ impl KdTree {
         self.axes.floor(b, self.axes.radius)
     }
 
-    /// Whether the boxes bound what the searches take them to bound (checked on a tree
-    /// read from a file, whose boxes a search must be able to trust): a node's children
-    /// cover its positions in two runs, each child's box lies within its parent's, the
-    /// two children's boxes are apart along some axis (a point outside a node lies beyond
-    /// one of its faces), and each leaf's box holds its points as turned.
-    fn boxes_hold_their_points(&self) -> bool {
+    /// A tree read from a file, with its axes restored: its radius measured on its
+    /// points, and whether its boxes bound what the searches take them to bound (a search
+    /// must be able to trust them): a node's children cover its positions in two runs,
+    /// each child's box lies within its parent's, the two children's boxes are apart
+    /// along some axis (a point outside a node lies beyond one of its faces), and each
+    /// leaf's box holds its points as turned.
+    fn restore_boxes(&mut self) -> bool {
         let d = self.dim;
-        let lo = |n: usize| &self.bounds[2 * d * n..2 * d * n + d];
-        let hi = |n: usize| &self.bounds[2 * d * n + d..2 * d * (n + 1)];
+        let (turned, radius) = self.axes.turn_all(&self.points);
+        self.axes.radius = radius;
+        let lo = |n: usize| self.corners(n).0;
+        let hi = |n: usize| self.corners(n).1;
         let within = |inner: usize, outer: usize| {
             (0..d).all(|j| lo(outer)[j] <= lo(inner)[j] && hi(inner)[j] <= hi(outer)[j])
         };
-        let turned = self.turned_points();
         self.nodes
             .iter()
             .enumerate()
@@ -772,14 +775,7 @@ impl KdTree {
 
     /// Every point turned as the boxes are ([`Axes`]), in tree order, row-major.
     pub fn turned_points(&self) -> Vec<f64> {
-        let d = self.dim.max(1);
-        let mut out = vec![0.0; self.points.len()];
-        out.par_chunks_mut(d)
-            .zip(self.points.par_chunks(d))
-            .for_each(|(o, p)| {
-                self.axes.turn(p, o);
-            });
-        out
+        self.axes.turn_all(&self.points).0
     }
 
     /// The tree with a second copy of its points, leaf by leaf column-major, which
@@ -875,12 +871,18 @@ impl KdTree {
         &self.points[pos * self.dim..(pos + 1) * self.dim]
     }
 
+    /// The lower and upper corners of the box of `node`.
+    #[inline(always)]
+    fn corners(&self, node: usize) -> (&[f64], &[f64]) {
+        let d = self.dim;
+        self.bounds[2 * d * node..2 * d * (node + 1)].split_at(d)
+    }
+
     /// Squared distance from `q` to the bounding box of `node`.
     #[inline(always)]
     pub fn box_dist2(&self, node: usize, q: &[f64]) -> f64 {
         let d = self.dim;
-        let lo = &self.bounds[2 * d * node..2 * d * node + d];
-        let hi = &self.bounds[2 * d * node + d..2 * d * (node + 1)];
+        let (lo, hi) = self.corners(node);
         // Branch-free: at most one of the two gaps is positive.
         lane_sum(d, |j| {
             let g = (lo[j] - q[j]).max(0.0) + (q[j] - hi[j]).max(0.0);
@@ -892,14 +894,7 @@ impl KdTree {
     /// distance from any point under one to any point under the other).
     pub fn box_box_dist2(&self, a: usize, b: usize) -> f64 {
         let d = self.dim;
-        let (alo, ahi) = (
-            &self.bounds[2 * d * a..2 * d * a + d],
-            &self.bounds[2 * d * a + d..2 * d * (a + 1)],
-        );
-        let (blo, bhi) = (
-            &self.bounds[2 * d * b..2 * d * b + d],
-            &self.bounds[2 * d * b + d..2 * d * (b + 1)],
-        );
+        let ((alo, ahi), (blo, bhi)) = (self.corners(a), self.corners(b));
         lane_sum(d, |j| {
             let g = (blo[j] - ahi[j]).max(0.0) + (alo[j] - bhi[j]).max(0.0);
             g * g
@@ -909,8 +904,8 @@ impl KdTree {
     /// Walks the subtree of `root` for query `q` (`p` aimed at it), nearer child first,
     /// handing the points of a leaf nearer than its bound to `found`
     /// ([`KdTree::scan_leaf`]) and skipping subtrees whose box's floor is not strictly
-    /// nearer than the bound (checked when the walk
-    /// reaches them, as a recursive walk would). A loop over `stack` (scratch space)
+    /// nearer than the bound (checked when the walk reaches them, as a recursive walk
+    /// would). A loop over `stack` (scratch space)
     /// rather than a recursion, so that it can be inlined into code compiled for wider
     /// instructions.
     #[inline(always)]
@@ -1089,11 +1084,9 @@ impl KdTree {
     /// and its own squared distance at least the gap's square lowered by [`Axes::floor`].
     #[inline(always)]
     fn ball_inside(&self, node: usize, p: &Probe, bound: f64) -> bool {
-        let d = self.dim;
-        let lo = &self.bounds[2 * d * node..2 * d * node + d];
-        let hi = &self.bounds[2 * d * node + d..2 * d * (node + 1)];
+        let (lo, hi) = self.corners(node);
         let q = &p.at;
-        (0..d).all(|j| {
+        (0..self.dim).all(|j| {
             let (a, b) = (q[j] - lo[j], hi[j] - q[j]);
             a >= 0.0
                 && b >= 0.0
@@ -1639,8 +1632,8 @@ impl CountedTree {
             count,
             rows,
         } = self;
-        tree.axes = tree.axes.restored(&tree.points, columns)?;
-        ensure(tree.boxes_hold_their_points(), "tree bounds")?;
+        tree.axes = tree.axes.restored(columns)?;
+        ensure(tree.restore_boxes(), "tree bounds")?;
         Ok(CountedTree {
             tree: tree.with_leaf_columns(),
             count,
@@ -1864,8 +1857,8 @@ pub(crate) mod tests {
             let tree = KdTree::from_rows(&rows, d);
             let turned = tree.turned_points();
             let mut queries: Vec<f64> = (0..n).step_by(7).flat_map(|i| x.row(i).to_vec()).collect();
-            // Between rows, far outside them, and a hair off a row (on the minute rows,
-            // an own squared distance that rounds to 0 where the turned one does not).
+            // Between rows, far outside them, and a hair off a row (on the minute rows, an
+            // own squared distance below the normal numbers; elsewhere the row itself).
             for i in (0..n).step_by(11) {
                 let j = (i * 7 + 3) % n;
                 queries.extend(x.row(i).iter().zip(x.row(j)).map(|(a, b)| (a + b) / 2.0));
@@ -2075,8 +2068,7 @@ pub(crate) mod tests {
         let mut seen = vec![false; n];
         for id in 0..tree.node_count() {
             let r = tree.positions(id);
-            let lo = &tree.bounds[2 * d * id..2 * d * id + d];
-            let hi = &tree.bounds[2 * d * id + d..2 * d * (id + 1)];
+            let (lo, hi) = tree.corners(id);
             for pos in r.clone() {
                 // The boxes hold the points as turned; the tree keeps their own values.
                 let t = &turned[pos * d..(pos + 1) * d];

@@ -239,7 +239,7 @@ fn mutual_reachability(p: &[f64], q: &[f64], core_p: f64, core_q: f64) -> f64 {
 
 /// State shared by the per-point searches of one Borůvka round.
 struct Round<'a> {
-    /// Positions are distinct rows; boxes in its axes.
+    /// The counted tree: positions are distinct rows, boxes in its axes.
     tree: &'a KdTree,
     /// Every row turned as the tree's boxes are, by position.
     turned: &'a [f64],
